@@ -1,0 +1,218 @@
+package log
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+// AppendRequest appends one record batch to one partition.
+type AppendRequest struct {
+	Topic     string
+	Partition int32
+	// Batch is one magic v2 record batch. The log takes ownership: its base
+	// offset is rewritten in place and the bytes are stored as they are.
+	Batch []byte
+	// IdempotencyKey, when set, makes the append happen at most once per
+	// topic within the idempotency window (HTTP writes).
+	IdempotencyKey string
+}
+
+// AppendResult is the outcome of one AppendRequest.
+type AppendResult struct {
+	Partition      int32
+	BaseOffset     int64
+	LastOffset     int64
+	LogStartOffset int64
+	// Duplicate: the batch (idempotency key, or producer id and sequence) was
+	// appended before; the offsets are those of the first append.
+	Duplicate bool
+	Err       error
+}
+
+type appendOp struct {
+	reqs    []AppendRequest
+	headers []batch.Header
+	parts   []*partition
+	res     []AppendResult
+	bytes   int
+	done    chan struct{}
+}
+
+// Append appends batches, possibly to different partitions, and returns once
+// they are durable (or failed). All requests share one group commit, so a
+// Kafka Produce request or an HTTP bulk write costs one fsync. Per-request
+// problems are in AppendResult.Err; a storage failure fails every request.
+func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
+	op := &appendOp{
+		reqs:    reqs,
+		headers: make([]batch.Header, len(reqs)),
+		parts:   make([]*partition, len(reqs)),
+		res:     make([]AppendResult, len(reqs)),
+		done:    make(chan struct{}),
+	}
+	live := 0
+	for i, req := range reqs {
+		op.res[i].Partition = req.Partition
+		p, err := l.partition(req.Topic, req.Partition)
+		if err != nil {
+			op.res[i].Err = err
+			continue
+		}
+		h, err := batch.Validate(req.Batch)
+		if err != nil {
+			op.res[i].Err = fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+			continue
+		}
+		op.headers[i], op.parts[i] = h, p
+		op.bytes += len(req.Batch)
+		live++
+	}
+	if live == 0 {
+		return op.res
+	}
+	if err := ctx.Err(); err != nil {
+		return failAll(op.res, err)
+	}
+	if err := l.w.submit(op); err != nil {
+		return failAll(op.res, err)
+	}
+	<-op.done
+	return op.res
+}
+
+func failAll(res []AppendResult, err error) []AppendResult {
+	for i := range res {
+		if res[i].Err == nil {
+			res[i].Err = err
+		}
+	}
+	return res
+}
+
+func (op *appendOp) size() int { return op.bytes }
+
+func (op *appendOp) finish(err error) {
+	if err != nil {
+		failAll(op.res, err)
+	}
+	close(op.done)
+}
+
+func (op *appendOp) stage(r *round) {
+	for i := range op.reqs {
+		p := op.parts[i]
+		if p == nil {
+			continue
+		}
+		if r.isDeleted(p) {
+			op.res[i].Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopic, op.reqs[i].Topic, p.id)
+			continue
+		}
+		op.res[i] = r.append(p, op.reqs[i], op.headers[i])
+	}
+}
+
+// append stages one batch.
+func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendResult {
+	res := AppendResult{Partition: p.id}
+	st := r.state(p)
+	res.LogStartOffset = st.logStart
+
+	var idemK string
+	if req.IdempotencyKey != "" {
+		idemK = string(idemKey(p.tid, req.IdempotencyKey))
+		e, found, err := r.lookupIdem(idemK)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		if found {
+			return AppendResult{Partition: e.part, BaseOffset: e.offset, LastOffset: e.offset, LogStartOffset: st.logStart, Duplicate: true}
+		}
+	}
+
+	var newProducer *producerState
+	if h.ProducerID >= 0 && !h.IsControl() {
+		prev, err := r.producer(p, h.ProducerID)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		lastSeq := seqAdd(h.BaseSequence, h.LastOffsetDelta)
+		if prev != nil {
+			if h.ProducerEpoch < prev.Epoch {
+				res.Err = fmt.Errorf("%w: epoch %d < %d", ErrProducerFenced, h.ProducerEpoch, prev.Epoch)
+				return res
+			}
+			if h.ProducerEpoch == prev.Epoch {
+				for _, b := range prev.Batches {
+					if b.FirstSeq == h.BaseSequence && b.LastSeq == lastSeq {
+						res.BaseOffset, res.LastOffset, res.Duplicate = b.BaseOffset, b.BaseOffset+int64(b.LastOffsetDelta), true
+						return res
+					}
+				}
+				if n := len(prev.Batches); n > 0 && h.BaseSequence != seqAdd(prev.Batches[n-1].LastSeq, 1) {
+					res.Err = fmt.Errorf("%w: got %d, expected %d", ErrOutOfOrderSequence, h.BaseSequence, seqAdd(prev.Batches[n-1].LastSeq, 1))
+					return res
+				}
+				newProducer = prev.clone()
+			} else if h.BaseSequence != 0 {
+				res.Err = fmt.Errorf("%w: new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.ProducerEpoch, h.BaseSequence)
+				return res
+			}
+		}
+		if newProducer == nil {
+			newProducer = &producerState{}
+		}
+		newProducer.Epoch = h.ProducerEpoch
+		newProducer.Batches = append(newProducer.Batches, producerBatch{
+			FirstSeq: h.BaseSequence, LastSeq: lastSeq, BaseOffset: st.next, LastOffsetDelta: h.LastOffsetDelta,
+		})
+		if n := len(newProducer.Batches); n > maxProducerBatches {
+			newProducer.Batches = newProducer.Batches[n-maxProducerBatches:]
+		}
+	}
+
+	base := st.next
+	batch.SetBaseOffset(req.Batch, base)
+	r.wb.Put(batchKey(p.tid, p.id, base), req.Batch)
+	if h.MaxTimestamp > st.maxTs {
+		st.maxTs = h.MaxTimestamp
+		r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
+	}
+	st.next = base + int64(h.LastOffsetDelta) + 1
+	if newProducer != nil {
+		r.producers[producerKey{p, h.ProducerID}] = newProducer
+		r.wb.Put(partKey(kindProducer, p.tid, p.id, uint64(h.ProducerID)), newProducer.encode())
+	}
+	if idemK != "" {
+		r.idem[idemK] = idemEntry{part: p.id, offset: base}
+		v := be.AppendUint32(make([]byte, 0, 20), uint32(p.id))
+		v = be.AppendUint64(v, uint64(base))
+		v = be.AppendUint64(v, uint64(r.now))
+		r.wb.Put([]byte(idemK), v)
+		r.wb.Put(idemExpiryKey(r.now, p.tid, req.IdempotencyKey), nil)
+	}
+	res.BaseOffset, res.LastOffset = base, st.next-1
+	return res
+}
+
+func (r *round) lookupIdem(k string) (idemEntry, bool, error) {
+	if e, ok := r.idem[k]; ok {
+		return e, true, nil
+	}
+	v, err := r.l.db.GetBytes(r.l.ro, []byte(k))
+	if err != nil {
+		return idemEntry{}, false, fmt.Errorf("%w: read idempotency key: %w", ErrStorage, err)
+	}
+	if len(v) != 20 {
+		return idemEntry{}, false, nil
+	}
+	ts := int64(be.Uint64(v[12:]))
+	if r.now-ts > r.l.opts.IdempotencyWindow.Milliseconds() {
+		return idemEntry{}, false, nil
+	}
+	return idemEntry{part: int32(be.Uint32(v)), offset: int64(be.Uint64(v[4:]))}, true, nil
+}

@@ -1,0 +1,437 @@
+// Package log is Zombi's partition log: topics of N partitions, each an
+// append-only sequence of Kafka record batches with contiguous offsets, kept
+// durably in RocksDB. Both front doors (Kafka and HTTP) and the tiering
+// flusher use it. Import it as plog: the name shadows the standard library's.
+package log
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Errors callers map to Kafka codes and HTTP statuses.
+var (
+	ErrUnknownTopic        = errors.New("unknown topic or partition")
+	ErrTopicExists         = errors.New("topic already exists")
+	ErrInvalidTopic        = errors.New("invalid topic name: must match [a-zA-Z0-9._-]{1,249} and not be '.' or '..'")
+	ErrInvalidPartitions   = errors.New("invalid number of partitions")
+	ErrOffsetOutOfRange    = errors.New("offset out of range")
+	ErrCorruptBatch        = errors.New("corrupt record batch")
+	ErrOutOfOrderSequence  = errors.New("out of order sequence number")
+	ErrProducerFenced      = errors.New("producer epoch is older than the current one")
+	ErrClosed              = errors.New("log is closed")
+	ErrStorage             = errors.New("storage unavailable")
+	ErrInvalidOffset       = errors.New("invalid offset")
+	ErrTooManyPartitions   = errors.New("too many partitions")
+	ErrPartitionsNotRaised = errors.New("partition count can only grow")
+)
+
+// MaxPartitions bounds partitions per topic.
+const MaxPartitions = 10000
+
+// Options configures Open.
+type Options struct {
+	Dir string
+	// SyncWrites: acknowledge an append only after the WAL is fsynced.
+	SyncWrites bool
+	// IdempotencyWindow is how long HTTP idempotency keys are remembered
+	// (at least; expiry runs periodically).
+	IdempotencyWindow time.Duration
+	// WriteBufferBytes is the RocksDB memtable size (0: 128 MiB).
+	WriteBufferBytes uint64
+	Logger           *slog.Logger
+}
+
+// TopicInfo describes a topic.
+type TopicInfo struct {
+	Name       string            `json:"name"`
+	ID         uint32            `json:"id"`
+	UUID       [16]byte          `json:"uuid"`
+	Partitions int32             `json:"partitions"`
+	CreatedMs  int64             `json:"created_ms"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+type topic struct {
+	info  TopicInfo
+	parts []*partition
+}
+
+// Log is the partition log. It is safe for concurrent use.
+type Log struct {
+	opts   Options
+	logger *slog.Logger
+	db     *grocksdb.DB
+	dbOpts *grocksdb.Options
+	ro     *grocksdb.ReadOptions
+	wo     *grocksdb.WriteOptions
+
+	mu     sync.RWMutex // guards topics, nextID
+	topics map[string]*topic
+	nextID uint32
+
+	w        *writer
+	closed   atomic.Bool
+	closeMu  sync.RWMutex // held for reading by every call that touches db
+	stop     chan struct{}
+	bgDone   sync.WaitGroup
+	failures atomic.Int64 // consecutive failed writes; health is bad while > 0
+}
+
+// Open opens (creating if needed) the log in opts.Dir.
+func Open(opts Options) (*Log, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("log: empty data directory")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.IdempotencyWindow <= 0 {
+		opts.IdempotencyWindow = 24 * time.Hour
+	}
+	if opts.WriteBufferBytes == 0 {
+		opts.WriteBufferBytes = 128 << 20
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	dbo := grocksdb.NewDefaultOptions()
+	dbo.SetCreateIfMissing(true)
+	dbo.SetUseFsync(false) // fdatasync is enough for the WAL
+	dbo.SetWriteBufferSize(opts.WriteBufferBytes)
+	dbo.SetMaxWriteBufferNumber(4)
+	dbo.SetMaxBackgroundJobs(2)
+	dbo.SetCompression(grocksdb.LZ4Compression)
+	dbo.SetBytesPerSync(1 << 20)
+	dbo.SetKeepLogFileNum(3)
+	dbo.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	bbto := grocksdb.NewDefaultBlockBasedTableOptions()
+	bbto.SetFilterPolicy(grocksdb.NewBloomFilter(10))
+	bbto.SetBlockCache(grocksdb.NewLRUCache(64 << 20))
+	bbto.SetBlockSize(32 << 10)
+	dbo.SetBlockBasedTableFactory(bbto)
+
+	db, err := grocksdb.OpenDb(dbo, opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open rocksdb in %s: %w", opts.Dir, err)
+	}
+	l := &Log{
+		opts:   opts,
+		logger: opts.Logger.With("component", "log"),
+		db:     db,
+		dbOpts: dbo,
+		ro:     grocksdb.NewDefaultReadOptions(),
+		wo:     grocksdb.NewDefaultWriteOptions(),
+		topics: map[string]*topic{},
+		stop:   make(chan struct{}),
+	}
+	l.wo.SetSync(opts.SyncWrites)
+	if err := l.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.w = newWriter(l)
+	l.bgDone.Add(2)
+	go func() { defer l.bgDone.Done(); l.w.run() }()
+	go func() { defer l.bgDone.Done(); l.expireIdempotencyKeys() }()
+	return l, nil
+}
+
+// Close stops the writer (pending appends fail with ErrClosed), flushes and
+// closes RocksDB.
+func (l *Log) Close() error {
+	if !l.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(l.stop)
+	l.bgDone.Wait()
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	fo := grocksdb.NewDefaultFlushOptions()
+	fo.SetWait(true)
+	err := l.db.Flush(fo)
+	fo.Destroy()
+	l.db.Close()
+	l.ro.Destroy()
+	l.wo.Destroy()
+	if err != nil {
+		return fmt.Errorf("flush rocksdb: %w", err)
+	}
+	return nil
+}
+
+// Healthy reports nil when the last write succeeded.
+func (l *Log) Healthy() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if l.failures.Load() > 0 {
+		return fmt.Errorf("%w: recent writes failed", ErrStorage)
+	}
+	return nil
+}
+
+// load reads topic metadata and partition state.
+func (l *Log) load() error {
+	if v, err := l.db.GetBytes(l.ro, []byte{kindNextTopicID}); err != nil {
+		return fmt.Errorf("read next topic id: %w", err)
+	} else if len(v) == 4 {
+		l.nextID = be.Uint32(v)
+	}
+	it := l.db.NewIterator(l.ro)
+	defer it.Close()
+	for it.Seek([]byte{kindTopic}); it.ValidForPrefix([]byte{kindTopic}); it.Next() {
+		var info TopicInfo
+		if err := json.Unmarshal(it.Value().Data(), &info); err != nil {
+			return fmt.Errorf("decode topic metadata %q: %w", it.Key().Data(), err)
+		}
+		t := &topic{info: info}
+		for p := int32(0); p < info.Partitions; p++ {
+			pt, err := l.loadPartition(info.ID, p)
+			if err != nil {
+				return err
+			}
+			t.parts = append(t.parts, pt)
+		}
+		l.topics[info.Name] = t
+		if info.ID >= l.nextID {
+			l.nextID = info.ID + 1
+		}
+	}
+	return it.Err()
+}
+
+func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
+	pt := newPartition(tid, p)
+	v, err := l.db.GetBytes(l.ro, partPrefix(kindPartition, tid, p))
+	if err != nil {
+		return nil, fmt.Errorf("read partition state %d/%d: %w", tid, p, err)
+	}
+	var start, next int64
+	if len(v) == 16 {
+		start, next = int64(be.Uint64(v)), int64(be.Uint64(v[8:]))
+	}
+	// The state key is written with every append; the last batch confirms it.
+	it := l.db.NewIterator(l.ro)
+	defer it.Close()
+	prefix := partPrefix(kindBatch, tid, p)
+	it.SeekForPrev(prefixEnd(prefix))
+	if it.ValidForPrefix(prefix) {
+		v := it.Value().Data()
+		base := int64(be.Uint64(it.Key().Data()[9:]))
+		if len(v) >= 27 {
+			last := base + int64(int32(be.Uint32(v[23:])))
+			if last+1 > next {
+				next = last + 1
+			}
+		}
+	}
+	tp := partPrefix(kindTime, tid, p)
+	it.SeekForPrev(prefixEnd(tp))
+	if it.ValidForPrefix(tp) {
+		pt.maxTs = int64(be.Uint64(it.Key().Data()[9:]) ^ (1 << 63))
+	}
+	pt.next = next
+	pt.hwm.Store(next)
+	pt.logStart.Store(start)
+	return pt, nil
+}
+
+// ValidTopicName reports whether name is a legal Kafka topic name.
+func ValidTopicName(name string) bool {
+	if len(name) == 0 || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Topic returns a topic's description.
+func (l *Log) Topic(name string) (TopicInfo, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.topics[name]
+	if !ok {
+		return TopicInfo{}, false
+	}
+	return t.info, true
+}
+
+// Topics lists topics sorted by name.
+func (l *Log) Topics() []TopicInfo {
+	l.mu.RLock()
+	out := make([]TopicInfo, 0, len(l.topics))
+	for _, t := range l.topics {
+		out = append(out, t.info)
+	}
+	l.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (l *Log) partition(name string, p int32) (*partition, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.topics[name]
+	if !ok || p < 0 || int(p) >= len(t.parts) {
+		return nil, fmt.Errorf("%w: %s/%d", ErrUnknownTopic, name, p)
+	}
+	return t.parts[p], nil
+}
+
+// CreateTopic creates a topic with the given number of partitions.
+func (l *Log) CreateTopic(name string, partitions int32, configs map[string]string) (TopicInfo, error) {
+	info, created, err := l.createTopic(name, partitions, configs)
+	if err == nil && !created {
+		return info, fmt.Errorf("%w: %s", ErrTopicExists, name)
+	}
+	return info, err
+}
+
+// EnsureTopic returns the topic, creating it with the given partitions if it
+// does not exist.
+func (l *Log) EnsureTopic(name string, partitions int32) (TopicInfo, bool, error) {
+	if info, ok := l.Topic(name); ok {
+		return info, false, nil
+	}
+	return l.createTopic(name, partitions, nil)
+}
+
+func (l *Log) createTopic(name string, partitions int32, configs map[string]string) (TopicInfo, bool, error) {
+	if !ValidTopicName(name) {
+		return TopicInfo{}, false, fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+	}
+	if partitions <= 0 || partitions > MaxPartitions {
+		return TopicInfo{}, false, fmt.Errorf("%w: %d (1..%d)", ErrInvalidPartitions, partitions, MaxPartitions)
+	}
+	if err := l.enter(); err != nil {
+		return TopicInfo{}, false, err
+	}
+	defer l.closeMu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.topics[name]; ok {
+		return t.info, false, nil
+	}
+	info := TopicInfo{Name: name, ID: l.nextID, Partitions: partitions, CreatedMs: time.Now().UnixMilli(), Configs: configs}
+	_, _ = rand.Read(info.UUID[:])
+	meta, err := json.Marshal(info)
+	if err != nil {
+		return TopicInfo{}, false, err
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Put(append([]byte{kindTopic}, name...), meta)
+	wb.Put([]byte{kindNextTopicID}, be.AppendUint32(nil, info.ID+1))
+	if err := l.writeSync(wb); err != nil {
+		return TopicInfo{}, false, fmt.Errorf("create topic %s: %w", name, err)
+	}
+	t := &topic{info: info}
+	for p := int32(0); p < partitions; p++ {
+		t.parts = append(t.parts, newPartition(info.ID, p))
+	}
+	l.topics[name] = t
+	l.nextID++
+	l.logger.Info("topic created", "topic", name, "partitions", partitions)
+	return info, true, nil
+}
+
+// AddPartitions raises a topic's partition count to total.
+func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
+	if err := l.enter(); err != nil {
+		return TopicInfo{}, err
+	}
+	defer l.closeMu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.topics[name]
+	if !ok {
+		return TopicInfo{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	if total <= t.info.Partitions {
+		return t.info, fmt.Errorf("%w: %s has %d, asked for %d", ErrPartitionsNotRaised, name, t.info.Partitions, total)
+	}
+	if total > MaxPartitions {
+		return t.info, fmt.Errorf("%w: %d > %d", ErrTooManyPartitions, total, MaxPartitions)
+	}
+	info := t.info
+	info.Partitions = total
+	meta, err := json.Marshal(info)
+	if err != nil {
+		return t.info, err
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Put(append([]byte{kindTopic}, name...), meta)
+	if err := l.writeSync(wb); err != nil {
+		return t.info, fmt.Errorf("add partitions to %s: %w", name, err)
+	}
+	parts := append([]*partition(nil), t.parts...)
+	for p := t.info.Partitions; p < total; p++ {
+		parts = append(parts, newPartition(info.ID, p))
+	}
+	l.topics[name] = &topic{info: info, parts: parts}
+	return info, nil
+}
+
+// DeleteTopic removes a topic and all its data.
+func (l *Log) DeleteTopic(name string) error {
+	l.mu.RLock()
+	t, ok := l.topics[name]
+	l.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	op := &deleteTopicOp{l: l, t: t, done: make(chan struct{})}
+	if err := l.w.submit(op); err != nil {
+		return err
+	}
+	<-op.done
+	if op.err != nil {
+		return fmt.Errorf("delete topic %s: %w", name, op.err)
+	}
+	l.mu.Lock()
+	if l.topics[name] == t || (l.topics[name] != nil && l.topics[name].info.ID == t.info.ID) {
+		delete(l.topics, name)
+	}
+	l.mu.Unlock()
+	l.logger.Info("topic deleted", "topic", name)
+	return nil
+}
+
+// enter guards a call against a concurrent Close; callers must RUnlock
+// closeMu when it returns nil.
+func (l *Log) enter() error {
+	l.closeMu.RLock()
+	if l.closed.Load() {
+		l.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// writeSync writes wb outside the group-commit writer; for rare metadata.
+func (l *Log) writeSync(wb *grocksdb.WriteBatch) error {
+	wo := grocksdb.NewDefaultWriteOptions()
+	defer wo.Destroy()
+	wo.SetSync(l.opts.SyncWrites)
+	if err := l.db.Write(wo, wb); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package log
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// partition is the in-memory state of one partition. Fields marked "writer"
+// are touched only by the writer goroutine; the rest are safe to read anywhere.
+type partition struct {
+	tid uint32
+	id  int32
+
+	next      int64                     // writer: next offset to assign
+	maxTs     int64                     // writer: running max timestamp (time index)
+	producers map[int64]*producerState // writer: idempotent producers seen
+	deleted   bool                      // writer: topic deleted
+
+	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
+	logStart atomic.Int64
+
+	mu     sync.Mutex
+	notify chan struct{} // closed when hwm moves
+}
+
+func newPartition(tid uint32, id int32) *partition {
+	return &partition{tid: tid, id: id, maxTs: -1 << 63, producers: map[int64]*producerState{}, notify: make(chan struct{})}
+}
+
+// publish makes offsets below hwm visible and wakes waiters.
+func (p *partition) publish(hwm int64) {
+	p.hwm.Store(hwm)
+	p.mu.Lock()
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *partition) watch() (<-chan struct{}, int64) {
+	p.mu.Lock()
+	ch := p.notify
+	p.mu.Unlock()
+	return ch, p.hwm.Load()
+}
+
+// producerState is what Kafka keeps per idempotent producer and partition:
+// the epoch and the last few batches, so a retried batch is recognised.
+type producerState struct {
+	Epoch   int16
+	Batches []producerBatch // oldest first, at most maxProducerBatches
+}
+
+type producerBatch struct {
+	FirstSeq, LastSeq int32
+	BaseOffset        int64
+	LastOffsetDelta   int32
+}
+
+// maxProducerBatches mirrors Kafka's limit of five in-flight requests per
+// idempotent producer connection.
+const maxProducerBatches = 5
+
+func (s *producerState) clone() *producerState {
+	c := &producerState{Epoch: s.Epoch, Batches: append([]producerBatch(nil), s.Batches...)}
+	return c
+}
+
+func (s *producerState) encode() []byte {
+	b := make([]byte, 0, 3+len(s.Batches)*20)
+	b = be.AppendUint16(b, uint16(s.Epoch))
+	b = append(b, byte(len(s.Batches)))
+	for _, pb := range s.Batches {
+		b = be.AppendUint32(b, uint32(pb.FirstSeq))
+		b = be.AppendUint32(b, uint32(pb.LastSeq))
+		b = be.AppendUint64(b, uint64(pb.BaseOffset))
+		b = be.AppendUint32(b, uint32(pb.LastOffsetDelta))
+	}
+	return b
+}
+
+func decodeProducerState(b []byte) (*producerState, bool) {
+	if len(b) < 3 {
+		return nil, false
+	}
+	s := &producerState{Epoch: int16(be.Uint16(b))}
+	n := int(b[2])
+	b = b[3:]
+	if len(b) != n*20 {
+		return nil, false
+	}
+	for i := 0; i < n; i++ {
+		s.Batches = append(s.Batches, producerBatch{
+			FirstSeq:        int32(be.Uint32(b)),
+			LastSeq:         int32(be.Uint32(b[4:])),
+			BaseOffset:      int64(be.Uint64(b[8:])),
+			LastOffsetDelta: int32(be.Uint32(b[16:])),
+		})
+		b = b[20:]
+	}
+	return s, true
+}

@@ -1,0 +1,216 @@
+package log
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/linxGnu/grocksdb"
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+// Batch is one stored record batch.
+type Batch struct {
+	BaseOffset   int64
+	LastOffset   int64
+	MaxTimestamp int64
+	Raw          []byte // the batch as stored, base offset set
+}
+
+// ReadResult is what Read returns.
+type ReadResult struct {
+	Batches        []Batch
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// Offsets returns a partition's log start offset and high watermark.
+func (l *Log) Offsets(topic string, part int32) (logStart, hwm int64, err error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.logStart.Load(), p.hwm.Load(), nil
+}
+
+// Watch returns the high watermark and a channel closed when it next moves,
+// for long polling without sleeping.
+func (l *Log) Watch(topic string, part int32) (<-chan struct{}, int64, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return nil, 0, err
+	}
+	ch, hwm := p.watch()
+	return ch, hwm, nil
+}
+
+// WaitFor blocks until the high watermark passes offset, ctx ends, or the
+// partition goes away; it returns the high watermark.
+func (l *Log) WaitFor(ctx context.Context, topic string, part int32, offset int64) (int64, error) {
+	for {
+		ch, hwm, err := l.Watch(topic, part)
+		if err != nil || hwm > offset {
+			return hwm, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return hwm, ctx.Err()
+		case <-l.stop:
+			return hwm, ErrClosed
+		}
+	}
+}
+
+// Read returns the batches of a partition starting with the one that holds
+// offset, up to maxBytes (at least one batch when any is there, as Kafka does
+// so that a batch larger than maxBytes still makes progress). Reading at the
+// high watermark returns no batches; below the log start or above the high
+// watermark is ErrOffsetOutOfRange.
+func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadResult, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	res := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
+	if offset < res.LogStartOffset || offset > res.HighWatermark {
+		return res, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
+	}
+	if offset == res.HighWatermark {
+		return res, nil
+	}
+	if err := l.enter(); err != nil {
+		return res, err
+	}
+	defer l.closeMu.RUnlock()
+	err = l.scan(p, offset, res.HighWatermark, func(b Batch) bool {
+		if len(res.Batches) > 0 && maxBytes-len(b.Raw) < 0 {
+			return false
+		}
+		maxBytes -= len(b.Raw)
+		res.Batches = append(res.Batches, b)
+		return maxBytes > 0
+	})
+	return res, err
+}
+
+// scan calls fn with copies of the batches from the one holding offset up to
+// hwm, until fn returns false. Callers hold closeMu.
+func (l *Log) scan(p *partition, offset, hwm int64, fn func(Batch) bool) error {
+	prefix := partPrefix(kindBatch, p.tid, p.id)
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	ro.SetIterateUpperBound(batchKey(p.tid, p.id, hwm))
+	it := l.db.NewIterator(ro)
+	defer it.Close()
+	start := batchKey(p.tid, p.id, offset)
+	it.SeekForPrev(start)
+	if !it.ValidForPrefix(prefix) {
+		it.Seek(start)
+	}
+	for ; it.ValidForPrefix(prefix); it.Next() {
+		v := it.Value()
+		h, err := batch.ReadHeader(v.Data())
+		if err != nil {
+			v.Free()
+			return fmt.Errorf("%w: stored batch at %d: %w", ErrCorruptBatch, int64(be.Uint64(it.Key().Data()[9:])), err)
+		}
+		if h.LastOffset() < offset {
+			v.Free()
+			continue
+		}
+		b := Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Raw: append([]byte(nil), v.Data()...)}
+		v.Free()
+		if !fn(b) {
+			break
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("%w: iterate: %w", ErrStorage, err)
+	}
+	return nil
+}
+
+// OffsetForTimestamp returns the first offset whose record timestamp is at or
+// after ts, and that record's timestamp; offset -1 when there is none. The
+// time index (running maximum timestamp per batch) finds the batch without a
+// scan; only that batch (and, for out-of-order timestamps, the next ones) is
+// decoded.
+func (l *Log) OffsetForTimestamp(topic string, part int32, ts int64) (int64, int64, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return -1, -1, err
+	}
+	start, err := l.timeIndexLookup(p, ts)
+	if err != nil || start < 0 {
+		return -1, -1, err
+	}
+	if err := l.enter(); err != nil {
+		return -1, -1, err
+	}
+	defer l.closeMu.RUnlock()
+	off, rts := int64(-1), int64(-1)
+	var derr error
+	err = l.scan(p, start, p.hwm.Load(), func(b Batch) bool {
+		if b.MaxTimestamp < ts {
+			return true
+		}
+		_, recs, err := batch.Records(b.Raw, 0)
+		if err != nil {
+			derr = err
+			return false
+		}
+		for _, r := range recs {
+			if r.Offset >= start && r.Timestamp >= ts {
+				off, rts = r.Offset, r.Timestamp
+				return false
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	return off, rts, err
+}
+
+// timeIndexLookup returns the base offset of the first batch whose running
+// maximum timestamp reaches ts (clamped to the log start), or -1.
+func (l *Log) timeIndexLookup(p *partition, ts int64) (int64, error) {
+	if err := l.enter(); err != nil {
+		return -1, err
+	}
+	defer l.closeMu.RUnlock()
+	prefix := partPrefix(kindTime, p.tid, p.id)
+	it := l.db.NewIterator(l.ro)
+	defer it.Close()
+	it.Seek(partKey(kindTime, p.tid, p.id, tsKey(ts)))
+	if !it.ValidForPrefix(prefix) {
+		return -1, it.Err()
+	}
+	off := int64(be.Uint64(it.Value().Data()))
+	if ls := p.logStart.Load(); off < ls {
+		off = ls
+	}
+	if off >= p.hwm.Load() {
+		return -1, nil
+	}
+	return off, nil
+}
+
+// StartOffsetForTimestamp returns the offset to start reading from to see
+// every record with timestamp >= ts, without decoding: the base of the first
+// batch whose running maximum reaches ts, or the high watermark if none does.
+func (l *Log) StartOffsetForTimestamp(topic string, part int32, ts int64) (int64, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return 0, err
+	}
+	off, err := l.timeIndexLookup(p, ts)
+	if err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return p.hwm.Load(), nil
+	}
+	return off, nil
+}

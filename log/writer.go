@@ -1,0 +1,228 @@
+package log
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// The writer is the single goroutine that assigns offsets and writes to
+// RocksDB. Every mutation of partition data goes through it, so offset
+// assignment, idempotency checks and producer dedupe need no locks, and all
+// operations waiting when a write starts share one WriteBatch and one fsync
+// (group commit).
+
+// writeOp is one unit of work for the writer.
+type writeOp interface {
+	// stage adds the op's mutations to the round.
+	stage(r *round)
+	// size is the op's approximate payload in bytes, to bound rounds.
+	size() int
+	// finish is called once the round is written (err nil) or failed.
+	finish(err error)
+}
+
+const (
+	maxRoundOps   = 4096
+	maxRoundBytes = 32 << 20
+	writerQueue   = 8192
+)
+
+type writer struct {
+	l       *Log
+	ch      chan writeOp
+	pending atomic.Int64
+	r       round
+}
+
+// pstate is a partition's state as staged in the current round.
+type pstate struct {
+	next, maxTs, logStart int64
+}
+
+type producerKey struct {
+	p   *partition
+	pid int64
+}
+
+type idemEntry struct {
+	part   int32
+	offset int64
+}
+
+// round is one group commit.
+type round struct {
+	l         *Log
+	wb        *grocksdb.WriteBatch
+	parts     map[*partition]*pstate
+	order     []*partition
+	producers map[producerKey]*producerState
+	idem      map[string]idemEntry
+	deleted   map[uint32]bool
+	now       int64
+}
+
+func newWriter(l *Log) *writer {
+	w := &writer{l: l, ch: make(chan writeOp, writerQueue)}
+	w.r = round{
+		l:         l,
+		wb:        grocksdb.NewWriteBatch(),
+		parts:     map[*partition]*pstate{},
+		producers: map[producerKey]*producerState{},
+		idem:      map[string]idemEntry{},
+		deleted:   map[uint32]bool{},
+	}
+	return w
+}
+
+// submit queues op; it fails only when the log is closed.
+func (w *writer) submit(op writeOp) error {
+	if w.l.closed.Load() {
+		return ErrClosed
+	}
+	w.pending.Add(1)
+	if w.l.closed.Load() {
+		w.pending.Add(-1)
+		return ErrClosed
+	}
+	w.ch <- op
+	return nil
+}
+
+func (w *writer) run() {
+	defer w.r.wb.Destroy()
+	ops := make([]writeOp, 0, 64)
+	for {
+		var op writeOp
+		select {
+		case op = <-w.ch:
+		case <-w.l.stop:
+			// Finish what was submitted before Close; submit refuses the rest.
+			if w.pending.Load() == 0 {
+				return
+			}
+			op = <-w.ch
+		}
+		ops = append(ops[:0], op)
+		bytes := op.size()
+	drain:
+		for len(ops) < maxRoundOps && bytes < maxRoundBytes {
+			select {
+			case op := <-w.ch:
+				ops = append(ops, op)
+				bytes += op.size()
+			default:
+				break drain
+			}
+		}
+		w.pending.Add(-int64(len(ops)))
+		err := w.commit(ops)
+		for _, op := range ops {
+			op.finish(err)
+		}
+	}
+}
+
+func (w *writer) commit(ops []writeOp) error {
+	r := &w.r
+	r.reset()
+	for _, op := range ops {
+		op.stage(r)
+	}
+	for _, p := range r.order {
+		if r.deleted[p.tid] {
+			continue
+		}
+		st := r.parts[p]
+		v := be.AppendUint64(make([]byte, 0, 16), uint64(st.logStart))
+		r.wb.Put(partPrefix(kindPartition, p.tid, p.id), be.AppendUint64(v, uint64(st.next)))
+	}
+	if r.wb.Count() > 0 {
+		if err := w.l.db.Write(w.l.wo, r.wb); err != nil {
+			if w.l.failures.Add(1) == 1 {
+				w.l.logger.Error("write failed; appends are refused until a write succeeds", "err", err)
+			}
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+		if w.l.failures.Swap(0) > 0 {
+			w.l.logger.Info("writes succeed again")
+		}
+	}
+	for pk, st := range r.producers {
+		pk.p.producers[pk.pid] = st
+	}
+	for _, p := range r.order {
+		st := r.parts[p]
+		if r.deleted[p.tid] {
+			p.deleted = true
+			continue
+		}
+		p.next, p.maxTs = st.next, st.maxTs
+		if st.logStart != p.logStart.Load() {
+			p.logStart.Store(st.logStart)
+		}
+		if st.next != p.hwm.Load() {
+			p.publish(st.next)
+		}
+	}
+	return nil
+}
+
+func (r *round) reset() {
+	r.wb.Clear()
+	clear(r.parts)
+	r.order = r.order[:0]
+	clear(r.producers)
+	clear(r.idem)
+	clear(r.deleted)
+	r.now = time.Now().UnixMilli()
+}
+
+// state returns the staged state of p, starting from its committed state.
+func (r *round) state(p *partition) *pstate {
+	if st, ok := r.parts[p]; ok {
+		return st
+	}
+	st := &pstate{next: p.next, maxTs: p.maxTs, logStart: p.logStart.Load()}
+	r.parts[p] = st
+	r.order = append(r.order, p)
+	return st
+}
+
+func (r *round) isDeleted(p *partition) bool { return p.deleted || r.deleted[p.tid] }
+
+// producer returns the staged state of an idempotent producer, or nil.
+func (r *round) producer(p *partition, pid int64) (*producerState, error) {
+	k := producerKey{p, pid}
+	if s, ok := r.producers[k]; ok {
+		return s, nil
+	}
+	if s, ok := p.producers[pid]; ok {
+		return s, nil
+	}
+	v, err := r.l.db.GetBytes(r.l.ro, partKey(kindProducer, p.tid, p.id, uint64(pid)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read producer state: %w", ErrStorage, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	s, ok := decodeProducerState(v)
+	if !ok {
+		return nil, nil
+	}
+	p.producers[pid] = s
+	return s, nil
+}
+
+// seqAdd adds to a producer sequence number, wrapping as Kafka does.
+func seqAdd(seq, n int32) int32 {
+	v := int64(seq) + int64(n)
+	if v > math.MaxInt32 {
+		v -= math.MaxInt32 + 1
+	}
+	return int32(v)
+}
