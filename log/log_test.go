@@ -1,0 +1,153 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+func openTest(t testing.TB, dir string) *Log {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	l, err := Open(Options{Dir: dir, SyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+func oneRecord(ts int64, key, value string) []byte {
+	b := batch.NewBuilder()
+	var k []byte
+	if key != "" {
+		k = []byte(key)
+	}
+	b.Add(ts, k, []byte(value), []batch.RecordHeader{{Key: "h", Value: []byte("v")}})
+	return append([]byte(nil), b.Bytes()...)
+}
+
+func appendOne(t testing.TB, l *Log, topic string, part int32, b []byte) AppendResult {
+	t.Helper()
+	res := l.Append(context.Background(), []AppendRequest{{Topic: topic, Partition: part, Batch: b}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	return res[0]
+}
+
+func readAll(t testing.TB, l *Log, topic string, part int32, from int64) []batch.Record {
+	t.Helper()
+	var out []batch.Record
+	for {
+		rr, err := l.Read(topic, part, from, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rr.Batches) == 0 {
+			return out
+		}
+		for _, b := range rr.Batches {
+			_, recs, err := batch.Records(b.Raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Offset >= from {
+					out = append(out, r)
+				}
+			}
+			from = b.LastOffset + 1
+		}
+	}
+}
+
+func TestAppendReadRoundTrip(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		r := appendOne(t, l, "t", int32(i%2), oneRecord(int64(1000+i), "k", fmt.Sprint("v", i)))
+		if want := int64(i / 2); r.BaseOffset != want || r.LastOffset != want {
+			t.Fatalf("append %d: offsets %d-%d, want %d", i, r.BaseOffset, r.LastOffset, want)
+		}
+	}
+	recs := readAll(t, l, "t", 1, 0)
+	if len(recs) != 5 {
+		t.Fatalf("got %d records", len(recs))
+	}
+	for i, r := range recs {
+		if r.Offset != int64(i) || string(r.Value) != fmt.Sprint("v", 2*i+1) || string(r.Key) != "k" || r.Timestamp != int64(1001+2*i) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+		if len(r.Headers) != 1 || r.Headers[0].Key != "h" || string(r.Headers[0].Value) != "v" {
+			t.Fatalf("headers %+v", r.Headers)
+		}
+	}
+	if _, err := l.Read("t", 0, 6, 100); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read past hwm: %v", err)
+	}
+	if rr, err := l.Read("t", 0, 5, 100); err != nil || len(rr.Batches) != 0 || rr.HighWatermark != 5 {
+		t.Fatalf("read at hwm: %+v %v", rr, err)
+	}
+	if _, err := l.Read("nope", 0, 0, 100); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("unknown topic: %v", err)
+	}
+}
+
+// INV-1: offsets only grow, are contiguous, and survive a restart.
+func TestOffsetsContiguousAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: oneRecord(1, "", "x")}})[0]
+				if r.Err != nil {
+					t.Error(r.Err)
+					return
+				}
+				mu.Lock()
+				if seen[r.BaseOffset] {
+					t.Errorf("offset %d assigned twice", r.BaseOffset)
+				}
+				seen[r.BaseOffset] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i := int64(0); i < 800; i++ {
+		if !seen[i] {
+			t.Fatalf("offset %d missing", i)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir)
+	if _, hwm, _ := l.Offsets("t", 0); hwm != 800 {
+		t.Fatalf("hwm after restart %d", hwm)
+	}
+	if r := appendOne(t, l, "t", 0, oneRecord(1, "", "y")); r.BaseOffset != 800 {
+		t.Fatalf("offset after restart %d", r.BaseOffset)
+	}
+}
