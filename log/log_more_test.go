@@ -1,0 +1,360 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+func TestIdempotencyKey(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := l.Append(context.Background(), []AppendRequest{{Topic: "t", Partition: 2, Batch: oneRecord(1, "", "a"), IdempotencyKey: "k1"}})[0]
+	if first.Err != nil || first.Duplicate {
+		t.Fatalf("first: %+v", first)
+	}
+	// Concurrent repeats, even aimed at another partition, return the first write.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Partition: int32(i % 3), Batch: oneRecord(1, "", "b"), IdempotencyKey: "k1"}})[0]
+			if r.Err != nil || !r.Duplicate || r.Partition != 2 || r.BaseOffset != first.BaseOffset {
+				t.Errorf("repeat: %+v", r)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for p := int32(0); p < 3; p++ {
+		_, hwm, _ := l.Offsets("t", p)
+		if want := map[int32]int64{2: 1}[p]; hwm != want {
+			t.Fatalf("partition %d hwm %d, want %d", p, hwm, want)
+		}
+	}
+	// Same key, same round: only one append.
+	res := l.Append(context.Background(), []AppendRequest{
+		{Topic: "t", Partition: 0, Batch: oneRecord(1, "", "c"), IdempotencyKey: "k2"},
+		{Topic: "t", Partition: 0, Batch: oneRecord(1, "", "c"), IdempotencyKey: "k2"},
+	})
+	if res[0].Err != nil || res[1].Err != nil || res[0].Duplicate || !res[1].Duplicate || res[0].BaseOffset != res[1].BaseOffset {
+		t.Fatalf("same round: %+v", res)
+	}
+}
+
+func TestIdempotencyKeyExpires(t *testing.T) {
+	l, err := Open(Options{Dir: t.TempDir(), SyncWrites: true, IdempotencyWindow: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: oneRecord(1, "", "a"), IdempotencyKey: "k"}})[0]
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if err := l.expireIdempotencyOnce(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := l.db.GetBytes(l.ro, idemKey(0, "k")); v != nil {
+		t.Fatal("expired key still stored")
+	}
+	r2 := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: oneRecord(1, "", "a"), IdempotencyKey: "k"}})[0]
+	if r2.Err != nil || r2.Duplicate || r2.BaseOffset != 1 {
+		t.Fatalf("after expiry: %+v", r2)
+	}
+}
+
+func idemProducerBatch(pid int64, epoch int16, seq int32, n int) []byte {
+	b := batch.NewBuilder()
+	b.SetProducer(pid, epoch, seq)
+	for i := 0; i < n; i++ {
+		b.Add(1, nil, []byte("x"), nil)
+	}
+	return append([]byte(nil), b.Bytes()...)
+}
+
+func TestIdempotentProducer(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	app := func(epoch int16, seq int32, n int) AppendResult {
+		return l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: idemProducerBatch(7, epoch, seq, n)}})[0]
+	}
+	if r := app(0, 0, 3); r.Err != nil || r.BaseOffset != 0 {
+		t.Fatalf("first %+v", r)
+	}
+	if r := app(0, 3, 2); r.Err != nil || r.BaseOffset != 3 {
+		t.Fatalf("second %+v", r)
+	}
+	if r := app(0, 0, 3); r.Err != nil || !r.Duplicate || r.BaseOffset != 0 || r.LastOffset != 2 {
+		t.Fatalf("retry of first %+v", r)
+	}
+	if r := app(0, 7, 1); !errors.Is(r.Err, ErrOutOfOrderSequence) {
+		t.Fatalf("gap: %+v", r)
+	}
+	if r := app(1, 0, 1); r.Err != nil || r.BaseOffset != 5 {
+		t.Fatalf("new epoch %+v", r)
+	}
+	if r := app(0, 5, 1); !errors.Is(r.Err, ErrProducerFenced) {
+		t.Fatalf("old epoch: %+v", r)
+	}
+	// Producer state survives a restart.
+	l.Close()
+	l = openTest(t, dir)
+	if r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: idemProducerBatch(7, 1, 0, 1)}})[0]; !r.Duplicate || r.BaseOffset != 5 {
+		t.Fatalf("retry after restart %+v", r)
+	}
+	if _, hwm, _ := l.Offsets("t", 0); hwm != 6 {
+		t.Fatalf("hwm %d", hwm)
+	}
+}
+
+func TestCorruptBatchRejected(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := oneRecord(1, "", "hello")
+	b[len(b)-3] ^= 0xff
+	if r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: b}})[0]; !errors.Is(r.Err, ErrCorruptBatch) {
+		t.Fatalf("corrupt: %+v", r)
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, make([]byte, 70)} {
+		if r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: bad}})[0]; !errors.Is(r.Err, ErrCorruptBatch) {
+			t.Fatalf("bad %v: %+v", bad, r)
+		}
+	}
+	if _, hwm, _ := l.Offsets("t", 0); hwm != 0 {
+		t.Fatalf("hwm %d after rejected appends", hwm)
+	}
+}
+
+func TestTimeIndexAndTrim(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Batches of 3 records at ts 100.., with one out-of-order batch.
+	ts := []int64{100, 200, 150, 300, 400}
+	for _, base := range ts {
+		b := batch.NewBuilder()
+		for i := int64(0); i < 3; i++ {
+			b.Add(base+i, nil, []byte(fmt.Sprint(base+i)), nil)
+		}
+		appendOne(t, l, "t", 0, append([]byte(nil), b.Bytes()...))
+	}
+	cases := []struct{ ts, off, rts int64 }{
+		{0, 0, 100}, {100, 0, 100}, {101, 1, 101}, {103, 3, 200}, {150, 3, 200}, {202, 5, 202}, {203, 9, 300}, {402, 14, 402}, {403, -1, -1},
+	}
+	for _, c := range cases {
+		off, rts, err := l.OffsetForTimestamp("t", 0, c.ts)
+		if err != nil || off != c.off || rts != c.rts {
+			t.Errorf("ts %d: got %d@%d %v, want %d@%d", c.ts, off, rts, err, c.off, c.rts)
+		}
+	}
+	// Trim into the middle of the second batch: it stays, the first goes.
+	if ls, err := l.TrimBefore(context.Background(), "t", 0, 4); err != nil || ls != 4 {
+		t.Fatalf("trim: %d %v", ls, err)
+	}
+	if _, err := l.Read("t", 0, 2, 1<<20); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below log start: %v", err)
+	}
+	rr, err := l.Read("t", 0, 4, 1<<20)
+	if err != nil || len(rr.Batches) != 4 || rr.Batches[0].BaseOffset != 3 || rr.LogStartOffset != 4 {
+		t.Fatalf("read after trim: %+v %v", rr, err)
+	}
+	if off, _, _ := l.OffsetForTimestamp("t", 0, 0); off != 4 {
+		t.Fatalf("earliest by time after trim: %d", off)
+	}
+	if _, err := l.TrimBefore(context.Background(), "t", 0, 99); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("trim past hwm: %v", err)
+	}
+	// Log start persists; offsets continue.
+	dir := l.opts.Dir
+	l.Close()
+	l2 := openTest(t, dir)
+	if ls, hwm, _ := l2.Offsets("t", 0); ls != 4 || hwm != 15 {
+		t.Fatalf("after restart: %d %d", ls, hwm)
+	}
+	// Trimming everything keeps the next offset.
+	if _, err := l2.TrimBefore(context.Background(), "t", 0, 15); err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	l3 := openTest(t, dir)
+	if r := appendOne(t, l3, "t", 0, oneRecord(1, "", "z")); r.BaseOffset != 15 {
+		t.Fatalf("offset after full trim and restart: %d", r.BaseOffset)
+	}
+}
+
+func TestReadMaxBytes(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		appendOne(t, l, "t", 0, makeBatch(10, 100))
+	}
+	rr, err := l.Read("t", 0, 15, 1)
+	if err != nil || len(rr.Batches) != 1 || rr.Batches[0].BaseOffset != 10 {
+		t.Fatalf("maxBytes 1 returns the one batch holding the offset: %+v %v", rr, err)
+	}
+	size := len(rr.Batches[0].Raw)
+	rr, _ = l.Read("t", 0, 0, 3*size)
+	if len(rr.Batches) != 3 {
+		t.Fatalf("3 batches fit, got %d", len(rr.Batches))
+	}
+}
+
+func TestTopicsCreateDeleteGrow(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	for _, bad := range []string{"", ".", "..", "a b", "x/y", string(make([]byte, 250))} {
+		if _, err := l.CreateTopic(bad, 1, nil); !errors.Is(err, ErrInvalidTopic) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := l.CreateTopic("ok", 0, nil); !errors.Is(err, ErrInvalidPartitions) {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("a", 2, map[string]string{"retention.ms": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("a", 2, nil); !errors.Is(err, ErrTopicExists) {
+		t.Fatal(err)
+	}
+	appendOne(t, l, "a", 1, oneRecord(1, "", "x"))
+	if _, err := l.AddPartitions("a", 1); !errors.Is(err, ErrPartitionsNotRaised) {
+		t.Fatal(err)
+	}
+	if info, err := l.AddPartitions("a", 4); err != nil || info.Partitions != 4 {
+		t.Fatal(info, err)
+	}
+	appendOne(t, l, "a", 3, oneRecord(1, "", "x"))
+	if err := l.DeleteTopic("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DeleteTopic("a"); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatal(err)
+	}
+	if r := l.Append(context.Background(), []AppendRequest{{Topic: "a", Batch: oneRecord(1, "", "x")}})[0]; !errors.Is(r.Err, ErrUnknownTopic) {
+		t.Fatal(r)
+	}
+	if _, err := l.CreateTopic("a", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, hwm, _ := l.Offsets("a", 0); hwm != 0 {
+		t.Fatalf("recreated topic has hwm %d", hwm)
+	}
+	appendOne(t, l, "a", 0, oneRecord(1, "", "new"))
+	l.Close()
+	l = openTest(t, dir)
+	topics := l.Topics()
+	if len(topics) != 1 || topics[0].Name != "a" || topics[0].Partitions != 1 {
+		t.Fatalf("topics after restart: %+v", topics)
+	}
+	if recs := readAll(t, l, "a", 0, 0); len(recs) != 1 || string(recs[0].Value) != "new" {
+		t.Fatalf("recreated topic data: %+v", recs)
+	}
+}
+
+func TestConsumerOffsets(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	err := l.CommitOffsets([]CommittedOffset{
+		{Group: "g", Topic: "t", Partition: 0, Offset: 10, Metadata: "m"},
+		{Group: "g", Topic: "t", Partition: 1, Offset: 20},
+		{Group: "g2", Topic: "u", Partition: 0, Offset: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []CommittedOffset{{Group: "", Topic: "t"}, {Group: "g", Topic: "a b"}, {Group: "g", Topic: "t", Offset: -1}} {
+		if err := l.CommitOffsets([]CommittedOffset{bad}); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	l.Close()
+	l = openTest(t, dir)
+	o, ok, err := l.FetchOffset("g", "t", 0)
+	if err != nil || !ok || o.Offset != 10 || o.Metadata != "m" {
+		t.Fatalf("fetch: %+v %v %v", o, ok, err)
+	}
+	if _, ok, _ := l.FetchOffset("g", "t", 5); ok {
+		t.Fatal("uncommitted partition found")
+	}
+	all, _ := l.GroupOffsets("g")
+	if len(all) != 2 || all[1].Offset != 20 {
+		t.Fatalf("group offsets %+v", all)
+	}
+	groups, _ := l.Groups()
+	if len(groups) != 2 || groups[0] != "g" || groups[1] != "g2" {
+		t.Fatalf("groups %v", groups)
+	}
+	if err := l.DeleteOffsets("g", "t", []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := l.GroupOffsets("g"); len(all) != 1 {
+		t.Fatalf("after delete %+v", all)
+	}
+}
+
+func TestWaitForWakesOnAppend(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int64)
+	go func() {
+		hwm, _ := l.WaitFor(context.Background(), "t", 0, 0)
+		done <- hwm
+	}()
+	time.Sleep(20 * time.Millisecond)
+	appendOne(t, l, "t", 0, oneRecord(1, "", "x"))
+	select {
+	case hwm := <-done:
+		if hwm != 1 {
+			t.Fatalf("hwm %d", hwm)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitFor did not wake")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := l.WaitFor(ctx, "t", 0, 5); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+func TestClosedLogRefuses(t *testing.T) {
+	l, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: oneRecord(1, "", "x")}})[0]; !errors.Is(r.Err, ErrClosed) {
+		t.Fatal(r)
+	}
+	if _, err := l.Read("t", 0, 0, 10); err != nil {
+		// hwm is 0, so reading at 0 returns nothing without touching RocksDB.
+		t.Fatal(err)
+	}
+	if l.Healthy() == nil {
+		t.Fatal("closed log reports healthy")
+	}
+}
