@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// apiError is an error whose HTTP status the handler decided itself (bad
+// parameters, bad bodies, a missing commit).
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &apiError{status: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+var errUnsupportedMediaType = &apiError{
+	status: http.StatusUnsupportedMediaType,
+	msg:    "unsupported Content-Type: use application/json or application/x-protobuf",
+}
+
+// errorStatus is the one table that maps log errors to HTTP statuses. The
+// first entry whose error matches (errors.Is) wins; anything not listed is a
+// bug and answers 500.
+var errorStatus = []struct {
+	err    error
+	status int
+}{
+	{plog.ErrInvalidTopic, http.StatusBadRequest},
+	{plog.ErrInvalidPartitions, http.StatusBadRequest},
+	{plog.ErrTooManyPartitions, http.StatusBadRequest},
+	{plog.ErrInvalidGroup, http.StatusBadRequest},
+	{plog.ErrInvalidOffset, http.StatusBadRequest},
+	{plog.ErrOffsetOutOfRange, http.StatusBadRequest},
+	{plog.ErrUnknownTopic, http.StatusNotFound}, // only when a table is deleted mid-request
+	{plog.ErrStorage, http.StatusServiceUnavailable},
+	{plog.ErrClosed, http.StatusServiceUnavailable},
+	{context.Canceled, http.StatusServiceUnavailable},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable},
+}
+
+// statusOf returns the HTTP status for err.
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	for _, e := range errorStatus {
+		if errors.Is(err, e.err) {
+			return e.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// fail answers err as {"error": "..."} with its status, counts it, and logs
+// what is a bug or a storage failure.
+func (s *server) fail(c *gin.Context, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		msg = fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+	}
+	switch {
+	case status == http.StatusInternalServerError:
+		s.logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		msg = "internal error: " + msg
+	case status == http.StatusServiceUnavailable:
+		s.logger.Warn("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	s.stats.Error()
+	writeError(c, status, msg)
+}
+
+func writeError(c *gin.Context, status int, msg string) {
+	b := make([]byte, 0, len(msg)+16)
+	b = append(b, `{"error":`...)
+	b = appendString(b, msg)
+	b = append(b, '}', '\n')
+	writeJSON(c, status, b)
+}
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// writeJSON writes a prepared JSON body.
+func writeJSON(c *gin.Context, status int, body []byte) {
+	h := c.Writer.Header()
+	h["Content-Type"] = jsonContentType
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
+}

@@ -1,0 +1,340 @@
+package httpapi
+
+import (
+	"cmp"
+	"encoding/base64"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+// Read limits (documented in README.md).
+const (
+	DefaultReadLimit = 100
+	MaxReadLimit     = 10000
+	// readChunkBytes is how much one log Read fetches at a time.
+	readChunkBytes = 256 << 10
+)
+
+// readParams are the query parameters of GET /tables/{t}.
+type readParams struct {
+	limit     int
+	since     int64 // 0: no lower bound
+	partition int32 // -1: merged read
+	offset    int64 // -1: not given
+}
+
+// queryInt parses an optional non-negative integer query parameter.
+func queryInt(c *gin.Context, name string, max int64) (int64, bool, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > max {
+		return 0, false, badRequest("query parameter %s must be an integer in [0, %d], got %q", name, max, v)
+	}
+	return n, true, nil
+}
+
+func parseReadParams(c *gin.Context) (readParams, error) {
+	p := readParams{limit: DefaultReadLimit, partition: -1, offset: -1}
+	if v, ok, err := queryInt(c, "limit", MaxReadLimit); err != nil {
+		return p, err
+	} else if ok {
+		if v == 0 {
+			return p, badRequest("query parameter limit must be an integer in [1, %d], got \"0\"", MaxReadLimit)
+		}
+		p.limit = int(v)
+	}
+	if v, ok, err := queryInt(c, "since", math.MaxInt64); err != nil {
+		return p, err
+	} else if ok {
+		p.since = v
+	}
+	if v, ok, err := queryInt(c, "partition", plog.MaxPartitions-1); err != nil {
+		return p, err
+	} else if ok {
+		p.partition = int32(v)
+	}
+	if v, ok, err := queryInt(c, "offset", math.MaxInt64); err != nil {
+		return p, err
+	} else if ok {
+		if p.partition < 0 {
+			return p, badRequest("query parameter offset needs partition")
+		}
+		p.offset = v
+	}
+	return p, nil
+}
+
+// rec is one record found by a read.
+type rec struct {
+	part int32
+	r    batch.Record
+}
+
+// getTable: GET /tables/{t}, merged over partitions or one partition.
+func (s *server) getTable(c *gin.Context) {
+	start := time.Now()
+	table, err := tableParam(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, err := parseReadParams(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var body []byte
+	var n int
+	if p.partition >= 0 {
+		body, n, err = s.readPartition(table, p)
+	} else {
+		body, n, err = s.readMerged(table, p)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeJSON(c, 200, body)
+	s.stats.Read(n, time.Since(start))
+}
+
+// readMerged reads every partition from since (at most limit records each,
+// in offset order), then orders all by (timestamp, partition, offset) and
+// keeps the first limit.
+func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
+	info, ok := s.log.Topic(table)
+	if !ok {
+		return appendRecords(nil, nil, false, -1), 0, nil
+	}
+	var all []rec
+	more := false
+	for part := int32(0); part < info.Partitions; part++ {
+		from, err := s.startOffset(table, part, p.since)
+		if err != nil {
+			return nil, 0, err
+		}
+		var m bool
+		all, _, m, err = s.collect(all, table, part, from, p.since, p.limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		more = more || m
+	}
+	slices.SortFunc(all, func(a, b rec) int {
+		if c := cmp.Compare(a.r.Timestamp, b.r.Timestamp); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.part, b.part); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.Offset, b.r.Offset)
+	})
+	if len(all) > p.limit {
+		all, more = all[:p.limit], true
+	}
+	return appendRecords(nil, all, more, -1), len(all), nil
+}
+
+// startOffset is where to start reading a partition to see every record
+// with timestamp >= since.
+func (s *server) startOffset(table string, part int32, since int64) (int64, error) {
+	if since > 0 {
+		return s.log.StartOffsetForTimestamp(table, part, since)
+	}
+	logStart, _, err := s.log.Offsets(table, part)
+	return logStart, err
+}
+
+// collect appends to out up to limit records of a partition with offset >=
+// from and timestamp >= since. It returns the offset after the last record
+// examined and whether records remain after it.
+func (s *server) collect(out []rec, table string, part int32, from, since int64, limit int) ([]rec, int64, bool, error) {
+	n := 0
+	next := from
+	for {
+		rr, err := s.log.Read(table, part, next, readChunkBytes)
+		if errors.Is(err, plog.ErrOffsetOutOfRange) && rr.LogStartOffset > next && next == from && n == 0 {
+			// Trimmed under us: what was asked for is gone; start at the new start.
+			next, from = rr.LogStartOffset, rr.LogStartOffset
+			continue
+		}
+		if err != nil {
+			return out, next, false, err
+		}
+		if len(rr.Batches) == 0 {
+			return out, next, false, nil
+		}
+		for _, b := range rr.Batches {
+			_, recs, err := batch.Records(b.Raw, 0)
+			if err != nil {
+				return out, next, false, err
+			}
+			for _, r := range recs {
+				if r.Offset < next {
+					continue
+				}
+				if n == limit {
+					return out, next, true, nil
+				}
+				next = r.Offset + 1
+				if r.Timestamp < since {
+					continue
+				}
+				out = append(out, rec{part: part, r: r})
+				n++
+			}
+			if b.LastOffset+1 > next {
+				next = b.LastOffset + 1 // records compacted away or control records
+			}
+		}
+		if next >= rr.HighWatermark {
+			return out, next, false, nil
+		}
+	}
+}
+
+// readPartition reads one partition from an offset (default: the log start,
+// or where since begins).
+func (s *server) readPartition(table string, p readParams) ([]byte, int, error) {
+	info, ok := s.log.Topic(table)
+	if !ok {
+		from := max(p.offset, 0)
+		return appendRecords(nil, nil, false, from), 0, nil
+	}
+	if p.partition >= info.Partitions {
+		return nil, 0, badRequest("partition %d out of range: table %s has %d partition(s)", p.partition, table, info.Partitions)
+	}
+	from := p.offset
+	if from < 0 {
+		var err error
+		if from, err = s.startOffset(table, p.partition, p.since); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		logStart, hwm, err := s.log.Offsets(table, p.partition)
+		if err != nil {
+			return nil, 0, err
+		}
+		if from < logStart || from > hwm {
+			return nil, 0, badRequest("offset %d out of range for %s/%d: valid offsets are %d to %d (the high watermark)", from, table, p.partition, logStart, hwm)
+		}
+	}
+	recs, next, more, err := s.collect(nil, table, p.partition, from, p.since, p.limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	return appendRecords(nil, recs, more, next), len(recs), nil
+}
+
+// appendRecords renders a read response. nextOffset < 0 leaves next_offset out.
+func appendRecords(b []byte, recs []rec, more bool, nextOffset int64) []byte {
+	if b == nil {
+		size := 64
+		for i := range recs {
+			size += 96 + len(recs[i].r.Value) + len(recs[i].r.Key)
+		}
+		b = make([]byte, 0, size)
+	}
+	b = append(b, `{"records":[`...)
+	for i := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, recs[i].part, &recs[i].r)
+	}
+	b = append(b, `],"count":`...)
+	b = strconv.AppendInt(b, int64(len(recs)), 10)
+	b = append(b, `,"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	if nextOffset >= 0 {
+		b = append(b, ',')
+		b = appendIntField(b, "next_offset", nextOffset)
+	}
+	return append(b, '}', '\n')
+}
+
+func appendRecord(b []byte, part int32, r *batch.Record) []byte {
+	b = append(b, '{')
+	b = appendBytesField(b, "payload", r.Value)
+	b = append(b, ',')
+	b = appendIntField(b, "timestamp_ms", r.Timestamp)
+	b = append(b, ',')
+	b = appendIntField(b, "offset", r.Offset)
+	b = append(b, ',')
+	b = appendIntField(b, "partition", int64(part))
+	b = append(b, ',')
+	b = appendBytesField(b, "key", r.Key)
+	return append(appendHeaders(b, r.Headers), '}')
+}
+
+// appendHeaders appends `,"headers":{...}`. Values render as strings; when
+// any value is not valid UTF-8, all values of the record are base64 and
+// `"headers_encoding":"base64"` follows. A key repeated in a record (Kafka
+// allows it) keeps its last value, as Kafka's Headers.lastHeader does.
+func appendHeaders(b []byte, hs []batch.RecordHeader) []byte {
+	b = append(b, `,"headers":{`...)
+	binary := false
+	for _, h := range hs {
+		if !utf8.Valid(h.Value) {
+			binary = true
+			break
+		}
+	}
+	var seen map[string]int // key -> index of its last occurrence, for long lists
+	if len(hs) > 16 {
+		seen = make(map[string]int, len(hs))
+		for i, h := range hs {
+			seen[h.Key] = i
+		}
+	}
+	first := true
+	for i, h := range hs {
+		if laterDuplicate(hs, i, seen) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, h.Key)
+		b = append(b, ':')
+		switch {
+		case h.Value == nil:
+			b = append(b, "null"...)
+		case binary:
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, h.Value)
+			b = append(b, '"')
+		default:
+			b = appendString(b, h.Value)
+		}
+	}
+	b = append(b, '}')
+	if binary {
+		b = append(b, `,"headers_encoding":"base64"`...)
+	}
+	return b
+}
+
+func laterDuplicate(hs []batch.RecordHeader, i int, seen map[string]int) bool {
+	if seen != nil {
+		return seen[hs[i].Key] != i
+	}
+	for j := i + 1; j < len(hs); j++ {
+		if hs[j].Key == hs[i].Key {
+			return true
+		}
+	}
+	return false
+}
