@@ -1,0 +1,53 @@
+# Zombi: `make run` starts the server with working defaults, `make test` runs
+# every test. Both install the system packages they need (apt-get).
+
+GO          ?= go
+BIN         ?= bin/zombi
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Packages whose state is shared between goroutines run under the race detector.
+RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/...
+
+.PHONY: all deps test-deps build run test test-short lint bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh build
+
+test-deps:
+	@scripts/ensure-deps.sh test
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/zombi
+
+run: build
+	./$(BIN)
+
+# Unit tests with -race, then the end-to-end tests (real binary, real clients).
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 ./cmd/... ./compat-tests/...
+
+# The fast inner loop: no race detector, no real-process tests.
+test-short: deps
+	$(GO) test -short ./...
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/
+
+# Runs each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzRecords -fuzztime $(FUZZTIME) ./log/batch/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeJSONEvent -fuzztime $(FUZZTIME) ./httpapi/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeProtobufEvent -fuzztime $(FUZZTIME) ./httpapi/
+	$(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME) ./kafka/
+
+clean:
+	rm -rf bin
