@@ -1,0 +1,176 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+// Produce (key 0), advertised v0-v13, implemented v3-v13.
+//
+// Behavior:
+//   - Every partition of one request goes to the log in one Append call, so
+//     the whole request shares one fsync. A partition's record set may hold
+//     several batches; each is CRC-checked and stored as sent (compressed or
+//     not) with its base offset assigned.
+//   - acks 0, 1 and -1; acks=0 gets no response, and an error on an acks=0
+//     request closes the connection, as Kafka does, so the client notices.
+//   - Unknown topics are created when auto-creation is on.
+//   - Idempotent producers: the log dedupes per producer id/epoch/sequence; a
+//     retried batch gets its original offsets and no error.
+//   - Transactional produce is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//   - A batch above the topic's max.message.bytes gets MESSAGE_TOO_LARGE.
+//
+// Version notes:
+//   - v0-v2 carry message sets (magic 0/1), which Zombi does not store: every
+//     partition gets UNSUPPORTED_VERSION. v0 is still advertised because
+//     librdkafka disables compression against brokers whose Produce range
+//     starts higher (DESIGN.md).
+//   - v13: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
+func init() { register(kmsg.Produce, 0, 13, (*Server).handleProduce) }
+
+// defaultMaxMessageBytes is Kafka's message.max.bytes default.
+const defaultMaxMessageBytes = 1048588
+
+func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	start := time.Now()
+
+	type slot struct {
+		ti, pi         int
+		first, n       int // range in reqs
+		records, bytes int
+	}
+	var (
+		reqs   []plog.AppendRequest
+		slots  []slot
+		failed bool
+	)
+	for ti, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var (
+			info  plog.TopicInfo
+			tcode int16
+		)
+		if req.Version >= 13 {
+			var ok bool
+			if info, ok = s.topicByID(rt.TopicID); !ok {
+				tcode = errUnknownTopicID
+			}
+		} else if req.Version >= 3 {
+			var err error
+			info, err = s.autoCreate(rt.Topic, true)
+			tcode = errorCode(err)
+		}
+		maxBytes := maxMessageBytes(info)
+		for pi, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			code := tcode
+			switch {
+			case req.Version < 3:
+				code = errUnsupportedVersion
+			case req.TransactionID != nil:
+				code = kerr.TransactionalIDAuthorizationFailed.Code
+			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+				code = kerr.InvalidRequiredAcks.Code
+			case code != 0:
+			case rp.Partition < 0 || rp.Partition >= info.Partitions:
+				code = errUnknownTopic
+			}
+			var batches [][]byte
+			if code == 0 {
+				var err error
+				batches, err = batch.Split(rp.Records)
+				if err != nil || len(batches) == 0 {
+					code = errCorruptMessage
+				}
+			}
+			sl := slot{ti: ti, pi: pi, first: len(reqs)}
+			for _, b := range batches {
+				if code != 0 {
+					break
+				}
+				if len(b) > maxBytes {
+					code = errMessageTooLarge
+					break
+				}
+				h, _ := batch.ReadHeader(b)
+				sl.records += int(h.NumRecords)
+				sl.bytes += len(b)
+			}
+			if code != 0 {
+				sp.ErrorCode, sp.BaseOffset = code, -1
+				failed = true
+				s.st.Error()
+			} else {
+				for _, b := range batches {
+					reqs = append(reqs, plog.AppendRequest{Topic: info.Name, Partition: rp.Partition, Batch: b})
+				}
+				sl.n = len(batches)
+				slots = append(slots, sl)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	if len(reqs) > 0 {
+		results := s.log.Append(ctx, reqs)
+		lat := time.Since(start)
+		for _, sl := range slots {
+			sp := &resp.Topics[sl.ti].Partitions[sl.pi]
+			var err error
+			for i, r := range results[sl.first : sl.first+sl.n] {
+				if r.Err != nil {
+					err = r.Err
+					break
+				}
+				if i == 0 {
+					sp.BaseOffset = r.BaseOffset
+				}
+				sp.LogStartOffset = r.LogStartOffset
+			}
+			if err != nil {
+				sp.ErrorCode, sp.BaseOffset = errorCode(err), -1
+				if req.Version >= 8 {
+					sp.ErrorMessage = errorMessage(err)
+				}
+				failed = true
+				s.st.Error()
+				if errors.Is(err, plog.ErrStorage) {
+					s.logger.Warn("produce failed", "err", err)
+				}
+				continue
+			}
+			s.st.Write(sl.records, sl.bytes, lat)
+		}
+	}
+	if req.Acks == 0 {
+		if failed {
+			return nil, errAcksZeroFailed
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+var errAcksZeroFailed = errors.New("acks=0 produce failed: closing the connection so the client notices")
+
+// maxMessageBytes is the largest batch a topic accepts.
+func maxMessageBytes(info plog.TopicInfo) int {
+	if v, ok := info.Configs["max.message.bytes"]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return n
+		}
+	}
+	return defaultMaxMessageBytes
+}

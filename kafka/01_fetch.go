@@ -1,0 +1,182 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// Fetch (key 1), v4-v18.
+//
+// Behavior:
+//   - Returns stored batches as they are, starting with the whole batch that
+//     holds the fetch offset (clients skip the records before it).
+//   - max_bytes bounds the response and partition_max_bytes each partition;
+//     only the first batch of the first partition with data may exceed them
+//     (KIP-74), so a large batch still makes progress.
+//   - min_bytes/max_wait_ms: when less than min_bytes is there, the request
+//     waits on the log's high-watermark watch channels of every requested
+//     partition (no polling) until enough arrives or max_wait_ms passes.
+//   - Offsets below the log start or above the high watermark get
+//     OFFSET_OUT_OF_RANGE with the log start and high watermark.
+//   - Zombi has no transactions: the last stable offset is the high
+//     watermark and read_committed reads the same as read_uncommitted.
+//   - No fetch sessions (KIP-227): the response's session id is 0, which
+//     tells clients to send full fetches; an unknown session id gets
+//     FETCH_SESSION_ID_NOT_FOUND.
+//
+// Version notes:
+//   - v0-v3 would need message format v0/v1 down-conversion: not advertised.
+//   - v13+: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
+func init() { register(kmsg.Fetch, 4, 18, (*Server).handleFetch) }
+
+func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	start := time.Now()
+	if req.Version >= 7 && req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		resp.SessionID = req.SessionID
+		return resp, nil
+	}
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	var timer *time.Timer
+	for {
+		waiting := req.MinBytes > 0 && wait > 0 && time.Since(start) < wait
+		var watches []<-chan struct{}
+		if waiting {
+			// Take the watch channels before reading, so an append between
+			// the read and the wait is not missed.
+			watches = s.fetchWatches(req)
+		}
+		resp, n, records, hasErr := s.fetchOnce(req)
+		if !waiting || n >= int(req.MinBytes) || hasErr || len(watches) == 0 {
+			if records > 0 {
+				s.st.Read(records, time.Since(start))
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			return resp, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait - time.Since(start))
+		}
+		cases := make([]reflect.SelectCase, 0, len(watches)+2)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+		for _, w := range watches {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		switch chosen {
+		case 0: // connection or server closing
+			timer.Stop()
+			return resp, nil
+		case 1: // max wait passed: answer with what is there now
+			wait = 0
+		}
+	}
+}
+
+// fetchWatches returns the watch channels of the requested partitions.
+func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
+	var out []<-chan struct{}
+	for _, rt := range req.Topics {
+		name := rt.Topic
+		if req.Version >= 13 {
+			info, ok := s.topicByID(rt.TopicID)
+			if !ok {
+				continue
+			}
+			name = info.Name
+		}
+		for _, rp := range rt.Partitions {
+			if ch, _, err := s.log.Watch(name, rp.Partition); err == nil {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+// fetchOnce reads what is there now. It returns the response, its record
+// bytes and records, and whether any partition has an error.
+func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n, records int, hasErr bool) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	remaining := int(req.MaxBytes)
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, tcode := rt.Topic, int16(0)
+		if req.Version >= 13 {
+			if info, ok := s.topicByID(rt.TopicID); ok {
+				name = info.Name
+			} else {
+				tcode = errUnknownTopicID
+			}
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			if tcode != 0 {
+				sp.ErrorCode, hasErr = tcode, true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			first := n == 0
+			limit := int(rp.PartitionMaxBytes)
+			if !first {
+				limit = min(limit, remaining)
+			}
+			var rr plog.ReadResult
+			var err error
+			if !first && limit <= 0 {
+				// The response is full: report offsets only.
+				rr.LogStartOffset, rr.HighWatermark, err = s.log.Offsets(name, rp.Partition)
+			} else {
+				rr, err = s.log.Read(name, rp.Partition, rp.FetchOffset, max(limit, 1))
+			}
+			if err == nil || errors.Is(err, plog.ErrOffsetOutOfRange) {
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rr.HighWatermark, rr.HighWatermark, rr.LogStartOffset
+			}
+			if err != nil {
+				sp.ErrorCode, hasErr = errorCode(err), true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if len(rr.Batches) > 0 && !first && len(rr.Batches[0].Raw) > limit {
+				rr.Batches = nil // only the first partition with data may go over
+			}
+			switch len(rr.Batches) {
+			case 0:
+			case 1:
+				sp.RecordBatches = rr.Batches[0].Raw
+			default:
+				size := 0
+				for _, b := range rr.Batches {
+					size += len(b.Raw)
+				}
+				sp.RecordBatches = make([]byte, 0, size)
+				for _, b := range rr.Batches {
+					sp.RecordBatches = append(sp.RecordBatches, b.Raw...)
+				}
+			}
+			for _, b := range rr.Batches {
+				records += int(b.LastOffset - max(b.BaseOffset, rp.FetchOffset) + 1)
+			}
+			n += len(sp.RecordBatches)
+			remaining -= len(sp.RecordBatches)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, n, records, hasErr
+}

@@ -1,0 +1,119 @@
+package kafka
+
+import (
+	"context"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ListOffsets (key 2), v0-v11.
+//
+// Behavior:
+//   - Timestamp -2 (earliest) and -4 (earliest local): the log start offset.
+//   - Timestamp -1 (latest): the high watermark (also the last stable offset:
+//     no transactions).
+//   - Timestamp -3 (max timestamp, v7+): the first record with the largest
+//     timestamp, from the time index.
+//   - Any other timestamp: the first offset whose record timestamp is at or
+//     after it, and that record's timestamp; -1/-1 when there is none.
+//
+// Version notes:
+//   - v0 answers in OldStyleOffsets (at most MaxNumOffsets, one offset here).
+//   - v4+ leader epoch 0; v10+ timeout ignored.
+func init() { register(kmsg.ListOffsets, 0, 11, (*Server).handleListOffsets) }
+
+// Special ListOffsets timestamps.
+const (
+	tsLatest        = -1
+	tsEarliest      = -2
+	tsMaxTimestamp  = -3
+	tsEarliestLocal = -4
+)
+
+func (s *Server) handleListOffsets(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			off, ts, err := s.listOffset(rt.Topic, rp.Partition, rp.Timestamp)
+			switch {
+			case err != nil:
+				sp.ErrorCode = errorCode(err)
+			case req.Version == 0:
+				if off >= 0 && rp.MaxNumOffsets > 0 {
+					sp.OldStyleOffsets = []int64{off}
+				} else {
+					sp.OldStyleOffsets = []int64{}
+				}
+			default:
+				sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, ts, 0
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+// listOffset resolves one ListOffsets query to an offset and a timestamp.
+func (s *Server) listOffset(topic string, part int32, ts int64) (int64, int64, error) {
+	logStart, hwm, err := s.log.Offsets(topic, part)
+	if err != nil {
+		return -1, -1, err
+	}
+	switch ts {
+	case tsLatest:
+		return hwm, -1, nil
+	case tsEarliest, tsEarliestLocal:
+		return logStart, -1, nil
+	case tsMaxTimestamp:
+		return s.maxTimestampOffset(topic, part, logStart, hwm)
+	}
+	if ts < 0 {
+		return -1, -1, errInvalidTimestamp
+	}
+	off, rts, err := s.log.OffsetForTimestamp(topic, part, ts)
+	if err != nil {
+		return -1, -1, err
+	}
+	return off, rts, nil
+}
+
+// maxTimestampOffset finds the first record with the largest timestamp. The
+// time index holds running maxima, so "some batch reaches ts" is monotone in
+// ts: a binary search (about 64 index seeks, no scan) finds the maximum,
+// and the time lookup then finds its record.
+func (s *Server) maxTimestampOffset(topic string, part int32, logStart, hwm int64) (int64, int64, error) {
+	if hwm <= logStart {
+		return -1, -1, nil
+	}
+	reaches := func(ts int64) (bool, error) {
+		off, err := s.log.StartOffsetForTimestamp(topic, part, ts)
+		return off < hwm, err
+	}
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if ok, err := reaches(hi); err != nil || ok {
+		if err != nil {
+			return -1, -1, err
+		}
+		lo = hi
+	}
+	for lo < hi {
+		mid := lo + int64((uint64(hi)-uint64(lo))/2) + 1 // lo reaches (or is -inf)
+		ok, err := reaches(mid)
+		if err != nil {
+			return -1, -1, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return s.log.OffsetForTimestamp(topic, part, lo)
+}

@@ -1,0 +1,110 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// OffsetCommit (key 8), v0-v10.
+//
+// Behavior:
+//   - Simple commits (no group membership: generation -1 and an empty member
+//     id, as kadm and manual-commit consumers send) are stored in the log's
+//     consumer-offset store, the same one the HTTP door reads and writes.
+//     All partitions of a request share one durable write.
+//   - Group membership (JoinGroup/SyncGroup/Heartbeat) is not implemented
+//     yet: a member id gets UNKNOWN_MEMBER_ID, a generation without one
+//     ILLEGAL_GENERATION. The coordinator for groups with members will live
+//     in kafka/groups and take over these checks.
+//   - Metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE, an empty group
+//     INVALID_GROUP_ID.
+//
+// Version notes:
+//   - v6+ leader epoch; v10 topics by id (unknown ids: UNKNOWN_TOPIC_ID).
+func init() { register(kmsg.OffsetCommit, 0, 10, (*Server).handleOffsetCommit) }
+
+const maxOffsetMetadata = 4096
+
+func (s *Server) handleOffsetCommit(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.OffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	var groupCode int16
+	switch {
+	case req.Group == "":
+		groupCode = kerr.InvalidGroupID.Code
+	case req.Version >= 1 && req.MemberID != "":
+		groupCode = kerr.UnknownMemberID.Code
+	case req.Version >= 1 && req.Generation >= 0:
+		groupCode = kerr.IllegalGeneration.Code
+	}
+	now := time.Now().UnixMilli()
+	var (
+		offs []plog.CommittedOffset
+		refs []*kmsg.OffsetCommitResponseTopicPartition
+	)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, tcode := rt.Topic, groupCode
+		if req.Version >= 10 && tcode == 0 {
+			if info, ok := s.topicByID(rt.TopicID); ok {
+				name = info.Name
+			} else {
+				tcode = errUnknownTopicID
+			}
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			code := tcode
+			var meta string
+			if rp.Metadata != nil {
+				meta = *rp.Metadata
+			}
+			switch {
+			case code != 0:
+			case len(meta) > maxOffsetMetadata:
+				code = kerr.OffsetMetadataTooLarge.Code
+			case !plog.ValidTopicName(name):
+				code = errInvalidTopic
+			case rp.Partition < 0 || rp.Offset < 0:
+				code = errorCode(fmt.Errorf("%w: %d", plog.ErrInvalidOffset, rp.Offset))
+			}
+			sp.ErrorCode = code
+			st.Partitions = append(st.Partitions, sp)
+			if code == 0 {
+				epoch := int32(-1)
+				if req.Version >= 6 {
+					epoch = rp.LeaderEpoch
+				}
+				offs = append(offs, plog.CommittedOffset{
+					Group: req.Group, Topic: name, Partition: rp.Partition, Offset: rp.Offset,
+					LeaderEpoch: epoch, Metadata: meta, CommitTimeMs: now,
+				})
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	// Pointers into resp are taken once every append is done.
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			if resp.Topics[ti].Partitions[pi].ErrorCode == 0 {
+				refs = append(refs, &resp.Topics[ti].Partitions[pi])
+			}
+		}
+	}
+	if len(offs) > 0 {
+		if err := s.log.CommitOffsets(offs); err != nil {
+			code := errorCode(err)
+			for _, sp := range refs {
+				sp.ErrorCode = code
+			}
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,138 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// OffsetFetch (key 9), v0-v10.
+//
+// Behavior:
+//   - Reads the consumer-offset store shared with the HTTP door: a partition
+//     without a commit answers offset -1 and empty metadata.
+//   - A null topic list (v2+) returns every committed offset of the group.
+//   - require_stable is moot: there are no pending transactional commits.
+//
+// Version notes:
+//   - v0-v7 one group; v8+ several groups, each answered on its own.
+//   - v10 topics by id.
+func init() { register(kmsg.OffsetFetch, 0, 10, (*Server).handleOffsetFetch) }
+
+type fetchedPartition struct {
+	partition int32
+	offset    int64
+	epoch     int32
+	metadata  string
+	code      int16
+}
+
+type fetchedTopic struct {
+	name  string
+	id    [16]byte
+	code  int16
+	parts []fetchedPartition
+}
+
+func (s *Server) handleOffsetFetch(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version < 8 {
+		var topics []kmsg.OffsetFetchRequestGroupTopic
+		if req.Topics != nil {
+			topics = []kmsg.OffsetFetchRequestGroupTopic{}
+			for _, t := range req.Topics {
+				topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
+			}
+		}
+		fts, code := s.fetchGroupOffsets(req.Group, topics, false)
+		resp.ErrorCode = code
+		for _, ft := range fts {
+			t := kmsg.NewOffsetFetchResponseTopic()
+			t.Topic = ft.name
+			for _, fp := range ft.parts {
+				p := kmsg.NewOffsetFetchResponseTopicPartition()
+				meta := fp.metadata
+				p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = fp.partition, fp.offset, fp.epoch, &meta, fp.code
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		return resp, nil
+	}
+	for _, g := range req.Groups {
+		rg := kmsg.NewOffsetFetchResponseGroup()
+		rg.Group = g.Group
+		fts, code := s.fetchGroupOffsets(g.Group, g.Topics, req.Version >= 10)
+		rg.ErrorCode = code
+		for _, ft := range fts {
+			t := kmsg.NewOffsetFetchResponseGroupTopic()
+			t.Topic, t.TopicID = ft.name, ft.id
+			for _, fp := range ft.parts {
+				p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				meta := fp.metadata
+				p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = fp.partition, fp.offset, fp.epoch, &meta, fp.code
+				if ft.code != 0 {
+					p.ErrorCode = ft.code
+				}
+				t.Partitions = append(t.Partitions, p)
+			}
+			rg.Topics = append(rg.Topics, t)
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp, nil
+}
+
+// fetchGroupOffsets answers one group's OffsetFetch; topics nil means all.
+// It returns the topics and a group-level error code.
+func (s *Server) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, byID bool) ([]fetchedTopic, int16) {
+	var out []fetchedTopic
+	if topics == nil {
+		all, err := s.log.GroupOffsets(group)
+		if err != nil {
+			return nil, errorCode(err)
+		}
+		var ids map[string][16]byte
+		if byID {
+			ids = s.topicIDs()
+		}
+		for _, o := range all {
+			id, ok := ids[o.Topic]
+			if byID && !ok {
+				continue // the topic is gone; an id cannot name it
+			}
+			if len(out) == 0 || out[len(out)-1].name != o.Topic {
+				out = append(out, fetchedTopic{name: o.Topic, id: id})
+			}
+			ft := &out[len(out)-1]
+			ft.parts = append(ft.parts, fetchedPartition{partition: o.Partition, offset: o.Offset, epoch: o.LeaderEpoch, metadata: o.Metadata})
+		}
+		return out, 0
+	}
+	for _, rt := range topics {
+		ft := fetchedTopic{name: rt.Topic, id: rt.TopicID}
+		if byID {
+			if info, ok := s.topicByID(rt.TopicID); ok {
+				ft.name = info.Name
+			} else {
+				ft.code = errUnknownTopicID
+			}
+		}
+		for _, p := range rt.Partitions {
+			fp := fetchedPartition{partition: p, offset: -1, epoch: -1}
+			if ft.code == 0 {
+				o, ok, err := s.log.FetchOffset(group, ft.name, p)
+				switch {
+				case err != nil:
+					fp.code = errorCode(err)
+				case ok:
+					fp.offset, fp.epoch, fp.metadata = o.Offset, o.LeaderEpoch, o.Metadata
+				}
+			}
+			ft.parts = append(ft.parts, fp)
+		}
+		out = append(out, ft)
+	}
+	return out, 0
+}

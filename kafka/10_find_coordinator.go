@@ -1,0 +1,61 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// FindCoordinator (key 10), v0-v6.
+//
+// Behavior:
+//   - Group keys: node 1, the only broker, is every group's coordinator.
+//   - Transaction keys: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (no
+//     transactions; fatal in clients rather than retried forever).
+//   - Other key types (share groups): INVALID_REQUEST.
+//
+// Version notes:
+//   - v0-v3: one key; v4+: a batch of keys, each answered on its own.
+func init() { register(kmsg.FindCoordinator, 0, 6, (*Server).handleFindCoordinator) }
+
+// Coordinator key types.
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
+func (s *Server) handleFindCoordinator(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	host, port := s.advertisedHostPort()
+	answer := func(key string) kmsg.FindCoordinatorResponseCoordinator {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		switch req.CoordinatorType {
+		case coordinatorGroup:
+			c.NodeID, c.Host, c.Port = NodeID, host, port
+		case coordinatorTransaction:
+			c.NodeID, c.Port = -1, -1
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			msg := "transactions are not supported by Zombi"
+			c.ErrorMessage = &msg
+		default:
+			c.NodeID, c.Port = -1, -1
+			c.ErrorCode = errInvalidRequest
+			msg := "unsupported coordinator type"
+			c.ErrorMessage = &msg
+		}
+		return c
+	}
+	if req.Version >= 4 {
+		for _, k := range req.CoordinatorKeys {
+			resp.Coordinators = append(resp.Coordinators, answer(k))
+		}
+		return resp, nil
+	}
+	c := answer(req.CoordinatorKey)
+	resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+	resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+	return resp, nil
+}

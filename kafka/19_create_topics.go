@@ -1,0 +1,101 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// CreateTopics (key 19), v0-v7.
+//
+// Behavior:
+//   - num_partitions -1 means the default partition count; an explicit
+//     replica assignment gives the count by its length.
+//   - One broker: replication factor -1 or 1; anything larger gets
+//     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
+//   - Configs are stored with the topic and shown by DescribeConfigs.
+//   - validate_only checks everything and creates nothing.
+//   - A topic named twice in one request gets INVALID_REQUEST.
+//
+// Version notes:
+//   - v5+: the response repeats partitions, replication factor and configs.
+//   - v7: the topic id.
+func init() { register(kmsg.CreateTopics, 0, 7, (*Server).handleCreateTopics) }
+
+func (s *Server) handleCreateTopics(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		parts := rt.NumPartitions
+		if len(rt.ReplicaAssignment) > 0 {
+			parts = int32(len(rt.ReplicaAssignment))
+		} else if parts == -1 {
+			parts = s.cfg.DefaultPartitions
+		}
+		configs := map[string]string{}
+		for _, c := range rt.Configs {
+			if c.Value != nil {
+				configs[c.Name] = *c.Value
+			}
+		}
+		var err error
+		code := int16(0)
+		switch {
+		case seen[rt.Topic] > 1:
+			code, err = errInvalidRequest, fmt.Errorf("topic %q named more than once", rt.Topic)
+		case !plog.ValidTopicName(rt.Topic):
+			err = fmt.Errorf("%w: %q", plog.ErrInvalidTopic, rt.Topic)
+		case parts <= 0 || parts > plog.MaxPartitions:
+			err = fmt.Errorf("%w: %d (1..%d)", plog.ErrInvalidPartitions, parts, plog.MaxPartitions)
+		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment):
+			code, err = kerr.InvalidReplicationFactor.Code, fmt.Errorf("replication factor %d: this cluster has one broker (node %d)", rt.ReplicationFactor, NodeID)
+		case req.ValidateOnly:
+			if _, ok := s.log.Topic(rt.Topic); ok {
+				err = fmt.Errorf("%w: %s", plog.ErrTopicExists, rt.Topic)
+			}
+		default:
+			var info plog.TopicInfo
+			if len(configs) == 0 {
+				configs = nil
+			}
+			info, err = s.log.CreateTopic(rt.Topic, parts, configs)
+			st.TopicID = info.UUID
+		}
+		if code == 0 {
+			code = errorCode(err)
+		}
+		st.ErrorCode = code
+		if err != nil {
+			st.ErrorMessage = errorMessage(err)
+			st.NumPartitions, st.ReplicationFactor = -1, -1
+		} else {
+			st.NumPartitions, st.ReplicationFactor = parts, 1
+			for k, v := range configs {
+				c := kmsg.NewCreateTopicsResponseTopicConfig()
+				v := v
+				c.Name, c.Value, c.Source = k, &v, int8(kmsg.ConfigSourceDynamicTopicConfig)
+				st.Configs = append(st.Configs, c)
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+func singleReplica(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) bool {
+	for _, a := range as {
+		if len(a.Replicas) != 1 || a.Replicas[0] != NodeID {
+			return false
+		}
+	}
+	return true
+}

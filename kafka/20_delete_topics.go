@@ -1,0 +1,58 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteTopics (key 20), v0-v6.
+//
+// Behavior:
+//   - Deletes the topic and all its data (and its committed offsets stay, as
+//     Kafka keeps them until the group expires).
+//   - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids
+//     UNKNOWN_TOPIC_ID.
+//
+// Version notes:
+//   - v0-v5: names; v6: name or id per topic.
+func init() { register(kmsg.DeleteTopics, 0, 6, (*Server).handleDeleteTopics) }
+
+func (s *Server) handleDeleteTopics(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DeleteTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	targets := req.Topics
+	if req.Version < 6 {
+		targets = nil
+		for _, name := range req.TopicNames {
+			n := name
+			targets = append(targets, kmsg.DeleteTopicsRequestTopic{Topic: &n})
+		}
+	}
+	for _, rt := range targets {
+		st := kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var name string
+		switch {
+		case rt.Topic != nil && *rt.Topic != "":
+			name = *rt.Topic
+			if info, ok := s.log.Topic(name); ok {
+				st.TopicID = info.UUID
+			}
+		default:
+			info, ok := s.topicByID(rt.TopicID)
+			if !ok {
+				st.ErrorCode = errUnknownTopicID
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
+			name = info.Name
+			st.Topic = &name
+		}
+		if err := s.log.DeleteTopic(name); err != nil {
+			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}

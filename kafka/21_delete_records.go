@@ -1,0 +1,48 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteRecords (key 21), v0-v2.
+//
+// Behavior:
+//   - Moves a partition's log start offset up to the given offset (-1: the
+//     high watermark) and drops the batches wholly below it; the new log
+//     start is the low watermark in the response.
+//   - Offsets above the high watermark get OFFSET_OUT_OF_RANGE.
+func init() { register(kmsg.DeleteRecords, 0, 2, (*Server).handleDeleteRecords) }
+
+func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DeleteRecordsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewDeleteRecordsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			off := rp.Offset
+			if off == -1 {
+				_, hwm, err := s.log.Offsets(rt.Topic, rp.Partition)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+				off = hwm
+			}
+			low, err := s.log.TrimBefore(ctx, rt.Topic, rp.Partition, off)
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+			} else {
+				sp.LowWatermark = low
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}

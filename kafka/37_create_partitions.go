@@ -1,0 +1,57 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// CreatePartitions (key 37), v0-v3.
+//
+// Behavior:
+//   - Raises a topic's partition count to the requested total; a count not
+//     above the current one gets INVALID_PARTITIONS.
+//   - validate_only checks and changes nothing.
+//   - A topic named twice gets INVALID_REQUEST.
+func init() { register(kmsg.CreatePartitions, 0, 3, (*Server).handleCreatePartitions) }
+
+func (s *Server) handleCreatePartitions(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		var err error
+		info, ok := s.log.Topic(rt.Topic)
+		switch {
+		case seen[rt.Topic] > 1:
+			st.ErrorCode = errInvalidRequest
+			err = fmt.Errorf("topic %q named more than once", rt.Topic)
+		case !ok:
+			err = fmt.Errorf("%w: %s", plog.ErrUnknownTopic, rt.Topic)
+		case rt.Count <= info.Partitions:
+			err = fmt.Errorf("%w: %s has %d partitions, asked for %d", plog.ErrPartitionsNotRaised, rt.Topic, info.Partitions, rt.Count)
+		case rt.Count > plog.MaxPartitions:
+			err = fmt.Errorf("%w: %d > %d", plog.ErrTooManyPartitions, rt.Count, plog.MaxPartitions)
+		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count-info.Partitions):
+			err = fmt.Errorf("%w: %d assignments for %d new partitions", plog.ErrInvalidPartitions, len(rt.Assignment), rt.Count-info.Partitions)
+		case req.ValidateOnly:
+		default:
+			_, err = s.log.AddPartitions(rt.Topic, rt.Count)
+		}
+		if err != nil {
+			if st.ErrorCode == 0 {
+				st.ErrorCode = errorCode(err)
+			}
+			st.ErrorMessage = errorMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}

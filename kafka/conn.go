@@ -1,0 +1,253 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Framing (Kafka's): every request is int32 size, then the request header
+// (api_key int16, api_version int16, correlation_id int32, client_id
+// nullable string, and tagged fields when the version is flexible), then the
+// body. A response is int32 size, correlation_id, an empty tagged-field
+// section when flexible (never for ApiVersions), then the body.
+//
+// Each connection has two goroutines: a reader that frames requests and
+// queues up to maxInFlight of them, and the connection's main goroutine that
+// processes them one at a time, in order, and writes each response. Requests
+// of one connection are processed sequentially, as Kafka does: an idempotent
+// producer's pipelined Produce requests are appended in the order sent.
+
+// errProtocol marks a request that closes the connection.
+var errProtocol = errors.New("kafka protocol violation")
+
+// serveConn runs one client connection until it ends or the server closes.
+func (s *Server) serveConn(nc net.Conn) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	frames := make(chan []byte, maxInFlight)
+	readerDone := make(chan struct{})
+	remote := nc.RemoteAddr().String()
+	go func() {
+		defer close(readerDone)
+		defer close(frames)
+		err := s.readFrames(ctx, nc, frames)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			s.logger.Debug("closing connection", "remote", remote, "err", err)
+		}
+		// The client is gone or broken: stop long polls of this connection.
+		cancel()
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("panic serving connection", "remote", remote, "panic", r, "stack", string(debug.Stack()))
+		}
+		cancel()
+		_ = nc.Close()
+		for range frames { // drain so the reader can exit
+		}
+		<-readerDone
+	}()
+
+	for buf := range frames {
+		resp, err := s.handleFrame(ctx, buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Debug("closing connection", "remote", remote, "err", err)
+			}
+			return
+		}
+		if resp == nil {
+			continue
+		}
+		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := nc.Write(resp); err != nil {
+			return
+		}
+	}
+}
+
+// readFrames reads size-prefixed frames into out until an error.
+func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte) error {
+	br := bufio.NewReaderSize(nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > s.cfg.MaxRequestBytes {
+			return fmt.Errorf("%w: request size %d outside [8, %d]", errProtocol, size, s.cfg.MaxRequestBytes)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(bodyTimeout))
+		buf, err := readN(br, int(size))
+		if err != nil {
+			return err
+		}
+		select {
+		case out <- buf:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// readN reads exactly n bytes, growing the buffer as data arrives so that a
+// client announcing a huge frame and sending nothing costs little memory.
+func readN(r io.Reader, n int) ([]byte, error) {
+	const direct = 1 << 20
+	if n <= direct {
+		buf := make([]byte, n)
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	var b bytes.Buffer
+	b.Grow(direct)
+	m, err := b.ReadFrom(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	if m != int64(n) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return b.Bytes(), nil
+}
+
+// requestHeader is a parsed request header.
+type requestHeader struct {
+	key           int16
+	version       int16
+	correlationID int32
+	clientID      *string
+}
+
+// parseHeader parses the request header and returns the body. The tagged
+// fields of a flexible header are skipped.
+func parseHeader(buf []byte) (requestHeader, kmsg.Request, []byte, error) {
+	var h requestHeader
+	if len(buf) < 8 {
+		return h, nil, nil, fmt.Errorf("%w: short request header", errProtocol)
+	}
+	h.key = int16(binary.BigEndian.Uint16(buf))
+	h.version = int16(binary.BigEndian.Uint16(buf[2:]))
+	h.correlationID = int32(binary.BigEndian.Uint32(buf[4:]))
+	buf = buf[8:]
+	if len(buf) < 2 {
+		return h, nil, nil, fmt.Errorf("%w: missing client id", errProtocol)
+	}
+	n := int16(binary.BigEndian.Uint16(buf))
+	buf = buf[2:]
+	if n >= 0 {
+		if int(n) > len(buf) {
+			return h, nil, nil, fmt.Errorf("%w: client id past end of request", errProtocol)
+		}
+		id := string(buf[:n])
+		h.clientID = &id
+		buf = buf[n:]
+	} else if n != -1 {
+		return h, nil, nil, fmt.Errorf("%w: client id length %d", errProtocol, n)
+	}
+	if _, ok := apis[h.key]; !ok {
+		return h, nil, nil, fmt.Errorf("%w: unknown api key %d", errProtocol, h.key)
+	}
+	req := kmsg.RequestForKey(h.key)
+	if req == nil {
+		return h, nil, nil, fmt.Errorf("%w: unknown api key %d", errProtocol, h.key)
+	}
+	req.SetVersion(h.version)
+	if h.version < 0 {
+		return h, req, nil, fmt.Errorf("%w: negative version %d", errProtocol, h.version)
+	}
+	if req.IsFlexible() {
+		rest, err := skipTags(buf)
+		if err != nil {
+			return h, req, nil, err
+		}
+		buf = rest
+	}
+	return h, req, buf, nil
+}
+
+// skipTags skips a tagged-field section.
+func skipTags(b []byte) ([]byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad tagged fields in header", errProtocol)
+	}
+	b = b[w:]
+	for range n {
+		_, w := binary.Uvarint(b) // tag
+		if w <= 0 {
+			return nil, fmt.Errorf("%w: bad tag in header", errProtocol)
+		}
+		b = b[w:]
+		size, w := binary.Uvarint(b)
+		if w <= 0 || size > uint64(len(b)-w) {
+			return nil, fmt.Errorf("%w: bad tag size in header", errProtocol)
+		}
+		b = b[w+int(size):]
+	}
+	return b, nil
+}
+
+// handleFrame decodes one request frame, runs its handler and returns the
+// encoded response (nil when none is due, as for acks=0 produce). An error
+// means the connection must be closed.
+func (s *Server) handleFrame(ctx context.Context, buf []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("panic handling request", "panic", r, "stack", string(debug.Stack()))
+			out, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	h, req, body, err := parseHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	api := apis[h.key]
+	if h.key == kmsg.ApiVersions.Int16() && (h.version > api.max || h.version > req.MaxVersion()) {
+		// Kafka answers an ApiVersions it cannot parse with a v0 body that
+		// carries UNSUPPORTED_VERSION and the versions it does support, so
+		// the client can retry with one of them.
+		resp := apiVersionsResponse(0)
+		resp.ErrorCode = errUnsupportedVersion
+		return encodeResponse(h, resp, false), nil
+	}
+	if h.version > req.MaxVersion() || h.version > api.max || h.version < api.min {
+		// A version we cannot even decode: Kafka closes the connection.
+		return nil, fmt.Errorf("%w: %s v%d not supported (v%d-v%d)", errProtocol, kmsg.NameForKey(h.key), h.version, api.min, api.max)
+	}
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
+	}
+	resp, err := api.fn(s, ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return nil, nil
+	}
+	resp.SetVersion(h.version)
+	return encodeResponse(h, resp, req.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), nil
+}
+
+// encodeResponse frames resp for the request with header h.
+func encodeResponse(h requestHeader, resp kmsg.Response, flexibleHeader bool) []byte {
+	out := make([]byte, 8, 64)
+	binary.BigEndian.PutUint32(out[4:], uint32(h.correlationID))
+	if flexibleHeader {
+		out = append(out, 0)
+	}
+	out = resp.AppendTo(out)
+	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+	return out
+}

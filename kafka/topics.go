@@ -1,0 +1,46 @@
+package kafka
+
+import (
+	"fmt"
+
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// topicByID finds a topic by its Kafka topic id (Fetch v13+, Metadata v10+,
+// DeleteTopics v6+...).
+func (s *Server) topicByID(id [16]byte) (plog.TopicInfo, bool) {
+	if id == ([16]byte{}) {
+		return plog.TopicInfo{}, false
+	}
+	for _, t := range s.log.Topics() {
+		if t.UUID == id {
+			return t, true
+		}
+	}
+	return plog.TopicInfo{}, false
+}
+
+// topicIDs maps topic names to their ids, for responses that carry ids.
+func (s *Server) topicIDs() map[string][16]byte {
+	m := map[string][16]byte{}
+	for _, t := range s.log.Topics() {
+		m[t.Name] = t.UUID
+	}
+	return m
+}
+
+// autoCreate returns the topic, creating it when auto-creation is on and
+// allowed by the request.
+func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
+	if info, ok := s.log.Topic(name); ok {
+		return info, nil
+	}
+	if !plog.ValidTopicName(name) {
+		return plog.TopicInfo{}, fmt.Errorf("%w: %q", plog.ErrInvalidTopic, name)
+	}
+	if !s.cfg.AutoCreateTopics || !allowed {
+		return plog.TopicInfo{}, fmt.Errorf("%w: %s", plog.ErrUnknownTopic, name)
+	}
+	info, _, err := s.log.EnsureTopic(name, s.cfg.DefaultPartitions)
+	return info, err
+}

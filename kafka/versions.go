@@ -1,0 +1,46 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handlerFunc handles one decoded request. A nil response sends nothing
+// (acks=0 produce); an error closes the connection (a protocol violation).
+// Problems with a topic or partition are error codes in the response.
+type handlerFunc func(s *Server, ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+
+type api struct {
+	key      int16
+	min, max int16
+	fn       handlerFunc
+}
+
+// apis is the registry of implemented APIs. Each handler file registers
+// itself with its version range in an init function; ApiVersions is built
+// from this registry, so what is advertised is what is implemented.
+var apis = map[int16]api{}
+
+func register(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {
+	k := key.Int16()
+	if _, dup := apis[k]; dup {
+		panic(fmt.Sprintf("kafka: api %s registered twice", kmsg.NameForKey(k)))
+	}
+	if maxVersion > kmsg.RequestForKey(k).MaxVersion() {
+		panic(fmt.Sprintf("kafka: api %s v%d beyond what kmsg knows", kmsg.NameForKey(k), maxVersion))
+	}
+	apis[k] = api{key: k, min: minVersion, max: maxVersion, fn: fn}
+}
+
+// sortedAPIs returns the registry ordered by key.
+func sortedAPIs() []api {
+	out := make([]api, 0, len(apis))
+	for _, a := range apis {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
