@@ -60,6 +60,12 @@ func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 			op.res[i].Err = err
 			continue
 		}
+		if g := l.gate.Load(); g != nil {
+			if err := g.f(req.Topic, req.Partition); err != nil {
+				op.res[i].Err = err
+				continue
+			}
+		}
 		h, err := batch.Validate(req.Batch)
 		if err != nil {
 			op.res[i].Err = fmt.Errorf("%w: %w", ErrCorruptBatch, err)

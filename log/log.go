@@ -86,6 +86,9 @@ type Log struct {
 	stop     chan struct{}
 	bgDone   sync.WaitGroup
 	failures atomic.Int64 // consecutive failed writes; health is bad while > 0
+
+	cold atomic.Pointer[coldHolder]
+	gate atomic.Pointer[gateHolder]
 }
 
 // Open opens (creating if needed) the log in opts.Dir.

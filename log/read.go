@@ -23,13 +23,14 @@ type ReadResult struct {
 	LogStartOffset int64
 }
 
-// Offsets returns a partition's log start offset and high watermark.
+// Offsets returns a partition's log start offset (the earliest readable
+// offset, cold tier included) and high watermark.
 func (l *Log) Offsets(topic string, part int32) (logStart, hwm int64, err error) {
 	p, err := l.partition(topic, part)
 	if err != nil {
 		return 0, 0, err
 	}
-	return p.logStart.Load(), p.hwm.Load(), nil
+	return l.earliest(topic, part, p.logStart.Load()), p.hwm.Load(), nil
 }
 
 // Watch returns the high watermark and a channel closed when it next moves,
@@ -72,6 +73,12 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 		return ReadResult{}, err
 	}
 	res := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
+	if offset < res.LogStartOffset {
+		if res, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
+			return res, err
+		}
+	}
+	res.LogStartOffset = l.earliest(topic, part, res.LogStartOffset)
 	if offset < res.LogStartOffset || offset > res.HighWatermark {
 		return res, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
 	}
@@ -132,45 +139,36 @@ func (l *Log) scan(p *partition, offset, hwm int64, fn func(Batch) bool) error {
 
 // OffsetForTimestamp returns the first offset whose record timestamp is at or
 // after ts, and that record's timestamp; offset -1 when there is none. The
-// time index (running maximum timestamp per batch) finds the batch without a
-// scan; only that batch (and, for out-of-order timestamps, the next ones) is
-// decoded.
+// time index (running maximum timestamp per batch, in both tiers) finds the
+// first batch without a scan; only from there are batches decoded.
 func (l *Log) OffsetForTimestamp(topic string, part int32, ts int64) (int64, int64, error) {
-	p, err := l.partition(topic, part)
+	start, err := l.StartOffsetForTimestamp(topic, part, ts)
 	if err != nil {
 		return -1, -1, err
 	}
-	start, err := l.timeIndexLookup(p, ts)
-	if err != nil || start < 0 {
-		return -1, -1, err
-	}
-	if err := l.enter(); err != nil {
-		return -1, -1, err
-	}
-	defer l.closeMu.RUnlock()
-	off, rts := int64(-1), int64(-1)
-	var derr error
-	err = l.scan(p, start, p.hwm.Load(), func(b Batch) bool {
-		if b.MaxTimestamp < ts {
-			return true
-		}
-		_, recs, err := batch.Records(b.Raw, 0)
+	for {
+		rr, err := l.Read(topic, part, start, 1<<20)
 		if err != nil {
-			derr = err
-			return false
+			return -1, -1, err
 		}
-		for _, r := range recs {
-			if r.Offset >= start && r.Timestamp >= ts {
-				off, rts = r.Offset, r.Timestamp
-				return false
+		if len(rr.Batches) == 0 {
+			return -1, -1, nil
+		}
+		for _, b := range rr.Batches {
+			if b.MaxTimestamp >= ts {
+				_, recs, err := batch.Records(b.Raw, 0)
+				if err != nil {
+					return -1, -1, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+				}
+				for _, r := range recs {
+					if r.Offset >= start && r.Timestamp >= ts {
+						return r.Offset, r.Timestamp, nil
+					}
+				}
 			}
+			start = b.LastOffset + 1
 		}
-		return true
-	})
-	if err == nil {
-		err = derr
 	}
-	return off, rts, err
 }
 
 // timeIndexLookup returns the base offset of the first batch whose running
@@ -204,6 +202,19 @@ func (l *Log) StartOffsetForTimestamp(topic string, part int32, ts int64) (int64
 	p, err := l.partition(topic, part)
 	if err != nil {
 		return 0, err
+	}
+	if c := l.coldTier(); c != nil {
+		if _, end, ok := c.Bounds(topic, part); ok && end >= p.logStart.Load() {
+			ctx, cancel := context.WithTimeout(context.Background(), coldReadTimeout)
+			off, found, err := c.StartForTimestamp(ctx, topic, part, ts)
+			cancel()
+			if err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrColdUnavailable, err)
+			}
+			if found {
+				return off, nil
+			}
+		}
 	}
 	off, err := l.timeIndexLookup(p, ts)
 	if err != nil {
