@@ -34,7 +34,9 @@ var ErrHotTierFull = errors.New("hot tier full: too much data not yet flushed to
 const coldReadTimeout = 30 * time.Second
 
 type coldHolder struct{ c ColdTier }
-type gateHolder struct{ f func(topic string, part int32) error }
+type gateHolder struct {
+	f func(topic string, part int32) error
+}
 
 // SetColdTier installs the cold tier; call it before serving reads.
 func (l *Log) SetColdTier(c ColdTier) { l.cold.Store(&coldHolder{c}) }

@@ -11,10 +11,10 @@ type partition struct {
 	tid uint32
 	id  int32
 
-	next      int64                     // writer: next offset to assign
-	maxTs     int64                     // writer: running max timestamp (time index)
+	next      int64                    // writer: next offset to assign
+	maxTs     int64                    // writer: running max timestamp (time index)
 	producers map[int64]*producerState // writer: idempotent producers seen
-	deleted   bool                      // writer: topic deleted
+	deleted   bool                     // writer: topic deleted
 
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
 	logStart atomic.Int64

@@ -179,7 +179,7 @@ type RecordHeader struct {
 // Record is one decoded record with its absolute offset and timestamp.
 type Record struct {
 	Offset    int64
-	Timestamp int64 // ms
+	Timestamp int64  // ms
 	Key       []byte // nil when the record has no key
 	Value     []byte // nil for a tombstone
 	Headers   []RecordHeader
