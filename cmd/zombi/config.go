@@ -34,6 +34,10 @@ type Config struct {
 	FlushInterval     time.Duration
 	FlushBatchSize    int
 	FlushMaxSegment   int
+	FlushMaxBytes     int64
+	HotRetention      time.Duration
+	HotMaxBytes       int64
+	Retention         time.Duration
 	LogLevel          slog.Level
 }
 
@@ -93,6 +97,10 @@ var settings = []setting{
 	{"ZOMBI_FLUSH_INTERVAL_SECS", "flush-interval-secs", "5", "seconds between cold-tier flushes", intSetter(1, 86400, func(c *Config, n int64) { c.FlushInterval = time.Duration(n) * time.Second })},
 	{"ZOMBI_FLUSH_BATCH_SIZE", "flush-batch-size", "1000", "unflushed records in a partition that trigger a flush", intSetter(1, 1<<30, func(c *Config, n int64) { c.FlushBatchSize = int(n) })},
 	{"ZOMBI_FLUSH_MAX_SEGMENT", "flush-max-segment", "10000", "most records in one cold segment", intSetter(1, 1<<30, func(c *Config, n int64) { c.FlushMaxSegment = int(n) })},
+	{"ZOMBI_FLUSH_MAX_SEGMENT_BYTES", "flush-max-segment-bytes", "67108864", "most record-batch bytes in one cold segment", intSetter(1024, 5<<30, func(c *Config, n int64) { c.FlushMaxBytes = n })},
+	{"ZOMBI_HOT_RETENTION_SECS", "hot-retention-secs", "0", "seconds flushed data stays in the hot tier before it is dropped", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.HotRetention = time.Duration(n) * time.Second })},
+	{"ZOMBI_HOT_MAX_BYTES", "hot-max-bytes", "10737418240", "unflushed bytes above which writes are refused while S3 is behind (0: no limit)", intSetter(0, 1<<50, func(c *Config, n int64) { c.HotMaxBytes = n })},
+	{"ZOMBI_RETENTION_SECS", "retention-secs", "0", "seconds cold segments are kept (0: forever)", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.Retention = time.Duration(n) * time.Second })},
 	{"ZOMBI_LOG", "log", "info", "log level: debug, info, warn, error (zombi=LEVEL also accepted)", func(c *Config, v string) error {
 		v = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "zombi=")
 		switch v {

@@ -20,9 +20,18 @@ import (
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
+	"github.com/zombi-dev/zombi/tiering"
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "segments":
+			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "serve":
+			os.Args = append(os.Args[:1], os.Args[2:]...)
+		}
+	}
 	cfg, err := loadConfig(os.Args[1:], nil, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -44,9 +53,6 @@ func main() {
 // run serves until ctx ends, then shuts down in order: stop accepting,
 // finish in-flight requests, close the log.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if cfg.S3Bucket != "" {
-		return errors.New("ZOMBI_S3_BUCKET is set, but this build has no S3 cold tier yet; unset it to run hot-tier only")
-	}
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
 		SyncWrites:        cfg.SyncWrites,
@@ -62,6 +68,26 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 	st := stats.New()
+
+	if cfg.S3Bucket != "" {
+		tier, err := tiering.Start(ctx, l, tiering.Config{
+			Bucket:          cfg.S3Bucket,
+			Endpoint:        cfg.S3Endpoint,
+			Region:          cfg.S3Region,
+			FlushInterval:   cfg.FlushInterval,
+			FlushBatchSize:  cfg.FlushBatchSize,
+			FlushMaxSegment: cfg.FlushMaxSegment,
+			FlushMaxBytes:   cfg.FlushMaxBytes,
+			HotRetention:    cfg.HotRetention,
+			HotMaxBytes:     cfg.HotMaxBytes,
+			Retention:       cfg.Retention,
+		}, logger)
+		if err != nil {
+			return fmt.Errorf("cold tier (ZOMBI_S3_BUCKET=%s): %w", cfg.S3Bucket, err)
+		}
+		// Closed after the front doors stop and before the log closes.
+		defer tier.Close()
+	}
 
 	httpLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
