@@ -5,7 +5,7 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/...
+RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/... ./tiering/...
 
 .PHONY: all deps test-deps build run test test-short lint bench fuzz clean
 
@@ -14,7 +14,12 @@ all: build
 deps:
 	@scripts/ensure-deps.sh build
 
-test-deps:
+# The S3-protocol server the tiering tests start (kept out of git in .bin/).
+VERSITYGW := $(CURDIR)/.bin/versitygw
+$(VERSITYGW):
+	GOBIN=$(CURDIR)/.bin $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
+test-deps: $(VERSITYGW)
 	@scripts/ensure-deps.sh test
 
 build: deps
@@ -24,6 +29,7 @@ run: build
 	./$(BIN)
 
 # Unit tests with -race, then the end-to-end tests (real binary, real clients).
+test: export ZOMBI_VERSITYGW := $(VERSITYGW)
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
