@@ -28,6 +28,8 @@ func main() {
 		switch os.Args[1] {
 		case "segments":
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "bench":
+			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "serve":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
