@@ -48,6 +48,14 @@ type jsonBulk struct {
 
 // decodeJSONEvent decodes the body of a JSON single write.
 func decodeJSONEvent(body []byte) (event, error) {
+	if fe, ok := fastDecodeJSONEvent(body); ok {
+		return fe.event()
+	}
+	return slowDecodeJSONEvent(body)
+}
+
+// slowDecodeJSONEvent decodes with encoding/json: every valid body.
+func slowDecodeJSONEvent(body []byte) (event, error) {
 	var je jsonEvent
 	if err := unmarshalBody(body, &je); err != nil {
 		return event{}, err
@@ -141,23 +149,29 @@ func (je *jsonEvent) event(idx int) (event, error) {
 	if je.Key != nil {
 		ev.key = []byte(*je.Key)
 	}
-	if je.TimestampMs != nil {
-		if *je.TimestampMs < 0 {
-			return ev, badRequest("%stimestamp_ms must be >= 0, got %d", recordPrefix(idx), *je.TimestampMs)
+	ev.headers = headersOf(je.Headers)
+	return ev, checkEvent(&ev, je.TimestampMs, je.Partition, idx)
+}
+
+// checkEvent validates and sets the optional fields shared by both JSON
+// decoders.
+func checkEvent(ev *event, ts *int64, partition *int32, idx int) error {
+	if ts != nil {
+		if *ts < 0 {
+			return badRequest("%stimestamp_ms must be >= 0, got %d", recordPrefix(idx), *ts)
 		}
-		ev.ts = *je.TimestampMs
+		ev.ts = *ts
 	}
-	if je.Partition != nil {
-		if *je.Partition < 0 {
-			return ev, badRequest("%spartition must be >= 0, got %d", recordPrefix(idx), *je.Partition)
+	if partition != nil {
+		if *partition < 0 {
+			return badRequest("%spartition must be >= 0, got %d", recordPrefix(idx), *partition)
 		}
-		ev.partition = *je.Partition
+		ev.partition = *partition
 	}
 	if len(ev.idemKey) > MaxIdempotencyKeyBytes {
-		return ev, badRequest("%sidempotency_key longer than %d bytes", recordPrefix(idx), MaxIdempotencyKeyBytes)
+		return badRequest("%sidempotency_key longer than %d bytes", recordPrefix(idx), MaxIdempotencyKeyBytes)
 	}
-	ev.headers = headersOf(je.Headers)
-	return ev, nil
+	return nil
 }
 
 // headersOf turns a header map into record headers sorted by key, so that

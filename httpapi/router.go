@@ -60,10 +60,10 @@ func New(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) http.Han
 	e.GET("/stats", s.getStats)
 	e.GET("/metrics", s.getMetrics)
 	e.NoRoute(func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+		s.fail(c, notFound("no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" not allowed on "+c.Request.URL.Path)
+		s.fail(c, &apiError{status: http.StatusMethodNotAllowed, msg: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path})
 	})
 	return e
 }
