@@ -76,9 +76,9 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		}
 		chosen, _, _ := reflect.Select(cases)
 		switch chosen {
-		case 0: // connection or server closing
+		case 0: // connection or server closing: no one to answer
 			timer.Stop()
-			return resp, nil
+			return nil, ctx.Err()
 		case 1: // max wait passed: answer with what is there now
 			wait = 0
 		}
@@ -132,10 +132,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n,
 				continue
 			}
 			first := n == 0
-			limit := int(rp.PartitionMaxBytes)
-			if !first {
-				limit = min(limit, remaining)
-			}
+			limit := min(int(rp.PartitionMaxBytes), remaining)
 			var rr plog.ReadResult
 			var err error
 			if !first && limit <= 0 {

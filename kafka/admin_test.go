@@ -1,0 +1,248 @@
+package kafka
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func createReq(validate bool, topics ...kmsg.CreateTopicsRequestTopic) *kmsg.CreateTopicsRequest {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Topics, req.ValidateOnly = topics, validate
+	return req
+}
+
+func ct(name string, parts int32, rf int16) kmsg.CreateTopicsRequestTopic {
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = name, parts, rf
+	return t
+}
+
+func TestCreateDeleteTopics(t *testing.T) {
+	cfg := testConfig()
+	cfg.DefaultPartitions = 3
+	e := startServer(t, cfg)
+	c := e.dial(t)
+	withCfg := ct("c2", 2, 1)
+	v := "compact"
+	withCfg.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "cleanup.policy", Value: &v}}
+	resp := c.do(createReq(false, ct("c1", -1, -1), withCfg, ct("bad name", 1, 1), ct("c3", 0, 1), ct("c4", 1, 3), ct("dup", 1, 1), ct("dup", 1, 1)), 7).(*kmsg.CreateTopicsResponse)
+	want := []int16{0, 0, kerr.InvalidTopicException.Code, kerr.InvalidPartitions.Code, kerr.InvalidReplicationFactor.Code, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}
+	for i, rt := range resp.Topics {
+		if rt.ErrorCode != want[i] {
+			t.Errorf("%s: %v, want %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want[i]))
+		}
+	}
+	if r := resp.Topics[0]; r.NumPartitions != 3 || r.TopicID == ([16]byte{}) {
+		t.Fatalf("%+v", r)
+	}
+	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "compact" {
+		t.Fatalf("%+v", info)
+	}
+	// Exists; validate only.
+	for _, ver := range []int16{0, 4, 5} {
+		resp = c.do(createReq(false, ct("c1", 1, 1)), ver).(*kmsg.CreateTopicsResponse)
+		if resp.Topics[0].ErrorCode != kerr.TopicAlreadyExists.Code {
+			t.Fatalf("v%d: %v", ver, kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+		}
+	}
+	resp = c.do(createReq(true, ct("vo", 4, 1)), 3).(*kmsg.CreateTopicsResponse)
+	if _, ok := e.l.Topic("vo"); ok || resp.Topics[0].ErrorCode != 0 {
+		t.Fatal("validate_only created the topic or failed")
+	}
+
+	// CreatePartitions.
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "c1", Count: 5}, {Topic: "c2", Count: 1}, {Topic: "nope", Count: 2}}
+	cpr := c.do(cp, 3).(*kmsg.CreatePartitionsResponse)
+	if cpr.Topics[0].ErrorCode != 0 || cpr.Topics[1].ErrorCode != kerr.InvalidPartitions.Code || cpr.Topics[2].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("%+v", cpr.Topics)
+	}
+	if info, _ := e.l.Topic("c1"); info.Partitions != 5 {
+		t.Fatalf("%+v", info)
+	}
+
+	// DeleteTopics by name (v0, v5) and by id (v6).
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TopicNames = []string{"c1", "nope"}
+	dr := c.do(dt, 1).(*kmsg.DeleteTopicsResponse)
+	if dr.Topics[0].ErrorCode != 0 || dr.Topics[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("%+v", dr.Topics)
+	}
+	info, _ := e.l.Topic("c2")
+	dt = kmsg.NewPtrDeleteTopicsRequest()
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: info.UUID}, {TopicID: [16]byte{7}}}
+	dr = c.do(dt, 6).(*kmsg.DeleteTopicsResponse)
+	if dr.Topics[0].ErrorCode != 0 || *dr.Topics[0].Topic != "c2" || dr.Topics[1].ErrorCode != kerr.UnknownTopicID.Code {
+		t.Fatalf("%+v", dr.Topics)
+	}
+	if len(e.l.Topics()) != 0 {
+		t.Fatalf("left: %+v", e.l.Topics())
+	}
+}
+
+func TestDescribeConfigsAndCluster(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	if _, err := e.l.CreateTopic("dc", 1, map[string]string{"retention.ms": "1000", "x.custom": "y"}); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	req.Resources = []kmsg.DescribeConfigsRequestResource{
+		{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "dc"},
+		{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "dc", ConfigNames: []string{"cleanup.policy"}},
+		{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1"},
+		{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "nope"},
+		{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "2"},
+	}
+	for _, v := range []int16{0, 1, 3, 4} {
+		resp := c.do(req, v).(*kmsg.DescribeConfigsResponse)
+		got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, cfg := range resp.Resources[0].Configs {
+			got[cfg.Name] = cfg
+		}
+		if *got["retention.ms"].Value != "1000" || *got["cleanup.policy"].Value != "delete" || *got["x.custom"].Value != "y" || got["min.insync.replicas"].Value == nil || got["max.message.bytes"].Value == nil {
+			t.Fatalf("v%d: %+v", v, got)
+		}
+		if v >= 1 && got["retention.ms"].Source != kmsg.ConfigSourceDynamicTopicConfig {
+			t.Fatalf("v%d: source %v", v, got["retention.ms"].Source)
+		}
+		if n := len(resp.Resources[1].Configs); n != 1 {
+			t.Fatalf("v%d: filter returned %d", v, n)
+		}
+		if len(resp.Resources[2].Configs) < 5 || resp.Resources[2].ErrorCode != 0 {
+			t.Fatalf("v%d broker: %+v", v, resp.Resources[2])
+		}
+		if resp.Resources[3].ErrorCode != kerr.UnknownTopicOrPartition.Code || resp.Resources[4].ErrorCode != kerr.InvalidRequest.Code {
+			t.Fatalf("v%d errors: %d %d", v, resp.Resources[3].ErrorCode, resp.Resources[4].ErrorCode)
+		}
+	}
+	for v := int16(0); v <= 2; v++ {
+		resp := c.do(kmsg.NewPtrDescribeClusterRequest(), v).(*kmsg.DescribeClusterResponse)
+		if resp.ControllerID != 1 || len(resp.Brokers) != 1 || resp.ClusterID != ClusterID {
+			t.Fatalf("v%d: %+v", v, resp)
+		}
+	}
+}
+
+func TestFindCoordinator(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	for v := int16(0); v <= 3; v++ {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKey = "g"
+		resp := c.do(req, v).(*kmsg.FindCoordinatorResponse)
+		if resp.ErrorCode != 0 || resp.NodeID != 1 || resp.Port == 0 {
+			t.Fatalf("v%d: %+v", v, resp)
+		}
+	}
+	for v := int16(4); v <= 6; v++ {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{"a", "b"}
+		resp := c.do(req, v).(*kmsg.FindCoordinatorResponse)
+		if len(resp.Coordinators) != 2 || resp.Coordinators[1].Key != "b" || resp.Coordinators[1].NodeID != 1 {
+			t.Fatalf("v%d: %+v", v, resp)
+		}
+		req.CoordinatorType = 1
+		resp = c.do(req, v).(*kmsg.FindCoordinatorResponse)
+		if resp.Coordinators[0].ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+			t.Fatalf("v%d txn: %+v", v, resp)
+		}
+	}
+}
+
+func commitReq(group, topic string, part int32, off int64) *kmsg.OffsetCommitRequest {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	meta := "m"
+	req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: part, Offset: off, LeaderEpoch: -1, Metadata: &meta}}}}
+	return req
+}
+
+func TestOffsetCommitFetch(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	info, err := e.l.CreateTopic("oc", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int16(0); v <= 9; v++ {
+		resp := c.do(commitReq("g", "oc", 0, int64(10+v)), v).(*kmsg.OffsetCommitResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("commit v%d: %v", v, kerr.ErrorForCode(code))
+		}
+		o, ok, _ := e.l.FetchOffset("g", "oc", 0)
+		if !ok || o.Offset != int64(10+v) {
+			t.Fatalf("commit v%d stored %+v", v, o)
+		}
+	}
+	req := commitReq("g", "", 1, 42)
+	req.Topics[0].TopicID = info.UUID
+	if code := c.do(req, 10).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("v10 by id: %v", kerr.ErrorForCode(code))
+	}
+	// Membership is not supported yet; empty group is invalid.
+	req = commitReq("g", "oc", 0, 1)
+	req.MemberID = "m-1"
+	if code := c.do(req, 8).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownMemberID.Code {
+		t.Fatalf("member: %v", kerr.ErrorForCode(code))
+	}
+	if code := c.do(commitReq("", "oc", 0, 1), 8).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidGroupID.Code {
+		t.Fatalf("empty group: %v", kerr.ErrorForCode(code))
+	}
+
+	// OffsetFetch v1-v7: named partitions, then all (v2+).
+	for v := int16(1); v <= 7; v++ {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group = "g"
+		req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "oc", Partitions: []int32{0, 1}}, {Topic: "other", Partitions: []int32{0}}}
+		resp := c.do(req, v).(*kmsg.OffsetFetchResponse)
+		p := resp.Topics[0].Partitions
+		if p[0].Offset != 19 || p[1].Offset != 42 || *p[0].Metadata != "m" || resp.Topics[1].Partitions[0].Offset != -1 {
+			t.Fatalf("v%d: %+v", v, resp.Topics)
+		}
+		if v < 2 {
+			continue // null (all topics) from v2
+		}
+		req.Topics = nil
+		resp = c.do(req, v).(*kmsg.OffsetFetchResponse)
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 {
+			t.Fatalf("v%d all: %+v", v, resp.Topics)
+		}
+	}
+	// v8+: groups.
+	for v := int16(8); v <= 10; v++ {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		g := kmsg.NewOffsetFetchRequestGroup()
+		g.Group = "g"
+		g.Topics = []kmsg.OffsetFetchRequestGroupTopic{{Topic: "oc", TopicID: info.UUID, Partitions: []int32{1}}}
+		req.Groups = []kmsg.OffsetFetchRequestGroup{g, {Group: "empty"}}
+		resp := c.do(req, v).(*kmsg.OffsetFetchResponse)
+		if len(resp.Groups) != 2 || resp.Groups[0].Topics[0].Partitions[0].Offset != 42 || len(resp.Groups[1].Topics) != 0 {
+			t.Fatalf("v%d: %+v", v, resp.Groups)
+		}
+		if v >= 10 && resp.Groups[0].Topics[0].TopicID != info.UUID {
+			t.Fatalf("v%d: id", v)
+		}
+	}
+}
+
+func TestDeleteRecords(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	for i := 0; i < 4; i++ {
+		c.produce("dr", 0, 9, mkBatch("x"))
+	}
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.Topics = []kmsg.DeleteRecordsRequestTopic{{Topic: "dr", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 2}, {Partition: 3, Offset: 1}}}}
+	resp := c.do(req, 2).(*kmsg.DeleteRecordsResponse)
+	if p := resp.Topics[0].Partitions; p[0].LowWatermark != 2 || p[0].ErrorCode != 0 || p[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("%+v", p)
+	}
+	fp := c.do(fetchReq("dr", 0, 0, 0, 0), 11).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	if fp.ErrorCode != kerr.OffsetOutOfRange.Code || fp.LogStartOffset != 2 {
+		t.Fatalf("%+v", fp)
+	}
+}
