@@ -209,6 +209,12 @@ func (s *Server) handleFrame(ctx context.Context, buf []byte) (out []byte, err e
 			out, err = nil, fmt.Errorf("panic: %v", r)
 		}
 	}()
+	return s.process(ctx, buf)
+}
+
+// process is handleFrame without the recover (the fuzz target calls it so
+// that a panic is a failure, not a closed connection).
+func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 	h, req, body, err := parseHeader(buf)
 	if err != nil {
 		return nil, err
