@@ -107,7 +107,7 @@ func (s *server) getOffset(c *gin.Context) {
 		s.fail(c, badRequest("invalid topic name %q: must match [a-zA-Z0-9._-]{1,249} and not be '.' or '..'", topic))
 		return
 	}
-	part, _, err := queryInt(c, "partition", plog.MaxPartitions-1)
+	part, _, err := queryInt(c, "partition", 0, plog.MaxPartitions-1)
 	if err != nil {
 		s.fail(c, err)
 		return

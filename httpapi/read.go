@@ -32,39 +32,36 @@ type readParams struct {
 }
 
 // queryInt parses an optional non-negative integer query parameter.
-func queryInt(c *gin.Context, name string, max int64) (int64, bool, error) {
+func queryInt(c *gin.Context, name string, min, max int64) (int64, bool, error) {
 	v, ok := c.GetQuery(name)
 	if !ok {
 		return 0, false, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > max {
-		return 0, false, badRequest("query parameter %s must be an integer in [0, %d], got %q", name, max, v)
+	if err != nil || n < min || n > max {
+		return 0, false, badRequest("query parameter %s must be an integer in [%d, %d], got %q", name, min, max, v)
 	}
 	return n, true, nil
 }
 
 func parseReadParams(c *gin.Context) (readParams, error) {
 	p := readParams{limit: DefaultReadLimit, partition: -1, offset: -1}
-	if v, ok, err := queryInt(c, "limit", MaxReadLimit); err != nil {
+	if v, ok, err := queryInt(c, "limit", 1, MaxReadLimit); err != nil {
 		return p, err
 	} else if ok {
-		if v == 0 {
-			return p, badRequest("query parameter limit must be an integer in [1, %d], got \"0\"", MaxReadLimit)
-		}
 		p.limit = int(v)
 	}
-	if v, ok, err := queryInt(c, "since", math.MaxInt64); err != nil {
+	if v, ok, err := queryInt(c, "since", 0, math.MaxInt64); err != nil {
 		return p, err
 	} else if ok {
 		p.since = v
 	}
-	if v, ok, err := queryInt(c, "partition", plog.MaxPartitions-1); err != nil {
+	if v, ok, err := queryInt(c, "partition", 0, plog.MaxPartitions-1); err != nil {
 		return p, err
 	} else if ok {
 		p.partition = int32(v)
 	}
-	if v, ok, err := queryInt(c, "offset", math.MaxInt64); err != nil {
+	if v, ok, err := queryInt(c, "offset", 0, math.MaxInt64); err != nil {
 		return p, err
 	} else if ok {
 		if p.partition < 0 {
