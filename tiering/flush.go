@@ -1,0 +1,455 @@
+package tiering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// pollInterval is how often the scheduler looks at every partition: early
+// flushes (FlushBatchSize), hot retention, the append gate's measurements.
+const pollInterval = 100 * time.Millisecond
+
+// retentionEvery is how often a partition's cold retention is applied.
+const retentionEvery = 30 * time.Second
+
+// hotReadChunk is the byte budget of one hot read by the flusher.
+const hotReadChunk = 1 << 20
+
+// schedule queues partition jobs: a flush when the interval has passed or
+// FlushBatchSize records wait, cold retention now and then. It also applies
+// hot retention and measures unflushed bytes for the append gate.
+func (t *Tier) schedule() {
+	defer t.wg.Done()
+	tick := time.NewTicker(min(pollInterval, t.cfg.FlushInterval))
+	defer tick.Stop()
+	lastRefresh := time.Time{}
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		if now.Sub(lastRefresh) >= time.Second {
+			t.refreshTopics()
+			lastRefresh = now
+		}
+		blocked := t.out.blocked(now)
+		t.mu.RLock()
+		parts := make([]*partState, 0, len(t.parts))
+		for _, ps := range t.parts {
+			parts = append(parts, ps)
+		}
+		t.mu.RUnlock()
+		for _, ps := range parts {
+			_, hwm, err := t.l.Offsets(ps.topic, ps.part)
+			if err != nil {
+				continue
+			}
+			if t.cfg.HotMaxBytes > 0 {
+				t.measure(ps, hwm)
+			}
+			t.hotRetention(ps, now)
+			if blocked || ps.queued.Load() {
+				continue
+			}
+			end := int64(0)
+			if m := ps.man.Load(); m != nil {
+				end = m.End
+			}
+			waiting := hwm - end
+			due := waiting > 0 && (waiting >= int64(t.cfg.FlushBatchSize) || now.Sub(ps.lastFlushTime()) >= t.cfg.FlushInterval)
+			retain := t.cfg.Retention > 0 && now.After(ps.retentionDue())
+			if due || retain {
+				ps.queued.Store(true)
+				select {
+				case t.jobs <- ps:
+				default:
+					ps.queued.Store(false)
+				}
+			}
+		}
+	}
+}
+
+// lastFlushTime and retentionDue are read by the scheduler while a job may
+// hold flushMu; they are only hints, so a stale value is harmless.
+func (ps *partState) lastFlushTime() time.Time {
+	if !ps.flushMu.TryLock() {
+		return time.Now()
+	}
+	defer ps.flushMu.Unlock()
+	return ps.lastFlush
+}
+
+func (ps *partState) retentionDue() time.Time {
+	if !ps.flushMu.TryLock() {
+		return time.Now().Add(time.Hour)
+	}
+	defer ps.flushMu.Unlock()
+	return ps.nextRet
+}
+
+func (t *Tier) worker() {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case ps := <-t.jobs:
+			err := t.runJob(ps)
+			ps.queued.Store(false)
+			if err != nil {
+				t.failed(err)
+			}
+		}
+	}
+}
+
+// runJob flushes a partition's closed range and applies cold retention.
+func (t *Tier) runJob(ps *partState) error {
+	ps.flushMu.Lock()
+	defer ps.flushMu.Unlock()
+	if ps.dead.Load() {
+		return nil
+	}
+	if !ps.cleaned {
+		if err := t.cleanOrphans(ps); err != nil {
+			return err
+		}
+		ps.cleaned = true
+	}
+	n, err := t.flush(ps)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		t.succeeded()
+	}
+	if t.cfg.Retention > 0 && time.Now().After(ps.nextRet) {
+		if err := t.applyRetention(ps); err != nil {
+			return err
+		}
+		ps.nextRet = time.Now().Add(retentionEvery)
+	}
+	return nil
+}
+
+// flush uploads everything below the high watermark seen at its start as
+// segments, recording each in the manifest before the next. It returns the
+// number of segments written.
+func (t *Tier) flush(ps *partState) (int, error) {
+	ctx := t.ctx
+	next := int64(0)
+	if m := ps.man.Load(); m != nil {
+		next = m.End
+	}
+	target := int64(-1)
+	written := 0
+	for {
+		if ps.dead.Load() {
+			return written, nil
+		}
+		bs, hwm, err := t.collect(ps, next, target)
+		if err != nil {
+			if errors.Is(err, plog.ErrUnknownTopic) {
+				return written, nil // deleted; refreshTopics cleans up
+			}
+			return written, err
+		}
+		if target < 0 {
+			target = hwm
+		}
+		if len(bs) == 0 {
+			ps.lastFlush = time.Now()
+			return written, nil
+		}
+		start := max(next, bs[0].BaseOffset)
+		if err := t.writeSegment(ctx, ps, start, bs); err != nil {
+			return written, err
+		}
+		written++
+		next = bs[len(bs)-1].LastOffset + 1
+		if next >= target {
+			ps.lastFlush = time.Now()
+			return written, nil
+		}
+	}
+}
+
+// collect reads the hot batches of the next segment from offset next: at
+// most FlushMaxSegment records and FlushMaxBytes bytes (at least one batch),
+// not past target (the high watermark when the flush began; -1: this one).
+func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, error) {
+	var out []plog.Batch
+	size := int64(0)
+	start := next
+	for {
+		rr, err := t.l.Read(ps.topic, ps.part, next, hotReadChunk)
+		if target < 0 {
+			target = rr.HighWatermark
+		}
+		if errors.Is(err, plog.ErrOffsetOutOfRange) && len(out) == 0 && rr.LogStartOffset > next && next < rr.HighWatermark {
+			// The hot log starts above the cold end: records were deleted
+			// (DeleteRecords). The cold range below is dropped with them.
+			if err := t.moveStart(ps, rr.LogStartOffset); err != nil {
+				return nil, target, err
+			}
+			next, start = rr.LogStartOffset, rr.LogStartOffset
+			continue
+		}
+		if err != nil {
+			return nil, target, fmt.Errorf("read hot %s/%d at %d: %w", ps.topic, ps.part, next, err)
+		}
+		if len(rr.Batches) == 0 {
+			return out, target, nil
+		}
+		for _, b := range rr.Batches {
+			if b.BaseOffset >= target {
+				return out, target, nil
+			}
+			if len(out) > 0 && (b.LastOffset+1-start > int64(t.cfg.FlushMaxSegment) || size+int64(len(b.Raw)) > t.cfg.FlushMaxBytes) {
+				return out, target, nil
+			}
+			out = append(out, b)
+			size += int64(len(b.Raw))
+			next = b.LastOffset + 1
+		}
+		if next >= target {
+			return out, target, nil
+		}
+	}
+}
+
+// writeSegment uploads one segment, then records it in the manifest. A
+// crash between the two leaves an orphan object that no manifest lists:
+// never read, deleted by cleanOrphans, or overwritten by the retry.
+func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs []plog.Batch) error {
+	seg := encodeSegment(ps.topic, ps.part, start, bs)
+	seg.meta.FlushedMs = time.Now().UnixMilli()
+	if err := t.st.Put(ctx, seg.meta.Key, seg.body); err != nil {
+		return err
+	}
+	m := t.nextManifest(ps)
+	if m.End != start && len(m.Segments) > 0 {
+		return fmt.Errorf("segment %s does not continue the cold range at %d", seg.meta.Key, m.End)
+	}
+	if len(m.Segments) == 0 {
+		m.LogStart = start
+	}
+	m.Segments = append(m.Segments, seg.meta)
+	m.End = seg.meta.End
+	if err := saveManifest(ctx, t.st, m); err != nil {
+		return err
+	}
+	ps.man.Store(m)
+	t.flushed(ps, seg.meta)
+	if t.cfg.HotRetention <= 0 {
+		t.trimHot(ps, m.End)
+	}
+	return nil
+}
+
+// nextManifest is a copy of the partition's manifest to change and save.
+func (t *Tier) nextManifest(ps *partState) *Manifest {
+	var m *Manifest
+	if cur := ps.man.Load(); cur != nil {
+		m = cur.clone()
+	} else {
+		m = &Manifest{Version: manifestVersion, Topic: ps.topic, Partition: ps.part}
+	}
+	if info, ok := t.l.Topic(ps.topic); ok {
+		m.Partitions = info.Partitions
+		t.mu.RLock()
+		m.TopicUUID = t.uuids[ps.topic]
+		t.mu.RUnlock()
+	}
+	m.Generation++
+	m.UpdatedMs = time.Now().UnixMilli()
+	return m
+}
+
+// moveStart drops the cold segments below offset (the hot log start moved
+// past the cold end) and makes offset the start and end of the cold range.
+func (t *Tier) moveStart(ps *partState, offset int64) error {
+	m := t.nextManifest(ps)
+	old := m.Segments
+	m.Segments = nil
+	m.LogStart, m.End = offset, offset
+	if err := saveManifest(t.ctx, t.st, m); err != nil {
+		return err
+	}
+	ps.man.Store(m)
+	t.deleteSegments(old)
+	ps.acct.Lock()
+	t.pending.Add(-ps.pendB)
+	ps.pendB, ps.scanned = 0, offset
+	ps.acct.Unlock()
+	return nil
+}
+
+// applyRetention deletes the leading segments whose newest record is older
+// than Retention, moving the cold (and, if needed, hot) log start.
+func (t *Tier) applyRetention(ps *partState) error {
+	cur := ps.man.Load()
+	if cur == nil || len(cur.Segments) == 0 {
+		return nil
+	}
+	cutoff := time.Now().Add(-t.cfg.Retention).UnixMilli()
+	k := 0
+	for k < len(cur.Segments) && cur.Segments[k].MaxTimestamp < cutoff {
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	m := t.nextManifest(ps)
+	expired := m.Segments[:k]
+	m.Segments = append([]SegmentMeta(nil), m.Segments[k:]...)
+	if len(m.Segments) > 0 {
+		m.LogStart = m.Segments[0].Start
+	} else {
+		m.LogStart = m.End
+	}
+	if err := saveManifest(t.ctx, t.st, m); err != nil {
+		return err
+	}
+	ps.man.Store(m)
+	t.logger.Info("cold retention: segments expired", "topic", ps.topic, "partition", ps.part, "segments", k, "log_start", m.LogStart)
+	t.trimHot(ps, m.LogStart)
+	t.deleteSegments(expired)
+	return nil
+}
+
+// deleteSegments removes objects no manifest lists any more (best effort:
+// what stays is an orphan that cleanOrphans removes later).
+func (t *Tier) deleteSegments(segs []SegmentMeta) {
+	if len(segs) == 0 {
+		return
+	}
+	keys := make([]string, len(segs))
+	for i, s := range segs {
+		keys[i] = s.Key
+		t.indexes.remove(s.Key)
+	}
+	if err := t.st.Delete(t.ctx, keys...); err != nil {
+		t.logger.Warn("delete expired segments (left as orphans)", "err", err)
+	}
+}
+
+// cleanOrphans deletes the partition's segment objects that its manifest
+// does not list: uploads a crash interrupted before the manifest recorded
+// them, and deletions that failed. It runs before the partition's first
+// upload, under flushMu, so it never races one.
+func (t *Tier) cleanOrphans(ps *partState) error {
+	listed := map[string]bool{}
+	if m := ps.man.Load(); m != nil {
+		for _, s := range m.Segments {
+			listed[s.Key] = true
+		}
+	}
+	var orphans []string
+	err := t.st.List(t.ctx, segmentPrefix(ps.topic, ps.part), "", func(k string, _ int64) bool {
+		if !listed[k] {
+			orphans = append(orphans, k)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if len(orphans) > 0 {
+		t.logger.Info("deleting orphaned segment objects", "topic", ps.topic, "partition", ps.part, "count", len(orphans))
+		return t.st.Delete(t.ctx, orphans...)
+	}
+	return nil
+}
+
+// hotRetention drops hot data flushed longer than HotRetention ago.
+func (t *Tier) hotRetention(ps *partState, now time.Time) {
+	if t.cfg.HotRetention <= 0 {
+		return
+	}
+	m := ps.man.Load()
+	if m == nil {
+		return
+	}
+	cutoff := now.Add(-t.cfg.HotRetention).UnixMilli()
+	to := int64(-1)
+	for i := len(m.Segments) - 1; i >= 0; i-- {
+		if m.Segments[i].FlushedMs <= cutoff {
+			to = m.Segments[i].End
+			break
+		}
+	}
+	if to > ps.trimmedTo.Load() {
+		t.trimHot(ps, to)
+	}
+}
+
+// trimHot drops hot batches below offset, which the manifest already holds.
+func (t *Tier) trimHot(ps *partState, offset int64) {
+	if offset <= ps.trimmedTo.Load() {
+		return
+	}
+	if _, err := t.l.TrimBefore(t.ctx, ps.topic, ps.part, offset); err != nil {
+		if !errors.Is(err, plog.ErrUnknownTopic) && !errors.Is(err, plog.ErrClosed) {
+			t.logger.Warn("drop flushed hot data", "topic", ps.topic, "partition", ps.part, "offset", offset, "err", err)
+		}
+		return
+	}
+	ps.trimmedTo.Store(offset)
+}
+
+// measure adds the bytes appended since the last measurement to the
+// unflushed total (the append gate's input).
+func (t *Tier) measure(ps *partState, hwm int64) {
+	ps.acct.Lock()
+	from := ps.scanned
+	ps.acct.Unlock()
+	if from >= hwm {
+		return
+	}
+	next, n := from, int64(0)
+	for next < hwm {
+		rr, err := t.l.Read(ps.topic, ps.part, next, 4<<20)
+		if errors.Is(err, plog.ErrOffsetOutOfRange) && rr.LogStartOffset > next {
+			next = rr.LogStartOffset
+			continue
+		}
+		if err != nil || len(rr.Batches) == 0 {
+			break
+		}
+		for _, b := range rr.Batches {
+			if b.LastOffset >= next {
+				n += int64(len(b.Raw))
+				next = b.LastOffset + 1
+			}
+		}
+	}
+	ps.acct.Lock()
+	if ps.scanned == from {
+		ps.scanned = next
+		ps.pendB += n
+		t.pending.Add(n)
+	}
+	ps.acct.Unlock()
+}
+
+// flushed takes a committed segment out of the unflushed total.
+func (t *Tier) flushed(ps *partState, seg SegmentMeta) {
+	ps.acct.Lock()
+	defer ps.acct.Unlock()
+	if ps.scanned >= seg.End {
+		d := min(seg.Bytes, ps.pendB)
+		ps.pendB -= d
+		t.pending.Add(-d)
+		return
+	}
+	t.pending.Add(-ps.pendB)
+	ps.pendB, ps.scanned = 0, seg.End
+}

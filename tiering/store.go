@@ -1,0 +1,307 @@
+package tiering
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// ObjectStore is the narrow view of S3 the cold tier needs. Keys are
+// relative to the bucket.
+type ObjectStore interface {
+	// Put stores body under key (atomically: readers see the old or the
+	// new object, never a part).
+	Put(ctx context.Context, key string, body []byte) error
+	// Get returns n bytes of key from off; n < 0 reads to the end.
+	// A missing key is ErrNotFound.
+	Get(ctx context.Context, key string, off, n int64) ([]byte, error)
+	// List calls fn for the keys under prefix after startAfter, in key
+	// order, until fn returns false.
+	List(ctx context.Context, prefix, startAfter string, fn func(key string, size int64) bool) error
+	// Delete removes keys; missing keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// ErrNotFound is returned by ObjectStore.Get for a missing key.
+var ErrNotFound = errors.New("object not found")
+
+// Multipart settings: objects larger than multipartThreshold go up in parts
+// of multipartPartSize, multipartConcurrency at a time.
+const (
+	multipartThreshold   = 16 << 20
+	multipartPartSize    = 8 << 20
+	multipartConcurrency = 4
+)
+
+// s3Store is ObjectStore over aws-sdk-go-v2.
+type s3Store struct {
+	c      *s3.Client
+	bucket string
+}
+
+// OpenS3 connects to the bucket of cfg, creating it when it does not exist.
+// Credentials come from the standard AWS environment variables and files.
+func OpenS3(ctx context.Context, cfg Config) (ObjectStore, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("no bucket (ZOMBI_S3_BUCKET)")
+	}
+	region := cfg.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	// LoadDefaultConfig only for the credential chain (env, shared files,
+	// AWS_PROFILE, SSO, IMDS); the client is built by hand (TOOLCHAIN.md:
+	// LoadDefaultConfig with a custom HTTP client panics with AWS_CA_BUNDLE).
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	hc, err := httpClient()
+	if err != nil {
+		return nil, err
+	}
+	opts := s3.Options{
+		Region:                     region,
+		Credentials:                awsCfg.Credentials,
+		HTTPClient:                 hc,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		RetryMaxAttempts:           3,
+	}
+	if cfg.Endpoint != "" {
+		opts.BaseEndpoint = aws.String(cfg.Endpoint)
+		opts.UsePathStyle = true
+	}
+	st := &s3Store{c: s3.New(opts), bucket: cfg.Bucket}
+	if err := st.ensureBucket(ctx, region); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// httpClient is a pooled client that trusts AWS_CA_BUNDLE when it is set.
+func httpClient() (*awshttp.BuildableClient, error) {
+	var pool *x509.CertPool
+	if f := os.Getenv("AWS_CA_BUNDLE"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
+		}
+		pool, err = x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pool.AppendCertsFromPEM(pem)
+	}
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 128
+		tr.MaxIdleConnsPerHost = 64
+		tr.IdleConnTimeout = 90 * time.Second
+		if pool != nil {
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			tr.TLSClientConfig.RootCAs = pool
+		}
+	}), nil
+}
+
+func (s *s3Store) ensureBucket(ctx context.Context, region string) error {
+	_, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("S3 bucket %q: %w", s.bucket, err)
+	}
+	in := &s3.CreateBucketInput{Bucket: &s.bucket}
+	if region != "us-east-1" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(region)}
+	}
+	if _, err := s.c.CreateBucket(ctx, in); err != nil {
+		var owned *types.BucketAlreadyOwnedByYou
+		if errors.As(err, &owned) {
+			return nil
+		}
+		return fmt.Errorf("S3 bucket %q does not exist and could not be created: %w", s.bucket, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nk *types.NoSuchKey
+	var nf *types.NotFound
+	var nb *types.NoSuchBucket
+	if errors.As(err, &nk) || errors.As(err, &nf) || errors.As(err, &nb) {
+		return true
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return true
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
+}
+
+func (s *s3Store) Put(ctx context.Context, key string, body []byte) error {
+	if len(body) > multipartThreshold {
+		return s.putMultipart(ctx, key, body)
+	}
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *s3Store) putMultipart(ctx context.Context, key string, body []byte) error {
+	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return fmt.Errorf("start multipart upload of %s: %w", key, err)
+	}
+	nParts := (len(body) + multipartPartSize - 1) / multipartPartSize
+	parts := make([]types.CompletedPart, nParts)
+	errs := make([]error, nParts)
+	sem := make(chan struct{}, multipartConcurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < nParts; i++ {
+		lo, hi := i*multipartPartSize, min((i+1)*multipartPartSize, len(body))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: &s.bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+				Body: bytes.NewReader(body[lo:hi]), ContentLength: aws.Int64(int64(hi - lo)),
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			parts[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.abort(key, up.UploadId)
+		return fmt.Errorf("multipart upload of %s: %w", key, err)
+	}
+	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &key, UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		s.abort(key, up.UploadId)
+		return fmt.Errorf("complete multipart upload of %s: %w", key, err)
+	}
+	return nil
+}
+
+// abort gives up a multipart upload (best effort, with its own deadline so
+// it runs even when the upload's context was cancelled).
+func (s *s3Store) abort(key string, id *string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: id})
+}
+
+func (s *s3Store) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+	if n >= 0 {
+		if n == 0 {
+			return nil, nil
+		}
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	} else if off > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
+	}
+	out, err := s.c.GetObject(ctx, in)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	size := 0
+	if out.ContentLength != nil {
+		size = int(*out.ContentLength)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := io.Copy(buf, out.Body); err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	if n >= 0 && int64(buf.Len()) != n {
+		return nil, fmt.Errorf("get %s: %d bytes at %d, wanted %d", key, buf.Len(), off, n)
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *s3Store) List(ctx context.Context, prefix, startAfter string, fn func(string, int64) bool) error {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	p := s3.NewListObjectsV2Paginator(s.c, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if !fn(aws.ToString(o.Key), aws.ToInt64(o.Size)) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+func (s *s3Store) Delete(ctx context.Context, keys ...string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			objs[i] = types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		out, err := s.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket, Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}})
+		if err != nil {
+			// Some S3-compatible servers lack DeleteObjects: one by one.
+			for _, k := range keys[:n] {
+				if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(k)}); err != nil && !isNotFound(err) {
+					return fmt.Errorf("delete %s: %w", k, err)
+				}
+			}
+		} else if len(out.Errors) > 0 {
+			var msgs []string
+			for _, e := range out.Errors {
+				if aws.ToString(e.Code) != "NoSuchKey" {
+					msgs = append(msgs, aws.ToString(e.Key)+": "+aws.ToString(e.Message))
+				}
+			}
+			if len(msgs) > 0 {
+				return fmt.Errorf("delete: %s", strings.Join(msgs, "; "))
+			}
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
