@@ -139,10 +139,16 @@ func fastConfig() Config {
 // timestamps ts0+i, and returns the next offset.
 func appendN(t testing.TB, l *plog.Log, topic string, part int32, from, n, per int, ts0 int64) {
 	t.Helper()
+	appendPad(t, l, topic, part, from, n, per, ts0, "")
+}
+
+// appendPad is appendN with pad appended to every payload.
+func appendPad(t testing.TB, l *plog.Log, topic string, part int32, from, n, per int, ts0 int64, pad string) {
+	t.Helper()
 	for i := from; i < from+n; i += per {
 		b := batch.NewBuilder()
 		for k := i; k < min(i+per, from+n); k++ {
-			b.Add(ts0+int64(k), []byte("k"+strconv.Itoa(k)), []byte(fmt.Sprintf("p%d-%d", part, k)), nil)
+			b.Add(ts0+int64(k), []byte("k"+strconv.Itoa(k)), []byte(fmt.Sprintf("p%d-%d", part, k)+pad), nil)
 		}
 		res := l.Append(context.Background(), []plog.AppendRequest{{Topic: topic, Partition: part, Batch: append([]byte(nil), b.Bytes()...)}})
 		if res[0].Err != nil {
@@ -154,6 +160,12 @@ func appendN(t testing.TB, l *plog.Log, topic string, part int32, from, n, per i
 // readAll reads a partition from offset 0 through the log (both tiers) and
 // checks every record is there exactly once, in order, with its payload.
 func readAll(t testing.TB, l *plog.Log, topic string, part int32, want int) {
+	t.Helper()
+	readPad(t, l, topic, part, want, "")
+}
+
+// readPad is readAll for records written by appendPad.
+func readPad(t testing.TB, l *plog.Log, topic string, part int32, want int, pad string) {
 	t.Helper()
 	next := int64(0)
 	for next < int64(want) {
@@ -176,8 +188,8 @@ func readAll(t testing.TB, l *plog.Log, topic string, part int32, want int) {
 				if r.Offset != next {
 					t.Fatalf("%s/%d: got offset %d, want %d", topic, part, r.Offset, next)
 				}
-				if w := fmt.Sprintf("p%d-%d", part, next); string(r.Value) != w {
-					t.Fatalf("%s/%d@%d: payload %q, want %q", topic, part, next, r.Value, w)
+				if w := fmt.Sprintf("p%d-%d", part, next) + pad; string(r.Value) != w {
+					t.Fatalf("%s/%d@%d: payload %.40q, want %.40q", topic, part, next, r.Value, w)
 				}
 				next++
 			}
@@ -309,4 +321,26 @@ func (v *versity) config(bucket string) Config {
 	c := fastConfig()
 	c.Bucket, c.Endpoint, c.Region = bucket, v.endpoint(), "us-east-1"
 	return c
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
