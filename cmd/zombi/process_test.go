@@ -59,7 +59,14 @@ type proc struct {
 	cmd    *exec.Cmd
 	base   string
 	stderr *bytes.Buffer
-	done   chan error
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done is closed
+}
+
+// wait blocks until the process exits and returns its exit status.
+func (p *proc) wait() error {
+	<-p.done
+	return p.err
 }
 
 func startZombi(t *testing.T, dataDir string, env ...string) *proc {
@@ -74,15 +81,15 @@ func startZombi(t *testing.T, dataDir string, env ...string) *proc {
 		"ZOMBI_LOG=warn",
 	)
 	cmd.Env = append(cmd.Env, env...)
-	p := &proc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
+		_ = p.wait()
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -94,8 +101,8 @@ func startZombi(t *testing.T, dataDir string, env ...string) *proc {
 			}
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("zombi exited: %v\n%s", err, p.stderr)
+		case <-p.done:
+			t.Fatalf("zombi exited: %v\n%s", p.err, p.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -197,7 +204,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	_ = p.wait()
 	close(stop)
 	wg.Wait()
 	if len(acks) < 500 {
@@ -262,9 +269,9 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit after SIGTERM")
