@@ -358,3 +358,30 @@ func TestClosedLogRefuses(t *testing.T) {
 		t.Fatal("closed log reports healthy")
 	}
 }
+
+func TestProducerCacheBounded(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]AppendRequest, 0, maxCachedProducers+100)
+	for pid := int64(0); pid < maxCachedProducers+100; pid++ {
+		reqs = append(reqs, AppendRequest{Topic: "t", Batch: idemProducerBatch(pid, 0, 0, 1)})
+	}
+	for _, r := range l.Append(context.Background(), reqs) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	p, _ := l.partition("t", 0)
+	if n := len(p.producers); n > maxCachedProducers {
+		t.Fatalf("%d producers cached", n)
+	}
+	// Evicted producers are still recognised from RocksDB.
+	for pid := int64(0); pid < maxCachedProducers+100; pid += 97 {
+		r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: idemProducerBatch(pid, 0, 0, 1)}})[0]
+		if r.Err != nil || !r.Duplicate || r.BaseOffset != pid {
+			t.Fatalf("pid %d retry: %+v", pid, r)
+		}
+	}
+}

@@ -43,6 +43,22 @@ func (p *partition) watch() (<-chan struct{}, int64) {
 	return ch, p.hwm.Load()
 }
 
+// maxCachedProducers bounds the in-memory producer states per partition; the
+// rest stay in RocksDB and are read back on demand.
+const maxCachedProducers = 1024
+
+// cacheProducer remembers a producer's state, evicting an arbitrary other
+// one when the cache is full.
+func (p *partition) cacheProducer(pid int64, s *producerState) {
+	if _, ok := p.producers[pid]; !ok && len(p.producers) >= maxCachedProducers {
+		for k := range p.producers {
+			delete(p.producers, k)
+			break
+		}
+	}
+	p.producers[pid] = s
+}
+
 // producerState is what Kafka keeps per idempotent producer and partition:
 // the epoch and the last few batches, so a retried batch is recognised.
 type producerState struct {

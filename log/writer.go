@@ -152,7 +152,7 @@ func (w *writer) commit(ops []writeOp) error {
 		}
 	}
 	for pk, st := range r.producers {
-		pk.p.producers[pk.pid] = st
+		pk.p.cacheProducer(pk.pid, st)
 	}
 	for _, p := range r.order {
 		st := r.parts[p]
@@ -214,7 +214,7 @@ func (r *round) producer(p *partition, pid int64) (*producerState, error) {
 	if !ok {
 		return nil, nil
 	}
-	p.producers[pid] = s
+	p.cacheProducer(pid, s)
 	return s, nil
 }
 
