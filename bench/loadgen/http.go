@@ -105,6 +105,16 @@ func (t *httpTarget) Worker(_ context.Context, i int) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pool [][]byte // distinct bulk records
+	if t.cfg.Bulk {
+		for _, p := range payloadPool(t.cfg.PayloadSize, i) {
+			b, err := json.Marshal(jsonEvent{Payload: string(p)})
+			if err != nil {
+				return nil, err
+			}
+			pool = append(pool, b)
+		}
+	}
 	bulkBodies := map[int][]byte{}
 	bulkBody := func(n int) []byte {
 		if b, ok := bulkBodies[n]; ok {
@@ -116,7 +126,7 @@ func (t *httpTarget) Worker(_ context.Context, i int) (Op, error) {
 			if j > 0 {
 				buf.WriteByte(',')
 			}
-			buf.Write(single)
+			buf.Write(pool[j%len(pool)])
 		}
 		buf.WriteString(`]}`)
 		bulkBodies[n] = buf.Bytes()

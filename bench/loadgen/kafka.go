@@ -48,6 +48,9 @@ type KafkaConfig struct {
 	// Clients is how many kgo clients (connections) the workers share,
 	// round robin; 0 means one per worker.
 	Clients int
+	// Compression of produced batches: none (default), gzip, snappy, lz4
+	// or zstd.
+	Compression string
 	// Group is the consumer group of group-consume.
 	Group string
 	// ReadToEnd makes consumers stop at the end offsets seen when they
@@ -78,7 +81,36 @@ func (c KafkaConfig) producerOpts() []kgo.Opt {
 	if c.BatchBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(c.BatchBytes))
 	}
-	return opts
+	codec, _ := ParseCompression(c.Compression)
+	return append(opts, kgo.ProducerBatchCompression(codec))
+}
+
+// ParseCompression maps a codec name to franz-go's; "" is none (franz-go's
+// own default would be snappy).
+func ParseCompression(s string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(s) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("unknown compression %q (want none, gzip, snappy, lz4 or zstd)", s)
+}
+
+// payloadPool is distinct payloads for one worker, so that a batch of
+// records is not one value repeated (which compresses to nothing).
+func payloadPool(size, worker int) [][]byte {
+	pool := make([][]byte, 16)
+	for i := range pool {
+		pool[i] = Payload(size, worker*len(pool)+i)
+	}
+	return pool
 }
 
 type kafkaProduce struct {
@@ -141,7 +173,9 @@ func (t *kafkaProduce) Worker(ctx context.Context, i int) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload := Payload(t.cfg.PayloadSize, i)
+	pool := payloadPool(t.cfg.PayloadSize, i)
+	size := t.cfg.PayloadSize
+	next := 0
 	return func(ctx context.Context, n int) (int, int64, error) {
 		var (
 			wg    sync.WaitGroup
@@ -150,7 +184,8 @@ func (t *kafkaProduce) Worker(ctx context.Context, i int) (Op, error) {
 		)
 		wg.Add(n)
 		for range n {
-			cl.Produce(ctx, &kgo.Record{Value: payload}, func(_ *kgo.Record, err error) {
+			next++
+			cl.Produce(ctx, &kgo.Record{Value: pool[next%len(pool)]}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					first.CompareAndSwap(nil, err)
 				} else {
@@ -162,9 +197,9 @@ func (t *kafkaProduce) Worker(ctx context.Context, i int) (Op, error) {
 		wg.Wait()
 		got := int(ok.Load())
 		if e, _ := first.Load().(error); e != nil {
-			return got, int64(got * len(payload)), e
+			return got, int64(got * size), e
 		}
-		return got, int64(got * len(payload)), nil
+		return got, int64(got * size), nil
 	}, nil
 }
 
@@ -177,10 +212,10 @@ func Prefill(ctx context.Context, cfg KafkaConfig, n int64) error {
 		return err
 	}
 	defer cl.Close()
-	payload := Payload(cfg.PayloadSize, 0)
+	pool := payloadPool(cfg.PayloadSize, 0)
 	var first atomic.Value
 	for i := int64(0); i < n; i++ {
-		cl.Produce(ctx, &kgo.Record{Value: payload}, func(_ *kgo.Record, err error) {
+		cl.Produce(ctx, &kgo.Record{Value: pool[i%int64(len(pool))]}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				first.CompareAndSwap(nil, err)
 			}

@@ -35,6 +35,7 @@ type benchOptions struct {
 	acks        loadgen.Acks
 	linger      time.Duration
 	batchBytes  int
+	compression string
 	clients     int
 	group       string
 	prefill     int64
@@ -96,6 +97,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringVar(&o.topic, "table", "bench", "alias of --topic")
 	fs.StringVar(&acks, "acks", "all", "kafka-produce acks: all, leader or none")
 	fs.DurationVar(&o.linger, "linger", 0, "kafka-produce linger")
+	fs.StringVar(&o.compression, "compression", "none", "kafka-produce compression: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&o.batchBytes, "batch-bytes", 0, "kafka-produce max record batch bytes (0 = franz-go's default)")
 	fs.IntVar(&o.clients, "clients", 1, "kafka-produce clients (connections) shared by the workers; 0 = one per worker")
 	fs.StringVar(&o.group, "group", "zombi-bench", "group-consume consumer group")
@@ -122,6 +124,9 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 		return o, err
 	}
 	if o.acks, err = loadgen.ParseAcks(acks); err != nil {
+		return o, err
+	}
+	if _, err := loadgen.ParseCompression(o.compression); err != nil {
 		return o, err
 	}
 	for _, b := range strings.Split(brokers, ",") {
@@ -202,7 +207,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 func benchTarget(ctx context.Context, o benchOptions) (loadgen.Target, error) {
 	kcfg := loadgen.KafkaConfig{
 		Brokers: o.brokers, Topic: o.topic, PayloadSize: o.payloadSize, Acks: o.acks, Linger: o.linger,
-		BatchBytes: int32(o.batchBytes), Clients: o.clients, ReadToEnd: o.toEnd,
+		BatchBytes: int32(o.batchBytes), Clients: o.clients, ReadToEnd: o.toEnd, Compression: o.compression,
 	}
 	switch o.mode {
 	case "http", "http-bulk":

@@ -56,6 +56,7 @@ func TestParseBenchArgs(t *testing.T) {
 		{"--payload-size", "-1"},
 		{"--duration", "-1s"},
 		{"--batch-bytes", "-5"},
+		{"kafka-produce", "--compression", "brotli"},
 	} {
 		if _, err := parseBenchArgs(args, &stderr); err == nil {
 			t.Errorf("parseBenchArgs(%q) accepted", args)
@@ -128,7 +129,7 @@ func TestBenchAgainstServer(t *testing.T) {
 		t.Errorf("table h holds %d records, bench acknowledged %d", got, httpRecords)
 	}
 
-	prod := run("kafka-produce", "--brokers", brokers, "--topic", "k", "--records", "1000", "--concurrency", "4", "--batch", "10")
+	prod := run("kafka-produce", "--brokers", brokers, "--topic", "k", "--records", "1000", "--concurrency", "4", "--batch", "10", "--compression", "zstd")
 	one := run("kafka-produce", "--brokers", brokers, "--topic", "k", "--records", "200", "--concurrency", "8", "--clients", "0", "--acks", "leader")
 	cons := run("kafka-consume", "--brokers", brokers, "--topic", "k")
 	if prod.Records != 1000 || one.Records != 200 || cons.Records != 1200 || cons.Bytes != 1200*100 {
