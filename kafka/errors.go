@@ -45,8 +45,10 @@ func errorCode(err error) int16 {
 		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, plog.ErrInvalidGroup):
 		return kerr.InvalidGroupID.Code
-	case errors.Is(err, plog.ErrStorage), errors.Is(err, plog.ErrClosed):
-		// Retriable: clients retry, and a restarting broker comes back.
+	case errors.Is(err, plog.ErrStorage), errors.Is(err, plog.ErrClosed),
+		errors.Is(err, plog.ErrColdUnavailable), errors.Is(err, plog.ErrHotTierFull):
+		// Retriable: clients retry; a restarting broker comes back, S3
+		// recovers, the flusher catches up.
 		return kerr.KafkaStorageError.Code
 	case errors.Is(err, errInvalidTimestamp):
 		return kerr.InvalidRequest.Code
