@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,13 +42,26 @@ func serve(b *testing.B, h http.Handler) string {
 
 func benchServer(b *testing.B, partitions int32) (string, *plog.Log) {
 	b.Helper()
+	return benchServerWith(b, partitions, true)
+}
+
+func benchServerWith(b *testing.B, partitions int32, coalesce bool) (string, *plog.Log) {
+	b.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := plog.Open(plog.Options{Dir: b.TempDir(), SyncWrites: true, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = l.Close() })
-	return serve(b, New(l, stats.New(), Config{DefaultPartitions: partitions}, logger)), l
+	s := newServer(l, stats.New(), Config{DefaultPartitions: partitions}, logger, coalesce)
+	if coalesce {
+		b.Cleanup(func() {
+			if n := s.co.appends.Load(); n > 0 {
+				b.ReportMetric(float64(s.co.events.Load())/float64(n), "ev/append")
+			}
+		})
+	}
+	return serve(b, s.handler()), l
 }
 
 func newClient(conns int) *http.Client {
@@ -58,6 +72,15 @@ func newClient(conns int) *http.Client {
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 	}}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs b.N requests from clients keep-alive connections and reports
@@ -103,6 +126,7 @@ func load(b *testing.B, clients int, method, url, contentType string, body []byt
 	lat := make([][]time.Duration, clients)
 	var firstErr atomic.Value
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := range clients {
 		wg.Add(1)
@@ -120,6 +144,7 @@ func load(b *testing.B, clients int, method, url, contentType string, body []byt
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	if err := firstErr.Load(); err != nil {
 		b.Fatal(err)
@@ -129,11 +154,20 @@ func load(b *testing.B, clients int, method, url, contentType string, body []byt
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	// Process CPU (client and server) per request: steadier than req/s on a
+	// shared machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-us/req")
 	return all
 }
 
 func BenchmarkPostSingle(b *testing.B) {
 	url, _ := benchServer(b, 1)
+	load(b, 64, "POST", url+"/tables/bench", "application/json", []byte(singleBody), 202)
+}
+
+// BenchmarkPostSingleDirect is BenchmarkPostSingle without the coalescer.
+func BenchmarkPostSingleDirect(b *testing.B) {
+	url, _ := benchServerWith(b, 1, false)
 	load(b, 64, "POST", url+"/tables/bench", "application/json", []byte(singleBody), 202)
 }
 

@@ -32,10 +32,17 @@ type server struct {
 	cfg    Config
 	logger *slog.Logger
 	rr     roundRobin
+	co     *coalescer
 }
 
 // New returns the REST API handler over l. st is shared with the Kafka door.
 func New(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) http.Handler {
+	return newServer(l, st, cfg, logger, true).handler()
+}
+
+// newServer builds the server; coalesce false sends each single write as its
+// own Append (a baseline for benchmarks).
+func newServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger, coalesce bool) *server {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -46,7 +53,13 @@ func New(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) http.Han
 		logger = slog.Default()
 	}
 	s := &server{log: l, stats: st, cfg: cfg, logger: logger.With("component", "httpapi")}
+	if coalesce {
+		s.co = newCoalescer(l)
+	}
+	return s
+}
 
+func (s *server) handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
