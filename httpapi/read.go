@@ -114,33 +114,69 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 	if !ok {
 		return appendRecords(nil, nil, false, -1), 0, nil
 	}
-	var all []rec
+	lists := make([][]rec, info.Partitions)
 	more := false
 	for part := int32(0); part < info.Partitions; part++ {
 		from, err := s.startOffset(table, part, p.since)
 		if err != nil {
 			return nil, 0, err
 		}
-		var m bool
-		all, _, m, err = s.collect(all, table, part, from, p.since, p.limit)
+		_, hwm, err := s.log.Offsets(table, part)
 		if err != nil {
 			return nil, 0, err
 		}
+		list := make([]rec, 0, max(0, min(int64(p.limit), hwm-from)))
+		list, _, m, err := s.collect(list, table, part, from, p.since, p.limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		// Offset order is almost always timestamp order; sort when not.
+		if !slices.IsSortedFunc(list, compareRecs) {
+			slices.SortStableFunc(list, compareRecs)
+		}
+		lists[part] = list
 		more = more || m
 	}
-	slices.SortFunc(all, func(a, b rec) int {
-		if c := cmp.Compare(a.r.Timestamp, b.r.Timestamp); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.part, b.part); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.Offset, b.r.Offset)
-	})
-	if len(all) > p.limit {
-		all, more = all[:p.limit], true
+	all, rest := mergeRecs(lists, p.limit)
+	return appendRecords(nil, all, more || rest, -1), len(all), nil
+}
+
+// compareRecs orders records of one partition by timestamp, then offset.
+func compareRecs(a, b rec) int {
+	if c := cmp.Compare(a.r.Timestamp, b.r.Timestamp); c != 0 {
+		return c
 	}
-	return appendRecords(nil, all, more, -1), len(all), nil
+	return cmp.Compare(a.r.Offset, b.r.Offset)
+}
+
+// mergeRecs merges per-partition lists sorted by (timestamp, offset) into
+// (timestamp, partition, offset) order, keeping at most limit; rest reports
+// records left over.
+func mergeRecs(lists [][]rec, limit int) ([]rec, bool) {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	out := make([]rec, 0, min(total, limit))
+	pos := make([]int, len(lists))
+	for len(out) < limit {
+		best := -1
+		for p, l := range lists {
+			if pos[p] == len(l) {
+				continue
+			}
+			// Strictly earlier wins; ties go to the lower partition (scanned first).
+			if best < 0 || l[pos[p]].r.Timestamp < lists[best][pos[best]].r.Timestamp {
+				best = p
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, lists[best][pos[best]])
+		pos[best]++
+	}
+	return out, len(out) < total
 }
 
 // startOffset is where to start reading a partition to see every record

@@ -268,3 +268,26 @@ func TestReadCompressedBatch(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestMergedOutOfOrderTimestamps(t *testing.T) {
+	e := newEnv(t, Config{DefaultPartitions: 2})
+	for _, w := range []string{
+		`{"payload":"a","partition":0,"timestamp_ms":300}`,
+		`{"payload":"b","partition":0,"timestamp_ms":100}`,
+		`{"payload":"c","partition":1,"timestamp_ms":200}`,
+		`{"payload":"d","partition":0,"timestamp_ms":200}`,
+	} {
+		e.write("ooo", w)
+	}
+	var got []string
+	for _, r := range e.read("/tables/ooo").Records {
+		got = append(got, fmt.Sprintf("%d/%d/%s", r.TimestampMs, r.Partition, r.Payload))
+	}
+	if want := `[100/0/"b" 200/0/"d" 200/1/"c" 300/0/"a"]`; fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	r := e.read("/tables/ooo?since=150&limit=2")
+	if len(r.Records) != 2 || r.Records[0].TimestampMs != 200 || r.Records[1].TimestampMs != 200 || !r.HasMore {
+		t.Fatalf("%+v", r)
+	}
+}
