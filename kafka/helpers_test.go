@@ -29,7 +29,13 @@ func testConfig() Config {
 // startServer runs a server on a real log in a temp dir, on 127.0.0.1:0.
 func startServer(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
-	l, err := plog.Open(plog.Options{Dir: t.TempDir(), SyncWrites: false, Logger: slog.New(slog.DiscardHandler)})
+	return startServerSync(t, cfg, false)
+}
+
+// startServerSync is startServer with durable (fsynced) writes on request.
+func startServerSync(t testing.TB, cfg Config, sync bool) *testEnv {
+	t.Helper()
+	l, err := plog.Open(plog.Options{Dir: t.TempDir(), SyncWrites: sync, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

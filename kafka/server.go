@@ -78,6 +78,8 @@ type Server struct {
 	advPort atomic.Int32
 
 	lastPID atomic.Int64 // last producer id handed out
+
+	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
 
 // NewServer returns a server over l. st may be nil (no counters); logger may

@@ -12,8 +12,16 @@ func (s *Server) topicByID(id [16]byte) (plog.TopicInfo, bool) {
 	if id == ([16]byte{}) {
 		return plog.TopicInfo{}, false
 	}
+	if name, ok := s.topicIDCache.Load(id); ok {
+		// A deleted and re-created topic has a new id: check it still holds.
+		if info, ok := s.log.Topic(name.(string)); ok && info.UUID == id {
+			return info, true
+		}
+		s.topicIDCache.Delete(id)
+	}
 	for _, t := range s.log.Topics() {
 		if t.UUID == id {
+			s.topicIDCache.Store(id, t.Name)
 			return t, true
 		}
 	}

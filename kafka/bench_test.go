@@ -1,0 +1,197 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Benchmarks of the Kafka door with franz-go over loopback, durable writes
+// (fsync before acknowledgement), 100-byte records, acks=all. Run:
+//
+//	go test -run '^$' -bench . -benchtime 2000000x ./kafka/
+//
+// Figures and the comparison live in docs/BENCHMARKS-kafka.md.
+
+const benchValueSize = 100
+
+func benchTopic(b *testing.B, e *testEnv, name string, parts int32) {
+	b.Helper()
+	if _, err := e.l.CreateTopic(name, parts, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func produceN(b *testing.B, addr, topic string, clients, n int, opts ...kgo.Opt) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	value := make([]byte, benchValueSize)
+	cls := make([]*kgo.Client, clients)
+	for i := range cls {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ProducerLinger(5 * time.Millisecond), kgo.MaxBufferedRecords(1 << 20)}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		// Warm up: metadata and producer id.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		cls[i] = cl
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, cl := range cls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			per := n / clients
+			if i == 0 {
+				per += n % clients
+			}
+			for j := 0; j < per; j++ {
+				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+func reportRate(b *testing.B, n int, d time.Duration) {
+	b.ReportMetric(float64(n)/d.Seconds(), "records/s")
+	b.ReportMetric(float64(n)*benchValueSize/d.Seconds()/1e6, "MB/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkProduce4Clients: 4 async franz-go producers, linger 5 ms.
+func BenchmarkProduce4Clients(b *testing.B) {
+	for _, parts := range []int32{1, 8} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+			e := startServerSync(b, testConfig(), true)
+			benchTopic(b, e, "bench", parts)
+			b.ResetTimer()
+			d := produceN(b, e.addr, "bench", 4, b.N)
+			reportRate(b, b.N, d)
+		})
+	}
+}
+
+// BenchmarkProduceSyncLatency: one client, one record per ProduceSync.
+func BenchmarkProduceSyncLatency(b *testing.B) {
+	e := startServerSync(b, testConfig(), true)
+	benchTopic(b, e, "lat", 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	value := make([]byte, benchValueSize)
+	_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "lat", Value: value})
+	lats := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := time.Now()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "lat", Value: value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		lats = append(lats, time.Since(s))
+	}
+	b.StopTimer()
+	reportLatency(b, lats)
+}
+
+func reportLatency(b *testing.B, lats []time.Duration) {
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) }
+	b.ReportMetric(q(0.50), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+}
+
+// BenchmarkProduce64Concurrent: 64 clients, each producing one record at a
+// time synchronously.
+func BenchmarkProduce64Concurrent(b *testing.B) {
+	e := startServerSync(b, testConfig(), true)
+	benchTopic(b, e, "c64", 8)
+	ctx := context.Background()
+	value := make([]byte, benchValueSize)
+	const clients = 64
+	cls := make([]*kgo.Client, clients)
+	for i := range cls {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerLinger(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value})
+		cls[i] = cl
+	}
+	var mu sync.Mutex
+	var lats []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, cl := range cls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for j := i; j < b.N; j += clients {
+				s := time.Now()
+				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value}).FirstErr(); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(s))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	b.StopTimer()
+	reportRate(b, b.N, d)
+	reportLatency(b, lats)
+}
+
+// BenchmarkConsume: one franz-go consumer reading b.N records from the hot
+// tier (8 partitions).
+func BenchmarkConsume(b *testing.B) {
+	e := startServerSync(b, testConfig(), false)
+	benchTopic(b, e, "cons", 8)
+	produceN(b, e.addr, "cons", 4, b.N, kgo.ProducerBatchMaxBytes(1<<20))
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumeTopics("cons"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	want := b.N + 4 // plus the warm-up records
+	b.ResetTimer()
+	start := time.Now()
+	got := 0
+	for got < want {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(_ string, _ int32, err error) { b.Fatal(err) })
+		got += fs.NumRecords()
+	}
+	d := time.Since(start)
+	b.StopTimer()
+	reportRate(b, got, d)
+}
