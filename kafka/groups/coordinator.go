@@ -144,8 +144,8 @@ type SyncRequest struct {
 	MemberID     string
 	InstanceID   string
 	Generation   int32
-	ProtocolType *string // v5+: checked when set
-	Protocol     *string // v5+: checked when set
+	ProtocolType *string           // v5+: checked when set
+	Protocol     *string           // v5+: checked when set
 	Assignments  map[string][]byte // the leader's: member id -> assignment
 }
 
