@@ -115,7 +115,8 @@ func TestKcatProduceConsumeCodecs(t *testing.T) {
 			for i := 0; i < 50; i++ {
 				fmt.Fprintf(&in, "k%d:%s value %d\n", i%3, codec, i)
 			}
-			kcat(t, in.String(), "-P", "-b", srv.kafkaAddr, "-t", topic, "-p", "0", "-K:", "-H", "h1=v1", "-H", "codec="+codec, "-z", codec)
+			// librdkafka's idempotent producer (InitProducerId, sequences).
+			kcat(t, in.String(), "-P", "-b", srv.kafkaAddr, "-t", topic, "-p", "0", "-K:", "-H", "h1=v1", "-H", "codec="+codec, "-z", codec, "-X", "enable.idempotence=true")
 			if got, want := storedCodecs(t, topic), map[string]int8{"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[codec]; len(got) != 1 || !got[want] {
 				t.Fatalf("stored batches use codecs %v, want only %d (%s)", got, want, codec)
 			}
