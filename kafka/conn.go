@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -34,12 +35,13 @@ var errProtocol = errors.New("kafka protocol violation")
 func (s *Server) serveConn(nc net.Conn) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	frames := make(chan []byte, maxInFlight)
+	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
 	remote := nc.RemoteAddr().String()
 	go func() {
 		defer close(readerDone)
 		defer close(frames)
-		err := s.readFrames(ctx, nc, frames)
+		err := s.readFrames(ctx, nc, frames, q)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			s.logger.Debug("closing connection", "remote", remote, "err", err)
 		}
@@ -59,6 +61,7 @@ func (s *Server) serveConn(nc net.Conn) {
 
 	for buf := range frames {
 		resp, err := s.handleFrame(ctx, buf)
+		q.release(len(buf))
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Debug("closing connection", "remote", remote, "err", err)
@@ -75,8 +78,43 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 }
 
+// queued tracks the bytes of requests read but not yet processed on one
+// connection, so that read-ahead cannot pile up maxInFlight huge frames.
+type queued struct {
+	bytes atomic.Int64
+	freed chan struct{} // signalled when bytes drop
+}
+
+// readAheadBytes bounds the request bytes queued per connection; a single
+// frame (up to MaxRequestBytes) is always let in when nothing is queued.
+const readAheadBytes = 32 << 20
+
+func (q *queued) release(n int) {
+	q.bytes.Add(-int64(n))
+	select {
+	case q.freed <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks until a frame of n bytes may be read.
+func (q *queued) wait(ctx context.Context, n int) error {
+	for {
+		cur := q.bytes.Load()
+		if cur == 0 || cur+int64(n) <= readAheadBytes {
+			q.bytes.Add(int64(n))
+			return nil
+		}
+		select {
+		case <-q.freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // readFrames reads size-prefixed frames into out until an error.
-func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte) error {
+func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued) error {
 	br := bufio.NewReaderSize(nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
@@ -87,6 +125,9 @@ func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte)
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 8 || size > s.cfg.MaxRequestBytes {
 			return fmt.Errorf("%w: request size %d outside [8, %d]", errProtocol, size, s.cfg.MaxRequestBytes)
+		}
+		if err := q.wait(ctx, int(size)); err != nil {
+			return err
 		}
 		_ = nc.SetReadDeadline(time.Now().Add(bodyTimeout))
 		buf, err := readN(br, int(size))
