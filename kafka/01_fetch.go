@@ -126,6 +126,8 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n,
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Empty, not null, as Kafka sends: kafka-python fails on null.
+			sp.RecordBatches = []byte{}
 			if tcode != 0 {
 				sp.ErrorCode, hasErr = tcode, true
 				st.Partitions = append(st.Partitions, sp)
@@ -154,6 +156,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n,
 			}
 			switch len(rr.Batches) {
 			case 0:
+				sp.RecordBatches = []byte{}
 			case 1:
 				sp.RecordBatches = rr.Batches[0].Raw
 			default:

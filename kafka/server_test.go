@@ -323,6 +323,9 @@ func TestFetchLongPoll(t *testing.T) {
 	if d := time.Since(start); d < 250*time.Millisecond || len(resp.Topics[0].Partitions[0].RecordBatches) != 0 {
 		t.Fatalf("returned after %v with %d bytes", d, len(resp.Topics[0].Partitions[0].RecordBatches))
 	}
+	if resp.Topics[0].Partitions[0].RecordBatches == nil {
+		t.Fatal("empty records sent as null (kafka-python fails on that)")
+	}
 	// New data wakes the waiting fetch long before max_wait.
 	start = time.Now()
 	lreq := fetchReq("lp", 0, 1, 1, 10000)
