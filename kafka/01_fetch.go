@@ -31,13 +31,17 @@ import (
 //     FETCH_SESSION_ID_NOT_FOUND.
 //
 // Version notes:
-//   - v0-v3 would need message format v0/v1 down-conversion: not advertised.
+//   - v0-v3 would need message format v0/v1 down-conversion: not advertised,
+//     and answered with UNSUPPORTED_VERSION in every partition.
 //   - v13+: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
 func init() { register(kmsg.Fetch, 4, 18, (*Server).handleFetch) }
 
 func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
 	start := time.Now()
+	if req.Version < 4 {
+		return unsupportedFetch(req), nil
+	}
 	if req.Version >= 7 && req.SessionID != 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
@@ -179,4 +183,21 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n,
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, n, records, hasErr
+}
+
+// unsupportedFetch answers a Fetch below v4 with UNSUPPORTED_VERSION.
+func unsupportedFetch(req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, errUnsupportedVersion
+			sp.HighWatermark, sp.RecordBatches = -1, []byte{}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

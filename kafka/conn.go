@@ -269,10 +269,14 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		resp.ErrorCode = errUnsupportedVersion
 		return encodeResponse(h, resp, false), nil
 	}
-	if h.version > req.MaxVersion() || h.version > api.max || h.version < api.min {
-		// A version we cannot even decode: Kafka closes the connection.
+	if h.version > req.MaxVersion() || h.version > api.max {
+		// A version we cannot even decode, nor answer in a format the
+		// client expects: Kafka closes the connection.
 		return nil, fmt.Errorf("%w: %s v%d not supported (v%d-v%d)", errProtocol, kmsg.NameForKey(h.key), h.version, api.min, api.max)
 	}
+	// Versions below api.min are decoded and handed to the handler, which
+	// answers them with UNSUPPORTED_VERSION error codes (Produce v0-v2,
+	// Fetch v0-v3).
 	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
 	}

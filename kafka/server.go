@@ -119,16 +119,15 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	return s
 }
 
-// ErrServerClosed is returned by Serve when called after Close.
-var ErrServerClosed = errors.New("kafka: server closed")
-
-// Serve accepts connections on ln until Close; it returns nil after Close.
+// Serve accepts connections on ln until Close; it returns nil after Close
+// (also when Close came first), and an error only when ln fails.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
+		// Close won the race with Serve: same outcome as Serve then Close.
 		s.mu.Unlock()
 		_ = ln.Close()
-		return ErrServerClosed
+		return nil
 	}
 	s.listeners[ln] = struct{}{}
 	s.setAdvertised(ln.Addr())

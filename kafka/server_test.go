@@ -495,10 +495,14 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 	binary.BigEndian.PutUint32(f, uint32(len(f)-4))
 	write(c, f)
 	c.expectClosed()
-	// Fetch below the advertised range.
+	// Fetch below the advertised range: UNSUPPORTED_VERSION, connection open.
 	c = e.dial(t)
-	c.send(fetchReq("t", 0, 0, 0, 0), 3)
-	c.expectClosed()
+	for v := int16(0); v <= 3; v++ {
+		fr := c.do(fetchReq("t", 0, 0, 0, 0), v).(*kmsg.FetchResponse)
+		if fr.Topics[0].Partitions[0].ErrorCode != kerr.UnsupportedVersion.Code {
+			t.Fatalf("fetch v%d: %+v", v, fr.Topics[0].Partitions[0])
+		}
+	}
 	// A version kmsg does not know.
 	c = e.dial(t)
 	c.send(kmsg.NewPtrMetadataRequest(), 99)

@@ -21,7 +21,9 @@ type api struct {
 
 // apis is the registry of implemented APIs. Each handler file registers
 // itself with its version range in an init function; ApiVersions is built
-// from this registry, so what is advertised is what is implemented.
+// from this registry, so what is advertised is what is implemented. A
+// request above max closes the connection; one below min still reaches the
+// handler, which answers it with UNSUPPORTED_VERSION error codes.
 var apis = map[int16]api{}
 
 func register(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {
