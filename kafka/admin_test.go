@@ -246,3 +246,22 @@ func TestDeleteRecords(t *testing.T) {
 		t.Fatalf("%+v", fp)
 	}
 }
+
+func TestOffsetForLeaderEpoch(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	c.produce("ole", 0, 9, mkBatch("a", "b", "c"))
+	for v := int16(0); v <= 4; v++ {
+		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		req.ReplicaID = -1
+		req.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: "ole", Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{
+			{Partition: 0, CurrentLeaderEpoch: 0, LeaderEpoch: 0},
+			{Partition: 0, CurrentLeaderEpoch: -1, LeaderEpoch: 5},
+			{Partition: 9, LeaderEpoch: 0},
+		}}}
+		p := c.do(req, v).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions
+		if p[0].EndOffset != 3 || p[0].ErrorCode != 0 || p[1].EndOffset != -1 || p[2].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("v%d: %+v", v, p)
+		}
+	}
+}

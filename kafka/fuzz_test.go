@@ -63,6 +63,9 @@ func seedRequests() []kmsg.Request {
 	dr.Topics = []kmsg.DeleteRecordsRequestTopic{{Topic: topic, Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Offset: 0}}}}
 	add(dr, 0, 2)
 	add(kmsg.NewPtrDescribeClusterRequest(), 0, 2)
+	ole := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ole.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{LeaderEpoch: 0}}}}
+	add(ole, 0, 4)
 	return out
 }
 
