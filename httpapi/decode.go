@@ -49,7 +49,7 @@ type jsonBulk struct {
 // decodeJSONEvent decodes the body of a JSON single write.
 func decodeJSONEvent(body []byte) (event, error) {
 	if fe, ok := fastDecodeJSONEvent(body); ok {
-		return fe.event()
+		return fe.event(-1)
 	}
 	return slowDecodeJSONEvent(body)
 }
@@ -65,6 +65,22 @@ func slowDecodeJSONEvent(body []byte) (event, error) {
 
 // decodeJSONBulk decodes the body of a bulk write.
 func decodeJSONBulk(body []byte) ([]event, error) {
+	if fes, ok := fastDecodeJSONBulk(body); ok && len(fes) > 0 {
+		evs := make([]event, len(fes))
+		for i := range fes {
+			ev, err := fes[i].event(i)
+			if err != nil {
+				return nil, err
+			}
+			evs[i] = ev
+		}
+		return evs, nil
+	}
+	return slowDecodeJSONBulk(body)
+}
+
+// slowDecodeJSONBulk decodes a bulk body with encoding/json.
+func slowDecodeJSONBulk(body []byte) ([]event, error) {
 	var jb jsonBulk
 	if err := unmarshalBody(body, &jb); err != nil {
 		return nil, err

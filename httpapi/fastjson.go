@@ -13,15 +13,65 @@ import (
 // plain integers, a string payload. ok is false for anything else (including
 // invalid input), and the caller falls back to encoding/json, which decides.
 // FuzzDecodeJSONEvent checks that both agree whenever ok is true.
-func fastDecodeJSONEvent(body []byte) (je fastEvent, ok bool) {
+func fastDecodeJSONEvent(body []byte) (fastEvent, bool) {
 	d := scanner{b: body}
 	d.ws()
+	fe, ok := d.object()
+	return fe, ok && d.end()
+}
+
+// fastDecodeJSONBulk is the fast path for {"records": [...]}: ok is false
+// unless the body is exactly that with every record in the fast shape.
+func fastDecodeJSONBulk(body []byte) ([]fastEvent, bool) {
+	d := scanner{b: body}
+	d.ws()
+	if !d.byte('{') {
+		return nil, false
+	}
+	d.ws()
+	if name, ok := d.simpleString(); !ok || string(name) != "records" {
+		return nil, false
+	}
+	d.ws()
+	if !d.byte(':') {
+		return nil, false
+	}
+	d.ws()
+	if !d.byte('[') {
+		return nil, false
+	}
+	var out []fastEvent
+	for {
+		d.ws()
+		fe, ok := d.object()
+		if !ok || len(out) == MaxBulkRecords {
+			return nil, false
+		}
+		out = append(out, fe)
+		d.ws()
+		if d.byte(',') {
+			continue
+		}
+		if !d.byte(']') {
+			return nil, false
+		}
+		break
+	}
+	d.ws()
+	if !d.byte('}') || !d.end() {
+		return nil, false
+	}
+	return out, true
+}
+
+// object reads one event object in the fast shape.
+func (d *scanner) object() (je fastEvent, ok bool) {
 	if !d.byte('{') {
 		return je, false
 	}
 	d.ws()
 	if d.byte('}') {
-		return je, d.end()
+		return je, true
 	}
 	var seen uint8
 	for {
@@ -103,10 +153,7 @@ func fastDecodeJSONEvent(body []byte) (je fastEvent, ok bool) {
 		if d.byte(',') {
 			continue
 		}
-		if d.byte('}') {
-			return je, d.end()
-		}
-		return je, false
+		return je, d.byte('}')
 	}
 }
 
@@ -121,11 +168,12 @@ type fastEvent struct {
 	headers                   []batch.RecordHeader
 }
 
-// event validates like jsonEvent.event and copies what aliases the body.
-func (fe *fastEvent) event() (event, error) {
+// event validates like jsonEvent.event and copies what aliases the body;
+// idx numbers a bulk record in errors (-1: single write).
+func (fe *fastEvent) event(idx int) (event, error) {
 	ev := event{ts: -1, partition: -1, idemKey: fe.idemKey}
 	if !fe.hasPayload {
-		return ev, badRequest("payload is required (a string, object or array)")
+		return ev, badRequest("%spayload is required (a string, object or array)", recordPrefix(idx))
 	}
 	ev.value = append([]byte{}, fe.payload...)
 	if fe.hasKey {
@@ -143,7 +191,7 @@ func (fe *fastEvent) event() (event, error) {
 	if fe.hasPartition {
 		part = &fe.partition
 	}
-	return ev, checkEvent(&ev, ts, part, -1)
+	return ev, checkEvent(&ev, ts, part, idx)
 }
 
 func (d *scanner) headers(je *fastEvent) bool {

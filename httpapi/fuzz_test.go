@@ -32,6 +32,11 @@ func FuzzDecodeJSONEvent(f *testing.F) {
 		`{"payload":"x","timestamp_ms":-0,"partition":2147483648}`,
 		`{"payload":"x","headers":{"a":"1","a":"2"}}`,
 		`{"records":[{"payload":"a"},{"payload":"b","partition":1,"idempotency_key":"k"}]}`,
+		` {"records" : [ {"payload":"a","key":"k","headers":{"h":"v"},"timestamp_ms":5} , {"payload":"b"} ] } `,
+		`{"records":[{"payload":"a"},{"key":"b"}]}`,
+		`{"records":[{"payload":"a","partition":-3}]}`,
+		`{"records":[]}`,
+		`{"records":[{}],"records":[{"payload":"x"}]}`,
 		`{"payload":12.5e3}`,
 		"{\"payload\":\"\xff\"}",
 		` { "payload" : "x" } `,
@@ -43,7 +48,7 @@ func FuzzDecodeJSONEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := decodeJSONEvent(body)
 		slow, slowErr := slowDecodeJSONEvent(body)
-		if (err == nil) != (slowErr == nil) {
+		if (err == nil) != (slowErr == nil) || (err != nil && err.Error() != slowErr.Error()) {
 			t.Fatalf("fast path error %v, encoding/json error %v", err, slowErr)
 		}
 		if err == nil {
@@ -59,9 +64,14 @@ func FuzzDecodeJSONEvent(f *testing.F) {
 		} else if statusOf(err) != 400 {
 			t.Fatalf("status %d for %v", statusOf(err), err)
 		}
-		if evs, err := decodeJSONBulk(body); err == nil {
-			if len(evs) == 0 || len(evs) > MaxBulkRecords {
-				t.Fatalf("%d records", len(evs))
+		evs, err := decodeJSONBulk(body)
+		slowEvs, slowErr := slowDecodeJSONBulk(body)
+		if (err == nil) != (slowErr == nil) || (err != nil && err.Error() != slowErr.Error()) {
+			t.Fatalf("bulk: fast path error %v, encoding/json error %v", err, slowErr)
+		}
+		if err == nil {
+			if len(evs) == 0 || len(evs) > MaxBulkRecords || !slices.EqualFunc(evs, slowEvs, sameEvent) {
+				t.Fatalf("bulk: fast path %+v, encoding/json %+v", evs, slowEvs)
 			}
 		} else if statusOf(err) != 400 {
 			t.Fatalf("status %d for %v", statusOf(err), err)
