@@ -114,7 +114,9 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 	if !ok {
 		return appendRecords(nil, nil, false, -1), 0, nil
 	}
-	lists := make([][]rec, info.Partitions)
+	// Partitions are read one at a time and merged into the best limit
+	// records so far, so memory stays O(limit) whatever the partition count.
+	var acc, spare []rec
 	more := false
 	for part := int32(0); part < info.Partitions; part++ {
 		from, err := s.startOffset(table, part, p.since)
@@ -130,15 +132,20 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
+		more = more || m
+		if len(list) == 0 {
+			continue
+		}
 		// Offset order is almost always timestamp order; sort when not.
 		if !slices.IsSortedFunc(list, compareRecs) {
 			slices.SortStableFunc(list, compareRecs)
 		}
-		lists[part] = list
-		more = more || m
+		var dropped bool
+		spare, dropped = mergeRecs(spare[:0], acc, list, p.limit)
+		acc, spare = spare, acc
+		more = more || dropped
 	}
-	all, rest := mergeRecs(lists, p.limit)
-	return appendRecords(nil, all, more || rest, -1), len(all), nil
+	return appendRecords(nil, acc, more, -1), len(acc), nil
 }
 
 // compareRecs orders records of one partition by timestamp, then offset.
@@ -149,34 +156,21 @@ func compareRecs(a, b rec) int {
 	return cmp.Compare(a.r.Offset, b.r.Offset)
 }
 
-// mergeRecs merges per-partition lists sorted by (timestamp, offset) into
-// (timestamp, partition, offset) order, keeping at most limit; rest reports
-// records left over.
-func mergeRecs(lists [][]rec, limit int) ([]rec, bool) {
-	total := 0
-	for _, l := range lists {
-		total += len(l)
-	}
-	out := make([]rec, 0, min(total, limit))
-	pos := make([]int, len(lists))
-	for len(out) < limit {
-		best := -1
-		for p, l := range lists {
-			if pos[p] == len(l) {
-				continue
-			}
-			// Strictly earlier wins; ties go to the lower partition (scanned first).
-			if best < 0 || l[pos[p]].r.Timestamp < lists[best][pos[best]].r.Timestamp {
-				best = p
-			}
+// mergeRecs appends to dst the first limit records of a and b, both sorted
+// by (timestamp, offset), where a holds lower partitions than b: on equal
+// timestamps a's record comes first. dropped reports records left out.
+func mergeRecs(dst, a, b []rec, limit int) ([]rec, bool) {
+	i, j := 0, 0
+	for len(dst) < limit && (i < len(a) || j < len(b)) {
+		if j == len(b) || (i < len(a) && a[i].r.Timestamp <= b[j].r.Timestamp) {
+			dst = append(dst, a[i])
+			i++
+		} else {
+			dst = append(dst, b[j])
+			j++
 		}
-		if best < 0 {
-			break
-		}
-		out = append(out, lists[best][pos[best]])
-		pos[best]++
 	}
-	return out, len(out) < total
+	return dst, i < len(a) || j < len(b)
 }
 
 // startOffset is where to start reading a partition to see every record
