@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Zombi needs, only those missing.
 #   build: RocksDB headers and libraries (cgo)
-#   test:  build + kcat (compat tests)
+#   test:  build + kcat and kafka-python (compat tests), requests, protobuf
+#          and protoc (the Python load-test producer)
 set -euo pipefail
 
 want=(librocksdb-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(kcat) ;;
+test) want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler) ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
