@@ -132,6 +132,8 @@ func waitColdEnd(t *testing.T, env []string, table string, part int32, end int64
 	}
 }
 
+var e2eClient = &http.Client{Timeout: 10 * time.Second}
+
 func postEvent(t *testing.T, c *http.Client, base, table, payload string) (ack, bool) {
 	resp, err := c.Post(base+"/tables/"+table, "application/json", strings.NewReader(fmt.Sprintf(`{"payload": %q}`, payload)))
 	if err != nil {
@@ -162,7 +164,7 @@ func TestTieringEndToEnd(t *testing.T) {
 	p := startZombi(t, t.TempDir(), env...)
 	const n = 300
 	for i := 0; i < n; i++ {
-		if a, ok := postEvent(t, http.DefaultClient, p.base, "e2e", fmt.Sprintf("event-%d", i)); !ok || a.offset != int64(i) {
+		if a, ok := postEvent(t, e2eClient, p.base, "e2e", fmt.Sprintf("event-%d", i)); !ok || a.offset != int64(i) {
 			t.Fatalf("write %d: %+v %v", i, a, ok)
 		}
 	}
@@ -211,7 +213,7 @@ func TestTieringEndToEnd(t *testing.T) {
 	<-p.done
 	p2 := startZombi(t, t.TempDir(), env...)
 	check(p2.base)
-	if a, ok := postEvent(t, http.DefaultClient, p2.base, "e2e", "after"); !ok || a.offset != n {
+	if a, ok := postEvent(t, e2eClient, p2.base, "e2e", "after"); !ok || a.offset != n {
 		t.Fatalf("write after an empty-disk restart: %+v %v", a, ok)
 	}
 }
