@@ -5,9 +5,9 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/... ./tiering/...
+RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
 
-.PHONY: all deps test-deps build run test test-short lint bench fuzz clean
+.PHONY: all deps test-deps build run test test-short lint bench bench-peers fuzz clean
 
 all: build
 
@@ -33,7 +33,7 @@ test: export ZOMBI_VERSITYGW := $(VERSITYGW)
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 ./cmd/... ./compat-tests/...
+	$(GO) test -count=1 ./cmd/... ./compat-tests/... ./tools/...
 
 # The fast inner loop: no race detector, no real-process tests.
 test-short: deps
@@ -43,9 +43,14 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/
+
+# Zombi beside NATS JetStream and Redis Streams (about 5 min; docs/BENCHMARKS-peers.md).
+bench-peers: deps
+	bench/peers.sh
 
 # Runs each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
