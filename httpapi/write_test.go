@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -380,5 +381,35 @@ func TestWriteStats(t *testing.T) {
 	s := e.stats.Snapshot()
 	if s.Writes.Total != 1 || s.Writes.BytesTotal != 5 || s.Writes.Requests != 1 || s.ErrorsTotal != 1 || s.Writes.AvgLatencyUs <= 0 {
 		t.Fatalf("%+v", s)
+	}
+}
+
+func TestTooLargeChunkedBody(t *testing.T) {
+	e := newEnv(t, Config{MaxRequestBytes: 100})
+	req := httptest.NewRequest("POST", "/tables/big", strings.NewReader(`{"payload":"`+strings.Repeat("x", 200)+`"}`))
+	req.ContentLength = -1 // as with Transfer-Encoding: chunked
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	if w.Code != 413 || w.Body.String() != `{"error":"request body larger than 100 bytes"}`+"\n" {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if e.hwms("big") != nil {
+		t.Fatal("table created")
+	}
+	// Exactly at the limit is fine.
+	body := `{"payload":"` + strings.Repeat("x", 100-14) + `"}`
+	if code, b := e.do("POST", "/tables/big", "application/json", []byte(body)); code != 202 {
+		t.Fatalf("%d %s (len %d)", code, b, len(body))
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, tc := range []struct{ method, path string }{{"PUT", "/tables/t"}, {"GET", "/tables/t/bulk"}, {"POST", "/health"}} {
+		code, b := e.do(tc.method, tc.path, "", nil)
+		if m := decodeMap(t, b); code != 405 || !strings.Contains(m["error"].(string), "not allowed") {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, code, b)
+		}
 	}
 }
