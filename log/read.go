@@ -72,21 +72,42 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 	if err != nil {
 		return ReadResult{}, err
 	}
-	res := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
+	// A concurrent TrimBefore (the flusher after upload) can delete the hot
+	// batches between the range check and the scan; then the data is in the
+	// cold tier, so read again rather than skip offsets.
+	for attempt := 0; ; attempt++ {
+		res, trimmed, err := l.readOnce(p, topic, part, offset, maxBytes)
+		if !trimmed || attempt == 3 {
+			if trimmed {
+				err = fmt.Errorf("%w: %s/%d at %d: trimmed while reading", ErrOffsetOutOfRange, topic, part, offset)
+			}
+			return res, err
+		}
+	}
+}
+
+// testHookBeforeScan lets tests act between the range check and the scan.
+var testHookBeforeScan func()
+
+func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, maxBytes int) (res ReadResult, trimmed bool, err error) {
+	res = ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
 	if offset < res.LogStartOffset {
 		if res, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
-			return res, err
+			return res, false, err
 		}
 	}
 	res.LogStartOffset = l.earliest(topic, part, res.LogStartOffset)
 	if offset < res.LogStartOffset || offset > res.HighWatermark {
-		return res, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
+		return res, false, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
 	}
 	if offset == res.HighWatermark {
-		return res, nil
+		return res, false, nil
+	}
+	if testHookBeforeScan != nil {
+		testHookBeforeScan()
 	}
 	if err := l.enter(); err != nil {
-		return res, err
+		return res, false, err
 	}
 	defer l.closeMu.RUnlock()
 	err = l.scan(p, offset, res.HighWatermark, func(b Batch) bool {
@@ -97,7 +118,10 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 		res.Batches = append(res.Batches, b)
 		return maxBytes > 0
 	})
-	return res, err
+	if err == nil && (len(res.Batches) == 0 || res.Batches[0].BaseOffset > offset) {
+		return res, true, nil
+	}
+	return res, false, err
 }
 
 // scan calls fn with copies of the batches from the one holding offset up to
