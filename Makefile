@@ -46,7 +46,7 @@ lint: deps
 	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/ ./kafka/ ./tiering/
 
 # Zombi beside NATS JetStream and Redis Streams (about 5 min; docs/BENCHMARKS-peers.md).
 bench-peers: deps
