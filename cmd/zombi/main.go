@@ -93,12 +93,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	httpLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("HTTP listener (ZOMBI_PORT): %w", err)
+		return fmt.Errorf("listen for HTTP (ZOMBI_PORT): %w", err)
 	}
 	kafkaLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.KafkaPort)))
 	if err != nil {
 		httpLn.Close()
-		return fmt.Errorf("Kafka listener (ZOMBI_KAFKA_PORT): %w", err)
+		return fmt.Errorf("listen for Kafka (ZOMBI_KAFKA_PORT): %w", err)
 	}
 
 	api := httpapi.New(l, st, httpapi.Config{
@@ -118,12 +118,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() {
 		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("HTTP server: %w", err)
+			errc <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
 	go func() {
 		if err := ks.Serve(kafkaLn); err != nil {
-			errc <- fmt.Errorf("Kafka server: %w", err)
+			errc <- fmt.Errorf("serve Kafka: %w", err)
 		}
 	}()
 	logger.Info("zombi listening", "http", httpLn.Addr().String(), "kafka", kafkaLn.Addr().String(),
