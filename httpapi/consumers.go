@@ -46,8 +46,8 @@ func (s *server) postCommit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if _, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil {
-		s.fail(c, err)
+	if format, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil || format != formatJSON {
+		s.fail(c, errUnsupportedMediaType)
 		return
 	}
 	bp, err := s.readBody(c)

@@ -63,6 +63,7 @@ func TestConsumerErrors(t *testing.T) {
 		{"POST", "/consumers/g/commit", "application/json", `{"topic":"t","partition":0,"offset":"1"}`, 400, `field "offset" must be an integer`},
 		{"POST", "/consumers/g/commit", "application/json", `nope`, 400, "invalid JSON"},
 		{"POST", "/consumers/g/commit", "text/csv", `{}`, 415, "unsupported Content-Type"},
+		{"POST", "/consumers/g/commit", "application/x-protobuf", `{}`, 415, "unsupported Content-Type"},
 		{"DELETE", "/consumers/g/commit", "", "", 405, "not allowed"},
 	}
 	for _, tc := range tests {

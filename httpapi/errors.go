@@ -84,7 +84,8 @@ func (s *server) fail(c *gin.Context, err error) {
 		s.logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		msg = "internal error: " + msg
 	case status == http.StatusServiceUnavailable:
-		s.logger.Warn("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		// The log reports a storage failure once; per-request lines would flood.
+		s.logger.Debug("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	s.stats.Error()
 	writeError(c, status, msg)
