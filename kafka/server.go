@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
 )
@@ -79,6 +80,8 @@ type Server struct {
 
 	lastPID atomic.Int64 // last producer id handed out
 
+	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
+
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
 
@@ -110,6 +113,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
+		groups:    groups.New(groups.Config{Logger: logger}),
 	}
 	if cfg.AdvertisedHost != "" {
 		h := cfg.AdvertisedHost
@@ -187,6 +191,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.cancel()
+	s.groups.Close() // waiting JoinGroup/SyncGroup get COORDINATOR_NOT_AVAILABLE
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
