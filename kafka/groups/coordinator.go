@@ -543,10 +543,14 @@ func newMemberID(clientID string) string {
 	return clientID + "-" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// protocolOverhead is what one protocol entry costs beyond its bytes, so
+// that many empty protocols are not free.
+const protocolOverhead = 32
+
 func protocolsSize(ps []Protocol) int {
 	n := 0
 	for _, p := range ps {
-		n += len(p.Name) + len(p.Metadata)
+		n += protocolOverhead + len(p.Name) + len(p.Metadata)
 	}
 	return n
 }

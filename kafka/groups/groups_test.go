@@ -525,7 +525,7 @@ func TestCaps(t *testing.T) {
 	// Budget: 300 bytes across the coordinator.
 	c2 := newCoord(t, Config{MaxMemberBytes: 200, MaxBytes: 300})
 	fat := jreq("x", "")
-	fat.Protocols = []Protocol{{Name: "range", Metadata: make([]byte, 190)}}
+	fat.Protocols = []Protocol{{Name: "range", Metadata: make([]byte, 150)}}
 	if r := c2.Join(bg, fat); r.Err != nil {
 		t.Fatal(r.Err)
 	}

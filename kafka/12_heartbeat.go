@@ -1,0 +1,25 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Heartbeat (key 12), v0-v4.
+//
+// Behavior:
+//   - Keeps a member's session alive. REBALANCE_IN_PROGRESS tells a member
+//     of the current generation to rejoin; UNKNOWN_MEMBER_ID,
+//     ILLEGAL_GENERATION and FENCED_INSTANCE_ID that it is no longer one.
+//
+// Version notes:
+//   - v3+ group.instance.id; v4 flexible.
+func init() { register(kmsg.Heartbeat, 0, 4, (*Server).handleHeartbeat) }
+
+func (s *Server) handleHeartbeat(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.HeartbeatRequest)
+	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	resp.ErrorCode = code(s.groups.Heartbeat(req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
+	return resp, nil
+}

@@ -1,0 +1,62 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ListGroups (key 16), v0-v5.
+//
+// Behavior:
+//   - Groups with members (from the coordinator) and groups known only by
+//     committed offsets (state Empty, protocol type ""), each once, by name.
+//
+// Version notes:
+//   - v3 flexible; v4+ states filter (case-insensitive); v5+ types filter:
+//     every Zombi group is "classic".
+func init() { register(kmsg.ListGroups, 0, 5, (*Server).handleListGroups) }
+
+const groupTypeClassic = "classic"
+
+func (s *Server) handleListGroups(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ListGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	match := func(filter []string, v string) bool {
+		if len(filter) == 0 {
+			return true
+		}
+		for _, f := range filter {
+			if strings.EqualFold(f, v) {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(name, state, protocolType string) {
+		if req.Version >= 4 && !match(req.StatesFilter, state) || req.Version >= 5 && !match(req.TypesFilter, groupTypeClassic) {
+			return
+		}
+		g := kmsg.NewListGroupsResponseGroup()
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = name, protocolType, state, groupTypeClassic
+		resp.Groups = append(resp.Groups, g)
+	}
+	seen := map[string]bool{}
+	for _, info := range s.groups.List() {
+		seen[info.Group] = true
+		add(info.Group, info.State.String(), info.ProtocolType)
+	}
+	names, err := s.log.Groups()
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
+		resp.Groups = nil
+		return resp, nil
+	}
+	for _, name := range names {
+		if !seen[name] {
+			add(name, "Empty", "")
+		}
+	}
+	return resp, nil
+}

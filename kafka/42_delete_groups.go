@@ -1,0 +1,59 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteGroups (key 42), v0-v3.
+//
+// Behavior:
+//   - Deletes an empty group: its committed offsets (the ones the HTTP door
+//     reads too) go. A group with members gets NON_EMPTY_GROUP, a group
+//     that neither has members nor offsets GROUP_ID_NOT_FOUND, an empty id
+//     INVALID_GROUP_ID.
+//
+// Version notes:
+//   - v2 flexible; v3 error messages.
+func init() { register(kmsg.DeleteGroups, 0, 3, (*Server).handleDeleteGroups) }
+
+func (s *Server) handleDeleteGroups(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, name := range req.Groups {
+		rg := kmsg.NewDeleteGroupsResponseGroup()
+		rg.Group = name
+		rg.ErrorCode = s.deleteGroup(name)
+		if rg.ErrorCode != 0 && req.Version >= 3 {
+			msg := kerr.ErrorForCode(rg.ErrorCode).Error()
+			rg.ErrorMessage = &msg
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp, nil
+}
+
+func (s *Server) deleteGroup(name string) int16 {
+	if name == "" {
+		return kerr.InvalidGroupID.Code
+	}
+	found, gerr := s.groups.Delete(name)
+	if gerr != nil {
+		return gerr.Code
+	}
+	offs, err := s.log.GroupOffsets(name)
+	if err != nil {
+		return errorCode(err)
+	}
+	if !found && len(offs) == 0 {
+		return kerr.GroupIDNotFound.Code
+	}
+	if len(offs) > 0 {
+		if err := s.log.DeleteOffsets(name, "", nil); err != nil {
+			return errorCode(err)
+		}
+	}
+	return 0
+}
