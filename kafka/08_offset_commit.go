@@ -17,10 +17,12 @@ import (
 //     id, as kadm and manual-commit consumers send) are stored in the log's
 //     consumer-offset store, the same one the HTTP door reads and writes.
 //     All partitions of a request share one durable write.
-//   - Group membership (JoinGroup/SyncGroup/Heartbeat) is not implemented
-//     yet: a member id gets UNKNOWN_MEMBER_ID, a generation without one
-//     ILLEGAL_GENERATION. The coordinator for groups with members will live
-//     in kafka/groups and take over these checks.
+//   - Commits of group members are checked by the coordinator (kafka/groups):
+//     an unknown member gets UNKNOWN_MEMBER_ID, another generation
+//     ILLEGAL_GENERATION, a group waiting for its leader's assignment
+//     REBALANCE_IN_PROGRESS, a fenced static member FENCED_INSTANCE_ID. A
+//     simple commit to a group that has members gets UNKNOWN_MEMBER_ID (as
+//     Kafka); the HTTP door's commits are not checked.
 //   - Metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE, an empty group
 //     INVALID_GROUP_ID.
 //
@@ -34,13 +36,14 @@ func (s *Server) handleOffsetCommit(_ context.Context, kreq kmsg.Request) (kmsg.
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	var groupCode int16
-	switch {
-	case req.Group == "":
+	if req.Group == "" {
 		groupCode = kerr.InvalidGroupID.Code
-	case req.Version >= 1 && req.MemberID != "":
-		groupCode = kerr.UnknownMemberID.Code
-	case req.Version >= 1 && req.Generation >= 0:
-		groupCode = kerr.IllegalGeneration.Code
+	} else {
+		member, instance, generation := "", "", int32(-1) // v0: a simple commit
+		if req.Version >= 1 {
+			member, instance, generation = req.MemberID, deref(req.InstanceID), req.Generation
+		}
+		groupCode = code(s.groups.CheckCommit(req.Group, member, instance, generation))
 	}
 	now := time.Now().UnixMilli()
 	var (
