@@ -34,6 +34,7 @@ var errProtocol = errors.New("kafka protocol violation")
 // serveConn runs one client connection until it ends or the server closes.
 func (s *Server) serveConn(nc net.Conn) {
 	ctx, cancel := context.WithCancel(s.ctx)
+	ctx = withConnInfo(ctx, nc.RemoteAddr().String()) // client id and host for group members
 	frames := make(chan []byte, maxInFlight)
 	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
@@ -280,6 +281,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
 	}
+	setClientID(ctx, h.clientID)
 	resp, err := api.fn(s, ctx, req)
 	if err != nil {
 		return nil, err
