@@ -38,8 +38,8 @@ func TestApiVersions(t *testing.T) {
 		if got[0] != [2]int16{0, 13} || got[1] != [2]int16{4, 18} || got[3] != [2]int16{0, 13} || got[18] != [2]int16{0, 5} {
 			t.Fatalf("v%d: unexpected ranges %v", v, got)
 		}
-		if _, ok := got[11]; ok {
-			t.Fatal("JoinGroup advertised but not implemented")
+		if got[11] != [2]int16{0, 9} || got[14] != [2]int16{0, 5} || got[47] != [2]int16{0, 0} {
+			t.Fatalf("v%d: group APIs %v %v %v", v, got[11], got[14], got[47])
 		}
 	}
 	// A version from the future: v0 body, UNSUPPORTED_VERSION, the list.
@@ -477,8 +477,8 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 	}
 	// Unknown API key.
 	c := e.dial(t)
-	req := kmsg.NewPtrJoinGroupRequest()
-	c.send(req, 5)
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	c.send(req, 3)
 	c.expectClosed()
 	// Frame over the size limit.
 	c = e.dial(t)
