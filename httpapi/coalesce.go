@@ -28,6 +28,9 @@ import (
 const (
 	lingerMax  = 500 * time.Microsecond
 	maxPending = 4096 // events per coalesced write
+	// maxCoalesceBytes bounds the payload of one coalesced write, so that
+	// stored batches stay of a size Kafka consumers fetch comfortably.
+	maxCoalesceBytes = 1 << 20
 )
 
 type pendingWrite struct {
@@ -105,7 +108,12 @@ func (co *coalescer) lead() {
 	case <-co.wake:
 	default:
 	}
-	n := min(len(co.queue), maxPending)
+	n, size := 0, 0
+	for n < len(co.queue) && n < maxPending && (n == 0 || size < maxCoalesceBytes) {
+		ev := co.queue[n].ev
+		size += len(ev.value) + len(ev.key) + 32
+		n++
+	}
 	batch := make([]*pendingWrite, n)
 	copy(batch, co.queue)
 	rest := copy(co.queue, co.queue[n:])

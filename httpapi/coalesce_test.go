@@ -81,3 +81,43 @@ func TestCoalescedWritesLandWhereAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestCoalescedBatchesStayBounded: big concurrent writes are not merged
+// into one huge batch.
+func TestCoalescedBatchesStayBounded(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, _, err := e.log.EnsureTopic("big", 1); err != nil {
+		t.Fatal(err)
+	}
+	co := newCoalescer(e.log)
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := &event{value: make([]byte, 400<<10), ts: int64(i), partition: -1}
+			if res := co.write("big", 0, ev); res.Err != nil {
+				t.Error(res.Err)
+			}
+		}()
+	}
+	wg.Wait()
+	rr, err := e.log.Read("big", 0, 0, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := int64(0)
+	for _, b := range rr.Batches {
+		if len(b.Raw) > maxCoalesceBytes+maxCoalesceBytes/2 {
+			t.Errorf("batch of %d bytes (%d records)", len(b.Raw), b.LastOffset-b.BaseOffset+1)
+		}
+		records += b.LastOffset - b.BaseOffset + 1
+	}
+	if records != n || rr.HighWatermark != n {
+		t.Fatalf("%d records, hwm %d", records, rr.HighWatermark)
+	}
+	if co.appends.Load() == 0 || co.events.Load() != n {
+		t.Fatalf("appends %d events %d", co.appends.Load(), co.events.Load())
+	}
+}
