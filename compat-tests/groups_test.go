@@ -151,6 +151,12 @@ func (m *groupMember) kill() {
 	go m.cl.Close() // its LeaveGroup cannot get through
 }
 
+// uniqueName is topicName made unique per run (go test -count=N reuses the
+// shared server).
+func uniqueName(t *testing.T, suffix string) string {
+	return topicName(t, suffix) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
+}
+
 // waitGroup waits until group is Stable with n members.
 func waitGroup(t *testing.T, ctx context.Context, adm *kadm.Client, group string, n int) kadm.DescribedGroup {
 	t.Helper()
@@ -214,7 +220,7 @@ func (l *ledger) checkExactlyOnce(t *testing.T, n int) {
 // starts from the commits.
 func TestGroupThreeConsumersLeaveKillResume(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
-	topic, group := topicName(t, "t"), topicName(t, "g")
+	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
 	prod := newClient(t, srv.kafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
 	adm := kadm.NewClient(prod)
 	if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
@@ -294,7 +300,7 @@ func TestGroupResumesAfterZombiRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = z.stop() }()
-	topic, group := "restart", "restart-g"
+	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
 	prod := newClient(t, z.kafkaAddr)
 	produceN(t, ctx, prod, topic, 0, 3000)
 	l := newLedger()
@@ -327,7 +333,7 @@ func TestGroupKcatAlongsideFranzGo(t *testing.T) {
 		t.Skip("kcat not on PATH")
 	}
 	ctx := testCtx(t, 45*time.Second)
-	topic, group := topicName(t, "t"), topicName(t, "g")
+	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
 	prod := newClient(t, srv.kafkaAddr)
 	if _, err := kadm.NewClient(prod).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
 		t.Fatal(err)
@@ -400,7 +406,7 @@ func TestGroupKcatAlongsideFranzGo(t *testing.T) {
 // group member starts; a franz-go member's commits are what HTTP reads.
 func TestGroupCommitsAcrossDoors(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	topic, group := topicName(t, "t"), topicName(t, "g")
+	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
 	prod := newClient(t, srv.kafkaAddr)
 	produceN(t, ctx, prod, topic, 0, 100) // auto-created, one partition
 	httpPost(t, "/consumers/"+group+"/commit", map[string]any{"topic": topic, "partition": 0, "offset": 60})
