@@ -47,6 +47,8 @@ var errorStatus = []struct {
 	{plog.ErrOffsetOutOfRange, http.StatusBadRequest},
 	{plog.ErrUnknownTopic, http.StatusNotFound}, // only when a table is deleted mid-request
 	{plog.ErrStorage, http.StatusServiceUnavailable},
+	{plog.ErrHotTierFull, http.StatusServiceUnavailable},
+	{plog.ErrColdUnavailable, http.StatusServiceUnavailable},
 	{plog.ErrClosed, http.StatusServiceUnavailable},
 	{context.Canceled, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable},

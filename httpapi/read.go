@@ -118,17 +118,14 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 	// records so far, so memory stays O(limit) whatever the partition count.
 	var acc, spare []rec
 	more := false
+	var coldErr error
 	for part := int32(0); part < info.Partitions; part++ {
-		from, err := s.startOffset(table, part, p.since)
-		if err != nil {
-			return nil, 0, err
+		list, m, err := s.collectFrom(table, part, p)
+		if errors.Is(err, plog.ErrColdUnavailable) {
+			// The cold tier is down: serve what the hot tier has and say so.
+			coldErr = err
+			list, m, err = s.collectHot(table, part, p)
 		}
-		_, hwm, err := s.log.Offsets(table, part)
-		if err != nil {
-			return nil, 0, err
-		}
-		list := make([]rec, 0, max(0, min(int64(p.limit), hwm-from)))
-		list, _, m, err := s.collect(list, table, part, from, p.since, p.limit)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -145,7 +142,47 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 		acc, spare = spare, acc
 		more = more || dropped
 	}
-	return appendRecords(nil, acc, more, -1), len(acc), nil
+	body := appendRecords(nil, acc, more, -1)
+	if coldErr != nil {
+		// {..."has_more":x} + ,"partial":true,"warning":"..."}
+		body = append(body[:len(body)-2], `,"partial":true,"warning":`...)
+		body = appendString(body, "cold tier unavailable, only hot records returned: "+coldErr.Error())
+		body = append(body, '}', '\n')
+	}
+	return body, len(acc), nil
+}
+
+// collectFrom collects up to limit records of one partition with timestamp
+// >= since, from wherever they start (cold tier included).
+func (s *server) collectFrom(table string, part int32, p readParams) ([]rec, bool, error) {
+	from, err := s.startOffset(table, part, p.since)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.collectRange(table, part, from, p)
+}
+
+// collectHot is collectFrom limited to the hot tier.
+func (s *server) collectHot(table string, part int32, p readParams) ([]rec, bool, error) {
+	hot, err := s.log.HotStart(table, part)
+	if err != nil {
+		return nil, false, err
+	}
+	from, err := s.log.StartOffsetForTimestamp(table, part, p.since)
+	if err != nil || from < hot {
+		from = hot
+	}
+	return s.collectRange(table, part, from, p)
+}
+
+func (s *server) collectRange(table string, part int32, from int64, p readParams) ([]rec, bool, error) {
+	_, hwm, err := s.log.Offsets(table, part)
+	if err != nil {
+		return nil, false, err
+	}
+	list := make([]rec, 0, max(0, min(int64(p.limit), hwm-from)))
+	list, _, more, err := s.collect(list, table, part, from, p.since, p.limit)
+	return list, more, err
 }
 
 // compareRecs orders records of one partition by timestamp, then offset.

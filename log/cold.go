@@ -65,6 +65,16 @@ func (l *Log) earliest(topic string, part int32, hotStart int64) int64 {
 	return hotStart
 }
 
+// HotStart is the first offset of a partition still in the hot tier: reads
+// from it on never touch the cold tier.
+func (l *Log) HotStart(topic string, part int32) (int64, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return 0, err
+	}
+	return p.logStart.Load(), nil
+}
+
 // readCold serves an offset below the hot log start from the cold tier.
 func (l *Log) readCold(topic string, part int32, offset int64, maxBytes int, res ReadResult) (ReadResult, bool, error) {
 	c := l.coldTier()

@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// downCold is a cold tier that holds offsets [0, 5) of every partition but
+// cannot be read (S3 down).
+type downCold struct{}
+
+func (downCold) Bounds(string, int32) (int64, int64, bool) { return 0, 5, true }
+func (downCold) Read(context.Context, string, int32, int64, int) ([]plog.Batch, error) {
+	return nil, errors.New("connection refused")
+}
+func (downCold) StartForTimestamp(context.Context, string, int32, int64) (int64, bool, error) {
+	return 0, false, errors.New("connection refused")
+}
+
+// With the cold tier down, the merged read returns the hot records and says
+// so; a read that needs cold data answers 503; a full hot tier refuses writes
+// with 503.
+func TestColdTierDown(t *testing.T) {
+	e := newEnv(t, Config{DefaultPartitions: 1})
+	if _, _, err := e.log.EnsureTopic("t", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.log.ResetEmpty("t", 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a", "b"} {
+		if code, body := e.doJSON("POST", "/tables/t", `{"payload":"`+p+`"}`); code != http.StatusAccepted {
+			t.Fatalf("write: %d %v", code, body)
+		}
+	}
+	e.log.SetColdTier(downCold{})
+	code, body := e.doJSON("GET", "/tables/t", "")
+	if code != 200 || body["partial"] != true || body["count"].(interface{ String() string }).String() != "2" ||
+		!strings.Contains(body["warning"].(string), "cold tier unavailable") {
+		t.Fatalf("merged read with the cold tier down: %d %v", code, body)
+	}
+	if code, body := e.doJSON("GET", "/tables/t?partition=0&offset=0", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("partition read of cold offsets: %d %v", code, body)
+	}
+	if code, body := e.doJSON("GET", "/tables/t?partition=0&offset=5", ""); code != 200 || body["count"].(interface{ String() string }).String() != "2" {
+		t.Fatalf("partition read of hot offsets: %d %v", code, body)
+	}
+	e.log.SetAppendGate(func(string, int32) error { return plog.ErrHotTierFull })
+	if code, body := e.doJSON("POST", "/tables/t", `{"payload":"c"}`); code != http.StatusServiceUnavailable || !strings.Contains(body["error"].(string), "hot tier full") {
+		t.Fatalf("write with the hot tier full: %d %v", code, body)
+	}
+	if got := e.hwms("t"); got[0] != 7 {
+		t.Fatalf("hwm %v", got)
+	}
+}
