@@ -143,7 +143,7 @@ func (w *writer) commit(ops []writeOp) error {
 	if r.wb.Count() > 0 {
 		if err := w.l.db.Write(w.l.wo, r.wb); err != nil {
 			if w.l.failures.Add(1) == 1 {
-				w.l.logger.Error("write failed; appends are refused until a write succeeds", "err", err)
+				w.l.logger.Error("write failed; /health reports unhealthy until a write succeeds", "err", err)
 			}
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
