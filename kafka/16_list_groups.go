@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/kafka/groups"
 )
 
 // ListGroups (key 16), v0-v5.
@@ -60,3 +61,7 @@ func (s *Server) handleListGroups(_ context.Context, kreq kmsg.Request) (kmsg.Re
 	}
 	return resp, nil
 }
+
+// Groups returns the group coordinator, for views of groups outside the
+// Kafka door (the REST API's GET /consumers).
+func (s *Server) Groups() *groups.Coordinator { return s.groups }

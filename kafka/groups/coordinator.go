@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config bounds the coordinator. Zero values take the defaults below.
@@ -463,8 +464,8 @@ func (c *Coordinator) Describe(group string) (info GroupInfo, ok bool) {
 	return info, ok
 }
 
-// List returns every group held, sorted by name, without member details
-// beyond ids and client ids.
+// List returns every group held, sorted by name; members come without
+// their protocol metadata.
 func (c *Coordinator) List() []GroupInfo {
 	c.mu.Lock()
 	gs := make([]*Group, 0, len(c.groups))
@@ -478,7 +479,7 @@ func (c *Coordinator) List() []GroupInfo {
 		if !g.removed {
 			info := g.describe()
 			for i := range info.Members {
-				info.Members[i].Metadata, info.Members[i].Assignment = nil, nil
+				info.Members[i].Metadata = nil
 			}
 			out = append(out, info)
 		}
@@ -561,4 +562,21 @@ func cloneProtocols(ps []Protocol) []Protocol {
 		out[i] = Protocol{Name: p.Name, Metadata: append([]byte(nil), p.Metadata...)}
 	}
 	return out
+}
+
+// ConsumerAssignment decodes a "consumer" protocol member assignment into
+// topic -> partitions; ok is false when b is not one.
+func ConsumerAssignment(b []byte) (map[string][]int32, bool) {
+	if len(b) == 0 {
+		return nil, false
+	}
+	var a kmsg.ConsumerMemberAssignment
+	if err := a.ReadFrom(b); err != nil {
+		return nil, false
+	}
+	out := make(map[string][]int32, len(a.Topics))
+	for _, t := range a.Topics {
+		out[t.Topic] = append(out[t.Topic], t.Partitions...)
+	}
+	return out, true
 }

@@ -492,7 +492,7 @@ func TestListDescribeDelete(t *testing.T) {
 	stableOne(t, c, jreq("b", ""))
 	c.Join(context.Background(), jreq("a", ""))
 	list := c.List()
-	if len(list) != 2 || list[0].Group != "a" || list[0].State != CompletingRebalance || list[1].State != Stable || list[1].Members[0].Assignment != nil {
+	if len(list) != 2 || list[0].Group != "a" || list[0].State != CompletingRebalance || list[1].State != Stable || list[1].Members[0].Metadata != nil || string(list[1].Members[0].Assignment) != "all" {
 		t.Fatalf("%+v", list)
 	}
 	info, _ := c.Describe("a")
