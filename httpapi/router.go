@@ -21,6 +21,10 @@ import (
 type Config struct {
 	MaxRequestBytes   int64 // ZOMBI_MAX_REQUEST_BYTES, default 1 MiB: larger bodies -> 413
 	DefaultPartitions int32 // ZOMBI_DEFAULT_PARTITIONS, partitions of auto-created tables
+	// Groups is the Kafka door's group coordinator (kafka.Server.Groups())
+	// for GET /consumers and GET /consumers/{g}; nil: groups are known by
+	// their committed offsets only.
+	Groups GroupLister
 }
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
@@ -69,6 +73,8 @@ func (s *server) handler() http.Handler {
 	e.GET("/tables/:table", s.getTable)
 	e.POST("/consumers/:group/commit", s.postCommit)
 	e.GET("/consumers/:group/offset", s.getOffset)
+	e.GET("/consumers", s.getGroups)
+	e.GET("/consumers/:group", s.getGroup)
 	e.GET("/health", s.getHealth)
 	e.GET("/stats", s.getStats)
 	e.GET("/metrics", s.getMetrics)
