@@ -101,11 +101,6 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen for Kafka (ZOMBI_KAFKA_PORT): %w", err)
 	}
 
-	api := httpapi.New(l, st, httpapi.Config{
-		MaxRequestBytes:   cfg.MaxRequestBytes,
-		DefaultPartitions: int32(cfg.DefaultPartitions),
-	}, logger)
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:    cfg.KafkaAdvHost,
 		AdvertisedPort:    int32(cfg.KafkaAdvPort),
@@ -114,6 +109,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultPartitions: int32(cfg.DefaultPartitions),
 		IdleTimeout:       10 * time.Minute,
 	}, logger)
+	api := httpapi.New(l, st, httpapi.Config{
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		DefaultPartitions: int32(cfg.DefaultPartitions),
+		Groups:            ks.Groups(), // GET /consumers sees live groups
+	}, logger)
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 2)
 	go func() {
