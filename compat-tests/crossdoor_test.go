@@ -26,7 +26,7 @@ type httpEvent struct {
 func httpPost(t *testing.T, path string, body any) map[string]any {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(srv.httpBase+path, "application/json", bytes.NewReader(b))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(srv.HTTPBase+path, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func httpPost(t *testing.T, path string, body any) map[string]any {
 
 func httpGetRecords(t *testing.T, table string) []httpEvent {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(srv.httpBase + "/tables/" + table + "?limit=1000")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(srv.HTTPBase + "/tables/" + table + "?limit=1000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestHTTPWritesReadByKafkaClients(t *testing.T) {
 	// A JSON object payload is stored as its compact JSON text.
 	httpPost(t, "/tables/"+table, map[string]any{"payload": map[string]any{"a": 1}, "timestamp_ms": base + n})
 
-	recs := consume(t, srv.kafkaAddr, table, n+1)
+	recs := consume(t, srv.KafkaAddr, table, n+1)
 	for i, r := range recs[:n] {
 		if string(r.Key) != fmt.Sprintf("user-%d", i) || string(r.Value) != fmt.Sprintf("event %d", i) || r.Timestamp.UnixMilli() != base+int64(i) {
 			t.Fatalf("franz-go record %d: key %q value %q ts %d", i, r.Key, r.Value, r.Timestamp.UnixMilli())
@@ -119,8 +119,8 @@ func TestKafkaWritesReadOverHTTP(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		fmt.Fprintf(&in, "k%d:from kcat %d\n", i, i)
 	}
-	kcat(t, in.String(), "-P", "-b", srv.kafkaAddr, "-t", table, "-p", "0", "-K:", "-H", "via=kcat", "-z", "lz4")
-	cl := newClient(t, srv.kafkaAddr)
+	kcat(t, in.String(), "-P", "-b", srv.KafkaAddr, "-t", table, "-p", "0", "-K:", "-H", "via=kcat", "-z", "lz4")
+	cl := newClient(t, srv.KafkaAddr)
 	ts := time.Now().Add(time.Minute).Truncate(time.Millisecond)
 	if err := cl.ProduceSync(testCtx(t, 20*time.Second), &kgo.Record{Topic: table, Key: []byte("fg"), Value: []byte("from franz-go"), Timestamp: ts, Headers: []kgo.RecordHeader{{Key: "via", Value: []byte("franz-go")}}}).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestKafkaWritesReadOverHTTP(t *testing.T) {
 func TestCommittedOffsetsAcrossDoors(t *testing.T) {
 	ctx := testCtx(t, 20*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCommittedOffsetsAcrossDoors(t *testing.T) {
 	if _, err := adm.CommitOffsets(ctx, "g-kafka", offs); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(srv.httpBase + "/consumers/g-kafka/offset?topic=" + topic + "&partition=0")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(srv.HTTPBase + "/consumers/g-kafka/offset?topic=" + topic + "&partition=0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func checkOrder(t *testing.T, recs []*kgo.Record) {
 func TestFranzGoKeyedHeadersThreePartitions(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
+	cl := newClient(t, srv.KafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
 	adm := kadm.NewClient(cl)
 	if _, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestFranzGoKeyedHeadersThreePartitions(t *testing.T) {
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := consume(t, srv.kafkaAddr, topic, n)
+	recs := consume(t, srv.KafkaAddr, topic, n)
 	checkOrder(t, recs)
 	keyPart := map[string]int32{}
 	lastSeq := map[string]int{}
@@ -142,7 +142,7 @@ func TestFranzGoCompressionCodecs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := testCtx(t, 60*time.Second)
 			topic := topicName(t, "t")
-			cl := newClient(t, srv.kafkaAddr, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(10*time.Millisecond))
+			cl := newClient(t, srv.KafkaAddr, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(10*time.Millisecond))
 			const n = 500
 			for i := 0; i < n; i++ {
 				v := bytes.Repeat([]byte(fmt.Sprintf("%s-%d ", name, i)), 20) // compressible
@@ -155,7 +155,7 @@ func TestFranzGoCompressionCodecs(t *testing.T) {
 			if err := cl.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			recs := consume(t, srv.kafkaAddr, topic, n)
+			recs := consume(t, srv.KafkaAddr, topic, n)
 			checkOrder(t, recs)
 			for i, r := range recs {
 				if want := bytes.Repeat([]byte(fmt.Sprintf("%s-%d ", name, i)), 20); !bytes.Equal(r.Value, want) {
@@ -169,7 +169,7 @@ func TestFranzGoCompressionCodecs(t *testing.T) {
 func TestFranzGoListOffsets(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	for i := 0; i < 10; i++ {
 		r := &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i)), Timestamp: base.Add(time.Duration(i) * time.Minute)}
@@ -218,7 +218,7 @@ func TestFranzGoListOffsets(t *testing.T) {
 
 func TestFranzGoAdminCreateDelete(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	adm := kadm.NewClient(cl)
 	a, b := topicName(t, "a"), topicName(t, "b")
 	cfg := "86400000"
@@ -306,7 +306,7 @@ func TestFranzGoAdminCreateDelete(t *testing.T) {
 func TestFranzGoLargeRecord(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr, kgo.ProducerBatchMaxBytes(2<<20))
+	cl := newClient(t, srv.KafkaAddr, kgo.ProducerBatchMaxBytes(2<<20))
 	big := make([]byte, 1000000)
 	for i := range big {
 		big[i] = byte(i*7 + i/1000)
@@ -317,14 +317,14 @@ func TestFranzGoLargeRecord(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("after")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	recs := consume(t, srv.kafkaAddr, topic, 2, kgo.FetchMaxPartitionBytes(512<<10))
+	recs := consume(t, srv.KafkaAddr, topic, 2, kgo.FetchMaxPartitionBytes(512<<10))
 	if !bytes.Equal(recs[0].Value, big) || string(recs[1].Value) != "after" {
 		t.Fatalf("1 MB record did not round-trip (%d bytes)", len(recs[0].Value))
 	}
 	// Over max.message.bytes: MESSAGE_TOO_LARGE.
 	huge := make([]byte, 2<<20)
 	_, _ = rand.Read(huge) // incompressible: the stored batch is over 1 MiB
-	cl2 := newClient(t, srv.kafkaAddr, kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(1))
+	cl2 := newClient(t, srv.KafkaAddr, kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(1))
 	err := cl2.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: huge}).FirstErr()
 	if !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("2 MiB record: %v", err)
@@ -336,7 +336,7 @@ func TestFranzGoLargeRecord(t *testing.T) {
 func TestIdempotentDuplicateBatch(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	ip, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
 	if err != nil || ip.ErrorCode != 0 {
 		t.Fatal(err, ip)
@@ -371,7 +371,7 @@ func TestIdempotentDuplicateBatch(t *testing.T) {
 	if offsets[0] != 1 || offsets[1] != 1 {
 		t.Fatalf("offsets %v, want [1 1]", offsets)
 	}
-	got := consume(t, srv.kafkaAddr, topic, 3)
+	got := consume(t, srv.KafkaAddr, topic, 3)
 	if string(got[1].Value) != "dup-0" || string(got[2].Value) != "dup-1" {
 		t.Fatalf("%q %q", got[1].Value, got[2].Value)
 	}

@@ -221,15 +221,15 @@ func (l *ledger) checkExactlyOnce(t *testing.T, n int) {
 func TestGroupThreeConsumersLeaveKillResume(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, srv.kafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
+	prod := newClient(t, srv.KafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
 	adm := kadm.NewClient(prod)
 	if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	l := newLedger()
-	a := startMember(t, srv.kafkaAddr, group, topic, "a", l)
-	b := startMember(t, srv.kafkaAddr, group, topic, "b", l)
-	c := startMember(t, srv.kafkaAddr, group, topic, "c", l)
+	a := startMember(t, srv.KafkaAddr, group, topic, "a", l)
+	b := startMember(t, srv.KafkaAddr, group, topic, "b", l)
+	c := startMember(t, srv.KafkaAddr, group, topic, "c", l)
 	defer func() { c.cl.Close() }()
 
 	if st := waitGroup(t, ctx, adm, group, 3); st.Protocol != "cooperative-sticky" {
@@ -273,7 +273,7 @@ func TestGroupThreeConsumersLeaveKillResume(t *testing.T) {
 	}
 	// A new member resumes from the commits: only the new records.
 	l2 := newLedger()
-	d := startMember(t, srv.kafkaAddr, group, topic, "d", l2)
+	d := startMember(t, srv.KafkaAddr, group, topic, "d", l2)
 	defer d.leave()
 	produceN(t, ctx, prod, topic, 60000, 600)
 	waitLedger(t, ctx, l2, 600, "resume")
@@ -299,25 +299,25 @@ func TestGroupResumesAfterZombiRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = z.stop() }()
+	defer func() { _ = z.Stop() }()
 	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, z.kafkaAddr)
+	prod := newClient(t, z.KafkaAddr)
 	produceN(t, ctx, prod, topic, 0, 3000)
 	l := newLedger()
-	m := startMember(t, z.kafkaAddr, group, topic, "m1", l)
+	m := startMember(t, z.KafkaAddr, group, topic, "m1", l)
 	waitLedger(t, ctx, l, 3000, "before restart")
 	m.leave()
 	prod.Close()
-	if err := z.stop(); err != nil {
+	if err := z.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	z, err = startZombi(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod = newClient(t, z.kafkaAddr)
+	prod = newClient(t, z.KafkaAddr)
 	produceN(t, ctx, prod, topic, 3000, 3000)
-	m = startMember(t, z.kafkaAddr, group, topic, "m2", l)
+	m = startMember(t, z.KafkaAddr, group, topic, "m2", l)
 	defer m.leave()
 	waitLedger(t, ctx, l, 6000, "after restart")
 	time.Sleep(300 * time.Millisecond)
@@ -334,16 +334,16 @@ func TestGroupKcatAlongsideFranzGo(t *testing.T) {
 	}
 	ctx := testCtx(t, 45*time.Second)
 	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, srv.kafkaAddr)
+	prod := newClient(t, srv.KafkaAddr)
 	if _, err := kadm.NewClient(prod).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	const n = 4000
 	l := newLedger()
-	fm := startMember(t, srv.kafkaAddr, group, topic, "franz", l, kgo.Balancers(kgo.RangeBalancer()))
+	fm := startMember(t, srv.KafkaAddr, group, topic, "franz", l, kgo.Balancers(kgo.RangeBalancer()))
 	defer fm.leave()
 
-	cmd := exec.CommandContext(ctx, "timeout", "30", path, "-G", group, "-b", srv.kafkaAddr, "-u",
+	cmd := exec.CommandContext(ctx, "timeout", "30", path, "-G", group, "-b", srv.KafkaAddr, "-u",
 		"-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
 		"-f", "%p %s\n", topic)
 	stdout, err := cmd.StdoutPipe()
@@ -407,11 +407,11 @@ func TestGroupKcatAlongsideFranzGo(t *testing.T) {
 func TestGroupCommitsAcrossDoors(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, srv.kafkaAddr)
+	prod := newClient(t, srv.KafkaAddr)
 	produceN(t, ctx, prod, topic, 0, 100) // auto-created, one partition
 	httpPost(t, "/consumers/"+group+"/commit", map[string]any{"topic": topic, "partition": 0, "offset": 60})
 	l := newLedger()
-	m := startMember(t, srv.kafkaAddr, group, topic, "m", l)
+	m := startMember(t, srv.KafkaAddr, group, topic, "m", l)
 	waitLedger(t, ctx, l, 40, "from the HTTP commit")
 	m.leave()
 	l.mu.Lock()
@@ -421,7 +421,7 @@ func TestGroupCommitsAcrossDoors(t *testing.T) {
 		}
 	}
 	l.mu.Unlock()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(fmt.Sprintf("%s/consumers/%s/offset?topic=%s&partition=0", srv.httpBase, group, topic))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(fmt.Sprintf("%s/consumers/%s/offset?topic=%s&partition=0", srv.HTTPBase, group, topic))
 	if err != nil {
 		t.Fatal(err)
 	}

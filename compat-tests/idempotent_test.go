@@ -86,8 +86,8 @@ func TestIdempotentProducerInjectedRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = z.stop() })
-	proxy := startDropProxy(t, ln, z.kafkaAddr, 5)
+	t.Cleanup(func() { _ = z.Stop() })
+	proxy := startDropProxy(t, ln, z.KafkaAddr, 5)
 
 	ctx := testCtx(t, 60*time.Second)
 	topic := topicName(t, "t")
@@ -115,7 +115,7 @@ func TestIdempotentProducerInjectedRetries(t *testing.T) {
 	if proxy.dropped.Load() == 0 {
 		t.Fatal("the proxy dropped no produce response")
 	}
-	recs := consume(t, z.kafkaAddr, topic, n)
+	recs := consume(t, z.KafkaAddr, topic, n)
 	checkOrder(t, recs)
 	for i, r := range recs {
 		if string(r.Value) != strconv.Itoa(i) {

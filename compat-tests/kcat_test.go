@@ -48,7 +48,7 @@ type kcatMessage struct {
 
 func kcatConsume(t *testing.T, topic string, n int) []kcatMessage {
 	t.Helper()
-	out := kcat(t, "", "-C", "-b", srv.kafkaAddr, "-t", topic, "-o", "beginning", "-e", "-J", "-c", fmt.Sprint(n), "-m", "10")
+	out := kcat(t, "", "-C", "-b", srv.KafkaAddr, "-t", topic, "-o", "beginning", "-e", "-J", "-c", fmt.Sprint(n), "-m", "10")
 	var msgs []kcatMessage
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
@@ -68,11 +68,11 @@ func kcatConsume(t *testing.T, topic string, n int) []kcatMessage {
 
 func TestKcatMetadata(t *testing.T) {
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	if err := cl.ProduceSync(testCtx(t, 20*time.Second), &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	out := kcat(t, "", "-L", "-b", srv.kafkaAddr, "-J", "-m", "10")
+	out := kcat(t, "", "-L", "-b", srv.KafkaAddr, "-J", "-m", "10")
 	var md struct {
 		Brokers []struct {
 			ID   int32  `json:"id"`
@@ -89,7 +89,7 @@ func TestKcatMetadata(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &md); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(md.Brokers) != 1 || md.Brokers[0].ID != 1 || md.Brokers[0].Name != srv.kafkaAddr {
+	if len(md.Brokers) != 1 || md.Brokers[0].ID != 1 || md.Brokers[0].Name != srv.KafkaAddr {
 		t.Fatalf("brokers %+v", md.Brokers)
 	}
 	found := false
@@ -102,7 +102,7 @@ func TestKcatMetadata(t *testing.T) {
 		t.Fatalf("topic %s missing from kcat -L:\n%s", topic, out)
 	}
 	// Plain text too.
-	if out := kcat(t, "", "-L", "-b", srv.kafkaAddr, "-t", topic, "-m", "10"); !strings.Contains(out, "broker 1 at "+srv.kafkaAddr) {
+	if out := kcat(t, "", "-L", "-b", srv.KafkaAddr, "-t", topic, "-m", "10"); !strings.Contains(out, "broker 1 at "+srv.KafkaAddr) {
 		t.Fatalf("kcat -L:\n%s", out)
 	}
 }
@@ -116,7 +116,7 @@ func TestKcatProduceConsumeCodecs(t *testing.T) {
 				fmt.Fprintf(&in, "k%d:%s value %d\n", i%3, codec, i)
 			}
 			// librdkafka's idempotent producer (InitProducerId, sequences).
-			kcat(t, in.String(), "-P", "-b", srv.kafkaAddr, "-t", topic, "-p", "0", "-K:", "-H", "h1=v1", "-H", "codec="+codec, "-z", codec, "-X", "enable.idempotence=true")
+			kcat(t, in.String(), "-P", "-b", srv.KafkaAddr, "-t", topic, "-p", "0", "-K:", "-H", "h1=v1", "-H", "codec="+codec, "-z", codec, "-X", "enable.idempotence=true")
 			if got, want := storedCodecs(t, topic), map[string]int8{"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[codec]; len(got) != 1 || !got[want] {
 				t.Fatalf("stored batches use codecs %v, want only %d (%s)", got, want, codec)
 			}
@@ -131,7 +131,7 @@ func TestKcatProduceConsumeCodecs(t *testing.T) {
 				}
 			}
 			// franz-go reads the same.
-			recs := consume(t, srv.kafkaAddr, topic, 50)
+			recs := consume(t, srv.KafkaAddr, topic, 50)
 			for i, r := range recs {
 				if string(r.Value) != fmt.Sprintf("%s value %d", codec, i) || len(r.Headers) != 2 || string(r.Headers[1].Value) != codec {
 					t.Fatalf("franz-go record %d: %+v", i, r)
@@ -144,7 +144,7 @@ func TestKcatProduceConsumeCodecs(t *testing.T) {
 func TestKcatConsumesFranzGo(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	topic := topicName(t, "t")
-	cl := newClient(t, srv.kafkaAddr, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	cl := newClient(t, srv.KafkaAddr, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
 	ts := time.UnixMilli(1700000000123)
 	for i := 0; i < 20; i++ {
 		r := &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("key%d", i)), Value: []byte(fmt.Sprintf("val%d", i)), Timestamp: ts.Add(time.Duration(i) * time.Millisecond), Headers: []kgo.RecordHeader{{Key: "n", Value: []byte(fmt.Sprint(i))}}}
@@ -164,7 +164,7 @@ func TestKcatConsumesFranzGo(t *testing.T) {
 		}
 	}
 	// Offsets by time through kcat -Q.
-	out := kcat(t, "", "-Q", "-b", srv.kafkaAddr, "-t", fmt.Sprintf("%s:0:%d", topic, ts.UnixMilli()+5))
+	out := kcat(t, "", "-Q", "-b", srv.KafkaAddr, "-t", fmt.Sprintf("%s:0:%d", topic, ts.UnixMilli()+5))
 	if !strings.Contains(out, "offset 5") {
 		t.Fatalf("kcat -Q: %s", out)
 	}
@@ -175,7 +175,7 @@ func TestKcatConsumesFranzGo(t *testing.T) {
 func storedCodecs(t *testing.T, topic string) map[int8]bool {
 	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
-	cl := newClient(t, srv.kafkaAddr)
+	cl := newClient(t, srv.KafkaAddr)
 	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestKafkaPythonOldVersions(t *testing.T) {
 			topic := topicName(t, "t")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "timeout", "50", "/usr/bin/python3", "-c", kafkaPythonScript, srv.kafkaAddr, topic, av)
+			cmd := exec.CommandContext(ctx, "timeout", "50", "/usr/bin/python3", "-c", kafkaPythonScript, srv.KafkaAddr, topic, av)
 			cmd.Dir = t.TempDir() // keep ./kafka (this repo's package) off sys.path
 			out, err := cmd.CombinedOutput()
 			if err != nil {

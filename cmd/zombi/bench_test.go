@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,9 +93,8 @@ func TestBenchAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
 	}
-	kport := freePort(t)
-	p := startZombi(t, t.TempDir(), "ZOMBI_KAFKA_PORT="+strconv.Itoa(kport))
-	brokers := fmt.Sprintf("127.0.0.1:%d", kport)
+	p := startZombi(t, t.TempDir())
+	brokers := p.KafkaAddr
 
 	run := func(args ...string) loadgen.Result {
 		t.Helper()
@@ -115,9 +113,9 @@ func TestBenchAgainstServer(t *testing.T) {
 		return res
 	}
 
-	single := run("http", "--url", p.base, "--table", "h", "--records", "300", "--concurrency", "4")
-	proto := run("http", "--url", p.base, "--table", "h", "--format", "protobuf", "--duration", "2s", "--profile", "steady", "--rate", "50", "--concurrency", "2")
-	bulk := run("http-bulk", "--url", p.base, "--table", "h", "--records", "2050", "--concurrency", "3", "--payload-size", "1000")
+	single := run("http", "--url", p.HTTPBase, "--table", "h", "--records", "300", "--concurrency", "4")
+	proto := run("http", "--url", p.HTTPBase, "--table", "h", "--format", "protobuf", "--duration", "2s", "--profile", "steady", "--rate", "50", "--concurrency", "2")
+	bulk := run("http-bulk", "--url", p.HTTPBase, "--table", "h", "--records", "2050", "--concurrency", "3", "--payload-size", "1000")
 	if single.Records != 300 || bulk.Records != 2050 || bulk.Ops != 21 || bulk.Bytes != 2050*1000 {
 		t.Errorf("http: single %d records, bulk %d records in %d ops", single.Records, bulk.Records, bulk.Ops)
 	}
@@ -125,7 +123,7 @@ func TestBenchAgainstServer(t *testing.T) {
 		t.Errorf("steady 50/s for 2 s sent %d records", proto.Records)
 	}
 	httpRecords := single.Records + proto.Records + bulk.Records
-	if got := countRecords(t, p.base, "h"); got != httpRecords {
+	if got := countRecords(t, p.HTTPBase, "h"); got != httpRecords {
 		t.Errorf("table h holds %d records, bench acknowledged %d", got, httpRecords)
 	}
 

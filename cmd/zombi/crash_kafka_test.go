@@ -5,21 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// startZombiKafka starts the binary with its Kafka listener on a free port
-// and returns that address.
-func startZombiKafka(t *testing.T, dir string, env ...string) (*proc, string) {
-	t.Helper()
-	port := freePort(t)
-	env = append(env, fmt.Sprintf("ZOMBI_KAFKA_PORT=%d", port), "ZOMBI_KAFKA_ADVERTISED_HOST=127.0.0.1")
-	return startZombi(t, dir, env...), fmt.Sprintf("127.0.0.1:%d", port)
-}
 
 // TestCrashKeepsAcknowledgedKafkaWrites is INV-6 through the Kafka door:
 // franz-go producers with acks=all write while the process is killed with
@@ -31,7 +21,8 @@ func TestCrashKeepsAcknowledgedKafkaWrites(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const parts = 3
-	p, addr := startZombiKafka(t, dir, fmt.Sprintf("ZOMBI_DEFAULT_PARTITIONS=%d", parts))
+	p := startZombi(t, dir, fmt.Sprintf("ZOMBI_DEFAULT_PARTITIONS=%d", parts))
+	addr := p.KafkaAddr
 
 	type acked struct {
 		part   int32
@@ -71,10 +62,9 @@ func TestCrashKeepsAcknowledgedKafkaWrites(t *testing.T) {
 		}(c)
 	}
 	time.Sleep(2 * time.Second)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.wait()
 	cancel()
 	wg.Wait()
 	mu.Lock()
@@ -84,7 +74,7 @@ func TestCrashKeepsAcknowledgedKafkaWrites(t *testing.T) {
 		t.Fatalf("only %d acknowledged records before the kill", len(got))
 	}
 
-	_, addr2 := startZombiKafka(t, dir)
+	addr2 := startZombi(t, dir).KafkaAddr
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr2), kgo.ConsumeTopics("kcrash"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {

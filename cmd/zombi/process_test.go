@@ -4,110 +4,30 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/zombi-dev/zombi/internal/zombitest"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// zombiBinary builds the real binary once per test run.
-func zombiBinary(t *testing.T) string {
+// startZombi runs the real binary (both listeners on free ports) until the
+// test ends.
+func startZombi(t *testing.T, dataDir string, env ...string) *zombitest.Proc {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zombi-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "zombi")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return zombitest.StartT(t, dataDir, env...)
 }
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := zombitest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// proc is a running zombi process.
-type proc struct {
-	cmd    *exec.Cmd
-	base   string
-	stderr *bytes.Buffer
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done is closed
-}
-
-// wait blocks until the process exits and returns its exit status.
-func (p *proc) wait() error {
-	<-p.done
-	return p.err
-}
-
-func startZombi(t *testing.T, dataDir string, env ...string) *proc {
-	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command(zombiBinary(t))
-	cmd.Env = append(os.Environ(),
-		"ZOMBI_DATA_DIR="+dataDir,
-		"ZOMBI_HOST=127.0.0.1",
-		"ZOMBI_PORT="+strconv.Itoa(port),
-		"ZOMBI_KAFKA_PORT=0",
-		"ZOMBI_LOG=warn",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	p := &proc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = p.wait()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("zombi exited: %v\n%s", p.err, p.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("zombi not healthy in time\n%s", p.stderr)
-	return nil
+	return port
 }
 
 type ack struct {
@@ -181,7 +101,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 				}
 				payload := fmt.Sprintf("writer-%d-event-%d", w, i)
 				body := fmt.Sprintf(`{"payload": %q, "key": "k%d"}`, payload, i%7)
-				resp, err := client.Post(p.base+"/tables/crash", "application/json", bytes.NewBufferString(body))
+				resp, err := client.Post(p.HTTPBase+"/tables/crash", "application/json", bytes.NewBufferString(body))
 				if err != nil {
 					return // the server is gone
 				}
@@ -201,10 +121,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}(w)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.wait()
 	close(stop)
 	wg.Wait()
 	if len(acks) < 500 {
@@ -215,7 +134,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	stored := map[[2]int64]string{}
 	var hwm [parts]int64
 	for part := int32(0); part < parts; part++ {
-		recs := readPartition(t, p2.base, "crash", part)
+		recs := readPartition(t, p2.HTTPBase, "crash", part)
 		for i, r := range recs {
 			if r.Offset != int64(i) || r.Partition != part {
 				t.Fatalf("partition %d: record %d has offset %d partition %d (gap or misplaced)", part, i, r.Offset, r.Partition)
@@ -236,7 +155,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	// New writes continue after the recovered end: no offset reused.
 	for part := int32(0); part < parts; part++ {
 		body := fmt.Sprintf(`{"payload": "after", "partition": %d}`, part)
-		resp, err := http.Post(p2.base+"/tables/crash", "application/json", bytes.NewBufferString(body))
+		resp, err := http.Post(p2.HTTPBase+"/tables/crash", "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,25 +178,17 @@ func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	p := startZombi(t, dir)
 	for i := 0; i < 10; i++ {
-		resp, err := http.Post(p.base+"/tables/g", "application/json", bytes.NewBufferString(fmt.Sprintf(`{"payload":"e%d"}`, i)))
+		resp, err := http.Post(p.HTTPBase+"/tables/g", "application/json", bytes.NewBufferString(fmt.Sprintf(`{"payload":"e%d"}`, i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+	if err := p.Stop(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.Log())
 	}
 	p2 := startZombi(t, dir)
-	if recs := readPartition(t, p2.base, "g", 0); len(recs) != 10 || recs[9].Payload != "e9" {
+	if recs := readPartition(t, p2.HTTPBase, "g", 0); len(recs) != 10 || recs[9].Payload != "e9" {
 		t.Fatalf("after restart: %+v", recs)
 	}
 }
@@ -287,7 +198,11 @@ func TestBadConfigStopsStartup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
 	}
-	cmd := exec.Command(zombiBinary(t))
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "ZOMBI_PORT=eighty")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {

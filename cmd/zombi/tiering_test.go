@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -159,12 +158,11 @@ func TestTieringEndToEnd(t *testing.T) {
 		t.Skip("starts the real binary and an S3 server")
 	}
 	s3 := startS3Server(t)
-	kport := freePort(t)
-	env := append(s3.env("e2e"), "ZOMBI_FLUSH_INTERVAL_SECS=1", "ZOMBI_KAFKA_PORT="+strconv.Itoa(kport))
+	env := append(s3.env("e2e"), "ZOMBI_FLUSH_INTERVAL_SECS=1")
 	p := startZombi(t, t.TempDir(), env...)
 	const n = 300
 	for i := 0; i < n; i++ {
-		if a, ok := postEvent(t, e2eClient, p.base, "e2e", fmt.Sprintf("event-%d", i)); !ok || a.offset != int64(i) {
+		if a, ok := postEvent(t, e2eClient, p.HTTPBase, "e2e", fmt.Sprintf("event-%d", i)); !ok || a.offset != int64(i) {
 			t.Fatalf("write %d: %+v %v", i, a, ok)
 		}
 	}
@@ -183,10 +181,10 @@ func TestTieringEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	check(p.base)
+	check(p.HTTPBase)
 
 	// The Kafka door reads the same data from S3.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(fmt.Sprintf("127.0.0.1:%d", kport)),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"e2e": {0: kgo.NewOffset().AtStart()}}))
 	if err != nil {
 		t.Fatal(err)
@@ -209,11 +207,10 @@ func TestTieringEndToEnd(t *testing.T) {
 	}
 
 	// Empty data directory: the topic and its offsets come back from S3.
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	_ = p.Kill()
 	p2 := startZombi(t, t.TempDir(), env...)
-	check(p2.base)
-	if a, ok := postEvent(t, e2eClient, p2.base, "e2e", "after"); !ok || a.offset != n {
+	check(p2.HTTPBase)
+	if a, ok := postEvent(t, e2eClient, p2.HTTPBase, "e2e", "after"); !ok || a.offset != n {
 		t.Fatalf("write after an empty-disk restart: %+v %v", a, ok)
 	}
 }
@@ -246,7 +243,7 @@ func TestTieringKill9MidUpload(t *testing.T) {
 					return
 				default:
 				}
-				a, ok := postEvent(t, client, p.base, "kill", fmt.Sprintf("w%d-%d-%s", w, i, pad))
+				a, ok := postEvent(t, client, p.HTTPBase, "kill", fmt.Sprintf("w%d-%d-%s", w, i, pad))
 				if !ok {
 					continue
 				}
@@ -257,8 +254,7 @@ func TestTieringKill9MidUpload(t *testing.T) {
 		}(w)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	_ = p.Kill()
 	close(stop)
 	wg.Wait()
 	if len(acks) < 200 {
@@ -268,7 +264,7 @@ func TestTieringKill9MidUpload(t *testing.T) {
 	p2 := startZombi(t, dir, env...)
 	stored := map[[2]int64]string{}
 	for part := int32(0); part < 2; part++ {
-		recs := readPartition(t, p2.base, "kill", part)
+		recs := readPartition(t, p2.HTTPBase, "kill", part)
 		for i, r := range recs {
 			if r.Offset != int64(i) {
 				t.Fatalf("partition %d: record %d has offset %d", part, i, r.Offset)

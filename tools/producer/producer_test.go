@@ -7,15 +7,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/zombi-dev/zombi/internal/zombitest"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
 )
 
 // python is the interpreter that sees Debian's python3-requests and
@@ -170,60 +168,9 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// startZombi builds cmd/zombi and runs it on a free port with a temp data
-// directory until the test ends; it returns the HTTP base URL.
+// startZombi runs the real binary with a temp data directory until the test
+// ends; it returns the HTTP base URL.
 func startZombi(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zombi")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/zombi")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"ZOMBI_DATA_DIR="+t.TempDir(),
-		"ZOMBI_HOST=127.0.0.1",
-		"ZOMBI_PORT="+strconv.Itoa(port),
-		"ZOMBI_KAFKA_PORT=0",
-		"ZOMBI_LOG=warn",
-	)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("zombi exited: %v\n%s", err, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("zombi not healthy in time\n%s", stderr.String())
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return zombitest.StartT(t, t.TempDir()).HTTPBase
 }
