@@ -189,6 +189,7 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 		r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
 	}
 	st.next = base + int64(h.LastOffsetDelta) + 1
+	st.appended += int64(len(req.Batch))
 	if newProducer != nil {
 		r.producers[producerKey{p, h.ProducerID}] = newProducer
 		r.wb.Put(partKey(kindProducer, p.tid, p.id, uint64(h.ProducerID)), newProducer.encode())

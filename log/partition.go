@@ -18,6 +18,7 @@ type partition struct {
 
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
 	logStart atomic.Int64
+	appended atomic.Int64 // batch bytes appended since Open
 
 	mu     sync.Mutex
 	notify chan struct{} // closed when hwm moves

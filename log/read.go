@@ -33,6 +33,17 @@ func (l *Log) Offsets(topic string, part int32) (logStart, hwm int64, err error)
 	return l.earliest(topic, part, p.logStart.Load()), p.hwm.Load(), nil
 }
 
+// AppendedBytes is the number of record-batch bytes appended to a partition
+// since the log was opened: a running count, so that the tiering gate knows
+// how much arrived without reading it back.
+func (l *Log) AppendedBytes(topic string, part int32) (int64, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return 0, err
+	}
+	return p.appended.Load(), nil
+}
+
 // Watch returns the high watermark and a channel closed when it next moves,
 // for long polling without sleeping.
 func (l *Log) Watch(topic string, part int32) (<-chan struct{}, int64, error) {

@@ -41,6 +41,7 @@ type writer struct {
 // pstate is a partition's state as staged in the current round.
 type pstate struct {
 	next, maxTs, logStart int64
+	appended              int64 // batch bytes appended in this round
 }
 
 type producerKey struct {
@@ -161,6 +162,7 @@ func (w *writer) commit(ops []writeOp) error {
 			continue
 		}
 		p.next, p.maxTs = st.next, st.maxTs
+		p.appended.Add(st.appended)
 		if st.logStart != p.logStart.Load() {
 			p.logStart.Store(st.logStart)
 		}

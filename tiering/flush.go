@@ -406,14 +406,26 @@ func (t *Tier) trimHot(ps *partState, offset int64) {
 }
 
 // measure adds the bytes appended since the last measurement to the
-// unflushed total (the append gate's input).
+// unflushed total (the append gate's input). The first measurement of a
+// partition reads what is unflushed (data from before a restart); after that
+// the log's running count of appended bytes says what arrived, without
+// reading it back.
 func (t *Tier) measure(ps *partState, hwm int64) {
-	ps.acct.Lock()
-	from := ps.scanned
-	ps.acct.Unlock()
-	if from >= hwm {
+	count, err := t.l.AppendedBytes(ps.topic, ps.part)
+	if err != nil {
 		return
 	}
+	ps.acct.Lock()
+	if ps.counting {
+		d := count - ps.lastCount
+		ps.lastCount = count
+		ps.pendB += d
+		t.pending.Add(d)
+		ps.acct.Unlock()
+		return
+	}
+	from := ps.scanned
+	ps.acct.Unlock()
 	next, n := from, int64(0)
 	for next < hwm {
 		rr, err := t.l.Read(ps.topic, ps.part, next, 4<<20)
@@ -432,10 +444,13 @@ func (t *Tier) measure(ps *partState, hwm int64) {
 		}
 	}
 	ps.acct.Lock()
-	if ps.scanned == from {
+	if ps.scanned == from && next >= hwm {
+		// Appends counted from here on; one racing with this scan may be
+		// counted twice, which only makes the gate stricter by one round.
 		ps.scanned = next
 		ps.pendB += n
 		t.pending.Add(n)
+		ps.counting, ps.lastCount = true, count
 	}
 	ps.acct.Unlock()
 }
@@ -444,10 +459,11 @@ func (t *Tier) measure(ps *partState, hwm int64) {
 func (t *Tier) flushed(ps *partState, seg SegmentMeta) {
 	ps.acct.Lock()
 	defer ps.acct.Unlock()
-	if ps.scanned >= seg.End {
+	if ps.counting || ps.scanned >= seg.End {
 		d := min(seg.Bytes, ps.pendB)
 		ps.pendB -= d
 		t.pending.Add(-d)
+		ps.scanned = max(ps.scanned, seg.End)
 		return
 	}
 	t.pending.Add(-ps.pendB)

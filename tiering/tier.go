@@ -113,9 +113,11 @@ type partState struct {
 
 	trimmedTo atomic.Int64 // hot retention: trimmed up to here
 
-	acct    sync.Mutex // guards scanned, pendingB
-	scanned int64      // hot bytes measured up to this offset
-	pendB   int64      // measured bytes in [flushed end, scanned)
+	acct      sync.Mutex // guards the fields below
+	scanned   int64      // hot bytes measured up to this offset (before counting starts)
+	pendB     int64      // unflushed bytes measured
+	counting  bool       // pendB follows the log's appended-bytes count
+	lastCount int64      // that count at the last measurement
 }
 
 // Start loads the manifests (rebuilding topics and partitions a node with an
