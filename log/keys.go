@@ -15,7 +15,7 @@ import "encoding/binary"
 //	'E' ts u64 | tid u32 | key            idempotency key expiry index
 //	'C' len u16 | group | len u16 | topic | part u32
 //	                                       committed consumer offset (JSON)
-//	'G' group                             consumer group state blob (for the coordinator)
+//	'X' key                               metadata of other packages (Meta, SetMeta)
 const (
 	kindNextTopicID = 'N'
 	kindTopic       = 'M'
@@ -26,7 +26,7 @@ const (
 	kindIdem        = 'I'
 	kindIdemExpiry  = 'E'
 	kindCommit      = 'C'
-	kindGroup       = 'G'
+	kindMeta        = 'X'
 )
 
 var be = binary.BigEndian

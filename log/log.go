@@ -315,7 +315,21 @@ func (l *Log) EnsureTopic(name string, partitions int32) (TopicInfo, bool, error
 	return l.createTopic(name, partitions, nil)
 }
 
+// EnsureTopicWithID is EnsureTopic with a given topic id (a zero id draws a
+// random one): the tiering rebuild recreates topics under the id their cold
+// data was written with.
+func (l *Log) EnsureTopicWithID(name string, partitions int32, id [16]byte) (TopicInfo, bool, error) {
+	if info, ok := l.Topic(name); ok {
+		return info, false, nil
+	}
+	return l.createTopicID(name, partitions, nil, id)
+}
+
 func (l *Log) createTopic(name string, partitions int32, configs map[string]string) (TopicInfo, bool, error) {
+	return l.createTopicID(name, partitions, configs, [16]byte{})
+}
+
+func (l *Log) createTopicID(name string, partitions int32, configs map[string]string, id [16]byte) (TopicInfo, bool, error) {
 	if !ValidTopicName(name) {
 		return TopicInfo{}, false, fmt.Errorf("%w: %q", ErrInvalidTopic, name)
 	}
@@ -331,8 +345,10 @@ func (l *Log) createTopic(name string, partitions int32, configs map[string]stri
 	if t, ok := l.topics[name]; ok {
 		return t.info, false, nil
 	}
-	info := TopicInfo{Name: name, ID: l.nextID, Partitions: partitions, CreatedMs: time.Now().UnixMilli(), Configs: configs}
-	_, _ = rand.Read(info.UUID[:])
+	info := TopicInfo{Name: name, ID: l.nextID, UUID: id, Partitions: partitions, CreatedMs: time.Now().UnixMilli(), Configs: configs}
+	if id == ([16]byte{}) {
+		_, _ = rand.Read(info.UUID[:])
+	}
 	meta, err := json.Marshal(info)
 	if err != nil {
 		return TopicInfo{}, false, err
@@ -415,6 +431,33 @@ func (l *Log) DeleteTopic(name string) error {
 	l.mu.Unlock()
 	l.logger.Info("topic deleted", "topic", name)
 	return nil
+}
+
+// Meta returns a small metadata value stored with the log (nil if unset),
+// for other packages' bookkeeping that must live and die with the data
+// directory.
+func (l *Log) Meta(key string) ([]byte, error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.closeMu.RUnlock()
+	v, err := l.db.GetBytes(l.ro, append([]byte{kindMeta}, key...))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return v, nil
+}
+
+// SetMeta stores a metadata value durably.
+func (l *Log) SetMeta(key string, v []byte) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.closeMu.RUnlock()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Put(append([]byte{kindMeta}, key...), v)
+	return l.writeSync(wb)
 }
 
 // enter guards a call against a concurrent Close; callers must RUnlock

@@ -114,8 +114,8 @@ func (t *Tier) worker() {
 func (t *Tier) runJob(ps *partState) error {
 	ps.flushMu.Lock()
 	defer ps.flushMu.Unlock()
-	if ps.dead.Load() {
-		return nil
+	if ps.dead.Load() || !t.current(ps) {
+		return nil // deleted or recreated; refreshTopics cleans up
 	}
 	if !ps.cleaned {
 		if err := t.cleanOrphans(ps); err != nil {
@@ -167,6 +167,9 @@ func (t *Tier) flush(ps *partState) (int, error) {
 		if len(bs) == 0 {
 			ps.lastFlush = time.Now()
 			return written, nil
+		}
+		if !t.current(ps) {
+			return written, nil // recreated while reading: not this manifest's data
 		}
 		start := max(next, bs[0].BaseOffset)
 		if err := t.writeSegment(ctx, ps, start, bs); err != nil {
@@ -393,7 +396,7 @@ func (t *Tier) hotRetention(ps *partState, now time.Time) {
 
 // trimHot drops hot batches below offset, which the manifest already holds.
 func (t *Tier) trimHot(ps *partState, offset int64) {
-	if offset <= ps.trimmedTo.Load() {
+	if offset <= ps.trimmedTo.Load() || !t.current(ps) {
 		return
 	}
 	if _, err := t.l.TrimBefore(t.ctx, ps.topic, ps.part, offset); err != nil {

@@ -97,10 +97,17 @@ func (t *Tier) StartForTimestamp(ctx context.Context, topic string, part int32, 
 	return 0, false, nil
 }
 
+// cacheKey names a segment in the caches. Object keys repeat when a topic is
+// deleted and recreated under the same name, so the key carries the
+// segment's flush time and data checksum too.
+func cacheKey(seg SegmentMeta) string {
+	return seg.Key + "@" + strconv.FormatInt(seg.FlushedMs, 10) + "." + strconv.FormatUint(uint64(seg.DataCRC), 10)
+}
+
 // index returns a segment's index, from the cache or with one ranged GET of
 // the object's tail.
 func (t *Tier) index(ctx context.Context, seg SegmentMeta) (*segIndex, error) {
-	v, err := t.indexes.get(ctx, seg.Key, func(ctx context.Context) (any, int64, error) {
+	v, err := t.indexes.get(ctx, cacheKey(seg), func(ctx context.Context) (any, int64, error) {
 		tail, err := t.st.Get(ctx, seg.Key, seg.IndexPos, seg.Size-seg.IndexPos)
 		if err != nil {
 			return nil, 0, err
@@ -136,7 +143,7 @@ func (t *Tier) chunkOf(ix *segIndex, j int) int64 {
 }
 
 func (t *Tier) chunk(ctx context.Context, seg SegmentMeta, ix *segIndex, c int64) (*chunk, error) {
-	key := seg.Key + "#" + strconv.FormatInt(c, 10)
+	key := cacheKey(seg) + "#" + strconv.FormatInt(c, 10)
 	v, err := t.chunks.get(ctx, key, func(ctx context.Context) (any, int64, error) {
 		lo := segHeaderSize + c*t.cfg.ReadAheadBytes
 		hi := lo + t.cfg.ReadAheadBytes

@@ -119,6 +119,9 @@ func httpClient() (*awshttp.BuildableClient, error) {
 		tr.MaxIdleConns = 128
 		tr.MaxIdleConnsPerHost = 64
 		tr.IdleConnTimeout = 90 * time.Second
+		// A server that accepts and never answers must not hang a flush
+		// or the start-up for ever.
+		tr.ResponseHeaderTimeout = 30 * time.Second
 		if pool != nil {
 			if tr.TLSClientConfig == nil {
 				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -128,7 +131,15 @@ func httpClient() (*awshttp.BuildableClient, error) {
 	}), nil
 }
 
+// Bounds on single S3 operations (a multipart upload's parts each get opTimeout).
+const (
+	startTimeout = 15 * time.Second
+	opTimeout    = 2 * time.Minute
+)
+
 func (s *s3Store) ensureBucket(ctx context.Context, region string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	_, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
 	if err == nil {
 		return nil
@@ -166,6 +177,8 @@ func isNotFound(err error) bool {
 }
 
 func (s *s3Store) Put(ctx context.Context, key string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	if len(body) > multipartThreshold {
 		return s.putMultipart(ctx, key, body)
 	}
@@ -230,6 +243,8 @@ func (s *s3Store) abort(key string, id *string) {
 }
 
 func (s *s3Store) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
 	if n >= 0 {
 		if n == 0 {
@@ -262,6 +277,8 @@ func (s *s3Store) Get(ctx context.Context, key string, off, n int64) ([]byte, er
 }
 
 func (s *s3Store) List(ctx context.Context, prefix, startAfter string, fn func(string, int64) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
 	if startAfter != "" {
 		in.StartAfter = &startAfter
@@ -282,6 +299,8 @@ func (s *s3Store) List(ctx context.Context, prefix, startAfter string, fn func(s
 }
 
 func (s *s3Store) Delete(ctx context.Context, keys ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)
 		objs := make([]types.ObjectIdentifier, n)

@@ -97,10 +97,15 @@ type tpKey struct {
 	part  int32
 }
 
+// rebuiltMarker (with the endpoint and bucket) is the log metadata key set
+// once that cold tier's topics are known to this data directory.
+const rebuiltMarker = "tiering.rebuilt"
+
 // partState is the tier's state of one partition.
 type partState struct {
 	topic string
 	part  int32
+	uuid  [16]byte                 // the topic incarnation this state belongs to
 	man   atomic.Pointer[Manifest] // nil until the first flush
 
 	queued  atomic.Bool
@@ -195,8 +200,21 @@ func (t *Tier) load(ctx context.Context) error {
 	for _, m := range ms {
 		byTopic[m.Topic] = append(byTopic[m.Topic], m)
 	}
+	// The marker says this data directory has been rebuilt from (or kept in
+	// step with) the cold tier before: from then on a topic missing here
+	// was deleted, not lost with the disk.
+	marker := rebuiltMarker + "/" + t.cfg.Endpoint + "/" + t.cfg.Bucket
+	rebuilt, err := t.l.Meta(marker)
+	if err != nil {
+		return err
+	}
 	for name, tms := range byTopic {
-		if err := t.loadTopic(ctx, name, tms); err != nil {
+		if err := t.loadTopic(ctx, name, tms, rebuilt != nil); err != nil {
+			return err
+		}
+	}
+	if rebuilt == nil {
+		if err := t.l.SetMeta(marker, []byte("1")); err != nil {
 			return err
 		}
 	}
@@ -206,15 +224,35 @@ func (t *Tier) load(ctx context.Context) error {
 	return nil
 }
 
-func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest) error {
+func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest, rebuilt bool) error {
 	parts := int32(0)
 	for _, m := range ms {
 		parts = max(parts, m.Partitions, m.Partition+1)
 	}
 	info, existed := t.l.Topic(name)
+	if !existed && rebuilt {
+		// This node rebuilt from the cold tier before and has no such topic
+		// now: it was deleted here and the cold data is what is left of it.
+		t.logger.Warn("cold data of a deleted topic; deleting it", "topic", name)
+		t.mu.Lock()
+		t.deleting[name] = true
+		t.mu.Unlock()
+		t.bg.Add(1)
+		go t.deleteTopicData(name)
+		return nil
+	}
 	if !existed {
+		// Rebuilt with the manifests' topic id, so that a rebuild cut short
+		// by a crash is recognised as the same topic at the next start.
+		var id [16]byte
+		for _, m := range ms {
+			if b, err := hex.DecodeString(m.TopicUUID); err == nil && len(b) == 16 {
+				copy(id[:], b)
+				break
+			}
+		}
 		var err error
-		if info, _, err = t.l.EnsureTopic(name, parts); err != nil {
+		if info, _, err = t.l.EnsureTopicWithID(name, parts, id); err != nil {
 			return fmt.Errorf("rebuild topic %s from the cold tier: %w", name, err)
 		}
 		t.logger.Info("topic rebuilt from the cold tier", "topic", name, "partitions", parts)
@@ -271,7 +309,7 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest) error
 				return fmt.Errorf("update manifest of %s/%d: %w", name, m.Partition, err)
 			}
 		}
-		ps := t.newPart(name, m.Partition)
+		ps := t.newPart(name, m.Partition, info.UUID)
 		ps.man.Store(m)
 		ps.scanned = m.End
 		t.mu.Lock()
@@ -284,8 +322,16 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest) error
 	return nil
 }
 
-func (t *Tier) newPart(topic string, part int32) *partState {
-	return &partState{topic: topic, part: part, lastFlush: time.Now(), nextRet: time.Now()}
+func (t *Tier) newPart(topic string, part int32, uuid [16]byte) *partState {
+	return &partState{topic: topic, part: part, uuid: uuid, lastFlush: time.Now(), nextRet: time.Now()}
+}
+
+// current reports whether the log's topic of that name is still the
+// incarnation ps belongs to: a topic deleted and recreated under the same
+// name must not get the old one's manifest, nor lose hot data to its trims.
+func (t *Tier) current(ps *partState) bool {
+	info, ok := t.l.Topic(ps.topic)
+	return ok && info.UUID == ps.uuid
 }
 
 func (t *Tier) lookup(topic string, part int32) *partState {
@@ -330,7 +376,7 @@ func (t *Tier) refreshTopics() {
 		for p := int32(0); p < info.Partitions; p++ {
 			k := tpKey{info.Name, p}
 			if t.parts[k] == nil {
-				t.parts[k] = t.newPart(info.Name, p)
+				t.parts[k] = t.newPart(info.Name, p, info.UUID)
 			}
 		}
 	}
@@ -352,6 +398,11 @@ func (t *Tier) startDeleteLocked(name string) {
 		if k.topic == name {
 			gone = append(gone, ps)
 			delete(t.parts, k)
+			// Its unflushed bytes no longer wait for S3.
+			ps.acct.Lock()
+			t.pending.Add(-ps.pendB)
+			ps.pendB, ps.counting = 0, false
+			ps.acct.Unlock()
 		}
 	}
 	t.bg.Add(1)
