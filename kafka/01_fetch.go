@@ -110,11 +110,17 @@ func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
 	return out
 }
 
+// maxFetchBytes caps one Fetch response, as Kafka's default fetch.max.bytes.
+const maxFetchBytes = 55 << 20
+
 // fetchOnce reads what is there now. It returns the response, its record
 // bytes and records, and whether any partition has an error.
 func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n, records int, hasErr bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
-	remaining := int(req.MaxBytes)
+	// The broker's own bound, as Kafka's fetch.max.bytes (KIP-541): a
+	// client asking for gigabytes gets at most this per response (still at
+	// least one batch, so large batches make progress).
+	remaining := min(int(req.MaxBytes), maxFetchBytes)
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID

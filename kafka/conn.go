@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		if _, err := nc.Write(resp); err != nil {
 			return
 		}
+		q.armIdle(nc, s.cfg.IdleTimeout, false)
 	}
 }
 
@@ -84,6 +86,22 @@ func (s *Server) serveConn(nc net.Conn) {
 type queued struct {
 	bytes atomic.Int64
 	freed chan struct{} // signalled when bytes drop
+	armMu sync.Mutex    // serialises armIdle
+}
+
+// armIdle starts the idle timeout when no request is queued or in progress:
+// a JoinGroup or a long-polling Fetch may wait far longer than the idle
+// timeout, and the connection is not idle meanwhile. The reader calls it
+// before waiting for the next frame (clearing the deadline while requests are
+// in progress); the processor after each response, once the queue is empty.
+func (q *queued) armIdle(nc net.Conn, idle time.Duration, reader bool) {
+	q.armMu.Lock()
+	defer q.armMu.Unlock()
+	if q.bytes.Load() == 0 {
+		_ = nc.SetReadDeadline(time.Now().Add(idle))
+	} else if reader {
+		_ = nc.SetReadDeadline(time.Time{})
+	}
 }
 
 // readAheadBytes bounds the request bytes queued per connection; a single
@@ -119,7 +137,7 @@ func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte,
 	br := bufio.NewReaderSize(nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
-		_ = nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		q.armIdle(nc, s.cfg.IdleTimeout, true)
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			return err
 		}

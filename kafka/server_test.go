@@ -540,3 +540,29 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	c.expectClosed()
 }
+
+// A request that waits longer than the idle timeout (a long-polling Fetch,
+// a JoinGroup waiting for a rebalance) keeps its connection; the idle
+// timeout starts once nothing is in progress.
+func TestIdleTimeoutSparesRequestsInProgress(t *testing.T) {
+	cfg := testConfig()
+	cfg.IdleTimeout = 300 * time.Millisecond
+	e := startServer(t, cfg)
+	if _, err := e.l.CreateTopic("idle", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(t)
+	start := time.Now()
+	resp := c.do(fetchReq("idle", 0, 0, 1, 1000), 11).(*kmsg.FetchResponse)
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("fetch answered after %v, before its max wait", waited)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("fetch error %d", code)
+	}
+	// Still open after the long poll ...
+	c.do(kmsg.NewPtrApiVersionsRequest(), 3)
+	// ... and closed once idle.
+	time.Sleep(600 * time.Millisecond)
+	c.expectClosed()
+}

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -534,7 +535,11 @@ func (c *Coordinator) Subscriptions(group string) (protocolType string, metadata
 // newMemberID returns clientID-UUID, as Kafka forms member ids.
 func newMemberID(clientID string) string {
 	if len(clientID) > 64 {
-		clientID = clientID[:64]
+		n := 64
+		for n > 0 && !utf8.RuneStart(clientID[n]) {
+			n-- // never cut a character: clients echo the id back as a string
+		}
+		clientID = clientID[:n]
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -140,6 +140,7 @@ func (g *Group) addPending(id string, session time.Duration) {
 			return
 		}
 		delete(g.pending, id)
+		g.maybeCompleteJoin()
 		g.maybeDrop()
 	})
 	g.pending[id] = t
@@ -365,8 +366,12 @@ func (g *Group) prepareRebalance(reason string) {
 	g.arm(timeout, g.forceCompleteJoin)
 }
 
+// maybeCompleteJoin completes the join barrier once every member has
+// joined and nobody is between the two KIP-394 steps (as Kafka's
+// hasAllMembersJoined): consumers starting together then form one
+// generation, not one per arrival.
 func (g *Group) maybeCompleteJoin() {
-	if g.state != PreparingRebalance || g.delaying {
+	if g.state != PreparingRebalance || g.delaying || len(g.pending) > 0 {
 		return
 	}
 	for _, m := range g.members {

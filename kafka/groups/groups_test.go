@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/goleak"
@@ -631,5 +633,16 @@ func TestRebalanceStorm(t *testing.T) {
 	}
 	if c.Bytes() != 0 {
 		t.Fatalf("%d bytes still held", c.Bytes())
+	}
+}
+
+// Member ids embed the client id; cutting it must not split a character,
+// or clients that decode the id as a string send back different bytes.
+func TestMemberIDIsValidUTF8(t *testing.T) {
+	for _, cid := range []string{strings.Repeat("a", 63) + "é", strings.Repeat("日本", 40), "short"} {
+		id := newMemberID(cid)
+		if !utf8.ValidString(id) {
+			t.Errorf("member id for %q is not valid UTF-8: %q", cid, id)
+		}
 	}
 }
