@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"time"
 
@@ -13,10 +14,12 @@ import (
 //
 // Behavior:
 //   - Idempotent producers (null transactional id) get a new producer id and
-//     epoch 0. Ids are unique across restarts without any stored state: each
-//     is the larger of the last id + 1 and the current Unix time in
-//     microseconds, so a restarted broker starts above everything it handed
-//     out before (unless it handed out more than a million ids a second).
+//     epoch 0: the larger of the last id + 1 and the current Unix time in
+//     microseconds. A ceiling stored with the log (raised a second of ids at
+//     a time, durably, before any id above it is handed out) keeps ids unique
+//     across restarts even when the clock steps back: the log remembers
+//     producers' sequences, so a reused id could make a new batch look like
+//     a duplicate of an old one.
 //   - v3+: a producer that sends its current id and epoch (after an error)
 //     gets the same id with the epoch bumped, which resets its sequences in
 //     the log; at the top epoch it gets a new id.
@@ -36,17 +39,42 @@ func (s *Server) handleInitProducerID(_ context.Context, kreq kmsg.Request) (kms
 		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
 		return resp, nil
 	}
-	resp.ProducerID, resp.ProducerEpoch = s.newProducerID(), 0
+	id, err := s.newProducerID()
+	if err != nil {
+		s.logger.Warn("allocate producer id", "err", err)
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code // retriable
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp, nil
 }
 
+// pidCeilingKey is the log metadata key of the producer-id ceiling.
+const pidCeilingKey = "kafka.producer_id.ceiling"
+
 // newProducerID hands out a unique producer id (see above).
-func (s *Server) newProducerID() int64 {
-	for {
-		last := s.lastPID.Load()
-		next := max(last+1, time.Now().UnixMicro())
-		if s.lastPID.CompareAndSwap(last, next) {
-			return next
+func (s *Server) newProducerID() (int64, error) {
+	s.pidMu.Lock()
+	defer s.pidMu.Unlock()
+	if s.pidCeiling == 0 {
+		v, err := s.log.Meta(pidCeilingKey)
+		if err != nil {
+			return 0, err
 		}
+		if len(v) == 8 {
+			s.lastPID = int64(binary.BigEndian.Uint64(v))
+		}
+		s.pidCeiling = s.lastPID
 	}
+	next := max(s.lastPID+1, time.Now().UnixMicro())
+	if next >= s.pidCeiling {
+		ceiling := next + 1_000_000
+		if err := s.log.SetMeta(pidCeilingKey, binary.BigEndian.AppendUint64(nil, uint64(ceiling))); err != nil {
+			return 0, err
+		}
+		s.pidCeiling = ceiling
+	}
+	s.lastPID = next
+	return next, nil
 }

@@ -78,7 +78,9 @@ type Server struct {
 	advHost atomic.Pointer[string]
 	advPort atomic.Int32
 
-	lastPID atomic.Int64 // last producer id handed out
+	pidMu      sync.Mutex
+	lastPID    int64 // last producer id handed out
+	pidCeiling int64 // stored bound: ids below it may have been handed out
 
 	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
 

@@ -566,3 +566,30 @@ func TestIdleTimeoutSparesRequestsInProgress(t *testing.T) {
 	time.Sleep(600 * time.Millisecond)
 	c.expectClosed()
 }
+
+// Producer ids stay unique across restarts even if the clock stepped back:
+// ids start above the ceiling stored with the log.
+func TestProducerIDsAboveStoredCeiling(t *testing.T) {
+	e := startServer(t, testConfig())
+	future := time.Now().Add(1000 * time.Hour).UnixMicro()
+	if err := e.l.SetMeta(pidCeilingKey, binary.BigEndian.AppendUint64(nil, uint64(future))); err != nil {
+		t.Fatal(err)
+	}
+	e2 := NewServer(e.l, nil, testConfig(), nil) // a restarted broker over the same log
+	defer e2.Close()
+	var last int64
+	for i := 0; i < 3; i++ {
+		id, err := e2.newProducerID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id <= future || id <= last {
+			t.Fatalf("id %d not above the stored ceiling %d / previous %d", id, future, last)
+		}
+		last = id
+	}
+	v, _ := e.l.Meta(pidCeilingKey)
+	if c := int64(binary.BigEndian.Uint64(v)); c <= last {
+		t.Fatalf("ceiling %d not raised above handed-out id %d", c, last)
+	}
+}
