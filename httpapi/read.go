@@ -220,11 +220,16 @@ func (s *server) startOffset(table string, part int32, since int64) (int64, erro
 	return logStart, err
 }
 
+// maxReadBytes bounds the keys and values one read collects per partition:
+// past it the read stops early with has_more (limit alone would let 10,000
+// large records build gigabytes).
+const maxReadBytes = 32 << 20
+
 // collect appends to out up to limit records of a partition with offset >=
 // from and timestamp >= since. It returns the offset after the last record
 // examined and whether records remain after it.
 func (s *server) collect(out []rec, table string, part int32, from, since int64, limit int) ([]rec, int64, bool, error) {
-	n := 0
+	n, bytes := 0, 0
 	next := from
 	for {
 		rr, err := s.log.Read(table, part, next, readChunkBytes)
@@ -248,15 +253,17 @@ func (s *server) collect(out []rec, table string, part int32, from, since int64,
 				if r.Offset < next {
 					continue
 				}
-				if n == limit {
-					return out, next, true, nil
-				}
-				next = r.Offset + 1
 				if r.Timestamp < since {
+					next = r.Offset + 1
 					continue
 				}
+				if n == limit || bytes >= maxReadBytes {
+					return out, next, true, nil // has_more: a matching record is left
+				}
+				next = r.Offset + 1
 				out = append(out, rec{part: part, r: r})
 				n++
+				bytes += len(r.Value) + len(r.Key)
 			}
 			if b.LastOffset+1 > next {
 				next = b.LastOffset + 1 // records compacted away or control records
@@ -292,6 +299,14 @@ func (s *server) readPartition(table string, p readParams) ([]byte, int, error) 
 		}
 		if from < logStart || from > hwm {
 			return nil, 0, badRequest("offset %d out of range for %s/%d: valid offsets are %d to %d (the high watermark)", from, table, p.partition, logStart, hwm)
+		}
+		if p.since > 0 {
+			// Skip what the time index says is older than since.
+			start, err := s.log.StartOffsetForTimestamp(table, p.partition, p.since)
+			if err != nil {
+				return nil, 0, err
+			}
+			from = max(from, start)
 		}
 	}
 	recs, next, more, err := s.collect(nil, table, p.partition, from, p.since, p.limit)
