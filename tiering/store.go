@@ -60,6 +60,16 @@ type s3Store struct {
 // OpenS3 connects to the bucket of cfg, creating it when it does not exist.
 // Credentials come from the standard AWS environment variables and files.
 func OpenS3(ctx context.Context, cfg Config) (ObjectStore, error) {
+	return openS3(ctx, cfg, true)
+}
+
+// OpenS3Existing connects to the bucket of cfg and fails when it does not
+// exist (tools that only read must not create a mistyped bucket).
+func OpenS3Existing(ctx context.Context, cfg Config) (ObjectStore, error) {
+	return openS3(ctx, cfg, false)
+}
+
+func openS3(ctx context.Context, cfg Config, create bool) (ObjectStore, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("no bucket (ZOMBI_S3_BUCKET)")
 	}
@@ -95,7 +105,7 @@ func OpenS3(ctx context.Context, cfg Config) (ObjectStore, error) {
 		opts.UsePathStyle = true
 	}
 	st := &s3Store{c: s3.New(opts), bucket: cfg.Bucket}
-	if err := st.ensureBucket(ctx, region); err != nil {
+	if err := st.ensureBucket(ctx, region, create); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -137,7 +147,7 @@ const (
 	opTimeout    = 2 * time.Minute
 )
 
-func (s *s3Store) ensureBucket(ctx context.Context, region string) error {
+func (s *s3Store) ensureBucket(ctx context.Context, region string, create bool) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	_, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
@@ -146,6 +156,9 @@ func (s *s3Store) ensureBucket(ctx context.Context, region string) error {
 	}
 	if !isNotFound(err) {
 		return fmt.Errorf("S3 bucket %q: %w", s.bucket, err)
+	}
+	if !create {
+		return fmt.Errorf("S3 bucket %q does not exist", s.bucket)
 	}
 	in := &s3.CreateBucketInput{Bucket: &s.bucket}
 	if region != "us-east-1" {

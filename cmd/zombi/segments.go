@@ -52,7 +52,7 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
-		st, err := tiering.OpenS3(ctx, cfg)
+		st, err := tiering.OpenS3Existing(ctx, cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "zombi segments:", err)
 			return 1
@@ -79,7 +79,7 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "zombi segments cat:", err)
 			return 2
 		}
-		st, err := tiering.OpenS3(ctx, cfg)
+		st, err := tiering.OpenS3Existing(ctx, cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "zombi segments:", err)
 			return 1

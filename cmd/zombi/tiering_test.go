@@ -296,3 +296,22 @@ func TestTieringKill9MidUpload(t *testing.T) {
 	})
 	t.Logf("%d acknowledged writes before SIGKILL, all found once after restart; %d segments", len(acks), len(listed))
 }
+
+// `zombi segments` only reads: a mistyped bucket is an error, not created.
+func TestSegmentsDoesNotCreateBuckets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an S3 server")
+	}
+	s3 := startS3Server(t)
+	for _, kv := range s3.env("no-such-bucket") {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	if rc := segmentsCommand([]string{"ls"}, &out, &errb); rc == 0 || !strings.Contains(errb.String(), "does not exist") {
+		t.Fatalf("segments ls on a missing bucket: exit %d, %q", rc, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(s3.dir, "no-such-bucket")); !os.IsNotExist(err) {
+		t.Fatalf("bucket created: %v", err)
+	}
+}
