@@ -101,6 +101,8 @@ type tpKey struct {
 // once that cold tier's topics are known to this data directory.
 const rebuiltMarker = "tiering.rebuilt"
 
+func markerKey(cfg Config) string { return rebuiltMarker + "/" + cfg.Endpoint + "/" + cfg.Bucket }
+
 // partState is the tier's state of one partition.
 type partState struct {
 	topic string
@@ -203,7 +205,7 @@ func (t *Tier) load(ctx context.Context) error {
 	// The marker says this data directory has been rebuilt from (or kept in
 	// step with) the cold tier before: from then on a topic missing here
 	// was deleted, not lost with the disk.
-	marker := rebuiltMarker + "/" + t.cfg.Endpoint + "/" + t.cfg.Bucket
+	marker := markerKey(t.cfg)
 	rebuilt, err := t.l.Meta(marker)
 	if err != nil {
 		return err

@@ -72,7 +72,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	st := stats.New()
 
 	if cfg.S3Bucket != "" {
-		tier, err := tiering.Start(ctx, l, tiering.Config{
+		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
 			Endpoint:        cfg.S3Endpoint,
 			Region:          cfg.S3Region,
