@@ -112,8 +112,11 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				failed = true
 				s.st.Error()
 			} else {
+				// A partition's record set is appended all or nothing, as
+				// Kafka does.
+				group := len(slots) + 1
 				for _, b := range batches {
-					reqs = append(reqs, plog.AppendRequest{Topic: info.Name, Partition: rp.Partition, Batch: b})
+					reqs = append(reqs, plog.AppendRequest{Topic: info.Name, Partition: rp.Partition, Batch: b, Group: group})
 				}
 				sl.n = len(batches)
 				slots = append(slots, sl)

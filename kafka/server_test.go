@@ -593,3 +593,24 @@ func TestProducerIDsAboveStoredCeiling(t *testing.T) {
 		t.Fatalf("ceiling %d not raised above handed-out id %d", c, last)
 	}
 }
+
+// A partition's record set of several batches is appended all or nothing.
+func TestProduceRecordSetAllOrNothing(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	if p := c.produce("rs", 0, 9, mkBatch("first")); p.ErrorCode != 0 {
+		t.Fatalf("first: %d", p.ErrorCode)
+	}
+	set := append(append(mkIdemBatch(78, 0, 0, "a"), mkBatch("plain")...), mkIdemBatch(78, 0, 5, "gap")...)
+	p := c.produce("rs", 0, 9, set)
+	if p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code || p.BaseOffset != -1 {
+		t.Fatalf("mixed record set: code %d base %d", p.ErrorCode, p.BaseOffset)
+	}
+	if _, hwm, _ := e.l.Offsets("rs", 0); hwm != 1 {
+		t.Fatalf("high watermark %d after a refused record set, want 1", hwm)
+	}
+	set = append(mkBatch("x", "y"), mkBatch("z")...)
+	if p := c.produce("rs", 0, 9, set); p.ErrorCode != 0 || p.BaseOffset != 1 {
+		t.Fatalf("two-batch record set: code %d base %d", p.ErrorCode, p.BaseOffset)
+	}
+}

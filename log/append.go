@@ -17,6 +17,10 @@ type AppendRequest struct {
 	// IdempotencyKey, when set, makes the append happen at most once per
 	// topic within the idempotency window (HTTP writes).
 	IdempotencyKey string
+	// Group, when not 0, makes consecutive requests with the same Group one
+	// unit: all are appended or none is (a Kafka partition's record set of
+	// several batches). They must be for the same partition.
+	Group int
 }
 
 // AppendResult is the outcome of one AppendRequest.
@@ -107,16 +111,80 @@ func (op *appendOp) finish(err error) {
 }
 
 func (op *appendOp) stage(r *round) {
-	for i := range op.reqs {
+	for i := 0; i < len(op.reqs); {
+		j := i + 1
+		if g := op.reqs[i].Group; g != 0 {
+			for j < len(op.reqs) && op.reqs[j].Group == g {
+				j++
+			}
+		}
+		if j-i == 1 {
+			op.stageOne(r, i)
+		} else {
+			op.stageGroup(r, i, j)
+		}
+		i = j
+	}
+}
+
+func (op *appendOp) stageOne(r *round, i int) {
+	p := op.parts[i]
+	if p == nil {
+		return
+	}
+	if r.isDeleted(p) {
+		op.res[i].Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopic, op.reqs[i].Topic, p.id)
+		return
+	}
+	op.res[i] = r.append(p, op.reqs[i], op.headers[i])
+}
+
+// stageGroup stages reqs[i:j] all or nothing: on the first failure what the
+// group staged is rolled back and every request of it gets that error.
+func (op *appendOp) stageGroup(r *round, i, j int) {
+	var fail error
+	for k := i; k < j && fail == nil; k++ {
+		if op.res[k].Err != nil {
+			fail = op.res[k].Err // refused before staging (corrupt, gate)
+		} else if op.parts[k] != op.parts[i] {
+			fail = fmt.Errorf("%w: an atomic group spans partitions", ErrInvalidOffset)
+		}
+	}
+	if fail == nil {
 		p := op.parts[i]
-		if p == nil {
-			continue
+		saved := *r.state(p)
+		prods := map[producerKey]*producerState{}
+		for k := i; k < j; k++ {
+			if h := op.headers[k]; h.ProducerID >= 0 {
+				key := producerKey{p, h.ProducerID}
+				if _, seen := prods[key]; !seen {
+					prods[key] = r.producers[key]
+				}
+			}
 		}
-		if r.isDeleted(p) {
-			op.res[i].Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopic, op.reqs[i].Topic, p.id)
-			continue
+		r.wb.SetSavePoint()
+		for k := i; k < j && fail == nil; k++ {
+			op.stageOne(r, k)
+			fail = op.res[k].Err
 		}
-		op.res[i] = r.append(p, op.reqs[i], op.headers[i])
+		if fail == nil {
+			_ = r.wb.PopSavePoint()
+			return
+		}
+		if err := r.wb.RollbackToSavePoint(); err != nil {
+			fail = fmt.Errorf("%w: roll back a failed record set: %w", ErrStorage, err)
+		}
+		*r.state(p) = saved
+		for key, prev := range prods {
+			if prev == nil {
+				delete(r.producers, key)
+			} else {
+				r.producers[key] = prev
+			}
+		}
+	}
+	for k := i; k < j; k++ {
+		op.res[k] = AppendResult{Partition: op.reqs[k].Partition, Err: fail}
 	}
 }
 

@@ -434,3 +434,55 @@ func TestReadRacingTrimNeverSkips(t *testing.T) {
 		t.Fatalf("offset 6, trimmed from the hot tier mid-read, should come from the cold tier: %v %+v", err, rr.Batches)
 	}
 }
+
+// A group of requests (a Kafka partition's record set) is appended all or
+// nothing: a later batch's failure takes back the earlier ones.
+func TestAppendGroupAllOrNothing(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, l, "t", 0, oneRecord(1, "", "before"))
+	res := l.Append(context.Background(), []AppendRequest{
+		{Topic: "t", Partition: 1, Batch: oneRecord(1, "", "other partition"), Group: 1},
+		{Topic: "t", Partition: 0, Batch: idemProducerBatch(78, 0, 0, 1), Group: 2},
+		{Topic: "t", Partition: 0, Batch: oneRecord(1, "", "plain"), Group: 2},
+		{Topic: "t", Partition: 0, Batch: idemProducerBatch(78, 0, 5, 1), Group: 2}, // gap: out of order
+	})
+	if res[0].Err != nil || res[0].BaseOffset != 0 {
+		t.Fatalf("unrelated group: %+v", res[0])
+	}
+	for _, r := range res[1:] {
+		if !errors.Is(r.Err, ErrOutOfOrderSequence) {
+			t.Fatalf("group member: %+v", r)
+		}
+	}
+	if _, hwm, _ := l.Offsets("t", 0); hwm != 1 {
+		t.Fatalf("hwm %d after a failed group, want 1", hwm)
+	}
+	// The producer state was rolled back too: sequence 0 is still new.
+	res = l.Append(context.Background(), []AppendRequest{
+		{Topic: "t", Partition: 0, Batch: idemProducerBatch(78, 0, 0, 2), Group: 3},
+		{Topic: "t", Partition: 0, Batch: idemProducerBatch(78, 0, 2, 1), Group: 3},
+	})
+	if res[0].Err != nil || res[0].Duplicate || res[0].BaseOffset != 1 || res[1].BaseOffset != 3 {
+		t.Fatalf("group after rollback: %+v", res)
+	}
+	recs := readAll(t, l, "t", 0, 0)
+	if len(recs) != 4 || string(recs[0].Value) != "before" {
+		t.Fatalf("records %+v", recs)
+	}
+	// A group with a corrupt batch appends nothing.
+	bad := oneRecord(1, "", "x")
+	bad[len(bad)-1] ^= 1
+	res = l.Append(context.Background(), []AppendRequest{
+		{Topic: "t", Partition: 0, Batch: oneRecord(1, "", "y"), Group: 4},
+		{Topic: "t", Partition: 0, Batch: bad, Group: 4},
+	})
+	if !errors.Is(res[0].Err, ErrCorruptBatch) || !errors.Is(res[1].Err, ErrCorruptBatch) {
+		t.Fatalf("corrupt group: %+v", res)
+	}
+	if _, hwm, _ := l.Offsets("t", 0); hwm != 4 {
+		t.Fatalf("hwm %d", hwm)
+	}
+}
