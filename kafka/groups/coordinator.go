@@ -308,8 +308,11 @@ func (c *Coordinator) drop(g *Group) {
 // member is removed, or ctx ends (the connection closed).
 func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResponse {
 	switch {
-	case req.Group == "":
+	case req.Group == "" || len(req.Group) > maxGroupLen:
 		return JoinResponse{Err: kerr.InvalidGroupID, Generation: -1}
+	case len(req.InstanceID) > maxIDLen || len(req.ClientID) > maxIDLen || len(req.ClientHost) > maxIDLen:
+		// Kept per member, so bounded like the protocol metadata is.
+		return JoinResponse{Err: kerr.InvalidRequest, Generation: -1, MemberID: req.MemberID}
 	case req.SessionTimeout < c.cfg.MinSessionTimeout || req.SessionTimeout > c.cfg.MaxSessionTimeout:
 		return JoinResponse{Err: kerr.InvalidSessionTimeout, Generation: -1, MemberID: req.MemberID}
 	case req.ProtocolType == "" || len(req.Protocols) == 0:
@@ -531,6 +534,12 @@ func (c *Coordinator) Subscriptions(group string) (protocolType string, metadata
 	})
 	return protocolType, metadata, active
 }
+
+// Bounds on the strings a member brings (group ids as the log's offset keys).
+const (
+	maxGroupLen = 32767
+	maxIDLen    = 1024
+)
 
 // newMemberID returns clientID-UUID, as Kafka forms member ids.
 func newMemberID(clientID string) string {

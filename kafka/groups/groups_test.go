@@ -646,3 +646,23 @@ func TestMemberIDIsValidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// Strings a member brings are bounded: they are kept per member.
+func TestJoinRefusesOversizedStrings(t *testing.T) {
+	c := New(Config{})
+	defer c.Close()
+	base := JoinRequest{Group: "g", ProtocolType: "consumer", SessionTimeout: 10 * time.Second,
+		Protocols: []Protocol{{Name: "range", Metadata: []byte{1}}}}
+	long := strings.Repeat("x", maxIDLen+1)
+	for name, mutate := range map[string]func(*JoinRequest){
+		"group":    func(r *JoinRequest) { r.Group = strings.Repeat("g", maxGroupLen+1) },
+		"instance": func(r *JoinRequest) { r.InstanceID = long },
+		"client":   func(r *JoinRequest) { r.ClientID = long },
+	} {
+		req := base
+		mutate(&req)
+		if resp := c.Join(context.Background(), req); resp.Err == nil {
+			t.Errorf("%s: oversized string accepted", name)
+		}
+	}
+}
