@@ -654,15 +654,18 @@ func TestJoinRefusesOversizedStrings(t *testing.T) {
 	base := JoinRequest{Group: "g", ProtocolType: "consumer", SessionTimeout: 10 * time.Second,
 		Protocols: []Protocol{{Name: "range", Metadata: []byte{1}}}}
 	long := strings.Repeat("x", maxIDLen+1)
-	for name, mutate := range map[string]func(*JoinRequest){
-		"group":    func(r *JoinRequest) { r.Group = strings.Repeat("g", maxGroupLen+1) },
-		"instance": func(r *JoinRequest) { r.InstanceID = long },
-		"client":   func(r *JoinRequest) { r.ClientID = long },
+	for name, tc := range map[string]struct {
+		mutate func(*JoinRequest)
+		want   *kerr.Error
+	}{
+		"group":    {func(r *JoinRequest) { r.Group = strings.Repeat("g", maxGroupLen+1) }, kerr.InvalidGroupID},
+		"instance": {func(r *JoinRequest) { r.InstanceID = long }, kerr.InvalidRequest},
+		"client":   {func(r *JoinRequest) { r.ClientID = long }, kerr.InvalidRequest},
 	} {
 		req := base
-		mutate(&req)
-		if resp := c.Join(context.Background(), req); resp.Err == nil {
-			t.Errorf("%s: oversized string accepted", name)
+		tc.mutate(&req)
+		if resp := c.Join(context.Background(), req); resp.Err != tc.want {
+			t.Errorf("%s: got %v, want %v", name, resp.Err, tc.want)
 		}
 	}
 }
