@@ -94,6 +94,10 @@ func (ps *partState) retentionDue() time.Time {
 	return ps.nextRet
 }
 
+// errHotRead marks flush failures that come from reading the hot log, not
+// from S3: they do not count as an S3 outage.
+var errHotRead = errors.New("read hot data to flush")
+
 func (t *Tier) worker() {
 	defer t.wg.Done()
 	for {
@@ -103,7 +107,11 @@ func (t *Tier) worker() {
 		case ps := <-t.jobs:
 			err := t.runJob(ps)
 			ps.queued.Store(false)
-			if err != nil {
+			if errors.Is(err, errHotRead) {
+				// Not S3: this partition retries at its next turn, the others
+				// go on (a DeleteRecords racing the read, say).
+				t.logger.Debug("flush: reading the hot log", "topic", ps.topic, "partition", ps.part, "err", err)
+			} else if err != nil {
 				t.failed(err)
 			}
 		}
@@ -159,7 +167,7 @@ func (t *Tier) flush(ps *partState) (int, error) {
 			if errors.Is(err, plog.ErrUnknownTopic) {
 				return written, nil // deleted; refreshTopics cleans up
 			}
-			return written, err
+			return written, fmt.Errorf("%w: %w", errHotRead, err)
 		}
 		if target < 0 {
 			target = hwm
