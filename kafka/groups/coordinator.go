@@ -339,6 +339,15 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResponse {
 	if ch == nil {
 		return resp
 	}
+	return await(ctx, g, ch, func(m *member) *chan JoinResponse { return &m.joinCh },
+		JoinResponse{Err: kerr.CoordinatorNotAvailable, Generation: -1, MemberID: req.MemberID})
+}
+
+// await waits for the answer on ch (buffered, sent under the group's lock).
+// When ctx ends first, the member's waiter (field) is cleared so that nobody
+// sends to ch any more, and an answer that raced in is still returned;
+// otherwise gone.
+func await[R any](ctx context.Context, g *Group, ch chan R, field func(*member) *chan R, gone R) R {
 	select {
 	case r := <-ch:
 		return r
@@ -346,8 +355,8 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResponse {
 	}
 	g.mu.Lock()
 	for _, m := range g.members {
-		if m.joinCh == ch {
-			m.joinCh = nil
+		if f := field(m); *f == ch {
+			*f = nil
 		}
 	}
 	g.mu.Unlock()
@@ -355,7 +364,7 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResponse {
 	case r := <-ch:
 		return r
 	default:
-		return JoinResponse{Err: kerr.CoordinatorNotAvailable, Generation: -1, MemberID: req.MemberID}
+		return gone
 	}
 }
 
@@ -383,24 +392,7 @@ func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResponse {
 	if ch == nil {
 		return resp
 	}
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
-	}
-	g.mu.Lock()
-	for _, m := range g.members {
-		if m.syncCh == ch {
-			m.syncCh = nil
-		}
-	}
-	g.mu.Unlock()
-	select {
-	case r := <-ch:
-		return r
-	default:
-		return SyncResponse{Err: kerr.CoordinatorNotAvailable}
-	}
+	return await(ctx, g, ch, func(m *member) *chan SyncResponse { return &m.syncCh }, SyncResponse{Err: kerr.CoordinatorNotAvailable})
 }
 
 // Heartbeat handles a Heartbeat.
