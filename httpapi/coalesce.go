@@ -112,6 +112,9 @@ func (co *coalescer) lead() {
 	for n < len(co.queue) && n < maxPending && (n == 0 || size < maxCoalesceBytes) {
 		ev := co.queue[n].ev
 		size += len(ev.value) + len(ev.key) + 32
+		for _, h := range ev.headers {
+			size += len(h.Key) + len(h.Value)
+		}
 		n++
 	}
 	batch := make([]*pendingWrite, n)

@@ -131,11 +131,24 @@ func segmentRecord(part int32, r batch.Record) map[string]any {
 		out["payload_encoding"] = "base64"
 	}
 	if len(r.Headers) > 0 {
+		// As the REST API renders them: strings when valid UTF-8, else all
+		// values base64 with headers_encoding.
 		h := make(map[string]string, len(r.Headers))
+		binary := false
 		for _, kv := range r.Headers {
-			h[kv.Key] = string(kv.Value)
+			binary = binary || !utf8.Valid(kv.Value)
+		}
+		for _, kv := range r.Headers {
+			if binary {
+				h[kv.Key] = base64.StdEncoding.EncodeToString(kv.Value)
+			} else {
+				h[kv.Key] = string(kv.Value)
+			}
 		}
 		out["headers"] = h
+		if binary {
+			out["headers_encoding"] = "base64"
+		}
 	}
 	return out
 }
