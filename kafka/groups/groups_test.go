@@ -669,3 +669,26 @@ func TestJoinRefusesOversizedStrings(t *testing.T) {
 		}
 	}
 }
+
+// The join barrier waits for members between the two KIP-394 steps, so
+// consumers starting together form one generation (Kafka's
+// hasAllMembersJoined), not one per arrival.
+func TestJoinBarrierWaitsForPendingMembers(t *testing.T) {
+	c := newCoord(t, Config{})
+	a, gen := stableOne(t, c, jreq("g", ""))
+	breq := jreq("g", "")
+	breq.RequireKnownMemberID = true
+	first := c.Join(context.Background(), breq)
+	wantErr(t, "B's first join", first.Err, kerr.MemberIDRequired)
+	ra := asyncJoin(c, jreq("g", a))
+	notYet(t, ra) // B is pending: the barrier waits for it
+	breq.MemberID = first.MemberID
+	rb := asyncJoin(c, breq)
+	ja, jb := wait(t, ra), wait(t, rb)
+	if ja.Err != nil || jb.Err != nil || ja.Generation != gen+1 || jb.Generation != gen+1 {
+		t.Fatalf("joins: %+v / %+v", ja, jb)
+	}
+	if ja.LeaderID == a && len(ja.Members) != 2 {
+		t.Fatalf("leader sees %d members, want 2", len(ja.Members))
+	}
+}
