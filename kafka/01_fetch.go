@@ -111,7 +111,7 @@ func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
 }
 
 // maxFetchBytes caps one Fetch response, as Kafka's default fetch.max.bytes.
-const maxFetchBytes = 55 << 20
+var maxFetchBytes = 55 << 20 // a variable for tests
 
 // fetchOnce reads what is there now. It returns the response, its record
 // bytes and records, and whether any partition has an error.

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
@@ -612,5 +613,27 @@ func TestProduceRecordSetAllOrNothing(t *testing.T) {
 	set = append(mkBatch("x", "y"), mkBatch("z")...)
 	if p := c.produce("rs", 0, 9, set); p.ErrorCode != 0 || p.BaseOffset != 1 {
 		t.Fatalf("two-batch record set: code %d base %d", p.ErrorCode, p.BaseOffset)
+	}
+}
+
+// A client asking for more than the broker's cap gets at most the cap
+// (and at least one batch).
+func TestFetchCappedByBroker(t *testing.T) {
+	e := startServer(t, testConfig())
+	old := maxFetchBytes
+	maxFetchBytes = 300
+	defer func() { maxFetchBytes = old }()
+	c := e.dial(t)
+	for i := 0; i < 10; i++ {
+		if p := c.produce("cap", 0, 9, mkBatch(strings.Repeat("v", 100))); p.ErrorCode != 0 {
+			t.Fatalf("produce: %d", p.ErrorCode)
+		}
+	}
+	req := fetchReq("cap", 0, 0, 0, 0)
+	req.MaxBytes = 1 << 30
+	resp := c.do(req, 11).(*kmsg.FetchResponse)
+	got := len(decodeAll(t, resp.Topics[0].Partitions[0].RecordBatches))
+	if got == 0 || got > 2 {
+		t.Fatalf("fetch under a 300-byte cap returned %d records of ~170-byte batches", got)
 	}
 }
