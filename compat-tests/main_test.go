@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,10 +59,16 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// topicName makes a topic name unique to the test.
+// topicName makes a topic name unique to the test run: the same for every
+// call within one test, different in the next run of it (go test -count=N
+// reuses the shared server).
 func topicName(t *testing.T, suffix string) string {
+	k := nameKey{t, suffix}
+	if v, ok := names.Load(k); ok {
+		return v.(string)
+	}
 	name := t.Name() + "-" + suffix
-	out := make([]byte, 0, len(name))
+	out := make([]byte, 0, len(name)+8)
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' {
@@ -68,5 +77,18 @@ func topicName(t *testing.T, suffix string) string {
 			out = append(out, '_')
 		}
 	}
-	return string(out)
+	out = append(out, '-')
+	out = strconv.AppendInt(out, runs.Add(1), 10)
+	v, _ := names.LoadOrStore(k, string(out))
+	return v.(string)
 }
+
+type nameKey struct {
+	t      *testing.T
+	suffix string
+}
+
+var (
+	names sync.Map // nameKey -> topic name
+	runs  atomic.Int64
+)
