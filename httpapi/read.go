@@ -223,7 +223,7 @@ func (s *server) startOffset(table string, part int32, since int64) (int64, erro
 // maxReadBytes bounds the keys and values one read collects per partition:
 // past it the read stops early with has_more (limit alone would let 10,000
 // large records build gigabytes).
-const maxReadBytes = 32 << 20
+var maxReadBytes = 32 << 20 // a variable for tests
 
 // collect appends to out up to limit records of a partition with offset >=
 // from and timestamp >= since. It returns the offset after the last record

@@ -85,3 +85,21 @@ func TestHasMoreCountsOnlyMatchingRecords(t *testing.T) {
 		t.Fatalf("offset+since: %d %v", code, body)
 	}
 }
+
+// A read stops at its byte budget with has_more, whatever the limit.
+func TestReadStopsAtByteBudget(t *testing.T) {
+	e := newEnv(t, Config{DefaultPartitions: 1})
+	old := maxReadBytes
+	maxReadBytes = 2500
+	defer func() { maxReadBytes = old }()
+	big := strings.Repeat("x", 1000)
+	for i := 0; i < 10; i++ {
+		e.doJSON("POST", "/tables/t", `{"payload":"`+big+`"}`)
+	}
+	for _, q := range []string{"/tables/t?limit=100", "/tables/t?partition=0&offset=0&limit=100"} {
+		code, body := e.doJSON("GET", q, "")
+		if code != 200 || body["has_more"] != true || body["count"].(interface{ String() string }).String() != "3" {
+			t.Errorf("%s: %d count %v has_more %v", q, code, body["count"], body["has_more"])
+		}
+	}
+}
