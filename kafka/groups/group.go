@@ -715,18 +715,9 @@ func (g *Group) heartbeat(memberID, instanceID string, generation int32) *kerr.E
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable
 	}
-	if g.fenced(memberID, instanceID) {
-		return kerr.FencedInstanceID
-	}
-	if _, ok := g.pending[memberID]; ok {
-		return kerr.RebalanceInProgress
-	}
-	m := g.members[memberID]
-	switch {
-	case m == nil:
-		return kerr.UnknownMemberID
-	case generation != g.generation:
-		return kerr.IllegalGeneration
+	m, err := g.checkMember(memberID, instanceID, generation)
+	if err != nil {
+		return err
 	}
 	g.refresh(m)
 	if g.state == PreparingRebalance {
@@ -772,23 +763,35 @@ func (g *Group) checkCommit(memberID, instanceID string, generation int32, simpl
 	if simple && len(g.members) == 0 {
 		return nil
 	}
-	if g.fenced(memberID, instanceID) {
-		return kerr.FencedInstanceID
+	m, err := g.checkMember(memberID, instanceID, generation)
+	if err != nil {
+		return err
 	}
-	if _, ok := g.pending[memberID]; ok {
-		return kerr.RebalanceInProgress
-	}
-	m := g.members[memberID]
-	switch {
-	case m == nil:
-		return kerr.UnknownMemberID
-	case generation != g.generation:
-		return kerr.IllegalGeneration
-	case g.state == CompletingRebalance:
+	if g.state == CompletingRebalance {
 		return kerr.RebalanceInProgress
 	}
 	g.refresh(m)
 	return nil
+}
+
+// checkMember checks who a Heartbeat or OffsetCommit comes from: not fenced (a
+// static member's old instance), not between the KIP-394 steps, known, and
+// of the current generation.
+func (g *Group) checkMember(memberID, instanceID string, generation int32) (*member, *kerr.Error) {
+	if g.fenced(memberID, instanceID) {
+		return nil, kerr.FencedInstanceID
+	}
+	if _, ok := g.pending[memberID]; ok {
+		return nil, kerr.RebalanceInProgress
+	}
+	m := g.members[memberID]
+	switch {
+	case m == nil:
+		return nil, kerr.UnknownMemberID
+	case generation != g.generation:
+		return nil, kerr.IllegalGeneration
+	}
+	return m, nil
 }
 
 func (g *Group) describe() GroupInfo {
