@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,63 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// writeUntilKilled runs writers that POST events to table (event gives each
+// write's JSON body and payload), kills the process with SIGKILL after d,
+// and returns every write that was acknowledged before.
+func writeUntilKilled(t *testing.T, p *zombitest.Proc, writers int, d time.Duration, event func(w, i int) (body, payload string), table string) []ack {
+	t.Helper()
+	var mu sync.Mutex
+	var acks []ack
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: writers}, Timeout: 5 * time.Second}
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body, payload := event(w, i)
+				a, ok := postJSON(client, p.HTTPBase, table, body, payload)
+				if !ok {
+					continue
+				}
+				mu.Lock()
+				acks = append(acks, a)
+				mu.Unlock()
+			}
+		}(w)
+	}
+	time.Sleep(d)
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	return acks
+}
+
+// postJSON posts one event; ok when it was acknowledged (202).
+func postJSON(c *http.Client, base, table, body, payload string) (ack, bool) {
+	resp, err := c.Post(base+"/tables/"+table, "application/json", strings.NewReader(body))
+	if err != nil {
+		return ack{}, false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Offset    int64 `json:"offset"`
+		Partition int32 `json:"partition"`
+	}
+	if resp.StatusCode != http.StatusAccepted || json.NewDecoder(resp.Body).Decode(&r) != nil {
+		return ack{}, false
+	}
+	return ack{r.Partition, r.Offset, payload}, true
 }
 
 type ack struct {
@@ -84,48 +142,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	const parts = 4
 	p := startZombi(t, dir, fmt.Sprintf("ZOMBI_DEFAULT_PARTITIONS=%d", parts))
 
-	var mu sync.Mutex
-	var acks []ack
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Second}
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				payload := fmt.Sprintf("writer-%d-event-%d", w, i)
-				body := fmt.Sprintf(`{"payload": %q, "key": "k%d"}`, payload, i%7)
-				resp, err := client.Post(p.HTTPBase+"/tables/crash", "application/json", bytes.NewBufferString(body))
-				if err != nil {
-					return // the server is gone
-				}
-				var r struct {
-					Offset    int64 `json:"offset"`
-					Partition int32 `json:"partition"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted || err != nil {
-					continue
-				}
-				mu.Lock()
-				acks = append(acks, ack{r.Partition, r.Offset, payload})
-				mu.Unlock()
-			}
-		}(w)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := p.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	close(stop)
-	wg.Wait()
+	acks := writeUntilKilled(t, p, 32, 1500*time.Millisecond, func(w, i int) (string, string) {
+		payload := fmt.Sprintf("writer-%d-event-%d", w, i)
+		return fmt.Sprintf(`{"payload": %q, "key": "k%d"}`, payload, i%7), payload
+	}, "crash")
 	if len(acks) < 500 {
 		t.Fatalf("only %d acknowledged writes before the kill; load too light to prove anything", len(acks))
 	}

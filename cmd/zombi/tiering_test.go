@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,19 +133,7 @@ func waitColdEnd(t *testing.T, env []string, table string, part int32, end int64
 var e2eClient = &http.Client{Timeout: 10 * time.Second}
 
 func postEvent(t *testing.T, c *http.Client, base, table, payload string) (ack, bool) {
-	resp, err := c.Post(base+"/tables/"+table, "application/json", strings.NewReader(fmt.Sprintf(`{"payload": %q}`, payload)))
-	if err != nil {
-		return ack{}, false
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Offset    int64 `json:"offset"`
-		Partition int32 `json:"partition"`
-	}
-	if resp.StatusCode != http.StatusAccepted || json.NewDecoder(resp.Body).Decode(&r) != nil {
-		return ack{}, false
-	}
-	return ack{r.Partition, r.Offset, payload}, true
+	return postJSON(c, base, table, fmt.Sprintf(`{"payload": %q}`, payload), payload)
 }
 
 // TestTieringEndToEnd: events written over HTTP are flushed to S3 and
@@ -227,36 +214,11 @@ func TestTieringKill9MidUpload(t *testing.T) {
 	dir := t.TempDir()
 	p := startZombi(t, dir, env...)
 
-	var mu sync.Mutex
-	var acks []ack
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 5 * time.Second}
 	pad := strings.Repeat("z", 2000)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				a, ok := postEvent(t, client, p.HTTPBase, "kill", fmt.Sprintf("w%d-%d-%s", w, i, pad))
-				if !ok {
-					continue
-				}
-				mu.Lock()
-				acks = append(acks, a)
-				mu.Unlock()
-			}
-		}(w)
-	}
-	time.Sleep(2500 * time.Millisecond)
-	_ = p.Kill()
-	close(stop)
-	wg.Wait()
+	acks := writeUntilKilled(t, p, 8, 2500*time.Millisecond, func(w, i int) (string, string) {
+		payload := fmt.Sprintf("w%d-%d-%s", w, i, pad)
+		return fmt.Sprintf(`{"payload": %q}`, payload), payload
+	}, "kill")
 	if len(acks) < 200 {
 		t.Fatalf("only %d writes before the kill", len(acks))
 	}
