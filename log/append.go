@@ -231,22 +231,12 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 					res.Err = fmt.Errorf("%w: got %d, expected %d", ErrOutOfOrderSequence, h.BaseSequence, seqAdd(prev.Batches[n-1].LastSeq, 1))
 					return res
 				}
-				newProducer = prev.clone()
 			} else if h.BaseSequence != 0 {
 				res.Err = fmt.Errorf("%w: new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.ProducerEpoch, h.BaseSequence)
 				return res
 			}
 		}
-		if newProducer == nil {
-			newProducer = &producerState{}
-		}
-		newProducer.Epoch = h.ProducerEpoch
-		newProducer.Batches = append(newProducer.Batches, producerBatch{
-			FirstSeq: h.BaseSequence, LastSeq: lastSeq, BaseOffset: st.next, LastOffsetDelta: h.LastOffsetDelta,
-		})
-		if n := len(newProducer.Batches); n > maxProducerBatches {
-			newProducer.Batches = newProducer.Batches[n-maxProducerBatches:]
-		}
+		newProducer = prev.withBatch(h, st.next)
 	}
 
 	base := st.next
@@ -254,13 +244,22 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 	r.wb.Put(batchKey(p.tid, p.id, base), req.Batch)
 	if h.MaxTimestamp > st.maxTs {
 		st.maxTs = h.MaxTimestamp
-		r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
+		if st.sinceIdx >= timeIndexInterval {
+			r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
+			st.sinceIdx = 0
+		}
 	}
 	st.next = base + int64(h.LastOffsetDelta) + 1
 	st.appended += int64(len(req.Batch))
+	st.sinceIdx += int64(len(req.Batch))
+	st.sinceCkpt += int64(len(req.Batch))
 	if newProducer != nil {
-		r.producers[producerKey{p, h.ProducerID}] = newProducer
-		r.wb.Put(partKey(kindProducer, p.tid, p.id, uint64(h.ProducerID)), newProducer.encode())
+		// Written with the next checkpoint; until then the batch is the record.
+		pk := producerKey{p, h.ProducerID}
+		if _, ok := r.producers[pk]; !ok {
+			st.producers++
+		}
+		r.producers[pk] = newProducer
 	}
 	if idemK != "" {
 		r.idem[idemK] = idemEntry{part: p.id, offset: base}

@@ -136,4 +136,5 @@ func (op *resetOp) stage(r *round) {
 		return
 	}
 	st.next, st.logStart = op.offset, op.offset
+	st.dirty = true
 }

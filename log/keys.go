@@ -8,8 +8,10 @@ import "encoding/binary"
 //	'N'                                   next topic id (u32)
 //	'M' name                              topic metadata (JSON)
 //	'B' tid u32 | part u32 | base u64     record batch, stored as produced
-//	'P' tid u32 | part u32                partition state: log start u64, next offset u64
-//	'T' tid u32 | part u32 | maxts u64    time index: running max timestamp -> batch base offset
+//	'P' tid u32 | part u32                partition state checkpoint: log start u64, next
+//	                                       offset u64, max timestamp u64 (see stateCheckpointBytes)
+//	'T' tid u32 | part u32 | maxts u64    sparse time index: running max timestamp -> base offset
+//	                                       of the batch that raised it (see timeIndexInterval)
 //	'S' tid u32 | part u32 | pid u64      idempotent producer state
 //	'I' tid u32 | key                     HTTP idempotency key -> partition u32, offset u64, ts u64
 //	'E' ts u64 | tid u32 | key            idempotency key expiry index
@@ -30,6 +32,26 @@ const (
 )
 
 var be = binary.BigEndian
+
+// Appends write no partition state: the batches are the state, and Open
+// reads the tail after the last checkpoint. A checkpoint is written when a
+// trim or reset moves the offsets, and after this many batch bytes, which
+// bounds that tail. Every extra key costs a memtable insert per round, the
+// largest CPU cost of a small durable write.
+const stateCheckpointBytes = 1 << 20
+
+// The time index gets an entry when a batch raises the running maximum
+// timestamp and this many batch bytes went by since the last entry, as
+// Kafka's index.interval.bytes; a lookup scans batch headers from the entry
+// below the target.
+const timeIndexInterval = 4096
+
+func encodePartState(st *pstate) []byte {
+	v := make([]byte, 0, 24)
+	v = be.AppendUint64(v, uint64(st.logStart))
+	v = be.AppendUint64(v, uint64(st.next))
+	return be.AppendUint64(v, uint64(st.maxTs))
+}
 
 func partPrefix(kind byte, tid uint32, part int32) []byte {
 	k := make([]byte, 9, 17)

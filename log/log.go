@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/zombi-dev/zombi/log/batch"
 	"log/slog"
+	"math"
 	"os"
 	"sort"
 	"sync"
@@ -221,32 +223,51 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 		return nil, fmt.Errorf("read partition state %d/%d: %w", tid, p, err)
 	}
 	var start, next int64
-	if len(v) == 16 {
+	if len(v) >= 16 {
 		start, next = int64(be.Uint64(v)), int64(be.Uint64(v[8:]))
 	}
-	// The state key is written with every append; the last batch confirms it.
+	if len(v) >= 24 {
+		pt.maxTs = int64(be.Uint64(v[16:]))
+	}
+	// Data dirs written before checkpoints had a dense time index.
 	it := l.db.NewIterator(l.ro)
 	defer it.Close()
-	prefix := partPrefix(kindBatch, tid, p)
-	it.SeekForPrev(prefixEnd(prefix))
-	if it.ValidForPrefix(prefix) {
-		v := it.Value().Data()
-		base := int64(be.Uint64(it.Key().Data()[9:]))
-		if len(v) >= 27 {
-			last := base + int64(int32(be.Uint32(v[23:])))
-			if last+1 > next {
-				next = last + 1
-			}
-		}
-	}
 	tp := partPrefix(kindTime, tid, p)
 	it.SeekForPrev(prefixEnd(tp))
 	if it.ValidForPrefix(tp) {
-		pt.maxTs = int64(be.Uint64(it.Key().Data()[9:]) ^ (1 << 63))
+		pt.maxTs = max(pt.maxTs, int64(be.Uint64(it.Key().Data()[9:])^(1<<63)))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read time index %d/%d: %w", tid, p, err)
+	}
+	// The batches after the checkpoint carry the rest of the state.
+	var perr error
+	err = l.scanHeaders(pt, next, math.MaxInt64, func(h batch.Header, v []byte) bool {
+		next = max(next, h.LastOffset()+1)
+		pt.maxTs = max(pt.maxTs, h.MaxTimestamp)
+		pt.sinceCkpt += int64(len(v))
+		if h.ProducerID >= 0 && !h.IsControl() {
+			prev, ok := pt.producers[h.ProducerID]
+			if !ok {
+				if prev, perr = l.storedProducer(pt, h.ProducerID); perr != nil {
+					return false
+				}
+			}
+			pt.producers[h.ProducerID] = prev.withBatch(h, h.BaseOffset)
+			pt.dirtyProducers[h.ProducerID] = true
+		}
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read partition %d/%d: %w", tid, p, err)
 	}
 	pt.next = next
 	pt.hwm.Store(next)
 	pt.logStart.Store(start)
+	pt.maxTsPub.Store(pt.maxTs)
 	return pt, nil
 }
 

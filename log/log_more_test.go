@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -484,5 +485,164 @@ func TestAppendGroupAllOrNothing(t *testing.T) {
 	}
 	if _, hwm, _ := l.Offsets("t", 0); hwm != 4 {
 		t.Fatalf("hwm %d", hwm)
+	}
+}
+
+// The time index is sparse and the partition state is a checkpoint plus the
+// batches after it: lookups by time must still find the exact first record,
+// before and after a restart, over several checkpoints' worth of data.
+func TestSparseTimeIndexAndCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	type rec struct{ off, ts int64 }
+	var recs []rec
+	value := make([]byte, 300)
+	ts := int64(1000)
+	for i := 0; i < 5000; i++ {
+		// Mostly rising timestamps, some from the past, runs of equal ones.
+		switch rng.IntN(10) {
+		case 0:
+			ts -= rng.Int64N(50)
+		case 1, 2:
+		default:
+			ts += rng.Int64N(5)
+		}
+		b := batch.NewBuilder()
+		n := 1 + rng.IntN(3)
+		for j := 0; j < n; j++ {
+			b.Add(ts+int64(j), nil, value, nil)
+		}
+		res := appendOne(t, l, "t", 0, append([]byte(nil), b.Bytes()...))
+		for j := 0; j < n; j++ {
+			recs = append(recs, rec{res.BaseOffset + int64(j), ts + int64(j)})
+		}
+	}
+	// The newest maximum only in the tail: the small batch after an indexed
+	// one is not indexed.
+	for _, r := range recs {
+		ts = max(ts, r.ts)
+	}
+	for _, size := range []int{5000, 100, 100} {
+		ts++
+		res := appendOne(t, l, "t", 0, oneRecord(ts, "", string(make([]byte, size))))
+		recs = append(recs, rec{res.BaseOffset, ts})
+	}
+	want := func(q int64) (int64, int64) {
+		for _, r := range recs {
+			if r.ts >= q {
+				return r.off, r.ts
+			}
+		}
+		return -1, -1
+	}
+	check := func(l *Log) {
+		t.Helper()
+		maxTs := int64(0)
+		for _, r := range recs {
+			maxTs = max(maxTs, r.ts)
+		}
+		for q := int64(900); q <= maxTs+2; q += 1 + rng.Int64N(40) {
+			wo, wts := want(q)
+			off, rts, err := l.OffsetForTimestamp("t", 0, q)
+			if err != nil || off != wo || rts != wts {
+				t.Fatalf("ts %d: got %d@%d %v, want %d@%d", q, off, rts, err, wo, wts)
+			}
+			// The start for a read by time is the batch that holds the answer.
+			start, err := l.StartOffsetForTimestamp("t", 0, q)
+			if wo < 0 {
+				wo = recs[len(recs)-1].off + 1
+			}
+			if err != nil || start > wo || start < wo-2 {
+				t.Fatalf("start for ts %d: %d %v, want the batch of %d", q, start, err, wo)
+			}
+		}
+		if off, _, _ := l.OffsetForTimestamp("t", 0, maxTs); off < 0 {
+			t.Fatalf("the newest timestamp %d is not found", maxTs)
+		}
+	}
+	check(l)
+
+	var index, state int
+	it := l.db.NewIterator(l.ro)
+	for it.Seek([]byte{kindTime}); it.Valid() && it.Key().Data()[0] == kindTime; it.Next() {
+		index++
+	}
+	for it.Seek([]byte{kindPartition}); it.Valid() && it.Key().Data()[0] == kindPartition; it.Next() {
+		state++
+	}
+	it.Close()
+	if index == 0 || index > 5000/10 {
+		t.Fatalf("%d time index entries for 5000 batches of about 400 bytes", index)
+	}
+	if state != 1 {
+		t.Fatalf("%d partition state keys", state)
+	}
+
+	_ = l.Close()
+	l = openTest(t, dir)
+	check(l)
+	next := recs[len(recs)-1].off + 1
+	if r := appendOne(t, l, "t", 0, oneRecord(ts+100, "", "after")); r.BaseOffset != next {
+		t.Fatalf("offset after restart %d, want %d", r.BaseOffset, next)
+	}
+	recs = append(recs, rec{next, ts + 100})
+	check(l)
+}
+
+// Producer state is written only at checkpoints; the batches after the last
+// one carry the rest and are replayed at Open. After a restart every
+// producer's last five batches are still recognised, whichever side of a
+// checkpoint they fell on.
+func TestProducerStateAcrossCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	const producers = 40
+	seq := make([]int32, producers)
+	var offsets [producers][]int64 // base offset of each batch, by sequence
+	big := make([]byte, 8000)
+	for round := 0; round < 200; round++ {
+		pid := int64(round % producers)
+		b := batch.NewBuilder()
+		b.SetProducer(pid, 3, seq[pid])
+		b.Add(1, nil, big, nil) // 200 x 8 KB: the checkpoint falls mid-way
+		r := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: append([]byte(nil), b.Bytes()...)}})[0]
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		offsets[pid] = append(offsets[pid], r.BaseOffset)
+		seq[pid]++
+	}
+	p, _ := l.partition("t", 0)
+	if v, _ := l.db.GetBytes(l.ro, partPrefix(kindPartition, p.tid, 0)); len(v) != 24 {
+		t.Fatalf("no checkpoint after 1.6 MB: %x", v)
+	}
+	_ = l.Close()
+	l = openTest(t, dir)
+	retry := func(pid int64, epoch int16, s int32) AppendResult {
+		return l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: idemProducerBatch(pid, epoch, s, 1)}})[0]
+	}
+	for pid := int64(0); pid < producers; pid++ {
+		n := len(offsets[pid])
+		for k := n - maxProducerBatches; k < n; k++ {
+			if r := retry(pid, 3, int32(k)); r.Err != nil || !r.Duplicate || r.BaseOffset != offsets[pid][k] {
+				t.Fatalf("producer %d, retry of batch %d after restart: %+v, want duplicate at %d", pid, k, r, offsets[pid][k])
+			}
+		}
+		if r := retry(pid, 3, int32(n-maxProducerBatches-1)); !errors.Is(r.Err, ErrOutOfOrderSequence) {
+			t.Fatalf("producer %d, batch older than the last five: %+v", pid, r)
+		}
+		if r := retry(pid, 2, int32(n)); !errors.Is(r.Err, ErrProducerFenced) {
+			t.Fatalf("producer %d, old epoch: %+v", pid, r)
+		}
+		if r := retry(pid, 3, int32(n)); r.Err != nil || r.Duplicate {
+			t.Fatalf("producer %d, next batch: %+v", pid, r)
+		}
 	}
 }

@@ -74,6 +74,7 @@ func (op *trimOp) stage(r *round) {
 		return
 	}
 	st.logStart = op.offset
+	st.dirty = true
 	r.wb.DeleteRange(batchKey(p.tid, p.id, 0), batchKey(p.tid, p.id, op.keepFrom))
 	// Time index entries pointing below keepFrom are dead, except the last
 	// one, which may still cover the batch that holds keepFrom.

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"github.com/zombi-dev/zombi/log/batch"
 	"sync"
 	"sync/atomic"
 )
@@ -13,19 +14,27 @@ type partition struct {
 
 	next      int64                    // writer: next offset to assign
 	maxTs     int64                    // writer: running max timestamp (time index)
+	sinceIdx  int64                    // writer: batch bytes since the last time index entry
+	sinceCkpt int64                    // writer: batch bytes since the state key was written
 	producers map[int64]*producerState // writer: idempotent producers seen
-	deleted   bool                     // writer: topic deleted
+	// writer: producers whose state is newer than their 'S' key; the batches
+	// after the checkpoint hold it, and Open replays them.
+	dirtyProducers map[int64]bool
+	deleted        bool // writer: topic deleted
 
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
 	logStart atomic.Int64
 	appended atomic.Int64 // batch bytes appended since Open
+	maxTsPub atomic.Int64 // maxTs as of hwm
 
 	mu     sync.Mutex
 	notify chan struct{} // closed when hwm moves
 }
 
 func newPartition(tid uint32, id int32) *partition {
-	return &partition{tid: tid, id: id, maxTs: -1 << 63, producers: map[int64]*producerState{}, notify: make(chan struct{})}
+	p := &partition{tid: tid, id: id, maxTs: -1 << 63, sinceIdx: timeIndexInterval, producers: map[int64]*producerState{}, dirtyProducers: map[int64]bool{}, notify: make(chan struct{})}
+	p.maxTsPub.Store(p.maxTs)
+	return p
 }
 
 // publish makes offsets below hwm visible and wakes waiters.
@@ -48,16 +57,26 @@ func (p *partition) watch() (<-chan struct{}, int64) {
 // rest stay in RocksDB and are read back on demand.
 const maxCachedProducers = 1024
 
-// cacheProducer remembers a producer's state, evicting an arbitrary other
-// one when the cache is full.
-func (p *partition) cacheProducer(pid int64, s *producerState) {
+// maxDirtyProducers forces a checkpoint once this many producers have state
+// newer than their 'S' key, so that clean ones remain to evict.
+const maxDirtyProducers = maxCachedProducers / 2
+
+// cacheProducer remembers a producer's state, evicting an arbitrary clean
+// one when the cache is full. A dirty state (newer than its 'S' key) stays
+// until the next checkpoint writes it.
+func (p *partition) cacheProducer(pid int64, s *producerState, dirty bool) {
 	if _, ok := p.producers[pid]; !ok && len(p.producers) >= maxCachedProducers {
 		for k := range p.producers {
-			delete(p.producers, k)
-			break
+			if !p.dirtyProducers[k] {
+				delete(p.producers, k)
+				break
+			}
 		}
 	}
 	p.producers[pid] = s
+	if dirty {
+		p.dirtyProducers[pid] = true
+	}
 }
 
 // producerState is what Kafka keeps per idempotent producer and partition:
@@ -77,9 +96,20 @@ type producerBatch struct {
 // idempotent producer connection.
 const maxProducerBatches = 5
 
-func (s *producerState) clone() *producerState {
-	c := &producerState{Epoch: s.Epoch, Batches: append([]producerBatch(nil), s.Batches...)}
-	return c
+// withBatch returns the state after an accepted batch stored at base; s may
+// be nil.
+func (s *producerState) withBatch(h batch.Header, base int64) *producerState {
+	n := &producerState{Epoch: h.ProducerEpoch, Batches: make([]producerBatch, 0, maxProducerBatches+1)}
+	if s != nil && s.Epoch == h.ProducerEpoch {
+		n.Batches = append(n.Batches, s.Batches...)
+	}
+	n.Batches = append(n.Batches, producerBatch{
+		FirstSeq: h.BaseSequence, LastSeq: seqAdd(h.BaseSequence, h.LastOffsetDelta), BaseOffset: base, LastOffsetDelta: h.LastOffsetDelta,
+	})
+	if k := len(n.Batches); k > maxProducerBatches {
+		n.Batches = n.Batches[k-maxProducerBatches:]
+	}
+	return n
 }
 
 func (s *producerState) encode() []byte {

@@ -138,6 +138,13 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 // scan calls fn with copies of the batches from the one holding offset up to
 // hwm, until fn returns false. Callers hold closeMu.
 func (l *Log) scan(p *partition, offset, hwm int64, fn func(Batch) bool) error {
+	return l.scanHeaders(p, offset, hwm, func(h batch.Header, v []byte) bool {
+		return fn(Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Raw: append([]byte(nil), v...)})
+	})
+}
+
+// scanHeaders is scan without the copies: v is valid only during fn.
+func (l *Log) scanHeaders(p *partition, offset, hwm int64, fn func(h batch.Header, v []byte) bool) error {
 	prefix := partPrefix(kindBatch, p.tid, p.id)
 	ro := grocksdb.NewDefaultReadOptions()
 	defer ro.Destroy()
@@ -160,9 +167,9 @@ func (l *Log) scan(p *partition, offset, hwm int64, fn func(Batch) bool) error {
 			v.Free()
 			continue
 		}
-		b := Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Raw: append([]byte(nil), v.Data()...)}
+		more := fn(h, v.Data())
 		v.Free()
-		if !fn(b) {
+		if !more {
 			break
 		}
 	}
@@ -213,19 +220,35 @@ func (l *Log) timeIndexLookup(p *partition, ts int64) (int64, error) {
 		return -1, err
 	}
 	defer l.closeMu.RUnlock()
-	prefix := partPrefix(kindTime, p.tid, p.id)
-	it := l.db.NewIterator(l.ro)
-	defer it.Close()
-	it.Seek(partKey(kindTime, p.tid, p.id, tsKey(ts)))
-	if !it.ValidForPrefix(prefix) {
-		return -1, it.Err()
-	}
-	off := int64(be.Uint64(it.Value().Data()))
-	if ls := p.logStart.Load(); off < ls {
-		off = ls
-	}
-	if off >= p.hwm.Load() {
+	// hwm first: every batch below it counts in maxTsPub.
+	hwm := p.hwm.Load()
+	if ts > p.maxTsPub.Load() {
 		return -1, nil
+	}
+	// The index is sparse: every batch up to the last entry below ts has a
+	// running maximum below ts, so the answer is at or after that entry.
+	from := p.logStart.Load()
+	if k := tsKey(ts); k > 0 {
+		prefix := partPrefix(kindTime, p.tid, p.id)
+		it := l.db.NewIterator(l.ro)
+		defer it.Close()
+		it.SeekForPrev(partKey(kindTime, p.tid, p.id, k-1))
+		if it.ValidForPrefix(prefix) {
+			from = max(from, int64(be.Uint64(it.Value().Data())))
+		} else if err := it.Err(); err != nil {
+			return -1, fmt.Errorf("%w: time index: %w", ErrStorage, err)
+		}
+	}
+	off := int64(-1)
+	err := l.scanHeaders(p, from, hwm, func(h batch.Header, _ []byte) bool {
+		if h.MaxTimestamp >= ts {
+			off = max(h.BaseOffset, p.logStart.Load())
+			return false
+		}
+		return true
+	})
+	if err != nil || off >= hwm {
+		return -1, err
 	}
 	return off, nil
 }

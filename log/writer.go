@@ -42,6 +42,10 @@ type writer struct {
 type pstate struct {
 	next, maxTs, logStart int64
 	appended              int64 // batch bytes appended in this round
+	sinceIdx, sinceCkpt   int64 // as in partition
+	dirty                 bool  // logStart or next moved other than by an append
+	ckpt                  bool  // this round writes the partition's checkpoint
+	producers             int   // producers staged in this round
 }
 
 type producerKey struct {
@@ -138,8 +142,20 @@ func (w *writer) commit(ops []writeOp) error {
 			continue
 		}
 		st := r.parts[p]
-		v := be.AppendUint64(make([]byte, 0, 16), uint64(st.logStart))
-		r.wb.Put(partPrefix(kindPartition, p.tid, p.id), be.AppendUint64(v, uint64(st.next)))
+		if st.dirty || st.sinceCkpt >= stateCheckpointBytes || len(p.dirtyProducers)+st.producers >= maxDirtyProducers {
+			r.wb.Put(partPrefix(kindPartition, p.tid, p.id), encodePartState(st))
+			st.sinceCkpt, st.ckpt = 0, true
+			for pid := range p.dirtyProducers {
+				if _, staged := r.producers[producerKey{p, pid}]; !staged {
+					r.wb.Put(partKey(kindProducer, p.tid, p.id, uint64(pid)), p.producers[pid].encode())
+				}
+			}
+		}
+	}
+	for pk, s := range r.producers {
+		if r.parts[pk.p].ckpt && !r.deleted[pk.p.tid] {
+			r.wb.Put(partKey(kindProducer, pk.p.tid, pk.p.id, uint64(pk.pid)), s.encode())
+		}
 	}
 	if r.wb.Count() > 0 {
 		if err := w.l.db.Write(w.l.wo, r.wb); err != nil {
@@ -152,8 +168,13 @@ func (w *writer) commit(ops []writeOp) error {
 			w.l.logger.Info("writes succeed again")
 		}
 	}
+	for _, p := range r.order {
+		if r.parts[p].ckpt {
+			clear(p.dirtyProducers)
+		}
+	}
 	for pk, st := range r.producers {
-		pk.p.cacheProducer(pk.pid, st)
+		pk.p.cacheProducer(pk.pid, st, !r.parts[pk.p].ckpt)
 	}
 	for _, p := range r.order {
 		st := r.parts[p]
@@ -162,6 +183,8 @@ func (w *writer) commit(ops []writeOp) error {
 			continue
 		}
 		p.next, p.maxTs = st.next, st.maxTs
+		p.sinceIdx, p.sinceCkpt = st.sinceIdx, st.sinceCkpt
+		p.maxTsPub.Store(st.maxTs)
 		p.appended.Add(st.appended)
 		if st.logStart != p.logStart.Load() {
 			p.logStart.Store(st.logStart)
@@ -188,7 +211,7 @@ func (r *round) state(p *partition) *pstate {
 	if st, ok := r.parts[p]; ok {
 		return st
 	}
-	st := &pstate{next: p.next, maxTs: p.maxTs, logStart: p.logStart.Load()}
+	st := &pstate{next: p.next, maxTs: p.maxTs, logStart: p.logStart.Load(), sinceIdx: p.sinceIdx, sinceCkpt: p.sinceCkpt}
 	r.parts[p] = st
 	r.order = append(r.order, p)
 	return st
@@ -205,18 +228,11 @@ func (r *round) producer(p *partition, pid int64) (*producerState, error) {
 	if s, ok := p.producers[pid]; ok {
 		return s, nil
 	}
-	v, err := r.l.db.GetBytes(r.l.ro, partKey(kindProducer, p.tid, p.id, uint64(pid)))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read producer state: %w", ErrStorage, err)
+	s, err := r.l.storedProducer(p, pid)
+	if err != nil || s == nil {
+		return nil, err
 	}
-	if v == nil {
-		return nil, nil
-	}
-	s, ok := decodeProducerState(v)
-	if !ok {
-		return nil, nil
-	}
-	p.cacheProducer(pid, s)
+	p.cacheProducer(pid, s, false)
 	return s, nil
 }
 
@@ -227,4 +243,20 @@ func seqAdd(seq, n int32) int32 {
 		v -= math.MaxInt32 + 1
 	}
 	return int32(v)
+}
+
+// storedProducer reads a producer's state as of the last checkpoint, or nil.
+func (l *Log) storedProducer(p *partition, pid int64) (*producerState, error) {
+	v, err := l.db.GetBytes(l.ro, partKey(kindProducer, p.tid, p.id, uint64(pid)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read producer state: %w", ErrStorage, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	s, ok := decodeProducerState(v)
+	if !ok {
+		return nil, nil
+	}
+	return s, nil
 }
