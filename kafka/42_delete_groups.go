@@ -39,21 +39,21 @@ func (s *Server) deleteGroup(name string) int16 {
 	if name == "" {
 		return kerr.InvalidGroupID.Code
 	}
-	found, gerr := s.groups.Delete(name)
-	if gerr != nil {
-		return gerr.Code
-	}
-	offs, err := s.log.GroupOffsets(name)
-	if err != nil {
-		return errorCode(err)
-	}
-	if !found && len(offs) == 0 {
-		return kerr.GroupIDNotFound.Code
-	}
-	if len(offs) > 0 {
-		if err := s.log.DeleteOffsets(name, "", nil); err != nil {
-			return errorCode(err)
+	found, gerr := s.groups.Delete(name, func() (bool, *kerr.Error) {
+		offs, err := s.log.GroupOffsets(name)
+		if err == nil && len(offs) > 0 {
+			err = s.log.DeleteOffsets(name, "", nil)
 		}
+		if err != nil {
+			return false, kerrFor(err)
+		}
+		return len(offs) > 0, nil
+	})
+	switch {
+	case gerr != nil:
+		return gerr.Code
+	case !found:
+		return kerr.GroupIDNotFound.Code
 	}
 	return 0
 }

@@ -71,3 +71,11 @@ func errorMessage(err error) *string {
 
 // errInvalidTimestamp is a negative ListOffsets timestamp Zombi does not know.
 var errInvalidTimestamp = errors.New("unsupported special timestamp")
+
+// kerrFor is errorCode as a *kerr.Error, for the group coordinator's calls.
+func kerrFor(err error) *kerr.Error {
+	if ke, ok := kerr.ErrorForCode(errorCode(err)).(*kerr.Error); ok {
+		return ke
+	}
+	return kerr.UnknownServerError
+}

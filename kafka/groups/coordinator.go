@@ -253,15 +253,23 @@ func (c *Coordinator) Bytes() int64 { return c.bytes.Load() }
 
 // lookup returns a group, creating it when create is set. It returns a nil
 // group and an error code when the coordinator is closed or full.
-func (c *Coordinator) lookup(name string, create bool) (*Group, *kerr.Error) {
+// lookup modes: whether a missing group is made, and whether MaxGroups
+// applies (a group made only to hold its lock for a moment does not count).
+const (
+	lookupOnly = iota
+	lookupCreate
+	lookupCreateOverCap
+)
+
+func (c *Coordinator) lookup(name string, mode int) (*Group, *kerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, kerr.CoordinatorNotAvailable
 	}
 	g := c.groups[name]
-	if g == nil && create {
-		if len(c.groups) >= c.cfg.MaxGroups {
+	if g == nil && mode != lookupOnly {
+		if mode == lookupCreate && len(c.groups) >= c.cfg.MaxGroups {
 			return nil, kerr.CoordinatorNotAvailable
 		}
 		g = &Group{c: c, name: name, members: map[string]*member{}, pending: map[string]*time.Timer{}, static: map[string]string{}}
@@ -274,8 +282,16 @@ func (c *Coordinator) lookup(name string, create bool) (*Group, *kerr.Error) {
 // dropped from the map between the lookup and the lock. A nil group (not
 // found, create unset) is passed to fn without a lock.
 func (c *Coordinator) locked(name string, create bool, fn func(g *Group) *kerr.Error) *kerr.Error {
+	mode := lookupOnly
+	if create {
+		mode = lookupCreate
+	}
+	return c.lockedMode(name, mode, fn)
+}
+
+func (c *Coordinator) lockedMode(name string, mode int, fn func(g *Group) *kerr.Error) *kerr.Error {
 	for {
-		g, err := c.lookup(name, create)
+		g, err := c.lookup(name, mode)
 		if err != nil {
 			return err
 		}
@@ -488,16 +504,22 @@ func (c *Coordinator) List() []GroupInfo {
 // Delete removes an empty group (DeleteGroups). found is false when the
 // coordinator holds no such group; a group with members (or members joining)
 // gets NON_EMPTY_GROUP. Deleting committed offsets is the caller's part.
-func (c *Coordinator) Delete(group string) (found bool, err *kerr.Error) {
-	err = c.locked(group, false, func(g *Group) *kerr.Error {
-		if g == nil {
-			return nil
-		}
-		found = true
+//
+// deleteOffsets runs with the group's lock held (the group is made for the
+// purpose when none is in memory), so that no member can join and commit
+// between the check and the deletion; it reports whether there were any.
+// found is false when the group had neither members nor offsets.
+func (c *Coordinator) Delete(group string, deleteOffsets func() (bool, *kerr.Error)) (found bool, err *kerr.Error) {
+	err = c.lockedMode(group, lookupCreateOverCap, func(g *Group) *kerr.Error {
 		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
+			found = true
 			return kerr.NonEmptyGroup
 		}
-		g.state = Dead
+		had, err := deleteOffsets()
+		if err != nil {
+			return err
+		}
+		found = had
 		g.shutdown()
 		c.drop(g)
 		return nil

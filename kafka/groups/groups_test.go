@@ -439,13 +439,40 @@ func TestErrors(t *testing.T) {
 	wantErr(t, "commit unknown group member", c.CheckCommit("nope", "m", "", 3), kerr.UnknownMemberID)
 	wantErr(t, "commit unknown group generation", c.CheckCommit("nope", "", "", 3), kerr.IllegalGeneration)
 	wantErr(t, "simple commit", c.CheckCommit("nope", "", "", -1), nil)
-	found, err := c.Delete("g")
+	noOffsets := func() (bool, *kerr.Error) { return false, nil }
+	found, err := c.Delete("g", noOffsets)
 	if !found || err != kerr.NonEmptyGroup {
 		t.Fatalf("delete active: %v %v", found, err)
 	}
 	c.Leave("g", []LeaveMember{{MemberID: m1}})
-	if found, _ := c.Delete("g"); found {
-		t.Fatal("an empty group is dropped at once; Delete should not find it")
+	if found, _ := c.Delete("g", noOffsets); found {
+		t.Fatal("an empty group without offsets is not found")
+	}
+}
+
+// A member cannot join (and then commit) while DeleteGroups deletes the
+// group's offsets: the deletion holds the group's lock.
+func TestDeleteHoldsOffJoins(t *testing.T) {
+	c := newCoord(t, Config{})
+	inDelete, release := make(chan struct{}), make(chan struct{})
+	deleted := make(chan bool, 1)
+	go func() {
+		found, err := c.Delete("g", func() (bool, *kerr.Error) {
+			close(inDelete)
+			<-release
+			return true, nil
+		})
+		deleted <- found && err == nil
+	}()
+	<-inDelete
+	join := asyncJoin(c, jreq("g", ""))
+	notYet(t, join)
+	close(release)
+	if !wait(t, deleted) {
+		t.Fatal("delete of a group with offsets failed")
+	}
+	if r := wait(t, join); r.Err != nil || r.Generation != 1 {
+		t.Fatalf("join after the delete: %+v", r)
 	}
 }
 
