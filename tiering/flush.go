@@ -238,7 +238,8 @@ func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, 
 
 // writeSegment uploads one segment, then records it in the manifest. A
 // crash between the two leaves an orphan object that no manifest lists:
-// never read, deleted by cleanOrphans, or overwritten by the retry.
+// never read, deleted by cleanOrphans, or overwritten by the retry. (The
+// manifest save may seal a chunk first: the same holds for it.)
 func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs []plog.Batch) error {
 	seg := encodeSegment(ps.topic, ps.part, start, bs)
 	seg.meta.FlushedMs = time.Now().UnixMilli()
@@ -254,7 +255,8 @@ func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs 
 	}
 	m.Segments = append(m.Segments, seg.meta)
 	m.End = seg.meta.End
-	if err := saveManifest(ctx, t.st, m); err != nil {
+	dropped, err := saveManifest(ctx, t.st, m)
+	if err != nil {
 		return err
 	}
 	ps.man.Store(m)
@@ -262,6 +264,7 @@ func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs 
 	if t.cfg.HotRetention <= 0 {
 		t.trimHot(ps, m.End)
 	}
+	t.deleteChunks(dropped)
 	return nil
 }
 
@@ -291,11 +294,13 @@ func (t *Tier) moveStart(ps *partState, offset int64) error {
 	old := m.Segments
 	m.Segments = nil
 	m.LogStart, m.End = offset, offset
-	if err := saveManifest(t.ctx, t.st, m); err != nil {
+	dropped, err := saveManifest(t.ctx, t.st, m)
+	if err != nil {
 		return err
 	}
 	ps.man.Store(m)
 	t.deleteSegments(old)
+	t.deleteChunks(dropped)
 	ps.acct.Lock()
 	t.pending.Add(-ps.pendB)
 	ps.pendB, ps.scanned = 0, offset
@@ -304,7 +309,9 @@ func (t *Tier) moveStart(ps *partState, offset int64) error {
 }
 
 // applyRetention deletes the leading segments whose newest record is older
-// than Retention, moving the cold (and, if needed, hot) log start.
+// than Retention, moving the cold (and, if needed, hot) log start. Manifest
+// chunks whose segments all expired leave the head and are deleted after it
+// is saved; a partly expired chunk stays (LogStart says where it is valid).
 func (t *Tier) applyRetention(ps *partState) error {
 	cur := ps.man.Load()
 	if cur == nil || len(cur.Segments) == 0 {
@@ -326,13 +333,15 @@ func (t *Tier) applyRetention(ps *partState) error {
 	} else {
 		m.LogStart = m.End
 	}
-	if err := saveManifest(t.ctx, t.st, m); err != nil {
+	dropped, err := saveManifest(t.ctx, t.st, m)
+	if err != nil {
 		return err
 	}
 	ps.man.Store(m)
-	t.logger.Info("cold retention: segments expired", "topic", ps.topic, "partition", ps.part, "segments", k, "log_start", m.LogStart)
+	t.logger.Info("cold retention: segments expired", "topic", ps.topic, "partition", ps.part, "segments", k, "manifest_chunks", len(dropped), "log_start", m.LogStart)
 	t.trimHot(ps, m.LogStart)
 	t.deleteSegments(expired)
+	t.deleteChunks(dropped)
 	return nil
 }
 
@@ -352,30 +361,53 @@ func (t *Tier) deleteSegments(segs []SegmentMeta) {
 	}
 }
 
+// deleteChunks removes manifest chunk objects the head no longer refers to
+// (best effort, like deleteSegments).
+func (t *Tier) deleteChunks(refs []chunkRef) {
+	if len(refs) == 0 {
+		return
+	}
+	keys := make([]string, len(refs))
+	for i, c := range refs {
+		keys[i] = c.Key
+	}
+	if err := t.st.Delete(t.ctx, keys...); err != nil {
+		t.logger.Warn("delete dropped manifest chunks (left as orphans)", "err", err)
+	}
+}
+
 // cleanOrphans deletes the partition's segment objects that its manifest
-// does not list: uploads a crash interrupted before the manifest recorded
-// them, and deletions that failed. It runs before the partition's first
-// upload, under flushMu, so it never races one.
+// does not list and the manifest chunks its head does not refer to: uploads
+// a crash interrupted before the manifest recorded them, and deletions that
+// failed. It runs before the partition's first upload, under flushMu, so it
+// never races one.
 func (t *Tier) cleanOrphans(ps *partState) error {
 	listed := map[string]bool{}
 	if m := ps.man.Load(); m != nil {
 		for _, s := range m.Segments {
 			listed[s.Key] = true
 		}
-	}
-	var orphans []string
-	err := t.st.List(t.ctx, segmentPrefix(ps.topic, ps.part), "", func(k string, _ int64) bool {
-		if !listed[k] {
-			orphans = append(orphans, k)
+		for _, c := range m.chunks {
+			listed[c.Key] = true
 		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
-	if len(orphans) > 0 {
-		t.logger.Info("deleting orphaned segment objects", "topic", ps.topic, "partition", ps.part, "count", len(orphans))
-		return t.st.Delete(t.ctx, orphans...)
+	for _, prefix := range []string{segmentPrefix(ps.topic, ps.part), chunkPrefix(ps.topic, ps.part)} {
+		var orphans []string
+		err := t.st.List(t.ctx, prefix, "", func(k string, _ int64) bool {
+			if !listed[k] {
+				orphans = append(orphans, k)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if len(orphans) > 0 {
+			t.logger.Info("deleting orphaned objects", "topic", ps.topic, "partition", ps.part, "prefix", prefix, "count", len(orphans))
+			if err := t.st.Delete(t.ctx, orphans...); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

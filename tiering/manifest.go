@@ -1,19 +1,28 @@
 package tiering
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// Manifest is what the cold tier holds for one partition, stored as JSON
-// under manifests/{table}/{partition}.json. It is the only source of truth
-// for cold reads: a segment object that no manifest lists is an orphan and
-// never read. End is the flush watermark.
+// Manifest is what the cold tier holds for one partition. It is the only
+// source of truth for cold reads: a segment object that no manifest lists is
+// an orphan and never read. End is the flush watermark.
+//
+// In memory it holds the partition's whole segment list. In S3 (version 2,
+// docs/SEGMENT_FORMAT.md) it is a small head object under
+// manifests/{table}/{partition}.json that lists the unsealed tail of the
+// segments and refers to immutable chunk objects holding the older ones in
+// runs of manifestChunkSegments, so that the object rewritten per segment
+// stays small however long the partition is kept.
 type Manifest struct {
 	Version    int    `json:"version"`
 	Topic      string `json:"topic"`
@@ -27,6 +36,11 @@ type Manifest struct {
 	Generation int64         `json:"generation"`
 	UpdatedMs  int64         `json:"updated_ms"`
 	Segments   []SegmentMeta `json:"segments"`
+
+	// chunks are the sealed chunk objects the head refers to, in offset
+	// order: they hold Segments up to chunks[len-1].End (the first one may
+	// also hold segments below LogStart, expired since it was sealed).
+	chunks []chunkRef
 }
 
 // SegmentMeta describes one segment object.
@@ -45,10 +59,74 @@ type SegmentMeta struct {
 	FlushedMs    int64  `json:"flushed_ms"`
 }
 
-const manifestVersion = 1
+// manifestVersion is the version written. Version 1 (everything in one
+// object, no chunks) is still read and is rewritten as version 2 by the next
+// save.
+const manifestVersion = 2
+
+// chunkVersion is the version of manifest chunk objects.
+const chunkVersion = 1
+
+// manifestChunkSegments is how many segments one chunk object holds: the
+// head's tail is sealed into a chunk once it holds this many. A variable so
+// that tests can lower it.
+var manifestChunkSegments = 256
+
+// loadConcurrency bounds the GETs of heads and chunks loadManifests runs at
+// once.
+const loadConcurrency = 8
 
 func manifestKey(topic string, part int32) string {
 	return "manifests/" + topic + "/" + strconv.Itoa(int(part)) + ".json"
+}
+
+// chunkPrefix is where a partition's manifest chunks live: outside
+// manifests/, so that listing the heads does not see them.
+func chunkPrefix(topic string, part int32) string {
+	return "manifest-chunks/" + topic + "/" + strconv.Itoa(int(part)) + "/"
+}
+
+// chunkKey names the chunk holding the segments of [start, end).
+func chunkKey(topic string, part int32, start, end int64) string {
+	return fmt.Sprintf("%s%016x-%016x.json", chunkPrefix(topic, part), start, end)
+}
+
+// chunkRef is the head's reference to a sealed chunk object.
+type chunkRef struct {
+	Key          string `json:"key"`
+	Start        int64  `json:"start"`    // first segment's start
+	End          int64  `json:"end"`      // last segment's end
+	Segments     int    `json:"segments"` // how many segments it lists
+	MinTimestamp int64  `json:"min_ts"`   // smallest min_ts of its segments
+	MaxTimestamp int64  `json:"max_ts"`   // largest max_ts of its segments
+	Size         int64  `json:"size"`     // object size
+	CRC          uint32 `json:"crc32c"`   // CRC-32C (Castagnoli) of the object
+}
+
+// manifestHead is the persisted head: the manifest's header fields, the
+// sealed chunks and the segments after them.
+type manifestHead struct {
+	Version    int           `json:"version"`
+	Topic      string        `json:"topic"`
+	TopicUUID  string        `json:"topic_uuid"`
+	Partition  int32         `json:"partition"`
+	Partitions int32         `json:"partitions"`
+	LogStart   int64         `json:"log_start"`
+	End        int64         `json:"end"`
+	Generation int64         `json:"generation"`
+	UpdatedMs  int64         `json:"updated_ms"`
+	Chunks     []chunkRef    `json:"chunks,omitempty"`
+	Segments   []SegmentMeta `json:"segments"`
+}
+
+// manifestChunk is a chunk object: an immutable run of consecutive segments.
+type manifestChunk struct {
+	Version   int           `json:"version"`
+	Topic     string        `json:"topic"`
+	Partition int32         `json:"partition"`
+	Start     int64         `json:"start"`
+	End       int64         `json:"end"`
+	Segments  []SegmentMeta `json:"segments"`
 }
 
 // find returns the index of the segment holding offset, or -1.
@@ -63,10 +141,12 @@ func (m *Manifest) find(offset int64) int {
 	return i
 }
 
-// clone returns a copy that can be changed without touching m.
+// clone returns a copy that can be changed without touching m. It copies the
+// whole segment list: O(segments) per flushed segment, in memory only.
 func (m *Manifest) clone() *Manifest {
 	c := *m
 	c.Segments = append([]SegmentMeta(nil), m.Segments...)
+	c.chunks = append([]chunkRef(nil), m.chunks...)
 	return &c
 }
 
@@ -86,15 +166,90 @@ func (m *Manifest) check() error {
 	return nil
 }
 
-func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) error {
-	body, err := json.Marshal(m)
-	if err != nil {
-		return err
+// sealedEnd is where the sealed chunks end and the head's tail begins.
+func sealedEnd(chunks []chunkRef) (int64, bool) {
+	if len(chunks) == 0 {
+		return 0, false
 	}
-	return st.Put(ctx, manifestKey(m.Topic, m.Partition), body)
+	return chunks[len(chunks)-1].End, true
 }
 
-// loadManifests reads every partition manifest in the bucket.
+// tail is the part of segs the head lists itself: those after the chunks.
+func tail(segs []SegmentMeta, chunks []chunkRef) []SegmentMeta {
+	end, ok := sealedEnd(chunks)
+	if !ok {
+		return segs
+	}
+	return segs[sort.Search(len(segs), func(i int) bool { return segs[i].Start >= end }):]
+}
+
+// saveManifest writes m: first a chunk object for every full run of
+// manifestChunkSegments segments in the tail (never rewriting a chunk that
+// exists), then the head. Chunks that hold only segments below LogStart
+// (expired or moved past) leave the head; they are returned, for the caller
+// to delete once it is done with the new manifest. m's chunk references
+// change only when the head is written.
+//
+// A crash or an error between a chunk PUT and the head PUT leaves an orphan
+// chunk no head refers to: never read, deleted by cleanOrphans, and the
+// retry writes the same key.
+func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef, error) {
+	var chunks, dropped []chunkRef
+	for _, c := range m.chunks {
+		if c.End <= m.LogStart {
+			dropped = append(dropped, c)
+		} else {
+			chunks = append(chunks, c)
+		}
+	}
+	rest := tail(m.Segments, chunks)
+	for n := manifestChunkSegments; n > 0 && len(rest) >= n; rest = rest[n:] {
+		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest[:n])
+		if err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, ref)
+	}
+	h := manifestHead{
+		Version: manifestVersion, Topic: m.Topic, TopicUUID: m.TopicUUID,
+		Partition: m.Partition, Partitions: m.Partitions,
+		LogStart: m.LogStart, End: m.End, Generation: m.Generation, UpdatedMs: m.UpdatedMs,
+		Chunks: chunks, Segments: rest,
+	}
+	body, err := json.Marshal(&h)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Put(ctx, manifestKey(m.Topic, m.Partition), body); err != nil {
+		return nil, err
+	}
+	m.Version, m.chunks = manifestVersion, chunks
+	return dropped, nil
+}
+
+// putChunk writes the chunk object holding segs and returns its reference.
+func putChunk(ctx context.Context, st ObjectStore, topic string, part int32, segs []SegmentMeta) (chunkRef, error) {
+	first, last := segs[0], segs[len(segs)-1]
+	body, err := json.Marshal(&manifestChunk{Version: chunkVersion, Topic: topic, Partition: part, Start: first.Start, End: last.End, Segments: segs})
+	if err != nil {
+		return chunkRef{}, err
+	}
+	ref := chunkRef{
+		Key: chunkKey(topic, part, first.Start, last.End), Start: first.Start, End: last.End, Segments: len(segs),
+		MinTimestamp: first.MinTimestamp, MaxTimestamp: first.MaxTimestamp,
+		Size: int64(len(body)), CRC: crc32.Checksum(body, castagnoli),
+	}
+	for _, s := range segs[1:] {
+		ref.MinTimestamp = min(ref.MinTimestamp, s.MinTimestamp)
+		ref.MaxTimestamp = max(ref.MaxTimestamp, s.MaxTimestamp)
+	}
+	if err := st.Put(ctx, ref.Key, body); err != nil {
+		return chunkRef{}, err
+	}
+	return ref, nil
+}
+
+// loadManifests reads every partition manifest in the bucket, in key order.
 func loadManifests(ctx context.Context, st ObjectStore) ([]*Manifest, error) {
 	var keys []string
 	if err := st.List(ctx, "manifests/", "", func(k string, _ int64) bool {
@@ -105,26 +260,169 @@ func loadManifests(ctx context.Context, st ObjectStore) ([]*Manifest, error) {
 	}); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, loadConcurrency)
+	ms := make([]*Manifest, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ms[i], errs[i] = loadManifest(ctx, st, k, sem)
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
 	var out []*Manifest
-	for _, k := range keys {
-		body, err := st.Get(ctx, k, 0, -1)
+	for i := range keys {
+		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
+			return nil, errs[i]
+		}
+	}
+	for i := range keys {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if ms[i] != nil {
+			out = append(out, ms[i])
+		}
+	}
+	return out, nil
+}
+
+// errChunkMissing is a chunk the head refers to that is not in the bucket.
+var errChunkMissing = errors.New("manifest chunk missing")
+
+// loadManifest reads the manifest whose head is key, with its chunks; nil
+// when the head does not exist. A chunk that is missing while the head
+// changed meanwhile (a writer expired it) is retried with the new head.
+func loadManifest(ctx context.Context, st ObjectStore, key string, sem chan struct{}) (*Manifest, error) {
+	get := func(key string) ([]byte, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sem }()
+		return st.Get(ctx, key, 0, -1)
+	}
+	body, err := get(key)
+	for attempt := 0; ; attempt++ {
 		if errors.Is(err, ErrNotFound) {
-			continue
+			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		m := &Manifest{}
-		if err := json.Unmarshal(body, m); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", k, err)
+		m, lerr := decodeManifest(key, body, get)
+		if lerr == nil || !errors.Is(lerr, errChunkMissing) || attempt == 2 {
+			if lerr != nil {
+				return nil, fmt.Errorf("manifest %s: %w", key, lerr)
+			}
+			return m, nil
 		}
-		if m.Version != manifestVersion || manifestKey(m.Topic, m.Partition) != k {
-			return nil, fmt.Errorf("manifest %s: version %d for %s/%d not understood", k, m.Version, m.Topic, m.Partition)
+		again, err2 := get(key)
+		if err2 == nil && bytes.Equal(again, body) {
+			return nil, fmt.Errorf("manifest %s: %w", key, lerr)
 		}
-		if err := m.check(); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", k, err)
-		}
-		out = append(out, m)
+		body, err = again, err2
 	}
-	return out, nil
+}
+
+// decodeManifest parses a head (version 1 or 2), fetches and verifies its
+// chunks, and assembles the whole segment list.
+func decodeManifest(key string, body []byte, get func(string) ([]byte, error)) (*Manifest, error) {
+	h := &manifestHead{}
+	if err := json.Unmarshal(body, h); err != nil {
+		return nil, err
+	}
+	if (h.Version != 1 && h.Version != manifestVersion) || manifestKey(h.Topic, h.Partition) != key || (h.Version == 1 && len(h.Chunks) > 0) {
+		return nil, fmt.Errorf("version %d for %s/%d not understood", h.Version, h.Topic, h.Partition)
+	}
+	m := &Manifest{
+		Version: h.Version, Topic: h.Topic, TopicUUID: h.TopicUUID,
+		Partition: h.Partition, Partitions: h.Partitions,
+		LogStart: h.LogStart, End: h.End, Generation: h.Generation, UpdatedMs: h.UpdatedMs,
+		chunks: h.Chunks,
+	}
+	for i, c := range h.Chunks {
+		if c.Key != chunkKey(h.Topic, h.Partition, c.Start, c.End) || c.Segments <= 0 || c.End <= c.Start {
+			return nil, fmt.Errorf("chunk reference %q [%d, %d) not understood", c.Key, c.Start, c.End)
+		}
+		if i > 0 && c.Start != h.Chunks[i-1].End {
+			return nil, fmt.Errorf("chunk %s does not continue at %d", c.Key, h.Chunks[i-1].End)
+		}
+	}
+	if end, ok := sealedEnd(h.Chunks); ok && len(h.Segments) > 0 && h.Segments[0].Start != end {
+		return nil, fmt.Errorf("segments after the chunks start at %d, not at %d", h.Segments[0].Start, end)
+	}
+	segs := make([][]SegmentMeta, len(h.Chunks))
+	errs := make([]error, len(h.Chunks))
+	var wg sync.WaitGroup
+	for i, c := range h.Chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			segs[i], errs[i] = loadChunk(h.Topic, h.Partition, c, get)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	n := len(h.Segments)
+	for _, s := range segs {
+		n += len(s)
+	}
+	m.Segments = make([]SegmentMeta, 0, n)
+	for _, s := range append(segs, h.Segments) {
+		for _, seg := range s {
+			// A partly expired chunk still lists segments below LogStart.
+			if seg.End > m.LogStart {
+				m.Segments = append(m.Segments, seg)
+			}
+		}
+	}
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// loadChunk fetches one chunk object and checks it against its reference.
+func loadChunk(topic string, part int32, ref chunkRef, get func(string) ([]byte, error)) ([]SegmentMeta, error) {
+	body, err := get(ref.Key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", errChunkMissing, ref.Key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) != ref.Size || crc32.Checksum(body, castagnoli) != ref.CRC {
+		return nil, fmt.Errorf("chunk %s: size %d or checksum %08x differs from the head's (%d, %08x)", ref.Key, len(body), crc32.Checksum(body, castagnoli), ref.Size, ref.CRC)
+	}
+	c := &manifestChunk{}
+	if err := json.Unmarshal(body, c); err != nil {
+		return nil, fmt.Errorf("chunk %s: %w", ref.Key, err)
+	}
+	if c.Version != chunkVersion || c.Topic != topic || c.Partition != part || c.Start != ref.Start || c.End != ref.End || len(c.Segments) != ref.Segments {
+		return nil, fmt.Errorf("chunk %s: version %d, %s/%d [%d, %d) with %d segments does not match its reference", ref.Key, c.Version, c.Topic, c.Partition, c.Start, c.End, len(c.Segments))
+	}
+	next := c.Start
+	for _, s := range c.Segments {
+		if s.Start != next || s.End <= s.Start {
+			return nil, fmt.Errorf("chunk %s: segment %s does not continue at %d", ref.Key, s.Key, next)
+		}
+		next = s.End
+	}
+	if next != c.End {
+		return nil, fmt.Errorf("chunk %s: segments end at %d, not %d", ref.Key, next, c.End)
+	}
+	return c.Segments, nil
 }

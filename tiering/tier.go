@@ -307,9 +307,11 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest, rebui
 			m.TopicUUID, m.Partitions = uuid, info.Partitions
 			m.Generation++
 			m.UpdatedMs = time.Now().UnixMilli()
-			if err := saveManifest(ctx, t.st, m); err != nil {
+			dropped, err := saveManifest(ctx, t.st, m)
+			if err != nil {
 				return fmt.Errorf("update manifest of %s/%d: %w", name, m.Partition, err)
 			}
+			t.deleteChunks(dropped)
 		}
 		ps := t.newPart(name, m.Partition, info.UUID)
 		ps.man.Store(m)
@@ -411,7 +413,8 @@ func (t *Tier) startDeleteLocked(name string) {
 	go t.deleteTopicData(name, gone...)
 }
 
-// deleteTopicData deletes a topic's manifests and segments, after the jobs
+// deleteTopicData deletes a topic's manifests (heads, then chunks) and
+// segments, after the jobs
 // still working on its partitions (gone) have finished.
 func (t *Tier) deleteTopicData(name string, gone ...*partState) {
 	defer t.bg.Done()
@@ -441,7 +444,7 @@ func (t *Tier) deleteTopicData(name string, gone ...*partState) {
 }
 
 func (t *Tier) deleteTopicOnce(name string) error {
-	for _, prefix := range []string{"manifests/" + name + "/", "segments/" + name + "/"} {
+	for _, prefix := range []string{"manifests/" + name + "/", "manifest-chunks/" + name + "/", "segments/" + name + "/"} {
 		var keys []string
 		if err := t.st.List(t.ctx, prefix, "", func(k string, _ int64) bool { keys = append(keys, k); return true }); err != nil {
 			return err
