@@ -19,7 +19,13 @@ VERSITYGW := $(CURDIR)/.bin/versitygw
 $(VERSITYGW):
 	GOBIN=$(CURDIR)/.bin $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
-test-deps: $(VERSITYGW)
+# kafkajs for compat-tests (npm registry; TestKafkaJS skips where there is no node).
+KAFKAJS := compat-tests/kafkajs/node_modules/kafkajs/package.json
+$(KAFKAJS): compat-tests/kafkajs/package-lock.json
+	@if command -v npm >/dev/null; then cd compat-tests/kafkajs && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: TestKafkaJS will skip" >&2; fi
+
+test-deps: $(VERSITYGW) $(KAFKAJS)
 	@scripts/ensure-deps.sh test
 
 build: deps

@@ -1,4 +1,5 @@
-// Package compat runs real Kafka clients (franz-go, kcat) and plain HTTP
+// Package compat runs real Kafka clients (franz-go, kcat, kafka-python,
+// kafkajs) and plain HTTP
 // against the real zombi binary listening on real ports.
 package compat
 
