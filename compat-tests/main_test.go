@@ -1,6 +1,6 @@
 // Package compat runs real Kafka clients (franz-go, kcat, kafka-python,
-// kafkajs) and plain HTTP
-// against the real zombi binary listening on real ports.
+// kafkajs) and plain HTTP against the real zombi binary listening on real
+// ports.
 package compat
 
 import (
