@@ -412,6 +412,54 @@ func (t *Tier) cleanOrphans(ps *partState) error {
 	return nil
 }
 
+// abandonedUploadAge is how long ago an incomplete multipart upload must have
+// started for the start-up sweep to abort it: a younger one may be an upload
+// in progress by another process on the same bucket. Tests lower it.
+var abandonedUploadAge = time.Hour
+
+// sweepUploads aborts the incomplete multipart uploads under segments/ that
+// started more than age ago: what a process killed mid-upload leaves behind
+// (its parts stay in the bucket, and are billed on AWS, until aborted). Only
+// segments go up in parts (multipartThreshold); manifests and chunks are
+// small single PUTs. It runs once per start, in the background, and never
+// fails the start: a failure is logged and what is left waits for the next
+// start.
+func (t *Tier) sweepUploads(age time.Duration) {
+	defer t.bg.Done()
+	defer close(t.swept)
+	us, ok := t.st.(uploadStore)
+	if !ok {
+		return
+	}
+	n, err := t.abortAbandoned(us, "segments/", time.Now().Add(-age))
+	if n > 0 {
+		t.logger.Info("aborted abandoned multipart uploads", "count", n, "older_than", age.String())
+	}
+	if err != nil && t.ctx.Err() == nil {
+		t.logger.Warn("sweeping abandoned multipart uploads failed; the rest wait for the next start", "aborted", n, "err", err)
+	}
+}
+
+// abortAbandoned aborts the uploads under prefix started before cutoff (not
+// those whose start the server does not report) and returns how many. It
+// stops at the first failed abort; a failed listing still aborts what it
+// listed.
+func (t *Tier) abortAbandoned(us uploadStore, prefix string, cutoff time.Time) (int, error) {
+	var stale []pendingUpload
+	listErr := us.ListUploads(t.ctx, prefix, func(u pendingUpload) bool {
+		if !u.Initiated.IsZero() && u.Initiated.Before(cutoff) {
+			stale = append(stale, u)
+		}
+		return true
+	})
+	for i, u := range stale {
+		if err := us.AbortUpload(t.ctx, u.Key, u.ID); err != nil {
+			return i, errors.Join(listErr, fmt.Errorf("%d of %d abandoned uploads left: %w", len(stale)-i, len(stale), err))
+		}
+	}
+	return len(stale), listErr
+}
+
 // hotRetention drops hot data flushed longer than HotRetention ago.
 func (t *Tier) hotRetention(ps *partState, now time.Time) {
 	if t.cfg.HotRetention <= 0 {

@@ -40,6 +40,25 @@ type ObjectStore interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
+// uploadStore is implemented by stores whose Put can leave an incomplete
+// multipart upload behind when the process dies mid-upload (the S3 store):
+// the tier lists and aborts the abandoned ones at start-up (sweepUploads).
+type uploadStore interface {
+	// ListUploads calls fn for the in-progress multipart uploads of keys
+	// under prefix, in key order, until fn returns false.
+	ListUploads(ctx context.Context, prefix string, fn func(pendingUpload) bool) error
+	// AbortUpload aborts an in-progress multipart upload; one already gone
+	// is not an error.
+	AbortUpload(ctx context.Context, key, uploadID string) error
+}
+
+// pendingUpload is an in-progress multipart upload. Initiated is zero when
+// the server did not say.
+type pendingUpload struct {
+	Key, ID   string
+	Initiated time.Time
+}
+
 // ErrNotFound is returned by ObjectStore.Get for a missing key.
 var ErrNotFound = errors.New("object not found")
 
@@ -253,6 +272,49 @@ func (s *s3Store) abort(key string, id *string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _ = s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: id})
+}
+
+// ListUploads pages with the key and upload-id markers. versitygw v1.8.0
+// (posix) rejects every page after the first (InvalidArgument: upload-id
+// marker): there only the first 1000 uploads are listed, and the error is
+// returned after them.
+func (s *s3Store) ListUploads(ctx context.Context, prefix string, fn func(pendingUpload) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix}
+	for {
+		page, err := s.c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list multipart uploads under %s: %w", prefix, err)
+		}
+		for _, u := range page.Uploads {
+			if !fn(pendingUpload{Key: aws.ToString(u.Key), ID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)}) {
+				return nil
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return nil
+		}
+		next, nextID := aws.ToString(page.NextKeyMarker), aws.ToString(page.NextUploadIdMarker)
+		if next == "" || (next == aws.ToString(in.KeyMarker) && nextID == aws.ToString(in.UploadIdMarker)) {
+			return fmt.Errorf("list multipart uploads under %s: truncated page without a new marker", prefix)
+		}
+		in.KeyMarker, in.UploadIdMarker = &next, nil
+		if nextID != "" {
+			in.UploadIdMarker = &nextID
+		}
+	}
+}
+
+func (s *s3Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	_, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID})
+	var gone *types.NoSuchUpload
+	if err != nil && !errors.As(err, &gone) && !isNotFound(err) {
+		return fmt.Errorf("abort multipart upload %s of %s: %w", uploadID, key, err)
+	}
+	return nil
 }
 
 func (s *s3Store) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {

@@ -90,6 +90,7 @@ type Tier struct {
 	indexes *lru
 	warned  sync.Map // segment key -> struct{}: corruption already logged
 	ahead   chan struct{}
+	swept   chan struct{} // closed when the start-up sweep of abandoned uploads is over
 }
 
 type tpKey struct {
@@ -151,7 +152,7 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 		jobs:  make(chan *partState, 4096),
 		parts: map[tpKey]*partState{}, uuids: map[string]string{}, deleting: map[string]bool{},
 		chunks: newLRU(cfg.CacheBytes), indexes: newLRU(cfg.IndexCacheSize),
-		ahead: make(chan struct{}, 2),
+		ahead: make(chan struct{}, 2), swept: make(chan struct{}),
 	}
 	if err := t.load(ctx); err != nil {
 		cancel()
@@ -166,6 +167,8 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	}
 	t.wg.Add(1)
 	go t.schedule()
+	t.bg.Add(1)
+	go t.sweepUploads(abandonedUploadAge)
 	return t, nil
 }
 
