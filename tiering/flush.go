@@ -167,7 +167,7 @@ func (t *Tier) flush(ps *partState) (int, error) {
 			if errors.Is(err, plog.ErrUnknownTopic) {
 				return written, nil // deleted; refreshTopics cleans up
 			}
-			return written, fmt.Errorf("%w: %w", errHotRead, err)
+			return written, err
 		}
 		if target < 0 {
 			target = hwm
@@ -195,6 +195,7 @@ func (t *Tier) flush(ps *partState) (int, error) {
 // collect reads the hot batches of the next segment from offset next: at
 // most FlushMaxSegment records and FlushMaxBytes bytes (at least one batch),
 // not past target (the high watermark when the flush began; -1: this one).
+// A failed read is errHotRead; a failed moveStart (an S3 PUT) is not.
 func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, error) {
 	var out []plog.Batch
 	size := int64(0)
@@ -214,7 +215,7 @@ func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, 
 			continue
 		}
 		if err != nil {
-			return nil, target, fmt.Errorf("read hot %s/%d at %d: %w", ps.topic, ps.part, next, err)
+			return nil, target, fmt.Errorf("%w: %s/%d at %d: %w", errHotRead, ps.topic, ps.part, next, err)
 		}
 		if len(rr.Batches) == 0 {
 			return out, target, nil

@@ -103,4 +103,45 @@ func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 			t.Fatalf("an S3 failure was not taken for an outage:\n%s", logs)
 		}
 	})
+
+	// The flush finds the hot log starting above the cold end (DeleteRecords)
+	// and must save a manifest moving the cold start: an S3 PUT inside the
+	// hot read, whose failure is an outage like any other.
+	t.Run("S3 fails moving the cold start", func(t *testing.T) {
+		var buf syncBuffer
+		st := newMemStore()
+		tr, l := startDebug(t, st, &buf)
+		ps := tr.lookup("ev", 0)
+		appendN(t, l, "ev", 0, 0, 100, 10, 1)
+		queueJob(t, tr, ps)
+		waitFlushed(t, tr, "ev", 0, 100)
+		appendN(t, l, "ev", 0, 100, 50, 10, 1)
+		if _, err := l.TrimBefore(context.Background(), "ev", 0, 140); err != nil {
+			t.Fatal(err)
+		}
+		st.down.Store(true)
+		queueJob(t, tr, ps)
+		if logs := waitVerdict(t, &buf); !strings.Contains(logs, outageLog) || !tr.out.isDown() {
+			t.Fatalf("a failed manifest PUT was not taken for an outage:\n%s", logs)
+		}
+		st.down.Store(false)
+		queueJob(t, tr, ps)
+		waitFlushed(t, tr, "ev", 0, 150)
+		if m := ps.man.Load(); m.LogStart != 140 {
+			t.Fatalf("cold start %d, want 140", m.LogStart)
+		}
+		readFrom(t, l, "ev", 0, 140, 150)
+		waitLogged(t, &buf, "cold tier reachable again")
+	})
+}
+
+func waitLogged(t *testing.T, buf *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, buf.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
