@@ -1,4 +1,4 @@
-// Package compat runs real Kafka clients (franz-go, kcat, kafka-python,
+// Package compat runs real Kafka clients (franz-go, kcat, kafka-python, sarama,
 // kafkajs) and plain HTTP against the real zombi binary listening on real
 // ports.
 package compat
