@@ -36,9 +36,10 @@ var be = binary.BigEndian
 // Appends write no partition state: the batches are the state, and Open
 // reads the tail after the last checkpoint. A checkpoint is written when a
 // trim or reset moves the offsets, and after this many batch bytes, which
-// bounds that tail. Every extra key costs a memtable insert per round, the
-// largest CPU cost of a small durable write.
-const stateCheckpointBytes = 1 << 20
+// bounds that tail (and Open's work: up to this much per partition). Every
+// extra key costs a memtable insert per round, the largest CPU cost of a
+// small durable write; one per 256 KiB is noise.
+const stateCheckpointBytes = 256 << 10
 
 // The time index gets an entry when a batch raises the running maximum
 // timestamp and this many batch bytes went by since the last entry, as
