@@ -40,17 +40,6 @@ func openStore(t *testing.T, cfg Config) ObjectStore {
 	return st
 }
 
-// startOn starts a tier over st (a wrapper of the real store).
-func startOn(t *testing.T, l *plog.Log, cfg Config, st ObjectStore) *Tier {
-	t.Helper()
-	tr, err := start(context.Background(), l, cfg, st, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	return tr
-}
-
 // headOf reads a partition's head object as stored.
 func headOf(t *testing.T, st ObjectStore, topic string, part int32) (manifestHead, int) {
 	t.Helper()
@@ -409,7 +398,7 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 	fs := &headFailStore{ObjectStore: real}
 	l := openLog(t, t.TempDir())
 	defer l.Close()
-	tr := startOn(t, l, cfg, fs)
+	tr := startMem(t, l, fs, cfg)
 	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +440,7 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 	// Restart with S3 healthy and smaller segments: the retry cuts [70, 75)
 	// and [75, 80), seals [40, 75), and the orphan [40, 80) is deleted.
 	cfg.FlushMaxSegment = 5
-	tr2 := startOn(t, l, cfg, real)
+	tr2 := startMem(t, l, real, cfg)
 	waitFlushed(t, tr2, "ev", 0, 80)
 	h := checkChunksStored(t, real, "ev", 0)
 	if len(h.Chunks) != 2 || h.Chunks[1].Key != chunkKey("ev", 0, 40, 75) {
@@ -468,24 +457,14 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 	// And an empty disk rebuilds it all.
 	l2 := openLog(t, t.TempDir())
 	defer l2.Close()
-	startOn(t, l2, v.config("headfail"), real)
+	startMem(t, l2, real, v.config("headfail"))
 	readAll(t, l2, "ev", 0, 80)
 }
 
 // TestS3CorruptManifestChunk: a chunk object changed or lost on the server
 // is reported at load (start-up and `zombi segments ls` fail), never used.
 func TestS3CorruptManifestChunk(t *testing.T) {
-	setChunkSegments(t, 4)
-	v := startVersity(t)
-	cfg := v.config("corruptchunk")
-	cfg.FlushMaxSegment = 10
-	l := openLog(t, t.TempDir())
-	tr := startS3(t, l, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, l, "ev", 0, 0, 100, 10, 1)
-	waitFlushed(t, tr, "ev", 0, 100)
+	v, l, tr := flushedChunks(t, "corruptchunk")
 	st := tr.st
 	h := checkChunksStored(t, st, "ev", 0)
 	tr.Close()
@@ -538,17 +517,7 @@ func TestS3CorruptManifestChunk(t *testing.T) {
 // object, as written before chunks) loads, and the next save rewrites it as
 // version 2 with chunks.
 func TestS3ManifestV1Loads(t *testing.T) {
-	setChunkSegments(t, 4)
-	v := startVersity(t)
-	cfg := v.config("manifest-v1")
-	cfg.FlushMaxSegment = 10
-	l := openLog(t, t.TempDir())
-	tr := startS3(t, l, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, l, "ev", 0, 0, 100, 10, 1)
-	waitFlushed(t, tr, "ev", 0, 100)
+	v, l, tr := flushedChunks(t, "manifest-v1")
 	m := tr.lookup("ev", 0).man.Load()
 	st := tr.st
 	tr.Close()
@@ -592,4 +561,22 @@ func TestS3ManifestV1Loads(t *testing.T) {
 	defer l3.Close()
 	startS3(t, l3, v.config("manifest-v1"))
 	readAll(t, l3, "ev", 0, 110)
+}
+
+// flushedChunks starts a tier on bucket with chunks of 4 segments and
+// flushes 100 records of ev/0 as 10 segments.
+func flushedChunks(t *testing.T, bucket string) (*versity, *plog.Log, *Tier) {
+	t.Helper()
+	setChunkSegments(t, 4)
+	v := startVersity(t)
+	cfg := v.config(bucket)
+	cfg.FlushMaxSegment = 10
+	l := openLog(t, t.TempDir())
+	tr := startS3(t, l, cfg)
+	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, "ev", 0, 0, 100, 10, 1)
+	waitFlushed(t, tr, "ev", 0, 100)
+	return v, l, tr
 }
