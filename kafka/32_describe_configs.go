@@ -58,6 +58,9 @@ var brokerConfigs = []configDef{
 	{"compression.type", kmsg.ConfigTypeString, constant("producer")},
 	{"connections.max.idle.ms", kmsg.ConfigTypeLong, func(s *Server) string { return strconv.FormatInt(s.cfg.IdleTimeout.Milliseconds(), 10) }},
 	{"default.replication.factor", kmsg.ConfigTypeInt, constant("1")},
+	{"group.initial.rebalance.delay.ms", kmsg.ConfigTypeInt, func(s *Server) string {
+		return strconv.FormatInt(s.cfg.GroupInitialRebalanceDelay.Milliseconds(), 10)
+	}},
 	{"log.cleanup.policy", kmsg.ConfigTypeList, constant("delete")},
 	{"log.retention.bytes", kmsg.ConfigTypeLong, constant("-1")},
 	{"log.retention.ms", kmsg.ConfigTypeLong, constant("-1")},

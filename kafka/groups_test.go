@@ -399,3 +399,34 @@ func TestFranzGoGroup(t *testing.T) {
 		t.Fatalf("group after both left: %+v", g)
 	}
 }
+
+// TestGroupInitialRebalanceDelay: with the delay set, the first member of an
+// empty group waits for it (and a second member arriving meanwhile lands in
+// the same generation); DescribeConfigs reports the setting.
+func TestGroupInitialRebalanceDelay(t *testing.T) {
+	cfg := testConfig()
+	cfg.GroupInitialRebalanceDelay = 400 * time.Millisecond
+	e := startServer(t, cfg)
+	c1, c2 := e.dial(t), e.dial(t)
+	start := time.Now()
+	first := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { first <- c1.do(joinReq("gd", ""), 3).(*kmsg.JoinGroupResponse) }()
+	time.Sleep(100 * time.Millisecond)
+	j2 := c2.do(joinReq("gd", ""), 3).(*kmsg.JoinGroupResponse)
+	j1 := <-first
+	if waited := time.Since(start); waited < 400*time.Millisecond {
+		t.Fatalf("first join answered after %v, before the delay", waited)
+	}
+	if j1.ErrorCode != 0 || j2.ErrorCode != 0 || j1.Generation != 1 || j2.Generation != 1 || len(j1.Members)+len(j2.Members) != 2 {
+		t.Fatalf("joins: %+v / %+v", j1, j2)
+	}
+
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Resources = []kmsg.DescribeConfigsRequestResource{
+		{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1", ConfigNames: []string{"group.initial.rebalance.delay.ms"}},
+	}
+	resp := c1.do(req, 4).(*kmsg.DescribeConfigsResponse)
+	if cs := resp.Resources[0].Configs; len(cs) != 1 || cs[0].Value == nil || *cs[0].Value != "400" {
+		t.Fatalf("group.initial.rebalance.delay.ms: %+v", cs)
+	}
+}

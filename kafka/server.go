@@ -38,6 +38,11 @@ type Config struct {
 	// IdleTimeout closes connections that send nothing for this long
 	// (default 10 minutes, Kafka's connections.max.idle.ms).
 	IdleTimeout time.Duration
+	// GroupInitialRebalanceDelay holds the first rebalance of an empty
+	// consumer group so that members starting together share a generation
+	// (Kafka's group.initial.rebalance.delay.ms: 3 s by default, 0 in the
+	// server.properties Kafka ships; 0 here too).
+	GroupInitialRebalanceDelay time.Duration
 }
 
 // Defaults.
@@ -115,7 +120,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
-		groups:    groups.New(groups.Config{Logger: logger}),
+		groups:    groups.New(groups.Config{Logger: logger, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay}),
 	}
 	if cfg.AdvertisedHost != "" {
 		h := cfg.AdvertisedHost

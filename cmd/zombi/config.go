@@ -16,29 +16,30 @@ import (
 
 // Config is everything the server reads from its environment and flags.
 type Config struct {
-	DataDir           string
-	Host              string
-	Port              int
-	KafkaPort         int
-	KafkaAdvHost      string
-	KafkaAdvPort      int
-	KafkaMaxRequest   int64
-	AutoCreateTopics  bool
-	DefaultPartitions int
-	SyncWrites        bool
-	MaxRequestBytes   int64
-	IdempotencyWindow time.Duration
-	S3Bucket          string
-	S3Endpoint        string
-	S3Region          string
-	FlushInterval     time.Duration
-	FlushBatchSize    int
-	FlushMaxSegment   int
-	FlushMaxBytes     int64
-	HotRetention      time.Duration
-	HotMaxBytes       int64
-	Retention         time.Duration
-	LogLevel          slog.Level
+	DataDir             string
+	Host                string
+	Port                int
+	KafkaPort           int
+	KafkaAdvHost        string
+	KafkaAdvPort        int
+	KafkaMaxRequest     int64
+	GroupRebalanceDelay time.Duration
+	AutoCreateTopics    bool
+	DefaultPartitions   int
+	SyncWrites          bool
+	MaxRequestBytes     int64
+	IdempotencyWindow   time.Duration
+	S3Bucket            string
+	S3Endpoint          string
+	S3Region            string
+	FlushInterval       time.Duration
+	FlushBatchSize      int
+	FlushMaxSegment     int
+	FlushMaxBytes       int64
+	HotRetention        time.Duration
+	HotMaxBytes         int64
+	Retention           time.Duration
+	LogLevel            slog.Level
 }
 
 // setting is one configuration variable: an environment variable and the
@@ -71,6 +72,7 @@ var settings = []setting{
 	}},
 	{"ZOMBI_KAFKA_ADVERTISED_PORT", "kafka-advertised-port", "0", "port Kafka clients are told to connect to (0: the Kafka port)", portSetter(func(c *Config) *int { return &c.KafkaAdvPort })},
 	{"ZOMBI_KAFKA_MAX_REQUEST_BYTES", "kafka-max-request-bytes", "104857600", "largest Kafka request accepted, in bytes", intSetter(1024, math.MaxInt32, func(c *Config, n int64) { c.KafkaMaxRequest = n })},
+	{"ZOMBI_GROUP_INITIAL_REBALANCE_DELAY_MS", "group-initial-rebalance-delay-ms", "0", "hold the first rebalance of an empty consumer group this long so members starting together share one generation (Kafka's group.initial.rebalance.delay.ms; 3000 suits production)", intSetter(0, 300000, func(c *Config, n int64) { c.GroupRebalanceDelay = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_AUTO_CREATE_TOPICS", "auto-create-topics", "true", "create topics on first Kafka Metadata/Produce", boolSetter(func(c *Config, b bool) { c.AutoCreateTopics = b })},
 	{"ZOMBI_DEFAULT_PARTITIONS", "default-partitions", "1", "partitions of auto-created topics and tables", intSetter(1, 10000, func(c *Config, n int64) { c.DefaultPartitions = int(n) })},
 	{"ZOMBI_SYNC_WRITES", "sync-writes", "true", "fsync the write-ahead log before acknowledging (false: faster, loses recent writes on power loss)", boolSetter(func(c *Config, b bool) { c.SyncWrites = b })},

@@ -23,18 +23,18 @@ func TestConfigDefaults(t *testing.T) {
 		!c.SyncWrites || !c.AutoCreateTopics || c.DefaultPartitions != 1 || c.MaxRequestBytes != 1<<20 ||
 		c.KafkaMaxRequest != 100<<20 || c.S3Region != "us-east-1" || c.FlushInterval != 5*time.Second ||
 		c.FlushBatchSize != 1000 || c.FlushMaxSegment != 10000 || c.LogLevel != slog.LevelInfo ||
-		c.IdempotencyWindow != 24*time.Hour {
+		c.IdempotencyWindow != 24*time.Hour || c.GroupRebalanceDelay != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
 
 func TestConfigEnvAndFlags(t *testing.T) {
-	env := envOf(map[string]string{"ZOMBI_PORT": "9000", "ZOMBI_LOG": "zombi=debug", "ZOMBI_SYNC_WRITES": "false", "ZOMBI_DATA_DIR": "/env"})
+	env := envOf(map[string]string{"ZOMBI_PORT": "9000", "ZOMBI_LOG": "zombi=debug", "ZOMBI_SYNC_WRITES": "false", "ZOMBI_DATA_DIR": "/env", "ZOMBI_GROUP_INITIAL_REBALANCE_DELAY_MS": "3000"})
 	c, err := loadConfig([]string{"--data-dir", "/flag", "--default-partitions=4"}, env, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 9000 || c.LogLevel != slog.LevelDebug || c.SyncWrites || c.DataDir != "/flag" || c.DefaultPartitions != 4 {
+	if c.Port != 9000 || c.LogLevel != slog.LevelDebug || c.SyncWrites || c.DataDir != "/flag" || c.DefaultPartitions != 4 || c.GroupRebalanceDelay != 3*time.Second {
 		t.Fatalf("got %+v", c)
 	}
 }

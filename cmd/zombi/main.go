@@ -102,12 +102,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	ks := kafka.NewServer(l, st, kafka.Config{
-		AdvertisedHost:    cfg.KafkaAdvHost,
-		AdvertisedPort:    int32(cfg.KafkaAdvPort),
-		MaxRequestBytes:   int32(cfg.KafkaMaxRequest),
-		AutoCreateTopics:  cfg.AutoCreateTopics,
-		DefaultPartitions: int32(cfg.DefaultPartitions),
-		IdleTimeout:       10 * time.Minute,
+		AdvertisedHost:             cfg.KafkaAdvHost,
+		AdvertisedPort:             int32(cfg.KafkaAdvPort),
+		MaxRequestBytes:            int32(cfg.KafkaMaxRequest),
+		AutoCreateTopics:           cfg.AutoCreateTopics,
+		DefaultPartitions:          int32(cfg.DefaultPartitions),
+		IdleTimeout:                10 * time.Minute,
+		GroupInitialRebalanceDelay: cfg.GroupRebalanceDelay,
 	}, logger)
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
