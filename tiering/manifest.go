@@ -141,11 +141,15 @@ func (m *Manifest) find(offset int64) int {
 	return i
 }
 
-// clone returns a copy that can be changed without touching m. It copies the
-// whole segment list: O(segments) per flushed segment, in memory only.
+// clone returns a copy to change and save in place of m. The copy shares
+// m's segment array, so that a flush does not copy a long partition's whole
+// list per segment: what follows a clone only appends to Segments or
+// replaces the slice, and a manifest is only derived from the partition's
+// latest one by the one job working on the partition (flushMu), so an
+// append writes past the length of every manifest anyone reads. A clone
+// whose save fails is dropped, and the next one appends over its slot.
 func (m *Manifest) clone() *Manifest {
 	c := *m
-	c.Segments = append([]SegmentMeta(nil), m.Segments...)
 	c.chunks = append([]chunkRef(nil), m.chunks...)
 	return &c
 }

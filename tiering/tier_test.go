@@ -361,3 +361,31 @@ func TestTopicDeletedDropsColdData(t *testing.T) {
 	}
 	readAll(t, l, "ev", 0, 30)
 }
+
+// A clone shares its manifest's segment array, so appending a segment does
+// not copy a long list; the manifest it came from never sees the append.
+func TestManifestCloneAppendsWithoutCopying(t *testing.T) {
+	m := &Manifest{End: 5, Segments: make([]SegmentMeta, 0, 8)}
+	for i := int64(0); i < 5; i++ {
+		m.Segments = append(m.Segments, SegmentMeta{Start: i, End: i + 1})
+	}
+	c := m.clone()
+	c.Segments = append(c.Segments, SegmentMeta{Start: 5, End: 6})
+	if len(m.Segments) != 5 || &c.Segments[0] != &m.Segments[0] {
+		t.Fatalf("clone: m has %d segments, shared array %v", len(m.Segments), &c.Segments[0] == &m.Segments[0])
+	}
+	// A clone whose save failed is dropped; the next one from m takes its slot.
+	d := m.clone()
+	d.Segments = append(d.Segments, SegmentMeta{Start: 5, End: 7})
+	if len(m.Segments) != 5 || d.Segments[5].End != 7 || m.check() != nil {
+		t.Fatalf("second clone: %+v / %+v", m.Segments, d.Segments)
+	}
+	// Past the capacity the clone moves to its own array.
+	e := d.clone()
+	for i := int64(7); i < 20; i++ {
+		e.Segments = append(e.Segments, SegmentMeta{Start: i, End: i + 1})
+	}
+	if len(d.Segments) != 6 || d.Segments[5].End != 7 {
+		t.Fatalf("d changed by e: %+v", d.Segments)
+	}
+}
