@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/zombi-dev/zombi/log/batch"
 	"log/slog"
 	"math"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/linxGnu/grocksdb"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // Errors callers map to Kafka codes and HTTP statuses.

@@ -1,9 +1,10 @@
 package log
 
 import (
-	"github.com/zombi-dev/zombi/log/batch"
 	"sync"
 	"sync/atomic"
+
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // partition is the in-memory state of one partition. Fields marked "writer"
