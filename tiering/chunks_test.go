@@ -18,7 +18,6 @@ import (
 	"time"
 
 	plog "github.com/zombi-dev/zombi/log"
-	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // setChunkSegments lowers manifestChunkSegments for one test. Call it before
@@ -105,37 +104,6 @@ func waitDeleted(t *testing.T, st ObjectStore, prefix string, offset int64) {
 			t.Fatalf("objects below %d not deleted: %v", offset, left)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// readFrom reads a partition from offset from to want through the log and
-// checks every record (payloads as appendN writes them).
-func readFrom(t *testing.T, l *plog.Log, topic string, part int32, from, want int64) {
-	t.Helper()
-	next := from
-	for next < want {
-		rr, err := l.Read(topic, part, next, 64<<10)
-		if err != nil {
-			t.Fatalf("read %s/%d at %d: %v", topic, part, next, err)
-		}
-		if len(rr.Batches) == 0 {
-			t.Fatalf("read %s/%d at %d: no batches", topic, part, next)
-		}
-		for _, b := range rr.Batches {
-			_, recs, err := batch.Records(b.Raw, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range recs {
-				if r.Offset < next {
-					continue
-				}
-				if r.Offset != next || string(r.Value) != fmt.Sprintf("p%d-%d", part, next) {
-					t.Fatalf("%s/%d: got %d %q, want %d", topic, part, r.Offset, r.Value, next)
-				}
-				next++
-			}
-		}
 	}
 }
 

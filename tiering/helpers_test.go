@@ -167,8 +167,23 @@ func readAll(t testing.TB, l *plog.Log, topic string, part int32, want int) {
 // readPad is readAll for records written by appendPad.
 func readPad(t testing.TB, l *plog.Log, topic string, part int32, want int, pad string) {
 	t.Helper()
-	next := int64(0)
-	for next < int64(want) {
+	readRange(t, l, topic, part, 0, int64(want), pad)
+	if _, hwm, _ := l.Offsets(topic, part); hwm != int64(want) {
+		t.Fatalf("%s/%d: high watermark %d, want %d", topic, part, hwm, want)
+	}
+}
+
+// readFrom reads a partition from offset from up to want through the log
+// and checks every record (payloads as appendN writes them).
+func readFrom(t testing.TB, l *plog.Log, topic string, part int32, from, want int64) {
+	t.Helper()
+	readRange(t, l, topic, part, from, want, "")
+}
+
+func readRange(t testing.TB, l *plog.Log, topic string, part int32, from, want int64, pad string) {
+	t.Helper()
+	next := from
+	for next < want {
 		rr, err := l.Read(topic, part, next, 64<<10)
 		if err != nil {
 			t.Fatalf("read %s/%d at %d: %v", topic, part, next, err)
@@ -194,9 +209,6 @@ func readPad(t testing.TB, l *plog.Log, topic string, part int32, want int, pad 
 				next++
 			}
 		}
-	}
-	if _, hwm, _ := l.Offsets(topic, part); hwm != int64(want) {
-		t.Fatalf("%s/%d: high watermark %d, want %d", topic, part, hwm, want)
 	}
 }
 

@@ -83,15 +83,7 @@ func TestS3AbandonedUploadsAborted(t *testing.T) {
 		if got := uploadKeys(t, c, cfg.Bucket, ""); len(got) != 4 {
 			t.Fatalf("uploads before start: %q", got)
 		}
-		var logBuf syncBuffer
-		l := openLog(t, t.TempDir())
-		defer l.Close()
-		tr, err := Start(context.Background(), l, cfg, slogTo(&logBuf))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		waitSwept(t, tr)
+		logBuf := startSwept(t, cfg)
 		if got := uploadKeys(t, c, cfg.Bucket, "segments/"); len(got) != 0 {
 			t.Fatalf("abandoned segment uploads left: %q", got)
 		}
@@ -113,15 +105,7 @@ func TestS3AbandonedUploadsAborted(t *testing.T) {
 		c := openStore(t, cfg).(*s3Store).c
 		key := segmentKey("ev", 0, 0, 5000)
 		id := startUpload(t, c, cfg.Bucket, key)
-		var logBuf syncBuffer
-		l := openLog(t, t.TempDir())
-		defer l.Close()
-		tr, err := Start(context.Background(), l, cfg, slogTo(&logBuf))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		waitSwept(t, tr)
+		logBuf := startSwept(t, cfg)
 		if got := uploadKeys(t, c, cfg.Bucket, "segments/"); len(got) != 1 || got[0] != key {
 			t.Fatalf("a fresh upload (another process mid-way) was cut: uploads %q", got)
 		}
@@ -231,4 +215,20 @@ func TestUploadSweepAgeAndFailures(t *testing.T) {
 	if strings.Count(logs, "level=WARN") != 1 || !strings.Contains(logs, "AccessDenied") || strings.Contains(logs, "level=INFO msg=\"aborted") {
 		t.Fatalf("log:\n%s", logs)
 	}
+}
+
+// startSwept starts a tier on cfg with its log captured and waits for the
+// start-up sweep of uploads to finish.
+func startSwept(t *testing.T, cfg Config) *syncBuffer {
+	t.Helper()
+	var logBuf syncBuffer
+	l := openLog(t, t.TempDir())
+	t.Cleanup(func() { l.Close() })
+	tr, err := Start(context.Background(), l, cfg, slogTo(&logBuf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	waitSwept(t, tr)
+	return &logBuf
 }
