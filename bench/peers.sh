@@ -111,6 +111,7 @@ wait_port "$HP" "$PID" zombi && wait_port "$KP" "$PID" zombi
 warm zombi-http "http://127.0.0.1:$HP"
 run zombi-http zombi-http "http://127.0.0.1:$HP"
 run zombi-kafka zombi-kafka "127.0.0.1:$KP"
+run zombi-kafka-wire zombi-kafka-wire "127.0.0.1:$KP"
 stop "$PID"
 
 # --- NATS JetStream, file storage ---

@@ -3,12 +3,16 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestParseProfile(t *testing.T) {
@@ -316,5 +320,44 @@ func TestParseAcks(t *testing.T) {
 	}
 	if _, err := ParseAcks("2"); err == nil {
 		t.Error("acks 2 accepted")
+	}
+}
+
+// TestAppendBatch decodes the wire client's record batch with kmsg and
+// checks every field a broker validates.
+func TestAppendBatch(t *testing.T) {
+	vals := [][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 300), {}}
+	raw := appendBatch([]byte("junk"), 42, 3, 7, 1700000000123, vals)[4:]
+	var b kmsg.RecordBatch
+	if err := b.ReadFrom(raw); err != nil {
+		t.Fatal(err)
+	}
+	if int(b.Length) != len(raw)-12 || b.Magic != 2 || b.PartitionLeaderEpoch != -1 || b.Attributes != 0 {
+		t.Errorf("header: %+v", b)
+	}
+	if b.ProducerID != 42 || b.ProducerEpoch != 3 || b.FirstSequence != 7 || b.NumRecords != 3 || b.LastOffsetDelta != 2 ||
+		b.FirstTimestamp != 1700000000123 || b.MaxTimestamp != 1700000000123 {
+		t.Errorf("batch fields: %+v", b)
+	}
+	if want := crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)); uint32(b.CRC) != want {
+		t.Errorf("crc %x, want %x", uint32(b.CRC), want)
+	}
+	rest := b.Records
+	for i, v := range vals {
+		var r kmsg.Record
+		n, used := binary.Varint(rest)
+		if used <= 0 {
+			t.Fatalf("record %d: bad length", i)
+		}
+		if err := r.ReadFrom(rest[:used+int(n)]); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		rest = rest[used+int(n):]
+		if r.OffsetDelta != int32(i) || r.Key != nil || !bytes.Equal(r.Value, v) || len(r.Headers) != 0 {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+	if len(rest) != 0 {
+		t.Errorf("%d bytes after the records", len(rest))
 	}
 }

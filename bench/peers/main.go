@@ -82,7 +82,7 @@ func main() {
 
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	system := fs.String("system", "", "zombi-http, zombi-kafka, nats or redis")
+	system := fs.String("system", "", "zombi-http, zombi-kafka, zombi-kafka-wire, nats or redis")
 	label := fs.String("label", "", "column name in the table (default: the system)")
 	addr := fs.String("addr", "", "URL (zombi-http), host:port (others)")
 	out := fs.String("out", "", "append results to this .jsonl file")
@@ -139,6 +139,11 @@ func newTarget(ctx context.Context, system, addr, name string, w workload) (load
 		// One client (connection) per worker, as the other systems.
 		return loadgen.NewKafkaProduce(loadgen.KafkaConfig{Brokers: []string{addr}, Topic: name, PayloadSize: w.PayloadSize,
 			Acks: loadgen.AcksAll, Clients: 0})
+	case "zombi-kafka-wire":
+		// A blocking producer per worker: one request in flight, read on
+		// the sending goroutine, as the NATS and Redis clients below do.
+		return loadgen.NewKafkaWire(ctx, loadgen.KafkaConfig{Brokers: []string{addr}, Topic: name, PayloadSize: w.PayloadSize,
+			Acks: loadgen.AcksAll})
 	case "nats":
 		return newNATS(ctx, addr, name, w)
 	case "redis":

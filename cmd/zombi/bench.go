@@ -37,6 +37,7 @@ type benchOptions struct {
 	batchBytes  int
 	compression string
 	clients     int
+	client      string
 	group       string
 	prefill     int64
 	toEnd       bool
@@ -54,6 +55,7 @@ Modes:
   http            POST /tables/{topic}, one event per request (default)
   http-bulk       POST /tables/{topic}/bulk, --batch events per request
   kafka-produce   Kafka produce with franz-go; --batch records awaited together
+                  (--client wire: one blocking connection per worker instead)
   kafka-consume   read the topic from the start to its end (one reader)
   group-consume   the same as --concurrency members of consumer group --group
 
@@ -100,6 +102,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringVar(&o.compression, "compression", "none", "kafka-produce compression: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&o.batchBytes, "batch-bytes", 0, "kafka-produce max record batch bytes (0 = franz-go's default)")
 	fs.IntVar(&o.clients, "clients", 1, "kafka-produce clients (connections) shared by the workers; 0 = one per worker")
+	fs.StringVar(&o.client, "client", "kgo", "kafka-produce client: kgo (franz-go's producer) or wire (one blocking connection per worker)")
 	fs.StringVar(&o.group, "group", "zombi-bench", "group-consume consumer group")
 	fs.Int64Var(&o.prefill, "prefill", 0, "consume modes: produce this many records first")
 	fs.BoolVar(&o.toEnd, "to-end", true, "consume modes: stop at the end offsets seen at the start")
@@ -147,6 +150,12 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 		return o, fmt.Errorf("--batch must not be negative, got %d", o.batch)
 	case o.duration < 0 || o.records < 0 || o.prefill < 0:
 		return o, errors.New("--duration, --records and --prefill must not be negative")
+	case o.client != "kgo" && o.client != "wire":
+		return o, fmt.Errorf("--client must be kgo or wire, got %q", o.client)
+	case o.client == "wire" && o.mode != "kafka-produce":
+		return o, errors.New("--client wire applies to mode kafka-produce only")
+	case o.client == "wire" && o.compression != "none" && o.compression != "":
+		return o, errors.New("--client wire sends uncompressed batches only")
 	case o.clients < 0:
 		return o, fmt.Errorf("--clients must not be negative, got %d", o.clients)
 	case o.batchBytes < 0 || o.batchBytes > 1<<30:
@@ -216,6 +225,9 @@ func benchTarget(ctx context.Context, o benchOptions) (loadgen.Target, error) {
 			PayloadSize: o.payloadSize, Conns: o.concurrency,
 		})
 	case "kafka-produce":
+		if o.client == "wire" {
+			return loadgen.NewKafkaWire(ctx, kcfg)
+		}
 		return loadgen.NewKafkaProduce(kcfg)
 	case "kafka-consume", "group-consume":
 		if o.mode == "group-consume" {

@@ -56,6 +56,9 @@ func TestParseBenchArgs(t *testing.T) {
 		{"--duration", "-1s"},
 		{"--batch-bytes", "-5"},
 		{"kafka-produce", "--compression", "brotli"},
+		{"kafka-produce", "--client", "sarama"},
+		{"http", "--client", "wire"},
+		{"kafka-produce", "--client", "wire", "--compression", "lz4"},
 	} {
 		if _, err := parseBenchArgs(args, &stderr); err == nil {
 			t.Errorf("parseBenchArgs(%q) accepted", args)
@@ -129,9 +132,12 @@ func TestBenchAgainstServer(t *testing.T) {
 
 	prod := run("kafka-produce", "--brokers", brokers, "--topic", "k", "--records", "1000", "--concurrency", "4", "--batch", "10", "--compression", "zstd")
 	one := run("kafka-produce", "--brokers", brokers, "--topic", "k", "--records", "200", "--concurrency", "8", "--clients", "0", "--acks", "leader")
+	wire := run("kafka-produce", "--client", "wire", "--brokers", brokers, "--topic", "k", "--records", "300", "--concurrency", "4", "--batch", "3")
+	wire1 := run("kafka-produce", "--client", "wire", "--brokers", brokers, "--topic", "k", "--records", "50", "--concurrency", "2", "--acks", "leader")
 	cons := run("kafka-consume", "--brokers", brokers, "--topic", "k")
-	if prod.Records != 1000 || one.Records != 200 || cons.Records != 1200 || cons.Bytes != 1200*100 {
-		t.Errorf("kafka: produced %d+%d, consumed %d records (%d bytes)", prod.Records, one.Records, cons.Records, cons.Bytes)
+	if prod.Records != 1000 || one.Records != 200 || wire.Records != 300 || wire.Ops != 100 || wire1.Records != 50 ||
+		cons.Records != 1550 || cons.Bytes != 1550*100 {
+		t.Errorf("kafka: produced %d+%d+%d+%d, consumed %d records (%d bytes)", prod.Records, one.Records, wire.Records, wire1.Records, cons.Records, cons.Bytes)
 	}
 	pre := run("kafka-consume", "--brokers", brokers, "--topic", "k2", "--prefill", "500", "--payload-size", "10")
 	if pre.Records != 500 {
@@ -147,7 +153,7 @@ func TestBenchAgainstServer(t *testing.T) {
 	}
 	if code == 0 {
 		var res loadgen.Result
-		if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Records != 1200 {
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Records != 1550 {
 			t.Errorf("group-consume read %d records (%v)", res.Records, err)
 		}
 	}
