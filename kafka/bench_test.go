@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/zombi-dev/zombi/bench/loadgen"
 )
 
 // Benchmarks of the Kafka door with franz-go over loopback, durable writes
@@ -121,37 +123,67 @@ func reportLatency(b *testing.B, lats []time.Duration) {
 	b.ReportMetric(q(0.99), "p99-µs")
 }
 
-// BenchmarkProduce64Concurrent: 64 clients, each producing one record at a
-// time synchronously.
+// BenchmarkProduce64Concurrent: 64 producers, each producing one record at
+// a time synchronously, 8 partitions. client=kgo: a franz-go client per
+// producer (ProduceSync); client=wire: the load generator's blocking
+// producer, one connection per producer with one request in flight, the
+// client shape of the NATS and Redis peers (bench/peers).
 func BenchmarkProduce64Concurrent(b *testing.B) {
-	e := startServerSync(b, testConfig(), true)
-	benchTopic(b, e, "c64", 8)
+	const producers = 64
 	ctx := context.Background()
-	value := make([]byte, benchValueSize)
-	const clients = 64
-	cls := make([]*kgo.Client, clients)
-	for i := range cls {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerLinger(0))
+	b.Run("client=kgo", func(b *testing.B) {
+		e := startServerSync(b, testConfig(), true)
+		benchTopic(b, e, "c64", 8)
+		value := make([]byte, benchValueSize)
+		ops := make([]func() error, producers)
+		for i := range ops {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerLinger(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value})
+			ops[i] = func() error { return cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value}).FirstErr() }
+		}
+		runProducers(b, ops)
+	})
+	b.Run("client=wire", func(b *testing.B) {
+		e := startServerSync(b, testConfig(), true)
+		benchTopic(b, e, "c64", 8)
+		target, err := loadgen.NewKafkaWire(ctx, loadgen.KafkaConfig{Brokers: []string{e.addr}, Topic: "c64",
+			PayloadSize: benchValueSize, Acks: loadgen.AcksAll})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer cl.Close()
-		_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value})
-		cls[i] = cl
-	}
+		defer target.Close()
+		ops := make([]func() error, producers)
+		for i := range ops {
+			op, err := target.Worker(ctx, i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ops[i] = func() error { _, _, err := op(ctx, 1); return err }
+		}
+		runProducers(b, ops)
+	})
+}
+
+// runProducers shares b.N calls among the ops, each on its own goroutine,
+// and reports the rate and the per-call latency.
+func runProducers(b *testing.B, ops []func() error) {
 	var mu sync.Mutex
 	var lats []time.Duration
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for i, cl := range cls {
+	for i, op := range ops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for j := i; j < b.N; j += clients {
+			for j := i; j < b.N; j += len(ops) {
 				s := time.Now()
-				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value}).FirstErr(); err != nil {
+				if err := op(); err != nil {
 					b.Error(err)
 					return
 				}

@@ -77,6 +77,10 @@ func NewKafkaWire(ctx context.Context, cfg KafkaConfig) (Target, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if len(resp.Brokers) > 1 {
+		// It does not route partitions to their leaders.
+		return nil, fmt.Errorf("the wire client drives single-broker targets; %s lists %d brokers (use --client kgo)", cfg.Brokers[0], len(resp.Brokers))
+	}
 	t.parts = int32(len(resp.Topics[0].Partitions))
 	t.topicID = resp.Topics[0].TopicID
 	return t, nil
