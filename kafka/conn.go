@@ -27,7 +27,10 @@ import (
 // queues up to maxInFlight of them, and the connection's main goroutine that
 // processes them one at a time, in order, and writes each response. Requests
 // of one connection are processed sequentially, as Kafka does: an idempotent
-// producer's pipelined Produce requests are appended in the order sent.
+// producer's pipelined Produce requests are appended in the order sent. A
+// Produce that arrives when nothing else of its connection is queued or in
+// progress is answered by the reader itself, which saves a hand-off per
+// request for producers that wait for each acknowledgement.
 
 // errProtocol marks a request that closes the connection.
 var errProtocol = errors.New("kafka protocol violation")
@@ -39,11 +42,12 @@ func (s *Server) serveConn(nc net.Conn) {
 	frames := make(chan []byte, maxInFlight)
 	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
+	var busy atomic.Int32 // frames queued for or held by the main goroutine
 	remote := nc.RemoteAddr().String()
 	go func() {
 		defer close(readerDone)
 		defer close(frames)
-		err := s.readFrames(ctx, nc, frames, q)
+		err := s.readFrames(ctx, nc, frames, q, &busy)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			s.logger.Debug("closing connection", "remote", remote, "err", err)
 		}
@@ -62,23 +66,30 @@ func (s *Server) serveConn(nc net.Conn) {
 	}()
 
 	for buf := range frames {
-		resp, err := s.handleFrame(ctx, buf)
-		q.release(len(buf))
+		err := s.answer(ctx, nc, buf, q)
+		busy.Add(-1)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Debug("closing connection", "remote", remote, "err", err)
 			}
 			return
 		}
-		if resp == nil {
-			continue
-		}
-		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := nc.Write(resp); err != nil {
-			return
-		}
-		q.armIdle(nc, s.cfg.IdleTimeout, false)
 	}
+}
+
+// answer processes one frame and writes its response.
+func (s *Server) answer(ctx context.Context, nc net.Conn, buf []byte, q *queued) error {
+	resp, err := s.handleFrame(ctx, buf)
+	q.release(len(buf))
+	if err != nil || resp == nil {
+		return err
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := nc.Write(resp); err != nil {
+		return err
+	}
+	q.armIdle(nc, s.cfg.IdleTimeout, false)
+	return nil
 }
 
 // queued tracks the bytes of requests read but not yet processed on one
@@ -133,7 +144,7 @@ func (q *queued) wait(ctx context.Context, n int) error {
 }
 
 // readFrames reads size-prefixed frames into out until an error.
-func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued) error {
+func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued, busy *atomic.Int32) error {
 	br := bufio.NewReaderSize(nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
@@ -153,6 +164,17 @@ func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte,
 		if err != nil {
 			return err
 		}
+		// A Produce arriving while the main goroutine has nothing to do is
+		// answered here: it cannot block for long, and nothing else can be
+		// written meanwhile. This saves a goroutine hand-off per request for
+		// single-record producers.
+		if busy.Load() == 0 && binary.BigEndian.Uint16(buf) == uint16(kmsg.Produce.Int16()) {
+			if err := s.answer(ctx, nc, buf, q); err != nil {
+				return err
+			}
+			continue
+		}
+		busy.Add(1)
 		select {
 		case out <- buf:
 		case <-ctx.Done():

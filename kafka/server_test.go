@@ -466,6 +466,28 @@ func TestPipelinedResponsesInOrder(t *testing.T) {
 	}
 }
 
+// TestProduceBehindLongPoll: a Produce that arrives while the connection's
+// long-polling Fetch waits is queued behind it, as Kafka does, and not
+// answered ahead of it by the reader (which answers a Produce itself only
+// when the connection has nothing else in progress).
+func TestProduceBehindLongPoll(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	c.do(produceReq("lp", 0, -1, mkBatch("first")), 9) // creates the topic
+	fcorr := c.send(fetchReq("lp", 0, 1, 1, 600), 11)
+	time.Sleep(100 * time.Millisecond) // the Fetch is parked
+	pcorr := c.send(produceReq("lp", 0, -1, mkBatch("second")), 9)
+	if got, _, err := c.readFrame(); err != nil || got != fcorr {
+		t.Fatalf("first response has correlation id %d (%v), want the Fetch's %d", got, err, fcorr)
+	}
+	if got, _, err := c.readFrame(); err != nil || got != pcorr {
+		t.Fatalf("second response has correlation id %d (%v), want the Produce's %d", got, err, pcorr)
+	}
+	if _, hwm, _ := e.l.Offsets("lp", 0); hwm != 2 {
+		t.Fatalf("hwm %d, want 2", hwm)
+	}
+}
+
 func TestConnectionClosedOnBadInput(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxRequestBytes = 1 << 20
