@@ -100,6 +100,10 @@ func (t *kafkaWire) Close() error {
 	return nil
 }
 
+// wireSetupTimeout bounds a connection's set-up (ApiVersions, Metadata,
+// InitProducerId) against a broker that accepts and does not answer.
+var wireSetupTimeout = 10 * time.Second
+
 // wireConn is one connection with the versions its broker supports.
 type wireConn struct {
 	conn     net.Conn
@@ -120,6 +124,8 @@ func (t *kafkaWire) dial(ctx context.Context) (*wireConn, error) {
 	}
 	c := &wireConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10),
 		fmtr: kmsg.NewRequestFormatter(kmsg.FormatterClientID("zombi-bench"))}
+	// Bounds the set-up requests; the first op replaces it.
+	conn.SetDeadline(time.Now().Add(wireSetupTimeout))
 	// ApiVersions v0 is answered by every broker; it sets what we send.
 	c.versions = map[int16]int16{18: 0}
 	r, err := c.roundTrip(kmsg.NewPtrApiVersionsRequest())
@@ -243,10 +249,23 @@ func (t *kafkaWire) Worker(ctx context.Context, i int) (Op, error) {
 	rt.Topic, rt.TopicID = t.cfg.Topic, t.topicID
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition = part
-	var batch []byte
+	var (
+		batch    []byte
+		watched  context.Context // the ctx whose end unblocks the connection
+		unwatch  = func() bool { return false }
+		canceled = time.Unix(1, 0)
+	)
 	return func(ctx context.Context, n int) (int, int64, error) {
-		if dl, ok := ctx.Deadline(); ok {
+		if ctx != watched {
+			// A blocked write or read returns once ctx ends (the run's
+			// grace period is over, or it was interrupted).
+			unwatch()
+			watched, unwatch = ctx, context.AfterFunc(ctx, func() { c.conn.SetDeadline(canceled) })
+			dl, _ := ctx.Deadline() // zero: none
 			c.conn.SetDeadline(dl)
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
 		}
 		vals := make([][]byte, n)
 		for k := range vals {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -359,5 +361,116 @@ func TestAppendBatch(t *testing.T) {
 	}
 	if len(rest) != 0 {
 		t.Errorf("%d bytes after the records", len(rest))
+	}
+}
+
+// fakeBroker answers ApiVersions, Metadata (one partition) and
+// InitProducerId, and never answers Produce.
+func fakeBroker(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	serve := func(c net.Conn) {
+		defer c.Close()
+		for {
+			var size [4]byte
+			if _, err := io.ReadFull(c, size[:]); err != nil {
+				return
+			}
+			req := make([]byte, binary.BigEndian.Uint32(size[:]))
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			key, version := int16(binary.BigEndian.Uint16(req)), int16(binary.BigEndian.Uint16(req[2:]))
+			var resp kmsg.Response
+			switch key {
+			case 18:
+				r := kmsg.NewPtrApiVersionsResponse()
+				for _, k := range []int16{0, 3, 22} {
+					r.ApiKeys = append(r.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MaxVersion: 4})
+				}
+				resp = r
+			case 3:
+				r := kmsg.NewPtrMetadataResponse()
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = kmsg.StringPtr("t")
+				mt.Partitions = append(mt.Partitions, kmsg.NewMetadataResponseTopicPartition())
+				r.Topics = append(r.Topics, mt)
+				resp = r
+			case 22:
+				r := kmsg.NewPtrInitProducerIDResponse()
+				r.ProducerID = 7
+				resp = r
+			default:
+				continue // Produce: no answer
+			}
+			resp.SetVersion(version)
+			out := binary.BigEndian.AppendUint32(make([]byte, 4), binary.BigEndian.Uint32(req[4:]))
+			if resp.IsFlexible() && key != 18 {
+				out = append(out, 0)
+			}
+			out = resp.AppendTo(out)
+			binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestWireClientCancel: an op blocked on a broker that does not answer
+// returns once its context ends, and set-up against a silent broker fails
+// after wireSetupTimeout.
+func TestWireClientCancel(t *testing.T) {
+	target, err := NewKafkaWire(context.Background(), KafkaConfig{Brokers: []string{fakeBroker(t)}, Topic: "t", PayloadSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	op, err := target.Worker(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline: as Run's op context
+	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if got, _, err := op(ctx, 1); err == nil || got != 0 {
+		t.Fatalf("op against a silent Produce: %d records, err %v", got, err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("op returned after %v", el)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			io.Copy(io.Discard, c)
+		}
+	}()
+	old := wireSetupTimeout
+	wireSetupTimeout = 100 * time.Millisecond
+	defer func() { wireSetupTimeout = old }()
+	if _, err := NewKafkaWire(context.Background(), KafkaConfig{Brokers: []string{ln.Addr().String()}, Topic: "t"}); err == nil {
+		t.Fatal("set-up against a silent broker succeeded")
 	}
 }
