@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./stats/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
 
-.PHONY: all deps test-deps build run test test-short lint bench bench-peers fuzz clean
+.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-http fuzz clean
 
 all: build
 
@@ -57,6 +57,10 @@ bench: deps
 # Zombi beside NATS JetStream and Redis Streams (about 5 min; docs/BENCHMARKS-peers.md).
 bench-peers: deps
 	bench/peers.sh
+
+# Single-event POSTs from wrk against Zombi and a no-op gin handler (about 2 min; docs/BENCHMARKS-httpapi.md).
+bench-http: deps
+	bench/http-wrk.sh
 
 # Runs each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
