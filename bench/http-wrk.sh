@@ -53,8 +53,7 @@ start() { # name port: starts the server, sets PID
 	noop) "$WORK/noop" --addr "127.0.0.1:$2" >"$WORK/noop.log" 2>&1 & ;;
 	esac
 	PID=$!
-	local i
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
 		if ! kill -0 "$PID" 2>/dev/null; then echo "$1 exited:" >&2; cat "$WORK/$1.log" >&2; return 1; fi
 		sleep 0.05
