@@ -70,13 +70,12 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "disk:    $(df -hT "$WORK" | awk 'NR==2{print $1" ("$2")"}')"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the start"
 echo "servers: zombi $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'), nats-server $(nats-server --version | awk '{print $2}') (Debian)$([ -x "$NATS_SYNC_BIN" ] && echo ", nats-server $NATS_SYNC_VERSION"), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)"
-echo "$("$WORK/peers" fsync --dir "$WORK")"
+"$WORK/peers" fsync --dir "$WORK"
 echo "each workload: $DURATION, unpaced, after one warm-up workload per system"
 echo
 
 wait_port() { # port pid name
-	local i
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
 		if ! kill -0 "$2" 2>/dev/null; then say "$3 exited; its log:"; cat "$WORK/$3.log" >&2; return 1; fi
 		sleep 0.05
