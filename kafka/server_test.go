@@ -526,9 +526,13 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 			t.Fatalf("fetch v%d: %+v", v, fr.Topics[0].Partitions[0])
 		}
 	}
-	// A version kmsg does not know.
+	// A version kmsg does not know, of a request the main goroutine
+	// processes and of one the reader answers itself (Produce).
 	c = e.dial(t)
 	c.send(kmsg.NewPtrMetadataRequest(), 99)
+	c.expectClosed()
+	c = e.dial(t)
+	c.send(produceReq("t", 0, -1, mkBatch("x")), 99)
 	c.expectClosed()
 	// An idle connection is closed after the idle timeout.
 	c = e.dial(t)
