@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zombi-dev/zombi/bench/loadgen"
@@ -125,9 +126,10 @@ func reportLatency(b *testing.B, lats []time.Duration) {
 
 // BenchmarkProduce64Concurrent: 64 producers, each producing one record at
 // a time synchronously, 8 partitions. client=kgo: a franz-go client per
-// producer (ProduceSync); client=wire: the load generator's blocking
-// producer, one connection per producer with one request in flight, the
-// client shape of the NATS and Redis peers (bench/peers).
+// producer (ProduceSync); client=sarama: a sarama SyncProducer per producer
+// (idempotent, Kafka 2.1 protocol); client=wire: the load generator's
+// blocking producer, one connection per producer with one request in
+// flight, the client shape of the NATS and Redis peers (bench/peers).
 func BenchmarkProduce64Concurrent(b *testing.B) {
 	const producers = 64
 	ctx := context.Background()
@@ -144,6 +146,34 @@ func BenchmarkProduce64Concurrent(b *testing.B) {
 			defer cl.Close()
 			_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value})
 			ops[i] = func() error { return cl.ProduceSync(ctx, &kgo.Record{Topic: "c64", Value: value}).FirstErr() }
+		}
+		runProducers(b, ops)
+	})
+	b.Run("client=sarama", func(b *testing.B) {
+		e := startServerSync(b, testConfig(), true)
+		benchTopic(b, e, "c64", 8)
+		cfg := sarama.NewConfig()
+		cfg.Version = sarama.V2_1_0_0
+		cfg.Producer.RequiredAcks = sarama.WaitForAll
+		cfg.Producer.Idempotent = true
+		cfg.Net.MaxOpenRequests = 1
+		cfg.Producer.Return.Successes = true
+		cfg.Producer.Partitioner = sarama.NewManualPartitioner
+		value := sarama.ByteEncoder(make([]byte, benchValueSize))
+		ops := make([]func() error, producers)
+		for i := range ops {
+			p, err := sarama.NewSyncProducer([]string{e.addr}, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			msg := func() *sarama.ProducerMessage {
+				return &sarama.ProducerMessage{Topic: "c64", Partition: int32(i % 8), Value: value}
+			}
+			if _, _, err := p.SendMessage(msg()); err != nil {
+				b.Fatal(err)
+			}
+			ops[i] = func() error { _, _, err := p.SendMessage(msg()); return err }
 		}
 		runProducers(b, ops)
 	})
