@@ -113,9 +113,11 @@ func withConnInfo(ctx context.Context, remote string) context.Context {
 }
 
 // setClientID records the client id of the request being processed.
-func setClientID(ctx context.Context, clientID *string) {
-	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok && clientID != nil && ci.clientID != *clientID {
-		ci.clientID = *clientID
+// setClientID records the client id of a connection's latest request; it
+// allocates only when the id changes, which clients do not do per request.
+func setClientID(ctx context.Context, clientID []byte) {
+	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok && clientID != nil && ci.clientID != string(clientID) {
+		ci.clientID = string(clientID)
 	}
 }
 

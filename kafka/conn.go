@@ -209,7 +209,7 @@ type requestHeader struct {
 	key           int16
 	version       int16
 	correlationID int32
-	clientID      *string
+	clientID      []byte // aliases the frame; nil when the client sent none
 }
 
 // parseHeader parses the request header and returns the body. The tagged
@@ -232,8 +232,7 @@ func parseHeader(buf []byte) (requestHeader, kmsg.Request, []byte, error) {
 		if int(n) > len(buf) {
 			return h, nil, nil, fmt.Errorf("%w: client id past end of request", errProtocol)
 		}
-		id := string(buf[:n])
-		h.clientID = &id
+		h.clientID = buf[:n:n]
 		buf = buf[n:]
 	} else if n != -1 {
 		return h, nil, nil, fmt.Errorf("%w: client id length %d", errProtocol, n)
@@ -335,7 +334,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 
 // encodeResponse frames resp for the request with header h.
 func encodeResponse(h requestHeader, resp kmsg.Response, flexibleHeader bool) []byte {
-	out := make([]byte, 8, 64)
+	out := make([]byte, 8, 256) // one allocation for a typical response
 	binary.BigEndian.PutUint32(out[4:], uint32(h.correlationID))
 	if flexibleHeader {
 		out = append(out, 0)

@@ -42,6 +42,11 @@ type appendOp struct {
 	res     []AppendResult
 	bytes   int
 	done    chan struct{}
+	// Backing for the slices of a one-batch append (a single-record
+	// produce or POST), which saves three allocations per write.
+	oneH [1]batch.Header
+	oneP [1]*partition
+	oneR [1]AppendResult
 }
 
 // Append appends batches, possibly to different partitions, and returns once
@@ -49,12 +54,13 @@ type appendOp struct {
 // Kafka Produce request or an HTTP bulk write costs one fsync. Per-request
 // problems are in AppendResult.Err; a storage failure fails every request.
 func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
-	op := &appendOp{
-		reqs:    reqs,
-		headers: make([]batch.Header, len(reqs)),
-		parts:   make([]*partition, len(reqs)),
-		res:     make([]AppendResult, len(reqs)),
-		done:    make(chan struct{}),
+	op := &appendOp{reqs: reqs, done: make(chan struct{})}
+	if len(reqs) == 1 {
+		op.headers, op.parts, op.res = op.oneH[:], op.oneP[:], op.oneR[:]
+	} else {
+		op.headers = make([]batch.Header, len(reqs))
+		op.parts = make([]*partition, len(reqs))
+		op.res = make([]AppendResult, len(reqs))
 	}
 	live := 0
 	for i, req := range reqs {
