@@ -240,10 +240,8 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest, rebui
 		// now: it was deleted here and the cold data is what is left of it.
 		t.logger.Warn("cold data of a deleted topic; deleting it", "topic", name)
 		t.mu.Lock()
-		t.deleting[name] = true
+		t.startDeleteLocked(name)
 		t.mu.Unlock()
-		t.bg.Add(1)
-		go t.deleteTopicData(name)
 		return nil
 	}
 	if !existed {
@@ -284,10 +282,8 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest, rebui
 			if ls < m.End {
 				t.logger.Warn("cold data belongs to an earlier topic of the same name; deleting it", "topic", name, "cold_uuid", m.TopicUUID, "uuid", uuid)
 				t.mu.Lock()
-				t.deleting[name] = true
+				t.startDeleteLocked(name)
 				t.mu.Unlock()
-				t.bg.Add(1)
-				go t.deleteTopicData(name)
 				return nil
 			}
 		}
@@ -376,6 +372,7 @@ func (t *Tier) refreshTopics() {
 			continue
 		}
 		if old, ok := t.uuids[info.Name]; ok && old != uuid {
+			t.logger.Info("topic recreated; deleting the earlier topic's cold data", "topic", info.Name)
 			t.startDeleteLocked(info.Name)
 			continue
 		}
@@ -389,15 +386,16 @@ func (t *Tier) refreshTopics() {
 	}
 	for name := range t.uuids {
 		if _, ok := live[name]; !ok && !t.deleting[name] {
+			t.logger.Info("topic deleted; deleting its cold data", "topic", name)
 			t.startDeleteLocked(name)
 		}
 	}
 }
 
-// startDeleteLocked forgets a deleted topic and deletes its cold data in the
-// background; the name is tracked again once that is done. Holds t.mu.
+// startDeleteLocked forgets a deleted (or replaced) topic and deletes its
+// cold data in the background; the name is tracked again once that is done.
+// Callers log why. Holds t.mu.
 func (t *Tier) startDeleteLocked(name string) {
-	t.logger.Info("topic deleted; deleting its cold data", "topic", name)
 	t.deleting[name] = true
 	delete(t.uuids, name)
 	var gone []*partState
