@@ -191,25 +191,34 @@ func readRange(t testing.TB, l *plog.Log, topic string, part int32, from, want i
 		if len(rr.Batches) == 0 {
 			t.Fatalf("read %s/%d at %d: no batches (hwm %d)", topic, part, next, rr.HighWatermark)
 		}
-		for _, b := range rr.Batches {
-			_, recs, err := batch.Records(b.Raw, 0)
-			if err != nil {
-				t.Fatal(err)
+		next = checkRecords(t, topic, part, next, rr.Batches, pad)
+	}
+}
+
+// checkRecords checks that the records of bs from offset next on continue
+// it without a gap or repeat, with appendN's (or appendPad's) payloads, and
+// returns the offset after them.
+func checkRecords(t testing.TB, topic string, part int32, next int64, bs []plog.Batch, pad string) int64 {
+	t.Helper()
+	for _, b := range bs {
+		_, recs, err := batch.Records(b.Raw, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Offset < next {
+				continue
 			}
-			for _, r := range recs {
-				if r.Offset < next {
-					continue
-				}
-				if r.Offset != next {
-					t.Fatalf("%s/%d: got offset %d, want %d", topic, part, r.Offset, next)
-				}
-				if w := fmt.Sprintf("p%d-%d", part, next) + pad; string(r.Value) != w {
-					t.Fatalf("%s/%d@%d: payload %.40q, want %.40q", topic, part, next, r.Value, w)
-				}
-				next++
+			if r.Offset != next {
+				t.Fatalf("%s/%d: got offset %d, want %d", topic, part, r.Offset, next)
 			}
+			if w := fmt.Sprintf("p%d-%d", part, next) + pad; string(r.Value) != w {
+				t.Fatalf("%s/%d@%d: payload %.40q, want %.40q", topic, part, next, r.Value, w)
+			}
+			next++
 		}
 	}
+	return next
 }
 
 // waitFlushed waits until the cold tier holds every offset below end.

@@ -6,14 +6,11 @@ package tiering
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/zombi-dev/zombi/log/batch"
 )
 
 func TestRecreatedTopicNotServedFromStaleCache(t *testing.T) {
@@ -227,21 +224,7 @@ func TestReadsAcrossBoundaryWhileFlushing(t *testing.T) {
 				time.Sleep(time.Millisecond)
 				continue
 			}
-			for _, b := range rr.Batches {
-				_, recs, err := batch.Records(b.Raw, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range recs {
-					if r.Offset < next {
-						continue
-					}
-					if r.Offset != next || string(r.Value) != fmt.Sprintf("p0-%d", next) {
-						t.Fatalf("got %d %q want %d", r.Offset, r.Value, next)
-					}
-					next++
-				}
-			}
+			next = checkRecords(t, "ev", 0, next, rr.Batches, "")
 		}
 	}
 	<-done
