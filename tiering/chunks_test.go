@@ -84,9 +84,9 @@ func checkChunksStored(t *testing.T, st ObjectStore, topic string, part int32) m
 // (objects are deleted after the head that dropped them is saved).
 func waitDeleted(t *testing.T, st ObjectStore, prefix string, offset int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var left []string
+	var left []string
+	if !eventually(10*time.Second, func() bool {
+		left = left[:0]
 		for _, k := range listKeys(t, st, prefix) {
 			base := k[strings.LastIndex(k, "/")+1:]
 			var s int64
@@ -97,13 +97,9 @@ func waitDeleted(t *testing.T, st ObjectStore, prefix string, offset int64) {
 				left = append(left, k)
 			}
 		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("objects below %d not deleted: %v", offset, left)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return len(left) == 0
+	}) {
+		t.Fatalf("objects below %d not deleted: %v", offset, left)
 	}
 }
 
@@ -203,16 +199,12 @@ func TestS3ManifestChunks(t *testing.T) {
 	if err := l2.DeleteTopic("ev"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left := len(listKeys(t, st, "manifests/ev/")) + len(listKeys(t, st, "manifest-chunks/ev/")) + len(listKeys(t, st, "segments/ev/"))
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d objects of the deleted topic remain", left)
-		}
-		time.Sleep(20 * time.Millisecond)
+	left := 0
+	if !eventually(10*time.Second, func() bool {
+		left = len(listKeys(t, st, "manifests/ev/")) + len(listKeys(t, st, "manifest-chunks/ev/")) + len(listKeys(t, st, "segments/ev/"))
+		return left == 0
+	}) {
+		t.Fatalf("%d objects of the deleted topic remain", left)
 	}
 }
 
@@ -235,16 +227,9 @@ func TestS3ManifestChunkRetention(t *testing.T) {
 	appendN(t, l, "ev", 0, 150, 150, 10, time.Now().UnixMilli())
 	tr := startS3(t, l, cfg)
 	waitFlushed(t, tr, "ev", 0, 300)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if s, _, ok := tr.Bounds("ev", 0); ok && s == 150 {
-			break
-		}
-		if time.Now().After(deadline) {
-			s, e, ok := tr.Bounds("ev", 0)
-			t.Fatalf("cold range [%d, %d) %v after retention", s, e, ok)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { s, _, ok := tr.Bounds("ev", 0); return ok && s == 150 }) {
+		s, e, ok := tr.Bounds("ev", 0)
+		t.Fatalf("cold range [%d, %d) %v after retention", s, e, ok)
 	}
 	st := tr.st
 	waitDeleted(t, st, segmentPrefix("ev", 0), 150)
@@ -376,15 +361,9 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 	fs.armed = true
 	fs.mu.Unlock()
 	appendN(t, l, "ev", 0, 70, 10, 5, 1) // segment [70, 80): seals [40, 80)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, n := fs.state(); n >= 2 { // the first try and a retry
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no head PUT failed")
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The first try and a retry.
+	if !eventually(10*time.Second, func() bool { _, n := fs.state(); return n >= 2 }) {
+		t.Fatal("no head PUT failed")
 	}
 	orphan, _ := fs.state()
 	if orphan != chunkKey("ev", 0, 40, 80) {

@@ -221,32 +221,35 @@ func checkRecords(t testing.TB, topic string, part int32, next int64, bs []plog.
 	return next
 }
 
-// waitFlushed waits until the cold tier holds every offset below end.
-func waitFlushed(t testing.TB, tr *Tier, topic string, part int32, end int64) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, e, ok := tr.Bounds(topic, part); ok && e >= end {
-			return
+// eventually polls cond every 10 ms until it holds or d has passed, and says
+// whether it held.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	s, e, ok := tr.Bounds(topic, part)
-	t.Fatalf("%s/%d not flushed to %d in time: cold [%d, %d) %v", topic, part, end, s, e, ok)
+	return true
+}
+
+// waitFlushed waits until the cold tier holds every offset below end.
+func waitFlushed(t testing.TB, tr *Tier, topic string, part int32, end int64) {
+	t.Helper()
+	if !eventually(20*time.Second, func() bool { _, e, ok := tr.Bounds(topic, part); return ok && e >= end }) {
+		s, e, ok := tr.Bounds(topic, part)
+		t.Fatalf("%s/%d not flushed to %d in time: cold [%d, %d) %v", topic, part, end, s, e, ok)
+	}
 }
 
 // hotStart is the hot log start (read below it is a cold read).
 func waitHotStart(t testing.TB, l *plog.Log, tr *Tier, topic string, part int32, want int64) {
 	t.Helper()
 	ps := tr.lookup(topic, part)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if ps.trimmedTo.Load() >= want {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return ps.trimmedTo.Load() >= want }) {
+		t.Fatalf("%s/%d: hot data below %d not dropped (trimmed to %d)", topic, part, want, ps.trimmedTo.Load())
 	}
-	t.Fatalf("%s/%d: hot data below %d not dropped (trimmed to %d)", topic, part, want, ps.trimmedTo.Load())
 }
 
 // versity is a versitygw S3 server over a directory, started by a test.
@@ -318,15 +321,15 @@ func (v *versity) start(t testing.TB) {
 	}
 	v.cmd, v.done = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(v.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", v.addr); err == nil {
+	if !eventually(10*time.Second, func() bool {
+		c, err := net.Dial("tcp", v.addr)
+		if err == nil {
 			c.Close()
-			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("versitygw not listening on %s", v.addr)
 	}
-	t.Fatalf("versitygw not listening on %s", v.addr)
 }
 
 func (v *versity) stop() {

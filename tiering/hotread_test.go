@@ -13,12 +13,8 @@ import (
 // queueJob hands a partition to the workers as the scheduler does.
 func queueJob(t *testing.T, tr *Tier, ps *partState) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ps.queued.CompareAndSwap(false, true) {
-		if time.Now().After(deadline) {
-			t.Fatal("partition job still queued")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return ps.queued.CompareAndSwap(false, true) }) {
+		t.Fatal("partition job still queued")
 	}
 	tr.jobs <- ps
 }
@@ -33,17 +29,14 @@ const (
 // failed job.
 func waitVerdict(t *testing.T, buf *syncBuffer) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := buf.String()
-		if strings.Contains(s, outageLog) || strings.Contains(s, hotReadLog) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("failed job not logged:\n%s", s)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var s string
+	if !eventually(10*time.Second, func() bool {
+		s = buf.String()
+		return strings.Contains(s, outageLog) || strings.Contains(s, hotReadLog)
+	}) {
+		t.Fatalf("failed job not logged:\n%s", s)
 	}
+	return s
 }
 
 func (o *outage) isDown() bool {
@@ -137,11 +130,7 @@ func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 
 func waitLogged(t *testing.T, buf *syncBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(buf.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log:\n%s", want, buf.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return strings.Contains(buf.String(), want) }) {
+		t.Fatalf("no %q in the log:\n%s", want, buf.String())
 	}
 }

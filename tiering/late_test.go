@@ -43,15 +43,8 @@ func TestStartWhileS3DownServesHotTier(t *testing.T) {
 		t.Fatalf("cold read while S3 is down: %v (want a retriable cold-tier error)", err)
 	}
 	st.down.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := l.Read("ev", 0, 0, 1<<20); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cold tier did not start after S3 came back")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { _, err := l.Read("ev", 0, 0, 1<<20); return err == nil }) {
+		t.Fatal("cold tier did not start after S3 came back")
 	}
 	readAll(t, l, "ev", 0, 110)
 }

@@ -32,27 +32,16 @@ func TestRecreatedTopicNotServedFromStaleCache(t *testing.T) {
 	if err := l.DeleteTopic("ev"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(st.keys("segments/ev/"))+len(st.keys("manifests/ev/")) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("not deleted")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return len(st.keys("segments/ev/"))+len(st.keys("manifests/ev/")) == 0 }) {
+		t.Fatal("not deleted")
 	}
 	time.Sleep(1500 * time.Millisecond) // let refreshTopics re-track
 	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
 		t.Fatal(err)
 	}
 	appendPad(t, l, "ev", 0, 0, 100, 10, 1, "NEW")
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		if ps := tr.lookup("ev", 0); ps != nil && ps.trimmedTo.Load() >= 100 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("recreated topic not flushed")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { ps := tr.lookup("ev", 0); return ps != nil && ps.trimmedTo.Load() >= 100 }) {
+		t.Fatal("recreated topic not flushed")
 	}
 	t.Log(st.keys("segments/"))
 	readPad(t, l, "ev", 0, 100, "NEW")

@@ -188,12 +188,8 @@ func TestS3DownThenBack(t *testing.T) {
 	st.down.Store(false)
 	waitFlushed(t, tr, "ev", 0, int64(n))
 	readAll(t, l, "ev", 0, n)
-	deadline = time.Now().Add(5 * time.Second)
-	for tr.gate("ev", 0) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("gate still closed, pending %d", tr.PendingBytes())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually(5*time.Second, func() bool { return tr.gate("ev", 0) == nil }) {
+		t.Fatalf("gate still closed, pending %d", tr.PendingBytes())
 	}
 	checkExactlyOnce(t, st, tr, "ev", 0, int64(n))
 }
@@ -300,16 +296,9 @@ func TestColdRetention(t *testing.T) {
 	ps.flushMu.Lock()
 	ps.nextRet = time.Time{}
 	ps.flushMu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if ls, _, _ := l.Offsets("ev", 0); ls == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			ls, _, _ := l.Offsets("ev", 0)
-			t.Fatalf("log start %d after retention", ls)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { ls, _, _ := l.Offsets("ev", 0); return ls == 200 }) {
+		ls, _, _ := l.Offsets("ev", 0)
+		t.Fatalf("log start %d after retention", ls)
 	}
 	if _, err := l.Read("ev", 0, 100, 100); !errors.Is(err, plog.ErrOffsetOutOfRange) {
 		t.Fatalf("expired read: %v", err)
@@ -336,28 +325,18 @@ func TestTopicDeletedDropsColdData(t *testing.T) {
 	if err := l.DeleteTopic("ev"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(st.keys("segments/ev/"))+len(st.keys("manifests/ev/")) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("cold data of a deleted topic remains: %v", st.keys(""))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return len(st.keys("segments/ev/"))+len(st.keys("manifests/ev/")) == 0 }) {
+		t.Fatalf("cold data of a deleted topic remains: %v", st.keys(""))
 	}
 	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
 		t.Fatal(err)
 	}
 	appendN(t, l, "ev", 0, 0, 30, 10, 1)
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		if ps := tr.lookup("ev", 0); ps != nil {
-			if m := ps.man.Load(); m != nil && m.End == 30 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("recreated topic not flushed")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool {
+		ps := tr.lookup("ev", 0)
+		return ps != nil && ps.man.Load() != nil && ps.man.Load().End == 30
+	}) {
+		t.Fatal("recreated topic not flushed")
 	}
 	readAll(t, l, "ev", 0, 30)
 }
