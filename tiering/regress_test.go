@@ -14,16 +14,10 @@ import (
 )
 
 func TestRecreatedTopicNotServedFromStaleCache(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
 	cfg := fastConfig()
 	cfg.FlushInterval = time.Hour
 	cfg.FlushBatchSize = 100
-	tr := startMem(t, l, st, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, cfg)
 	appendN(t, l, "ev", 0, 0, 100, 10, 1)
 	waitFlushed(t, tr, "ev", 0, 100)
 	waitHotStart(t, l, tr, "ev", 0, 100)
@@ -222,16 +216,10 @@ func TestReadsAcrossBoundaryWhileFlushing(t *testing.T) {
 // A topic deleted and recreated between two topic refreshes keeps its new
 // data (the old incarnation's flusher state must not trim it).
 func TestRecreateWithinRefreshKeepsNewData(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
 	cfg := fastConfig()
 	cfg.FlushInterval = time.Hour
 	cfg.FlushMaxSegment = 100000
-	tr := startMem(t, l, st, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	_, l, tr := startEv(t, cfg)
 	appendN(t, l, "ev", 0, 0, 1000, 100, 1)
 	waitFlushed(t, tr, "ev", 0, 1000)
 	time.Sleep(1100 * time.Millisecond) // right after a refresh is best; just try

@@ -62,6 +62,20 @@ func startMem(t *testing.T, l *plog.Log, st ObjectStore, cfg Config) *Tier {
 	return tr
 }
 
+// startEv opens a log, starts a tier on an in-memory store with cfg and
+// creates topic "ev" with one partition; both close when the test ends.
+func startEv(t *testing.T, cfg Config) (*memStore, *plog.Log, *Tier) {
+	t.Helper()
+	st := newMemStore()
+	l := openLog(t, t.TempDir())
+	t.Cleanup(func() { l.Close() })
+	tr := startMem(t, l, st, cfg)
+	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
+		t.Fatal(err)
+	}
+	return st, l, tr
+}
+
 // TestFlushTrimAndReadBack: data is flushed, dropped from the hot tier, and
 // read back from the cold tier through the log, across the boundary.
 func TestFlushTrimAndReadBack(t *testing.T) {
@@ -146,15 +160,9 @@ func TestEmptyDiskRestart(t *testing.T) {
 // past HotMaxBytes writes are refused; when it is back everything is
 // flushed exactly once.
 func TestS3DownThenBack(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
 	cfg := fastConfig()
 	cfg.HotMaxBytes = 20 << 10
-	tr := startMem(t, l, st, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, cfg)
 	appendN(t, l, "ev", 0, 0, 100, 10, 1)
 	waitFlushed(t, tr, "ev", 0, 100)
 	st.down.Store(true)
@@ -218,13 +226,7 @@ func checkExactlyOnce(t *testing.T, st ObjectStore, tr *Tier, topic string, part
 // TestCorruptSegmentNotServed: a flipped byte in a segment is detected by
 // its checksum and the read fails with ErrColdUnavailable.
 func TestCorruptSegmentNotServed(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
-	tr := startMem(t, l, st, fastConfig())
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, fastConfig())
 	appendN(t, l, "ev", 0, 0, 250, 5, 1)
 	waitFlushed(t, tr, "ev", 0, 250)
 	waitHotStart(t, l, tr, "ev", 0, 250)
@@ -250,13 +252,7 @@ func TestCorruptSegmentNotServed(t *testing.T) {
 // TestOrphansIgnoredAndCleaned: an object no manifest lists (an upload a
 // crash cut off before the manifest) is never read and is deleted.
 func TestOrphansIgnoredAndCleaned(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
-	tr := startMem(t, l, st, fastConfig())
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, fastConfig())
 	appendN(t, l, "ev", 0, 0, 100, 10, 1)
 	waitFlushed(t, tr, "ev", 0, 100)
 	tr.Close()
@@ -279,15 +275,9 @@ func TestOrphansIgnoredAndCleaned(t *testing.T) {
 
 // TestColdRetention deletes expired segments and moves the log start.
 func TestColdRetention(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
 	cfg := fastConfig()
 	cfg.Retention = time.Hour
-	tr := startMem(t, l, st, cfg)
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, cfg)
 	old := time.Now().Add(-2 * time.Hour).UnixMilli()
 	appendN(t, l, "ev", 0, 0, 200, 10, old)
 	appendN(t, l, "ev", 0, 200, 100, 10, time.Now().UnixMilli())
@@ -313,13 +303,7 @@ func TestColdRetention(t *testing.T) {
 // TestTopicDeletedDropsColdData: deleting a topic deletes its cold data, so
 // a topic recreated with the same name starts clean.
 func TestTopicDeletedDropsColdData(t *testing.T) {
-	st := newMemStore()
-	l := openLog(t, t.TempDir())
-	defer l.Close()
-	tr := startMem(t, l, st, fastConfig())
-	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
-		t.Fatal(err)
-	}
+	st, l, tr := startEv(t, fastConfig())
 	appendN(t, l, "ev", 0, 0, 100, 10, 1)
 	waitFlushed(t, tr, "ev", 0, 100)
 	if err := l.DeleteTopic("ev"); err != nil {
