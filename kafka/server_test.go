@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
+
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/stats"
 )
 
 func TestMain(m *testing.M) {
@@ -618,6 +623,26 @@ func TestProducerIDsAboveStoredCeiling(t *testing.T) {
 	v, _ := e.l.Meta(pidCeilingKey)
 	if c := int64(binary.BigEndian.Uint64(v)); c <= last {
 		t.Fatalf("ceiling %d not raised above handed-out id %d", c, last)
+	}
+}
+
+// When the ceiling cannot be stored, InitProducerId answers with a retriable
+// error and hands out no id.
+func TestInitProducerIDCeilingUnstorable(t *testing.T) {
+	l, err := plog.Open(plog.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(l, stats.New(), testConfig(), slog.New(slog.DiscardHandler))
+	defer s.Close()
+	l.Close()
+	resp, err := s.handleInitProducerID(context.Background(), kmsg.NewPtrInitProducerIDRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.(*kmsg.InitProducerIDResponse)
+	if r.ErrorCode != kerr.CoordinatorNotAvailable.Code || r.ProducerID != -1 || r.ProducerEpoch != -1 {
+		t.Fatalf("got error %d, id %d, epoch %d", r.ErrorCode, r.ProducerID, r.ProducerEpoch)
 	}
 }
 
