@@ -112,7 +112,6 @@ func withConnInfo(ctx context.Context, remote string) context.Context {
 	return context.WithValue(ctx, connInfoKey{}, &connInfo{host: "/" + host})
 }
 
-// setClientID records the client id of the request being processed.
 // setClientID records the client id of a connection's latest request; it
 // allocates only when the id changes, which clients do not do per request.
 func setClientID(ctx context.Context, clientID []byte) {

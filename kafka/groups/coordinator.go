@@ -251,8 +251,6 @@ func (c *Coordinator) Close() {
 // Bytes reports the protocol metadata and assignment bytes held.
 func (c *Coordinator) Bytes() int64 { return c.bytes.Load() }
 
-// lookup returns a group, creating it when create is set. It returns a nil
-// group and an error code when the coordinator is closed or full.
 // lookup modes: whether a missing group is made, and whether MaxGroups
 // applies (a group made only to hold its lock for a moment does not count).
 const (
@@ -261,6 +259,8 @@ const (
 	lookupCreateOverCap
 )
 
+// lookup returns a group, creating it unless mode is lookupOnly. It returns
+// a nil group and an error code when the coordinator is closed or full.
 func (c *Coordinator) lookup(name string, mode int) (*Group, *kerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
