@@ -42,12 +42,11 @@ func (s *Server) serveConn(nc net.Conn) {
 	frames := make(chan []byte, maxInFlight)
 	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
-	var busy atomic.Int32 // frames queued for or held by the main goroutine
 	remote := nc.RemoteAddr().String()
 	go func() {
 		defer close(readerDone)
 		defer close(frames)
-		err := s.readFrames(ctx, nc, frames, q, &busy)
+		err := s.readFrames(ctx, nc, frames, q)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			s.logger.Debug("closing connection", "remote", remote, "err", err)
 		}
@@ -66,9 +65,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	}()
 
 	for buf := range frames {
-		err := s.answer(ctx, nc, buf, q)
-		busy.Add(-1)
-		if err != nil {
+		if err := s.answer(ctx, nc, buf, q); err != nil {
 			if ctx.Err() == nil {
 				s.logger.Debug("closing connection", "remote", remote, "err", err)
 			}
@@ -77,15 +74,17 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 }
 
-// answer processes one frame and writes its response.
+// answer processes one frame and writes its response. The frame counts as
+// queued until its response is written, so the reader answers a Produce
+// itself only when no earlier response can still be on its way.
 func (s *Server) answer(ctx context.Context, nc net.Conn, buf []byte, q *queued) error {
 	resp, err := s.handleFrame(ctx, buf)
+	if err == nil && resp != nil {
+		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err = nc.Write(resp)
+	}
 	q.release(len(buf))
 	if err != nil || resp == nil {
-		return err
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := nc.Write(resp); err != nil {
 		return err
 	}
 	q.armIdle(nc, s.cfg.IdleTimeout, false)
@@ -144,7 +143,7 @@ func (q *queued) wait(ctx context.Context, n int) error {
 }
 
 // readFrames reads size-prefixed frames into out until an error.
-func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued, busy *atomic.Int32) error {
+func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued) error {
 	br := bufio.NewReaderSize(nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
@@ -164,17 +163,17 @@ func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte,
 		if err != nil {
 			return err
 		}
-		// A Produce arriving while the main goroutine has nothing to do is
-		// answered here: it cannot block for long, and nothing else can be
-		// written meanwhile. This saves a goroutine hand-off per request for
-		// single-record producers.
-		if busy.Load() == 0 && binary.BigEndian.Uint16(buf) == uint16(kmsg.Produce.Int16()) {
+		// A Produce arriving while nothing else of the connection is queued
+		// or in progress (only its own bytes are) is answered here: it
+		// cannot block for long, and nothing else can be written meanwhile.
+		// This saves a goroutine hand-off per request for single-record
+		// producers.
+		if q.bytes.Load() == int64(len(buf)) && binary.BigEndian.Uint16(buf) == uint16(kmsg.Produce.Int16()) {
 			if err := s.answer(ctx, nc, buf, q); err != nil {
 				return err
 			}
 			continue
 		}
-		busy.Add(1)
 		select {
 		case out <- buf:
 		case <-ctx.Done():
