@@ -346,34 +346,33 @@ func (t *Tier) applyRetention(ps *partState) error {
 	return nil
 }
 
-// deleteSegments removes objects no manifest lists any more (best effort:
-// what stays is an orphan that cleanOrphans removes later).
+// deleteSegments removes segment objects no manifest lists any more.
 func (t *Tier) deleteSegments(segs []SegmentMeta) {
-	if len(segs) == 0 {
-		return
-	}
 	keys := make([]string, len(segs))
 	for i, s := range segs {
 		keys[i] = s.Key
 		t.indexes.remove(s.Key)
 	}
-	if err := t.st.Delete(t.ctx, keys...); err != nil {
-		t.logger.Warn("delete expired segments (left as orphans)", "err", err)
-	}
+	t.deleteObjects(keys, "expired segments")
 }
 
-// deleteChunks removes manifest chunk objects the head no longer refers to
-// (best effort, like deleteSegments).
+// deleteChunks removes manifest chunk objects the head no longer refers to.
 func (t *Tier) deleteChunks(refs []chunkRef) {
-	if len(refs) == 0 {
-		return
-	}
 	keys := make([]string, len(refs))
 	for i, c := range refs {
 		keys[i] = c.Key
 	}
+	t.deleteObjects(keys, "dropped manifest chunks")
+}
+
+// deleteObjects deletes keys, best effort: what stays is an orphan that
+// cleanOrphans removes later.
+func (t *Tier) deleteObjects(keys []string, what string) {
+	if len(keys) == 0 {
+		return
+	}
 	if err := t.st.Delete(t.ctx, keys...); err != nil {
-		t.logger.Warn("delete dropped manifest chunks (left as orphans)", "err", err)
+		t.logger.Warn("delete "+what+" (left as orphans)", "err", err)
 	}
 }
 
