@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -526,4 +527,59 @@ func flushedChunks(t *testing.T, bucket string) (*versity, *plog.Log, *Tier) {
 	appendN(t, l, "ev", 0, 0, 100, 10, 1)
 	waitFlushed(t, tr, "ev", 0, 100)
 	return v, l, tr
+}
+
+// staleHeadStore answers the first GET of one head with an older body, as a
+// loader sees it when a writer saves a new head right after that GET.
+type staleHeadStore struct {
+	ObjectStore
+	key    string
+	body   []byte
+	served atomic.Bool
+}
+
+func (s *staleHeadStore) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if key == s.key && s.served.CompareAndSwap(false, true) {
+		return s.body, nil
+	}
+	return s.ObjectStore.Get(ctx, key, off, n)
+}
+
+// TestLoadManifestHeadMovedOn: a loader that read a head just before a
+// writer moved the log start and deleted the head's first chunk finds the
+// chunk missing, reads the head again and loads the new one, not an error.
+func TestLoadManifestHeadMovedOn(t *testing.T) {
+	setChunkSegments(t, 2)
+	cfg := fastConfig()
+	cfg.FlushMaxSegment = 10
+	st, l, tr := startEv(t, cfg)
+	appendN(t, l, "ev", 0, 0, 60, 10, 1)
+	waitFlushed(t, tr, "ev", 0, 60)
+	tr.Close()
+	ctx := context.Background()
+	head := manifestKey("ev", 0)
+	old, err := st.Get(ctx, head, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadManifests(ctx, st)
+	if err != nil || len(ms) != 1 || len(ms[0].chunks) != 3 {
+		t.Fatalf("loaded %d manifests (%v)", len(ms), err)
+	}
+	m := ms[0].clone()
+	m.Segments, m.LogStart = m.Segments[2:], 20
+	dropped, err := saveManifest(ctx, st, m)
+	if err != nil || len(dropped) != 1 {
+		t.Fatalf("save dropped %d chunks (%v)", len(dropped), err)
+	}
+	if err := st.Delete(ctx, dropped[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	ms, err = loadManifests(ctx, &staleHeadStore{ObjectStore: st, key: head, body: old})
+	if err != nil {
+		t.Fatalf("load past a moved head: %v", err)
+	}
+	if got := ms[0]; got.LogStart != 20 || got.End != 60 || len(got.Segments) != 4 {
+		t.Fatalf("loaded [%d, %d) with %d segments, want [20, 60) with 4", got.LogStart, got.End, len(got.Segments))
+	}
 }
