@@ -160,7 +160,8 @@ func httpClient() (*awshttp.BuildableClient, error) {
 	}), nil
 }
 
-// Bounds on single S3 operations (a multipart upload's parts each get opTimeout).
+// Bounds on single S3 requests (a multipart upload's parts each get
+// opTimeout: see putMultipart).
 const (
 	startTimeout = 15 * time.Second
 	opTimeout    = 2 * time.Minute
@@ -209,11 +210,11 @@ func isNotFound(err error) bool {
 }
 
 func (s *s3Store) Put(ctx context.Context, key string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	if len(body) > multipartThreshold {
 		return s.putMultipart(ctx, key, body)
 	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 	})
@@ -223,8 +224,13 @@ func (s *s3Store) Put(ctx context.Context, key string, body []byte) error {
 	return nil
 }
 
+// putMultipart uploads body in parts; each request (start, every part,
+// completion) gets opTimeout of its own, so a large segment on a slow link
+// is bounded per part, not as a whole.
 func (s *s3Store) putMultipart(ctx context.Context, key string, body []byte) error {
-	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key})
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	up, err := s.c.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key})
+	cancel()
 	if err != nil {
 		return fmt.Errorf("start multipart upload of %s: %w", key, err)
 	}
@@ -239,7 +245,9 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, body []byte) err
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
+			pctx, cancel := context.WithTimeout(ctx, opTimeout)
+			defer cancel()
+			out, err := s.c.UploadPart(pctx, &s3.UploadPartInput{
 				Bucket: &s.bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
 				Body: bytes.NewReader(body[lo:hi]), ContentLength: aws.Int64(int64(hi - lo)),
 			})
@@ -255,10 +263,12 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, body []byte) err
 		s.abort(key, up.UploadId)
 		return fmt.Errorf("multipart upload of %s: %w", key, err)
 	}
-	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	cctx, cancel = context.WithTimeout(ctx, opTimeout)
+	_, err = s.c.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &s.bucket, Key: &key, UploadId: up.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
+	cancel()
 	if err != nil {
 		s.abort(key, up.UploadId)
 		return fmt.Errorf("complete multipart upload of %s: %w", key, err)
