@@ -330,7 +330,7 @@ func appendRecords(b []byte, recs []rec, more bool, nextOffset int64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendRecord(b, recs[i].part, &recs[i].r)
+		b = AppendRecord(b, recs[i].part, &recs[i].r)
 	}
 	b = append(b, `],"count":`...)
 	b = strconv.AppendInt(b, int64(len(recs)), 10)
@@ -343,7 +343,9 @@ func appendRecords(b []byte, recs []rec, more bool, nextOffset int64) []byte {
 	return append(b, '}', '\n')
 }
 
-func appendRecord(b []byte, part int32, r *batch.Record) []byte {
+// AppendRecord appends r as JSON, as the REST API's reads render each
+// record, for tools that print records the same way (zombi segments cat).
+func AppendRecord(b []byte, part int32, r *batch.Record) []byte {
 	b = append(b, '{')
 	b = appendBytesField(b, "payload", r.Value)
 	b = append(b, ',')

@@ -1,16 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
-	"unicode/utf8"
 
+	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/log/batch"
 	"github.com/zombi-dev/zombi/tiering"
 )
@@ -89,66 +89,28 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "zombi segments cat:", err)
 			return 1
 		}
-		enc := json.NewEncoder(stdout)
+		w := bufio.NewWriter(stdout)
+		var line []byte
 		for _, b := range bs {
 			_, recs, err := batch.Records(b.Raw, 0)
 			if err != nil {
 				fmt.Fprintf(stderr, "zombi segments cat: batch at %d: %v\n", b.BaseOffset, err)
 				return 1
 			}
-			for _, r := range recs {
-				if err := enc.Encode(segmentRecord(part, r)); err != nil {
+			for i := range recs {
+				// The REST API's rendering of a record, one per line.
+				line = append(httpapi.AppendRecord(line[:0], part, &recs[i]), '\n')
+				if _, err := w.Write(line); err != nil {
 					return 1
 				}
 			}
+		}
+		if err := w.Flush(); err != nil {
+			return 1
 		}
 		return 0
 	default:
 		fmt.Fprintf(stderr, "zombi segments: unknown command %q\n%s", args[0], segmentsUsage)
 		return 2
 	}
-}
-
-// segmentRecord renders a record as the HTTP read does: values as JSON
-// strings when valid UTF-8, otherwise base64 with an _encoding field.
-func segmentRecord(part int32, r batch.Record) map[string]any {
-	out := map[string]any{"offset": r.Offset, "partition": part, "timestamp_ms": r.Timestamp}
-	if r.Key != nil {
-		if utf8.Valid(r.Key) {
-			out["key"] = string(r.Key)
-		} else {
-			out["key"] = base64.StdEncoding.EncodeToString(r.Key)
-			out["key_encoding"] = "base64"
-		}
-	}
-	switch {
-	case r.Value == nil:
-		out["payload"] = nil
-	case utf8.Valid(r.Value):
-		out["payload"] = string(r.Value)
-	default:
-		out["payload"] = base64.StdEncoding.EncodeToString(r.Value)
-		out["payload_encoding"] = "base64"
-	}
-	if len(r.Headers) > 0 {
-		// As the REST API renders them: strings when valid UTF-8, else all
-		// values base64 with headers_encoding.
-		h := make(map[string]string, len(r.Headers))
-		binary := false
-		for _, kv := range r.Headers {
-			binary = binary || !utf8.Valid(kv.Value)
-		}
-		for _, kv := range r.Headers {
-			if binary {
-				h[kv.Key] = base64.StdEncoding.EncodeToString(kv.Value)
-			} else {
-				h[kv.Key] = string(kv.Value)
-			}
-		}
-		out["headers"] = h
-		if binary {
-			out["headers_encoding"] = "base64"
-		}
-	}
-	return out
 }

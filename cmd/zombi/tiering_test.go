@@ -103,6 +103,44 @@ func segmentsLs(t *testing.T, env []string) []map[string]any {
 	return segs
 }
 
+// segmentsCat checks that `zombi segments cat` prints each record of the
+// table's first segment as the REST API renders it, one JSON line each
+// (payloads as postEvent wrote them: event-<offset>).
+func segmentsCat(t *testing.T, env []string, table string) {
+	t.Helper()
+	var key string
+	var start int64
+	for _, s := range segmentsLs(t, env) {
+		if s["table"] == table {
+			key, start = s["key"].(string), int64(s["start"].(float64))
+			break
+		}
+	}
+	var out, errb bytes.Buffer
+	if rc := segmentsCommand([]string{"cat", key}, &out, &errb); rc != 0 {
+		t.Fatalf("segments cat %s: %d %s", key, rc, errb.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for i, line := range lines {
+		var r struct {
+			Payload   string  `json:"payload"`
+			Offset    int64   `json:"offset"`
+			Partition int32   `json:"partition"`
+			Timestamp int64   `json:"timestamp_ms"`
+			Key       *string `json:"key"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("segments cat line %d: %v: %s", i, err, line)
+		}
+		if want := start + int64(i); r.Offset != want || r.Payload != fmt.Sprintf("event-%d", want) || r.Partition != 0 || r.Timestamp <= 0 || r.Key != nil {
+			t.Fatalf("segments cat line %d: %s", i, line)
+		}
+	}
+	if len(lines) == 0 || !strings.Contains(lines[0], `"key":null`) {
+		t.Fatalf("segments cat printed %q", out.String())
+	}
+}
+
 // waitColdEnd waits until the segments of table/part reach end, checking
 // that they tile the range without gap or overlap.
 func waitColdEnd(t *testing.T, env []string, table string, part int32, end int64) {
@@ -155,6 +193,7 @@ func TestTieringEndToEnd(t *testing.T) {
 	}
 	waitColdEnd(t, env, "e2e", 0, n)
 	time.Sleep(300 * time.Millisecond) // hot data is dropped right after the manifest records it
+	segmentsCat(t, env, "e2e")
 
 	check := func(base string) {
 		t.Helper()
