@@ -251,6 +251,7 @@ func (t *kafkaWire) Worker(ctx context.Context, i int) (Op, error) {
 	rp.Partition = part
 	var (
 		batch    []byte
+		vals     [][]byte // reused: the op allocates nothing per request of its own
 		watched  context.Context // the ctx whose end unblocks the connection
 		unwatch  = func() bool { return false }
 		canceled = time.Unix(1, 0)
@@ -267,10 +268,10 @@ func (t *kafkaWire) Worker(ctx context.Context, i int) (Op, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		vals := make([][]byte, n)
-		for k := range vals {
+		vals = vals[:0]
+		for range n {
 			next++
-			vals[k] = pool[next%len(pool)]
+			vals = append(vals, pool[next%len(pool)])
 		}
 		batch = appendBatch(batch[:0], pid, epoch, seq, time.Now().UnixMilli(), vals)
 		rp.Records = batch
