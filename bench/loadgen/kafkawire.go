@@ -251,7 +251,7 @@ func (t *kafkaWire) Worker(ctx context.Context, i int) (Op, error) {
 	rp.Partition = part
 	var (
 		batch    []byte
-		vals     [][]byte        // reused: the op allocates nothing per request of its own
+		vals     [][]byte        // reused across ops
 		watched  context.Context // the ctx whose end unblocks the connection
 		unwatch  = func() bool { return false }
 		canceled = time.Unix(1, 0)
