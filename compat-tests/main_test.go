@@ -1,6 +1,7 @@
 // Package compat runs real Kafka clients (franz-go, kcat, kafka-python, sarama,
-// kafkajs) and plain HTTP against the real zombi binary listening on real
-// ports.
+// kafkajs, the Java client) and plain HTTP against the real zombi binary
+// listening on real ports, and the Kafka scenarios against Apache Kafka 4.4
+// too: the reference. A scenario that fails on Kafka is a wrong test.
 package compat
 
 import (
@@ -14,10 +15,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zombi-dev/zombi/internal/kafkatest"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
-var srv *zombitest.Proc // shared by the tests; each test uses its own topics
+var (
+	srv *zombitest.Proc // shared by the tests; each test uses its own topics
+	// ref is Apache Kafka 4.4, shared like srv; nil when refMissing says why.
+	ref        *kafkatest.Broker
+	refMissing string
+)
+
+// broker is one of the brokers a scenario runs against.
+type broker struct {
+	name string // "zombi" or "kafka"
+	addr string // the Kafka listener, HOST:PORT
+}
+
+func (b broker) isZombi() bool { return b.name == "zombi" }
+
+// eachBroker runs f as subtests "zombi" and "kafka" (Apache Kafka 4.4,
+// skipped with the reason where it cannot run here).
+func eachBroker(t *testing.T, f func(t *testing.T, b broker)) {
+	t.Run("zombi", func(t *testing.T) { f(t, broker{"zombi", srv.KafkaAddr}) })
+	t.Run("kafka", func(t *testing.T) {
+		if ref == nil {
+			t.Skip("Apache Kafka not running: " + refMissing)
+		}
+		f(t, broker{"kafka", ref.Addr})
+	})
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -30,12 +57,28 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	var refErr error
+	refDone := make(chan struct{})
+	go func() {
+		defer close(refDone)
+		ref, refMissing, refErr = startReference(filepath.Join(tmp, "kafka"))
+	}()
 	srv, err = startZombi(filepath.Join(tmp, "main"), nil)
+	<-refDone
+	if ref != nil {
+		defer ref.Stop()
+	}
+	if err == nil {
+		err = refErr
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	code := m.Run()
+	if code != 0 && ref != nil {
+		fmt.Fprintf(os.Stderr, "--- apache kafka log ---\n%s", ref.Log())
+	}
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop zombi:", err)
 		if code == 0 {
@@ -46,6 +89,24 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "--- zombi log ---\n%s", srv.Log())
 	}
 	return code
+}
+
+// startReference starts Apache Kafka 4.4 with Zombi's defaults where a
+// scenario depends on them (one partition per auto-created topic); it
+// returns why not when it cannot run here (missing) and an error when it
+// could but did not start. ZOMBI_COMPAT_KAFKA=off skips it.
+func startReference(dir string) (b *kafkatest.Broker, missing string, err error) {
+	if os.Getenv("ZOMBI_COMPAT_KAFKA") == "off" {
+		return nil, "ZOMBI_COMPAT_KAFKA=off", nil
+	}
+	if why := kafkatest.Missing(); why != "" {
+		return nil, why, nil
+	}
+	b, err = kafkatest.Start(dir, "num.partitions=1")
+	if err != nil {
+		return nil, "", fmt.Errorf("apache kafka: %w", err)
+	}
+	return b, "", nil
 }
 
 // startZombi starts the real binary (built once, or $ZOMBI_BIN) with its data

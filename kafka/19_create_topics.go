@@ -17,6 +17,8 @@ import (
 //   - One broker: replication factor -1 or 1; anything larger gets
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
 //   - Configs are stored with the topic and shown by DescribeConfigs.
+//   - The response lists every config of the new topic, defaults included,
+//     as Kafka's does (the Java AdminClient fails on a null list).
 //   - validate_only checks everything and creates nothing.
 //   - A topic named twice in one request gets INVALID_REQUEST.
 //
@@ -79,12 +81,15 @@ func (s *Server) handleCreateTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 			st.NumPartitions, st.ReplicationFactor = -1, -1
 		} else {
 			st.NumPartitions, st.ReplicationFactor = parts, 1
-			for k, v := range configs {
+			// Kafka answers with every config of the new topic (defaults
+			// included); the Java AdminClient reads the list, never null.
+			st.Configs = []kmsg.CreateTopicsResponseTopicConfig{}
+			s.eachTopicConfig(configs, func(name, value string, typ kmsg.ConfigType, src kmsg.ConfigSource) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
-				v := v
-				c.Name, c.Value, c.Source = k, &v, int8(kmsg.ConfigSourceDynamicTopicConfig)
+				c.Name, c.Value, c.Source = name, &value, int8(src)
+				c.ReadOnly = src != kmsg.ConfigSourceDynamicTopicConfig
 				st.Configs = append(st.Configs, c)
-			}
+			})
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -73,6 +73,31 @@ var brokerConfigs = []configDef{
 	{"transaction.state.log.replication.factor", kmsg.ConfigTypeShort, constant("1")},
 }
 
+// eachTopicConfig calls add for every config of a topic with the given
+// overrides: the known configs in order (an override as
+// DYNAMIC_TOPIC_CONFIG, else the default), then unknown overrides by name.
+func (s *Server) eachTopicConfig(overrides map[string]string, add func(name, value string, typ kmsg.ConfigType, src kmsg.ConfigSource)) {
+	known := map[string]bool{}
+	for _, d := range topicConfigs {
+		known[d.name] = true
+		if v, ok := overrides[d.name]; ok {
+			add(d.name, v, d.typ, kmsg.ConfigSourceDynamicTopicConfig)
+		} else {
+			add(d.name, d.val(s), d.typ, kmsg.ConfigSourceDefaultConfig)
+		}
+	}
+	var extra []string
+	for k := range overrides {
+		if !known[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		add(k, overrides[k], kmsg.ConfigTypeString, kmsg.ConfigSourceDynamicTopicConfig)
+	}
+}
+
 func (s *Server) handleDescribeConfigs(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
@@ -110,25 +135,7 @@ func (s *Server) handleDescribeConfigs(_ context.Context, kreq kmsg.Request) (km
 				res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
 				break
 			}
-			known := map[string]bool{}
-			for _, d := range topicConfigs {
-				known[d.name] = true
-				if v, ok := info.Configs[d.name]; ok {
-					add(d.name, v, d.typ, kmsg.ConfigSourceDynamicTopicConfig)
-				} else {
-					add(d.name, d.val(s), d.typ, kmsg.ConfigSourceDefaultConfig)
-				}
-			}
-			var extra []string
-			for k := range info.Configs {
-				if !known[k] {
-					extra = append(extra, k)
-				}
-			}
-			sort.Strings(extra)
-			for _, k := range extra {
-				add(k, info.Configs[k], kmsg.ConfigTypeString, kmsg.ConfigSourceDynamicTopicConfig)
-			}
+			s.eachTopicConfig(info.Configs, add)
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(NodeID) {
 				res.ErrorCode = errInvalidRequest

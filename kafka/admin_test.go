@@ -37,6 +37,20 @@ func TestCreateDeleteTopics(t *testing.T) {
 	if r := resp.Topics[0]; r.NumPartitions != 3 || r.TopicID == ([16]byte{}) {
 		t.Fatalf("%+v", r)
 	}
+	// Every config of the new topic comes back, as Kafka answers (the Java
+	// AdminClient fails on a null list); an override as a dynamic config.
+	if got := len(resp.Topics[0].Configs); got != len(topicConfigs) {
+		t.Fatalf("c1: %d configs, want %d", got, len(topicConfigs))
+	}
+	var policy kmsg.CreateTopicsResponseTopicConfig
+	for _, c := range resp.Topics[1].Configs {
+		if c.Name == "cleanup.policy" {
+			policy = c
+		}
+	}
+	if policy.Value == nil || *policy.Value != "compact" || policy.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
+		t.Fatalf("c2 cleanup.policy: %+v", policy)
+	}
 	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "compact" {
 		t.Fatalf("%+v", info)
 	}
