@@ -27,6 +27,7 @@ $(KAFKAJS): compat-tests/kafkajs/package-lock.json
 
 test-deps: $(VERSITYGW) $(KAFKAJS)
 	@scripts/ensure-deps.sh test
+	@tools/apache-kafka/kafka.sh fetch
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/zombi
@@ -46,6 +47,8 @@ test-short: deps
 	$(GO) test -short ./...
 
 lint: deps
+	@scripts/ensure-deps.sh lint
+	shellcheck $$(git ls-files '*.sh')
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Zombi needs, only those missing.
 #   build: RocksDB headers and libraries (cgo)
+#   lint:  build + shellcheck
 #   test:  build + kcat and kafka-python (compat tests), requests, protobuf
-#          and protoc (the Python load-test producer)
+#          and protoc (the Python load-test producer), and Java 17 with Maven
+#          when java or mvn is missing (Apache Kafka 4.4 and the Java client)
 set -euo pipefail
 
 want=(librocksdb-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler) ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+lint) want+=(shellcheck) ;;
+test)
+	want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler)
+	# Any Java 17+ and Maven will do (a JDK outside dpkg too): install only when absent.
+	command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
+	command -v mvn >/dev/null || want+=(maven)
+	;;
+*) echo "usage: $0 build|lint|test" >&2; exit 2 ;;
 esac
 
 missing=()

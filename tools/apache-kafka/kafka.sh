@@ -46,7 +46,7 @@ fetch() {
 	mvn -B -q -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$cache/lib.tmp" >&2 ||
 		die "Maven could not resolve Kafka $version (see above)"
-	rm -rf "$cache/lib"
+	rm -rf "${cache:?}/lib"
 	mv "$cache/lib.tmp" "$cache/lib"
 	cat >"$cache/log4j2.properties" <<'PROPS'
 status = warn
@@ -121,8 +121,7 @@ PROPS
 	started=$(date +%s%N)
 	KAFKA_LOG_LEVEL=${KAFKA_LOG_LEVEL:-INFO} KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G} java_run kafka.Kafka "$dir/server.properties" >"$dir/server.log" 2>&1 &
 	echo $! >"$dir/pid"
-	local i
-	for i in $(seq 1 1200); do
+	for _ in $(seq 1 1200); do
 		if grep -q 'Kafka Server started' "$dir/server.log" 2>/dev/null; then
 			echo "$(( ($(date +%s%N) - started) / 1000000 ))" >"$dir/startup-ms"
 			echo "127.0.0.1:$port"
@@ -136,11 +135,11 @@ PROPS
 }
 
 stop() {
-	local dir=${1:?usage: kafka.sh stop DIR} pid i
+	local dir=${1:?usage: kafka.sh stop DIR} pid
 	[ -f "$dir/pid" ] || return 0
 	pid=$(cat "$dir/pid")
 	kill "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
 		sleep 0.1
 	done
