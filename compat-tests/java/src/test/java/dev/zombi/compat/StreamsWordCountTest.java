@@ -225,6 +225,8 @@ class StreamsWordCountTest {
       }
       assertEquals(all.keySet(), seq.keySet(), "words in the output");
 
+      // Both instances left the group on close: it is empty and can go, with its offsets.
+      admin.deleteConsumerGroups(List.of(app)).all().get(30, TimeUnit.SECONDS);
       admin.deleteTopics(List.of(input, output, changelog, repartition)).all().get(30, TimeUnit.SECONDS);
     }
   }
