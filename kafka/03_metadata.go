@@ -16,6 +16,10 @@ import (
 //   - All topics for a null topic list (an empty one in v0).
 //   - Unknown topics are created when auto-creation is on and the request
 //     allows it (always before v4; AllowAutoTopicCreation from v4).
+//   - A topic named (or given by id) more than once is answered once, as
+//     Kafka does (it reads them into a set). The Java consumer 4.4 sends
+//     an assigned topic twice after partitionsFor on it, and logs a
+//     "last seen epoch" reset for each repeated answer.
 //
 // Version notes:
 //   - v10+: topics may be requested by id (null name); unknown ids get
@@ -41,7 +45,16 @@ func (s *Server) handleMetadata(_ context.Context, kreq kmsg.Request) (kmsg.Resp
 		return resp, nil
 	}
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
+	seenNames, seenIDs := map[string]bool{}, map[[16]byte]bool{}
 	for _, rt := range req.Topics {
+		if rt.Topic == nil && seenIDs[rt.TopicID] || rt.Topic != nil && seenNames[*rt.Topic] {
+			continue
+		}
+		if rt.Topic == nil {
+			seenIDs[rt.TopicID] = true
+		} else {
+			seenNames[*rt.Topic] = true
+		}
 		if rt.Topic == nil {
 			info, ok := s.topicByID(rt.TopicID)
 			if !ok {

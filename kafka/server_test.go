@@ -126,6 +126,14 @@ func TestMetadata(t *testing.T) {
 	if *resp.Topics[0].Topic != *all.Topics[2].Topic || resp.Topics[1].ErrorCode != kerr.UnknownTopicID.Code {
 		t.Fatalf("by id: %+v", resp.Topics)
 	}
+	// A topic asked for twice, by name or by id, is answered once, as Kafka
+	// does (it reads the request's topics into a set).
+	twice := *all.Topics[1].Topic
+	req.Topics = []kmsg.MetadataRequestTopic{{Topic: &twice}, {Topic: &twice}, {TopicID: id}, {TopicID: id}}
+	resp = c.do(req, 12).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 2 || *resp.Topics[0].Topic != twice || resp.Topics[1].TopicID != id {
+		t.Fatalf("repeated topics: %+v", resp.Topics)
+	}
 }
 
 func TestAdvertised(t *testing.T) {

@@ -7,12 +7,20 @@ import (
 	"github.com/zombi-dev/zombi/log/batch"
 )
 
+// LeaderEpoch is the partition leader epoch of every partition: one broker
+// that never loses leadership. Appends stamp it on each batch, as a Kafka
+// leader does, so consumers see the epoch that Metadata and ListOffsets give
+// (the Java consumer commits it and validates positions with
+// OffsetForLeaderEpoch, KIP-320).
+const LeaderEpoch int32 = 0
+
 // AppendRequest appends one record batch to one partition.
 type AppendRequest struct {
 	Topic     string
 	Partition int32
 	// Batch is one magic v2 record batch. The log takes ownership: its base
-	// offset is rewritten in place and the bytes are stored as they are.
+	// offset and partition leader epoch (LeaderEpoch) are rewritten in place
+	// and the bytes are stored as they are.
 	Batch []byte
 	// IdempotencyKey, when set, makes the append happen at most once per
 	// topic within the idempotency window (HTTP writes).
@@ -247,6 +255,7 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 
 	base := st.next
 	batch.SetBaseOffset(req.Batch, base)
+	batch.SetLeaderEpoch(req.Batch, LeaderEpoch)
 	r.wb.Put(batchKey(p.tid, p.id, base), req.Batch)
 	if h.MaxTimestamp > st.maxTs {
 		st.maxTs = h.MaxTimestamp

@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -99,6 +100,30 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	}
 	if _, err := l.Read("nope", 0, 0, 100); !errors.Is(err, ErrUnknownTopic) {
 		t.Fatalf("unknown topic: %v", err)
+	}
+}
+
+// A producer sends partition leader epoch -1; the stored batch carries the
+// log's LeaderEpoch, as a Kafka leader stamps its epoch (the Java consumer
+// otherwise sees records without an epoch and commits none), and stays valid.
+func TestAppendStampsLeaderEpoch(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := oneRecord(1000, "k", "v")
+	binary.BigEndian.PutUint32(b[12:], 0xffffffff) // -1, as producers send
+	if h, err := batch.Validate(b); err != nil || h.LeaderEpoch != -1 {
+		t.Fatalf("produced batch: %+v %v", h, err)
+	}
+	appendOne(t, l, "t", 0, b)
+	rr, err := l.Read("t", 0, 0, 1<<20)
+	if err != nil || len(rr.Batches) != 1 {
+		t.Fatalf("read: %+v %v", rr, err)
+	}
+	h, err := batch.Validate(rr.Batches[0].Raw)
+	if err != nil || h.LeaderEpoch != LeaderEpoch {
+		t.Fatalf("stored batch: leader epoch %d, want %d (%v)", h.LeaderEpoch, LeaderEpoch, err)
 	}
 }
 

@@ -170,6 +170,13 @@ func SetBaseOffset(b []byte, off int64) {
 	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off))
 }
 
+// SetLeaderEpoch rewrites the partition leader epoch of the batch in place,
+// as a Kafka leader stamps its epoch on every batch it appends. The field is
+// outside the CRC, so the batch stays valid.
+func SetLeaderEpoch(b []byte, epoch int32) {
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(epoch))
+}
+
 // RecordHeader is a record header.
 type RecordHeader struct {
 	Key   string
