@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -277,5 +278,64 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 		if p[0].EndOffset != 3 || p[0].ErrorCode != 0 || p[1].EndOffset != -1 || p[2].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 			t.Fatalf("v%d: %+v", v, p)
 		}
+	}
+}
+
+func TestDescribeTopicPartitions(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	for name, parts := range map[string]int32{"a": 3, "b": 2, "c": 1} {
+		if _, err := e.l.CreateTopic(name, parts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	describe := func(limit int32, cursor *kmsg.DescribeTopicPartitionsRequestCursor, names ...string) *kmsg.DescribeTopicPartitionsResponse {
+		t.Helper()
+		req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		for _, n := range names {
+			req.Topics = append(req.Topics, kmsg.DescribeTopicPartitionsRequestTopic{Topic: n})
+		}
+		req.ResponsePartitionLimit, req.Cursor = limit, cursor
+		return c.do(req, 0).(*kmsg.DescribeTopicPartitionsResponse)
+	}
+	// page renders a response as "topic:partitions|..." and the next cursor.
+	page := func(r *kmsg.DescribeTopicPartitionsResponse) string {
+		s := ""
+		for _, t := range r.Topics {
+			s += fmt.Sprintf("%s/%d:", *t.Topic, t.ErrorCode)
+			for _, p := range t.Partitions {
+				if p.LeaderID != NodeID || p.LeaderEpoch != 0 || len(p.ISR) != 1 || len(p.Replicas) != 1 {
+					s += "bad"
+				}
+				s += fmt.Sprint(p.Partition)
+			}
+			s += "|"
+		}
+		if r.NextCursor != nil {
+			s += fmt.Sprintf("next %s/%d", r.NextCursor.Topic, r.NextCursor.Partition)
+		}
+		return s
+	}
+	unknown := kerr.UnknownTopicOrPartition.Code
+	cases := []struct {
+		name   string
+		resp   *kmsg.DescribeTopicPartitionsResponse
+		expect string
+	}{
+		{"all", describe(100, nil), "a/0:012|b/0:01|c/0:0|"},
+		{"named, sorted, unknown, no auto-create", describe(100, nil, "c", "zz", "a"), fmt.Sprintf("a/0:012|c/0:0|zz/%d:|", unknown)},
+		{"first page", describe(2, nil), "a/0:01|next a/2"},
+		{"page ends on a topic's end", describe(3, nil), "a/0:012|next b/0"},
+		{"from a cursor", describe(2, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "a", Partition: 2}), "a/0:2|b/0:0|next b/1"},
+		{"last page", describe(5, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "b", Partition: 1}), "b/0:1|c/0:0|"},
+		{"cursor outside the named topics", describe(5, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "b"}, "a", "c"), fmt.Sprintf("a/%d:|c/%d:|", kerr.InvalidRequest.Code, kerr.InvalidRequest.Code)},
+	}
+	for _, tc := range cases {
+		if got := page(tc.resp); got != tc.expect {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.expect)
+		}
+	}
+	if _, ok := e.l.Topic("zz"); ok {
+		t.Fatal("DescribeTopicPartitions created a topic")
 	}
 }

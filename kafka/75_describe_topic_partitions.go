@@ -1,0 +1,122 @@
+package kafka
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// DescribeTopicPartitions (key 75), v0 (KIP-966). The Java AdminClient 4.x
+// describes topics with it (kafka-topics --describe) and falls back to
+// Metadata only when it is not advertised.
+//
+// Behavior:
+//   - The named topics, or every topic for an empty list, in name order;
+//     never creates a topic. Unknown names get UNKNOWN_TOPIC_OR_PARTITION.
+//   - Paging as Kafka does: at most min(ResponsePartitionLimit,
+//     maxDescribePartitions) partitions per response; the cursor (topic,
+//     partition) says where to start, and NextCursor where the next page
+//     starts. A cursor whose topic is not among those named is
+//     INVALID_REQUEST for every topic.
+//   - One broker: leader 1, epoch 0, replicas and ISR [1], no eligible
+//     leader replicas (empty lists: with one replica there are none).
+func init() { register(kmsg.DescribeTopicPartitions, 0, 0, (*Server).handleDescribeTopicPartitions) }
+
+// maxDescribePartitions is Kafka's
+// describe.topic.partitions.response.max.partitions default.
+const maxDescribePartitions = 2000
+
+func (s *Server) handleDescribeTopicPartitions(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DescribeTopicPartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
+
+	// The topics to describe, by name; a missing TopicInfo means unknown.
+	type entry struct {
+		name  string
+		info  plog.TopicInfo
+		known bool
+	}
+	var topics []entry
+	if len(req.Topics) == 0 {
+		for _, t := range s.log.Topics() {
+			topics = append(topics, entry{t.Name, t, true})
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, rt := range req.Topics {
+			if seen[rt.Topic] {
+				continue
+			}
+			seen[rt.Topic] = true
+			info, ok := s.log.Topic(rt.Topic)
+			topics = append(topics, entry{rt.Topic, info, ok})
+		}
+		sort.Slice(topics, func(i, j int) bool { return topics[i].name < topics[j].name })
+	}
+
+	limit := int(req.ResponsePartitionLimit)
+	if limit <= 0 || limit > maxDescribePartitions {
+		limit = maxDescribePartitions
+	}
+	startTopic, startPart := "", int32(0)
+	if c := req.Cursor; c != nil {
+		startTopic, startPart = c.Topic, c.Partition
+		found := len(req.Topics) == 0
+		for _, e := range topics {
+			found = found || e.name == c.Topic
+		}
+		if !found || c.Partition < 0 {
+			for _, e := range topics {
+				resp.Topics = append(resp.Topics, describedTopic(e.name, errInvalidRequest))
+			}
+			return resp, nil
+		}
+	}
+
+	for _, e := range topics {
+		if e.name < startTopic {
+			continue
+		}
+		if !e.known {
+			resp.Topics = append(resp.Topics, describedTopic(e.name, errUnknownTopic))
+			continue
+		}
+		first := int32(0)
+		if e.name == startTopic {
+			first = startPart
+		}
+		if limit == 0 {
+			// The page is full: the next one starts here.
+			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: e.name, Partition: first}
+			break
+		}
+		t := describedTopic(e.name, 0)
+		t.TopicID = e.info.UUID
+		t.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
+		for p := first; p < e.info.Partitions; p++ {
+			if limit == 0 {
+				resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: e.name, Partition: p}
+				break
+			}
+			limit--
+			dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
+			dp.Partition, dp.LeaderID, dp.LeaderEpoch = p, NodeID, plog.LeaderEpoch
+			dp.Replicas, dp.ISR, dp.OfflineReplicas = []int32{NodeID}, []int32{NodeID}, []int32{}
+			dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
+			t.Partitions = append(t.Partitions, dp)
+		}
+		resp.Topics = append(resp.Topics, t)
+		if resp.NextCursor != nil {
+			break
+		}
+	}
+	return resp, nil
+}
+
+func describedTopic(name string, code int16) kmsg.DescribeTopicPartitionsResponseTopic {
+	t := kmsg.NewDescribeTopicPartitionsResponseTopic()
+	t.Topic, t.ErrorCode = &name, code
+	return t
+}
