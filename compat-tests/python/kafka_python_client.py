@@ -1,0 +1,184 @@
+"""kafka-python 3.0 (pure Python, from PyPI) against one broker.
+
+Usage: python kafka_python_client.py BOOTSTRAP TOPIC GROUP
+
+The same scenario as confluent_client.py, with kafka-python's
+KafkaAdminClient, KafkaProducer and KafkaConsumer; prints what came back as
+one JSON object on stdout, with "requests": every request kind and version
+the client sent (from its connection log), since 3.x negotiates much newer
+versions than 2.0.
+"""
+
+import json
+import logging
+import sys
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+bootstrap, topic, group = sys.argv[1:4]
+COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")
+PER_CODEC = 10
+EXTRA = 5
+RETENTION_MS = "123456789"
+
+sent = set()
+
+
+class RequestLog(logging.Handler):
+    """Collects 'ApiName vN' from kafka.net.connection's 'Request %d: %s'."""
+
+    def emit(self, rec):
+        if rec.msg == '%s Request %d: %s' and len(rec.args) == 3:
+            r = rec.args[2]
+            sent.add(f"{type(r).__name__} v{r.API_VERSION}")
+
+
+conn_log = logging.getLogger("kafka.net.connection")
+conn_log.setLevel(logging.DEBUG)
+conn_log.addHandler(RequestLog())
+conn_log.propagate = False
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+
+def deadline(step, seconds):
+    end = time.monotonic() + seconds
+
+    def check():
+        if time.monotonic() > end:
+            raise SystemExit(f"timeout after {seconds}s: {step}")
+    return check
+
+
+def record(m):
+    return {
+        "p": m.partition, "o": m.offset,
+        "k": m.key.decode() if m.key is not None else None,
+        "v": m.value.decode(),
+        "h": [[k, v.decode()] for k, v in (m.headers or [])],
+    }
+
+
+out = {"kafka_python": __import__("kafka").__version__}
+admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+
+# 1. Admin: create, describe, configs.
+admin.create_topics({topic: {"num_partitions": 2, "replication_factor": 1,
+                             "configs": {"retention.ms": RETENTION_MS}}}, timeout_ms=30000)
+check = deadline("the new topic in the metadata", 30)
+while True:
+    t = [x for x in admin.describe_topics([topic]) if x["name"] == topic and x["error_code"] == 0]
+    if t and len(t[0]["partitions"]) == 2:
+        break
+    check()
+    time.sleep(0.2)
+out["partitions"] = sorted(p["partition_index"] for p in t[0]["partitions"])
+out["listed"] = topic in admin.list_topics()
+cfg = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+entries = list(list(cfg.values())[0].values())[0]
+out["configs"] = {k: entries[k]["value"] for k in ("retention.ms", "cleanup.policy") if k in entries}
+
+# 2. Two consumers of one group share the two partitions.
+assigned = {}
+
+
+class Listener(ConsumerRebalanceListener):
+    def __init__(self, name):
+        self.name = name
+
+    def on_partitions_assigned(self, parts):
+        assigned[self.name] = sorted(p.partition for p in parts)
+
+    def on_partitions_revoked(self, parts):
+        assigned[self.name] = []
+
+
+def consumer(name):
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=name,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      session_timeout_ms=10000, heartbeat_interval_ms=500,
+                      metadata_max_age_ms=1000)
+    c.subscribe([topic], listener=Listener(name))
+    return c
+
+
+consumers = {"c1": consumer("c1"), "c2": consumer("c2")}
+got = {"c1": [], "c2": []}
+
+
+def poll(n, c):
+    for recs in c.poll(timeout_ms=200).values():
+        got[n].extend(record(m) for m in recs)
+
+
+check = deadline("two consumers hold one partition each", 60)
+while not (len(assigned.get("c1", [])) == 1 and len(assigned.get("c2", [])) == 1):
+    check()
+    for n, c in consumers.items():
+        poll(n, c)
+out["assignments"] = dict(assigned)
+
+# 3. Idempotent acks=all producers, one per codec.
+deliveries = []
+
+
+def produce(codec, n, tag):
+    p = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                      compression_type=codec, linger_ms=20)
+    futs = [p.send(topic, key=f"{tag}-k{i}".encode(), value=f"{tag}-v{i}".encode(), partition=i % 2,
+                   headers=[("codec", codec.encode()), ("i", str(i).encode())]) for i in range(n)]
+    p.flush(timeout=30)
+    for i, f in enumerate(futs):
+        md = f.get(timeout=30)
+        deliveries.append({"p": md.partition, "o": md.offset, "k": f"{tag}-k{i}", "v": f"{tag}-v{i}"})
+    p.close(timeout=10)
+
+
+for codec in COMPRESSIONS:
+    produce(codec, PER_CODEC, codec)
+out["deliveries"] = list(deliveries)
+
+# 4. Read everything, commit, close.
+total = len(COMPRESSIONS) * PER_CODEC
+check = deadline(f"the group reads {total} records", 60)
+while sum(len(v) for v in got.values()) < total:
+    check()
+    for n, c in consumers.items():
+        poll(n, c)
+out["consumed"] = got
+out["assignments_end"] = dict(assigned)
+for c in consumers.values():
+    c.commit()
+for c in consumers.values():
+    c.close()
+
+# 5. Five more records, a new consumer resumes from the commit.
+deliveries.clear()
+produce("zstd", EXTRA, "extra")
+out["extra_deliveries"] = list(deliveries)
+c3 = consumer("c3")
+out["committed"] = {str(p): c3.committed(TopicPartition(topic, p)) for p in (0, 1)}
+got["c3"] = []
+check = deadline("the new consumer reads the extra records", 60)
+while len(got["c3"]) < EXTRA:
+    check()
+    poll("c3", c3)
+end = time.monotonic() + 1
+while time.monotonic() < end:
+    poll("c3", c3)
+out["resumed"] = got.pop("c3")
+c3.close()
+
+# 6. Delete the topic.
+admin.delete_topics([topic], timeout_ms=30000)
+check = deadline("the deleted topic leaves the metadata", 30)
+while topic in admin.list_topics():
+    check()
+    time.sleep(0.2)
+out["deleted"] = True
+admin.close()
+
+out["requests"] = sorted(sent)
+json.dump(out, sys.stdout)
