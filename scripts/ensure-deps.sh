@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Zombi needs, only those missing.
 #   build: RocksDB headers and libraries (cgo)
-#   test:  build + kcat and kafka-python (compat tests), requests, protobuf
-#          and protoc (the Python load-test producer)
+#   test:  build + kcat and kafka-python 2.0.2 (compat tests) and protoc (the
+#          Python load-test producer; its requests and protobuf come from
+#          PyPI into a venv: scripts/pyvenv.sh)
 set -euo pipefail
 
 want=(librocksdb-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler) ;;
+test) want+=(kcat python3-kafka protobuf-compiler) ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
