@@ -40,7 +40,10 @@ conn_log = logging.getLogger("kafka.net.connection")
 conn_log.setLevel(logging.DEBUG)
 conn_log.addHandler(RequestLog())
 conn_log.propagate = False
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                    format="%(asctime)s %(levelname)s %(name)s %(message)s")
+# The group's story on stderr, for a failure's message.
+logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
 
 
 def deadline(step, seconds):
@@ -48,7 +51,7 @@ def deadline(step, seconds):
 
     def check():
         if time.monotonic() > end:
-            raise SystemExit(f"timeout after {seconds}s: {step}")
+            raise SystemExit(f"timeout after {seconds}s: {step} (assignments {assigned})")
     return check
 
 
