@@ -2,7 +2,7 @@
 
 Usage: python kafka_python_client.py BOOTSTRAP TOPIC GROUP
 
-The same scenario as confluent_client.py, with kafka-python's
+The same scenario as confluent_client.py (steps 1-7), with kafka-python's
 KafkaAdminClient, KafkaProducer and KafkaConsumer; prints what came back as
 one JSON object on stdout, with "requests": every request kind and version
 the client sent (from its connection log), since 3.x negotiates much newer
@@ -14,8 +14,9 @@ import logging
 import sys
 import time
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetSpec, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions
+from kafka.errors import KafkaError
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 bootstrap, topic, group = sys.argv[1:4]
@@ -23,6 +24,8 @@ COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")
 PER_CODEC = 10
 EXTRA = 5
 RETENTION_MS = "123456789"
+# The extra records' timestamps, as in confluent_client.py.
+T0 = (int(time.time()) + 120) * 1000
 
 sent = set()
 
@@ -135,11 +138,12 @@ out["assignments"] = dict(assigned)
 deliveries = []
 
 
-def produce(codec, n, tag):
+def produce(codec, n, tag, t0=None):
     p = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
                       compression_type=codec, linger_ms=20)
     futs = [p.send(topic, key=f"{tag}-k{i}".encode(), value=f"{tag}-v{i}".encode(), partition=i % 2,
-                   headers=[("codec", codec.encode()), ("i", str(i).encode())]) for i in range(n)]
+                   headers=[("codec", codec.encode()), ("i", str(i).encode())],
+                   timestamp_ms=None if t0 is None else t0 + i * 1000) for i in range(n)]
     p.flush(timeout=30)
     for i, f in enumerate(futs):
         md = f.get(timeout=30)
@@ -167,7 +171,7 @@ for c in consumers.values():
 
 # 5. Five more records, a new consumer resumes from the commit.
 deliveries.clear()
-produce("zstd", EXTRA, "extra")
+produce("zstd", EXTRA, "extra", T0)
 out["extra_deliveries"] = list(deliveries)
 c3 = consumer("c3")
 out["committed"] = {str(p): c3.committed(TopicPartition(topic, p)) for p in (0, 1)}
@@ -180,9 +184,47 @@ end = time.monotonic() + 1
 while time.monotonic() < end:
     poll("c3", c3)
 out["resumed"] = got.pop("c3")
-c3.close()
+c3.commit()
 
-# 6. Delete the topic.
+# 6. Offsets by time and the rest of the admin client.
+tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+
+
+def by_partition(d, f=lambda v: v):
+    return {str(tp.partition): f(v) for tp, v in d.items()}
+
+
+x = out["admin"] = {"t0": T0}
+x["earliest"] = by_partition(c3.beginning_offsets(tps))
+x["latest"] = by_partition(c3.end_offsets(tps))
+x["offsets_for_times"] = by_partition(c3.offsets_for_times({tp: T0 + 1500 for tp in tps}), lambda v: v.offset)
+x["for_timestamp"] = by_partition(admin.list_partition_offsets({tp: T0 + 1500 for tp in tps}), lambda v: v.offset)
+x["max_timestamp"] = by_partition(admin.list_partition_offsets({tp: OffsetSpec.MAX_TIMESTAMP for tp in tps}),
+                                  lambda v: v.offset)
+c3.close()
+cl = admin.describe_cluster()
+x["cluster"] = {"id": cl["cluster_id"], "nodes": [b["broker_id"] for b in cl["brokers"]],
+                "controller": cl["controller_id"]}
+x["groups"] = [g["group_id"] for g in admin.list_groups() if g["group_id"] == group]
+g = admin.describe_groups([group])[group]
+x["group"] = {"state": g["group_state"].upper(), "members": len(g["members"])}
+x["group_offsets"] = by_partition(admin.list_group_offsets({group: None})[group], lambda v: v.offset)
+admin.create_partitions({topic: NewPartitions(3)})
+x["partitions_after"] = len([p for t in admin.describe_topics([topic]) if t["name"] == topic for p in t["partitions"]])
+x["low_watermark"] = admin.delete_records({TopicPartition(topic, 0): 2})[TopicPartition(topic, 0)]["low_watermark"]
+x["earliest_after_delete"] = by_partition(admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in tps}),
+                                          lambda v: v.offset)
+try:
+    # IncrementalAlterConfigs where the broker has it, else AlterConfigs.
+    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "7200000"})])
+    cfg = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+    x["retention_after_alter"] = list(list(cfg.values())[0].values())[0]["retention.ms"]["value"]
+except (KafkaError, ValueError) as e:
+    x["alter_error"] = type(e).__name__
+admin.delete_groups([group])
+x["groups_after_delete"] = [g["group_id"] for g in admin.list_groups() if g["group_id"] == group]
+
+# 7. Delete the topic.
 admin.delete_topics([topic], timeout_ms=30000)
 check = deadline("the deleted topic leaves the metadata", 30)
 while topic in admin.list_topics():
