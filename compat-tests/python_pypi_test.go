@@ -27,8 +27,8 @@ import (
 // latest, by timestamp, max timestamp), describe cluster, list/describe
 // groups and their offsets, create partitions, delete records, alter a topic
 // config (not in Zombi yet: issue 12), delete the group and the topic. The
-// script prints what came back; the assertions are here. Wall time: about
-// 10 s for the four runs in parallel (5-10 s each against Zombi, 10-16 s
+// script prints what came back; the assertions are here. Wall time: 10-16 s
+// for the four runs in parallel (5-10 s each against Zombi, 10-16 s
 // against Kafka on a busy 2-core machine), once the venv exists.
 
 // pyRetentionMS is the retention.ms the scripts create the topic with.
