@@ -25,9 +25,16 @@ $(KAFKAJS): compat-tests/kafkajs/package-lock.json
 	@if command -v npm >/dev/null; then cd compat-tests/kafkajs && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: TestKafkaJS will skip" >&2; fi
 
+# Python virtual environments from PyPI (scripts/pyvenv.sh: outside git in
+# ~/.cache/zombi, made once, re-made when a requirements file changes): the
+# current Python Kafka clients and the spec's load producer. Exit status 3 is
+# "no python3": those tests skip.
+PY_REQS := compat-tests/python/requirements.txt tools/producer/requirements.txt
+
 test-deps: $(VERSITYGW) $(KAFKAJS)
 	@scripts/ensure-deps.sh test
 	@tools/apache-kafka/kafka.sh fetch
+	@for r in $(PY_REQS); do scripts/pyvenv.sh $$r >/dev/null || { s=$$?; [ $$s -eq 3 ] || exit $$s; echo "no python3: the tests of $$r will skip" >&2; }; done
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/zombi

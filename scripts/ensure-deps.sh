@@ -2,9 +2,10 @@
 # Installs the Debian/Ubuntu packages Zombi needs, only those missing.
 #   build: RocksDB headers and libraries (cgo)
 #   lint:  build + shellcheck
-#   test:  build + kcat and kafka-python (compat tests), requests, protobuf
-#          and protoc (the Python load-test producer), and Java 17 with Maven
-#          when java or mvn is missing (Apache Kafka 4.4 and the Java client)
+#   test:  build + kcat and kafka-python 2.0.2 (compat tests), protoc (the
+#          Python load-test producer; its requests and protobuf come from
+#          PyPI into a venv: scripts/pyvenv.sh), and Java 17 with Maven when
+#          java or mvn is missing (Apache Kafka 4.4 and the Java client)
 set -euo pipefail
 
 want=(librocksdb-dev)
@@ -12,7 +13,7 @@ case "${1:-build}" in
 build) ;;
 lint) want+=(shellcheck) ;;
 test)
-	want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler)
+	want+=(kcat python3-kafka protobuf-compiler)
 	# Any Java 17+ and Maven will do (a JDK outside dpkg too): install only when absent.
 	command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
 	command -v mvn >/dev/null || want+=(maven)
