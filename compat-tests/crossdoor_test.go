@@ -1,5 +1,10 @@
 package compat
 
+// The scenarios here are Zombi only by nature: they write through one door
+// (Zombi's REST API or Kafka) and read the same log or the same consumer
+// offsets through the other. What they check of Kafka alone (clients
+// producing, consuming and committing) runs on both brokers elsewhere.
+
 import (
 	"bytes"
 	"encoding/json"
@@ -100,7 +105,7 @@ func TestHTTPWritesReadByKafkaClients(t *testing.T) {
 		t.Fatalf("object payload: %q key %q", recs[n].Value, recs[n].Key)
 	}
 
-	msgs := kcatConsume(t, table, n+1)
+	msgs := kcatConsume(t, srv.KafkaAddr, table, n+1)
 	for i, m := range msgs[:n] {
 		h := map[string]string{}
 		for j := 0; j+1 < len(m.Headers); j += 2 {

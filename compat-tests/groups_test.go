@@ -89,6 +89,8 @@ type groupMember struct {
 	dialer *killDialer
 	mu     sync.Mutex // held for one poll-commit round
 	stop   chan struct{}
+	halt   sync.Once // closes stop
+	closed sync.Once // closes cl
 	done   chan struct{}
 }
 
@@ -107,6 +109,8 @@ func startMember(t *testing.T, addr, group, topic, name string, l *ledger, opts 
 		t.Fatal(err)
 	}
 	m.cl = cl
+	// A test that fails half-way leaves no member consuming behind it.
+	t.Cleanup(m.leave)
 	go func() {
 		defer close(m.done)
 		for {
@@ -136,19 +140,19 @@ func startMember(t *testing.T, addr, group, topic, name string, l *ledger, opts 
 // leave stops consuming between rounds and closes the client, which leaves
 // the group.
 func (m *groupMember) leave() {
-	close(m.stop)
+	m.halt.Do(func() { close(m.stop) })
 	<-m.done
-	m.cl.Close()
+	m.closed.Do(m.cl.Close)
 }
 
 // kill cuts the member off between two rounds, without a LeaveGroup.
 func (m *groupMember) kill() {
 	m.mu.Lock()
 	m.dialer.kill()
-	close(m.stop)
+	m.halt.Do(func() { close(m.stop) })
 	m.mu.Unlock()
 	<-m.done
-	go m.cl.Close() // its LeaveGroup cannot get through
+	m.closed.Do(func() { go m.cl.Close() }) // its LeaveGroup cannot get through
 }
 
 // uniqueName is topicName made unique per run (go test -count=N reuses the
@@ -219,79 +223,85 @@ func (l *ledger) checkExactlyOnce(t *testing.T, n int) {
 // times out). Then a new member of the same group, after all are gone,
 // starts from the commits.
 func TestGroupThreeConsumersLeaveKillResume(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
-	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, srv.KafkaAddr, kgo.ProducerLinger(5*time.Millisecond))
-	adm := kadm.NewClient(prod)
-	if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	l := newLedger()
-	a := startMember(t, srv.KafkaAddr, group, topic, "a", l)
-	b := startMember(t, srv.KafkaAddr, group, topic, "b", l)
-	c := startMember(t, srv.KafkaAddr, group, topic, "c", l)
-	defer func() { c.cl.Close() }()
-
-	if st := waitGroup(t, ctx, adm, group, 3); st.Protocol != "cooperative-sticky" {
-		t.Fatalf("protocol %s", st.Protocol)
-	}
-	produceN(t, ctx, prod, topic, 0, 20000)
-	waitLedger(t, ctx, l, 20000, "phase 1 (three members)")
-	l.mu.Lock()
-	if len(l.by) != 3 {
-		t.Errorf("phase 1 consumed by %d members, want 3", len(l.by))
-	}
-	l.mu.Unlock()
-
-	a.leave()
-	produceN(t, ctx, prod, topic, 20000, 20000)
-	el := waitLedger(t, ctx, l, 40000, "phase 2 (after a graceful leave)")
-	t.Logf("phase 2 consumed in %v", el)
-
-	b.kill()
-	killedAt := time.Now()
-	produceN(t, ctx, prod, topic, 40000, 20000)
-	waitLedger(t, ctx, l, 60000, "phase 3 (after a member was killed)")
-	t.Logf("phase 3 consumed %v after the kill (session timeout 3 s)", time.Since(killedAt))
-	l.checkExactlyOnce(t, 60000)
-	l.mu.Lock()
-	if len(l.by["c"]) != 6 {
-		t.Errorf("the last member consumed from partitions %v, want all 6", l.by["c"])
-	}
-	l.mu.Unlock()
-
-	// All gone: the group is Empty, its commits cover everything.
-	c.leave()
-	fetched, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	fetched.Each(func(o kadm.OffsetResponse) { sum += o.At })
-	if sum != 60000 {
-		t.Fatalf("commits sum to %d, want 60000", sum)
-	}
-	// A new member resumes from the commits: only the new records.
-	l2 := newLedger()
-	d := startMember(t, srv.KafkaAddr, group, topic, "d", l2)
-	defer d.leave()
-	produceN(t, ctx, prod, topic, 60000, 600)
-	waitLedger(t, ctx, l2, 600, "resume")
-	time.Sleep(300 * time.Millisecond)
-	l2.mu.Lock()
-	defer l2.mu.Unlock()
-	for v := range l2.counts {
-		if i, _ := strconv.Atoi(v); i < 60000 {
-			t.Fatalf("resumed group re-read record %d", i)
+	eachBroker(t, func(t *testing.T, b broker) {
+		ctx := testCtx(t, 60*time.Second)
+		topic, group := uniqueName(t, "t"), uniqueName(t, "g")
+		prod := newClient(t, b.addr, kgo.ProducerLinger(5*time.Millisecond))
+		adm := kadm.NewClient(prod)
+		if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(l2.counts) != 600 {
-		t.Fatalf("resumed group read %d records, want 600", len(l2.counts))
-	}
+		waitTopics(t, ctx, prod, map[string]int{topic: 6}) // before the members look it up
+		l := newLedger()
+		a := startMember(t, b.addr, group, topic, "a", l)
+		mb := startMember(t, b.addr, group, topic, "b", l)
+		c := startMember(t, b.addr, group, topic, "c", l)
+
+		if st := waitGroup(t, ctx, adm, group, 3); st.Protocol != "cooperative-sticky" {
+			t.Fatalf("protocol %s", st.Protocol)
+		}
+		produceN(t, ctx, prod, topic, 0, 20000)
+		waitLedger(t, ctx, l, 20000, "phase 1 (three members)")
+		l.mu.Lock()
+		if len(l.by) != 3 {
+			t.Errorf("phase 1 consumed by %d members, want 3", len(l.by))
+		}
+		l.mu.Unlock()
+
+		a.leave()
+		produceN(t, ctx, prod, topic, 20000, 20000)
+		el := waitLedger(t, ctx, l, 40000, "phase 2 (after a graceful leave)")
+		t.Logf("phase 2 consumed in %v", el)
+
+		mb.kill()
+		killedAt := time.Now()
+		produceN(t, ctx, prod, topic, 40000, 20000)
+		waitLedger(t, ctx, l, 60000, "phase 3 (after a member was killed)")
+		t.Logf("phase 3 consumed %v after the kill (session timeout 3 s)", time.Since(killedAt))
+		l.checkExactlyOnce(t, 60000)
+		l.mu.Lock()
+		if len(l.by["c"]) != 6 {
+			t.Errorf("the last member consumed from partitions %v, want all 6", l.by["c"])
+		}
+		l.mu.Unlock()
+
+		// All gone: the group is Empty, its commits cover everything.
+		c.leave()
+		fetched, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		fetched.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		if sum != 60000 {
+			t.Fatalf("commits sum to %d, want 60000", sum)
+		}
+		// A new member resumes from the commits: only the new records.
+		l2 := newLedger()
+		d := startMember(t, b.addr, group, topic, "d", l2)
+		defer d.leave()
+		produceN(t, ctx, prod, topic, 60000, 600)
+		waitLedger(t, ctx, l2, 600, "resume")
+		time.Sleep(300 * time.Millisecond)
+		l2.mu.Lock()
+		defer l2.mu.Unlock()
+		for v := range l2.counts {
+			if i, _ := strconv.Atoi(v); i < 60000 {
+				t.Fatalf("resumed group re-read record %d", i)
+			}
+		}
+		if len(l2.counts) != 600 {
+			t.Fatalf("resumed group read %d records, want 600", len(l2.counts))
+		}
+	})
 }
 
 // TestGroupResumesAfterZombiRestart: commits made through a group survive a
 // restart of Zombi; the group's members rejoin and continue from them.
+// Zombi only: it restarts a Zombi of its own on the same data directory
+// (Zombi's own store of group commits); kafka.sh formats a fresh data
+// directory on every start, and the shared Kafka cannot be restarted under
+// the other scenarios.
 func TestGroupResumesAfterZombiRestart(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	dir := filepath.Join(t.TempDir(), "z")
@@ -328,82 +338,125 @@ func TestGroupResumesAfterZombiRestart(t *testing.T) {
 // range/roundrobin) and a franz-go member (range) share one group and
 // together consume the topic.
 func TestGroupKcatAlongsideFranzGo(t *testing.T) {
-	path, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Skip("kcat not on PATH")
-	}
-	ctx := testCtx(t, 45*time.Second)
-	topic, group := uniqueName(t, "t"), uniqueName(t, "g")
-	prod := newClient(t, srv.KafkaAddr)
-	if _, err := kadm.NewClient(prod).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	const n = 4000
-	l := newLedger()
-	fm := startMember(t, srv.KafkaAddr, group, topic, "franz", l, kgo.Balancers(kgo.RangeBalancer()))
-	defer fm.leave()
+	eachBroker(t, func(t *testing.T, b broker) {
+		path, err := exec.LookPath("kcat")
+		if err != nil {
+			t.Skip("kcat not on PATH")
+		}
+		ctx := testCtx(t, 45*time.Second)
+		topic, group := uniqueName(t, "t"), uniqueName(t, "g")
+		prod := newClient(t, b.addr)
+		if _, err := kadm.NewClient(prod).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+		waitTopics(t, ctx, prod, map[string]int{topic: 4}) // before the members look it up
+		const n = 4000
+		l := newLedger()
+		fm := startMember(t, b.addr, group, topic, "franz", l, kgo.Balancers(kgo.RangeBalancer()))
+		defer fm.leave()
 
-	cmd := exec.CommandContext(ctx, "timeout", "30", path, "-G", group, "-b", srv.KafkaAddr, "-u",
-		"-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
-		"-f", "%p %s\n", topic)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	kcatDone := make(chan struct{})
-	kparts := map[int32]bool{}
-	go func() {
-		defer close(kcatDone)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p, v, ok := strings.Cut(sc.Text(), " ")
-			if !ok {
-				continue
+		cmd := exec.CommandContext(ctx, "timeout", "30", path, "-G", group, "-b", b.addr, "-u",
+			"-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+			"-f", "%p %s\n", topic)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		kcatDone := make(chan struct{})
+		kparts := map[int32]bool{}
+		go func() {
+			defer close(kcatDone)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				p, v, ok := strings.Cut(sc.Text(), " ")
+				if !ok {
+					continue
+				}
+				pi, _ := strconv.Atoi(p)
+				l.add("kcat", []*kgo.Record{{Partition: int32(pi), Value: []byte(v)}})
+				l.mu.Lock()
+				kparts[int32(pi)] = true
+				l.mu.Unlock()
 			}
-			pi, _ := strconv.Atoi(p)
-			l.add("kcat", []*kgo.Record{{Partition: int32(pi), Value: []byte(v)}})
-			l.mu.Lock()
-			kparts[int32(pi)] = true
-			l.mu.Unlock()
-		}
-	}()
-	// Both members in the group at once.
-	adm := kadm.NewClient(prod)
-	var clients []string
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		g, err := adm.DescribeGroups(ctx, group)
-		if err == nil && g[group].State == "Stable" && len(g[group].Members) == 2 {
-			clients = nil
-			for _, m := range g[group].Members {
-				clients = append(clients, m.ClientID)
+		}()
+		// Both members in the group at once.
+		adm := kadm.NewClient(prod)
+		var clients []string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			g, err := adm.DescribeGroups(ctx, group)
+			if err == nil && g[group].State == "Stable" && len(g[group].Members) == 2 {
+				clients = nil
+				for _, m := range g[group].Members {
+					clients = append(clients, m.ClientID)
+				}
+				break
 			}
-			break
+			if time.Now().After(deadline) {
+				t.Fatalf("kcat and franz-go never formed a group: %+v %v\nkcat: %s", g[group], err, stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kcat and franz-go never formed a group: %+v %v\nkcat: %s", g[group], err, stderr.String())
+		produceN(t, ctx, prod, topic, 0, n)
+		waitLedger(t, ctx, l, n, "franz-go and kcat together")
+		_ = cmd.Process.Signal(syscall.SIGINT) // kcat leaves the group and exits
+		<-kcatDone
+		_ = cmd.Wait()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if len(kparts) == 0 || len(l.by["franz"]) == 0 {
+			t.Fatalf("partitions: kcat %v, franz-go %v (clients %v)", kparts, l.by["franz"], clients)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	produceN(t, ctx, prod, topic, 0, n)
-	waitLedger(t, ctx, l, n, "franz-go and kcat together")
-	_ = cmd.Process.Signal(syscall.SIGINT) // kcat leaves the group and exits
-	<-kcatDone
-	_ = cmd.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(kparts) == 0 || len(l.by["franz"]) == 0 {
-		t.Fatalf("partitions: kcat %v, franz-go %v (clients %v)", kparts, l.by["franz"], clients)
-	}
-	t.Logf("group clients %v; kcat partitions %v, franz-go partitions %v", clients, kparts, l.by["franz"])
+		t.Logf("group clients %v; kcat partitions %v, franz-go partitions %v", clients, kparts, l.by["franz"])
+	})
+}
+
+// TestGroupStartsFromCommittedOffset: an offset committed for a group
+// without members (OffsetCommit, as kafka-consumer-groups --reset-offsets
+// does) is where a franz-go group member starts; the member's commits are
+// what OffsetFetch reads afterwards. TestGroupCommitsAcrossDoors is the same
+// with the HTTP door.
+func TestGroupStartsFromCommittedOffset(t *testing.T) {
+	eachBroker(t, func(t *testing.T, b broker) {
+		ctx := testCtx(t, 30*time.Second)
+		topic, group := uniqueName(t, "t"), uniqueName(t, "g")
+		prod := newClient(t, b.addr)
+		produceN(t, ctx, prod, topic, 0, 100) // auto-created, one partition
+		adm := kadm.NewClient(prod)
+		offs := kadm.Offsets{}
+		offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: 60, LeaderEpoch: -1})
+		if err := adm.CommitAllOffsets(ctx, group, offs); err != nil {
+			t.Fatalf("commit 60 for the empty group: %v", err)
+		}
+		l := newLedger()
+		m := startMember(t, b.addr, group, topic, "m", l)
+		waitLedger(t, ctx, l, 40, "from the committed offset")
+		m.leave()
+		l.mu.Lock()
+		for v := range l.counts {
+			if i, _ := strconv.Atoi(v); i < 60 {
+				t.Fatalf("member started before the committed offset: read %d", i)
+			}
+		}
+		l.mu.Unlock()
+		got, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := got.Lookup(topic, 0); !ok || o.At != 100 {
+			t.Fatalf("OffsetFetch after the member's commits: %+v", got)
+		}
+	})
 }
 
 // TestGroupCommitsAcrossDoors: a commit made over HTTP is where a franz-go
 // group member starts; a franz-go member's commits are what HTTP reads.
+// Zombi only: the HTTP door is Zombi's (TestGroupStartsFromCommittedOffset
+// is the Kafka-only part, on both brokers).
 func TestGroupCommitsAcrossDoors(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	topic, group := uniqueName(t, "t"), uniqueName(t, "g")

@@ -92,7 +92,9 @@ func run(m *testing.M) int {
 }
 
 // startReference starts Apache Kafka 4.4 with Zombi's defaults where a
-// scenario depends on them (one partition per auto-created topic); it
+// scenario depends on them: one partition per auto-created topic, session
+// timeouts from 1 s (Kafka's group.min.session.timeout.ms is 6 s; the group
+// scenarios use 3 s so that a killed member's partitions move quickly). It
 // returns why not when it cannot run here (missing) and an error when it
 // could but did not start. ZOMBI_COMPAT_KAFKA=off skips it.
 func startReference(dir string) (b *kafkatest.Broker, missing string, err error) {
@@ -102,7 +104,7 @@ func startReference(dir string) (b *kafkatest.Broker, missing string, err error)
 	if why := kafkatest.Missing(); why != "" {
 		return nil, why, nil
 	}
-	b, err = kafkatest.Start(dir, "num.partitions=1")
+	b, err = kafkatest.Start(dir, "num.partitions=1", "group.min.session.timeout.ms=1000")
 	if err != nil {
 		return nil, "", fmt.Errorf("apache kafka: %w", err)
 	}

@@ -15,119 +15,140 @@ import (
 // OffsetCommit v6) and 0.11 (Produce v3, Fetch v5, Metadata v4). Admin
 // create/describe/delete, an idempotent synchronous producer with snappy,
 // and a consumer group that marks every message (committed by sarama's
-// auto-commit and on Close).
+// auto-commit and on Close). Apache Kafka 4.4 passes at both versions too:
+// KIP-896 removed only older ones (Produce v0-v2, Fetch v0-v3, ...).
 func TestSarama(t *testing.T) {
-	for _, v := range []sarama.KafkaVersion{sarama.V2_1_0_0, sarama.V0_11_0_0} {
-		t.Run(v.String(), func(t *testing.T) {
-			topic, group := topicName(t, "t"), topicName(t, "g")
-			cfg := sarama.NewConfig()
-			cfg.Version = v
-			cfg.ClientID = "sarama-compat"
-			cfg.Producer.Return.Successes = true
-			cfg.Producer.RequiredAcks = sarama.WaitForAll
-			cfg.Producer.Idempotent = true
-			cfg.Producer.Retry.Max = 5
-			cfg.Net.MaxOpenRequests = 1
-			cfg.Producer.Compression = sarama.CompressionSnappy
-			cfg.Producer.Partitioner = sarama.NewHashPartitioner
-			cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-			cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
+	eachBroker(t, func(t *testing.T, b broker) {
+		for _, v := range []sarama.KafkaVersion{sarama.V2_1_0_0, sarama.V0_11_0_0} {
+			t.Run(v.String(), func(t *testing.T) {
+				topic, group := topicName(t, "t"), topicName(t, "g")
+				cfg := sarama.NewConfig()
+				cfg.Version = v
+				cfg.ClientID = "sarama-compat"
+				cfg.Producer.Return.Successes = true
+				cfg.Producer.RequiredAcks = sarama.WaitForAll
+				cfg.Producer.Idempotent = true
+				cfg.Producer.Retry.Max = 5
+				cfg.Net.MaxOpenRequests = 1
+				cfg.Producer.Compression = sarama.CompressionSnappy
+				cfg.Producer.Partitioner = sarama.NewHashPartitioner
+				cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+				cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
 
-			admin, err := sarama.NewClusterAdmin([]string{srv.KafkaAddr}, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
-			if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 3, ReplicationFactor: 1}, false); err != nil {
-				t.Fatalf("create topic: %v", err)
-			}
-			md, err := admin.DescribeTopics([]string{topic})
-			if err != nil || len(md) != 1 || md[0].Err != sarama.ErrNoError || len(md[0].Partitions) != 3 {
-				t.Fatalf("describe: %v %+v", err, md)
-			}
-
-			prod, err := sarama.NewSyncProducer([]string{srv.KafkaAddr}, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const n = 200
-			keyPart := map[string]int32{}
-			for i := 0; i < n; i++ {
-				key := fmt.Sprintf("k%d", i%5)
-				msg := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(fmt.Sprintf("v%d", i))}
-				if v.IsAtLeast(sarama.V2_1_0_0) {
-					msg.Headers = []sarama.RecordHeader{{Key: []byte("h"), Value: []byte(fmt.Sprintf("x%d", i))}}
-				}
-				p, _, err := prod.SendMessage(msg)
+				admin, err := sarama.NewClusterAdmin([]string{b.addr}, cfg)
 				if err != nil {
-					t.Fatalf("send %d: %v", i, err)
+					t.Fatal(err)
 				}
-				if q, ok := keyPart[key]; ok && q != p {
-					t.Fatalf("key %s went to partitions %d and %d", key, q, p)
+				defer admin.Close()
+				if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 3, ReplicationFactor: 1}, false); err != nil {
+					t.Fatalf("create topic: %v", err)
 				}
-				keyPart[key] = p
-			}
-			if err := prod.Close(); err != nil {
-				t.Fatal(err)
-			}
+				saramaWaitTopic(t, admin, topic, 3)
 
-			cg, err := sarama.NewConsumerGroup([]string{srv.KafkaAddr}, group, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := &saramaHandler{want: n, seen: map[string]bool{}, next: map[int32]int64{}, done: make(chan struct{})}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() {
-				for ctx.Err() == nil {
-					if err := cg.Consume(ctx, []string{topic}, h); err != nil {
-						errc <- err
-						return
+				prod, err := sarama.NewSyncProducer([]string{b.addr}, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				const n = 200
+				keyPart := map[string]int32{}
+				for i := 0; i < n; i++ {
+					key := fmt.Sprintf("k%d", i%5)
+					msg := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(fmt.Sprintf("v%d", i))}
+					if v.IsAtLeast(sarama.V2_1_0_0) {
+						msg.Headers = []sarama.RecordHeader{{Key: []byte("h"), Value: []byte(fmt.Sprintf("x%d", i))}}
+					}
+					p, _, err := prod.SendMessage(msg)
+					if err != nil {
+						t.Fatalf("send %d: %v", i, err)
+					}
+					if q, ok := keyPart[key]; ok && q != p {
+						t.Fatalf("key %s went to partitions %d and %d", key, q, p)
+					}
+					keyPart[key] = p
+				}
+				if err := prod.Close(); err != nil {
+					t.Fatal(err)
+				}
+
+				cg, err := sarama.NewConsumerGroup([]string{b.addr}, group, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := &saramaHandler{want: n, seen: map[string]bool{}, next: map[int32]int64{}, done: make(chan struct{})}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				errc := make(chan error, 1)
+				go func() {
+					for ctx.Err() == nil {
+						if err := cg.Consume(ctx, []string{topic}, h); err != nil {
+							errc <- err
+							return
+						}
+					}
+					errc <- nil
+				}()
+				select {
+				case <-h.done:
+				case <-ctx.Done():
+					t.Fatalf("consumed %d of %d", len(h.seen), n)
+				}
+				cancel()
+				if err := <-errc; err != nil {
+					t.Fatalf("consume: %v", err)
+				}
+				if err := cg.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if h.err != nil {
+					t.Fatal(h.err)
+				}
+				for key, p := range keyPart {
+					if h.keyPart[key] != p {
+						t.Fatalf("key %s produced to %d, consumed from %d", key, p, h.keyPart[key])
 					}
 				}
-				errc <- nil
-			}()
-			select {
-			case <-h.done:
-			case <-ctx.Done():
-				t.Fatalf("consumed %d of %d", len(h.seen), n)
-			}
-			cancel()
-			if err := <-errc; err != nil {
-				t.Fatalf("consume: %v", err)
-			}
-			if err := cg.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if h.err != nil {
-				t.Fatal(h.err)
-			}
-			for key, p := range keyPart {
-				if h.keyPart[key] != p {
-					t.Fatalf("key %s produced to %d, consumed from %d", key, p, h.keyPart[key])
-				}
-			}
 
-			// The commits cover everything: the group's offsets sum to n.
-			offs, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0, 1, 2}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sum int64
-			for _, b := range offs.Blocks[topic] {
-				if b.Err != sarama.ErrNoError {
-					t.Fatalf("committed offset error: %v", b.Err)
+				// The commits cover everything: the group's offsets sum to n.
+				offs, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0, 1, 2}})
+				if err != nil {
+					t.Fatal(err)
 				}
-				sum += max(b.Offset, 0)
+				var sum int64
+				for _, b := range offs.Blocks[topic] {
+					if b.Err != sarama.ErrNoError {
+						t.Fatalf("committed offset error: %v", b.Err)
+					}
+					sum += max(b.Offset, 0)
+				}
+				if sum != n {
+					t.Fatalf("committed offsets sum to %d, want %d: %+v", sum, n, offs.Blocks[topic])
+				}
+				if err := admin.DeleteTopic(topic); err != nil {
+					t.Fatalf("delete topic: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// saramaWaitTopic waits until sarama's DescribeTopics shows topic with n
+// partitions: Kafka's broker metadata follows CreateTopics a moment later
+// (see waitTopics).
+func saramaWaitTopic(t *testing.T, admin sarama.ClusterAdmin, topic string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		md, err := admin.DescribeTopics([]string{topic})
+		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			if err == nil && len(md) == 1 {
+				err = md[0].Err
 			}
-			if sum != n {
-				t.Fatalf("committed offsets sum to %d, want %d: %+v", sum, n, offs.Blocks[topic])
-			}
-			if err := admin.DeleteTopic(topic); err != nil {
-				t.Fatalf("delete topic: %v", err)
-			}
-		})
+			t.Fatalf("describe %s: never %d partitions: %v %+v", topic, n, err, md)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

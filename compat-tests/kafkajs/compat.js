@@ -1,4 +1,4 @@
-// kafkajs against Zombi: admin create + metadata, an idempotent producer
+// kafkajs against a broker (Zombi or Apache Kafka): admin create + metadata, an idempotent producer
 // (keys, headers, a plain and a gzip send), a consumer group that reads
 // everything and commits, then the committed offsets. Prints one JSON line
 // that TestKafkaJS checks; any error exits non-zero.
