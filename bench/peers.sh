@@ -16,8 +16,9 @@
 #   BENCH_SYSTEMS      comma-separated servers to run (default all): zombi,
 #                      kafka-fsync, kafka-default, nats-sync, nats-2.9-nosync,
 #                      redis-always, redis-everysec
-#   BENCH_ONLY         run only the workloads whose name contains this
-#                      (e.g. "c=64", "batch100", "e2e"; "none" runs none)
+#   BENCH_ONLY         run only the workloads whose name contains one of these
+#                      comma-separated parts (e.g. "c=64,e2e"; "consume" needs
+#                      "batch100 100B" too; "none" runs none: start-up and perf tools only)
 #   BENCH_PERF         0 skips kafka-producer-perf-test / kafka-consumer-perf-test
 #   BENCH_PERF_RECORDS records of the batched perf-test runs (default 2000000)
 #   BENCH_PERF_SYNC_RECORDS records of the one-record-in-flight run (default 20000)

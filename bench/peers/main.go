@@ -185,7 +185,7 @@ func runCmd(args []string) error {
 	addr := fs.String("addr", "", "URL (zombi-http), host:port (others)")
 	out := fs.String("out", "", "append results to this .jsonl file")
 	duration := fs.Duration("duration", 4*time.Second, "time per workload")
-	only := fs.String("only", "", "run only workloads whose name contains this")
+	only := fs.String("only", "", "run only workloads whose name contains this (comma-separated: any of these)")
 	pid := fs.Int("pid", 0, "the server's process id: its CPU time per record is measured from /proc (0: not measured)")
 	rate := fs.Float64("e2e-rate", 1000, "records/s of the end-to-end workload")
 	_ = fs.Parse(args)
@@ -197,13 +197,16 @@ func runCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ran := map[string]bool{}
 	for _, w := range workloads {
-		if *only != "" && !strings.Contains(w.Name, *only) {
+		if !selected(w.Name, *only) || !supports(*system, w.Kind) {
 			continue
 		}
-		if !supports(*system, w.Kind) {
+		if w.From != "" && !ran[w.From] {
+			fmt.Fprintf(os.Stderr, "  %-18s %-20s skipped: it reads what %q writes, which did not run\n", *label, w.Name, w.From)
 			continue
 		}
+		ran[w.Name] = true
 		cpu0, cpuErr := procCPU(*pid)
 		res, written, writtenBytes, err := runWorkload(ctx, *system, *addr, w, *duration, *rate)
 		if err != nil {
@@ -225,6 +228,20 @@ func runCmd(args []string) error {
 		}
 	}
 	return nil
+}
+
+// selected says whether a workload's name contains one of only's
+// comma-separated parts (an empty only selects all).
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, part := range strings.Split(only, ",") {
+		if part != "" && strings.Contains(name, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // runWorkload runs one workload; written is how many records (of how many
