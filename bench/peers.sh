@@ -141,6 +141,10 @@ resources() { # server pid datadir: memory and disk at the end of the workloads
 	"$WORK/peers" server --server "$1" --pid "$2" --data "$3" --out "$WORK/results.jsonl" "$WORK/results.jsonl" "$WORK/warmup.jsonl"
 }
 
+stopped_disk() { # server datadir: disk once the server has stopped (memtables flushed, files trimmed)
+	"$WORK/peers" disk --server "$1" --data "$2" --out "$WORK/results.jsonl" "$WORK/results.jsonl" "$WORK/warmup.jsonl"
+}
+
 # perf_tests SERVER PID ADDR: Kafka's own perf tools against a Kafka-protocol
 # server: 100-byte records, acks=all, batched (linger 5 ms, 64 KiB batches)
 # and one record in flight (no batching, max.in.flight 1), then one consumer
@@ -149,10 +153,10 @@ perf_tests() {
 	local name=$1 pid=$2 addr=$3
 	[ "$PERF" = 1 ] || return 0
 	say "$name: kafka-producer-perf-test and kafka-consumer-perf-test"
-	"$WORK/peers" perf --kind producer --name "producer-perf batched" --label "$name" --pid "$pid" --out "$WORK/results.jsonl" --log "$WORK/$name-perf.log" --timeout "$PERF_TIMEOUT" -- \
+	"$WORK/peers" perf --kind producer --record-size 100 --name "producer-perf batched" --label "$name" --pid "$pid" --out "$WORK/results.jsonl" --log "$WORK/$name-perf.log" --timeout "$PERF_TIMEOUT" -- \
 		"$KAFKA" kafka-producer-perf-test --bootstrap-server "$addr" --topic perf-batched --num-records "$PERF_RECORDS" \
 		--record-size 100 --throughput -1 --command-property acks=all linger.ms=5 batch.size=65536
-	"$WORK/peers" perf --kind producer --name "producer-perf one in flight" --label "$name" --pid "$pid" --out "$WORK/results.jsonl" --log "$WORK/$name-perf.log" --timeout "$PERF_TIMEOUT" -- \
+	"$WORK/peers" perf --kind producer --record-size 100 --name "producer-perf one in flight" --label "$name" --pid "$pid" --out "$WORK/results.jsonl" --log "$WORK/$name-perf.log" --timeout "$PERF_TIMEOUT" -- \
 		"$KAFKA" kafka-producer-perf-test --bootstrap-server "$addr" --topic perf-sync --num-records "$PERF_SYNC_RECORDS" \
 		--record-size 100 --throughput -1 --command-property acks=all linger.ms=0 batch.size=0 \
 		max.in.flight.requests.per.connection=1
@@ -177,6 +181,7 @@ if want zombi; then
 	resources zombi "$PID" "$WORK/zombi-data"
 	perf_tests zombi "$PID" "127.0.0.1:$KP"
 	stop "$PID"
+	stopped_disk zombi "$WORK/zombi-data"
 fi
 
 # --- Apache Kafka 4.4, one KRaft node (broker and controller), kafka.sh ---
@@ -203,6 +208,7 @@ kafka_run() { # name server.properties lines...
 	resources "$name" "$pid" "$dir/data"
 	perf_tests "$name" "$pid" "$addr"
 	"$KAFKA" stop "$dir"
+	stopped_disk "$name" "$dir/data"
 }
 # log.flush.interval.messages=1: Kafka fsyncs the partition's log after every
 # append, before it answers acks=all (Zombi's durability). Without it Kafka
@@ -231,6 +237,7 @@ nats_run() { # binary label sync(yes/no)
 	run nats "$2" "$2" "$PID" "127.0.0.1:$port"
 	resources "$2" "$PID" "$dir"
 	stop "$PID"
+	stopped_disk "$2" "$dir"
 }
 if want nats-sync && [ -x "$NATS_SYNC_BIN" ] && [ "${BENCH_NATS_SYNC:-1}" != 0 ]; then
 	nats_run "$NATS_SYNC_BIN" nats-sync yes
@@ -250,6 +257,7 @@ redis_run() { # appendfsync label
 	run redis "$2" "$2" "$PID" "127.0.0.1:$port"
 	resources "$2" "$PID" "$dir"
 	stop "$PID"
+	stopped_disk "$2" "$dir"
 }
 if want redis-always; then redis_run always redis-always; fi
 if want redis-everysec; then redis_run everysec redis-everysec; fi

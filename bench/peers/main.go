@@ -8,6 +8,7 @@
 //	peers run --system zombi-http --addr http://127.0.0.1:PORT --pid PID --out r.jsonl
 //	peers perf --kind producer --pid PID --label L --out r.jsonl -- kafka.sh kafka-producer-perf-test ...
 //	peers server --pid PID --server NAME --data DIR --out r.jsonl r.jsonl warmup.jsonl
+//	peers disk --server NAME --data DIR --out r.jsonl r.jsonl warmup.jsonl       after it stopped
 //	peers fsync --dir DIR
 //	peers freeport
 //	peers table r1.jsonl r2.jsonl ...
@@ -85,6 +86,10 @@ type serverStats struct {
 	Written   int64   `json:"written,omitempty"`
 	// WrittenBytes is the payload bytes of the records written.
 	WrittenBytes int64 `json:"written_bytes,omitempty"`
+	// StoppedDiskBytes is the data directory once the server stopped,
+	// for StoppedWrittenBytes of payload (the perf tools' records too).
+	StoppedDiskBytes    int64 `json:"stopped_disk_bytes,omitempty"`
+	StoppedWrittenBytes int64 `json:"stopped_written_bytes,omitempty"`
 }
 
 // perfStats is what Kafka's perf tools print besides Result's fields.
@@ -130,6 +135,8 @@ func main() {
 		err = perfCmd(os.Args[2:])
 	case "server":
 		err = serverCmd(os.Args[2:])
+	case "disk":
+		err = diskCmd(os.Args[2:])
 	case "fsync":
 		err = fsyncCmd(os.Args[2:])
 	case "freeport":

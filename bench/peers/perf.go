@@ -35,6 +35,7 @@ func perfCmd(args []string) error {
 	pid := fs.Int("pid", 0, "the server's process id (its CPU time per record)")
 	out := fs.String("out", "", "append the result to this .jsonl file")
 	logFile := fs.String("log", "", "append the tool's output to this file (default: stderr)")
+	recordSize := fs.Int("record-size", 0, "the producer's record size (counts its records as written to the server)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "kill the tool after this (the row is then left out)")
 	_ = fs.Parse(args)
 	argv := fs.Args()
@@ -89,6 +90,9 @@ func perfCmd(args []string) error {
 	ps.CommandString = strings.Join(argv, " ")
 	res.Mode = "kafka-" + *kind + "-perf-test"
 	c := cell{System: "kafka-perf", Label: *label, Server: *label, Kind: kindPerf, Workload: *name, Result: res, CPUPerRecordUS: -1, Perf: ps}
+	if *kind == "producer" {
+		c.Written, c.WrittenBytes = res.Records, res.Records*int64(*recordSize)
+	}
 	if cpuErr == nil && cpuErr1 == nil && res.Records > 0 {
 		c.CPUPerRecordUS = (cpu1 - cpu0).Seconds() * 1e6 / float64(res.Records)
 	}

@@ -281,3 +281,30 @@ func serverCmd(args []string) error {
 		st.RSSKB>>10, st.HWMKB>>10, float64(st.DiskBytes)/1e6, formatInt(st.Written), float64(st.WrittenBytes)/1e6)
 	return appendCell(*out, cell{Label: *server, Server: *server, Kind: kindServer, Workload: "resources", CPUPerRecordUS: -1, Stats: st})
 }
+
+// diskCmd records the data directory's size once the server has stopped
+// (memtables flushed, preallocated files trimmed), with the payload bytes
+// of every record written to it, the perf tools' included.
+func diskCmd(args []string) error {
+	fs := flag.NewFlagSet("disk", flag.ExitOnError)
+	server := fs.String("server", "", "the server's name in the table")
+	data := fs.String("data", "", "its data directory")
+	out := fs.String("out", "", "append the figures to this .jsonl file")
+	_ = fs.Parse(args)
+	cells, err := readCells(fs.Args())
+	if err != nil {
+		return err
+	}
+	st := &serverStats{}
+	for _, c := range cells {
+		if c.Server == *server {
+			st.StoppedWrittenBytes += c.WrittenBytes
+		}
+	}
+	if st.StoppedDiskBytes, err = diskUsage(*data); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "  %-18s stopped: data %.1f MB for %.1f MB of payload\n", *server,
+		float64(st.StoppedDiskBytes)/1e6, float64(st.StoppedWrittenBytes)/1e6)
+	return appendCell(*out, cell{Label: *server, Server: *server, Kind: kindServer, Workload: "stopped", CPUPerRecordUS: -1, Stats: st})
+}

@@ -165,6 +165,9 @@ func serverTable(cells []cell) {
 		if c.Stats.StartupMS > 0 {
 			s.StartupMS = c.Stats.StartupMS
 		}
+		if c.Stats.StoppedDiskBytes > 0 {
+			s.StoppedDiskBytes, s.StoppedWrittenBytes = c.Stats.StoppedDiskBytes, c.Stats.StoppedWrittenBytes
+		}
 		if c.Stats.RSSKB > 0 {
 			s.RSSKB, s.HWMKB, s.DiskBytes, s.Written, s.WrittenBytes = c.Stats.RSSKB, c.Stats.HWMKB, c.Stats.DiskBytes, c.Stats.Written, c.Stats.WrittenBytes
 		}
@@ -185,22 +188,30 @@ func serverTable(cells []cell) {
 		}
 		return float64(s.DiskBytes) / float64(s.WrittenBytes)
 	}
-	fmt.Println("| server | start-up | VmRSS | VmHWM | data directory | records written | payload written | bytes/record | disk ÷ payload | ÷ zombi: start-up | VmHWM | disk ÷ payload |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	stopped := func(s *serverStats) float64 {
+		if s == nil || s.StoppedWrittenBytes == 0 {
+			return 0
+		}
+		return float64(s.StoppedDiskBytes) / float64(s.StoppedWrittenBytes)
+	}
+	fmt.Println("| server | start-up | VmRSS | VmHWM | data directory | records written | payload written | bytes/record | disk ÷ payload | stopped: disk ÷ payload | ÷ zombi: start-up | VmHWM | disk ÷ payload | stopped |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, name := range servers {
 		s := st[name]
-		a := "-"
-		if amp(s) > 0 {
-			a = fmt.Sprintf("%.2f", amp(s))
+		f2 := func(v float64) string {
+			if v <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", v)
 		}
-		line := fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |", name, fmtMS(s.StartupMS), formatBytes(float64(s.RSSKB)*1024),
+		line := fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", name, fmtMS(s.StartupMS), formatBytes(float64(s.RSSKB)*1024),
 			formatBytes(float64(s.HWMKB)*1024), formatBytes(float64(s.DiskBytes)), formatInt(s.Written), formatBytes(float64(s.WrittenBytes)),
-			fmtPerRecord(perRecord(s)), a)
+			fmtPerRecord(perRecord(s)), f2(amp(s)), f2(stopped(s)))
 		if z == nil {
-			line += " - | - | - |"
+			line += " - | - | - | - |"
 		} else {
-			line += fmt.Sprintf(" %s | %s | %s |", ratio(s.StartupMS, z.StartupMS), ratio(float64(s.HWMKB), float64(z.HWMKB)),
-				ratio(amp(s), amp(z)))
+			line += fmt.Sprintf(" %s | %s | %s | %s |", ratio(s.StartupMS, z.StartupMS), ratio(float64(s.HWMKB), float64(z.HWMKB)),
+				ratio(amp(s), amp(z)), ratio(stopped(s), stopped(z)))
 		}
 		fmt.Println(line)
 	}
