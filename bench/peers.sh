@@ -24,6 +24,8 @@
 #   BENCH_PERF_SYNC_RECORDS records of the one-record-in-flight run (default 20000)
 #   BENCH_PERF_TIMEOUT a perf-test run that takes longer is killed and left out (default 3m)
 #   BENCH_E2E_RATE     records/s of the end-to-end workload (default 1000)
+#   BENCH_WARMUP       per warm-up workload (100B c=16, then batch100 100B c=4) on
+#                      each server before its measured ones (default 3s; a JVM compiles meanwhile)
 #   BENCH_NATS_SYNC    0 skips the NATS build with sync_interval: always
 #   BENCH_KEEP         1 keeps the temporary directory
 #   BENCH_ZOMBI_BIN    a zombi binary to use instead of building cmd/zombi
@@ -38,6 +40,7 @@ PERF_RECORDS=${BENCH_PERF_RECORDS:-2000000}
 PERF_SYNC_RECORDS=${BENCH_PERF_SYNC_RECORDS:-20000}
 PERF_TIMEOUT=${BENCH_PERF_TIMEOUT:-3m}
 E2E_RATE=${BENCH_E2E_RATE:-1000}
+WARMUP=${BENCH_WARMUP:-3s}
 KAFKA=$ROOT/tools/apache-kafka/kafka.sh
 NATS_SYNC_VERSION=v2.14.9
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/zombi-peers.XXXXXX")
@@ -103,7 +106,7 @@ echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the start"
 echo "servers: $SYSTEMS"
 echo "versions: zombi $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(command -v nats-server >/dev/null && echo ", nats-server $(nats-server --version | awk '{print $2}') (Debian)")$([ -x "$NATS_SYNC_BIN" ] && echo ", nats-server $NATS_SYNC_VERSION")$(command -v redis-server >/dev/null && echo ", redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)")$(want kafka-fsync || want kafka-default && echo ", Apache Kafka 4.4.0 ($(java -version 2>&1 | head -1))")"
 "$WORK/peers" fsync --dir "$WORK"
-echo "each workload: $DURATION, unpaced (e2e: $E2E_RATE records/s), after one warm-up workload per server"
+echo "each workload: $DURATION, unpaced (e2e: $E2E_RATE records/s), after two warm-up workloads of $WARMUP per server"
 echo
 
 # ready PID SERVER PROBE...: waits for the server's answers and records its
@@ -132,9 +135,9 @@ run() { # system label server pid addr
 		--only "$ONLY" --e2e-rate "$E2E_RATE" --out "$WORK/results.jsonl"
 }
 
-warm() { # system server addr: one short run, out of the tables (its records count in the disk figures)
-	"$WORK/peers" run --system "$1" --label warmup --server "$2" --addr "$3" --duration 1s --only "100B c=16" \
-		--out "$WORK/warmup.jsonl" 2>/dev/null
+warm() { # system server addr: out of the tables (its records count in the disk figures)
+	"$WORK/peers" run --system "$1" --label warmup --server "$2" --addr "$3" --duration "$WARMUP" \
+		--only "append 100B c=16,batch100 100B c=4" --out "$WORK/warmup.jsonl" 2>/dev/null
 }
 
 resources() { # server pid datadir: memory and disk at the end of the workloads
