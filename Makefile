@@ -60,11 +60,13 @@ lint: deps
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
+	@if command -v shellcheck >/dev/null; then shellcheck bench/peers.sh; else echo "shellcheck not installed: bench/peers.sh not checked"; fi
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/ ./kafka/ ./tiering/
 
-# Zombi beside NATS JetStream and Redis Streams (about 5 min; docs/BENCHMARKS-peers.md).
+# Zombi beside Apache Kafka 4.4, NATS JetStream and Redis Streams (about 12 min;
+# BENCH_SYSTEMS, BENCH_ONLY, BENCH_PERF pick a subset; docs/BENCHMARKS.md).
 bench-peers: deps
 	bench/peers.sh
 

@@ -72,7 +72,7 @@ func NewKafkaWire(ctx context.Context, cfg KafkaConfig) (Target, error) {
 		if err == nil && len(resp.Topics[0].Partitions) > 0 {
 			break
 		}
-		if try == 20 || (err != nil && !kerr.IsRetriable(err)) {
+		if try == 100 || (err != nil && !kerr.IsRetriable(err)) {
 			return nil, fmt.Errorf("metadata for %s: %w", cfg.Topic, err)
 		}
 		time.Sleep(50 * time.Millisecond)

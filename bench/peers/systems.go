@@ -167,3 +167,243 @@ func payloads(size, worker int) [][]byte {
 	}
 	return pool
 }
+
+// natsConsume reads a stream from its start to the message count it has
+// when the consumer starts: an ephemeral pull consumer without acks
+// (AckNone, as a Kafka consumer that commits nothing), 1,000 messages per
+// Fetch.
+type natsConsume struct {
+	addr, stream string
+	want         uint64
+	got          uint64
+	mu           sync.Mutex
+	conns        []*nats.Conn
+}
+
+func newNATSConsume(ctx context.Context, addr, stream string) (loadgen.Target, error) {
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, err
+	}
+	si, err := js.StreamInfo(stream, nats.Context(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	if si.State.Msgs == 0 {
+		return nil, fmt.Errorf("stream %s is empty", stream)
+	}
+	return &natsConsume{addr: addr, stream: stream, want: si.State.Msgs}, nil
+}
+
+func (t *natsConsume) Name() string { return "nats://" + t.addr + "/" + t.stream + " (pull consumer)" }
+
+func (t *natsConsume) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.conns {
+		c.Close()
+	}
+	t.conns = nil
+	return nil
+}
+
+func (t *natsConsume) Worker(_ context.Context, _ int) (loadgen.Op, error) {
+	nc, err := nats.Connect("nats://" + t.addr)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.conns = append(t.conns, nc)
+	t.mu.Unlock()
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := js.PullSubscribe(t.stream, "", nats.BindStream(t.stream), nats.AckNone(), nats.DeliverAll())
+	if err != nil {
+		return nil, fmt.Errorf("pull consumer on %s: %w", t.stream, err)
+	}
+	return func(ctx context.Context, _ int) (int, int64, error) {
+		if t.got >= t.want {
+			return 0, 0, loadgen.ErrDone
+		}
+		msgs, err := sub.Fetch(1000, nats.Context(ctx))
+		if err != nil && (errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			return 0, 0, nil
+		}
+		var b int64
+		for _, m := range msgs {
+			b += int64(len(m.Data))
+		}
+		t.got += uint64(len(msgs))
+		return len(msgs), b, err
+	}, nil
+}
+
+// natsE2E: js.Publish (waits for the PubAck) and an ephemeral push
+// consumer of the stream from its start, without acks.
+type natsE2E struct {
+	addr, subject string
+	nc            *nats.Conn
+	js            nats.JetStreamContext
+}
+
+func newNATSE2E(ctx context.Context, addr, name string) (loadgen.E2ETarget, error) {
+	if _, err := newNATS(ctx, addr, name, workload{}); err != nil { // creates the stream
+		return nil, err
+	}
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		return nil, err
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &natsE2E{addr: addr, subject: name, nc: nc, js: js}, nil
+}
+
+func (t *natsE2E) Name() string { return "nats://" + t.addr + "/" + t.subject + " (e2e)" }
+func (t *natsE2E) Close() error { t.nc.Close(); return nil }
+
+func (t *natsE2E) Produce(ctx context.Context, v []byte) error {
+	_, err := t.js.Publish(t.subject, v, nats.Context(ctx))
+	return err
+}
+
+func (t *natsE2E) Consume(ctx context.Context, got func([]byte)) error {
+	nc, err := nats.Connect("nats://" + t.addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return err
+	}
+	sub, err := js.Subscribe(t.subject, func(m *nats.Msg) { got(m.Data) }, nats.DeliverAll(), nats.AckNone())
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	_ = sub.Unsubscribe()
+	return ctx.Err()
+}
+
+// redisConsume reads a stream key from its start to the length it has when
+// the consumer starts: XRANGE of 1,000 entries after the last ID seen.
+type redisConsume struct {
+	addr, key string
+	want      int64
+	got       int64
+	mu        sync.Mutex
+	clients   []*redis.Client
+}
+
+func newRedisConsume(ctx context.Context, addr, key string) (loadgen.Target, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	n, err := c.XLen(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("XLEN %s: %w", key, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("stream %s is empty", key)
+	}
+	return &redisConsume{addr: addr, key: key, want: n}, nil
+}
+
+func (t *redisConsume) Name() string { return "redis://" + t.addr + "/" + t.key + " (XRANGE)" }
+
+func (t *redisConsume) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.clients {
+		c.Close()
+	}
+	t.clients = nil
+	return nil
+}
+
+func (t *redisConsume) Worker(ctx context.Context, _ int) (loadgen.Op, error) {
+	c := redis.NewClient(&redis.Options{Addr: t.addr, PoolSize: 1, ReadTimeout: 30 * time.Second})
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	t.mu.Lock()
+	t.clients = append(t.clients, c)
+	t.mu.Unlock()
+	start := "-"
+	return func(ctx context.Context, _ int) (int, int64, error) {
+		if t.got >= t.want {
+			return 0, 0, loadgen.ErrDone
+		}
+		msgs, err := c.XRangeN(ctx, t.key, start, "+", 1000).Result()
+		if err != nil {
+			return 0, 0, err
+		}
+		var b int64
+		for _, m := range msgs {
+			if d, ok := m.Values["d"].(string); ok {
+				b += int64(len(d))
+			}
+		}
+		if len(msgs) > 0 {
+			start = "(" + msgs[len(msgs)-1].ID
+		}
+		t.got += int64(len(msgs))
+		return len(msgs), b, nil
+	}, nil
+}
+
+// redisE2E: XADD (AOF as configured) and XREAD BLOCK from the key's start
+// on a connection of its own.
+type redisE2E struct {
+	addr, key string
+	c         *redis.Client
+}
+
+func newRedisE2E(addr, key string) loadgen.E2ETarget {
+	return &redisE2E{addr: addr, key: key, c: redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})}
+}
+
+func (t *redisE2E) Name() string { return "redis://" + t.addr + "/" + t.key + " (e2e)" }
+func (t *redisE2E) Close() error { return t.c.Close() }
+
+func (t *redisE2E) Produce(ctx context.Context, v []byte) error {
+	return t.c.XAdd(ctx, &redis.XAddArgs{Stream: t.key, Values: []string{"d", string(v)}}).Err()
+}
+
+func (t *redisE2E) Consume(ctx context.Context, got func([]byte)) error {
+	c := redis.NewClient(&redis.Options{Addr: t.addr, PoolSize: 1, ReadTimeout: 5 * time.Second})
+	defer c.Close()
+	last := "0"
+	for ctx.Err() == nil {
+		res, err := c.XRead(ctx, &redis.XReadArgs{Streams: []string{t.key, last}, Count: 1000, Block: time.Second}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				if d, ok := m.Values["d"].(string); ok {
+					got([]byte(d))
+				}
+				last = m.ID
+			}
+		}
+	}
+	return ctx.Err()
+}
