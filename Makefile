@@ -60,7 +60,6 @@ lint: deps
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
-	@if command -v shellcheck >/dev/null; then shellcheck bench/peers.sh; else echo "shellcheck not installed: bench/peers.sh not checked"; fi
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/ ./kafka/ ./tiering/
