@@ -26,11 +26,14 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** kafka-clients 4.4.0 KafkaConsumer with the classic group protocol (group.protocol=classic). */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Execution(ExecutionMode.CONCURRENT) // mostly waiting for rebalances: the methods run at once
 class ConsumerTest {
 
   private static void produce(String topic, int partitions, int perPartition) throws Exception {
