@@ -18,8 +18,9 @@ import (
 //     allows it (always before v4; AllowAutoTopicCreation from v4).
 //
 // Version notes:
-//   - v10+: topics may be requested by id (null name); unknown ids get
-//     UNKNOWN_TOPIC_ID.
+//   - v10+: topics may be requested by id (a non-zero id wins over the
+//     name, as in Kafka; the Java AdminClient sends an empty name with it);
+//     unknown ids get UNKNOWN_TOPIC_ID.
 //   - v13: top-level error code, always 0.
 func init() { register(kmsg.Metadata, 0, 13, (*Server).handleMetadata) }
 
@@ -42,7 +43,9 @@ func (s *Server) handleMetadata(_ context.Context, kreq kmsg.Request) (kmsg.Resp
 	}
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	for _, rt := range req.Topics {
-		if rt.Topic == nil {
+		// A topic id, when there is one, names the topic (Kafka ignores the
+		// name then: the Java client sends "" with an id, not null).
+		if rt.Topic == nil || rt.TopicID != ([16]byte{}) {
 			info, ok := s.topicByID(rt.TopicID)
 			if !ok {
 				t := kmsg.NewMetadataResponseTopic()
