@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -171,7 +172,7 @@ var errAcksZeroFailed = errors.New("acks=0 produce failed: closing the connectio
 // maxMessageBytes is the largest batch a topic accepts.
 func maxMessageBytes(info plog.TopicInfo) int {
 	if v, ok := info.Configs["max.message.bytes"]; ok {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
 			return n
 		}
 	}

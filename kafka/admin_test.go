@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -276,6 +277,71 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 		p := c.do(req, v).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions
 		if p[0].EndOffset != 3 || p[0].ErrorCode != 0 || p[1].EndOffset != -1 || p[2].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 			t.Fatalf("v%d: %+v", v, p)
+		}
+	}
+}
+
+// Topic configs are checked as Kafka 4.4 checks them: an unknown name or a
+// bad value is INVALID_CONFIG with Kafka's message, and nothing is created.
+func TestCreateTopicsConfigChecks(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	cases := []struct {
+		name, value string
+		msg         string // "" when Kafka accepts it
+	}{
+		{"no.such.config", "x", "Unknown topic config name: no.such.config"},
+		{"message.format.version", "3.0-IV1", "Unknown topic config name: message.format.version"},
+		{"retention.ms", "abc", "Invalid value abc for configuration retention.ms: Not a number of type LONG"},
+		{"retention.ms", "9223372036854775808", "Invalid value 9223372036854775808 for configuration retention.ms: Not a number of type LONG"},
+		{"retention.ms", "-5", "Invalid value -5 for configuration retention.ms: Value must be at least -1"},
+		{"retention.ms", " 100 ", ""},
+		{"retention.ms", "-1", ""},
+		{"segment.bytes", "100", "Invalid value 100 for configuration segment.bytes: Value must be at least 1048576"},
+		{"segment.bytes", "2147483648", "Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT"},
+		{"max.message.bytes", "0", ""},
+		{"min.insync.replicas", "0", "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"},
+		{"min.insync.replicas", "+2", ""},
+		{"cleanup.policy", "foo", "Invalid value foo for configuration cleanup.policy: String must be one of: compact, delete"},
+		{"cleanup.policy", "compact, delete", ""},
+		{"cleanup.policy", "", ""},
+		{"compression.type", "none", "Invalid value none for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"},
+		{"compression.type", " gzip ", ""},
+		{"compression.gzip.level", "0", "Invalid value 0 for configuration compression.gzip.level: Value must be between 1 and 9 or equal to -1"},
+		{"compression.zstd.level", "23", "Invalid value 23 for configuration compression.zstd.level: Value must be no more than 22"},
+		{"min.cleanable.dirty.ratio", "1e-1", ""},
+		{"min.cleanable.dirty.ratio", "-0.1", "Invalid value -0.1 for configuration min.cleanable.dirty.ratio: Value must be at least 0"},
+		{"preallocate", "TRUE", ""},
+		{"unclean.leader.election.enable", "yes", "Invalid value yes for configuration unclean.leader.election.enable: Expected value to be either true or false"},
+		{"message.timestamp.type", "LogAppendTime", ""},
+		{"leader.replication.throttled.replicas", "0:1, 1:1", ""},
+		{"leader.replication.throttled.replicas", "foo", "Invalid value foo for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],..."},
+		{"remote.storage.enable", "true", "Invalid value true for configuration remote.storage.enable: Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage."},
+	}
+	for i, tc := range cases {
+		for _, validate := range []bool{true, false} {
+			name := fmt.Sprintf("cfg-%d", i)
+			if validate {
+				name += "-v"
+			}
+			rt := ct(name, 1, 1)
+			v := tc.value
+			rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: tc.name, Value: &v}}
+			r := c.do(createReq(validate, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]
+			_, created := e.l.Topic(name)
+			if tc.msg == "" {
+				if r.ErrorCode != 0 || created == validate {
+					t.Errorf("%s=%q (validate %v): %v %v, created %v", tc.name, tc.value, validate, kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage, created)
+				}
+				continue
+			}
+			if r.ErrorCode != kerr.InvalidConfig.Code || r.ErrorMessage == nil || *r.ErrorMessage != tc.msg || created {
+				msg := "<nil>"
+				if r.ErrorMessage != nil {
+					msg = *r.ErrorMessage
+				}
+				t.Errorf("%s=%q (validate %v): %v %q, created %v; want INVALID_CONFIG %q", tc.name, tc.value, validate, kerr.ErrorForCode(r.ErrorCode), msg, created, tc.msg)
+			}
 		}
 	}
 }
