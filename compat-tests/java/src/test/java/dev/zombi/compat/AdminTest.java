@@ -20,6 +20,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListGroupsOptions;
@@ -40,11 +41,15 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.GroupType;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicCollection;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -130,6 +135,59 @@ class AdminTest {
     });
     assertInstanceOf(UnknownTopicOrPartitionException.class,
         cause(admin.deleteTopics(List.of(topic)).all()), "deleting it again");
+  }
+
+  /** Topics by id (Metadata v12+, DeleteTopics v6+): describeTopics and deleteTopics with TopicCollection.ofTopicIds. */
+  @Test
+  void topicsById() throws Exception {
+    String topic = Broker.unique("j-byid");
+    Clients.createTopic(admin, topic, 2, null);
+    Uuid id = get(admin.describeTopics(List.of(topic)).allTopicNames()).get(topic).topicId();
+    assertNotNull(id, "topic id");
+    assertFalse(Uuid.ZERO_UUID.equals(id), "a non-zero topic id");
+    TopicDescription d = get(admin.describeTopics(TopicCollection.ofTopicIds(List.of(id))).allTopicIds()).get(id);
+    assertEquals(topic, d.name(), "name of the topic described by id");
+    assertEquals(2, d.partitions().size(), "partitions of the topic described by id");
+    assertInstanceOf(UnknownTopicIdException.class,
+        cause(admin.describeTopics(TopicCollection.ofTopicIds(List.of(Uuid.randomUuid()))).allTopicIds()),
+        "describing an unknown topic id");
+    get(admin.deleteTopics(TopicCollection.ofTopicIds(List.of(id))).all());
+    Clients.waitFor("topic deleted by id gone from listTopics", Duration.ofSeconds(30), () -> {
+      try {
+        return !get(admin.listTopics().names()).contains(topic);
+      } catch (Exception e) {
+        return false;
+      }
+    });
+  }
+
+  /**
+   * Topic configs are checked when the topic is created: an unknown name or a
+   * bad value is refused (InvalidConfigurationException) and nothing is
+   * created; validateOnly checks and creates nothing.
+   */
+  @Test
+  void createTopicsChecksConfigs() throws Exception {
+    Map<String, String> bad = new java.util.LinkedHashMap<>();
+    bad.put("no.such.config", "x");
+    bad.put("retention.ms", "abc");
+    bad.put("segment.bytes", "100");
+    bad.put("cleanup.policy", "foo");
+    bad.put("compression.type", "none");
+    bad.put("min.insync.replicas", "0");
+    for (var e : bad.entrySet()) {
+      String topic = Broker.unique("j-badcfg");
+      Throwable t = cause(admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+          .configs(Map.of(e.getKey(), e.getValue())))).all());
+      assertInstanceOf(InvalidConfigurationException.class, t, e.getKey() + "=" + e.getValue());
+      assertTrue(t.getMessage().contains(e.getKey()), "the message names the config: " + t.getMessage());
+      assertFalse(get(admin.listTopics().names()).contains(topic), e.getKey() + "=" + e.getValue() + ": no topic created");
+    }
+    String topic = Broker.unique("j-validate");
+    get(admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1)
+        .configs(Map.of("cleanup.policy", "compact,delete", "retention.ms", "-1", "compression.type", "zstd"))),
+        new CreateTopicsOptions().validateOnly(true)).all());
+    assertFalse(get(admin.listTopics().names()).contains(topic), "validateOnly created the topic");
   }
 
   /**
@@ -262,7 +320,7 @@ class AdminTest {
       MemberDescription md = d.members().iterator().next();
       assertEquals("member-m", md.clientId(), "client id");
       assertEquals(m.memberId, md.consumerId(), "member id");
-      assertFalse(md.host().isEmpty(), "host");
+      assertEquals("/127.0.0.1", md.host(), "host (the member's address as Kafka writes it)");
       assertEquals(parts, md.assignment().topicPartitions(), "assignment");
       Node node = get(admin.describeCluster().nodes()).iterator().next();
       assertEquals(node.id(), d.coordinator().id(), "coordinator");
