@@ -3,9 +3,11 @@ package kafka
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 func createReq(validate bool, topics ...kmsg.CreateTopicsRequestTopic) *kmsg.CreateTopicsRequest {
@@ -342,6 +344,46 @@ func TestCreateTopicsConfigChecks(t *testing.T) {
 				}
 				t.Errorf("%s=%q (validate %v): %v %q, created %v; want INVALID_CONFIG %q", tc.name, tc.value, validate, kerr.ErrorForCode(r.ErrorCode), msg, created, tc.msg)
 			}
+		}
+	}
+}
+
+// A topic with message.timestamp.type=LogAppendTime: the produce response
+// and the stored batch carry the broker's append time, as Kafka's do.
+func TestProduceLogAppendTime(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	for _, typ := range []string{"LogAppendTime", "CreateTime"} {
+		rt := ct("lat-"+typ, 1, 1)
+		v := typ
+		rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "message.timestamp.type", Value: &v}}
+		if r := c.do(createReq(false, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]; r.ErrorCode != 0 {
+			t.Fatalf("create: %v", kerr.ErrorForCode(r.ErrorCode))
+		}
+		before := time.Now().UnixMilli()
+		p := c.produce("lat-"+typ, 0, 9, mkBatchTs(1000, "a", "b"))
+		after := time.Now().UnixMilli()
+		if p.ErrorCode != 0 {
+			t.Fatalf("%s: produce: %v", typ, kerr.ErrorForCode(p.ErrorCode))
+		}
+		res, err := e.l.Read("lat-"+typ, 0, 0, 1<<20)
+		if err != nil || len(res.Batches) != 1 {
+			t.Fatalf("%s: read: %+v %v", typ, res, err)
+		}
+		h, err := batch.Validate(res.Batches[0].Raw)
+		if err != nil {
+			t.Fatalf("%s: stored batch: %v", typ, err)
+		}
+		_, recs, _ := batch.Records(res.Batches[0].Raw, 0)
+		if typ == "CreateTime" {
+			if p.LogAppendTime != -1 || h.MaxTimestamp != 1001 || h.Attributes&batch.TimestampTypeMask != 0 || recs[1].Timestamp != 1001 {
+				t.Fatalf("CreateTime: response %d, stored %+v, records %+v", p.LogAppendTime, h, recs)
+			}
+			continue
+		}
+		if p.LogAppendTime < before || p.LogAppendTime > after || h.MaxTimestamp != p.LogAppendTime ||
+			h.Attributes&batch.TimestampTypeMask == 0 || recs[0].Timestamp != p.LogAppendTime || recs[1].Timestamp != p.LogAppendTime {
+			t.Fatalf("LogAppendTime: response %d (between %d and %d), stored %+v, records %+v", p.LogAppendTime, before, after, h, recs)
 		}
 	}
 }
