@@ -118,6 +118,10 @@ class ConsumerTest {
         }
         assertEquals(40, seen.size(), "records consumed once each");
       }
+      // b closed: it left the group (LeaveGroup), so a gets every partition
+      // back well before b's session (45 s) would have expired.
+      Clients.waitFor(() -> "a owns all 4 partitions again after b left: " + a.assignment.get() + " " + a.events,
+          Duration.ofSeconds(20), () -> a.assignment().equals(parts));
     }
   }
 

@@ -167,6 +167,34 @@ class ProducerTest {
     }
   }
 
+  /**
+   * A topic with message.timestamp.type=LogAppendTime: the broker's clock
+   * replaces the producer's timestamps, in the produce response and in what
+   * consumers read (timestamp type LOG_APPEND_TIME).
+   */
+  @Test
+  void logAppendTime() throws Exception {
+    String topic = Broker.unique("j-lat");
+    try (Admin admin = Clients.admin()) {
+      Clients.createTopic(admin, topic, 1, Map.of("message.timestamp.type", "LogAppendTime"));
+    }
+    long old = System.currentTimeMillis() - 3_600_000;
+    long before = System.currentTimeMillis();
+    RecordMetadata md;
+    try (KafkaProducer<String, String> p = Clients.producer("acks", "all")) {
+      md = p.send(new ProducerRecord<>(topic, 0, old, "k", "v")).get(60, TimeUnit.SECONDS);
+    }
+    long after = System.currentTimeMillis();
+    assertTrue(md.timestamp() >= before - 1000 && md.timestamp() <= after + 1000,
+        "produce response timestamp " + md.timestamp() + " is the broker's, not the producer's " + old);
+    try (KafkaConsumer<String, String> c = Clients.consumer()) {
+      c.assign(List.of(tp(topic, 0)));
+      ConsumerRecord<String, String> r = Clients.pollN(c, 1, Duration.ofSeconds(30)).get(0);
+      assertEquals(org.apache.kafka.common.record.TimestampType.LOG_APPEND_TIME, r.timestampType(), "timestamp type");
+      assertEquals(md.timestamp(), r.timestamp(), "the consumed record's timestamp is the append time");
+    }
+  }
+
   private static void assertHeaders(Header[] want, Header[] got, String msg) {
     assertEquals(want.length, got.length, msg + ": count");
     for (int i = 0; i < want.length; i++) {
