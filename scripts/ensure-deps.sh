@@ -2,13 +2,14 @@
 # Installs the Debian/Ubuntu packages Zombi needs, only those missing.
 #   build: RocksDB headers and libraries (cgo)
 #   test:  build + kcat and kafka-python (compat tests), requests, protobuf
-#          and protoc (the Python load-test producer)
+#          and protoc (the Python load-test producer), Java 17 and Maven
+#          (Apache Kafka 4.4 and the Java client tests in compat-tests/java)
 set -euo pipefail
 
 want=(librocksdb-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler) ;;
+test) want+=(kcat python3-kafka python3-requests python3-protobuf protobuf-compiler openjdk-17-jdk-headless maven) ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
