@@ -26,10 +26,12 @@ import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListGroupsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.MemberToRemove;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -45,10 +47,13 @@ import org.apache.kafka.common.TopicCollection;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.GroupNotEmptyException;
+import org.apache.kafka.common.errors.GroupSubscribedToTopicException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.errors.UnknownTopicIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.junit.jupiter.api.AfterAll;
@@ -372,6 +377,48 @@ class AdminTest {
     get(admin.deleteConsumerGroupOffsets(group, Set.of(p1)).all());
     got = get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata());
     assertEquals(Set.of(p0), got.keySet(), "partitions with offsets after deleteConsumerGroupOffsets(p1)");
+  }
+
+  /**
+   * What the AdminClient may not do to a group with members, as Kafka refuses
+   * it: deleteConsumerGroups (GroupNotEmptyException), alterConsumerGroupOffsets
+   * (UnknownMemberIdException: the group is not empty), deleteConsumerGroupOffsets
+   * of a subscribed topic (GroupSubscribedToTopicException). And
+   * removeMembersFromConsumerGroup (LeaveGroup v3+ by group.instance.id)
+   * takes a static member out at once.
+   */
+  @Test
+  void activeGroupRefusalsAndRemoveMembers() throws Exception {
+    String topic = Broker.unique("j-active");
+    String group = Broker.unique("g-active");
+    Clients.createTopic(admin, topic, 1, null);
+    TopicPartition p0 = tp(topic, 0);
+    try (Clients.Member m = new Clients.Member("s", topic, "group.id", group, "group.instance.id", "s",
+        "session.timeout.ms", "45000")) {
+      Clients.waitFor("s owns the partition", Duration.ofSeconds(60), () -> m.assignment().equals(Set.of(p0)));
+      assertInstanceOf(GroupNotEmptyException.class, cause(admin.deleteConsumerGroups(List.of(group)).all()),
+          "deleting a group with a member");
+      assertInstanceOf(UnknownMemberIdException.class,
+          cause(admin.alterConsumerGroupOffsets(group, Map.of(p0, new OffsetAndMetadata(0))).all()),
+          "altering the offsets of a group with a member");
+      assertInstanceOf(GroupSubscribedToTopicException.class,
+          cause(admin.deleteConsumerGroupOffsets(group, Set.of(p0)).all()),
+          "deleting the offsets of a topic the group is subscribed to");
+    }
+    // s closed without leaving (static): it stays a member until its session ends...
+    ConsumerGroupDescription d = get(admin.describeConsumerGroups(List.of(group)).all()).get(group);
+    assertEquals(1, d.members().size(), "the static member is still in the group: " + d.members());
+    assertEquals(java.util.Optional.of("s"), d.members().iterator().next().groupInstanceId(), "its instance id");
+    // ...unless the AdminClient removes it.
+    get(admin.removeMembersFromConsumerGroup(group,
+        new RemoveMembersFromConsumerGroupOptions(List.of(new MemberToRemove("s")))).all());
+    d = get(admin.describeConsumerGroups(List.of(group)).all()).get(group);
+    assertEquals(GroupState.EMPTY, d.groupState(), "state after removing the static member");
+    assertEquals(0, d.members().size(), "members after removing the static member");
+    assertInstanceOf(UnknownMemberIdException.class,
+        cause(admin.removeMembersFromConsumerGroup(group,
+            new RemoveMembersFromConsumerGroupOptions(List.of(new MemberToRemove("nobody")))).all()),
+        "removing an instance id that is not a member");
   }
 
   /** deleteRecords moves the log start offset; records below it are gone. */
