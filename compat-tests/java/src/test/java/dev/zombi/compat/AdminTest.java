@@ -24,6 +24,7 @@ import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListGroupsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.MemberToRemove;
@@ -42,6 +43,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.GroupType;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicCollection;
 import org.apache.kafka.common.TopicPartition;
@@ -484,6 +486,9 @@ class AdminTest {
     assertEquals(0, e.offset(), "earliest");
     ListOffsetsResultInfo l = get(admin.listOffsets(Map.of(tp, OffsetSpec.latest())).partitionResult(tp));
     assertEquals(10, l.offset(), "latest");
+    ListOffsetsResultInfo lc = get(admin.listOffsets(Map.of(tp, OffsetSpec.latest()),
+        new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).partitionResult(tp));
+    assertEquals(10, lc.offset(), "latest for read_committed (no transactions: the high watermark)");
     ListOffsetsResultInfo t = get(admin.listOffsets(Map.of(tp, OffsetSpec.forTimestamp(t0 + 3500))).partitionResult(tp));
     assertEquals(4, t.offset(), "first offset at or after t0+3.5s");
     assertEquals(t0 + 4000, t.timestamp(), "its timestamp");
