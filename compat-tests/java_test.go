@@ -22,6 +22,9 @@ import (
 // Maven Central into ~/.m2), then both brokers' passes run at once, offline,
 // each with its own surefire reports (target/surefire-reports-BROKER).
 func TestJavaClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the Java client tests take about a minute")
+	}
 	mvn, err := exec.LookPath("mvn")
 	if err != nil {
 		t.Skip("mvn not on PATH: the Java client tests need Maven (Debian: apt-get install maven)")
