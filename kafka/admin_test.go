@@ -387,3 +387,32 @@ func TestProduceLogAppendTime(t *testing.T) {
 		}
 	}
 }
+
+// A Kafka topic config Zombi does not act on is stored and described with
+// Kafka's type (DescribeConfigs v3+), not as a string.
+func TestDescribeConfigsKafkaTypes(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	rt := ct("typed", 1, 1)
+	lag, ratio, pre := "100", "0.3", "true"
+	rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.compaction.lag.ms", Value: &lag},
+		{Name: "min.cleanable.dirty.ratio", Value: &ratio}, {Name: "preallocate", Value: &pre}}
+	if r := c.do(createReq(false, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]; r.ErrorCode != 0 {
+		t.Fatalf("create: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "typed"}}
+	resp := c.do(req, 4).(*kmsg.DescribeConfigsResponse)
+	want := map[string]kmsg.ConfigType{"min.compaction.lag.ms": kmsg.ConfigTypeLong, "min.cleanable.dirty.ratio": kmsg.ConfigTypeDouble, "preallocate": kmsg.ConfigTypeBoolean}
+	for _, cfg := range resp.Resources[0].Configs {
+		if typ, ok := want[cfg.Name]; ok {
+			if cfg.ConfigType != typ || cfg.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				t.Errorf("%s: type %v source %v, want %v, dynamic topic config", cfg.Name, cfg.ConfigType, cfg.Source, typ)
+			}
+			delete(want, cfg.Name)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("not described: %v", want)
+	}
+}

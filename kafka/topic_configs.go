@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // invalidConfigError is a topic config Kafka refuses: an unknown name or a
@@ -179,4 +181,23 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// kafkaConfigType is the type Kafka gives a topic config (STRING for names
+// it does not know).
+func kafkaConfigType(name string) kmsg.ConfigType {
+	switch kafkaTopicConfigs[name].typ {
+	case "INT":
+		return kmsg.ConfigTypeInt
+	case "LONG":
+		return kmsg.ConfigTypeLong
+	case "DOUBLE":
+		return kmsg.ConfigTypeDouble
+	case "BOOLEAN":
+		return kmsg.ConfigTypeBoolean
+	case "LIST":
+		return kmsg.ConfigTypeList
+	default:
+		return kmsg.ConfigTypeString
+	}
 }
