@@ -258,7 +258,7 @@ class AdminTest {
   @Test
   void describeConfigs() throws Exception {
     String topic = Broker.unique("j-configs");
-    Clients.createTopic(admin, topic, 1, Map.of("retention.ms", "123456789"));
+    Clients.createTopic(admin, topic, 1, Map.of("retention.ms", "123456789", "min.compaction.lag.ms", "100"));
     ConfigResource tr = new ConfigResource(ConfigResource.Type.TOPIC, topic);
     int nodeId = get(admin.describeCluster().nodes()).iterator().next().id();
     ConfigResource br = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(nodeId));
@@ -269,6 +269,10 @@ class AdminTest {
     assertEquals("123456789", ret.value(), "retention.ms override");
     assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, ret.source(), "source of an override");
     assertFalse(ret.isDefault(), "an override is not a default");
+    ConfigEntry lag = tc.get("min.compaction.lag.ms");
+    assertEquals("100", lag.value(), "min.compaction.lag.ms override");
+    assertEquals(ConfigEntry.ConfigType.LONG, lag.type(), "type of min.compaction.lag.ms");
+    assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, lag.source(), "source of min.compaction.lag.ms");
     ConfigEntry cp = tc.get("cleanup.policy");
     assertEquals("delete", cp.value(), "cleanup.policy");
     assertTrue(cp.isDefault(), "cleanup.policy is a default: " + cp);
