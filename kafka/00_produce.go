@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,6 +27,10 @@ import (
 //     retried batch gets its original offsets and no error.
 //   - Transactional produce is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //   - A batch above the topic's max.message.bytes gets MESSAGE_TOO_LARGE.
+//   - A topic with message.timestamp.type=LogAppendTime: each batch's
+//     MaxTimestamp becomes the append time, with the timestamp-type bit and a
+//     new CRC (records untouched), and the response carries that time
+//     (log_append_time), as Kafka does; readers give every record that time.
 //
 // Version notes:
 //   - v0-v2 carry message sets (magic 0/1), which Zombi does not store: every
@@ -71,6 +76,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			tcode = errorCode(err)
 		}
 		maxBytes := maxMessageBytes(info)
+		logAppendTime := strings.TrimSpace(info.Configs["message.timestamp.type"]) == "LogAppendTime"
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -112,6 +118,13 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				failed = true
 				s.st.Error()
 			} else {
+				if logAppendTime {
+					now := time.Now().UnixMilli()
+					for _, b := range batches {
+						batch.SetLogAppendTime(b, now)
+					}
+					sp.LogAppendTime = now
+				}
 				// A partition's record set is appended all or nothing, as
 				// Kafka does.
 				group := len(slots) + 1
@@ -143,7 +156,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				sp.LogStartOffset = r.LogStartOffset
 			}
 			if err != nil {
-				sp.ErrorCode, sp.BaseOffset = errorCode(err), -1
+				sp.ErrorCode, sp.BaseOffset, sp.LogAppendTime = errorCode(err), -1, -1
 				if req.Version >= 8 {
 					sp.ErrorMessage = errorMessage(err)
 				}
@@ -171,7 +184,7 @@ var errAcksZeroFailed = errors.New("acks=0 produce failed: closing the connectio
 // maxMessageBytes is the largest batch a topic accepts.
 func maxMessageBytes(info plog.TopicInfo) int {
 	if v, ok := info.Configs["max.message.bytes"]; ok {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
 			return n
 		}
 	}

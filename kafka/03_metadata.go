@@ -22,8 +22,9 @@ import (
 //     "last seen epoch" reset for each repeated answer.
 //
 // Version notes:
-//   - v10+: topics may be requested by id (null name); unknown ids get
-//     UNKNOWN_TOPIC_ID.
+//   - v10+: topics may be requested by id (a non-zero id wins over the
+//     name, as in Kafka; the Java AdminClient sends an empty name with it);
+//     unknown ids get UNKNOWN_TOPIC_ID.
 //   - v13: top-level error code, always 0.
 func init() { register(kmsg.Metadata, 0, 13, (*Server).handleMetadata) }
 
@@ -47,15 +48,18 @@ func (s *Server) handleMetadata(_ context.Context, kreq kmsg.Request) (kmsg.Resp
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	seenNames, seenIDs := map[string]bool{}, map[[16]byte]bool{}
 	for _, rt := range req.Topics {
-		if rt.Topic == nil && seenIDs[rt.TopicID] || rt.Topic != nil && seenNames[*rt.Topic] {
+		// A topic id, when there is one, names the topic (Kafka ignores the
+		// name then: the Java client sends "" with an id, not null).
+		byID := rt.Topic == nil || rt.TopicID != ([16]byte{})
+		if byID && seenIDs[rt.TopicID] || !byID && seenNames[*rt.Topic] {
 			continue
 		}
-		if rt.Topic == nil {
+		if byID {
 			seenIDs[rt.TopicID] = true
 		} else {
 			seenNames[*rt.Topic] = true
 		}
-		if rt.Topic == nil {
+		if byID {
 			info, ok := s.topicByID(rt.TopicID)
 			if !ok {
 				t := kmsg.NewMetadataResponseTopic()

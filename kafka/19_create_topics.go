@@ -16,7 +16,9 @@ import (
 //     replica assignment gives the count by its length.
 //   - One broker: replication factor -1 or 1; anything larger gets
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
-//   - Configs are stored with the topic and shown by DescribeConfigs.
+//   - Configs are checked as Kafka 4.4 checks them (an unknown name, a value
+//     of the wrong type or out of range: INVALID_CONFIG with Kafka's
+//     message), then stored with the topic and shown by DescribeConfigs.
 //   - The response lists every config of the new topic, defaults included,
 //     as Kafka's does (the Java AdminClient fails on a null list).
 //   - validate_only checks everything and creates nothing.
@@ -49,6 +51,12 @@ func (s *Server) handleCreateTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 				configs[c.Name] = *c.Value
 			}
 		}
+		var cfgErr error
+		for _, c := range rt.Configs {
+			if c.Value != nil && cfgErr == nil {
+				cfgErr = validateTopicConfig(c.Name, *c.Value)
+			}
+		}
 		var err error
 		code := int16(0)
 		switch {
@@ -60,6 +68,8 @@ func (s *Server) handleCreateTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 			err = fmt.Errorf("%w: %d (1..%d)", plog.ErrInvalidPartitions, parts, plog.MaxPartitions)
 		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment):
 			code, err = kerr.InvalidReplicationFactor.Code, fmt.Errorf("replication factor %d: this cluster has one broker (node %d)", rt.ReplicationFactor, NodeID)
+		case cfgErr != nil:
+			err = cfgErr
 		case req.ValidateOnly:
 			if _, ok := s.log.Topic(rt.Topic); ok {
 				err = fmt.Errorf("%w: %s", plog.ErrTopicExists, rt.Topic)

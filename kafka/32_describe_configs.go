@@ -94,7 +94,7 @@ func (s *Server) eachTopicConfig(overrides map[string]string, add func(name, val
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		add(k, overrides[k], kmsg.ConfigTypeString, kmsg.ConfigSourceDynamicTopicConfig)
+		add(k, overrides[k], kafkaConfigType(k), kmsg.ConfigSourceDynamicTopicConfig)
 	}
 }
 

@@ -3,9 +3,11 @@ package kafka
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 func createReq(validate bool, topics ...kmsg.CreateTopicsRequestTopic) *kmsg.CreateTopicsRequest {
@@ -337,5 +339,139 @@ func TestDescribeTopicPartitions(t *testing.T) {
 	}
 	if _, ok := e.l.Topic("zz"); ok {
 		t.Fatal("DescribeTopicPartitions created a topic")
+	}
+}
+
+// Topic configs are checked as Kafka 4.4 checks them: an unknown name or a
+// bad value is INVALID_CONFIG with Kafka's message, and nothing is created.
+func TestCreateTopicsConfigChecks(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	cases := []struct {
+		name, value string
+		msg         string // "" when Kafka accepts it
+	}{
+		{"no.such.config", "x", "Unknown topic config name: no.such.config"},
+		{"message.format.version", "3.0-IV1", "Unknown topic config name: message.format.version"},
+		{"retention.ms", "abc", "Invalid value abc for configuration retention.ms: Not a number of type LONG"},
+		{"retention.ms", "9223372036854775808", "Invalid value 9223372036854775808 for configuration retention.ms: Not a number of type LONG"},
+		{"retention.ms", "-5", "Invalid value -5 for configuration retention.ms: Value must be at least -1"},
+		{"retention.ms", " 100 ", ""},
+		{"retention.ms", "-1", ""},
+		{"segment.bytes", "100", "Invalid value 100 for configuration segment.bytes: Value must be at least 1048576"},
+		{"segment.bytes", "2147483648", "Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT"},
+		{"max.message.bytes", "0", ""},
+		{"min.insync.replicas", "0", "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"},
+		{"min.insync.replicas", "+2", ""},
+		{"cleanup.policy", "foo", "Invalid value foo for configuration cleanup.policy: String must be one of: compact, delete"},
+		{"cleanup.policy", "compact, delete", ""},
+		{"cleanup.policy", "", ""},
+		{"compression.type", "none", "Invalid value none for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"},
+		{"compression.type", " gzip ", ""},
+		{"compression.gzip.level", "0", "Invalid value 0 for configuration compression.gzip.level: Value must be between 1 and 9 or equal to -1"},
+		{"compression.zstd.level", "23", "Invalid value 23 for configuration compression.zstd.level: Value must be no more than 22"},
+		{"min.cleanable.dirty.ratio", "1e-1", ""},
+		{"min.cleanable.dirty.ratio", "-0.1", "Invalid value -0.1 for configuration min.cleanable.dirty.ratio: Value must be at least 0"},
+		{"preallocate", "TRUE", ""},
+		{"unclean.leader.election.enable", "yes", "Invalid value yes for configuration unclean.leader.election.enable: Expected value to be either true or false"},
+		{"message.timestamp.type", "LogAppendTime", ""},
+		{"leader.replication.throttled.replicas", "0:1, 1:1", ""},
+		{"leader.replication.throttled.replicas", "foo", "Invalid value foo for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],..."},
+		{"remote.storage.enable", "true", "Invalid value true for configuration remote.storage.enable: Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage."},
+	}
+	for i, tc := range cases {
+		for _, validate := range []bool{true, false} {
+			name := fmt.Sprintf("cfg-%d", i)
+			if validate {
+				name += "-v"
+			}
+			rt := ct(name, 1, 1)
+			v := tc.value
+			rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: tc.name, Value: &v}}
+			r := c.do(createReq(validate, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]
+			_, created := e.l.Topic(name)
+			if tc.msg == "" {
+				if r.ErrorCode != 0 || created == validate {
+					t.Errorf("%s=%q (validate %v): %v %v, created %v", tc.name, tc.value, validate, kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage, created)
+				}
+				continue
+			}
+			if r.ErrorCode != kerr.InvalidConfig.Code || r.ErrorMessage == nil || *r.ErrorMessage != tc.msg || created {
+				msg := "<nil>"
+				if r.ErrorMessage != nil {
+					msg = *r.ErrorMessage
+				}
+				t.Errorf("%s=%q (validate %v): %v %q, created %v; want INVALID_CONFIG %q", tc.name, tc.value, validate, kerr.ErrorForCode(r.ErrorCode), msg, created, tc.msg)
+			}
+		}
+	}
+}
+
+// A topic with message.timestamp.type=LogAppendTime: the produce response
+// and the stored batch carry the broker's append time, as Kafka's do.
+func TestProduceLogAppendTime(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	for _, typ := range []string{"LogAppendTime", "CreateTime"} {
+		rt := ct("lat-"+typ, 1, 1)
+		v := typ
+		rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "message.timestamp.type", Value: &v}}
+		if r := c.do(createReq(false, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]; r.ErrorCode != 0 {
+			t.Fatalf("create: %v", kerr.ErrorForCode(r.ErrorCode))
+		}
+		before := time.Now().UnixMilli()
+		p := c.produce("lat-"+typ, 0, 9, mkBatchTs(1000, "a", "b"))
+		after := time.Now().UnixMilli()
+		if p.ErrorCode != 0 {
+			t.Fatalf("%s: produce: %v", typ, kerr.ErrorForCode(p.ErrorCode))
+		}
+		res, err := e.l.Read("lat-"+typ, 0, 0, 1<<20)
+		if err != nil || len(res.Batches) != 1 {
+			t.Fatalf("%s: read: %+v %v", typ, res, err)
+		}
+		h, err := batch.Validate(res.Batches[0].Raw)
+		if err != nil {
+			t.Fatalf("%s: stored batch: %v", typ, err)
+		}
+		_, recs, _ := batch.Records(res.Batches[0].Raw, 0)
+		if typ == "CreateTime" {
+			if p.LogAppendTime != -1 || h.MaxTimestamp != 1001 || h.Attributes&batch.TimestampTypeMask != 0 || recs[1].Timestamp != 1001 {
+				t.Fatalf("CreateTime: response %d, stored %+v, records %+v", p.LogAppendTime, h, recs)
+			}
+			continue
+		}
+		if p.LogAppendTime < before || p.LogAppendTime > after || h.MaxTimestamp != p.LogAppendTime ||
+			h.Attributes&batch.TimestampTypeMask == 0 || recs[0].Timestamp != p.LogAppendTime || recs[1].Timestamp != p.LogAppendTime {
+			t.Fatalf("LogAppendTime: response %d (between %d and %d), stored %+v, records %+v", p.LogAppendTime, before, after, h, recs)
+		}
+	}
+}
+
+// A Kafka topic config Zombi does not act on is stored and described with
+// Kafka's type (DescribeConfigs v3+), not as a string.
+func TestDescribeConfigsKafkaTypes(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	rt := ct("typed", 1, 1)
+	lag, ratio, pre := "100", "0.3", "true"
+	rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.compaction.lag.ms", Value: &lag},
+		{Name: "min.cleanable.dirty.ratio", Value: &ratio}, {Name: "preallocate", Value: &pre}}
+	if r := c.do(createReq(false, rt), 7).(*kmsg.CreateTopicsResponse).Topics[0]; r.ErrorCode != 0 {
+		t.Fatalf("create: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "typed"}}
+	resp := c.do(req, 4).(*kmsg.DescribeConfigsResponse)
+	want := map[string]kmsg.ConfigType{"min.compaction.lag.ms": kmsg.ConfigTypeLong, "min.cleanable.dirty.ratio": kmsg.ConfigTypeDouble, "preallocate": kmsg.ConfigTypeBoolean}
+	for _, cfg := range resp.Resources[0].Configs {
+		if typ, ok := want[cfg.Name]; ok {
+			if cfg.ConfigType != typ || cfg.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				t.Errorf("%s: type %v source %v, want %v, dynamic topic config", cfg.Name, cfg.ConfigType, cfg.Source, typ)
+			}
+			delete(want, cfg.Name)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("not described: %v", want)
 	}
 }

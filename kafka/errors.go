@@ -50,6 +50,8 @@ func errorCode(err error) int16 {
 		// Retriable: clients retry; a restarting broker comes back, S3
 		// recovers, the flusher catches up.
 		return kerr.KafkaStorageError.Code
+	case errors.As(err, new(invalidConfigError)):
+		return kerr.InvalidConfig.Code
 	case errors.Is(err, errInvalidTimestamp):
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -134,6 +134,16 @@ func TestMetadata(t *testing.T) {
 	if len(resp.Topics) != 2 || *resp.Topics[0].Topic != twice || resp.Topics[1].TopicID != id {
 		t.Fatalf("repeated topics: %+v", resp.Topics)
 	}
+	// By id with an empty name, as the Java AdminClient sends it
+	// (describeTopics(TopicCollection.ofTopicIds(...))): the id wins.
+	empty := ""
+	req.Topics = []kmsg.MetadataRequestTopic{{Topic: &empty, TopicID: id}, {Topic: &empty, TopicID: [16]byte{1}}}
+	resp = c.do(req, 12).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 2 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != *all.Topics[2].Topic ||
+		resp.Topics[0].TopicID != id || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) == 0 ||
+		resp.Topics[1].ErrorCode != kerr.UnknownTopicID.Code || resp.Topics[1].TopicID != [16]byte{1} {
+		t.Fatalf("by id with an empty name: %+v", resp.Topics)
+	}
 }
 
 func TestAdvertised(t *testing.T) {

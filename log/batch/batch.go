@@ -177,6 +177,18 @@ func SetLeaderEpoch(b []byte, epoch int32) {
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(epoch))
 }
 
+// SetLogAppendTime makes the batch's timestamps the broker's append time
+// ts, in place, as Kafka does for a topic with
+// message.timestamp.type=LogAppendTime: the timestamp-type attribute is set,
+// MaxTimestamp becomes ts (readers give every record that time), and the CRC
+// is recomputed. The records, compressed or not, are left as they are.
+func SetLogAppendTime(b []byte, ts int64) {
+	be := binary.BigEndian
+	be.PutUint16(b[offAttributes:], be.Uint16(b[offAttributes:])|TimestampTypeMask)
+	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+}
+
 // RecordHeader is a record header.
 type RecordHeader struct {
 	Key   string

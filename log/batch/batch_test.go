@@ -123,6 +123,19 @@ func recompress(t *testing.T, raw []byte, data []byte, codec int16) []byte {
 	return out
 }
 
+func TestSetLogAppendTime(t *testing.T) {
+	raw := sample()
+	SetLogAppendTime(raw, 777000)
+	h, err := Validate(raw)
+	if err != nil || h.MaxTimestamp != 777000 || h.Attributes&TimestampTypeMask == 0 || h.Codec() != CodecNone {
+		t.Fatalf("%+v %v", h, err)
+	}
+	_, recs, err := Records(raw, 0)
+	if err != nil || len(recs) != 3 || recs[0].Timestamp != 777000 || recs[2].Timestamp != 777000 || string(recs[0].Value) != "v0" {
+		t.Fatalf("records %+v %v", recs, err)
+	}
+}
+
 func TestCompressedBatches(t *testing.T) {
 	raw := sample()
 	body := raw[HeaderSize:]
