@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -17,6 +18,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -56,6 +58,17 @@ final class Clients {
         return false;
       }
     });
+    // Apache Kafka hosts a new partition a moment after its metadata shows
+    // it; a produce in between gets NOT_LEADER_OR_FOLLOWER, and the Java
+    // idempotent producer with several batches in flight can then loop on
+    // OUT_OF_ORDER_SEQUENCE_NUMBER. ListOffsets is answered by the hosting
+    // leader only, so its success means every partition is ready (Zombi:
+    // at once).
+    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+    for (int p = 0; p < partitions; p++) {
+      latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
+    }
+    admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS);
   }
 
   static void createTopic(String topic, int partitions) throws Exception {
