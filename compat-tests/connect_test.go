@@ -142,7 +142,11 @@ func appendLines(t *testing.T, path string, from, to int) {
 	}
 	defer f.Close()
 	for i := from; i < to; i++ {
-		if _, err := fmt.Fprintf(f, "line %d: \u00e9t\u00e9 %s\n", i, strings.Repeat("x", i%7)); err != nil {
+		// ASCII only: FileStreamSource counts its position in characters
+		// but skips bytes when it resumes (connect-file 4.3.1, on either
+		// broker): with "\u00e9t\u00e9" in each line, the restarted source
+		// began 40 bytes early, inside line 18.
+		if _, err := fmt.Fprintf(f, "line %d: summer %s\n", i, strings.Repeat("x", i%7)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -423,7 +427,7 @@ func createConnector(t *testing.T, ctx context.Context, w *connectWorker, base, 
 }
 
 // lastSourcePosition reads the offsets topic and returns the last position
-// stored for connector's file.
+// stored for connector's file, -1 when there is none.
 func lastSourcePosition(t *testing.T, ctx context.Context, b broker, topic, connector string) int64 {
 	t.Helper()
 	adm := kadm.NewClient(newClient(t, b.addr))
@@ -434,7 +438,7 @@ func lastSourcePosition(t *testing.T, ctx context.Context, b broker, topic, conn
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	if n == 0 {
-		t.Fatalf("offsets topic %s is empty", topic)
+		return -1 // nothing stored yet
 	}
 	pos := int64(-1)
 	for _, r := range consume(t, b.addr, topic, int(n), kgo.FetchMaxWait(200*time.Millisecond)) {
