@@ -362,6 +362,10 @@ func toolConfigs(t *testing.T, b broker) {
 		!strings.Contains(out, "  segment.bytes=") {
 		t.Fatalf("describe topic %s --all: want retention.ms, cleanup.policy, max.message.bytes, segment.bytes:\n%s", topic, out)
 	}
+	// Neither broker has dynamic broker configs: the header alone.
+	if out = kc("--entity-type", "brokers", "--entity-name", "1"); strings.TrimSpace(out) != "Dynamic configs for broker 1 are:" {
+		t.Fatalf("describe broker 1: %q, want the header and no dynamic config", out)
+	}
 	out = kc("--entity-type", "brokers", "--entity-name", "1", "--all")
 	if !strings.Contains(out, "All configs for broker 1 are:") || !strings.Contains(out, "  num.partitions=1 ") ||
 		!strings.Contains(out, "  auto.create.topics.enable=true ") {
@@ -383,15 +387,16 @@ func toolGetOffsets(t *testing.T, b broker) {
 		t.Fatalf("delete records: %v", err)
 	}
 	for _, c := range []struct {
+		name string
 		args []string
 		want string
 	}{
-		{[]string{"--time", "-1"}, "%[1]s:0:5\n%[1]s:1:5\n"},
-		{[]string{"--time", "-2"}, "%[1]s:0:0\n%[1]s:1:2\n"},
-		{[]string{"--time", strconv.FormatInt(base.Add(3*time.Second).UnixMilli(), 10)}, "%[1]s:0:3\n%[1]s:1:3\n"},
-		{[]string{"--time", strconv.FormatInt(base.Add(time.Minute).UnixMilli(), 10)}, "\n"}, // after the last record: no line
+		{"latest", []string{"--time", "-1"}, "%[1]s:0:5\n%[1]s:1:5\n"},
+		{"earliest", []string{"--time", "-2"}, "%[1]s:0:0\n%[1]s:1:2\n"},
+		{"timestamp", []string{"--time", strconv.FormatInt(base.Add(3*time.Second).UnixMilli(), 10)}, "%[1]s:0:3\n%[1]s:1:3\n"},
+		{"after-last", []string{"--time", strconv.FormatInt(base.Add(time.Minute).UnixMilli(), 10)}, "\n"}, // no offset: no line
 	} {
-		t.Run(strings.Join(c.args, ""), func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			out := kafkaTool(t, "", "kafka-get-offsets", append([]string{"--bootstrap-server", b.addr, "--topic", topic}, c.args...)...)
 			lines := strings.Split(strings.TrimSpace(out), "\n")
