@@ -200,6 +200,7 @@ func settle(t *testing.T, sink string, n int, d time.Duration) {
 }
 
 func TestConnectStandaloneFileStream(t *testing.T) {
+	t.Parallel() // JVMs wait on offset flushes and group joins: overlap them
 	eachBroker(t, func(t *testing.T, b broker) {
 		ctx := testCtx(t, 8*time.Minute)
 		dir := t.TempDir()
@@ -314,6 +315,7 @@ func checkTopicLines(t *testing.T, ctx context.Context, b broker, topic, src str
 }
 
 func TestConnectDistributedFileStream(t *testing.T) {
+	t.Parallel()
 	eachBroker(t, func(t *testing.T, b broker) {
 		ctx := testCtx(t, 10*time.Minute)
 		dir := t.TempDir()
