@@ -77,16 +77,20 @@ plugins() {
 		return 0
 	fi
 	command -v mvn >/dev/null || die "mvn not found: Maven resolves the Connect file connectors from Maven Central (Debian: apt-get install maven)"
-	rm -rf "$cache/plugins.tmp"
-	mkdir -p "$cache/plugins.tmp/connect-file"
-	local a
+	# Workers started together each resolve into their own directory; the
+	# first to finish installs it, the others drop theirs.
+	local tmp=$cache/plugins.tmp.$$ a
+	rm -rf "$tmp"
+	mkdir -p "$tmp/connect-file"
 	for a in org.apache.kafka:connect-file:4.3.1 org.apache.kafka:kafka-clients:4.3.1; do
-		mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$a" -DoutputDirectory="$cache/plugins.tmp/connect-file" >&2 ||
-			die "Maven could not resolve $a (see above)"
+		mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$a" -DoutputDirectory="$tmp/connect-file" >&2 ||
+			{ rm -rf "$tmp"; die "Maven could not resolve $a (see above)"; }
 	done
-	echo "$want" >"$cache/plugins.tmp/.fetched"
-	rm -rf "$cache/plugins"
-	mv "$cache/plugins.tmp" "$cache/plugins"
+	echo "$want" >"$tmp/.fetched"
+	if [ -d "$cache/plugins" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+		rm -rf "${cache:?}/plugins" # an older plugin set
+	fi
+	mv -T "$tmp" "$cache/plugins" 2>/dev/null || rm -rf "$tmp"
 }
 
 # connect_run CLASS args...: a Connect worker on the classpath without the
