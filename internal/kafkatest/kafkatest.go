@@ -112,3 +112,14 @@ func Tool(ctx context.Context, stdin string, name string, args ...string) (stdou
 	}
 	return o.String(), e.String(), err
 }
+
+// PluginPath returns the directory to give a Connect worker as plugin.path:
+// the file connectors (FileStreamSource, FileStreamSink) live there, not on
+// the worker's classpath (kafka.sh plugin-path says why).
+func PluginPath(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, Script(), "plugin-path").Output()
+	if err != nil {
+		return "", fmt.Errorf("kafka.sh plugin-path: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}

@@ -12,8 +12,12 @@
 #                                   kafka-console-consumer, kafka-consumer-groups, kafka-configs,
 #                                   kafka-get-offsets, kafka-producer-perf-test, kafka-consumer-perf-test,
 #                                   kafka-e2e-latency, kafka-broker-api-versions, kafka-delete-records,
-#                                   kafka-transactions, kafka-acls, kafka-storage, connect-standalone
+#                                   kafka-transactions, kafka-acls, kafka-storage, connect-standalone,
+#                                   connect-distributed
 #   kafka.sh classpath              the classpath (lib/*) for java -cp
+#   kafka.sh plugin-path            the directory to give Connect workers as plugin.path: the file
+#                                   connectors (connect-file 4.3.1, the newest on Maven Central here)
+#                                   with the kafka-clients 4.3.1 they were built against
 #
 # Environment: ZOMBI_KAFKA_CACHE (default ~/.cache/zombi/apache-kafka-4.4.0),
 # KAFKA_PORT and KAFKA_CONTROLLER_PORT (default: free ports), KAFKA_HEAP_OPTS
@@ -61,6 +65,47 @@ PROPS
 	echo "$sum" >"$stamp"
 }
 
+# plugins resolves the Connect plugin directory $cache/plugins once. connect-file
+# 4.3.1 calls org.apache.kafka.common.utils.AppInfoParser, which kafka-clients
+# 4.4.0 moved to ...utils.internals: on the 4.4 classpath its connectors fail
+# with NoClassDefFoundError. As a plugin (plugin.path) beside kafka-clients
+# 4.3.1, Connect's plugin class loader finds the class there when the 4.4
+# classpath lacks it; everything else still comes from 4.4.
+plugins() {
+	local stamp=$cache/plugins/.fetched want="connect-file-4.3.1 kafka-clients-4.3.1"
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+		return 0
+	fi
+	command -v mvn >/dev/null || die "mvn not found: Maven resolves the Connect file connectors from Maven Central (Debian: apt-get install maven)"
+	# Workers started together each resolve into their own directory; the
+	# first to finish installs it, the others drop theirs.
+	local tmp=$cache/plugins.tmp.$$ a
+	rm -rf "$tmp"
+	mkdir -p "$tmp/connect-file"
+	for a in org.apache.kafka:connect-file:4.3.1 org.apache.kafka:kafka-clients:4.3.1; do
+		mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$a" -DoutputDirectory="$tmp/connect-file" >&2 ||
+			{ rm -rf "$tmp"; die "Maven could not resolve $a (see above)"; }
+	done
+	echo "$want" >"$tmp/.fetched"
+	if [ -d "$cache/plugins" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+		rm -rf "${cache:?}/plugins" # an older plugin set
+	fi
+	mv -T "$tmp" "$cache/plugins" 2>/dev/null || rm -rf "$tmp"
+}
+
+# connect_run CLASS args...: a Connect worker on the classpath without the
+# connect-file jar (its connectors load from plugin-path instead).
+connect_run() {
+	need_java
+	fetch
+	plugins
+	local cp="" j
+	for j in "$cache"/lib/*.jar; do
+		case "$j" in */connect-file-*.jar) ;; *) cp=$cp${cp:+:}$j ;; esac
+	done
+	KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512M} classpath=$cp java_run "$@"
+}
+
 # java_run CLASS args...: a Kafka class on the cached classpath, as Kafka's bin/ scripts run it.
 java_run() {
 	local class=$1
@@ -71,7 +116,7 @@ java_run() {
 	exec java ${KAFKA_HEAP_OPTS:--Xmx256M} ${KAFKA_JVM_OPTS:-} \
 		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$cache/log4j2.properties" \
-		-cp "$cache/lib/*" "$class" "$@"
+		-cp "${classpath:-$cache/lib/*}" "$class" "$@"
 }
 
 free_port() {
@@ -169,6 +214,8 @@ kafka-delete-records) java_run org.apache.kafka.tools.DeleteRecordsCommand "$@" 
 kafka-transactions) java_run org.apache.kafka.tools.TransactionsCommand "$@" ;;
 kafka-acls) java_run org.apache.kafka.tools.AclCommand "$@" ;;
 kafka-storage) java_run kafka.tools.StorageTool "$@" ;;
-connect-standalone) KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512M} java_run org.apache.kafka.connect.cli.ConnectStandalone "$@" ;;
+plugin-path) fetch && plugins && echo "$cache/plugins" ;;
+connect-standalone) connect_run org.apache.kafka.connect.cli.ConnectStandalone "$@" ;;
+connect-distributed) connect_run org.apache.kafka.connect.cli.ConnectDistributed "$@" ;;
 *) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
