@@ -3,7 +3,7 @@
 # the broker (KRaft, broker and controller in one process), its command-line
 # tools and Kafka Connect. Java 17 or newer and Maven are needed.
 #
-#   kafka.sh fetch                  resolve the jars into the cache (Maven; offline after the first time)
+#   kafka.sh fetch                  resolve the jars and the Connect plugins into the cache (Maven; once)
 #   kafka.sh start DIR [k=v ...]    format DIR and start a single-node cluster on free loopback ports;
 #                                   extra k=v lines go into server.properties; prints the bootstrap address
 #   kafka.sh stop DIR               SIGTERM, then SIGKILL after 30 s
@@ -93,17 +93,13 @@ plugins() {
 	mv -T "$tmp" "$cache/plugins" 2>/dev/null || rm -rf "$tmp"
 }
 
-# connect_run CLASS args...: a Connect worker on the classpath without the
-# connect-file jar (its connectors load from plugin-path instead).
+# connect_run CLASS args...: a Connect worker; its workers' plugin.path is
+# kafka.sh plugin-path, where the file connectors are.
 connect_run() {
 	need_java
 	fetch
 	plugins
-	local cp="" j
-	for j in "$cache"/lib/*.jar; do
-		case "$j" in */connect-file-*.jar) ;; *) cp=$cp${cp:+:}$j ;; esac
-	done
-	KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512M} classpath=$cp java_run "$@"
+	KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512M} java_run "$@"
 }
 
 # java_run CLASS args...: a Kafka class on the cached classpath, as Kafka's bin/ scripts run it.
@@ -116,7 +112,7 @@ java_run() {
 	exec java ${KAFKA_HEAP_OPTS:--Xmx256M} ${KAFKA_JVM_OPTS:-} \
 		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$cache/log4j2.properties" \
-		-cp "${classpath:-$cache/lib/*}" "$class" "$@"
+		-cp "$cache/lib/*" "$class" "$@"
 }
 
 free_port() {
@@ -195,7 +191,7 @@ stop() {
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-fetch) fetch ;;
+fetch) fetch && plugins ;;
 start) start "$@" ;;
 stop) stop "$@" ;;
 addr) cat "${1:?usage: kafka.sh addr DIR}/addr" ;;
