@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	plog "github.com/zombi-dev/zombi/log"
 )
@@ -100,6 +102,35 @@ func TestReadStopsAtByteBudget(t *testing.T) {
 		code, body := e.doJSON("GET", q, "")
 		if code != 200 || body["has_more"] != true || body["count"].(interface{ String() string }).String() != "3" {
 			t.Errorf("%s: %d count %v has_more %v", q, code, body["count"], body["has_more"])
+		}
+	}
+}
+
+// A table whose topic has message.timestamp.type=LogAppendTime (set through
+// the Kafka door) gets the append time on HTTP writes too, single and bulk, as
+// on Kafka produce: reads show it, not the timestamp_ms sent.
+func TestWritesTakeLogAppendTime(t *testing.T) {
+	e := newEnv(t, Config{DefaultPartitions: 1})
+	if _, err := e.log.CreateTopic("lat", 1, map[string]string{"message.timestamp.type": "LogAppendTime"}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UnixMilli()
+	if code, body := e.doJSON("POST", "/tables/lat", `{"payload":"a","timestamp_ms":5}`); code != http.StatusAccepted {
+		t.Fatalf("write: %d %v", code, body)
+	}
+	if code, body := e.doJSON("POST", "/tables/lat/bulk", `{"records":[{"payload":"b","timestamp_ms":6},{"payload":"c"}]}`); code != http.StatusAccepted {
+		t.Fatalf("bulk: %d %v", code, body)
+	}
+	after := time.Now().UnixMilli()
+	code, body := e.doJSON("GET", "/tables/lat?partition=0&offset=0", "")
+	recs, _ := body["records"].([]any)
+	if code != 200 || len(recs) != 3 {
+		t.Fatalf("read: %d %v", code, body)
+	}
+	for _, r := range recs {
+		ts, err := strconv.ParseInt(r.(map[string]any)["timestamp_ms"].(interface{ String() string }).String(), 10, 64)
+		if err != nil || ts < before || ts > after {
+			t.Fatalf("timestamp_ms %v, want the append time in [%d, %d]: %v", r, before, after, body)
 		}
 	}
 }

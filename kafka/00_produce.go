@@ -27,10 +27,11 @@ import (
 //     retried batch gets its original offsets and no error.
 //   - Transactional produce is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //   - A batch above the topic's max.message.bytes gets MESSAGE_TOO_LARGE.
-//   - A topic with message.timestamp.type=LogAppendTime: each batch's
-//     MaxTimestamp becomes the append time, with the timestamp-type bit and a
-//     new CRC (records untouched), and the response carries that time
-//     (log_append_time), as Kafka does; readers give every record that time.
+//   - A topic with message.timestamp.type=LogAppendTime: the log stamps each
+//     batch with the append time (MaxTimestamp, the timestamp-type bit, a new
+//     CRC; records untouched; for HTTP writes too), and the response carries
+//     that time (log_append_time), as Kafka does; readers give every record
+//     that time.
 //
 // Version notes:
 //   - v0-v2 carry message sets (magic 0/1), which Zombi does not store: every
@@ -76,7 +77,6 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			tcode = errorCode(err)
 		}
 		maxBytes := maxMessageBytes(info)
-		logAppendTime := strings.TrimSpace(info.Configs["message.timestamp.type"]) == "LogAppendTime"
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -118,13 +118,6 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				failed = true
 				s.st.Error()
 			} else {
-				if logAppendTime {
-					now := time.Now().UnixMilli()
-					for _, b := range batches {
-						batch.SetLogAppendTime(b, now)
-					}
-					sp.LogAppendTime = now
-				}
 				// A partition's record set is appended all or nothing, as
 				// Kafka does.
 				group := len(slots) + 1
@@ -152,6 +145,9 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				}
 				if i == 0 {
 					sp.BaseOffset = r.BaseOffset
+					if r.LogAppendTime != 0 {
+						sp.LogAppendTime = r.LogAppendTime
+					}
 				}
 				sp.LogStartOffset = r.LogStartOffset
 			}

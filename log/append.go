@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/zombi-dev/zombi/log/batch"
 )
@@ -37,6 +38,9 @@ type AppendResult struct {
 	BaseOffset     int64
 	LastOffset     int64
 	LogStartOffset int64
+	// LogAppendTime is the broker's time stamped on the batch when its topic
+	// has message.timestamp.type=LogAppendTime, else 0.
+	LogAppendTime int64
 	// Duplicate: the batch (idempotency key, or producer id and sequence) was
 	// appended before; the offsets are those of the first append.
 	Duplicate bool
@@ -71,9 +75,10 @@ func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 		op.res = make([]AppendResult, len(reqs))
 	}
 	live := 0
+	var now int64
 	for i, req := range reqs {
 		op.res[i].Partition = req.Partition
-		p, err := l.partition(req.Topic, req.Partition)
+		p, appendTime, err := l.appendTarget(req.Topic, req.Partition)
 		if err != nil {
 			op.res[i].Err = err
 			continue
@@ -88,6 +93,17 @@ func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 		if err != nil {
 			op.res[i].Err = fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 			continue
+		}
+		if appendTime {
+			// As Kafka does for such a topic: the batch carries the
+			// broker's time, whichever door wrote it (after the CRC check,
+			// which SetLogAppendTime redoes).
+			if now == 0 {
+				now = time.Now().UnixMilli() // one time for the whole call
+			}
+			batch.SetLogAppendTime(req.Batch, now)
+			h.MaxTimestamp, h.Attributes = now, h.Attributes|batch.TimestampTypeMask
+			op.res[i].LogAppendTime = now
 		}
 		op.headers[i], op.parts[i] = h, p
 		op.bytes += len(req.Batch)
@@ -150,7 +166,11 @@ func (op *appendOp) stageOne(r *round, i int) {
 		op.res[i].Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopic, op.reqs[i].Topic, p.id)
 		return
 	}
+	stamped := op.res[i].LogAppendTime // set by Append
 	op.res[i] = r.append(p, op.reqs[i], op.headers[i])
+	if op.res[i].Err == nil && !op.res[i].Duplicate {
+		op.res[i].LogAppendTime = stamped // a duplicate keeps its first time, unknown here: 0
+	}
 }
 
 // stageGroup stages reqs[i:j] all or nothing: on the first failure what the

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -306,6 +307,21 @@ func (l *Log) Topics() []TopicInfo {
 	l.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// appendTarget is partition for an append, and says whether the topic
+// stamps its batches with the broker's time (message.timestamp.type=
+// LogAppendTime); the config is read here, at each append, so a changed
+// config applies to the next one.
+func (l *Log) appendTarget(name string, p int32) (*partition, bool, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.topics[name]
+	if !ok || p < 0 || int(p) >= len(t.parts) {
+		return nil, false, fmt.Errorf("%w: %s/%d", ErrUnknownTopic, name, p)
+	}
+	v, set := t.info.Configs["message.timestamp.type"]
+	return t.parts[p], set && strings.TrimSpace(v) == "LogAppendTime", nil
 }
 
 func (l *Log) partition(name string, p int32) (*partition, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zombi-dev/zombi/log/batch"
 )
@@ -124,6 +125,61 @@ func TestAppendStampsLeaderEpoch(t *testing.T) {
 	h, err := batch.Validate(rr.Batches[0].Raw)
 	if err != nil || h.LeaderEpoch != LeaderEpoch {
 		t.Fatalf("stored batch: leader epoch %d, want %d (%v)", h.LeaderEpoch, LeaderEpoch, err)
+	}
+}
+
+// A topic with message.timestamp.type=LogAppendTime gets the broker's time
+// on every batch, whichever door wrote it; the batch stays valid (new CRC)
+// and a CreateTime topic keeps the producer's timestamps.
+func TestAppendLogAppendTime(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("lat", 1, map[string]string{"message.timestamp.type": " LogAppendTime "}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("ct", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UnixMilli()
+	res := l.Append(context.Background(), []AppendRequest{
+		{Topic: "lat", Partition: 0, Batch: oneRecord(1000, "k", "v"), Group: 1},
+		{Topic: "lat", Partition: 0, Batch: oneRecord(1001, "k", "w"), Group: 1},
+		{Topic: "ct", Partition: 0, Batch: oneRecord(1002, "k", "x")},
+	})
+	after := time.Now().UnixMilli()
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("append %d: %v", i, r.Err)
+		}
+	}
+	stamp := res[0].LogAppendTime
+	if stamp < before || stamp > after || res[1].LogAppendTime != stamp || res[2].LogAppendTime != 0 {
+		t.Fatalf("append times %d %d %d, want one time in [%d, %d], then 0", stamp, res[1].LogAppendTime, res[2].LogAppendTime, before, after)
+	}
+	for topic, want := range map[string][]int64{"lat": {stamp, stamp}, "ct": {1002}} {
+		rr, err := l.Read(topic, 0, 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, b := range rr.Batches {
+			h, err := batch.Validate(b.Raw)
+			if err != nil {
+				t.Fatalf("%s: stored batch: %v", topic, err)
+			}
+			if logAppend := h.Attributes&batch.TimestampTypeMask != 0; logAppend != (topic == "lat") {
+				t.Fatalf("%s: timestamp type bit %v", topic, logAppend)
+			}
+			_, recs, err := batch.Records(b.Raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				got = append(got, r.Timestamp)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: record times %v, want %v", topic, got, want)
+		}
 	}
 }
 
