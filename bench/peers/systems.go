@@ -15,11 +15,37 @@ import (
 
 // natsTarget publishes to a JetStream stream (file storage) of its own;
 // every worker has its own connection and waits for the PubAcks.
+// natsConns are the connections a target's workers opened, closed together.
+type natsConns struct {
+	mu    sync.Mutex
+	conns []*nats.Conn
+}
+
+func (c *natsConns) connect(addr string) (*nats.Conn, error) {
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.conns = append(c.conns, nc)
+	c.mu.Unlock()
+	return nc, nil
+}
+
+func (c *natsConns) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nc := range c.conns {
+		nc.Close()
+	}
+	c.conns = nil
+	return nil
+}
+
 type natsTarget struct {
+	natsConns
 	addr, subject string
 	w             workload
-	mu            sync.Mutex
-	conns         []*nats.Conn
 }
 
 func newNATS(ctx context.Context, addr, name string, w workload) (loadgen.Target, error) {
@@ -41,24 +67,11 @@ func newNATS(ctx context.Context, addr, name string, w workload) (loadgen.Target
 
 func (t *natsTarget) Name() string { return "nats://" + t.addr + "/" + t.subject }
 
-func (t *natsTarget) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, c := range t.conns {
-		c.Close()
-	}
-	t.conns = nil
-	return nil
-}
-
 func (t *natsTarget) Worker(_ context.Context, i int) (loadgen.Op, error) {
-	nc, err := nats.Connect("nats://" + t.addr)
+	nc, err := t.connect(t.addr)
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	t.conns = append(t.conns, nc)
-	t.mu.Unlock()
 	js, err := nc.JetStream(nats.PublishAsyncMaxPending(4096))
 	if err != nil {
 		return nil, err
@@ -104,11 +117,32 @@ func (t *natsTarget) Worker(_ context.Context, i int) (loadgen.Op, error) {
 
 // redisTarget appends with XADD to a stream key of its own; every worker
 // has its own connection; a batch is one pipeline of XADDs.
+// redisClients are the clients a target's workers opened, closed together.
+type redisClients struct {
+	mu      sync.Mutex
+	clients []*redis.Client
+}
+
+func (r *redisClients) add(c *redis.Client) {
+	r.mu.Lock()
+	r.clients = append(r.clients, c)
+	r.mu.Unlock()
+}
+
+func (r *redisClients) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.clients {
+		c.Close()
+	}
+	r.clients = nil
+	return nil
+}
+
 type redisTarget struct {
+	redisClients
 	addr, key string
 	w         workload
-	mu        sync.Mutex
-	clients   []*redis.Client
 }
 
 func newRedis(addr, name string, w workload) loadgen.Target {
@@ -117,25 +151,13 @@ func newRedis(addr, name string, w workload) loadgen.Target {
 
 func (t *redisTarget) Name() string { return "redis://" + t.addr + "/" + t.key }
 
-func (t *redisTarget) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, c := range t.clients {
-		c.Close()
-	}
-	t.clients = nil
-	return nil
-}
-
 func (t *redisTarget) Worker(ctx context.Context, i int) (loadgen.Op, error) {
 	c := redis.NewClient(&redis.Options{Addr: t.addr, PoolSize: 1, MinIdleConns: 1, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, err
 	}
-	t.mu.Lock()
-	t.clients = append(t.clients, c)
-	t.mu.Unlock()
+	t.add(c)
 	var args []*redis.XAddArgs
 	for _, p := range payloads(t.w.PayloadSize, i) {
 		args = append(args, &redis.XAddArgs{Stream: t.key, Values: []string{"d", string(p)}})
@@ -173,11 +195,10 @@ func payloads(size, worker int) [][]byte {
 // (AckNone, as a Kafka consumer that commits nothing), 1,000 messages per
 // Fetch.
 type natsConsume struct {
+	natsConns
 	addr, stream string
 	want         uint64
 	got          uint64
-	mu           sync.Mutex
-	conns        []*nats.Conn
 }
 
 func newNATSConsume(ctx context.Context, addr, stream string) (loadgen.Target, error) {
@@ -202,24 +223,11 @@ func newNATSConsume(ctx context.Context, addr, stream string) (loadgen.Target, e
 
 func (t *natsConsume) Name() string { return "nats://" + t.addr + "/" + t.stream + " (pull consumer)" }
 
-func (t *natsConsume) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, c := range t.conns {
-		c.Close()
-	}
-	t.conns = nil
-	return nil
-}
-
 func (t *natsConsume) Worker(_ context.Context, _ int) (loadgen.Op, error) {
-	nc, err := nats.Connect("nats://" + t.addr)
+	nc, err := t.connect(t.addr)
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	t.conns = append(t.conns, nc)
-	t.mu.Unlock()
 	js, err := nc.JetStream()
 	if err != nil {
 		return nil, err
@@ -299,11 +307,10 @@ func (t *natsE2E) Consume(ctx context.Context, got func([]byte)) error {
 // redisConsume reads a stream key from its start to the length it has when
 // the consumer starts: XRANGE of 1,000 entries after the last ID seen.
 type redisConsume struct {
+	redisClients
 	addr, key string
 	want      int64
 	got       int64
-	mu        sync.Mutex
-	clients   []*redis.Client
 }
 
 func newRedisConsume(ctx context.Context, addr, key string) (loadgen.Target, error) {
@@ -321,25 +328,13 @@ func newRedisConsume(ctx context.Context, addr, key string) (loadgen.Target, err
 
 func (t *redisConsume) Name() string { return "redis://" + t.addr + "/" + t.key + " (XRANGE)" }
 
-func (t *redisConsume) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, c := range t.clients {
-		c.Close()
-	}
-	t.clients = nil
-	return nil
-}
-
 func (t *redisConsume) Worker(ctx context.Context, _ int) (loadgen.Op, error) {
 	c := redis.NewClient(&redis.Options{Addr: t.addr, PoolSize: 1, ReadTimeout: 30 * time.Second})
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, err
 	}
-	t.mu.Lock()
-	t.clients = append(t.clients, c)
-	t.mu.Unlock()
+	t.add(c)
 	start := "-"
 	return func(ctx context.Context, _ int) (int, int64, error) {
 		if t.got >= t.want {
