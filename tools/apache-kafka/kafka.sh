@@ -115,6 +115,18 @@ java_run() {
 		-cp "$cache/lib/*" "$class" "$@"
 }
 
+# cluster_id is a random Kafka cluster id (base64url of 16 bytes). Like
+# Kafka's Uuid.randomUuid it never starts with '-', which a command line
+# would read as an option (1 id in 64 otherwise).
+cluster_id() {
+	python3 -c 'import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break'
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -155,7 +167,7 @@ PROPS
 		case "$kv" in *=*) echo "$kv" >>"$dir/server.properties" ;; *) die "not key=value: $kv" ;; esac
 	done
 	(KAFKA_HEAP_OPTS=-Xmx256M KAFKA_LOG_LEVEL=WARN java_run kafka.tools.StorageTool format \
-		--config "$dir/server.properties" --cluster-id "$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+		--config "$dir/server.properties" --cluster-id="$(cluster_id)" \
 		--ignore-formatted) >"$dir/format.log" 2>&1 || die "format failed: $(cat "$dir/format.log")"
 	echo "127.0.0.1:$port" >"$dir/addr"
 	local started
