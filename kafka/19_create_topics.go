@@ -46,15 +46,13 @@ func (s *Server) handleCreateTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 			parts = s.cfg.DefaultPartitions
 		}
 		configs := map[string]string{}
+		var cfgErr error
 		for _, c := range rt.Configs {
 			if c.Value != nil {
 				configs[c.Name] = *c.Value
-			}
-		}
-		var cfgErr error
-		for _, c := range rt.Configs {
-			if c.Value != nil && cfgErr == nil {
-				cfgErr = validateTopicConfig(c.Name, *c.Value)
+				if cfgErr == nil {
+					cfgErr = validateTopicConfig(c.Name, *c.Value)
+				}
 			}
 		}
 		var err error

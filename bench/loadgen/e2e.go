@@ -199,15 +199,9 @@ func NewKafkaE2E(ctx context.Context, cfg KafkaConfig) (E2ETarget, error) {
 		return nil, errors.New("kafka target needs brokers and a topic")
 	}
 	cfg.Acks = AcksAll
-	cl, err := kgo.NewClient(cfg.producerOpts()...)
+	cl, err := cfg.pingedProducer(ctx)
 	if err != nil {
 		return nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("kafka brokers %v: %w", cfg.Brokers, err)
 	}
 	return &kafkaE2E{cfg: cfg, prod: cl}, nil
 }

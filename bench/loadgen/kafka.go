@@ -85,6 +85,23 @@ func (c KafkaConfig) producerOpts() []kgo.Opt {
 	return append(opts, kgo.ProducerBatchCompression(codec))
 }
 
+// pingedProducer is a producer client of the config whose brokers answered
+// a ping: a run fails at its start, not in its middle, when the broker is
+// not there.
+func (c KafkaConfig) pingedProducer(ctx context.Context) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(c.producerOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("kafka brokers %s: %w", strings.Join(c.Brokers, ","), err)
+	}
+	return cl, nil
+}
+
 // ParseCompression maps a codec name to franz-go's; "" is none (franz-go's
 // own default would be snappy).
 func ParseCompression(s string) (kgo.CompressionCodec, error) {
@@ -153,16 +170,9 @@ func (t *kafkaProduce) client(ctx context.Context, i int) (*kgo.Client, error) {
 	if t.cfg.Clients > 0 && len(t.clients) >= t.cfg.Clients {
 		return t.clients[i%len(t.clients)], nil
 	}
-	cl, err := kgo.NewClient(t.cfg.producerOpts()...)
+	cl, err := t.cfg.pingedProducer(ctx)
 	if err != nil {
 		return nil, err
-	}
-	// Fail now, not in the middle of the run, when the broker is not there.
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("kafka brokers %s: %w", strings.Join(t.cfg.Brokers, ","), err)
 	}
 	t.clients = append(t.clients, cl)
 	return cl, nil
