@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"net"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -90,39 +89,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// connInfo is what the connection and the request header tell about a
-// client: DescribeGroups reports it per member, member ids start with the
-// client id. One per connection (set by serveConn), updated by each request
-// on the connection's goroutine.
-type connInfo struct {
-	clientID string
-	host     string
-}
-
-type connInfoKey struct{}
-
-// withConnInfo returns ctx carrying the connection's remote address.
-func withConnInfo(ctx context.Context, remote string) context.Context {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	return context.WithValue(ctx, connInfoKey{}, &connInfo{host: "/" + host})
-}
-
-// setClientID records the client id of a connection's latest request; it
-// allocates only when the id changes, which clients do not do per request.
-func setClientID(ctx context.Context, clientID []byte) {
-	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok && clientID != nil && ci.clientID != string(clientID) {
-		ci.clientID = string(clientID)
-	}
-}
-
-func clientInfoFrom(ctx context.Context) connInfo {
-	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok {
-		return *ci
-	}
-	return connInfo{}
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
@@ -43,6 +44,9 @@ type Config struct {
 	// (Kafka's group.initial.rebalance.delay.ms: 3 s by default, 0 in the
 	// server.properties Kafka ships; 0 here too).
 	GroupInitialRebalanceDelay time.Duration
+	// Auth authenticates SASL listeners and authorizes requests; nil: no
+	// users and no ACLs (every request allowed, as before security).
+	Auth *auth.Service
 }
 
 // Defaults.
