@@ -32,7 +32,13 @@ type secEnv struct {
 // startSecure serves each listener on its own 127.0.0.1:0 socket.
 func startSecure(t testing.TB, cfg Config, ls ...Listener) *secEnv {
 	t.Helper()
-	l, err := plog.Open(plog.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	return startSecureSync(t, cfg, false, ls...)
+}
+
+// startSecureSync is startSecure with durable (fsynced) writes on request.
+func startSecureSync(t testing.TB, cfg Config, durable bool, ls ...Listener) *secEnv {
+	t.Helper()
+	l, err := plog.Open(plog.Options{Dir: t.TempDir(), SyncWrites: durable, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
