@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
@@ -30,6 +31,8 @@ func main() {
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "bench":
 			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "user", "acl", "token":
+			os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		case "serve":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
