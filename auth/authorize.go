@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,7 +39,7 @@ func (s *Service) rebuildACLIndex() {
 	idx := &aclIndex{gen: s.aclGen.Add(1), all: s.sortedACLs()}
 	for _, a := range idx.all {
 		p, _ := ParsePrincipal(a.Principal) // validated when created or loaded
-		e := aclEntry{ptype: p.Type, pname: p.Name, host: a.Host, op: a.Operation, deny: a.Permission == kmsg.ACLPermissionTypeDeny}
+		e := aclEntry{ptype: p.Type, pname: p.Name, host: canonicalHost(a.Host), op: a.Operation, deny: a.Permission == kmsg.ACLPermissionTypeDeny}
 		ti := &idx.types[a.ResourceType]
 		switch {
 		case a.PatternType == kmsg.ACLResourcePatternTypePrefixed:
@@ -66,11 +67,22 @@ func (s *Service) rebuildACLIndex() {
 	s.aclIndex.Store(idx)
 }
 
+// canonicalHost is the form hosts are compared in: Go's String form of the
+// address (so "0:0:0:0:0:0:0:1" matches "::1"), IPv4-mapped IPv6 as IPv4.
+func canonicalHost(h string) string {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		return h // "*"
+	}
+	return a.Unmap().String()
+}
+
 // Generation changes whenever an ACL is created or deleted, so callers can
 // cache decisions per connection.
 func (s *Service) Generation() uint64 { return s.aclIndex.Load().gen }
 
-// Authorize decides whether p, connected from host (an IP address), may do
+// Authorize decides whether p, connected from host (an IP address in Go's
+// String form, e.g. net.IP.String or netip.Addr.Unmap().String()), may do
 // op on the resource: superusers always; otherwise DENY wins, an ALLOW for
 // op (or ALL; READ, WRITE, DELETE and ALTER imply DESCRIBE; ALTER_CONFIGS
 // implies DESCRIBE_CONFIGS) allows, and with no ACL on the resource at all,
@@ -143,6 +155,68 @@ func impliesAllow(granted, op kmsg.ACLOperation) bool {
 			granted == kmsg.ACLOperationDelete || granted == kmsg.ACLOperationAlter
 	case kmsg.ACLOperationDescribeConfigs:
 		return granted == kmsg.ACLOperationAlterConfigs
+	}
+	return false
+}
+
+// AuthorizeByResourceType reports whether p may do op on at least one
+// resource of type rt, as Kafka's Authorizer.authorizeByResourceType (used,
+// e.g., for InitProducerId without a transactional id: WRITE on any topic
+// implies idempotent writes, KIP-679). An ALLOW (for op or ALL, no implied
+// operations) counts unless a DENY covers all it allows: a literal "*"
+// DENY, the same literal name, or a DENY prefix of the allowed name.
+func (s *Service) AuthorizeByResourceType(p Principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType) bool {
+	if !s.cfg.Authorization || s.IsSuperuser(p) {
+		return true
+	}
+	// Kafka first asks about a made-up name, so that wildcard ACLs and
+	// allow.everyone.if.no.acl.found count.
+	if s.Authorize(p, host, op, rt, "hardcode") {
+		return true
+	}
+	idx := s.aclIndex.Load()
+	if rt < 0 || int(rt) >= len(idx.types) {
+		return false
+	}
+	ti := &idx.types[rt]
+	applies := func(e *aclEntry) bool {
+		return e.ptype == p.Type && (e.pname == "*" || e.pname == p.Name) && (e.host == "*" || e.host == host) &&
+			(e.op == op || e.op == kmsg.ACLOperationAll)
+	}
+	has := func(es []aclEntry, deny bool) bool {
+		for i := range es {
+			if es[i].deny == deny && applies(&es[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	if has(ti.wildcard, true) {
+		return false
+	}
+	if has(ti.wildcard, false) {
+		return true
+	}
+	deniedPrefix := func(name string) bool {
+		for _, n := range ti.prefixLens {
+			if n > len(name) {
+				break
+			}
+			if has(ti.prefixed[name[:n]], true) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, es := range ti.literal {
+		if has(es, false) && !has(es, true) && !deniedPrefix(name) {
+			return true
+		}
+	}
+	for name, es := range ti.prefixed {
+		if has(es, false) && !deniedPrefix(name) {
+			return true
+		}
 	}
 	return false
 }
