@@ -114,8 +114,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 			t.Errorf("%s@%s %v %v %q = %v, want %v", tc.user, tc.host, tc.op, tc.rt, tc.name, got, tc.want)
 		}
 	}
-	if s.IsSuperuser(Principal{Type: "Group", Name: "admin"}) || !s.IsSuperuser(User("admin")) {
+	if s.IsSuperuser(Principal{Type: "Group", Name: "admin"}) || !s.IsSuperuser(User("admin")) || s.IsSuperuser(User("alice")) {
 		t.Error("IsSuperuser")
+	}
+	if s2 := newTestService(t, Config{Superusers: []string{"User:root"}}); !s2.IsSuperuser(User("root")) {
+		t.Error("a superuser in Kafka's User:name form")
 	}
 }
 
