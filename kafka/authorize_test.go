@@ -625,4 +625,3 @@ func TestSCRAMCredentialAPIs(t *testing.T) {
 		t.Fatal("a refused describe listed users")
 	}
 }
-
