@@ -30,6 +30,8 @@ func main() {
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "bench":
 			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "certs":
+			os.Exit(certsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "serve":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
