@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zombi-dev/zombi/kafka"
 	"github.com/zombi-dev/zombi/tlsconf"
 )
 
@@ -136,35 +137,17 @@ func validUserName(n string) bool {
 	return true
 }
 
-// parseListenerList parses PROTOCOL://host:port[,...]; each protocol at most
-// once (advertised listeners are matched by protocol).
+// parseListenerList parses PROTOCOL://host:port[,...] with the Kafka
+// door's parser (each protocol at most once: advertised listeners are
+// matched by protocol).
 func parseListenerList(s string) ([]listenerConfig, error) {
-	var out []listenerConfig
-	seen := map[string]bool{}
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		proto, addr, ok := strings.Cut(item, "://")
-		if !ok {
-			return nil, fmt.Errorf("%q: want PROTOCOL://host:port", item)
-		}
-		p := strings.ToUpper(proto)
-		switch p {
-		case protoPlaintext, protoSSL, protoSASLPlaintext, protoSASLSSL:
-		default:
-			return nil, fmt.Errorf("%q: unknown protocol %q (want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", item, proto)
-		}
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %v", item, err)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return nil, fmt.Errorf("%q: bad port %q", item, port)
-		}
-		if seen[p] {
-			return nil, fmt.Errorf("%q: protocol %s given twice", item, p)
-		}
-		seen[p] = true
-		out = append(out, listenerConfig{Protocol: p, Addr: net.JoinHostPort(host, port)})
+	specs, err := kafka.ParseListeners(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]listenerConfig, len(specs))
+	for i, sp := range specs {
+		out[i] = listenerConfig{Protocol: string(sp.Protocol), Addr: sp.Addr}
 	}
 	return out, nil
 }
@@ -182,14 +165,6 @@ func (c *Config) resolveSecurity() error {
 	ls, err := parseListenerList(raw)
 	if err != nil {
 		return fmt.Errorf("invalid ZOMBI_KAFKA_LISTENERS: %w", err)
-	}
-	seenPort := map[string]string{}
-	for _, l := range ls {
-		_, port, _ := net.SplitHostPort(l.Addr)
-		if prev, dup := seenPort[port]; dup && port != "0" {
-			return fmt.Errorf("invalid ZOMBI_KAFKA_LISTENERS: %s and %s use the same port", prev, l)
-		}
-		seenPort[port] = l.String()
 	}
 	if c.kafkaAdvertisedRaw != "" {
 		adv, err := parseListenerList(c.kafkaAdvertisedRaw)
