@@ -97,7 +97,7 @@ func aclCommand(o *options) *cobra.Command {
 			for i, r := range resp.Results {
 				if err := kerr.ErrorForCode(r.ErrorCode); err != nil && i < len(req.Creations) {
 					c := req.Creations[i]
-					failed = append(failed, fmt.Sprintf("%s %s %s on %s %s: %v %s", c.PermissionType, c.Principal, c.Operation, c.ResourceType, c.ResourceName, err, deref(r.ErrorMessage)))
+					failed = append(failed, fmt.Sprintf("%s %s %s on %s %s: %s", c.PermissionType, c.Principal, c.Operation, c.ResourceType, c.ResourceName, kerrMsg(err, r.ErrorMessage)))
 				}
 			}
 			if len(failed) > 0 {
@@ -138,7 +138,7 @@ func aclCommand(o *options) *cobra.Command {
 					return fmt.Errorf("list ACLs: %w", err)
 				}
 				if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-					return fmt.Errorf("list ACLs: %w %s", err, deref(resp.ErrorMessage))
+					return fmt.Errorf("list ACLs: %s", kerrMsg(err, resp.ErrorMessage))
 				}
 				for _, r := range resp.Resources {
 					for _, a := range r.ACLs {
@@ -179,11 +179,11 @@ func aclCommand(o *options) *cobra.Command {
 			var rows []aclRow
 			for _, r := range resp.Results {
 				if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-					return fmt.Errorf("delete ACLs: %w %s", err, deref(r.ErrorMessage))
+					return fmt.Errorf("delete ACLs: %s", kerrMsg(err, r.ErrorMessage))
 				}
 				for _, a := range r.MatchingACLs {
 					if err := kerr.ErrorForCode(a.ErrorCode); err != nil {
-						return fmt.Errorf("delete ACLs: %w %s", err, deref(a.ErrorMessage))
+						return fmt.Errorf("delete ACLs: %s", kerrMsg(err, a.ErrorMessage))
 					}
 					rows = append(rows, aclRow{a.Principal, a.Host, lower(a.ResourceType), a.ResourceName, lower(a.ResourcePatternType), lower(a.Operation), lower(a.PermissionType)})
 				}
@@ -197,7 +197,7 @@ func aclCommand(o *options) *cobra.Command {
 			return o.printACLs(rows)
 		},
 	}
-	df.addResourceFlags(del, "literal")
+	df.addResourceFlags(del, "")
 	df.addFilterFlags(del)
 	del.Flags().BoolVar(&df.all, "all", false, "delete every ACL")
 
@@ -211,10 +211,11 @@ func (f *aclFlags) addResourceFlags(c *cobra.Command, defPattern string) {
 	c.Flags().StringSliceVar(&f.txnIDs, "transactional-id", nil, "transactional ids")
 	c.Flags().BoolVar(&f.cluster, "cluster", false, "the cluster resource")
 	help := "resource pattern: literal or prefixed"
-	if defPattern != "literal" {
+	switch defPattern {
+	case "any":
 		help = "resource pattern: literal, prefixed, match (all ACLs that apply to the name) or any"
-	} else if c.Name() == "delete" {
-		help = "resource pattern: literal, prefixed, match or any"
+	case "":
+		help = "resource pattern: literal, prefixed, match or any (default: literal with a resource name, any without)"
 	}
 	c.Flags().StringVar(&f.pattern, "pattern", defPattern, help)
 }
@@ -262,7 +263,14 @@ func (f *aclFlags) filters() ([]kmsg.DeleteACLsRequestFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	pattern, err := parsePattern(f.pattern, "any")
+	p := f.pattern
+	if p == "" { // delete: exact names unless no name narrows it
+		p = "literal"
+		if len(resources) == 0 {
+			p = "any"
+		}
+	}
+	pattern, err := parsePattern(p, "any")
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +377,15 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// kerrMsg is a Kafka error with the broker's message when it adds anything.
+func kerrMsg(err error, msg *string) string {
+	m := deref(msg)
+	if m == "" || strings.Contains(err.Error(), m) {
+		return err.Error()
+	}
+	return err.Error() + ": " + m
 }
 
 var _ kmsg.Requestor = (*kgo.Client)(nil)

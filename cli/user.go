@@ -44,16 +44,17 @@ func userCommand(o *options) *cobra.Command {
 				return err
 			}
 			defer cl.Close()
-			var ups []kadm.UpsertSCRAM
+			// One request per mechanism: Kafka refuses a user named twice
+			// in one request (DUPLICATE_RESOURCE), as kafka-configs finds.
 			for _, m := range mechs {
-				ups = append(ups, kadm.UpsertSCRAM{User: args[0], Mechanism: m, Iterations: iterations, Password: pw})
-			}
-			res, err := adm.AlterUserSCRAMs(cmd.Context(), nil, ups)
-			if err != nil {
-				return fmt.Errorf("create user %s: %w", args[0], err)
-			}
-			if err := alterErr(res); err != nil {
-				return fmt.Errorf("create user %s: %w", args[0], err)
+				up := kadm.UpsertSCRAM{User: args[0], Mechanism: m, Iterations: iterations, Password: pw}
+				res, err := adm.AlterUserSCRAMs(cmd.Context(), nil, []kadm.UpsertSCRAM{up})
+				if err != nil {
+					return fmt.Errorf("create user %s: %w", args[0], err)
+				}
+				if err := alterErr(res); err != nil {
+					return fmt.Errorf("create user %s: %w", args[0], err)
+				}
 			}
 			fmt.Fprintf(o.stdout, "user %s: %s\n", args[0], mechNames(mechs))
 			return nil
@@ -157,12 +158,15 @@ func runDeletes(cmd *cobra.Command, o *options, adm *kadm.Client, dels []kadm.De
 	if len(dels) == 0 {
 		return fmt.Errorf("delete users: no credentials found for %s", strings.Join(users, ", "))
 	}
-	res, err := adm.AlterUserSCRAMs(cmd.Context(), dels, nil)
-	if err != nil {
-		return fmt.Errorf("delete users: %w", err)
-	}
-	if err := alterErr(res); err != nil {
-		return fmt.Errorf("delete users: %w", err)
+	// One request per credential: a user may be named once per request.
+	for _, d := range dels {
+		res, err := adm.AlterUserSCRAMs(cmd.Context(), []kadm.DeleteSCRAM{d}, nil)
+		if err != nil {
+			return fmt.Errorf("delete users: %w", err)
+		}
+		if err := alterErr(res); err != nil {
+			return fmt.Errorf("delete users: %w", err)
+		}
 	}
 	for _, u := range users {
 		fmt.Fprintf(o.stdout, "deleted user %s\n", u)
