@@ -53,8 +53,8 @@ type secRun struct {
 	// refusedBecause: the client is known to be refused here by both
 	// brokers (the check is then that it is, with an authentication error).
 	refusedBecause string
-	output  string   // the client's own output, shown on failure
-	elapsed time.Duration
+	output         string // the client's own output, shown on failure
+	elapsed        time.Duration
 }
 
 // secClient runs one case: produce values to topic (one partition) and
