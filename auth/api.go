@@ -53,6 +53,8 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrStorage: the durable store failed; nothing changed.
 	ErrStorage = errors.New("auth storage error")
+	// ErrNotFound: revoking a token that does not exist.
+	ErrNotFound = errors.New("not found")
 )
 
 // Store is the durable key-value space auth keeps its state in (users,

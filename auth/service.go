@@ -2,113 +2,133 @@ package auth
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// errTODO marks what the implementation still has to fill in.
-var errTODO = errors.New("auth: not implemented yet")
-
 // Service holds users, tokens and ACLs in memory, backed by a Store.
+//
+// Reads (VerifyPassword, SASL lookups, VerifyToken) take mu for reading;
+// changes take wmu for the whole store write and then mu briefly, so that
+// the store and memory change in the same order and readers never wait on
+// an fsync. ACL reads load an immutable index without any lock.
 type Service struct {
-	st  Store
-	cfg Config
+	st     Store
+	cfg    Config
+	logger *slog.Logger
+
+	// key is a per-process random secret: fake SCRAM salts for unknown
+	// users and the password cache's keys.
+	key [32]byte
+
+	superusers map[string]struct{}
+
+	wmu sync.Mutex // serializes changes: store write, then memory
+
+	mu      sync.RWMutex
+	users   map[string]*userRec
+	tokens  map[string]*tokenRec
+	userGen uint64 // last credential generation handed out (under mu)
+
+	pwCache pwCache
+
+	acls     map[string]ACL // by store id, under wmu
+	aclIndex atomic.Pointer[aclIndex]
+	aclGen   atomic.Uint64
 }
+
+// Store key prefixes (see README.md).
+const (
+	userPrefix  = "auth/user/"
+	aclPrefix   = "auth/acl/"
+	tokenPrefix = "auth/token/"
+)
 
 // Open loads users, tokens and ACLs from st.
-func Open(st Store, cfg Config) (*Service, error) { return &Service{st: st, cfg: cfg}, nil }
-
-// --- users ---
-
-// SetPassword creates or updates user with credentials for both SCRAM
-// mechanisms made from password (DefaultIterations, random salts): bootstrap
-// users and `zombi user create`.
-func (s *Service) SetPassword(user, password string) error { return errTODO }
-
-// UpsertCredential stores a SCRAM credential from a salted password
-// (Kafka's AlterUserScramCredentials upsertion): StoredKey and ServerKey are
-// derived here; the salted password is not kept.
-func (s *Service) UpsertCredential(user, mechanism string, iterations int, salt, saltedPassword []byte) error {
-	return errTODO
+func Open(st Store, cfg Config) (*Service, error) {
+	if st == nil {
+		return nil, fmt.Errorf("auth: nil store: %w", ErrInvalid)
+	}
+	if cfg.Mechanisms == nil {
+		cfg.Mechanisms = []string{ScramSHA256, ScramSHA512, Plain}
+	}
+	for _, m := range cfg.Mechanisms {
+		if m != ScramSHA256 && m != ScramSHA512 && m != Plain {
+			return nil, fmt.Errorf("auth: SASL mechanism %q: %w", m, ErrUnsupportedMechanism)
+		}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		st:         st,
+		cfg:        cfg,
+		logger:     logger.With("component", "auth"),
+		superusers: make(map[string]struct{}, len(cfg.Superusers)),
+		users:      make(map[string]*userRec),
+		tokens:     make(map[string]*tokenRec),
+		acls:       make(map[string]ACL),
+	}
+	if _, err := rand.Read(s.key[:]); err != nil {
+		return nil, fmt.Errorf("auth: random key: %w", err)
+	}
+	for _, u := range cfg.Superusers {
+		// Kafka's super.users are principals ("User:admin"); ours are
+		// names, and the Kafka form means the same.
+		s.superusers[strings.TrimPrefix(u, "User:")] = struct{}{}
+	}
+	s.pwCache.init()
+	if err := s.loadUsers(); err != nil {
+		return nil, err
+	}
+	if err := s.loadTokens(); err != nil {
+		return nil, err
+	}
+	if err := s.loadACLs(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
-
-// DeleteCredential removes one mechanism's credential of user
-// (ErrNoCredential when absent).
-func (s *Service) DeleteCredential(user, mechanism string) error { return errTODO }
-
-// DeleteUser removes all credentials of user.
-func (s *Service) DeleteUser(user string) error { return errTODO }
-
-// Users lists the users, sorted by name.
-func (s *Service) Users() []UserInfo { return nil }
-
-// HasUsers reports whether any user exists.
-func (s *Service) HasUsers() bool { return false }
-
-// --- authentication ---
 
 // Mechanisms returns the enabled SASL mechanisms.
-func (s *Service) Mechanisms() []string { return s.cfg.Mechanisms }
-
-// NewSASL starts a SASL exchange (ErrUnsupportedMechanism when not enabled).
-func (s *Service) NewSASL(mechanism string) (SASLSession, error) { return nil, errTODO }
-
-// VerifyPassword checks user's password against the stored SCRAM
-// credential (PLAIN, HTTP Basic). Successful checks are cached briefly so
-// that HTTP Basic does not pay the key derivation on every request.
-func (s *Service) VerifyPassword(ctx context.Context, user, password string) (Principal, error) {
-	return Principal{}, errTODO
-}
-
-// --- tokens ---
-
-// CreateToken makes a bearer token for owner; the secret is returned once
-// and only its hash is stored. ttl 0: no expiry.
-func (s *Service) CreateToken(owner Principal, description string, ttl time.Duration) (string, TokenInfo, error) {
-	return "", TokenInfo{}, errTODO
-}
-
-// VerifyToken returns the owner of a valid, unexpired token.
-func (s *Service) VerifyToken(ctx context.Context, secret string) (Principal, error) {
-	return Principal{}, errTODO
-}
-
-// Tokens lists the tokens, oldest first.
-func (s *Service) Tokens() []TokenInfo { return nil }
-
-// RevokeToken deletes a token by id.
-func (s *Service) RevokeToken(id string) error { return errTODO }
-
-// --- authorization ---
+func (s *Service) Mechanisms() []string { return slices.Clone(s.cfg.Mechanisms) }
 
 // Enabled reports whether ACLs are enforced.
 func (s *Service) Enabled() bool { return s.cfg.Authorization }
 
 // IsSuperuser reports whether p bypasses ACLs.
-func (s *Service) IsSuperuser(p Principal) bool { return false }
-
-// Generation changes whenever an ACL is created or deleted, so callers can
-// cache decisions per connection.
-func (s *Service) Generation() uint64 { return 0 }
-
-// Authorize decides whether p, connected from host (an IP address), may do
-// op on the resource: superusers always; otherwise DENY wins, an ALLOW for
-// op (or ALL; READ, WRITE, DELETE and ALTER imply DESCRIBE; ALTER_CONFIGS
-// implies DESCRIBE_CONFIGS) allows, and with no ACL on the resource at all,
-// AllowEveryoneIfNoACL decides. Always true when authorization is off.
-func (s *Service) Authorize(p Principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
-	return !s.cfg.Authorization
+func (s *Service) IsSuperuser(p Principal) bool {
+	if p.Type != "User" {
+		return false
+	}
+	_, ok := s.superusers[p.Name]
+	return ok
 }
 
-// CreateACLs stores acls; one error per ACL (nil when created, ErrInvalid
-// for a malformed one).
-func (s *Service) CreateACLs(acls []ACL) []error { return make([]error, len(acls)) }
+// failed waits the failed-authentication delay (or until ctx ends) and
+// returns ErrAuthFailed. The reason is logged at debug level; it never
+// holds a secret.
+func (s *Service) failed(ctx context.Context, mechanism, reason string) error {
+	s.logger.Debug("authentication failed", "mechanism", mechanism, "reason", reason)
+	if d := s.cfg.FailedAuthDelay; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", ErrAuthFailed, ctx.Err())
+		}
+	}
+	return ErrAuthFailed
+}
 
-// DescribeACLs returns the ACLs matching f.
-func (s *Service) DescribeACLs(f ACLFilter) ([]ACL, error) { return nil, errTODO }
-
-// DeleteACLs deletes the ACLs matching each filter and returns them, per
-// filter.
-func (s *Service) DeleteACLs(fs []ACLFilter) ([][]ACL, error) { return nil, errTODO }
+func storageErr(op string, err error) error {
+	return fmt.Errorf("auth: %s: %w: %w", op, ErrStorage, err)
+}

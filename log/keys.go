@@ -17,7 +17,8 @@ import "encoding/binary"
 //	'E' ts u64 | tid u32 | key            idempotency key expiry index
 //	'C' len u16 | group | len u16 | topic | part u32
 //	                                       committed consumer offset (JSON)
-//	'X' key                               metadata of other packages (Meta, SetMeta)
+//	'X' key                               metadata of other packages (Meta, SetMeta, MetaList,
+//	                                       DeleteMeta), e.g. auth's users, ACLs and tokens
 const (
 	kindNextTopicID = 'N'
 	kindTopic       = 'M'

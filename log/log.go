@@ -497,6 +497,45 @@ func (l *Log) SetMeta(key string, v []byte) error {
 	return l.writeSync(wb)
 }
 
+// MetaKV is one metadata entry returned by MetaList.
+type MetaKV struct {
+	Key   string
+	Value []byte
+}
+
+// MetaList returns the metadata entries whose key starts with prefix, in
+// key order (for packages that keep a small table, e.g. auth's users).
+func (l *Log) MetaList(prefix string) ([]MetaKV, error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.closeMu.RUnlock()
+	p := append([]byte{kindMeta}, prefix...)
+	it := l.db.NewIterator(l.ro)
+	defer it.Close()
+	var out []MetaKV
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		// The iterator's slices point into RocksDB's memory: copy.
+		out = append(out, MetaKV{Key: string(it.Key().Data()[1:]), Value: append([]byte{}, it.Value().Data()...)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return out, nil
+}
+
+// DeleteMeta removes a metadata value durably (no error when absent).
+func (l *Log) DeleteMeta(key string) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.closeMu.RUnlock()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Delete(append([]byte{kindMeta}, key...))
+	return l.writeSync(wb)
+}
+
 // enter guards a call against a concurrent Close; callers must RUnlock
 // closeMu when it returns nil.
 func (l *Log) enter() error {
