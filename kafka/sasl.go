@@ -29,14 +29,15 @@ import (
 //	start: anything else closes the connection at once.
 //	done ──SaslHandshake v1 (KIP-368 re-authentication)──▶ reauth
 //	       ──SaslAuthenticate…──▶ done (same principal, else close)
-//	done, session expired: anything but SaslHandshake closes the connection.
+//	done, session expired: anything but SaslHandshake/SaslAuthenticate closes.
 //
 // Until done, serveConn reads one frame at a time (authenticate), capped at
 // SASLMaxReceiveBytes and under the AuthTimeout deadline; raw tokens are
 // read there too. From done on, the normal pipeline runs and process asks
-// gate for each request: an atomic load, plus a clock read when sessions
-// expire and the session's timer has fired. SaslHandshake and SaslAuthenticate are never on the reader's
-// Produce fast path, so the state changes only on the processing goroutine.
+// gate for each request: two atomic loads (a clock read only once the
+// session's timer has fired). SaslHandshake and SaslAuthenticate are never
+// on the reader's Produce fast path, so the state changes only on the
+// processing goroutine.
 type saslState uint32
 
 const (
