@@ -36,6 +36,8 @@ type Service struct {
 	tokens  map[string]*tokenRec
 	userGen uint64 // last credential generation handed out (under mu)
 
+	tokenSeq uint64 // last token sequence number (under wmu)
+
 	pwCache pwCache
 
 	acls     map[string]ACL // by store id, under wmu
