@@ -28,6 +28,7 @@ type Service struct {
 	key [32]byte
 
 	superusers map[string]struct{}
+	now        func() time.Time // time.Now; tests move it
 
 	wmu sync.Mutex // serializes changes: store write, then memory
 
@@ -74,6 +75,7 @@ func Open(st Store, cfg Config) (*Service, error) {
 		cfg:        cfg,
 		logger:     logger.With("component", "auth"),
 		superusers: make(map[string]struct{}, len(cfg.Superusers)),
+		now:        time.Now,
 		users:      make(map[string]*userRec),
 		tokens:     make(map[string]*tokenRec),
 		acls:       make(map[string]ACL),

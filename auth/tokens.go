@@ -57,7 +57,7 @@ func (s *Service) CreateToken(owner Principal, description string, ttl time.Dura
 	id := hex.EncodeToString(idb[:])
 	secret := tokenTag + id + "_" + base64.RawURLEncoding.EncodeToString(sec[:])
 	h := sha256.Sum256([]byte(secret))
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.now().UTC().Truncate(time.Millisecond)
 	info := TokenInfo{ID: id, Owner: owner.String(), Description: description, Created: now}
 	if ttl > 0 {
 		info.Expires = now.Add(ttl)
@@ -111,7 +111,7 @@ func (s *Service) VerifyToken(ctx context.Context, secret string) (Principal, er
 	if rec == nil || subtle.ConstantTimeCompare(h[:], rec.Hash) != 1 {
 		return Principal{}, s.failed(ctx, "token", "unknown token")
 	}
-	if !rec.Expires.IsZero() && !time.Now().Before(rec.Expires) {
+	if !rec.Expires.IsZero() && !s.now().Before(rec.Expires) {
 		return Principal{}, s.failed(ctx, "token", "expired token")
 	}
 	name, ok := strings.CutPrefix(rec.Owner, "User:")
