@@ -37,7 +37,7 @@ func init() { register(kmsg.Metadata, 0, 13, (*Server).handleMetadata) }
 func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := s.advertisedHostPort()
+	host, port := s.advertisedHostPort(ctx)
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = NodeID, host, port
 	resp.Brokers = append(resp.Brokers, b)

@@ -21,7 +21,7 @@ func (s *Server) handleDescribeCluster(ctx context.Context, kreq kmsg.Request) (
 	resp.EndpointType = req.EndpointType
 	resp.ClusterID = ClusterID
 	resp.ControllerID = NodeID
-	host, port := s.advertisedHostPort()
+	host, port := s.advertisedHostPort(ctx)
 	b := kmsg.NewDescribeClusterResponseBroker()
 	b.NodeID, b.Host, b.Port = NodeID, host, port
 	resp.Brokers = append(resp.Brokers, b)

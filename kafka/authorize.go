@@ -75,7 +75,7 @@ var principalByClientID atomic.Bool
 // requester returns the principal of the request and the client's bare IP
 // address (connInfo keeps Kafka's "/IP" form for DescribeGroups).
 func (s *Server) requester(ctx context.Context) (auth.Principal, string) {
-	ci, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	ci := connInfoFrom(ctx)
 	if ci == nil {
 		return auth.Anonymous, ""
 	}
@@ -83,7 +83,10 @@ func (s *Server) requester(ctx context.Context) (auth.Principal, string) {
 	if principalByClientID.Load() && ci.clientID != "" {
 		return auth.User(ci.clientID), host
 	}
-	return principalFrom(ctx), host
+	if ci.principal.Name == "" {
+		return auth.Anonymous, host
+	}
+	return ci.principal, host
 }
 
 // mayCreateTopic reports whether the principal may create the topic:

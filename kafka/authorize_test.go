@@ -751,8 +751,8 @@ func TestACLRefusals(t *testing.T) {
 // off (today's default), for a superuser, and for a user allowed by one of
 // 200 ACLs (literal and prefixed). Allocations must be 0.
 func BenchmarkAllowed(b *testing.B) {
-	ctx := withConnInfo(context.Background(), "127.0.0.1:5555")
-	setClientID(ctx, []byte("alice"))
+	ci := newConnInfo("127.0.0.1:5555", nil)
+	ctx := withConnInfo(context.Background(), ci)
 	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, Superusers: []string{"admin"}})
 	if err != nil {
 		b.Fatal(err)
@@ -779,7 +779,7 @@ func BenchmarkAllowed(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			principalByClientID.Store(true)
 			defer principalByClientID.Store(false)
-			setClientID(ctx, []byte(bc.user))
+			ci.setClientID([]byte(bc.user))
 			s := &Server{cfg: Config{Auth: bc.svc}}
 			b.ReportAllocs()
 			for b.Loop() {
