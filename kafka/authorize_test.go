@@ -12,6 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/zombi-dev/zombi/auth"
 )
 
@@ -788,5 +791,62 @@ func BenchmarkAllowed(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestACLOverSASL: the principal of a SASL connection is what the ACLs see.
+// A user made through AlterUserScramCredentials (kadm, as the admin over
+// SCRAM-SHA-512) logs in with SCRAM-SHA-256 and PLAIN, is refused a produce
+// without WRITE and allowed once CreateAcls grants it.
+func TestACLOverSASL(t *testing.T) {
+	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, Superusers: []string{"admin"},
+		FailedAuthDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPassword("admin", "admin-secret"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Auth = svc
+	e := startSecure(t, cfg, Listener{Protocol: SASLPlainText})
+	addr := e.addrs[SASLPlainText]
+	ctx := ctxT(t)
+	newClient := func(m sasl.Mechanism) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(m), kgo.RequestRetries(1), kgo.RetryTimeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	adm := kadm.NewClient(newClient(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha512Mechanism()))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "sasl-orders"); err != nil {
+		t.Fatal(err)
+	}
+	altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "alice-pw"}})
+	if err != nil || altered["alice"].Err != nil {
+		t.Fatalf("AlterUserScramCredentials: %v %v", err, altered["alice"].Err)
+	}
+
+	scramAlice := scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha256Mechanism()
+	err = newClient(scramAlice).ProduceSync(ctx, &kgo.Record{Topic: "sasl-orders", Value: []byte("x")}).FirstErr()
+	wantErr(t, "alice without WRITE", err, kerr.TopicAuthorizationFailed)
+	// No SCRAM-SHA-512 credential was made for alice.
+	err = newClient(scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha512Mechanism()).Ping(ctx)
+	wantErr(t, "alice over SCRAM-SHA-512", err, kerr.SaslAuthenticationFailed)
+
+	created, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").Topics("sasl-orders").
+		Operations(kmsg.ACLOperationWrite, kmsg.ACLOperationRead))
+	if err != nil || created[0].Err != nil {
+		t.Fatalf("CreateAcls: %v", err)
+	}
+	for _, m := range []sasl.Mechanism{scramAlice, plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()} {
+		if err := newClient(m).ProduceSync(ctx, &kgo.Record{Topic: "sasl-orders", Value: []byte(m.Name())}).FirstErr(); err != nil {
+			t.Fatalf("alice over %s with WRITE: %v", m.Name(), err)
+		}
+	}
+	if _, hwm, _ := e.l.Offsets("sasl-orders", 0); hwm != 2 {
+		t.Fatalf("high watermark %d, want 2", hwm)
 	}
 }
