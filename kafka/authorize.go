@@ -36,7 +36,9 @@ const (
 
 // errAuthorizationFailed is the message of refusals in responses that carry
 // one for each resource (Kafka's "Authorization failed.").
-var errAuthorizationFailed = errors.New("Authorization failed.") //nolint:staticcheck // Kafka's exact message
+//
+//lint:ignore ST1005 Kafka's exact message
+var errAuthorizationFailed = errors.New("Authorization failed.")
 
 // authorizedOpsOmitted is the "not requested" value of authorized
 // operations fields (INT32_MIN).
