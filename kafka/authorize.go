@@ -31,7 +31,6 @@ var (
 const (
 	msgTopicAuthz   = "Topic authorization failed."
 	msgClusterAuthz = "Cluster authorization failed."
-	msgGroupAuthz   = "Group authorization failed."
 )
 
 // errAuthorizationFailed is the message of refusals in responses that carry
