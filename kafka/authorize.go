@@ -146,5 +146,10 @@ func (s *Server) clusterAuthorizedOps(ctx context.Context) int32 {
 // no authorizer, as a Kafka broker without authorizer.class.name.
 func (s *Server) securityDisabled() bool { return s.authz() == nil }
 
-// msgSecurityDisabled is Kafka's message for SECURITY_DISABLED.
-const msgSecurityDisabled = "No Authorizer is configured on the broker"
+// Kafka's messages for SECURITY_DISABLED: DescribeAcls (also used by the
+// SCRAM APIs when Zombi runs without the auth service), CreateAcls and
+// DeleteAcls.
+const (
+	msgSecurityDisabled = "No Authorizer is configured on the broker"
+	msgNoAuthorizer     = "No Authorizer is configured."
+)
