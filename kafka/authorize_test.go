@@ -347,6 +347,17 @@ func TestACLGroupsAndAdmin(t *testing.T) {
 	e.grant(t, "frank", groupR, "g", litACL, kmsg.ACLOperationRead)
 	ocr = c.doAs("frank", oc, 8).(*kmsg.OffsetCommitResponse)
 	wantCode(t, "OffsetCommit with READ", ocr.Topics[0].Partitions[0].ErrorCode, nil)
+	// ...but not to a topic it may not READ, in the same request.
+	e.createTopics(t, "t2")
+	ot2 := ot
+	ot2.Topic = "t2"
+	oc.Topics = append(oc.Topics, ot2)
+	ocr = c.doAs("frank", oc, 8).(*kmsg.OffsetCommitResponse)
+	wantCode(t, "OffsetCommit t with READ", ocr.Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "OffsetCommit t2 without READ", ocr.Topics[1].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	if _, ok, _ := e.l.FetchOffset("g", "t2", 0); ok {
+		t.Fatal("a refused commit was stored")
+	}
 	// ListGroups without DESCRIBE on the cluster: only the groups it may see.
 	adm := kadm.NewClient(e.client(t, "gina"))
 	lg, err := adm.ListGroups(ctx)
