@@ -114,8 +114,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 			t.Errorf("%s@%s %v %v %q = %v, want %v", tc.user, tc.host, tc.op, tc.rt, tc.name, got, tc.want)
 		}
 	}
-	if s.IsSuperuser(Principal{Type: "Group", Name: "admin"}) || !s.IsSuperuser(User("admin")) {
+	if s.IsSuperuser(Principal{Type: "Group", Name: "admin"}) || !s.IsSuperuser(User("admin")) || s.IsSuperuser(User("alice")) {
 		t.Error("IsSuperuser")
+	}
+	if s2 := newTestService(t, Config{Superusers: []string{"User:root"}}); !s2.IsSuperuser(User("root")) {
+		t.Error("a superuser in Kafka's User:name form")
 	}
 }
 
@@ -381,4 +384,75 @@ func TestAuthorizeConcurrentWithChanges(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+func TestHostCanonicalForm(t *testing.T) {
+	s := newTestService(t, Config{Authorization: true})
+	mustCreate(t, s,
+		acl(topic, "t", literal, "User:a", "0:0:0:0:0:0:0:1", opRead, allow),
+		acl(topic, "t", literal, "User:a", "::ffff:10.0.0.5", opRead, allow),
+	)
+	if !s.Authorize(User("a"), "::1", opRead, topic, "t") || !s.Authorize(User("a"), "10.0.0.5", opRead, topic, "t") {
+		t.Fatal("IPv6 written long or IPv4-mapped must match Go's form")
+	}
+	if s.Authorize(User("a"), "10.0.0.6", opRead, topic, "t") {
+		t.Fatal("other host allowed")
+	}
+	// Describe shows the ACL as it was written.
+	got, _ := s.DescribeACLs(anyFilter())
+	if len(got) != 2 || got[0].Host != "0:0:0:0:0:0:0:1" {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestAuthorizeByResourceType(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		acls []ACL
+		cfg  Config
+		user string
+		want bool
+	}{
+		{"no ACL", nil, Config{}, "a", false},
+		{"no ACL, allow everyone", nil, Config{AllowEveryoneIfNoACL: true}, "a", true},
+		{"superuser", nil, Config{Superusers: []string{"a"}}, "a", true},
+		{"literal allow", []ACL{acl(topic, "t", literal, "User:a", "*", opWrite, allow)}, Config{}, "a", true},
+		{"literal allow, other user", []ACL{acl(topic, "t", literal, "User:a", "*", opWrite, allow)}, Config{}, "b", false},
+		{"literal allow ALL", []ACL{acl(topic, "t", literal, "User:a", "*", opAll, allow)}, Config{}, "a", true},
+		{"READ does not count for WRITE", []ACL{acl(topic, "t", literal, "User:a", "*", opRead, allow)}, Config{}, "a", false},
+		{"literal allow, same literal deny", []ACL{
+			acl(topic, "t", literal, "User:a", "*", opWrite, allow),
+			acl(topic, "t", literal, "User:*", "*", opWrite, deny),
+		}, Config{}, "a", false},
+		{"literal allow, deny prefix", []ACL{
+			acl(topic, "team-t", literal, "User:a", "*", opWrite, allow),
+			acl(topic, "team", prefix, "User:a", "*", opWrite, deny),
+		}, Config{}, "a", false},
+		{"prefixed allow, shorter deny prefix", []ACL{
+			acl(topic, "team-", prefix, "User:a", "*", opWrite, allow),
+			acl(topic, "te", prefix, "User:a", "*", opAll, deny),
+		}, Config{}, "a", false},
+		{"prefixed allow, longer deny prefix", []ACL{
+			acl(topic, "team-", prefix, "User:a", "*", opWrite, allow),
+			acl(topic, "team-x", prefix, "User:a", "*", opWrite, deny),
+		}, Config{}, "a", true},
+		{"wildcard deny", []ACL{
+			acl(topic, "t", literal, "User:a", "*", opWrite, allow),
+			acl(topic, "*", literal, "User:a", "*", opWrite, deny),
+		}, Config{}, "a", false},
+		{"wildcard allow", []ACL{acl(topic, "*", literal, "User:*", "*", opWrite, allow)}, Config{}, "a", true},
+		{"other type", []ACL{acl(group, "t", literal, "User:a", "*", opWrite, allow)}, Config{}, "a", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Authorization = true
+			s := newTestService(t, tc.cfg)
+			mustCreate(t, s, tc.acls...)
+			if got := s.AuthorizeByResourceType(User(tc.user), "1.2.3.4", opWrite, topic); got != tc.want {
+				t.Fatalf("= %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if !newTestService(t, Config{}).AuthorizeByResourceType(User("a"), "h", opWrite, topic) {
+		t.Fatal("authorization off")
+	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,7 +39,7 @@ func (s *Service) rebuildACLIndex() {
 	idx := &aclIndex{gen: s.aclGen.Add(1), all: s.sortedACLs()}
 	for _, a := range idx.all {
 		p, _ := ParsePrincipal(a.Principal) // validated when created or loaded
-		e := aclEntry{ptype: p.Type, pname: p.Name, host: a.Host, op: a.Operation, deny: a.Permission == kmsg.ACLPermissionTypeDeny}
+		e := aclEntry{ptype: p.Type, pname: p.Name, host: canonicalHost(a.Host), op: a.Operation, deny: a.Permission == kmsg.ACLPermissionTypeDeny}
 		ti := &idx.types[a.ResourceType]
 		switch {
 		case a.PatternType == kmsg.ACLResourcePatternTypePrefixed:
@@ -66,11 +67,22 @@ func (s *Service) rebuildACLIndex() {
 	s.aclIndex.Store(idx)
 }
 
+// canonicalHost is the form hosts are compared in: Go's String form of the
+// address (so "0:0:0:0:0:0:0:1" matches "::1"), IPv4-mapped IPv6 as IPv4.
+func canonicalHost(h string) string {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		return h // "*"
+	}
+	return a.Unmap().String()
+}
+
 // Generation changes whenever an ACL is created or deleted, so callers can
 // cache decisions per connection.
 func (s *Service) Generation() uint64 { return s.aclIndex.Load().gen }
 
-// Authorize decides whether p, connected from host (an IP address), may do
+// Authorize decides whether p, connected from host (an IP address in Go's
+// String form, e.g. net.IP.String or netip.Addr.Unmap().String()), may do
 // op on the resource: superusers always; otherwise DENY wins, an ALLOW for
 // op (or ALL; READ, WRITE, DELETE and ALTER imply DESCRIBE; ALTER_CONFIGS
 // implies DESCRIBE_CONFIGS) allows, and with no ACL on the resource at all,

@@ -82,7 +82,7 @@ func (s *Service) pwCacheKey(user, password string) [32]byte {
 	b = append(b, user...)
 	b = append(b, password...)
 	k := sha256.Sum256(b)
-	clear(buf[:]) // the password was in it
+	clear(b) // the password was in it
 	return k
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,9 @@ func Open(st Store, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("auth: random key: %w", err)
 	}
 	for _, u := range cfg.Superusers {
-		s.superusers[u] = struct{}{}
+		// Kafka's super.users are principals ("User:admin"); ours are
+		// names, and the Kafka form means the same.
+		s.superusers[strings.TrimPrefix(u, "User:")] = struct{}{}
 	}
 	s.pwCache.init()
 	if err := s.loadUsers(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -204,5 +205,50 @@ func TestPasswordCacheBounded(t *testing.T) {
 	c.put(k, 1, now)
 	if c.get(k, 1, now.Add(pwCacheTTL+1)) {
 		t.Fatal("expired entry still counts")
+	}
+}
+
+// Password changes race with PLAIN, SCRAM and listing (go test -race).
+func TestUsersConcurrent(t *testing.T) {
+	s := newTestService(t, Config{})
+	if err := s.SetPassword("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	go func() {
+		defer close(done)
+		for i := range 5 {
+			if err := s.SetPassword("alice", "pw"); err != nil {
+				errs <- err
+				return
+			}
+			if err := s.SetPassword(fmt.Sprintf("u%d", i), "x"); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if len(s.Users()) != 6 {
+				t.Fatalf("%d users, want 6", len(s.Users()))
+			}
+			return
+		default:
+		}
+		if _, err := s.VerifyPassword(context.Background(), "alice", "pw"); err != nil {
+			t.Fatalf("VerifyPassword during changes: %v", err)
+		}
+		if _, err := runSCRAM(t, s, ScramSHA256, "alice", "pw", ""); err != nil {
+			t.Fatalf("SCRAM during changes: %v", err)
+		}
+		s.Users()
+		s.HasUsers()
 	}
 }

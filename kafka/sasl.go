@@ -200,7 +200,7 @@ func (c *saslConn) rawStep(ctx context.Context, token []byte) ([]byte, error) {
 	if done {
 		c.succeeded()
 	}
-	return binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(out)), uint32(len(out))), nil
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(out)), uint32(len(out))), out...), nil
 }
 
 // handshake answers a SaslHandshake (17_sasl_handshake.go).
