@@ -349,3 +349,85 @@ func TestSecuritySASLSSLAndHTTPSWiring(t *testing.T) {
 		t.Fatalf("read over HTTPS: %d %s", code, body)
 	}
 }
+
+// TestSecurityCertificateReloadThroughBinary: replacing the certificate
+// files of a running server changes what new HTTPS and SSL handshakes get
+// within about a second, while a connection opened before goes on working.
+func TestSecurityCertificateReloadThroughBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	ca, err := tlsconf.NewDevCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	first, err := ca.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Write(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	base, kafkaAddr := startTLS(t, filepath.Join(dir, "data"), ca.Pool(),
+		"ZOMBI_KAFKA_LISTENERS=SSL://{ZOMBI_HOST}:{ZOMBI_KAFKA_PORT}", "ZOMBI_HTTP_TLS=true",
+		"ZOMBI_TLS_CERT_FILE="+certFile, "ZOMBI_TLS_KEY_FILE="+keyFile)
+	serialOf := func(p tlsconf.Pair) string {
+		c, err := p.TLS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.SerialNumber.String()
+	}
+	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}
+	handshake := func(addr string) string {
+		c, err := tls.Dial("tcp", addr, tlsCfg)
+		if err != nil {
+			t.Fatalf("handshake with %s: %v", addr, err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	httpAddr := strings.TrimPrefix(base, "https://")
+	if got := handshake(httpAddr); got != serialOf(first) {
+		t.Fatalf("HTTPS serves %s, want the first certificate", got)
+	}
+	// A keep-alive HTTPS connection opened before the change.
+	old := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg.Clone(), MaxIdleConnsPerHost: 1}}
+	getHealth := func(c *http.Client) *http.Response {
+		resp, err := c.Get(base + "/health")
+		if err != nil {
+			t.Fatalf("GET /health: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	getHealth(old)
+
+	second, err := ca.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Write(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, addr := range []string{httpAddr, kafkaAddr} {
+		for handshake(addr) != serialOf(second) {
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("%s still serves the first certificate %v after the files changed", addr, time.Since(start))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("new certificate served after %v", time.Since(start))
+	if resp := getHealth(old); resp.TLS.PeerCertificates[0].SerialNumber.String() != serialOf(first) || resp.StatusCode != 200 {
+		t.Fatalf("the connection opened before the reload was replaced or failed: %d", resp.StatusCode)
+	}
+}
