@@ -57,6 +57,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	if certs, err = writeSecCerts(filepath.Join(tmp, "certs")); err != nil {
+		fmt.Fprintln(os.Stderr, "security test certificates:", err)
+		return 1
+	}
+	secZombi.dir = tmp
 	var refErr error
 	refDone := make(chan struct{})
 	go func() {
@@ -88,13 +93,25 @@ func run(m *testing.M) int {
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "--- zombi log ---\n%s", srv.Log())
 	}
+	secLog, err := stopSecZombi()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stop the secured zombi:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	if code != 0 && secLog != "" {
+		fmt.Fprintf(os.Stderr, "--- secured zombi log ---\n%s", secLog)
+	}
 	return code
 }
 
 // startReference starts Apache Kafka 4.4 with Zombi's defaults where a
 // scenario depends on them: one partition per auto-created topic, session
 // timeouts from 1 s (Kafka's group.min.session.timeout.ms is 6 s; the group
-// scenarios use 3 s so that a killed member's partitions move quickly). It
+// scenarios use 3 s so that a killed member's partitions move quickly), and
+// the security tests' listeners, users and authorizer beside the PLAINTEXT
+// listener the other tests use (security_setup_test.go). It
 // returns why not when it cannot run here (missing) and an error when it
 // could but did not start. ZOMBI_COMPAT_KAFKA=off skips it.
 func startReference(dir string) (b *kafkatest.Broker, missing string, err error) {
@@ -104,7 +121,11 @@ func startReference(dir string) (b *kafkatest.Broker, missing string, err error)
 	if why := kafkatest.Missing(); why != "" {
 		return nil, why, nil
 	}
-	b, err = kafkatest.Start(dir, "num.partitions=1", "group.min.session.timeout.ms=1000")
+	sec, err := refSecurity()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err = kafkatest.Start(dir, append([]string{"num.partitions=1", "group.min.session.timeout.ms=1000"}, sec...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("apache kafka: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -82,6 +83,10 @@ func (s *server) postCommit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// As Kafka's OffsetCommit: READ on the group (route) and on the topic.
+	if !s.authorize(c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, *cb.Topic) {
+		return
+	}
 	co := plog.CommittedOffset{Group: group, Topic: *cb.Topic, Partition: *cb.Partition, Offset: *cb.Offset, LeaderEpoch: -1}
 	if err := s.log.CommitOffsets([]plog.CommittedOffset{co}); err != nil {
 		s.fail(c, err)
@@ -105,6 +110,10 @@ func (s *server) getOffset(c *gin.Context) {
 	}
 	if !plog.ValidTopicName(topic) {
 		s.fail(c, badRequest("invalid topic name %q: must match [a-zA-Z0-9._-]{1,249} and not be '.' or '..'", topic))
+		return
+	}
+	// READ on the group (route), DESCRIBE on the topic as OffsetFetch.
+	if !s.authorize(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic) {
 		return
 	}
 	part, _, err := queryInt(c, "partition", 0, plog.MaxPartitions-1)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/zombi-dev/zombi/auth"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -50,6 +51,9 @@ var errorStatus = []struct {
 	{plog.ErrHotTierFull, http.StatusServiceUnavailable},
 	{plog.ErrColdUnavailable, http.StatusServiceUnavailable},
 	{plog.ErrClosed, http.StatusServiceUnavailable},
+	{auth.ErrInvalid, http.StatusBadRequest},
+	{auth.ErrNotFound, http.StatusNotFound},
+	{auth.ErrStorage, http.StatusServiceUnavailable},
 	{context.Canceled, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable},
 }

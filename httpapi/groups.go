@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gin-gonic/gin"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/kafka/groups"
 )
 
@@ -69,10 +70,18 @@ func emptyGroup(name string) groupJSON {
 func (s *server) getGroups(c *gin.Context) {
 	out := []groupJSON{}
 	seen := map[string]bool{}
+	// As Kafka's ListGroups: DESCRIBE on the cluster sees every group,
+	// otherwise those the caller may DESCRIBE.
+	all := s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, clusterResource)
+	visible := func(g string) bool {
+		return all || s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, g)
+	}
 	if s.cfg.Groups != nil {
 		for _, info := range s.cfg.Groups.List() {
 			seen[info.Group] = true
-			out = append(out, groupView(info))
+			if visible(info.Group) {
+				out = append(out, groupView(info))
+			}
 		}
 	}
 	names, err := s.log.Groups()
@@ -81,7 +90,7 @@ func (s *server) getGroups(c *gin.Context) {
 		return
 	}
 	for _, name := range names {
-		if !seen[name] {
+		if !seen[name] && visible(name) {
 			out = append(out, emptyGroup(name))
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/auth"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
 )
@@ -25,6 +27,17 @@ type Config struct {
 	// for GET /consumers and GET /consumers/{g}; nil: groups are known by
 	// their committed offsets only.
 	Groups GroupLister
+	// Auth is the security core: users and tokens for authentication, the
+	// ACLs for authorization (enforced when Auth.Enabled()). nil: no
+	// authentication and no ACLs.
+	Auth *auth.Service
+	// RequireAuth makes every route except PublicPaths need credentials
+	// (Basic, Bearer, or a client certificate verified by the TLS client
+	// CA): set when any door authenticates.
+	RequireAuth bool
+	// PublicPaths need no credentials (ZOMBI_HTTP_PUBLIC_PATHS); a trailing
+	// '*' matches a prefix.
+	PublicPaths []string
 }
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
@@ -37,6 +50,8 @@ type server struct {
 	logger *slog.Logger
 	rr     roundRobin
 	co     *coalescer
+	authz  bool // ACLs enforced: Auth != nil && Auth.Enabled()
+	public publicPaths
 }
 
 // New returns the REST API handler over l. st is shared with the Kafka door.
@@ -56,7 +71,8 @@ func newServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger, co
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &server{log: l, stats: st, cfg: cfg, logger: logger.With("component", "httpapi")}
+	s := &server{log: l, stats: st, cfg: cfg, logger: logger.With("component", "httpapi"),
+		authz: cfg.Auth != nil && cfg.Auth.Enabled(), public: newPublicPaths(cfg.PublicPaths)}
 	if coalesce {
 		s.co = newCoalescer(l)
 	}
@@ -68,16 +84,34 @@ func (s *server) handler() http.Handler {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recovery)
-	e.POST("/tables/:table", s.postEvent)
-	e.POST("/tables/:table/bulk", s.postBulk)
-	e.GET("/tables/:table", s.getTable)
-	e.POST("/consumers/:group/commit", s.postCommit)
-	e.GET("/consumers/:group/offset", s.getOffset)
-	e.GET("/consumers", s.getGroups)
-	e.GET("/consumers/:group", s.getGroup)
+	authAll := s.cfg.RequireAuth || s.authz
+	if authAll {
+		e.Use(s.authenticate)
+	}
+	// Each route's ACL, as its Kafka counterpart (README.md "Security");
+	// handlers check what depends on the body or on existing state.
+	const topic, group, cluster = kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeCluster
+	read, write, describe := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe
+	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
+	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
+	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
+	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.postCommit)
+	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.getOffset)
+	e.GET("/consumers", s.getGroups) // filtered per group
+	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.getGroup)
 	e.GET("/health", s.getHealth)
-	e.GET("/stats", s.getStats)
-	e.GET("/metrics", s.getMetrics)
+	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
+	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.getMetrics)
+	// The token routes read credentials even when nothing else does, so
+	// that a user can make tokens before authentication is switched on.
+	ag := e.Group("/auth")
+	if !authAll && s.cfg.Auth != nil {
+		ag.Use(s.authenticate)
+	}
+	ag.POST("/tokens", s.postToken)
+	ag.GET("/tokens", s.getTokens)
+	ag.DELETE("/tokens/:id", s.deleteToken)
+	ag.GET("/whoami", s.getWhoami)
 	e.NoRoute(func(c *gin.Context) {
 		s.fail(c, notFound("no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -138,6 +138,9 @@ func (s *server) postEvent(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if !s.authorizeCreate(c, table) {
+		return
+	}
 	n, err := s.ensureTable(table)
 	if err != nil {
 		s.fail(c, err)
@@ -219,6 +222,9 @@ func (s *server) postBulk(c *gin.Context) {
 				return
 			}
 		}
+	}
+	if !s.authorizeCreate(c, table) {
+		return
 	}
 	if n, err = s.ensureTable(table); err != nil {
 		s.fail(c, err)

@@ -22,7 +22,10 @@ import (
 //     not) with its base offset assigned.
 //   - acks 0, 1 and -1; acks=0 gets no response, and an error on an acks=0
 //     request closes the connection, as Kafka does, so the client notices.
-//   - Unknown topics are created when auto-creation is on.
+//   - Unknown topics are created when auto-creation is on (and the
+//     principal may CREATE them; otherwise UNKNOWN_TOPIC_OR_PARTITION).
+//   - WRITE on the topic, else TOPIC_AUTHORIZATION_FAILED per partition.
+//     Idempotent producers need nothing more (Kafka 3.0+, KIP-679).
 //   - Idempotent producers: the log dedupes per producer id/epoch/sequence; a
 //     retried batch gets its original offsets and no error.
 //   - Transactional produce is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
@@ -70,11 +73,17 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			var ok bool
 			if info, ok = s.topicByID(rt.TopicID); !ok {
 				tcode = errUnknownTopicID
+			} else if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, info.Name) {
+				tcode = errTopicAuthz
 			}
 		} else if req.Version >= 3 {
-			var err error
-			info, err = s.autoCreate(rt.Topic, true)
-			tcode = errorCode(err)
+			if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic) {
+				tcode = errTopicAuthz
+			} else {
+				var err error
+				info, _, err = s.autoCreateAs(ctx, rt.Topic, true)
+				tcode = errorCode(err)
+			}
 		}
 		maxBytes := maxMessageBytes(info)
 		for pi, rp := range rt.Partitions {

@@ -26,6 +26,8 @@ import (
 //     OFFSET_OUT_OF_RANGE with the log start and high watermark.
 //   - Zombi has no transactions: the last stable offset is the high
 //     watermark and read_committed reads the same as read_uncommitted.
+//   - READ on the topic (consumers), else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions, decided once per request.
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
 //     tells clients to send full fetches; an unknown session id gets
 //     FETCH_SESSION_ID_NOT_FOUND.
@@ -48,6 +50,10 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		resp.SessionID = req.SessionID
 		return resp, nil
 	}
+	var denied []bool // per topic: no READ (nil when nothing is enforced)
+	if s.authz() != nil {
+		denied = s.fetchDenied(ctx, req)
+	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	var timer *time.Timer
 	for {
@@ -58,7 +64,7 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			// the read and the wait is not missed.
 			watches = s.fetchWatches(req)
 		}
-		resp, n, records, hasErr := s.fetchOnce(req)
+		resp, n, records, hasErr := s.fetchOnce(req, denied)
 		if !waiting || n >= int(req.MinBytes) || hasErr || len(watches) == 0 {
 			if records > 0 {
 				s.st.Read(records, time.Since(start))
@@ -89,6 +95,24 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 	}
 }
 
+// fetchDenied returns, per requested topic, whether the principal lacks
+// READ on it. A topic id that names no topic is left to UNKNOWN_TOPIC_ID.
+func (s *Server) fetchDenied(ctx context.Context, req *kmsg.FetchRequest) []bool {
+	denied := make([]bool, len(req.Topics))
+	for i, rt := range req.Topics {
+		name := rt.Topic
+		if req.Version >= 13 {
+			info, ok := s.topicByID(rt.TopicID)
+			if !ok {
+				continue
+			}
+			name = info.Name
+		}
+		denied[i] = !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, name)
+	}
+	return denied
+}
+
 // fetchWatches returns the watch channels of the requested partitions.
 func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
 	var out []<-chan struct{}
@@ -114,14 +138,15 @@ func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
 var maxFetchBytes = 55 << 20 // a variable for tests
 
 // fetchOnce reads what is there now. It returns the response, its record
-// bytes and records, and whether any partition has an error.
-func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n, records int, hasErr bool) {
+// bytes and records, and whether any partition has an error. Topics marked
+// in denied get TOPIC_AUTHORIZATION_FAILED.
+func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.FetchResponse, n, records int, hasErr bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	// The broker's own bound, as Kafka's fetch.max.bytes (KIP-541): a
 	// client asking for gigabytes gets at most this per response (still at
 	// least one batch, so large batches make progress).
 	remaining := min(int(req.MaxBytes), maxFetchBytes)
-	for _, rt := range req.Topics {
+	for ti, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		name, tcode := rt.Topic, int16(0)
@@ -131,6 +156,9 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n,
 			} else {
 				tcode = errUnknownTopicID
 			}
+		}
+		if tcode == 0 && denied != nil && denied[ti] {
+			tcode = errTopicAuthz
 		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()

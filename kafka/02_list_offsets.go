@@ -17,6 +17,7 @@ import (
 //     timestamp, from the time index.
 //   - Any other timestamp: the first offset whose record timestamp is at or
 //     after it, and that record's timestamp; -1/-1 when there is none.
+//   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED (-1/-1).
 //
 // Version notes:
 //   - v0 answers in OldStyleOffsets (at most MaxNumOffsets, one offset here).
@@ -31,15 +32,21 @@ const (
 	tsEarliestLocal = -4
 )
 
-func (s *Server) handleListOffsets(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
+		denied := !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
+			if denied {
+				sp.ErrorCode, sp.Offset, sp.Timestamp = errTopicAuthz, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			off, ts, err := s.listOffset(rt.Topic, rp.Partition, rp.Timestamp)
 			switch {
 			case err != nil:

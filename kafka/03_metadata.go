@@ -16,6 +16,10 @@ import (
 //   - All topics for a null topic list (an empty one in v0).
 //   - Unknown topics are created when auto-creation is on and the request
 //     allows it (always before v4; AllowAutoTopicCreation from v4).
+//   - Authorization (Kafka's): only topics with DESCRIBE are listed; one
+//     named without it gets TOPIC_AUTHORIZATION_FAILED whether or not it
+//     exists. Auto-creation also needs CREATE on the cluster or the topic,
+//     else TOPIC_AUTHORIZATION_FAILED.
 //   - A topic named (or given by id) more than once is answered once, as
 //     Kafka does (it reads them into a set). The Java consumer 4.4 sends
 //     an assigned topic twice after partitionsFor on it, and logs a
@@ -25,23 +29,40 @@ import (
 //   - v10+: topics may be requested by id (a non-zero id wins over the
 //     name, as in Kafka; the Java AdminClient sends an empty name with it);
 //     unknown ids get UNKNOWN_TOPIC_ID.
+//   - v8+: authorized operations of each topic when asked for (a bit per
+//     operation); v8-v10 of the cluster too (0 without DESCRIBE on it).
 //   - v13: top-level error code, always 0.
 func init() { register(kmsg.Metadata, 0, 13, (*Server).handleMetadata) }
 
-func (s *Server) handleMetadata(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := s.advertisedHostPort()
+	host, port := s.advertisedHostPort(ctx)
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = NodeID, host, port
 	resp.Brokers = append(resp.Brokers, b)
 	cid := ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = NodeID
+	if req.Version >= 8 && req.Version <= 10 && req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = s.clusterAuthorizedOps(ctx)
+	}
+	// withOps adds the topic's authorized operations when asked for.
+	withOps := func(t kmsg.MetadataResponseTopic) kmsg.MetadataResponseTopic {
+		if req.Version >= 8 && req.IncludeTopicAuthorizedOperations && t.Topic != nil {
+			t.AuthorizedOperations = s.authorizedOps(ctx, kmsg.ACLResourceTypeTopic, *t.Topic)
+		}
+		return t
+	}
+	describable := func(name string) bool {
+		return s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
+	}
 
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range s.log.Topics() {
-			resp.Topics = append(resp.Topics, topicMetadata(t, 0))
+			if describable(t.Name) { // the others are not even mentioned
+				resp.Topics = append(resp.Topics, withOps(topicMetadata(t, 0)))
+			}
 		}
 		return resp, nil
 	}
@@ -61,24 +82,40 @@ func (s *Server) handleMetadata(_ context.Context, kreq kmsg.Request) (kmsg.Resp
 		}
 		if byID {
 			info, ok := s.topicByID(rt.TopicID)
-			if !ok {
-				t := kmsg.NewMetadataResponseTopic()
-				t.TopicID, t.ErrorCode = rt.TopicID, errUnknownTopicID
-				resp.Topics = append(resp.Topics, t)
-				continue
-			}
-			resp.Topics = append(resp.Topics, topicMetadata(info, 0))
-			continue
-		}
-		info, err := s.autoCreate(*rt.Topic, allowCreate)
-		if err != nil {
 			t := kmsg.NewMetadataResponseTopic()
-			name := *rt.Topic
-			t.Topic, t.ErrorCode = &name, errorCode(err)
+			switch {
+			case !ok:
+				t.TopicID, t.ErrorCode = rt.TopicID, errUnknownTopicID
+			case !describable(info.Name):
+				// Ids are not secret (Kafka): the id, not the name.
+				t.TopicID, t.ErrorCode = rt.TopicID, errTopicAuthz
+			default:
+				t = withOps(topicMetadata(info, 0))
+			}
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
-		resp.Topics = append(resp.Topics, topicMetadata(info, 0))
+		name := *rt.Topic
+		if !describable(name) {
+			// Whether it exists is not disclosed.
+			t := kmsg.NewMetadataResponseTopic()
+			t.Topic, t.ErrorCode = &name, errTopicAuthz
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		info, createDenied, err := s.autoCreateAs(ctx, name, allowCreate)
+		if err != nil {
+			t := kmsg.NewMetadataResponseTopic()
+			t.Topic, t.ErrorCode = &name, errorCode(err)
+			if createDenied {
+				t.ErrorCode = errTopicAuthz
+			} else {
+				t = withOps(t)
+			}
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		resp.Topics = append(resp.Topics, withOps(topicMetadata(info, 0)))
 	}
 	return resp, nil
 }

@@ -23,6 +23,8 @@ import (
 //     REBALANCE_IN_PROGRESS, a fenced static member FENCED_INSTANCE_ID. A
 //     simple commit to a group that has members gets UNKNOWN_MEMBER_ID (as
 //     Kafka); the HTTP door's commits are not checked.
+//   - READ on the group, else GROUP_AUTHORIZATION_FAILED for every
+//     partition; READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //   - Metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE, an empty group
 //     INVALID_GROUP_ID.
 //
@@ -32,11 +34,13 @@ func init() { register(kmsg.OffsetCommit, 0, 10, (*Server).handleOffsetCommit) }
 
 const maxOffsetMetadata = 4096
 
-func (s *Server) handleOffsetCommit(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleOffsetCommit(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	var groupCode int16
-	if req.Group == "" {
+	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		groupCode = errGroupAuthz
+	} else if req.Group == "" {
 		groupCode = kerr.InvalidGroupID.Code
 	} else {
 		member, instance, generation := "", "", int32(-1) // v0: a simple commit
@@ -60,6 +64,10 @@ func (s *Server) handleOffsetCommit(_ context.Context, kreq kmsg.Request) (kmsg.
 			} else {
 				tcode = errUnknownTopicID
 			}
+		}
+		if groupCode != errGroupAuthz && tcode != errUnknownTopicID &&
+			!s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, name) {
+			tcode = errTopicAuthz // before the group's own errors, as Kafka
 		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()

@@ -12,6 +12,10 @@ import (
 //   - Reads the consumer-offset store shared with the HTTP door: a partition
 //     without a commit answers offset -1 and empty metadata.
 //   - A null topic list (v2+) returns every committed offset of the group.
+//   - DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED (per partition
+//     before v2, top-level v2-v7, per group v8+). A topic without DESCRIBE
+//     is left out of an all-topics answer, and gets
+//     TOPIC_AUTHORIZATION_FAILED when named.
 //   - require_stable is moot: there are no pending transactional commits.
 //
 // Version notes:
@@ -34,7 +38,7 @@ type fetchedTopic struct {
 	parts []fetchedPartition
 }
 
-func (s *Server) handleOffsetFetch(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleOffsetFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version < 8 {
@@ -45,8 +49,19 @@ func (s *Server) handleOffsetFetch(_ context.Context, kreq kmsg.Request) (kmsg.R
 				topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		fts, code := s.fetchGroupOffsets(req.Group, topics, false)
+		fts, code := s.fetchGroupOffsets(ctx, req.Group, topics, false)
 		resp.ErrorCode = code
+		if code == errGroupAuthz && req.Version < 2 {
+			// No top-level error before v2: every partition carries it.
+			fts = nil
+			for _, t := range req.Topics {
+				ft := fetchedTopic{name: t.Topic}
+				for _, p := range t.Partitions {
+					ft.parts = append(ft.parts, fetchedPartition{partition: p, offset: -1, epoch: -1, code: code})
+				}
+				fts = append(fts, ft)
+			}
+		}
 		for _, ft := range fts {
 			t := kmsg.NewOffsetFetchResponseTopic()
 			t.Topic = ft.name
@@ -63,7 +78,7 @@ func (s *Server) handleOffsetFetch(_ context.Context, kreq kmsg.Request) (kmsg.R
 	for _, g := range req.Groups {
 		rg := kmsg.NewOffsetFetchResponseGroup()
 		rg.Group = g.Group
-		fts, code := s.fetchGroupOffsets(g.Group, g.Topics, req.Version >= 10)
+		fts, code := s.fetchGroupOffsets(ctx, g.Group, g.Topics, req.Version >= 10)
 		rg.ErrorCode = code
 		for _, ft := range fts {
 			t := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -86,7 +101,13 @@ func (s *Server) handleOffsetFetch(_ context.Context, kreq kmsg.Request) (kmsg.R
 
 // fetchGroupOffsets answers one group's OffsetFetch; topics nil means all.
 // It returns the topics and a group-level error code.
-func (s *Server) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, byID bool) ([]fetchedTopic, int16) {
+func (s *Server) fetchGroupOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestGroupTopic, byID bool) ([]fetchedTopic, int16) {
+	if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, group) {
+		return nil, errGroupAuthz
+	}
+	describable := func(topic string) bool {
+		return s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic)
+	}
 	var out []fetchedTopic
 	if topics == nil {
 		all, err := s.log.GroupOffsets(group)
@@ -97,10 +118,17 @@ func (s *Server) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReques
 		if byID {
 			ids = s.topicIDs()
 		}
+		lastTopic, lastAllowed := "", false
 		for _, o := range all {
 			id, ok := ids[o.Topic]
 			if byID && !ok {
 				continue // the topic is gone; an id cannot name it
+			}
+			if o.Topic != lastTopic { // offsets come sorted by topic
+				lastTopic, lastAllowed = o.Topic, describable(o.Topic)
+			}
+			if !lastAllowed {
+				continue // not shown at all, as Kafka
 			}
 			if len(out) == 0 || out[len(out)-1].name != o.Topic {
 				out = append(out, fetchedTopic{name: o.Topic, id: id})
@@ -119,9 +147,12 @@ func (s *Server) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReques
 				ft.code = errUnknownTopicID
 			}
 		}
+		denied := ft.code == 0 && !describable(ft.name)
 		for _, p := range rt.Partitions {
 			fp := fetchedPartition{partition: p, offset: -1, epoch: -1}
-			if ft.code == 0 {
+			if denied {
+				fp.code = errTopicAuthz
+			} else if ft.code == 0 {
 				o, ok, err := s.log.FetchOffset(group, ft.name, p)
 				switch {
 				case err != nil:

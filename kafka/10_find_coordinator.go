@@ -10,7 +10,8 @@ import (
 // FindCoordinator (key 10), v0-v6.
 //
 // Behavior:
-//   - Group keys: node 1, the only broker, is every group's coordinator.
+//   - Group keys: node 1, the only broker, is every group's coordinator;
+//     GROUP_AUTHORIZATION_FAILED without DESCRIBE on the group.
 //   - Transaction keys: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (no
 //     transactions; fatal in clients rather than retried forever).
 //   - Other key types (share groups): INVALID_REQUEST.
@@ -25,15 +26,20 @@ const (
 	coordinatorTransaction = 1
 )
 
-func (s *Server) handleFindCoordinator(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleFindCoordinator(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := s.advertisedHostPort()
+	host, port := s.advertisedHostPort(ctx)
 	answer := func(key string) kmsg.FindCoordinatorResponseCoordinator {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
 		switch req.CoordinatorType {
 		case coordinatorGroup:
+			if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key) {
+				c.NodeID, c.Port = -1, -1
+				c.ErrorCode = errGroupAuthz
+				break
+			}
 			c.NodeID, c.Host, c.Port = NodeID, host, port
 		case coordinatorTransaction:
 			c.NodeID, c.Port = -1, -1

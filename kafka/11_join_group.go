@@ -18,6 +18,7 @@ import (
 //     the selected protocol, the others an empty list.
 //   - Protocols and their metadata are carried as opaque bytes: eager and
 //     cooperative assignors are the clients' business.
+//   - READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //   - Session timeouts outside [1 s, 30 min] get INVALID_SESSION_TIMEOUT;
 //     a protocol type or protocol set that does not fit the group's,
 //     INCONSISTENT_GROUP_PROTOCOL; an empty group id, INVALID_GROUP_ID.
@@ -37,6 +38,15 @@ func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecon
 func (s *Server) handleJoinGroup(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		// Kafka's JoinGroup error response.
+		resp.ErrorCode, resp.Generation = errGroupAuthz, -1
+		if req.Version < 7 {
+			p := ""
+			resp.Protocol = &p
+		}
+		return resp, nil
+	}
 	ci := clientInfoFrom(ctx)
 	jr := groups.JoinRequest{
 		Group:          req.Group,

@@ -14,15 +14,20 @@ import (
 //     a rebalance of the others.
 //   - A static member may leave by its instance id alone; with a member id
 //     that is not the instance's current one it gets FENCED_INSTANCE_ID.
+//   - READ on the group, else GROUP_AUTHORIZATION_FAILED (top level).
 //
 // Version notes:
 //   - v0-v2: one member id, its error at the top level.
 //   - v3+ (KIP-345): a batch of members, an error each; v5 reasons (logged).
 func init() { register(kmsg.LeaveGroup, 0, 5, (*Server).handleLeaveGroup) }
 
-func (s *Server) handleLeaveGroup(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleLeaveGroup(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthz
+		return resp, nil
+	}
 	if req.Version < 3 {
 		gerr, errs := s.groups.Leave(req.Group, []groups.LeaveMember{{MemberID: req.MemberID}})
 		resp.ErrorCode = code(gerr)

@@ -17,6 +17,7 @@ import (
 //     leader left out gets an empty assignment.
 //   - A new rebalance before the leader's assignment arrives answers
 //     waiting members with REBALANCE_IN_PROGRESS.
+//   - READ on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v3+ group.instance.id; v4 flexible; v5 protocol type and name, checked
@@ -26,6 +27,10 @@ func init() { register(kmsg.SyncGroup, 0, 5, (*Server).handleSyncGroup) }
 func (s *Server) handleSyncGroup(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode, resp.MemberAssignment = errGroupAuthz, []byte{}
+		return resp, nil
+	}
 	sr := groups.SyncRequest{
 		Group:      req.Group,
 		MemberID:   req.MemberID,

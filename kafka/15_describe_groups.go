@@ -16,19 +16,29 @@ import (
 //   - A group known only by committed offsets (members gone, a restart,
 //     HTTP or simple commits): Empty, protocol type "".
 //   - Any other group: Dead with no error, or GROUP_ID_NOT_FOUND from v6.
-//   - Authorized operations are not tracked (INT32_MIN, "not requested").
+//   - DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED and nothing
+//     else about it.
+//   - Authorized operations (v3+) when asked for: a bit per operation the
+//     principal may do on the group (INT32_MIN when not asked for).
 //
 // Version notes:
 //   - v3+ authorized operations; v4+ instance ids; v5 flexible; v6 error
 //     messages and GROUP_ID_NOT_FOUND.
 func init() { register(kmsg.DescribeGroups, 0, 6, (*Server).handleDescribeGroups) }
 
-func (s *Server) handleDescribeGroups(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleDescribeGroups(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = name
+		if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
+			// Kafka's groupError: no state, no message, nothing about the
+			// group.
+			rg.ErrorCode = errGroupAuthz
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		if info, ok := s.groups.Describe(name); ok {
 			rg.State, rg.ProtocolType, rg.Protocol = info.State.String(), info.ProtocolType, info.Protocol
 			for _, m := range info.Members {
@@ -60,6 +70,13 @@ func (s *Server) handleDescribeGroups(_ context.Context, kreq kmsg.Request) (kms
 			rg.State = "Dead"
 		}
 		resp.Groups = append(resp.Groups, rg)
+	}
+	if req.Version >= 3 && req.IncludeAuthorizedOperations {
+		for i := range resp.Groups {
+			if g := &resp.Groups[i]; g.ErrorCode == 0 {
+				g.AuthorizedOperations = s.authorizedOps(ctx, kmsg.ACLResourceTypeGroup, g.Group)
+			}
+		}
 	}
 	return resp, nil
 }

@@ -13,6 +13,8 @@ import (
 // Behavior:
 //   - Groups with members (from the coordinator) and groups known only by
 //     committed offsets (state Empty, protocol type ""), each once, by name.
+//   - All of them with DESCRIBE on the cluster, else those with DESCRIBE on
+//     the group.
 //
 // Version notes:
 //   - v3 flexible; v4+ states filter (case-insensitive); v5+ types filter:
@@ -21,7 +23,7 @@ func init() { register(kmsg.ListGroups, 0, 5, (*Server).handleListGroups) }
 
 const groupTypeClassic = "classic"
 
-func (s *Server) handleListGroups(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleListGroups(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	match := func(filter []string, v string) bool {
@@ -35,7 +37,13 @@ func (s *Server) handleListGroups(_ context.Context, kreq kmsg.Request) (kmsg.Re
 		}
 		return false
 	}
+	// Kafka lists every group to a principal with DESCRIBE on the cluster,
+	// else the groups it may DESCRIBE.
+	all := s.allowedCluster(ctx, kmsg.ACLOperationDescribe)
 	add := func(name, state, protocolType string) {
+		if !all && !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
+			return
+		}
 		if req.Version >= 4 && !match(req.StatesFilter, state) || req.Version >= 5 && !match(req.TypesFilter, groupTypeClassic) {
 			return
 		}

@@ -13,12 +13,15 @@ import (
 //     Kafka keeps them until the group expires).
 //   - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids
 //     UNKNOWN_TOPIC_ID.
+//   - DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED (before its
+//     existence is looked at; by id, the name is returned only with
+//     DESCRIBE on the topic).
 //
 // Version notes:
 //   - v0-v5: names; v6: name or id per topic.
 func init() { register(kmsg.DeleteTopics, 0, 6, (*Server).handleDeleteTopics) }
 
-func (s *Server) handleDeleteTopics(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleDeleteTopics(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	targets := req.Topics
@@ -36,6 +39,12 @@ func (s *Server) handleDeleteTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 		switch {
 		case rt.Topic != nil && *rt.Topic != "":
 			name = *rt.Topic
+			if !s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, name) {
+				// Whether it exists (and its id) is not disclosed.
+				st.ErrorCode = errTopicAuthz
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			if info, ok := s.log.Topic(name); ok {
 				st.TopicID = info.UUID
 			}
@@ -47,6 +56,14 @@ func (s *Server) handleDeleteTopics(_ context.Context, kreq kmsg.Request) (kmsg.
 				continue
 			}
 			name = info.Name
+			if !s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, name) {
+				st.ErrorCode = errTopicAuthz
+				if s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
+					st.Topic = &name // the name only to those who may see it
+				}
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			st.Topic = &name
 		}
 		if err := s.log.DeleteTopic(name); err != nil {

@@ -13,6 +13,7 @@ import (
 //     high watermark) and drops the batches wholly below it; the new log
 //     start is the low watermark in the response.
 //   - Offsets above the high watermark get OFFSET_OUT_OF_RANGE.
+//   - DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED.
 func init() { register(kmsg.DeleteRecords, 0, 2, (*Server).handleDeleteRecords) }
 
 func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -21,9 +22,15 @@ func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (km
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
+		denied := !s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			if denied {
+				sp.ErrorCode = errTopicAuthz
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			off := rp.Offset
 			if off == -1 {
 				_, hwm, err := s.log.Offsets(rt.Topic, rp.Partition)

@@ -25,13 +25,22 @@ import (
 //     the log; at the top epoch it gets a new id.
 //   - Transactions are not supported: a transactional id gets
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients report as fatal.
+//   - Without a transactional id: IDEMPOTENT_WRITE on the cluster or WRITE
+//     on any topic (Kafka 3.0+, KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 func init() { register(kmsg.InitProducerID, 0, 5, (*Server).handleInitProducerID) }
 
-func (s *Server) handleInitProducerID(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleInitProducerID(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	if req.TransactionalID != nil && *req.TransactionalID != "" {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		// Refused with or without WRITE on the transactional id: the same
+		// code either way.
+		resp.ErrorCode = errTxnIDAuthz
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		return resp, nil
+	}
+	if !s.mayProduceIdempotently(ctx) {
+		resp.ErrorCode = errClusterAuthz
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
 		return resp, nil
 	}

@@ -16,17 +16,24 @@ import (
 //   - A current leader epoch above 0 (v2+) gets UNKNOWN_LEADER_EPOCH.
 //   - Consumers (Java's KIP-320 position validation, franz-go) use it to
 //     detect log truncation; here it never finds any.
+//   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED.
 func init() { register(kmsg.OffsetForLeaderEpoch, 0, 4, (*Server).handleOffsetForLeaderEpoch) }
 
-func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
+		denied := !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition, sp.LeaderEpoch, sp.EndOffset = rp.Partition, -1, -1
+			if denied {
+				sp.ErrorCode = errTopicAuthz
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			_, hwm, err := s.log.Offsets(rt.Topic, rp.Partition)
 			switch {
 			case err != nil:

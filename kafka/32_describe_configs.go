@@ -16,6 +16,9 @@ import (
 //     (from CreateTopics) as DYNAMIC_TOPIC_CONFIG overrides.
 //   - Broker "1" (or ""): the broker settings tools look at, as static
 //     broker configs. Broker loggers: an empty list.
+//   - DESCRIBE_CONFIGS on the topic, else TOPIC_AUTHORIZATION_FAILED; on
+//     the cluster for brokers and broker loggers, else
+//     CLUSTER_AUTHORIZATION_FAILED.
 //   - Unknown topics get UNKNOWN_TOPIC_OR_PARTITION, other brokers or
 //     resource types INVALID_REQUEST.
 //
@@ -98,7 +101,7 @@ func (s *Server) eachTopicConfig(overrides map[string]string, add func(name, val
 	}
 }
 
-func (s *Server) handleDescribeConfigs(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
@@ -130,13 +133,26 @@ func (s *Server) handleDescribeConfigs(_ context.Context, kreq kmsg.Request) (km
 		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if !s.allowed(ctx, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, rr.ResourceName) {
+				msg := msgTopicAuthz
+				res.ErrorCode, res.ErrorMessage = errTopicAuthz, &msg
+				break
+			}
 			info, err := s.autoCreate(rr.ResourceName, false)
 			if err != nil {
 				res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
 				break
 			}
 			s.eachTopicConfig(info.Configs, add)
-		case kmsg.ConfigResourceTypeBroker:
+		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+			if !s.allowedCluster(ctx, kmsg.ACLOperationDescribeConfigs) {
+				msg := msgClusterAuthz
+				res.ErrorCode, res.ErrorMessage = errClusterAuthz, &msg
+				break
+			}
+			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+				break // no loggers to describe
+			}
 			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(NodeID) {
 				res.ErrorCode = errInvalidRequest
 				msg := "unknown broker " + rr.ResourceName
@@ -146,7 +162,6 @@ func (s *Server) handleDescribeConfigs(_ context.Context, kreq kmsg.Request) (km
 			for _, d := range brokerConfigs {
 				add(d.name, d.val(s), d.typ, kmsg.ConfigSourceStaticBrokerConfig)
 			}
-		case kmsg.ConfigResourceTypeBrokerLogger:
 		default:
 			res.ErrorCode = errInvalidRequest
 			msg := "unsupported resource type " + rr.ResourceType.String()

@@ -15,9 +15,11 @@ import (
 //     above the current one gets INVALID_PARTITIONS.
 //   - validate_only checks and changes nothing.
 //   - A topic named twice gets INVALID_REQUEST.
+//   - ALTER on the topic, else TOPIC_AUTHORIZATION_FAILED (before its
+//     existence is looked at).
 func init() { register(kmsg.CreatePartitions, 0, 3, (*Server).handleCreatePartitions) }
 
-func (s *Server) handleCreatePartitions(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleCreatePartitions(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	seen := map[string]int{}
@@ -33,6 +35,8 @@ func (s *Server) handleCreatePartitions(_ context.Context, kreq kmsg.Request) (k
 		case seen[rt.Topic] > 1:
 			st.ErrorCode = errInvalidRequest
 			err = fmt.Errorf("topic %q named more than once", rt.Topic)
+		case !s.allowed(ctx, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic):
+			st.ErrorCode = errTopicAuthz
 		case !ok:
 			err = fmt.Errorf("%w: %s", plog.ErrUnknownTopic, rt.Topic)
 		case rt.Count <= info.Partitions:

@@ -14,18 +14,23 @@ import (
 //     reads too) go. A group with members gets NON_EMPTY_GROUP, a group
 //     that neither has members nor offsets GROUP_ID_NOT_FOUND, an empty id
 //     INVALID_GROUP_ID.
+//   - DELETE on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v2 flexible; v3 error messages.
 func init() { register(kmsg.DeleteGroups, 0, 3, (*Server).handleDeleteGroups) }
 
-func (s *Server) handleDeleteGroups(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleDeleteGroups(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
-		rg.ErrorCode = s.deleteGroup(name)
+		if s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, name) {
+			rg.ErrorCode = s.deleteGroup(name)
+		} else {
+			rg.ErrorCode = errGroupAuthz
+		}
 		if rg.ErrorCode != 0 && req.Version >= 3 {
 			msg := kerr.ErrorForCode(rg.ErrorCode).Error()
 			rg.ErrorMessage = &msg

@@ -15,11 +15,17 @@ import (
 //     per partition). A group with members of another protocol type than
 //     "consumer" gets NON_EMPTY_GROUP; an unknown group GROUP_ID_NOT_FOUND;
 //     a topic or partition that does not exist UNKNOWN_TOPIC_OR_PARTITION.
+//   - DELETE on the group, else GROUP_AUTHORIZATION_FAILED; READ on each
+//     topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 func init() { register(kmsg.OffsetDelete, 0, 0, (*Server).handleOffsetDelete) }
 
-func (s *Server) handleOffsetDelete(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleOffsetDelete(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthz
+		return resp, nil
+	}
 	if req.Group == "" {
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 		return resp, nil
@@ -53,11 +59,14 @@ func (s *Server) handleOffsetDelete(_ context.Context, kreq kmsg.Request) (kmsg.
 		st := kmsg.NewOffsetDeleteResponseTopic()
 		st.Topic = rt.Topic
 		info, exists := s.log.Topic(rt.Topic)
+		readable := s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic)
 		var del []int32
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			sp.Partition = rp.Partition
 			switch {
+			case !readable:
+				sp.ErrorCode = errTopicAuthz
 			case !exists || rp.Partition < 0 || rp.Partition >= info.Partitions:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case subscribed[rt.Topic]:

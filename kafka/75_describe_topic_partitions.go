@@ -20,6 +20,10 @@ import (
 //     partition) says where to start, and NextCursor where the next page
 //     starts. A cursor whose topic is not among those named is
 //     INVALID_REQUEST for every topic.
+//   - DESCRIBE on each topic: the others are left out of an all-topics
+//     answer and get TOPIC_AUTHORIZATION_FAILED (after the described ones)
+//     when named. Each described topic carries its authorized operations
+//     (a bit per operation; all of a topic's when nothing is enforced).
 //   - One broker: leader 1, epoch 0, replicas and ISR [1], no eligible
 //     leader replicas (empty lists: with one replica there are none).
 func init() { register(kmsg.DescribeTopicPartitions, 0, 0, (*Server).handleDescribeTopicPartitions) }
@@ -28,7 +32,7 @@ func init() { register(kmsg.DescribeTopicPartitions, 0, 0, (*Server).handleDescr
 // describe.topic.partitions.response.max.partitions default.
 const maxDescribePartitions = 2000
 
-func (s *Server) handleDescribeTopicPartitions(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
+func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 
@@ -39,9 +43,16 @@ func (s *Server) handleDescribeTopicPartitions(_ context.Context, kreq kmsg.Requ
 		known bool
 	}
 	var topics []entry
+	// Named topics without DESCRIBE: answered last, existence undisclosed.
+	var denied []kmsg.DescribeTopicPartitionsResponseTopic
+	describable := func(name string) bool {
+		return s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
+	}
 	if len(req.Topics) == 0 {
 		for _, t := range s.log.Topics() {
-			topics = append(topics, entry{t.Name, t, true})
+			if describable(t.Name) {
+				topics = append(topics, entry{t.Name, t, true})
+			}
 		}
 	} else {
 		seen := map[string]bool{}
@@ -50,11 +61,26 @@ func (s *Server) handleDescribeTopicPartitions(_ context.Context, kreq kmsg.Requ
 				continue
 			}
 			seen[rt.Topic] = true
+			if !describable(rt.Topic) {
+				denied = append(denied, describedTopic(rt.Topic, errTopicAuthz))
+				continue
+			}
 			info, ok := s.log.Topic(rt.Topic)
 			topics = append(topics, entry{rt.Topic, info, ok})
 		}
 		sort.Slice(topics, func(i, j int) bool { return topics[i].name < topics[j].name })
+		sort.Slice(denied, func(i, j int) bool { return *denied[i].Topic < *denied[j].Topic })
 	}
+	defer func() {
+		// Kafka reports the authorized operations of every described topic,
+		// then appends the refused ones.
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode != errInvalidRequest {
+				t.AuthorizedOperations = s.authorizedOps(ctx, kmsg.ACLResourceTypeTopic, *t.Topic)
+			}
+		}
+		resp.Topics = append(resp.Topics, denied...)
+	}()
 
 	limit := int(req.ResponsePartitionLimit)
 	if limit <= 0 || limit > maxDescribePartitions {
@@ -64,12 +90,15 @@ func (s *Server) handleDescribeTopicPartitions(_ context.Context, kreq kmsg.Requ
 	if c := req.Cursor; c != nil {
 		startTopic, startPart = c.Topic, c.Partition
 		found := len(req.Topics) == 0
-		for _, e := range topics {
-			found = found || e.name == c.Topic
+		for _, rt := range req.Topics {
+			found = found || rt.Topic == c.Topic
 		}
 		if !found || c.Partition < 0 {
 			for _, e := range topics {
 				resp.Topics = append(resp.Topics, describedTopic(e.name, errInvalidRequest))
+			}
+			for i := range denied {
+				denied[i].ErrorCode = errInvalidRequest
 			}
 			return resp, nil
 		}

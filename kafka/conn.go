@@ -35,10 +35,52 @@ import (
 // errProtocol marks a request that closes the connection.
 var errProtocol = errors.New("kafka protocol violation")
 
-// serveConn runs one client connection until it ends or the server closes.
-func (s *Server) serveConn(nc net.Conn) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	ctx = withConnInfo(ctx, nc.RemoteAddr().String()) // client id and host for group members
+// errCloseAfterResponse, returned with a response, closes the connection
+// once the response is written (a failed SASL authentication, a request out
+// of SASL order: Kafka answers, then closes).
+var errCloseAfterResponse = errors.New("connection closed after the response")
+
+// serveConn runs one client connection of listener li until it ends or the
+// server closes: the TLS handshake and SASL authentication when li asks for
+// them (sasl.go), then the request pipeline.
+func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
+	remote := nc.RemoteAddr().String()
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("panic serving connection", "remote", remote, "panic", r, "stack", string(debug.Stack()))
+		}
+		_ = nc.Close()
+	}()
+	ci := newConnInfo(remote, li) // client id and host for group members, principal, listener
+	if li.protocol.usesTLS() {
+		tc, err := s.tlsHandshake(nc, li)
+		if err != nil {
+			s.logger.Debug("closing connection", "remote", remote, "err", err)
+			return
+		}
+		nc = tc
+		if li.protocol == SSL {
+			ci.principal = certPrincipal(tc.ConnectionState())
+		}
+	}
+	ctx, cancel := context.WithCancel(withConnInfo(s.ctx, ci))
+	defer cancel()
+	br := bufio.NewReaderSize(nc, 64<<10)
+	if li.protocol.usesSASL() {
+		ci.sasl = newSASLConn(s, ci)
+		defer ci.sasl.stop()
+		if err := s.authenticate(ctx, nc, br, ci.sasl); err != nil {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.logger.Debug("closing connection before authentication", "remote", remote, "err", err)
+			}
+			return
+		}
+	}
+	s.pipeline(ctx, cancel, nc, br)
+}
+
+// pipeline reads, processes and answers requests until the connection ends.
+func (s *Server) pipeline(ctx context.Context, cancel context.CancelFunc, nc net.Conn, br *bufio.Reader) {
 	frames := make(chan []byte, maxInFlight)
 	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
@@ -46,7 +88,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	go func() {
 		defer close(readerDone)
 		defer close(frames)
-		err := s.readFrames(ctx, nc, frames, q)
+		err := s.readFrames(ctx, nc, br, frames, q)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			s.logger.Debug("closing connection", "remote", remote, "err", err)
 		}
@@ -54,9 +96,6 @@ func (s *Server) serveConn(nc net.Conn) {
 		cancel()
 	}()
 	defer func() {
-		if r := recover(); r != nil {
-			s.logger.Error("panic serving connection", "remote", remote, "panic", r, "stack", string(debug.Stack()))
-		}
 		cancel()
 		_ = nc.Close()
 		for range frames { // drain so the reader can exit
@@ -79,9 +118,11 @@ func (s *Server) serveConn(nc net.Conn) {
 // itself only when no earlier response can still be on its way.
 func (s *Server) answer(ctx context.Context, nc net.Conn, buf []byte, q *queued) error {
 	resp, err := s.handleFrame(ctx, buf)
-	if err == nil && resp != nil {
+	if resp != nil { // with errCloseAfterResponse, too
 		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err = nc.Write(resp)
+		if _, werr := nc.Write(resp); werr != nil {
+			err = werr
+		}
 	}
 	q.release(len(buf))
 	if err != nil || resp == nil {
@@ -143,8 +184,7 @@ func (q *queued) wait(ctx context.Context, n int) error {
 }
 
 // readFrames reads size-prefixed frames into out until an error.
-func (s *Server) readFrames(ctx context.Context, nc net.Conn, out chan<- []byte, q *queued) error {
-	br := bufio.NewReaderSize(nc, 64<<10)
+func (s *Server) readFrames(ctx context.Context, nc net.Conn, br *bufio.Reader, out chan<- []byte, q *queued) error {
 	var sizeBuf [4]byte
 	for {
 		q.armIdle(nc, s.cfg.IdleTimeout, true)
@@ -281,7 +321,8 @@ func skipTags(b []byte) ([]byte, error) {
 
 // handleFrame decodes one request frame, runs its handler and returns the
 // encoded response (nil when none is due, as for acks=0 produce). An error
-// means the connection must be closed.
+// means the connection must be closed; with errCloseAfterResponse, after
+// the response is written.
 func (s *Server) handleFrame(ctx context.Context, buf []byte) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -298,6 +339,14 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 	h, req, body, err := parseHeader(buf)
 	if err != nil {
 		return nil, err
+	}
+	ci := connInfoFrom(ctx)
+	if ci != nil && ci.sasl != nil {
+		// SASL listener: before authentication, during a SASL exchange
+		// and once the session expired, only some requests may pass.
+		if err := ci.sasl.gate(h.key); err != nil {
+			return refuseRequest(h, req, err)
+		}
 	}
 	api := apis[h.key]
 	if h.key == kmsg.ApiVersions.Int16() && (h.version > api.max || h.version > req.MaxVersion()) {
@@ -319,16 +368,13 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
 	}
-	setClientID(ctx, h.clientID)
+	ci.setClientID(h.clientID)
 	resp, err := api.fn(s, ctx, req)
-	if err != nil {
+	if resp == nil || err != nil && !errors.Is(err, errCloseAfterResponse) {
 		return nil, err
 	}
-	if resp == nil {
-		return nil, nil
-	}
 	resp.SetVersion(h.version)
-	return encodeResponse(h, resp, req.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), nil
+	return encodeResponse(h, resp, req.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), err
 }
 
 // encodeResponse frames resp for the request with header h.

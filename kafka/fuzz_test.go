@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/auth"
 )
 
 // seedRequests are well-formed requests of every implemented API at a few
@@ -66,6 +67,27 @@ func seedRequests() []kmsg.Request {
 	ole := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	ole.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{LeaderEpoch: 0}}}}
 	add(ole, 0, 4)
+	// The ACL and SCRAM credential APIs.
+	dacl := kmsg.NewPtrDescribeACLsRequest()
+	dacl.ResourceType, dacl.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeMatch
+	dacl.ResourceName, dacl.Operation, dacl.PermissionType = &topic, kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+	add(dacl, 0, 1, 3)
+	cacl := kmsg.NewPtrCreateACLsRequest()
+	cacl.Creations = []kmsg.CreateACLsRequestCreation{{ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "fz-",
+		ResourcePatternType: kmsg.ACLResourcePatternTypePrefixed, Principal: "User:fz", Host: "*",
+		Operation: kmsg.ACLOperationRead, PermissionType: kmsg.ACLPermissionTypeAllow}}
+	add(cacl, 0, 1, 3)
+	delacl := kmsg.NewPtrDeleteACLsRequest()
+	delacl.Filters = []kmsg.DeleteACLsRequestFilter{{ResourceType: kmsg.ACLResourceTypeAny, ResourcePatternType: kmsg.ACLResourcePatternTypeAny,
+		Operation: kmsg.ACLOperationAny, PermissionType: kmsg.ACLPermissionTypeAny}}
+	add(delacl, 0, 1, 3)
+	dsc := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	dsc.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: "fz"}}
+	add(dsc, 0)
+	asc := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	asc.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{{Name: "fz", Mechanism: 1, Iterations: 4096, Salt: []byte("s"), SaltedPassword: make([]byte, 32)}}
+	asc.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{{Name: "fy", Mechanism: 2}}
+	add(asc, 0)
 	return out
 }
 
@@ -76,8 +98,19 @@ func FuzzRequest(f *testing.F) {
 	for i, r := range seedRequests() {
 		f.Add(frame(r, int32(i))[4:])
 	}
+	// With the authorizer on, so that the ACL paths are fuzzed too: requests
+	// act as User:<client id>; with no ACL everyone may do everything until
+	// a fuzzed CreateAcls adds one; "test" (the seeds' client id) is a
+	// superuser.
+	principalByClientID.Store(true)
+	f.Cleanup(func() { principalByClientID.Store(false) })
+	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, AllowEveryoneIfNoACL: true, Superusers: []string{"test"}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	cfg := testConfig()
 	cfg.MaxRequestBytes = 1 << 20
+	cfg.Auth = svc
 	e := startServer(f, cfg)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,14 +46,43 @@ type Config struct {
 	// server.properties Kafka ships; 0 here too).
 	GroupInitialRebalanceDelay time.Duration
 	// Auth authenticates SASL listeners and authorizes requests; nil: no
-	// users and no ACLs (every request allowed, as before security).
+	// users and no ACLs (every request allowed, as before security), and no
+	// SASL listener.
 	Auth *auth.Service
+	// MaxConnections caps the open connections over all listeners (default
+	// 65536); past it a new connection is closed at once.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the open connections from one client IP
+	// address (0: no cap).
+	MaxConnectionsPerIP int
+	// AuthTimeout closes a SASL connection that has not authenticated
+	// within it (default 10 s).
+	AuthTimeout time.Duration
+	// SASLMaxReceiveBytes is the largest frame accepted before
+	// authentication (default 512 KiB); a larger one closes the connection.
+	SASLMaxReceiveBytes int32
+	// ReauthMax is Kafka's connections.max.reauth.ms (KIP-368): a SASL
+	// session lasts this long, then the connection must re-authenticate
+	// before any other request (0: sessions never expire).
+	ReauthMax time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake of SSL and SASL_SSL
+	// connections (default 10 s).
+	TLSHandshakeTimeout time.Duration
 }
 
 // Defaults.
 const (
 	DefaultMaxRequestBytes = 100 << 20
 	DefaultIdleTimeout     = 10 * time.Minute
+	// DefaultMaxConnections is ZOMBI_MAX_CONNECTIONS's default.
+	DefaultMaxConnections = 65536
+	// DefaultAuthTimeout is ZOMBI_AUTH_TIMEOUT_MS's default.
+	DefaultAuthTimeout = 10 * time.Second
+	// DefaultSASLMaxReceiveBytes is ZOMBI_SASL_MAX_RECEIVE_BYTES's default
+	// (Kafka's sasl.server.max.receive.size).
+	DefaultSASLMaxReceiveBytes = 512 << 10
+	// DefaultTLSHandshakeTimeout bounds a TLS handshake.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
 	// NodeID is the id of the one broker; it is also the controller and the
 	// group coordinator.
 	NodeID = 1
@@ -81,11 +111,21 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
+	perIP     map[netip.Addr]int // open connections per client IP, when capped
 	closed    bool
 	wg        sync.WaitGroup
 
-	advHost atomic.Pointer[string]
-	advPort atomic.Int32
+	// defaultListener is the first listener served: its advertised address
+	// answers requests that come without a connection (the fuzz target)
+	// and DescribeConfigs' advertised.listeners.
+	defaultListener atomic.Pointer[listenerInfo]
+
+	sec securityCounters
+
+	// saslAuth is cfg.Auth as the SASL listeners use it (nil: no SASL
+	// listener); an interface so that tests can drive the state machine
+	// with a fake mechanism.
+	saslAuth saslAuthenticator
 
 	pidMu      sync.Mutex
 	lastPID    int64 // last producer id handed out
@@ -108,6 +148,18 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	if cfg.SASLMaxReceiveBytes <= 0 {
+		cfg.SASLMaxReceiveBytes = DefaultSASLMaxReceiveBytes
+	}
+	if cfg.TLSHandshakeTimeout <= 0 {
+		cfg.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -124,19 +176,31 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
+		perIP:     map[netip.Addr]int{},
 		groups:    groups.New(groups.Config{Logger: logger, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay}),
 	}
-	if cfg.AdvertisedHost != "" {
-		h := cfg.AdvertisedHost
-		s.advHost.Store(&h)
+	if cfg.Auth != nil {
+		s.saslAuth = cfg.Auth
 	}
-	s.advPort.Store(cfg.AdvertisedPort)
 	return s
 }
 
-// Serve accepts connections on ln until Close; it returns nil after Close
-// (also when Close came first), and an error only when ln fails.
+// Serve accepts PLAINTEXT connections on ln: ServeListener(ln,
+// Listener{Protocol: PlainText}).
 func (s *Server) Serve(ln net.Listener) error {
+	return s.ServeListener(ln, Listener{Protocol: PlainText})
+}
+
+// ServeListener accepts connections on ln, with l's security protocol and
+// advertised address, until Close. It returns nil after Close (also when
+// Close came first), an error when ln fails, and an error without serving
+// (ln left open) when l is unusable: an unknown protocol, SSL without a TLS
+// configuration, SASL without Config.Auth, a bad advertised address.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	li, err := s.newListenerInfo(ln, l)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.closed {
 		// Close won the race with Serve: same outcome as Serve then Close.
@@ -145,9 +209,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.listeners[ln] = struct{}{}
-	s.setAdvertised(ln.Addr())
+	s.defaultListener.CompareAndSwap(nil, li)
 	s.mu.Unlock()
-	s.logger.Info("kafka listener started", "addr", ln.Addr().String(), "advertised", net.JoinHostPort(s.advertised()))
+	s.logger.Info("kafka listener started", "protocol", string(li.protocol), "addr", ln.Addr().String(),
+		"advertised", net.JoinHostPort(li.host, strconv.Itoa(int(li.port))))
 
 	var backoff time.Duration
 	for {
@@ -172,22 +237,66 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		ip := remoteIP(nc)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			_ = nc.Close()
 			return nil
 		}
+		if refused := s.admitLocked(ip); refused != nil {
+			s.mu.Unlock()
+			refused.Add(1)
+			_ = nc.Close()
+			continue
+		}
 		s.conns[nc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(nc)
+			s.serveConn(nc, li)
 			s.mu.Lock()
 			delete(s.conns, nc)
+			s.releaseLocked(ip)
 			s.mu.Unlock()
 		}()
+	}
+}
+
+// remoteIP is the client's IP address (the zero Addr when the connection
+// is not TCP: then no per-IP cap applies).
+func remoteIP(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admitLocked applies the connection caps to a new connection from ip and
+// counts it in; it returns the counter of the cap that refuses it, or nil.
+// Callers hold s.mu.
+func (s *Server) admitLocked(ip netip.Addr) *atomic.Uint64 {
+	if len(s.conns) >= s.cfg.MaxConnections {
+		return &s.sec.refusedMaxConnections
+	}
+	if s.cfg.MaxConnectionsPerIP > 0 && ip.IsValid() {
+		if s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+			return &s.sec.refusedPerIP
+		}
+		s.perIP[ip]++
+	}
+	return nil
+}
+
+// releaseLocked counts a connection from ip out. Callers hold s.mu.
+func (s *Server) releaseLocked(ip netip.Addr) {
+	if s.cfg.MaxConnectionsPerIP > 0 && ip.IsValid() {
+		if n := s.perIP[ip] - 1; n > 0 {
+			s.perIP[ip] = n
+		} else {
+			delete(s.perIP, ip)
+		}
 	}
 }
 
@@ -214,37 +323,27 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// setAdvertised fills in the advertised host and port from the listener's
-// address where the configuration leaves them open. Callers hold s.mu.
-func (s *Server) setAdvertised(addr net.Addr) {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return
-	}
-	if s.advHost.Load() == nil {
-		ip := net.ParseIP(host)
-		if host == "" || ip != nil && ip.IsUnspecified() {
-			host = "localhost"
-		}
-		s.advHost.Store(&host)
-	}
-	if s.advPort.Load() == 0 {
-		if p, err := strconv.Atoi(port); err == nil {
-			s.advPort.Store(int32(p))
-		}
-	}
-}
-
-// advertised returns the host and port clients should connect to.
+// advertised returns the host and port of the first listener, for
+// DescribeConfigs' advertised.listeners.
 func (s *Server) advertised() (string, string) {
-	h, p := s.advertisedHostPort()
+	h, p := s.advertisedHostPort(context.Background())
 	return h, strconv.Itoa(int(p))
 }
 
-func (s *Server) advertisedHostPort() (string, int32) {
-	host := "localhost"
-	if h := s.advHost.Load(); h != nil {
-		host = *h
+// advertisedHostPort returns the advertised address of the listener the
+// request's connection came in on, as Kafka answers Metadata,
+// FindCoordinator and DescribeCluster.
+func (s *Server) advertisedHostPort(ctx context.Context) (string, int32) {
+	li := s.defaultListener.Load()
+	if ci := connInfoFrom(ctx); ci != nil && ci.listener != nil {
+		li = ci.listener
 	}
-	return host, s.advPort.Load()
+	if li == nil {
+		host := s.cfg.AdvertisedHost
+		if host == "" {
+			host = "localhost"
+		}
+		return host, s.cfg.AdvertisedPort
+	}
+	return li.host, li.port
 }

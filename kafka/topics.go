@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"fmt"
 
 	plog "github.com/zombi-dev/zombi/log"
@@ -51,4 +52,19 @@ func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
 	}
 	info, _, err := s.log.EnsureTopic(name, s.cfg.DefaultPartitions)
 	return info, err
+}
+
+// autoCreateAs is autoCreate for the request's principal: a topic that does
+// not exist is created only when the principal may CREATE it (on the
+// cluster or the topic); otherwise it is unknown and createDenied is true
+// (Metadata answers TOPIC_AUTHORIZATION_FAILED then, as Kafka).
+func (s *Server) autoCreateAs(ctx context.Context, name string, allowed bool) (info plog.TopicInfo, createDenied bool, err error) {
+	if info, ok := s.log.Topic(name); ok {
+		return info, false, nil
+	}
+	if allowed && s.cfg.AutoCreateTopics && plog.ValidTopicName(name) && !s.mayCreateTopic(ctx, name) {
+		return plog.TopicInfo{}, true, fmt.Errorf("%w: %s", plog.ErrUnknownTopic, name)
+	}
+	info, err = s.autoCreate(name, allowed)
+	return info, false, err
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zombi-dev/zombi/tlsconf"
 )
 
 // Config is everything the server reads from its environment and flags.
@@ -40,6 +42,26 @@ type Config struct {
 	HotMaxBytes         int64
 	Retention           time.Duration
 	LogLevel            slog.Level
+
+	// Security (DESIGN.md "Security"); security_config.go checks how they
+	// fit together.
+	KafkaListeners       []listenerConfig // ZOMBI_KAFKA_LISTENERS resolved, with advertised addresses
+	kafkaListenersRaw    string
+	kafkaAdvertisedRaw   string
+	TLS                  tlsconf.Config
+	HTTPTLS              bool
+	SASLMechanisms       []string
+	BootstrapUsers       []bootstrapUser
+	Superusers           []string
+	Authorization        string // auto, on, off
+	AllowEveryoneIfNoACL bool
+	HTTPPublicPaths      []string
+	FailedAuthDelay      time.Duration
+	AuthTimeout          time.Duration
+	ReauthMax            time.Duration
+	SASLMaxReceiveBytes  int
+	MaxConnections       int
+	MaxConnectionsPerIP  int
 }
 
 // setting is one configuration variable: an environment variable and the
@@ -103,6 +125,72 @@ var settings = []setting{
 	{"ZOMBI_HOT_RETENTION_SECS", "hot-retention-secs", "0", "seconds flushed data stays in the hot tier before it is dropped", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.HotRetention = time.Duration(n) * time.Second })},
 	{"ZOMBI_HOT_MAX_BYTES", "hot-max-bytes", "10737418240", "unflushed bytes above which writes are refused while S3 is behind (0: no limit)", intSetter(0, 1<<50, func(c *Config, n int64) { c.HotMaxBytes = n })},
 	{"ZOMBI_RETENTION_SECS", "retention-secs", "0", "seconds cold segments are kept (0: forever)", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.Retention = time.Duration(n) * time.Second })},
+	{"ZOMBI_KAFKA_LISTENERS", "kafka-listeners", defaultListeners, "Kafka listeners, a comma list of PROTOCOL://host:port with PROTOCOL PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ({ZOMBI_HOST} and {ZOMBI_KAFKA_PORT} are replaced)", func(c *Config, v string) error {
+		c.kafkaListenersRaw = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ZOMBI_KAFKA_ADVERTISED_LISTENERS", "kafka-advertised-listeners", "", "address each listener advertises, same form, matched by protocol (default: the listener's, localhost for 0.0.0.0)", func(c *Config, v string) error {
+		c.kafkaAdvertisedRaw = strings.TrimSpace(v)
+		return nil
+	}},
+	{tlsconf.EnvCertFile, "tls-cert-file", "", "PEM server certificate for SSL/SASL_SSL listeners and HTTPS (reloaded when the file changes)", func(c *Config, v string) error {
+		c.TLS.CertFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{tlsconf.EnvKeyFile, "tls-key-file", "", "PEM private key of the server certificate", func(c *Config, v string) error {
+		c.TLS.KeyFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{tlsconf.EnvClientCAFile, "tls-client-ca-file", "", "PEM CA certificates that sign client certificates", func(c *Config, v string) error {
+		c.TLS.ClientCAFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{tlsconf.EnvClientAuth, "tls-client-auth", "none", "client certificates: none, requested or required (on an SSL listener the principal is User:<CN>)", func(c *Config, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		switch v {
+		case tlsconf.ClientAuthNone, tlsconf.ClientAuthRequested, tlsconf.ClientAuthRequired:
+		default:
+			return fmt.Errorf("%q is not one of none, requested, required", v)
+		}
+		c.TLS.ClientAuth = v
+		return nil
+	}},
+	{"ZOMBI_HTTP_TLS", "http-tls", "false", "serve the REST API as HTTPS with the TLS certificate", boolSetter(func(c *Config, b bool) { c.HTTPTLS = b })},
+	{"ZOMBI_SASL_MECHANISMS", "sasl-mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "SASL mechanisms enabled on SASL listeners", setMechanisms},
+	{"ZOMBI_BOOTSTRAP_USERS", "bootstrap-users", "", "user:password[,user:password...] created or updated at start (a secret: prefer the environment to the flag)", setBootstrapUsers},
+	{"ZOMBI_SUPERUSERS", "superusers", "", "comma list of user names that bypass ACLs", func(c *Config, v string) error {
+		names, err := splitNames(v)
+		c.Superusers = names
+		return err
+	}},
+	{"ZOMBI_AUTHORIZATION", "authorization", "auto", "ACLs: auto (enforced whenever a listener authenticates), on, off", func(c *Config, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v != "auto" && v != "on" && v != "off" {
+			return fmt.Errorf("%q is not one of auto, on, off", v)
+		}
+		c.Authorization = v
+		return nil
+	}},
+	{"ZOMBI_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "allow-everyone-if-no-acl-found", "false", "allow a request on a resource that has no ACL at all (Kafka's allow.everyone.if.no.acl.found)", boolSetter(func(c *Config, b bool) { c.AllowEveryoneIfNoACL = b })},
+	{"ZOMBI_HTTP_PUBLIC_PATHS", "http-public-paths", "/health", "REST paths that need no credentials when authentication is on (comma list; a trailing * matches a prefix)", func(c *Config, v string) error {
+		c.HTTPPublicPaths = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if !strings.HasPrefix(p, "/") {
+				return fmt.Errorf("%q does not start with /", p)
+			}
+			c.HTTPPublicPaths = append(c.HTTPPublicPaths, p)
+		}
+		return nil
+	}},
+	{"ZOMBI_FAILED_AUTH_DELAY_MS", "failed-auth-delay-ms", "100", "wait before answering a failed authentication", intSetter(0, 60000, func(c *Config, n int64) { c.FailedAuthDelay = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_AUTH_TIMEOUT_MS", "auth-timeout-ms", "10000", "close a SASL connection that has not authenticated within this", intSetter(1, 3600000, func(c *Config, n int64) { c.AuthTimeout = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_CONNECTIONS_MAX_REAUTH_MS", "connections-max-reauth-ms", "0", "SASL sessions last this long before the client must re-authenticate (0: forever)", intSetter(0, 365*86400*1000, func(c *Config, n int64) { c.ReauthMax = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_SASL_MAX_RECEIVE_BYTES", "sasl-max-receive-bytes", "524288", "largest Kafka frame accepted before authentication", intSetter(64, math.MaxInt32, func(c *Config, n int64) { c.SASLMaxReceiveBytes = int(n) })},
+	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open Kafka connections; new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},
+	{"ZOMBI_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "most open Kafka connections from one IP address (0: no cap)", intSetter(0, 1<<24, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) })},
 	{"ZOMBI_LOG", "log", "info", "log level: debug, info, warn, error (zombi=LEVEL also accepted)", func(c *Config, v string) error {
 		v = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "zombi=")
 		switch v {
@@ -153,6 +241,9 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 		if err := s.set(&c, v); err != nil {
 			return Config{}, fmt.Errorf("invalid %s (%s): %w", s.env, from, err)
 		}
+	}
+	if err := c.resolveSecurity(); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -13,14 +13,18 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/zombi-dev/zombi/auth"
+	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
 	"github.com/zombi-dev/zombi/tiering"
+	"github.com/zombi-dev/zombi/tlsconf"
 )
 
 func main() {
@@ -30,6 +34,10 @@ func main() {
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "bench":
 			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "user", "acl", "token":
+			os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		case "certs":
+			os.Exit(certsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "serve":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
@@ -55,6 +63,14 @@ func main() {
 // run serves until ctx ends, then shuts down in order: stop accepting,
 // finish in-flight requests, close the log.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	// The certificate first: its mistakes need nothing else to be found.
+	var certs *tlsconf.Reloader
+	if cfg.TLS.HasCertificate() {
+		var err error
+		if certs, err = tlsconf.New(cfg.TLS, logger); err != nil {
+			return err
+		}
+	}
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
 		SyncWrites:        cfg.SyncWrites,
@@ -70,6 +86,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 	st := stats.New()
+	authSvc, err := openAuth(cfg, l, logger)
+	if err != nil {
+		return err
+	}
+	if w := cfg.exposureWarning(); w != "" {
+		logger.Warn(w)
+	}
 
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
@@ -95,10 +118,24 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen for HTTP (ZOMBI_PORT): %w", err)
 	}
-	kafkaLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.KafkaPort)))
-	if err != nil {
+	kafkaLns := make([]net.Listener, 0, len(cfg.KafkaListeners))
+	closeAll := func() {
 		httpLn.Close()
-		return fmt.Errorf("listen for Kafka (ZOMBI_KAFKA_PORT): %w", err)
+		for _, ln := range kafkaLns {
+			ln.Close()
+		}
+	}
+	for _, lc := range cfg.KafkaListeners {
+		ln, err := net.Listen("tcp", lc.Addr)
+		if err != nil {
+			closeAll()
+			setting := "ZOMBI_KAFKA_LISTENERS " + lc.String()
+			if cfg.kafkaListenersRaw == "" {
+				setting = "ZOMBI_KAFKA_PORT"
+			}
+			return fmt.Errorf("listen for Kafka (%s): %w", setting, err)
+		}
+		kafkaLns = append(kafkaLns, ln)
 	}
 
 	ks := kafka.NewServer(l, st, kafka.Config{
@@ -109,27 +146,58 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultPartitions:          int32(cfg.DefaultPartitions),
 		IdleTimeout:                10 * time.Minute,
 		GroupInitialRebalanceDelay: cfg.GroupRebalanceDelay,
+		Auth:                       authSvc,
+		MaxConnections:             cfg.MaxConnections,
+		MaxConnectionsPerIP:        cfg.MaxConnectionsPerIP,
+		AuthTimeout:                cfg.AuthTimeout,
+		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
+		ReauthMax:                  cfg.ReauthMax,
 	}, logger)
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		DefaultPartitions: int32(cfg.DefaultPartitions),
 		Groups:            ks.Groups(), // GET /consumers sees live groups
+		Auth:              authSvc,
+		RequireAuth:       cfg.Authenticates(),
+		PublicPaths:       cfg.HTTPPublicPaths,
 	}, logger)
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if cfg.HTTPTLS {
+		hs.TLSConfig = certs.ServerConfig()
+	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 1+len(kafkaLns))
 	go func() {
-		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if cfg.HTTPTLS {
+			err = hs.ServeTLS(httpLn, "", "") // the certificate comes from TLSConfig
+		} else {
+			err = hs.Serve(httpLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
-	go func() {
-		if err := ks.Serve(kafkaLn); err != nil {
-			errc <- fmt.Errorf("serve Kafka: %w", err)
+	kafkaAddrs := make([]string, len(kafkaLns))
+	for i, ln := range kafkaLns {
+		lc := cfg.KafkaListeners[i]
+		kl := kafka.Listener{Protocol: kafka.SecurityProtocol(lc.Protocol), Advertised: lc.Advertised}
+		if lc.usesTLS() {
+			kl.TLS = certs.ServerConfig()
 		}
-	}()
-	logger.Info("zombi listening", "http", httpLn.Addr().String(), "kafka", kafkaLn.Addr().String(),
-		"data_dir", cfg.DataDir, "sync_writes", cfg.SyncWrites)
+		kafkaAddrs[i] = lc.Protocol + "://" + ln.Addr().String()
+		go func() {
+			if err := ks.ServeListener(ln, kl); err != nil {
+				errc <- fmt.Errorf("serve Kafka (ZOMBI_KAFKA_LISTENERS %s): %w", lc, err)
+			}
+		}()
+	}
+	httpScheme := "http://"
+	if cfg.HTTPTLS {
+		httpScheme = "https://"
+	}
+	logger.Info("zombi listening", "http", httpScheme+httpLn.Addr().String(), "kafka", strings.Join(kafkaAddrs, ","),
+		"data_dir", cfg.DataDir, "sync_writes", cfg.SyncWrites, "authentication", cfg.Authenticates(), "authorization", cfg.AuthorizationOn())
 
 	var runErr error
 	select {
@@ -146,4 +214,38 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		logger.Warn("Kafka shutdown", "err", err)
 	}
 	return runErr
+}
+
+// openAuth opens the users, tokens and ACLs stored in the log, applies
+// ZOMBI_BOOTSTRAP_USERS (created or updated, never deleted) and checks that
+// a SASL listener has someone to authenticate. Errors name the setting and
+// never a password.
+func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, error) {
+	svc, err := auth.Open(auth.LogStore(l), auth.Config{
+		Mechanisms:           cfg.SASLMechanisms,
+		Superusers:           cfg.Superusers,
+		Authorization:        cfg.AuthorizationOn(),
+		AllowEveryoneIfNoACL: cfg.AllowEveryoneIfNoACL,
+		FailedAuthDelay:      cfg.FailedAuthDelay,
+		Logger:               logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open users and ACLs: %w", err)
+	}
+	for _, u := range cfg.BootstrapUsers {
+		if err := svc.SetPassword(u.Name, string(u.Password)); err != nil {
+			return nil, fmt.Errorf("ZOMBI_BOOTSTRAP_USERS: user %q: %w", u.Name, err)
+		}
+	}
+	if len(cfg.BootstrapUsers) > 0 {
+		logger.Info("bootstrap users applied", "count", len(cfg.BootstrapUsers))
+	}
+	if cfg.HasSASLListener() && !svc.HasUsers() {
+		for _, lc := range cfg.KafkaListeners {
+			if lc.usesSASL() {
+				return nil, fmt.Errorf("ZOMBI_BOOTSTRAP_USERS names no user and none is stored, but ZOMBI_KAFKA_LISTENERS has %s: set ZOMBI_BOOTSTRAP_USERS=user:password", lc)
+			}
+		}
+	}
+	return svc, nil
 }

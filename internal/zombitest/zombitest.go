@@ -4,6 +4,7 @@
 package zombitest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -66,8 +68,8 @@ func FreePort() (int, error) {
 // Proc is a running zombi process.
 type Proc struct {
 	Cmd       *exec.Cmd
-	HTTPBase  string // http://127.0.0.1:PORT
-	KafkaAddr string // 127.0.0.1:PORT
+	HTTPBase  string // http://127.0.0.1:PORT (https:// with ZOMBI_HTTP_TLS=true)
+	KafkaAddr string // 127.0.0.1:PORT: the first of ZOMBI_KAFKA_LISTENERS when set
 	LogPath   string // the process's stdout and stderr
 	done      chan struct{}
 	err       error
@@ -76,7 +78,10 @@ type Proc struct {
 // Start runs the binary with data in dataDir (created if needed), logs in
 // dataDir/../zombi-PORT.log, both listeners on free ports, and the extra
 // environment (which wins over the defaults here); it returns once /health
-// answers 200 and the Kafka port accepts connections.
+// answers 200 and the Kafka port accepts connections. With
+// ZOMBI_KAFKA_LISTENERS in env, the caller chose the Kafka ports: KafkaAddr
+// is the first listener's. With ZOMBI_HTTP_TLS=true, HTTPBase is https://
+// (the readiness check does not verify the certificate; tests do).
 func Start(dataDir string, env ...string) (*Proc, error) {
 	bin, err := Binary()
 	if err != nil {
@@ -93,26 +98,39 @@ func Start(dataDir string, env ...string) (*Proc, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if envValue(env, "ZOMBI_HTTP_TLS") == "true" {
+		scheme = "https"
+	}
 	p := &Proc{
-		HTTPBase:  fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		HTTPBase:  fmt.Sprintf("%s://127.0.0.1:%d", scheme, httpPort),
 		KafkaAddr: fmt.Sprintf("127.0.0.1:%d", kafkaPort),
 		LogPath:   filepath.Join(filepath.Dir(filepath.Clean(dataDir)), fmt.Sprintf("zombi-%d.log", httpPort)),
 		done:      make(chan struct{}),
+	}
+	base := []string{
+		"ZOMBI_DATA_DIR=" + dataDir,
+		"ZOMBI_HOST=127.0.0.1",
+		"ZOMBI_PORT=" + strconv.Itoa(httpPort),
+		"ZOMBI_KAFKA_ADVERTISED_HOST=127.0.0.1",
+		"ZOMBI_LOG=warn",
+	}
+	if ls := envValue(env, "ZOMBI_KAFKA_LISTENERS"); ls != "" {
+		first, _, _ := strings.Cut(ls, ",")
+		_, hostPort, ok := strings.Cut(first, "://")
+		if !ok {
+			return nil, fmt.Errorf("ZOMBI_KAFKA_LISTENERS=%s: want PROTOCOL://HOST:PORT,...", ls)
+		}
+		p.KafkaAddr = hostPort
+	} else {
+		base = append(base, "ZOMBI_KAFKA_PORT="+strconv.Itoa(kafkaPort))
 	}
 	logf, err := os.Create(p.LogPath)
 	if err != nil {
 		return nil, err
 	}
 	p.Cmd = exec.Command(bin)
-	p.Cmd.Env = append(os.Environ(),
-		"ZOMBI_DATA_DIR="+dataDir,
-		"ZOMBI_HOST=127.0.0.1",
-		"ZOMBI_PORT="+strconv.Itoa(httpPort),
-		"ZOMBI_KAFKA_PORT="+strconv.Itoa(kafkaPort),
-		"ZOMBI_KAFKA_ADVERTISED_HOST=127.0.0.1",
-		"ZOMBI_LOG=warn",
-	)
-	p.Cmd.Env = append(p.Cmd.Env, env...)
+	p.Cmd.Env = append(append(os.Environ(), base...), env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if err := p.Cmd.Start(); err != nil {
 		logf.Close()
@@ -155,9 +173,26 @@ func StartT(t testing.TB, dataDir string, env ...string) *Proc {
 	return p
 }
 
+// envValue is the value of the last KEY=... in env, "" when absent.
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+// readyClient checks /health; readiness only: the tests check the server's
+// certificate themselves.
+var readyClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
+	TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	DisableKeepAlives: true,
+}}
+
 func (p *Proc) ready() bool {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(p.HTTPBase + "/health")
+	resp, err := readyClient.Get(p.HTTPBase + "/health")
 	if err != nil {
 		return false
 	}

@@ -6,6 +6,11 @@
 #   kafka.sh fetch                  resolve the jars and the Connect plugins into the cache (Maven; once)
 #   kafka.sh start DIR [k=v ...]    format DIR and start a single-node cluster on free loopback ports;
 #                                   extra k=v lines go into server.properties; prints the bootstrap address
+#                                   (the PLAINTEXT listener). Two options among them:
+#                                     --listener=PROTOCOL://HOST:PORT  one more listener named after its
+#                                       protocol (SSL, SASL_PLAINTEXT, SASL_SSL), advertised as given
+#                                     --add-scram=MECH=[name=U,password=P]  a SCRAM credential written when
+#                                       formatting (kafka-storage format --add-scram)
 #   kafka.sh stop DIR               SIGTERM, then SIGKILL after 30 s
 #   kafka.sh addr DIR               the bootstrap address of a started cluster
 #   kafka.sh TOOL [args ...]        a command-line tool: kafka-topics, kafka-console-producer,
@@ -142,16 +147,30 @@ start() {
 		die "a Kafka is already running from $dir (pid $(cat "$dir/pid"))"
 	fi
 	local port=${KAFKA_PORT:-$(free_port)} cport=${KAFKA_CONTROLLER_PORT:-$(free_port)}
+	local kv extra="" protos="" scram=() props=()
+	for kv in "$@"; do
+		case "$kv" in
+		--listener=*://*)
+			kv=${kv#--listener=}
+			extra+=",$kv"
+			protos+=",${kv%%://*}:${kv%%://*}"
+			;;
+		--add-scram=*) scram+=(--add-scram "${kv#--add-scram=}") ;;
+		--*) die "unknown option: $kv" ;;
+		*=*) props+=("$kv") ;;
+		*) die "not key=value: $kv" ;;
+		esac
+	done
 	rm -rf "$dir/data"
 	cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport$extra
+advertised.listeners=PLAINTEXT://127.0.0.1:$port$extra
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$protos
 log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -162,13 +181,12 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
-	local kv
-	for kv in "$@"; do
-		case "$kv" in *=*) echo "$kv" >>"$dir/server.properties" ;; *) die "not key=value: $kv" ;; esac
+	for kv in "${props[@]}"; do
+		echo "$kv" >>"$dir/server.properties"
 	done
 	(KAFKA_HEAP_OPTS=-Xmx256M KAFKA_LOG_LEVEL=WARN java_run kafka.tools.StorageTool format \
 		--config "$dir/server.properties" --cluster-id="$(cluster_id)" \
-		--ignore-formatted) >"$dir/format.log" 2>&1 || die "format failed: $(cat "$dir/format.log")"
+		--ignore-formatted "${scram[@]}") >"$dir/format.log" 2>&1 || die "format failed: $(cat "$dir/format.log")"
 	echo "127.0.0.1:$port" >"$dir/addr"
 	local started
 	started=$(date +%s%N)
