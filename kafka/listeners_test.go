@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/auth"
+	"github.com/zombi-dev/zombi/tlsconf"
 )
 
 func TestParseListeners(t *testing.T) {
@@ -330,4 +331,85 @@ func expectRefused(t *testing.T, d *net.Dialer, addr string) {
 	if err == nil || errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("refused connection: read %d bytes, %v; want it closed", n, err)
 	}
+}
+
+// TestSSLCertificateReload: with tlsconf's reloading configuration
+// (ZOMBI_TLS_CLIENT_AUTH=required), a new certificate on disk is served to
+// new connections while established ones keep working; the client
+// certificate's CN is the principal, and a client without one is refused.
+func TestSSLCertificateReload(t *testing.T) {
+	seen := principalProbe(t)
+	ca, err := tlsconf.NewDevCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := tlsconf.Config{CertFile: dir + "/server.pem", KeyFile: dir + "/server-key.pem", ClientCAFile: dir + "/ca.pem", ClientAuth: tlsconf.ClientAuthRequired}
+	if err := (tlsconf.Pair{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}).Write(files.ClientCAFile, dir+"/ca-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	issueServer := func() {
+		p, err := ca.Server()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Write(files.CertFile, files.KeyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issueServer()
+	r, err := tlsconf.New(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startSecure(t, testConfig(), Listener{Protocol: SSL, TLS: r.ServerConfig()})
+	cli, err := ca.Client("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS, err := ca.ClientConfig(&cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS.ServerName = "127.0.0.1"
+	serial := func(c *rawConn) string {
+		return c.c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+
+	c1 := dialRaw(t, e.addrs[SSL], clientTLS)
+	c1.do(kmsg.NewPtrMetadataRequest(), 12)
+	if p := seen(); p[len(p)-1] != auth.User("carol") {
+		t.Fatalf("principal %v, want User:carol", p[len(p)-1])
+	}
+	issueServer()
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dialRaw(t, e.addrs[SSL], clientTLS)
+	if serial(c1) == serial(c2) {
+		t.Fatal("a new connection still gets the old certificate after the reload")
+	}
+	c2.do(kmsg.NewPtrMetadataRequest(), 12)
+	c1.do(kmsg.NewPtrMetadataRequest(), 12) // the old connection is still up
+
+	// No client certificate: refused (TLS 1.3 clients learn it at their
+	// first read).
+	noCert := clientTLS.Clone()
+	noCert.Certificates = nil
+	nc, err := net.DialTimeout("tcp", e.addrs[SSL], 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	tc := tls.Client(nc, noCert)
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.SetVersion(3)
+		_, _ = tc.Write(frame(req, 1))
+		if _, err := tc.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a client without a certificate was answered")
+		}
+	}
+	waitFor(t, "the refused handshake counted", func() bool { return e.s.SecurityCounters().TLSHandshakeFailures == 1 })
 }
