@@ -27,6 +27,9 @@ type Config struct {
 	// for GET /consumers and GET /consumers/{g}; nil: groups are known by
 	// their committed offsets only.
 	Groups GroupLister
+	// SecurityCounters, when set, adds the Kafka door's security counters
+	// (refused connections by reason) to /stats ("security") and /metrics.
+	SecurityCounters func() map[string]uint64
 	// Auth is the security core: users and tokens for authentication, the
 	// ACLs for authorization (enforced when Auth.Enabled()). nil: no
 	// authentication and no ACLs.

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/zombi-dev/zombi/stats"
 )
 
 // getHealth: GET /health.
@@ -20,7 +22,14 @@ func (s *server) getHealth(c *gin.Context) {
 
 // getStats: GET /stats, the shared counters' snapshot.
 func (s *server) getStats(c *gin.Context) {
-	b, err := json.Marshal(s.stats.Snapshot())
+	var v any = s.stats.Snapshot()
+	if s.cfg.SecurityCounters != nil {
+		v = struct {
+			stats.Snapshot
+			Security map[string]uint64 `json:"security"`
+		}{s.stats.Snapshot(), s.cfg.SecurityCounters()}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -60,6 +69,23 @@ func (s *server) getMetrics(c *gin.Context) {
 	metric("zombi_read_rate_per_second", "gauge", "Read requests per second over the last seconds.", snap.Reads.RatePerSec)
 	metric("zombi_read_latency_avg_microseconds", "gauge", "Average read request latency.", snap.Reads.AvgLatencyUs)
 	metric("zombi_errors_total", "counter", "Failed requests.", float64(snap.ErrorsTotal))
+	if s.cfg.SecurityCounters != nil {
+		const name = "zombi_kafka_connections_refused_total"
+		b = append(b, "# HELP "+name+" Kafka connections refused or closed for security reasons (caps, TLS, authentication), by reason.\n# TYPE "+name+" counter\n"...)
+		counters := s.cfg.SecurityCounters()
+		reasons := make([]string, 0, len(counters))
+		for r := range counters {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			b = append(b, name+`{reason="`...)
+			b = append(b, r...)
+			b = append(b, `"} `...)
+			b = strconv.AppendUint(b, counters[r], 10)
+			b = append(b, '\n')
+		}
+	}
 	h := c.Writer.Header()
 	h["Content-Type"] = promContentType
 	c.Status(http.StatusOK)

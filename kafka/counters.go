@@ -39,3 +39,18 @@ func (s *Server) SecurityCounters() SecurityCounters {
 		ReauthExpired:          c.reauthExpired.Load(),
 	}
 }
+
+// Map returns the counters by reason, named as their JSON fields.
+func (c SecurityCounters) Map() map[string]uint64 {
+	return map[string]uint64{
+		"refused_max_connections":   c.RefusedMaxConnections,
+		"refused_per_ip":            c.RefusedPerIP,
+		"tls_handshake_timeouts":    c.TLSHandshakeTimeouts,
+		"tls_handshake_failures":    c.TLSHandshakeFailures,
+		"auth_timeouts":             c.AuthTimeouts,
+		"oversized_pre_auth_frames": c.OversizedPreAuthFrames,
+		"auth_failures":             c.AuthFailures,
+		"unauthenticated_requests":  c.UnauthenticatedReqs,
+		"reauth_expired":            c.ReauthExpired,
+	}
+}

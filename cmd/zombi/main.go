@@ -160,6 +160,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
+		SecurityCounters:  func() map[string]uint64 { return ks.SecurityCounters().Map() },
 	}, logger)
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if cfg.HTTPTLS {
