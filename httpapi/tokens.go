@@ -74,6 +74,13 @@ func (s *server) postToken(c *gin.Context) {
 		s.unauthorized(c, errNoCredentials)
 		return
 	}
+	if c.GetBool(viaTokenKey) {
+		// As Kafka's DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: a token (maybe
+		// short-lived, maybe stolen) must not mint tokens that outlive it
+		// or survive its revocation.
+		s.fail(c, &apiError{status: http.StatusForbidden, msg: "a bearer token cannot create tokens: authenticate with a password or a client certificate"})
+		return
+	}
 	if owner != me && !s.authorize(c, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeCluster, clusterResource) {
 		return
 	}
