@@ -323,6 +323,34 @@ func TestAuthCommitAndOffsetNeedTheTopicToo(t *testing.T) {
 	}
 }
 
+// GET /consumers/{g} shows committed offsets, high watermarks and lag
+// only for the topics the caller may DESCRIBE, as Kafka's OffsetFetch
+// (and as GET /consumers/{g}/offset, which refuses the others).
+func TestAuthGroupHidesTopicsWithoutDescribe(t *testing.T) {
+	e := secured(t)
+	admin := basic("admin", "admin-pw")
+	for _, topic := range []string{"secret", "open"} {
+		if w := e.req("POST", "/tables/"+topic, `{"payload":"x"}`, admin); w.Code != 202 {
+			t.Fatalf("write %s: %d %s", topic, w.Code, w.Body)
+		}
+		if w := e.req("POST", "/consumers/g/commit", `{"topic":"`+topic+`","partition":0,"offset":1}`, admin); w.Code != 200 {
+			t.Fatalf("commit %s: %d %s", topic, w.Code, w.Body)
+		}
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeGroup, "g", kmsg.ACLOperationDescribe)
+	e.allow("User:bob", kmsg.ACLResourceTypeTopic, "open", kmsg.ACLOperationDescribe)
+	w := e.req("GET", "/consumers/g", "", basic("bob", "bob-pw"))
+	if w.Code != 200 {
+		t.Fatalf("bob describes g: %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "secret") || !strings.Contains(w.Body.String(), `"open"`) {
+		t.Fatalf("bob (DESCRIBE on topic open only) sees %s", w.Body)
+	}
+	if w := e.req("GET", "/consumers/g", "", admin); !strings.Contains(w.Body.String(), "secret") {
+		t.Fatalf("the superuser sees %s", w.Body)
+	}
+}
+
 func TestAuthAutoCreateNeedsCreate(t *testing.T) {
 	e := secured(t)
 	bob := basic("bob", "bob-pw")
