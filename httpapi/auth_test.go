@@ -511,8 +511,22 @@ func TestAuthOff(t *testing.T) {
 	if w := e.req("POST", "/auth/tokens", `{}`, basic("alice", "wrong")); w.Code != http.StatusUnauthorized {
 		t.Fatalf("token with a wrong password: %d", w.Code)
 	}
-	if w := e.req("POST", "/auth/tokens", `{}`, basic("alice", "alice-pw")); w.Code != http.StatusCreated {
+	w := e.req("POST", "/auth/tokens", `{}`, basic("alice", "alice-pw"))
+	if w.Code != http.StatusCreated {
 		t.Fatalf("alice's token with auth off: %d %s", w.Code, w.Body)
+	}
+	var made struct{ ID string }
+	_ = json.Unmarshal(w.Body.Bytes(), &made)
+	// Nor can anyone list them or revoke them (a token made now is meant
+	// for when authentication is on).
+	if w := e.req("GET", "/auth/tokens", "", nil); strings.Contains(w.Body.String(), made.ID) {
+		t.Fatalf("anonymous lists alice's token: %d %s", w.Code, w.Body)
+	}
+	if w := e.req("DELETE", "/auth/tokens/"+made.ID, "", nil); w.Code != http.StatusUnauthorized {
+		t.Fatalf("anonymous revokes alice's token: %d %s", w.Code, w.Body)
+	}
+	if w := e.req("DELETE", "/auth/tokens/"+made.ID, "", basic("alice", "alice-pw")); w.Code != http.StatusNoContent {
+		t.Fatalf("alice revokes her token with auth off: %d %s", w.Code, w.Body)
 	}
 	// Without the auth service at all.
 	plain := newEnv(t, Config{})

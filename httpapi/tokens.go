@@ -104,6 +104,12 @@ func (s *server) getTokens(c *gin.Context) {
 	if !s.needsAuthService(c) {
 		return
 	}
+	if principal(c) == auth.Anonymous {
+		// Tokens are managed by someone who proved who they are, even
+		// while nothing else needs credentials.
+		s.unauthorized(c, errNoCredentials)
+		return
+	}
 	all := s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, clusterResource)
 	me := principal(c).String()
 	out := []auth.TokenInfo{}
@@ -119,6 +125,10 @@ func (s *server) getTokens(c *gin.Context) {
 // with ALTER on the cluster.
 func (s *server) deleteToken(c *gin.Context) {
 	if !s.needsAuthService(c) {
+		return
+	}
+	if principal(c) == auth.Anonymous {
+		s.unauthorized(c, errNoCredentials)
 		return
 	}
 	id := c.Param("id")
