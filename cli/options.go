@@ -174,7 +174,10 @@ func (o *options) httpClient() (*http.Client, error) {
 	if o.user != "" {
 		rt = basicAuth{user: o.user, password: o.password, next: tr}
 	}
-	return &http.Client{Transport: rt, Timeout: o.timeout}, nil
+	// No redirect is followed: the transport would send the password
+	// wherever it points (the REST API never redirects these calls).
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &http.Client{Transport: rt, Timeout: o.timeout, CheckRedirect: noRedirect}, nil
 }
 
 type basicAuth struct {

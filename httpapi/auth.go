@@ -22,6 +22,9 @@ const clusterResource = auth.ClusterName
 // principalKey holds the request's auth.Principal in the gin context.
 const principalKey = "zombi.principal"
 
+// viaTokenKey is set when the request authenticated with a bearer token.
+const viaTokenKey = "zombi.via_token"
+
 // wwwAuthenticate is sent with every 401: Basic (same users as SASL) or a
 // Bearer token (POST /auth/tokens).
 var wwwAuthenticate = []string{`Basic realm="zombi", charset="UTF-8"`, `Bearer realm="zombi"`}
@@ -81,10 +84,12 @@ func (s *server) authenticate(c *gin.Context) {
 			return
 		}
 		var (
-			p   auth.Principal
-			err error
+			p        auth.Principal
+			err      error
+			viaToken bool
 		)
 		if scheme, rest, _ := strings.Cut(h, " "); strings.EqualFold(scheme, "Bearer") {
+			viaToken = true
 			p, err = s.cfg.Auth.VerifyToken(r.Context(), strings.TrimSpace(rest))
 		} else if user, pw, ok := r.BasicAuth(); ok {
 			p, err = s.cfg.Auth.VerifyPassword(r.Context(), user, pw)
@@ -98,6 +103,9 @@ func (s *server) authenticate(c *gin.Context) {
 			return
 		}
 		c.Set(principalKey, p)
+		if viaToken {
+			c.Set(viaTokenKey, true)
+		}
 	case r.TLS != nil && tlsconf.ClientCN(r.TLS) != "":
 		c.Set(principalKey, auth.User(tlsconf.ClientCN(r.TLS)))
 	case s.cfg.RequireAuth:

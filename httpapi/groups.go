@@ -152,6 +152,9 @@ func (s *server) getGroup(c *gin.Context) {
 	parts := make([]groupPartitionJSON, 0, len(rows))
 	var total int64
 	for _, r := range rows {
+		if !s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, r.Topic) {
+			continue // as Kafka's OffsetFetch: not shown at all
+		}
 		if start, hwm, err := s.log.Offsets(r.Topic, r.Partition); err == nil {
 			h := hwm
 			r.HighWatermark = &h

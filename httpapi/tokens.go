@@ -74,6 +74,13 @@ func (s *server) postToken(c *gin.Context) {
 		s.unauthorized(c, errNoCredentials)
 		return
 	}
+	if c.GetBool(viaTokenKey) {
+		// As Kafka's DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: a token (maybe
+		// short-lived, maybe stolen) must not mint tokens that outlive it
+		// or survive its revocation.
+		s.fail(c, &apiError{status: http.StatusForbidden, msg: "a bearer token cannot create tokens: authenticate with a password or a client certificate"})
+		return
+	}
 	if owner != me && !s.authorize(c, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeCluster, clusterResource) {
 		return
 	}
@@ -97,6 +104,12 @@ func (s *server) getTokens(c *gin.Context) {
 	if !s.needsAuthService(c) {
 		return
 	}
+	if principal(c) == auth.Anonymous {
+		// Tokens are managed by someone who proved who they are, even
+		// while nothing else needs credentials.
+		s.unauthorized(c, errNoCredentials)
+		return
+	}
 	all := s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, clusterResource)
 	me := principal(c).String()
 	out := []auth.TokenInfo{}
@@ -112,6 +125,10 @@ func (s *server) getTokens(c *gin.Context) {
 // with ALTER on the cluster.
 func (s *server) deleteToken(c *gin.Context) {
 	if !s.needsAuthService(c) {
+		return
+	}
+	if principal(c) == auth.Anonymous {
+		s.unauthorized(c, errNoCredentials)
 		return
 	}
 	id := c.Param("id")

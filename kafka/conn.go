@@ -224,8 +224,11 @@ func (s *Server) readFrames(ctx context.Context, nc net.Conn, br *bufio.Reader, 
 
 // readN reads exactly n bytes, growing the buffer as data arrives so that a
 // client announcing a huge frame and sending nothing costs little memory.
-func readN(r io.Reader, n int) ([]byte, error) {
-	const direct = 1 << 20
+func readN(r io.Reader, n int) ([]byte, error) { return readNFrom(r, n, 1<<20) }
+
+// readNFrom is readN with the buffer allocated at once only for frames of
+// at most direct bytes.
+func readNFrom(r io.Reader, n, direct int) ([]byte, error) {
 	if n <= direct {
 		buf := make([]byte, n)
 		_, err := io.ReadFull(r, buf)

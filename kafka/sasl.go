@@ -80,6 +80,10 @@ var (
 	errSASLFailed       = errors.New("SASL authentication failed")
 )
 
+// preAuthDirectBytes is the largest pre-authentication frame whose buffer
+// is allocated before its bytes arrive.
+const preAuthDirectBytes = 4 << 10
+
 // saslFailedMessage is the one message of a failed authentication, the same
 // whatever went wrong (unknown user, wrong password, malformed message).
 const saslFailedMessage = "Authentication failed: invalid credentials"
@@ -160,7 +164,10 @@ func (s *Server) authenticate(ctx context.Context, nc net.Conn, br *bufio.Reader
 			s.sec.oversizedPreAuth.Add(1)
 			return fmt.Errorf("%w: frame of %d bytes before authentication (max %d)", errProtocol, size, s.cfg.SASLMaxReceiveBytes)
 		}
-		buf, err := readN(br, int(size))
+		// Real SASL frames are < 1 KiB: a larger announced frame gets its
+		// memory as its bytes arrive, so that unauthenticated clients
+		// announcing SASLMaxReceiveBytes and sending nothing cost little.
+		buf, err := readNFrom(br, int(size), preAuthDirectBytes)
 		if err != nil {
 			return s.preAuthErr(err)
 		}

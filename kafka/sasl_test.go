@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -486,5 +487,31 @@ func TestApiVersionsAdvertisesSASL(t *testing.T) {
 		if len(want) != 0 {
 			t.Errorf("%s: not advertised: %v", p, want)
 		}
+	}
+}
+
+// TestSASLPreAuthFrameMemory: clients that announce a frame of
+// SASLMaxReceiveBytes before authenticating and then send nothing must not
+// each make the server allocate the whole frame (65536 such connections
+// would hold 32 GiB).
+func TestSASLPreAuthFrameMemory(t *testing.T) {
+	cfg := saslConfig(t)
+	cfg.AuthTimeout = 500 * time.Millisecond
+	e := startSecure(t, cfg, Listener{Protocol: SASLPlainText})
+	const conns = 16
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range conns {
+		c := dialRaw(t, e.addrs[SASLPlainText], nil)
+		_, _ = c.c.Write(binary.BigEndian.AppendUint32(nil, DefaultSASLMaxReceiveBytes))
+	}
+	waitFor(t, "every connection timed out", func() bool { return e.s.SecurityCounters().AuthTimeouts == conns })
+	runtime.ReadMemStats(&after)
+	t.Logf("allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
+	// The connection buffers (64 KiB each) are expected; whole frames
+	// (512 KiB each) are not.
+	if got := after.TotalAlloc - before.TotalAlloc; got > conns*DefaultSASLMaxReceiveBytes/2 {
+		t.Fatalf("%d silent connections that announced %d-byte frames allocated %d bytes", conns, DefaultSASLMaxReceiveBytes, got)
 	}
 }

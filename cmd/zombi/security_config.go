@@ -275,16 +275,21 @@ func (c Config) AuthorizationOn() bool {
 }
 
 // exposureWarning is the one start-up warning of a server that listens
-// beyond loopback while nothing authenticates; "" otherwise.
+// beyond loopback while nothing authenticates, or whose non-authenticating
+// listeners do so with ACLs off; "" otherwise.
 func (c Config) exposureWarning() string {
-	if c.Authenticates() {
-		return ""
+	authenticates := c.Authenticates()
+	if authenticates && c.AuthorizationOn() {
+		return "" // ANONYMOUS is under the ACLs
 	}
 	var open []string
-	if !isLoopback(c.Host) {
+	if !authenticates && !isLoopback(c.Host) {
 		open = append(open, "HTTP on "+net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	}
 	for _, l := range c.KafkaListeners {
+		if l.usesSASL() || l.Protocol == protoSSL && c.TLS.RequiresClientCert() {
+			continue
+		}
 		if host, _, _ := net.SplitHostPort(l.Addr); !isLoopback(host) {
 			open = append(open, "Kafka "+l.String())
 		}

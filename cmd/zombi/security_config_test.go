@@ -35,6 +35,34 @@ func TestConfigSecurityDefaults(t *testing.T) {
 	}
 }
 
+// With ZOMBI_AUTHORIZATION=off, a PLAINTEXT listener beyond loopback is
+// open to everyone even when another listener authenticates: it is warned
+// about too.
+func TestConfigExposureWarningAuthorizationOff(t *testing.T) {
+	c, err := loadConfig(nil, envOf(map[string]string{
+		"ZOMBI_HOST":            "127.0.0.1",
+		"ZOMBI_KAFKA_LISTENERS": "SASL_PLAINTEXT://0.0.0.0:9093,PLAINTEXT://0.0.0.0:9092",
+		"ZOMBI_AUTHORIZATION":   "off",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.exposureWarning(); !strings.Contains(w, "PLAINTEXT://0.0.0.0:9092") || strings.Contains(w, "SASL_PLAINTEXT") || strings.Contains(w, "HTTP") {
+		t.Errorf("authorization off, PLAINTEXT on 0.0.0.0 beside a SASL listener: warning %q", w)
+	}
+	c, err = loadConfig(nil, envOf(map[string]string{
+		"ZOMBI_HOST":            "127.0.0.1",
+		"ZOMBI_KAFKA_LISTENERS": "SASL_PLAINTEXT://0.0.0.0:9093,PLAINTEXT://127.0.0.1:9092",
+		"ZOMBI_AUTHORIZATION":   "off",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.exposureWarning(); w != "" {
+		t.Errorf("PLAINTEXT on loopback only: warning %q", w)
+	}
+}
+
 func TestConfigSecurityValid(t *testing.T) {
 	cases := []struct {
 		name  string
