@@ -70,8 +70,8 @@ func (s *server) getMetrics(c *gin.Context) {
 	metric("zombi_read_latency_avg_microseconds", "gauge", "Average read request latency.", snap.Reads.AvgLatencyUs)
 	metric("zombi_errors_total", "counter", "Failed requests.", float64(snap.ErrorsTotal))
 	if s.cfg.SecurityCounters != nil {
-		const name = "zombi_kafka_connections_refused_total"
-		b = append(b, "# HELP "+name+" Kafka connections refused or closed for security reasons (caps, TLS, authentication), by reason.\n# TYPE "+name+" counter\n"...)
+		const name = "zombi_connections_refused_total"
+		b = append(b, "# HELP "+name+" Connections refused or closed for security reasons (caps, TLS, authentication), by reason; http_refused_connections is the REST API's, the others the Kafka door's.\n# TYPE "+name+" counter\n"...)
 		counters := s.cfg.SecurityCounters()
 		reasons := make([]string, 0, len(counters))
 		for r := range counters {

@@ -32,9 +32,9 @@ func TestStatsAndMetricsShowSecurityCounters(t *testing.T) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	for _, want := range []string{
-		"# TYPE zombi_kafka_connections_refused_total counter\n",
-		`zombi_kafka_connections_refused_total{reason="auth_failures"} 7` + "\n",
-		`zombi_kafka_connections_refused_total{reason="refused_per_ip"} 3` + "\n",
+		"# TYPE zombi_connections_refused_total counter\n",
+		`zombi_connections_refused_total{reason="auth_failures"} 7` + "\n",
+		`zombi_connections_refused_total{reason="refused_per_ip"} 3` + "\n",
 		"zombi_errors_total 0\n",
 	} {
 		if !strings.Contains(string(body), want) {

@@ -189,8 +189,8 @@ var settings = []setting{
 	{"ZOMBI_AUTH_TIMEOUT_MS", "auth-timeout-ms", "10000", "close a SASL connection that has not authenticated within this", intSetter(1, 3600000, func(c *Config, n int64) { c.AuthTimeout = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_CONNECTIONS_MAX_REAUTH_MS", "connections-max-reauth-ms", "0", "SASL sessions last this long before the client must re-authenticate (0: forever)", intSetter(0, 365*86400*1000, func(c *Config, n int64) { c.ReauthMax = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_SASL_MAX_RECEIVE_BYTES", "sasl-max-receive-bytes", "524288", "largest Kafka frame accepted before authentication", intSetter(64, math.MaxInt32, func(c *Config, n int64) { c.SASLMaxReceiveBytes = int(n) })},
-	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open Kafka connections; new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},
-	{"ZOMBI_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "most open Kafka connections from one IP address (0: no cap)", intSetter(0, 1<<24, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) })},
+	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open connections per door (Kafka, HTTP); new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},
+	{"ZOMBI_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "most open connections per door from one IP address (0: no cap)", intSetter(0, 1<<24, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) })},
 	{"ZOMBI_LOG", "log", "info", "log level: debug, info, warn, error (zombi=LEVEL also accepted)", func(c *Config, v string) error {
 		v = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "zombi=")
 		switch v {

@@ -20,6 +20,7 @@ import (
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
+	"github.com/zombi-dev/zombi/internal/connlimit"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
@@ -114,10 +115,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		defer tier.Close()
 	}
 
-	httpLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen for HTTP (ZOMBI_PORT): %w", err)
 	}
+	// The same caps as the Kafka door, counted apart.
+	httpLn := connlimit.New(rawHTTPLn, cfg.MaxConnections, cfg.MaxConnectionsPerIP)
 	kafkaLns := make([]net.Listener, 0, len(cfg.KafkaListeners))
 	closeAll := func() {
 		httpLn.Close()
@@ -160,9 +163,16 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
-		SecurityCounters:  func() map[string]uint64 { return ks.SecurityCounters().Map() },
+		SecurityCounters: func() map[string]uint64 {
+			m := ks.SecurityCounters().Map()
+			m["http_refused_connections"] = httpLn.Refused()
+			return m
+		},
 	}, logger)
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// ReadTimeout bounds a whole request, body included: a client that
+	// trickles a body (or one refused with 401 whose body the server
+	// drains) cannot hold a connection for ever.
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	if cfg.HTTPTLS {
 		hs.TLSConfig = certs.ServerConfig()
 	}
