@@ -91,8 +91,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if w := cfg.exposureWarning(); w != "" {
-		logger.Warn(w)
+	for _, w := range []string{cfg.exposureWarning(), cfg.cleartextWarning()} {
+		if w != "" {
+			logger.Warn(w)
+		}
 	}
 
 	if cfg.S3Bucket != "" {

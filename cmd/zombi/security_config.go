@@ -301,6 +301,16 @@ func (c Config) exposureWarning() string {
 		" can read, write and delete everything (use a SASL listener, see README Security)"
 }
 
+// cleartextWarning is the start-up warning of a REST API that takes
+// passwords and tokens over plain HTTP beyond loopback; "" otherwise.
+func (c Config) cleartextWarning() string {
+	if !c.Authenticates() || c.HTTPTLS || isLoopback(c.Host) {
+		return ""
+	}
+	return "the REST API on " + net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) +
+		" takes passwords (HTTP Basic) and bearer tokens over plain HTTP beyond loopback: set ZOMBI_HTTP_TLS=true"
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

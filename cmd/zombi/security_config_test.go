@@ -247,3 +247,24 @@ func TestConfigBootstrapUsersNeverEchoed(t *testing.T) {
 		}
 	}
 }
+
+// Credentials over plain HTTP beyond loopback draw a warning; HTTPS or
+// loopback does not, nor a server that takes no credentials.
+func TestConfigCleartextWarning(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		warn bool
+	}{
+		{map[string]string{"ZOMBI_HOST": "0.0.0.0", "ZOMBI_KAFKA_LISTENERS": "SASL_PLAINTEXT://127.0.0.1:9093", "ZOMBI_SUPERUSERS": "admin"}, true},
+		{map[string]string{"ZOMBI_HOST": "127.0.0.1", "ZOMBI_KAFKA_LISTENERS": "SASL_PLAINTEXT://127.0.0.1:9093", "ZOMBI_SUPERUSERS": "admin"}, false},
+		{map[string]string{"ZOMBI_HOST": "0.0.0.0"}, false},
+	} {
+		c, err := loadConfig(nil, envOf(tc.env), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := c.cleartextWarning(); (w != "") != tc.warn || tc.warn && !strings.Contains(w, "ZOMBI_HTTP_TLS=true") {
+			t.Errorf("%v: warning %q", tc.env, w)
+		}
+	}
+}
