@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zombi-dev/zombi/kafka"
 	"github.com/zombi-dev/zombi/tlsconf"
@@ -98,7 +100,7 @@ func setBootstrapUsers(c *Config, v string) error {
 		case pw == "":
 			return fmt.Errorf("entry %d (user %q) has an empty password", i+1, name)
 		case !validUserName(name):
-			return fmt.Errorf("entry %d: user name %q has characters other than letters, digits and ._@-", i+1, name)
+			return fmt.Errorf("entry %d: user name %q: control characters are not allowed", i+1, name)
 		case seen[name]:
 			return fmt.Errorf("user %q given twice", name)
 		}
@@ -118,19 +120,22 @@ func splitNames(v string) ([]string, error) {
 			continue
 		}
 		if !validUserName(n) {
-			return nil, fmt.Errorf("user name %q has characters other than letters, digits and ._@-", n)
+			return nil, fmt.Errorf("user name %q: control characters are not allowed", n)
 		}
 		out = append(out, n)
 	}
 	return out, nil
 }
 
+// validUserName accepts what Kafka accepts in a principal name (a client
+// certificate CN may hold spaces), except control characters; ',' cannot
+// occur: it separates the list.
 func validUserName(n string) bool {
-	if n == "" || len(n) > 256 {
+	if n == "" || len(n) > 256 || !utf8.ValidString(n) {
 		return false
 	}
 	for _, c := range n {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+		if unicode.IsControl(c) {
 			return false
 		}
 	}

@@ -193,7 +193,7 @@ func TestConfigSecurityErrorsNameTheSetting(t *testing.T) {
 		{"advertised for a missing listener", map[string]string{"ZOMBI_KAFKA_ADVERTISED_LISTENERS": "SSL://example.com:9093"}, "ZOMBI_KAFKA_ADVERTISED_LISTENERS"},
 		{"advertised without host", map[string]string{"ZOMBI_KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://:9092"}, "ZOMBI_KAFKA_ADVERTISED_LISTENERS"},
 		{"advertised port with several listeners", map[string]string{"ZOMBI_KAFKA_LISTENERS": "PLAINTEXT://127.0.0.1:1,SSL://127.0.0.1:2", "ZOMBI_KAFKA_ADVERTISED_PORT": "3"}, "ZOMBI_KAFKA_ADVERTISED_PORT"},
-		{"superuser name", map[string]string{"ZOMBI_SUPERUSERS": "a b"}, "ZOMBI_SUPERUSERS"},
+		{"superuser name", map[string]string{"ZOMBI_SUPERUSERS": "a\tb"}, "ZOMBI_SUPERUSERS"},
 		{"public path without /", map[string]string{"ZOMBI_HTTP_PUBLIC_PATHS": "health"}, "ZOMBI_HTTP_PUBLIC_PATHS"},
 		{"failed auth delay", map[string]string{"ZOMBI_FAILED_AUTH_DELAY_MS": "-1"}, "ZOMBI_FAILED_AUTH_DELAY_MS"},
 		{"auth timeout", map[string]string{"ZOMBI_AUTH_TIMEOUT_MS": "0"}, "ZOMBI_AUTH_TIMEOUT_MS"},
@@ -223,7 +223,7 @@ func TestConfigBootstrapUsersNeverEchoed(t *testing.T) {
 		"alice" + pw,            // no ':'
 		":" + pw,                // no user
 		"alice:" + pw + ",bob:", // empty password
-		"alice:" + pw + ",bad user:" + pw,
+		"alice:" + pw + ",bad\x01user:" + pw,
 		"alice:" + pw + ",alice:" + pw,
 	}
 	for _, v := range bad {
@@ -266,5 +266,17 @@ func TestConfigCleartextWarning(t *testing.T) {
 		if w := c.cleartextWarning(); (w != "") != tc.warn || tc.warn && !strings.Contains(w, "ZOMBI_HTTP_TLS=true") {
 			t.Errorf("%v: warning %q", tc.env, w)
 		}
+	}
+}
+
+// A client certificate's CN may hold spaces and other characters Kafka
+// allows in a principal; such a name can be a superuser.
+func TestConfigSuperuserWithSpaces(t *testing.T) {
+	c, err := loadConfig(nil, envOf(map[string]string{"ZOMBI_SUPERUSERS": "User:Ops Team,svc@example.com"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Superusers) != 2 || c.Superusers[0] != "Ops Team" || c.Superusers[1] != "svc@example.com" {
+		t.Fatalf("superusers %q", c.Superusers)
 	}
 }
