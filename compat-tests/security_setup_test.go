@@ -220,17 +220,23 @@ func grantAlice(b secBroker) error {
 			return
 		}
 		defer closeAdm()
-		o.err = createACLs(ctx, adm,
-			kadm.NewACLs().Allow("User:alice").AllowHosts().Topics(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
-				Operations(kadm.OpRead, kadm.OpWrite, kadm.OpDescribe),
-			kadm.NewACLs().Allow("User:alice").AllowHosts().Groups(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
-				Operations(kadm.OpRead),
-		)
+		o.err = createACLs(ctx, adm, aliceACLs()...)
 	})
 	if o.err != nil {
 		return fmt.Errorf("%s: grant alice's ACLs as admin: %w", b.name, o.err)
 	}
 	return nil
+}
+
+// aliceACLs are alice's: READ, WRITE, DESCRIBE on topics and READ on
+// groups named alicePrefix*.
+func aliceACLs() []*kadm.ACLBuilder {
+	return []*kadm.ACLBuilder{
+		kadm.NewACLs().Allow("User:alice").AllowHosts().Topics(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
+			Operations(kadm.OpRead, kadm.OpWrite, kadm.OpDescribe),
+		kadm.NewACLs().Allow("User:alice").AllowHosts().Groups(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
+			Operations(kadm.OpRead),
+	}
 }
 
 // createACLs creates the ACLs and fails on any per-ACL error.
