@@ -327,6 +327,13 @@ func consumeAs(ctx context.Context, b secBroker, user, topic string, n int) ([]s
 	if err != nil {
 		return nil, err
 	}
+	return consumeWith(ctx, opts, topic, n)
+}
+
+// consumeWith reads n records of partition 0 of topic from the start with
+// a client of opts (no group) and returns their values, or the first fetch
+// error.
+func consumeWith(ctx context.Context, opts []kgo.Opt, topic string, n int) ([]string, error) {
 	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))...)
 	if err != nil {
 		return nil, err
