@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -84,6 +85,24 @@ func TestSecurityHostile(t *testing.T) {
 				// Kafka sends a TLS alert first (7 bytes), Zombi nothing.
 				if got := readUntilClosed(t, c, 5*time.Second); len(got) > 0 && got[0] != 0x15 {
 					t.Fatalf("plain Kafka on the SSL listener got %x, want nothing or a TLS alert", got)
+				}
+			})
+			t.Run("client-certificate-of-another-CA-refused", func(t *testing.T) {
+				// CN=admin, the super user's name, from a CA the broker
+				// does not trust: the handshake fails (with TLS 1.3 the
+				// client learns it on its first read).
+				cfg := secTLS(t, false)
+				pair, err := tls.LoadX509KeyPair(certs.RogueCert, certs.RogueKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Certificates = []tls.Certificate{pair}
+				raw := dialRaw(t, b.listeners[protoSSL])
+				c := tls.Client(raw, cfg)
+				if err := c.Handshake(); err == nil {
+					if _, err = roundTrip(c, 1, apiVersions()); err == nil {
+						t.Fatal("a client certificate from an untrusted CA was accepted")
+					}
 				}
 			})
 			t.Run("still-serving", func(t *testing.T) { checkStillServing(t, b) })
