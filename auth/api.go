@@ -76,7 +76,7 @@ type KV struct {
 // Config configures the service.
 type Config struct {
 	// Mechanisms are the SASL mechanisms enabled on SASL listeners
-	// (ZOMBI_SASL_MECHANISMS); default ScramSHA256, ScramSHA512, Plain.
+	// (ZOMBI_SASL_MECHANISMS); nil: ScramSHA256, ScramSHA512, Plain.
 	Mechanisms []string
 	// Superusers bypass every ACL (ZOMBI_SUPERUSERS): user names.
 	Superusers []string
@@ -86,7 +86,7 @@ type Config struct {
 	// AllowEveryoneIfNoACL is Kafka's allow.everyone.if.no.acl.found.
 	AllowEveryoneIfNoACL bool
 	// FailedAuthDelay is waited before ErrAuthFailed is returned
-	// (ZOMBI_FAILED_AUTH_DELAY_MS, default 100 ms).
+	// (ZOMBI_FAILED_AUTH_DELAY_MS, default 100 ms; 0 here: no delay).
 	FailedAuthDelay time.Duration
 	Logger          *slog.Logger
 }

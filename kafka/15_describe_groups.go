@@ -33,12 +33,9 @@ func (s *Server) handleDescribeGroups(ctx context.Context, kreq kmsg.Request) (k
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = name
 		if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
-			// Kafka's groupError: no state, nothing about the group.
+			// Kafka's groupError: no state, no message, nothing about the
+			// group.
 			rg.ErrorCode = errGroupAuthz
-			if req.Version >= 6 {
-				msg := msgGroupAuthz
-				rg.ErrorMessage = &msg
-			}
 			resp.Groups = append(resp.Groups, rg)
 			continue
 		}

@@ -29,7 +29,7 @@ func (s *Server) handleDescribeACLs(ctx context.Context, kreq kmsg.Request) (kms
 	req := kreq.(*kmsg.DescribeACLsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeACLsResponse)
 	resp.Resources = []kmsg.DescribeACLsResponseResource{}
-	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationDescribe); code != 0 {
+	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationDescribe, msgSecurityDisabled); code != 0 {
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return resp, nil
 	}

@@ -31,7 +31,7 @@ func (s *Server) handleCreateACLs(ctx context.Context, kreq kmsg.Request) (kmsg.
 	for i := range resp.Results {
 		resp.Results[i].Default()
 	}
-	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationAlter); code != 0 {
+	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationAlter, msgNoAuthorizer); code != 0 {
 		for i := range resp.Results {
 			resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = code, msg
 		}

@@ -31,7 +31,7 @@ func (s *Server) handleDeleteACLs(ctx context.Context, kreq kmsg.Request) (kmsg.
 		resp.Results[i].Default()
 		resp.Results[i].MatchingACLs = []kmsg.DeleteACLsResponseResultMatchingACL{}
 	}
-	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationAlter); code != 0 {
+	if code, msg := s.aclAdminRefusal(ctx, kmsg.ACLOperationAlter, msgNoAuthorizer); code != 0 {
 		for i := range resp.Results {
 			resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = code, msg
 		}

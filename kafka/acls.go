@@ -26,10 +26,11 @@ func aclErrorCode(err error) int16 {
 // aclAdminRefusal returns the error every result of an ACL request gets
 // before anything is looked at: SECURITY_DISABLED without an authorizer,
 // CLUSTER_AUTHORIZATION_FAILED without op on the cluster; 0 to go on.
-func (s *Server) aclAdminRefusal(ctx context.Context, op kmsg.ACLOperation) (int16, *string) {
+// Kafka's SECURITY_DISABLED message differs between DescribeAcls and
+// Create/DeleteAcls: disabledMsg is the API's.
+func (s *Server) aclAdminRefusal(ctx context.Context, op kmsg.ACLOperation, disabledMsg string) (int16, *string) {
 	if s.securityDisabled() {
-		msg := msgSecurityDisabled
-		return kerr.SecurityDisabled.Code, &msg
+		return kerr.SecurityDisabled.Code, &disabledMsg
 	}
 	if !s.allowedCluster(ctx, op) {
 		msg := msgClusterAuthz

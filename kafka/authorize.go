@@ -31,12 +31,13 @@ var (
 const (
 	msgTopicAuthz   = "Topic authorization failed."
 	msgClusterAuthz = "Cluster authorization failed."
-	msgGroupAuthz   = "Group authorization failed."
 )
 
 // errAuthorizationFailed is the message of refusals in responses that carry
 // one for each resource (Kafka's "Authorization failed.").
-var errAuthorizationFailed = errors.New("Authorization failed.") //nolint:staticcheck // Kafka's exact message
+//
+//lint:ignore ST1005 Kafka's exact message
+var errAuthorizationFailed = errors.New("Authorization failed.")
 
 // authorizedOpsOmitted is the "not requested" value of authorized
 // operations fields (INT32_MIN).
@@ -75,7 +76,7 @@ var principalByClientID atomic.Bool
 // requester returns the principal of the request and the client's bare IP
 // address (connInfo keeps Kafka's "/IP" form for DescribeGroups).
 func (s *Server) requester(ctx context.Context) (auth.Principal, string) {
-	ci, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	ci := connInfoFrom(ctx)
 	if ci == nil {
 		return auth.Anonymous, ""
 	}
@@ -83,7 +84,10 @@ func (s *Server) requester(ctx context.Context) (auth.Principal, string) {
 	if principalByClientID.Load() && ci.clientID != "" {
 		return auth.User(ci.clientID), host
 	}
-	return principalFrom(ctx), host
+	if ci.principal.Name == "" {
+		return auth.Anonymous, host
+	}
+	return ci.principal, host
 }
 
 // mayCreateTopic reports whether the principal may create the topic:
@@ -142,5 +146,10 @@ func (s *Server) clusterAuthorizedOps(ctx context.Context) int32 {
 // no authorizer, as a Kafka broker without authorizer.class.name.
 func (s *Server) securityDisabled() bool { return s.authz() == nil }
 
-// msgSecurityDisabled is Kafka's message for SECURITY_DISABLED.
-const msgSecurityDisabled = "No Authorizer is configured on the broker"
+// Kafka's messages for SECURITY_DISABLED: DescribeAcls (also used by the
+// SCRAM APIs when Zombi runs without the auth service), CreateAcls and
+// DeleteAcls.
+const (
+	msgSecurityDisabled = "No Authorizer is configured on the broker"
+	msgNoAuthorizer     = "No Authorizer is configured."
+)

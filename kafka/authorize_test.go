@@ -1,8 +1,10 @@
 package kafka
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/zombi-dev/zombi/auth"
 )
 
@@ -342,6 +347,17 @@ func TestACLGroupsAndAdmin(t *testing.T) {
 	e.grant(t, "frank", groupR, "g", litACL, kmsg.ACLOperationRead)
 	ocr = c.doAs("frank", oc, 8).(*kmsg.OffsetCommitResponse)
 	wantCode(t, "OffsetCommit with READ", ocr.Topics[0].Partitions[0].ErrorCode, nil)
+	// ...but not to a topic it may not READ, in the same request.
+	e.createTopics(t, "t2")
+	ot2 := ot
+	ot2.Topic = "t2"
+	oc.Topics = append(oc.Topics, ot2)
+	ocr = c.doAs("frank", oc, 8).(*kmsg.OffsetCommitResponse)
+	wantCode(t, "OffsetCommit t with READ", ocr.Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "OffsetCommit t2 without READ", ocr.Topics[1].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	if _, ok, _ := e.l.FetchOffset("g", "t2", 0); ok {
+		t.Fatal("a refused commit was stored")
+	}
 	// ListGroups without DESCRIBE on the cluster: only the groups it may see.
 	adm := kadm.NewClient(e.client(t, "gina"))
 	lg, err := adm.ListGroups(ctx)
@@ -623,5 +639,225 @@ func TestSCRAMCredentialAPIs(t *testing.T) {
 	wantCode(t, "describe as alice", dr.ErrorCode, kerr.ClusterAuthorizationFailed)
 	if len(dr.Results) != 0 {
 		t.Fatal("a refused describe listed users")
+	}
+}
+
+// TestACLRefusals: the other APIs' checks, each refused without its ACL
+// and answered with it, in the place of the response Kafka uses.
+func TestACLRefusals(t *testing.T) {
+	e := startAuthServer(t)
+	e.createTopics(t, "t")
+	c := e.dial(t)
+	if r := c.do(commitReq("g", "t", 0, 1), 8).(*kmsg.OffsetCommitResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatal("superuser commit failed")
+	}
+	const who = "nobody"
+
+	// Group APIs.
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.Generation = "g", "m", 1
+	wantCode(t, "Heartbeat", c.doAs(who, hb, 4).(*kmsg.HeartbeatResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+	lv := kmsg.NewPtrLeaveGroupRequest()
+	lv.Group, lv.Members = "g", []kmsg.LeaveGroupRequestMember{{MemberID: "m"}}
+	wantCode(t, "LeaveGroup", c.doAs(who, lv, 5).(*kmsg.LeaveGroupResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+	sg := kmsg.NewPtrSyncGroupRequest()
+	sg.Group, sg.MemberID, sg.Generation = "g", "m", 1
+	wantCode(t, "SyncGroup", c.doAs(who, sg, 5).(*kmsg.SyncGroupResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups, dg.IncludeAuthorizedOperations = []string{"g"}, true
+	dgr := c.doAs(who, dg, 5).(*kmsg.DescribeGroupsResponse)
+	wantCode(t, "DescribeGroups", dgr.Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	if dgr.Groups[0].State != "" {
+		t.Fatalf("a refused DescribeGroups tells the state %q", dgr.Groups[0].State)
+	}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{"g"}
+	wantCode(t, "DeleteGroups", c.doAs(who, del, 2).(*kmsg.DeleteGroupsResponse).Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "g"
+	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+	wantCode(t, "OffsetDelete", c.doAs(who, od, 0).(*kmsg.OffsetDeleteResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = "g"
+	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+	of.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "g"}} // v8+: all topics
+	ofr := c.doAs(who, of, 1).(*kmsg.OffsetFetchResponse)
+	wantCode(t, "OffsetFetch v1 (per partition)", ofr.Topics[0].Partitions[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "OffsetFetch v5 (top level)", c.doAs(who, of, 5).(*kmsg.OffsetFetchResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "OffsetFetch v8 (per group)", c.doAs(who, of, 8).(*kmsg.OffsetFetchResponse).Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+
+	// With DESCRIBE and DELETE on the group but nothing on the topic.
+	e.grant(t, who, groupR, "g", litACL, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete)
+	dgr = c.doAs(who, dg, 5).(*kmsg.DescribeGroupsResponse)
+	if g := dgr.Groups[0]; g.ErrorCode != 0 || g.State != "Empty" || g.AuthorizedOperations != 1<<kmsg.ACLOperationDescribe|1<<kmsg.ACLOperationDelete {
+		t.Fatalf("DescribeGroups with DESCRIBE: %v %q ops %b", kerr.ErrorForCode(g.ErrorCode), g.State, g.AuthorizedOperations)
+	}
+	ofr = c.doAs(who, of, 8).(*kmsg.OffsetFetchResponse)
+	if g := ofr.Groups[0]; g.ErrorCode != 0 || len(g.Topics) != 0 {
+		t.Fatalf("OffsetFetch of all topics shows %d topics without DESCRIBE on them", len(g.Topics))
+	}
+	ofr = c.doAs(who, of, 5).(*kmsg.OffsetFetchResponse)
+	if p := ofr.Topics[0].Partitions[0]; p.ErrorCode != kerr.TopicAuthorizationFailed.Code || p.Offset != -1 {
+		t.Fatalf("OffsetFetch of a named topic without DESCRIBE: %v offset %d", kerr.ErrorForCode(p.ErrorCode), p.Offset)
+	}
+	odr := c.doAs(who, od, 0).(*kmsg.OffsetDeleteResponse)
+	wantCode(t, "OffsetDelete without topic READ", odr.Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+
+	// Topic admin APIs.
+	dc := kmsg.NewPtrDescribeConfigsRequest()
+	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "t"},
+		{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1"}}
+	dcr := c.doAs(who, dc, 4).(*kmsg.DescribeConfigsResponse)
+	wantCode(t, "DescribeConfigs topic", dcr.Resources[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "DescribeConfigs broker", dcr.Resources[1].ErrorCode, kerr.ClusterAuthorizationFailed)
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	dr.Topics = []kmsg.DeleteRecordsRequestTopic{{Topic: "t", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Offset: -1}}}}
+	wantCode(t, "DeleteRecords", c.doAs(who, dr, 2).(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "t", Count: 2}}
+	wantCode(t, "CreatePartitions", c.doAs(who, cp, 3).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	if info, _ := e.l.Topic("t"); info.Partitions != 1 {
+		t.Fatal("a refused CreatePartitions added partitions")
+	}
+	ole := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ole.ReplicaID = -1
+	ole.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{LeaderEpoch: 0}}}}
+	wantCode(t, "OffsetForLeaderEpoch", c.doAs(who, ole, 4).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+
+	// DeleteTopics by id: no name without DESCRIBE, the name with it.
+	info, _ := e.l.Topic("t")
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{TopicID: info.UUID}}
+	dtr := c.doAs(who, dt, 6).(*kmsg.DeleteTopicsResponse)
+	if r := dtr.Topics[0]; r.ErrorCode != kerr.TopicAuthorizationFailed.Code || r.Topic != nil {
+		t.Fatalf("DeleteTopics by id without DESCRIBE: %v, name %v", kerr.ErrorForCode(r.ErrorCode), r.Topic)
+	}
+	e.grant(t, who, topicR, "t", litACL, kmsg.ACLOperationDescribe)
+	dtr = c.doAs(who, dt, 6).(*kmsg.DeleteTopicsResponse)
+	if r := dtr.Topics[0]; r.ErrorCode != kerr.TopicAuthorizationFailed.Code || r.Topic == nil || *r.Topic != "t" {
+		t.Fatalf("DeleteTopics by id with DESCRIBE: %v, name %v", kerr.ErrorForCode(r.ErrorCode), r.Topic)
+	}
+
+	// CreateTopics with CREATE but not DESCRIBE_CONFIGS: created, configs
+	// withheld.
+	e.grant(t, who, topicR, "n-", preACL, kmsg.ACLOperationCreate)
+	ctr := c.doAs(who, createReq(false, ct("n-1", 1, 1)), 7).(*kmsg.CreateTopicsResponse)
+	if r := ctr.Topics[0]; r.ErrorCode != 0 || r.ConfigErrorCode != kerr.TopicAuthorizationFailed.Code || len(r.Configs) != 0 || r.NumPartitions != 1 {
+		t.Fatalf("CreateTopics without DESCRIBE_CONFIGS: %v, config error %v, %d configs", kerr.ErrorForCode(r.ErrorCode), kerr.ErrorForCode(r.ConfigErrorCode), len(r.Configs))
+	}
+
+	// DescribeCluster needs nothing; its authorized operations need DESCRIBE.
+	dcl := kmsg.NewPtrDescribeClusterRequest()
+	dcl.IncludeClusterAuthorizedOperations = true
+	dclr := c.doAs(who, dcl, 1).(*kmsg.DescribeClusterResponse)
+	if dclr.ErrorCode != 0 || dclr.ClusterAuthorizedOperations != 0 || len(dclr.Brokers) != 1 {
+		t.Fatalf("DescribeCluster: %v ops %b", kerr.ErrorForCode(dclr.ErrorCode), dclr.ClusterAuthorizedOperations)
+	}
+	e.grant(t, who, clustR, auth.ClusterName, litACL, kmsg.ACLOperationAlter)
+	dclr = c.doAs(who, dcl, 1).(*kmsg.DescribeClusterResponse)
+	if want := int32(1<<kmsg.ACLOperationAlter | 1<<kmsg.ACLOperationDescribe); dclr.ClusterAuthorizedOperations != want {
+		t.Fatalf("DescribeCluster ops %b, want %b (ALTER implies DESCRIBE)", dclr.ClusterAuthorizedOperations, want)
+	}
+}
+
+// BenchmarkAllowed is the per-check cost a handler pays: with authorization
+// off (today's default), for a superuser, and for a user allowed by one of
+// 200 ACLs (literal and prefixed). Allocations must be 0.
+func BenchmarkAllowed(b *testing.B) {
+	ci := newConnInfo("127.0.0.1:5555", nil)
+	ctx := withConnInfo(context.Background(), ci)
+	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, Superusers: []string{"admin"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var acls []auth.ACL
+	for i := range 100 {
+		for _, pt := range []kmsg.ACLResourcePatternType{litACL, preACL} {
+			acls = append(acls, auth.ACL{ResourceType: topicR, ResourceName: fmt.Sprintf("t%03d", i), PatternType: pt,
+				Principal: fmt.Sprintf("User:u%d", i), Host: "*", Operation: kmsg.ACLOperationWrite, Permission: kmsg.ACLPermissionTypeAllow})
+		}
+	}
+	acls = append(acls, auth.ACL{ResourceType: topicR, ResourceName: "orders", PatternType: litACL,
+		Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationWrite, Permission: kmsg.ACLPermissionTypeAllow})
+	for _, err := range svc.CreateACLs(acls) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		svc  *auth.Service
+		user string
+	}{{"off", nil, "alice"}, {"superuser", svc, "admin"}, {"acl", svc, "alice"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			principalByClientID.Store(true)
+			defer principalByClientID.Store(false)
+			ci.setClientID([]byte(bc.user))
+			s := &Server{cfg: Config{Auth: bc.svc}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !s.allowed(ctx, kmsg.ACLOperationWrite, topicR, "orders") {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
+
+// TestACLOverSASL: the principal of a SASL connection is what the ACLs see.
+// A user made through AlterUserScramCredentials (kadm, as the admin over
+// SCRAM-SHA-512) logs in with SCRAM-SHA-256 and PLAIN, is refused a produce
+// without WRITE and allowed once CreateAcls grants it.
+func TestACLOverSASL(t *testing.T) {
+	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, Superusers: []string{"admin"},
+		FailedAuthDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPassword("admin", "admin-secret"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Auth = svc
+	e := startSecure(t, cfg, Listener{Protocol: SASLPlainText})
+	addr := e.addrs[SASLPlainText]
+	ctx := ctxT(t)
+	newClient := func(m sasl.Mechanism) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(m), kgo.RequestRetries(1), kgo.RetryTimeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	adm := kadm.NewClient(newClient(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha512Mechanism()))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "sasl-orders"); err != nil {
+		t.Fatal(err)
+	}
+	altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "alice-pw"}})
+	if err != nil || altered["alice"].Err != nil {
+		t.Fatalf("AlterUserScramCredentials: %v %v", err, altered["alice"].Err)
+	}
+
+	scramAlice := scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha256Mechanism()
+	err = newClient(scramAlice).ProduceSync(ctx, &kgo.Record{Topic: "sasl-orders", Value: []byte("x")}).FirstErr()
+	wantErr(t, "alice without WRITE", err, kerr.TopicAuthorizationFailed)
+	// No SCRAM-SHA-512 credential was made for alice.
+	err = newClient(scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha512Mechanism()).Ping(ctx)
+	wantErr(t, "alice over SCRAM-SHA-512", err, kerr.SaslAuthenticationFailed)
+
+	created, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").Topics("sasl-orders").
+		Operations(kmsg.ACLOperationWrite, kmsg.ACLOperationRead))
+	if err != nil || created[0].Err != nil {
+		t.Fatalf("CreateAcls: %v", err)
+	}
+	for _, m := range []sasl.Mechanism{scramAlice, plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()} {
+		if err := newClient(m).ProduceSync(ctx, &kgo.Record{Topic: "sasl-orders", Value: []byte(m.Name())}).FirstErr(); err != nil {
+			t.Fatalf("alice over %s with WRITE: %v", m.Name(), err)
+		}
+	}
+	if _, hwm, _ := e.l.Offsets("sasl-orders", 0); hwm != 2 {
+		t.Fatalf("high watermark %d, want 2", hwm)
 	}
 }

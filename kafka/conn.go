@@ -68,6 +68,7 @@ func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
 	br := bufio.NewReaderSize(nc, 64<<10)
 	if li.protocol.usesSASL() {
 		ci.sasl = newSASLConn(s, ci)
+		defer ci.sasl.stop()
 		if err := s.authenticate(ctx, nc, br, ci.sasl); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.logger.Debug("closing connection before authentication", "remote", remote, "err", err)

@@ -58,6 +58,35 @@ type ListenerSpec struct {
 // matched to listeners by protocol); ports must be 0-65535 and, except 0
 // (any free port), differ.
 func ParseListeners(s string) ([]ListenerSpec, error) {
+	return parseListeners(s, false)
+}
+
+// ParseAdvertisedListeners parses ZOMBI_KAFKA_ADVERTISED_LISTENERS: the
+// form of ParseListeners, but ports may repeat (two listeners behind
+// different hosts or a proxy, as Kafka allows in advertised.listeners) and
+// each entry needs a host and a port other than 0.
+func ParseAdvertisedListeners(s string) ([]ListenerSpec, error) {
+	return parseListeners(s, true)
+}
+
+// MatchAdvertised returns, for each listener, the advertised address
+// given for its protocol ("" when none: the listener's own). An
+// advertised protocol without a listener is an error.
+func MatchAdvertised(listeners, advertised []ListenerSpec) (map[SecurityProtocol]string, error) {
+	out := make(map[SecurityProtocol]string, len(listeners))
+	for _, l := range listeners {
+		out[l.Protocol] = ""
+	}
+	for _, a := range advertised {
+		if _, ok := out[a.Protocol]; !ok {
+			return nil, fmt.Errorf("advertised listener %s://%s: no %s listener", a.Protocol, a.Addr, a.Protocol)
+		}
+		out[a.Protocol] = a.Addr
+	}
+	return out, nil
+}
+
+func parseListeners(s string, advertised bool) ([]ListenerSpec, error) {
 	var out []ListenerSpec
 	seenProto := map[SecurityProtocol]bool{}
 	seenPort := map[int]string{}
@@ -82,11 +111,14 @@ func ParseListeners(s string) ([]ListenerSpec, error) {
 		if err != nil || port < 0 || port > 65535 {
 			return nil, fmt.Errorf("listener %q: bad port %q", item, portStr)
 		}
+		if advertised && (host == "" || port == 0) {
+			return nil, fmt.Errorf("advertised listener %q: needs a host and a port other than 0", item)
+		}
 		if seenProto[p] {
 			return nil, fmt.Errorf("listener %q: protocol %s given twice", item, p)
 		}
 		seenProto[p] = true
-		if prev, dup := seenPort[port]; dup && port != 0 {
+		if prev, dup := seenPort[port]; dup && port != 0 && !advertised {
 			return nil, fmt.Errorf("listener %q: port %d already used by %s", item, port, prev)
 		}
 		seenPort[port] = item

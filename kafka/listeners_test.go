@@ -50,6 +50,30 @@ func TestParseListeners(t *testing.T) {
 	}
 }
 
+func TestParseAdvertisedListeners(t *testing.T) {
+	ls, err := ParseListeners("PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9094")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv, err := ParseAdvertisedListeners("SASL_SSL://kafka.example:9092, PLAINTEXT://localhost:9092")
+	if err != nil {
+		t.Fatalf("the same port on two advertised listeners: %v", err)
+	}
+	m, err := MatchAdvertised(ls, adv[:1])
+	if err != nil || len(m) != 2 || m[SASLSSL] != "kafka.example:9092" || m[PlainText] != "" {
+		t.Fatalf("MatchAdvertised: %v, %v", m, err)
+	}
+	for _, in := range []string{"SASL_SSL://:9092", "PLAINTEXT://h:0", "SSL://h:1,SSL://g:2"} {
+		if _, err := ParseAdvertisedListeners(in); err == nil {
+			t.Errorf("ParseAdvertisedListeners(%q) accepted", in)
+		}
+	}
+	ssl, _ := ParseAdvertisedListeners("SSL://h:1")
+	if _, err := MatchAdvertised(ls, ssl); err == nil || !strings.Contains(err.Error(), "no SSL listener") {
+		t.Errorf("advertised SSL without an SSL listener: %v", err)
+	}
+}
+
 func TestServeListenerRefusesUnusable(t *testing.T) {
 	e := startServer(t, testConfig())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

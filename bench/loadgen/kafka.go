@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Acks is a producer's acknowledgement level.
@@ -56,15 +58,27 @@ type KafkaConfig struct {
 	// ReadToEnd makes consumers stop at the end offsets seen when they
 	// start.
 	ReadToEnd bool
+	// TLS, when set, connects with TLS (SSL and SASL_SSL listeners).
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection (SASL_PLAINTEXT and
+	// SASL_SSL listeners).
+	SASL sasl.Mechanism
 }
 
 func (c KafkaConfig) baseOpts() []kgo.Opt {
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID("zombi-bench"),
 		kgo.RequestTimeoutOverhead(10 * time.Second),
 		kgo.MetadataMinAge(time.Second),
 	}
+	if c.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.TLS.Clone()))
+	}
+	if c.SASL != nil {
+		opts = append(opts, kgo.SASL(c.SASL))
+	}
+	return opts
 }
 
 func (c KafkaConfig) producerOpts() []kgo.Opt {

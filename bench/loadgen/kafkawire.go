@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // kafkaWire is a blocking Kafka producer, one connection per worker: an op
@@ -122,6 +124,14 @@ func (t *kafkaWire) dial(ctx context.Context) (*wireConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka broker %s: %w", t.cfg.Brokers[0], err)
 	}
+	if t.cfg.TLS != nil {
+		tc := tls.Client(conn, tlsFor(t.cfg.TLS, t.cfg.Brokers[0]))
+		if err := tc.HandshakeContext(dctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("kafka broker %s: TLS: %w", t.cfg.Brokers[0], err)
+		}
+		conn = tc
+	}
 	c := &wireConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10),
 		fmtr: kmsg.NewRequestFormatter(kmsg.FormatterClientID("zombi-bench"))}
 	// Bounds the set-up requests; the first op replaces it.
@@ -145,6 +155,12 @@ func (t *kafkaWire) dial(ctx context.Context) (*wireConn, error) {
 		}
 		c.versions[k.ApiKey] = min(k.MaxVersion, req.MaxVersion())
 	}
+	if t.cfg.SASL != nil {
+		if err := c.authenticate(dctx, t.cfg.SASL, t.cfg.Brokers[0]); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
 	for _, k := range []int16{0, 3, 22} {
 		if _, ok := c.versions[k]; !ok {
 			conn.Close()
@@ -152,6 +168,59 @@ func (t *kafkaWire) dial(ctx context.Context) (*wireConn, error) {
 		}
 	}
 	return c, nil
+}
+
+// tlsFor sets the server name from the broker address when cfg has none.
+func tlsFor(cfg *tls.Config, addr string) *tls.Config {
+	c := cfg.Clone()
+	if c.ServerName == "" {
+		if h, _, err := net.SplitHostPort(addr); err == nil {
+			c.ServerName = h
+		}
+	}
+	return c
+}
+
+// authenticate runs SaslHandshake v1 and SaslAuthenticate for mechanism m.
+func (c *wireConn) authenticate(ctx context.Context, m sasl.Mechanism, host string) error {
+	if _, ok := c.versions[17]; !ok {
+		return fmt.Errorf("broker %s does not support SaslHandshake", host)
+	}
+	c.versions[17] = min(c.versions[17], 1)
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Mechanism = m.Name()
+	r, err := c.roundTrip(hs)
+	if err != nil {
+		return err
+	}
+	if err := kerr.ErrorForCode(r.(*kmsg.SASLHandshakeResponse).ErrorCode); err != nil {
+		return fmt.Errorf("SaslHandshake %s: %w", m.Name(), err)
+	}
+	sess, msg, err := m.Authenticate(ctx, host)
+	if err != nil {
+		return fmt.Errorf("SASL %s: %w", m.Name(), err)
+	}
+	c.versions[36] = min(c.versions[36], 1)
+	for {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.SASLAuthBytes = msg
+		r, err := c.roundTrip(req)
+		if err != nil {
+			return err
+		}
+		resp := r.(*kmsg.SASLAuthenticateResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return fmt.Errorf("SaslAuthenticate: %w", err)
+		}
+		done, next, err := sess.Challenge(resp.SASLAuthBytes)
+		if err != nil {
+			return fmt.Errorf("SASL %s: %w", m.Name(), err)
+		}
+		if done {
+			return nil
+		}
+		msg = next
+	}
 }
 
 func (c *wireConn) close() { c.conn.Close() }

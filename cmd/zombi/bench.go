@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/zombi-dev/zombi/bench/loadgen"
 )
 
@@ -44,6 +48,11 @@ type benchOptions struct {
 	jsonOut     bool
 	quiet       bool
 	seed        uint64
+	tlsOn       bool
+	tlsCA       string
+	mechanism   string
+	user        string
+	password    string
 }
 
 const benchUsage = `usage: zombi bench [MODE] [flags]
@@ -109,6 +118,11 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the bursty profile")
+	fs.BoolVar(&o.tlsOn, "tls", false, "kafka modes: connect with TLS (SSL, SASL_SSL listeners)")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "kafka modes: PEM CA to verify the broker with (implies --tls)")
+	fs.StringVar(&o.mechanism, "sasl-mechanism", "SCRAM-SHA-256", "kafka modes with --user: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	fs.StringVar(&o.user, "user", os.Getenv("ZOMBI_USER"), "kafka modes: SASL user (env ZOMBI_USER)")
+	fs.StringVar(&o.password, "password", "", "password of --user (env ZOMBI_PASSWORD; prefer the variable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -156,10 +170,19 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 		return o, errors.New("--client wire applies to mode kafka-produce only")
 	case o.client == "wire" && o.compression != "none" && o.compression != "":
 		return o, errors.New("--client wire sends uncompressed batches only")
+	case o.user == "" && o.password != "":
+		return o, errors.New("--password needs --user")
+	case o.user != "" && !strings.HasPrefix(o.mode, "kafka") && o.mode != "group-consume":
+		return o, errors.New("--user applies to the kafka modes only")
+	case o.mechanism != "PLAIN" && o.mechanism != "SCRAM-SHA-256" && o.mechanism != "SCRAM-SHA-512":
+		return o, fmt.Errorf("--sasl-mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", o.mechanism)
 	case o.clients < 0:
 		return o, fmt.Errorf("--clients must not be negative, got %d", o.clients)
 	case o.batchBytes < 0 || o.batchBytes > 1<<30:
 		return o, fmt.Errorf("--batch-bytes out of range: %d", o.batchBytes)
+	}
+	if o.password == "" {
+		o.password = os.Getenv("ZOMBI_PASSWORD")
 	}
 	if o.batch == 0 {
 		o.batch = 1
@@ -217,6 +240,30 @@ func benchTarget(ctx context.Context, o benchOptions) (loadgen.Target, error) {
 	kcfg := loadgen.KafkaConfig{
 		Brokers: o.brokers, Topic: o.topic, PayloadSize: o.payloadSize, Acks: o.acks, Linger: o.linger,
 		BatchBytes: int32(o.batchBytes), Clients: o.clients, ReadToEnd: o.toEnd, Compression: o.compression,
+	}
+	if o.tlsOn || o.tlsCA != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.tlsCA != "" {
+			pem, err := os.ReadFile(o.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-ca: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate", o.tlsCA)
+			}
+		}
+		kcfg.TLS = tc
+	}
+	if o.user != "" {
+		switch o.mechanism {
+		case "PLAIN":
+			kcfg.SASL = plain.Auth{User: o.user, Pass: o.password}.AsMechanism()
+		case "SCRAM-SHA-512":
+			kcfg.SASL = scram.Auth{User: o.user, Pass: o.password}.AsSha512Mechanism()
+		default:
+			kcfg.SASL = scram.Auth{User: o.user, Pass: o.password}.AsSha256Mechanism()
+		}
 	}
 	switch o.mode {
 	case "http", "http-bulk":

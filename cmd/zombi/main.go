@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/zombi-dev/zombi/auth"
+	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
@@ -33,6 +34,8 @@ func main() {
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "bench":
 			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "user", "acl", "token":
+			os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		case "certs":
 			os.Exit(certsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "serve":

@@ -167,24 +167,20 @@ func (c *Config) resolveSecurity() error {
 		return fmt.Errorf("invalid ZOMBI_KAFKA_LISTENERS: %w", err)
 	}
 	if c.kafkaAdvertisedRaw != "" {
-		adv, err := parseListenerList(c.kafkaAdvertisedRaw)
+		adv, err := kafka.ParseAdvertisedListeners(c.kafkaAdvertisedRaw)
 		if err != nil {
 			return fmt.Errorf("invalid ZOMBI_KAFKA_ADVERTISED_LISTENERS: %w", err)
 		}
-		for _, a := range adv {
-			host, port, _ := net.SplitHostPort(a.Addr)
-			if host == "" || port == "0" {
-				return fmt.Errorf("invalid ZOMBI_KAFKA_ADVERTISED_LISTENERS: %s needs a host and a port that clients can connect to", a)
-			}
-			found := false
-			for i := range ls {
-				if ls[i].Protocol == a.Protocol {
-					ls[i].Advertised, found = a.Addr, true
-				}
-			}
-			if !found {
-				return fmt.Errorf("invalid ZOMBI_KAFKA_ADVERTISED_LISTENERS: %s has no %s listener in ZOMBI_KAFKA_LISTENERS", a, a.Protocol)
-			}
+		specs := make([]kafka.ListenerSpec, len(ls))
+		for i, l := range ls {
+			specs[i] = kafka.ListenerSpec{Protocol: kafka.SecurityProtocol(l.Protocol), Addr: l.Addr}
+		}
+		byProto, err := kafka.MatchAdvertised(specs, adv)
+		if err != nil {
+			return fmt.Errorf("invalid ZOMBI_KAFKA_ADVERTISED_LISTENERS: %w", err)
+		}
+		for i := range ls {
+			ls[i].Advertised = byProto[kafka.SecurityProtocol(ls[i].Protocol)]
 		}
 	}
 	if c.KafkaAdvPort != 0 && len(ls) > 1 {

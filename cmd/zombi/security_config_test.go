@@ -75,6 +75,15 @@ func TestConfigSecurityValid(t *testing.T) {
 				t.Errorf("authenticating: warning %q", c.exposureWarning())
 			}
 		}},
+		{"advertised ports may repeat behind different hosts", map[string]string{
+			"ZOMBI_KAFKA_LISTENERS":            "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093",
+			"ZOMBI_KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://a.example:9092,SASL_PLAINTEXT://b.example:9092",
+			"ZOMBI_AUTHORIZATION":              "off",
+		}, func(t *testing.T, c Config) {
+			if c.KafkaListeners[0].Advertised != "a.example:9092" || c.KafkaListeners[1].Advertised != "b.example:9092" {
+				t.Errorf("%+v", c.KafkaListeners)
+			}
+		}},
 		{"bootstrap users, password with ':'", map[string]string{"ZOMBI_BOOTSTRAP_USERS": "alice:s3cr:et, bob:pw"}, func(t *testing.T, c Config) {
 			if len(c.BootstrapUsers) != 2 || c.BootstrapUsers[0].Name != "alice" || c.BootstrapUsers[0].Password != "s3cr:et" ||
 				c.BootstrapUsers[1].Name != "bob" || c.BootstrapUsers[1].Password != "pw" {
