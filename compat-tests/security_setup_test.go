@@ -131,8 +131,6 @@ type secBroker struct {
 	http      string            // Zombi's REST API, https://...
 }
 
-func (b secBroker) isZombi() bool { return b.name == "zombi" }
-
 // zombiSec returns the secured Zombi, starting it the first time.
 func zombiSec() (secBroker, error) {
 	z := &secZombi
