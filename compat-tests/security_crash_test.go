@@ -18,8 +18,9 @@ import (
 // TestSecurityStateSurvivesKill9: users made with AlterUserScramCredentials,
 // a user deleted the same way, ACLs made with CreateAcls and a bearer token
 // made with POST /auth/tokens are all as they were after SIGKILL and a
-// restart on the same data directory (Zombi only: it is Zombi's storage
-// under test).
+// restart on the same data directory; ZOMBI_BOOTSTRAP_USERS changed for the
+// restart updates a password and deletes no one (Zombi only: it is Zombi's
+// storage under test).
 func TestSecurityStateSurvivesKill9(t *testing.T) {
 	start := time.Now()
 	ls, err := secListeners()
@@ -81,7 +82,9 @@ func TestSecurityStateSurvivesKill9(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	p2, err := startZombi(dir, env)
+	// The restart also changes ZOMBI_BOOTSTRAP_USERS: alice's password
+	// is updated, bob is no longer listed (and must not be deleted).
+	p2, err := startZombi(dir, append(slices.Clone(env), "ZOMBI_BOOTSTRAP_USERS=admin:admin-secret,alice:alice-new-secret"))
 	if err != nil {
 		t.Fatalf("restart after SIGKILL: %v", err)
 	}
@@ -107,6 +110,15 @@ func TestSecurityStateSurvivesKill9(t *testing.T) {
 	}
 	if err := userKgo(t, b, "SCRAM-SHA-256", "dave", "not-dave-secret").Ping(ctx); !kgoAuthFailed(err) {
 		t.Fatalf("dave with a wrong password after the restart: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+	if err := userKgo(t, b, "SCRAM-SHA-512", "alice", "alice-new-secret").Ping(ctx); err != nil {
+		t.Fatalf("alice with the password ZOMBI_BOOTSTRAP_USERS now gives: %v", err)
+	}
+	if err := userKgo(t, b, "SCRAM-SHA-256", "alice", "alice-secret").Ping(ctx); !kgoAuthFailed(err) {
+		t.Fatalf("alice with her previous password: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+	if err := userKgo(t, b, "PLAIN", "bob", "bob-secret").Ping(ctx); err != nil {
+		t.Fatalf("bob, no longer in ZOMBI_BOOTSTRAP_USERS (created, never deleted): %v", err)
 	}
 	adm := secAdmin(t, b)
 	described, err := adm.DescribeUserSCRAMs(ctx, "dave")

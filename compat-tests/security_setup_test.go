@@ -90,7 +90,7 @@ func refSecurity() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	delete(ls, protoPlaintext) // kafka.sh's own
+	delete(ls, protoPlaintext) // kafka.sh's own, added once started
 	refSec = ls
 	return kafkatest.Security{
 		Listeners:  ls,
