@@ -113,7 +113,7 @@ func (s *Service) VerifyPassword(ctx context.Context, user, password string) (Pr
 		return Principal{}, s.failed(ctx, Plain, "bad credentials")
 	}
 	key := s.pwCacheKey(user, password)
-	now := time.Now()
+	now := s.now()
 	if s.pwCache.get(key, gen, now) {
 		return User(user), nil
 	}

@@ -28,6 +28,7 @@ type Service struct {
 	key [32]byte
 
 	superusers map[string]struct{}
+	now        func() time.Time // time.Now; tests move it
 
 	wmu sync.Mutex // serializes changes: store write, then memory
 
@@ -35,6 +36,8 @@ type Service struct {
 	users   map[string]*userRec
 	tokens  map[string]*tokenRec
 	userGen uint64 // last credential generation handed out (under mu)
+
+	tokenSeq uint64 // last token sequence number (under wmu)
 
 	pwCache pwCache
 
@@ -72,6 +75,7 @@ func Open(st Store, cfg Config) (*Service, error) {
 		cfg:        cfg,
 		logger:     logger.With("component", "auth"),
 		superusers: make(map[string]struct{}, len(cfg.Superusers)),
+		now:        time.Now,
 		users:      make(map[string]*userRec),
 		tokens:     make(map[string]*tokenRec),
 		acls:       make(map[string]ACL),

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,6 +29,8 @@ const (
 type tokenRec struct {
 	TokenInfo
 	Hash []byte `json:"hash"`
+	// Seq orders tokens made in the same millisecond.
+	Seq uint64 `json:"seq"`
 }
 
 // CreateToken makes a bearer token for owner; the secret is returned once
@@ -54,21 +57,22 @@ func (s *Service) CreateToken(owner Principal, description string, ttl time.Dura
 	id := hex.EncodeToString(idb[:])
 	secret := tokenTag + id + "_" + base64.RawURLEncoding.EncodeToString(sec[:])
 	h := sha256.Sum256([]byte(secret))
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.now().UTC().Truncate(time.Millisecond)
 	info := TokenInfo{ID: id, Owner: owner.String(), Description: description, Created: now}
 	if ttl > 0 {
 		info.Expires = now.Add(ttl)
 	}
-	rec := &tokenRec{TokenInfo: info, Hash: h[:]}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	rec := &tokenRec{TokenInfo: info, Hash: h[:], Seq: s.tokenSeq + 1}
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return "", TokenInfo{}, fmt.Errorf("auth: encode token: %w", err)
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if err := s.st.Put(tokenPrefix+id, v); err != nil {
 		return "", TokenInfo{}, storageErr("store token", err)
 	}
+	s.tokenSeq++
 	s.mu.Lock()
 	s.tokens[id] = rec
 	s.mu.Unlock()
@@ -107,7 +111,7 @@ func (s *Service) VerifyToken(ctx context.Context, secret string) (Principal, er
 	if rec == nil || subtle.ConstantTimeCompare(h[:], rec.Hash) != 1 {
 		return Principal{}, s.failed(ctx, "token", "unknown token")
 	}
-	if !rec.Expires.IsZero() && !time.Now().Before(rec.Expires) {
+	if !rec.Expires.IsZero() && !s.now().Before(rec.Expires) {
 		return Principal{}, s.failed(ctx, "token", "expired token")
 	}
 	name, ok := strings.CutPrefix(rec.Owner, "User:")
@@ -120,17 +124,24 @@ func (s *Service) VerifyToken(ctx context.Context, secret string) (Principal, er
 // Tokens lists the tokens, oldest first.
 func (s *Service) Tokens() []TokenInfo {
 	s.mu.RLock()
-	out := make([]TokenInfo, 0, len(s.tokens))
+	recs := make([]*tokenRec, 0, len(s.tokens))
 	for _, t := range s.tokens {
-		out = append(out, t.TokenInfo)
+		recs = append(recs, t)
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b TokenInfo) int {
+	slices.SortFunc(recs, func(a, b *tokenRec) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Seq, b.Seq); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	out := make([]TokenInfo, len(recs))
+	for i, t := range recs {
+		out[i] = t.TokenInfo
+	}
 	return out
 }
 
@@ -167,6 +178,7 @@ func (s *Service) loadTokens() error {
 			return fmt.Errorf("auth: load token %q: bad record: %w", kv.Key, ErrStorage)
 		}
 		s.tokens[t.ID] = &t
+		s.tokenSeq = max(s.tokenSeq, t.Seq)
 	}
 	return nil
 }

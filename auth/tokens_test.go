@@ -68,20 +68,26 @@ func TestTokens(t *testing.T) {
 		}
 	}
 
-	// Expiry.
-	short, sinfo, err := s.CreateToken(User("alice"), "", 30*time.Millisecond)
+	// Expiry, on a clock the test moves.
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	short, sinfo, err := s.CreateToken(User("alice"), "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sinfo.Expires.After(sinfo.Created) {
+	if !sinfo.Expires.Equal(sinfo.Created.Add(time.Hour)) {
 		t.Fatalf("expiry %v", sinfo)
 	}
+	now = now.Add(time.Hour - time.Second)
 	if _, err := s.VerifyToken(ctx, short); err != nil {
-		t.Fatalf("fresh token: %v", err)
+		t.Fatalf("token a second before expiry: %v", err)
 	}
-	time.Sleep(40 * time.Millisecond)
+	now = now.Add(time.Second)
 	if _, err := s.VerifyToken(ctx, short); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("expired token: %v", err)
+	}
+	if _, err := s.VerifyToken(ctx, secret); err != nil {
+		t.Fatalf("a token without expiry an hour later: %v", err)
 	}
 
 	// List, oldest first; revoke.

@@ -15,9 +15,11 @@ import (
 // Authorization of requests, Kafka's model (KIP-11, the "Operations and
 // Resources on Protocols" table of Kafka's documentation; README.md has
 // Zombi's table). Handlers ask allowed() once per resource per request; the
-// decision is auth.Service.Authorize's (lock-free, allocation-free), so no
-// per-connection cache is kept. With Config.Auth nil or authorization off
-// every check is true and costs two loads.
+// decision is auth.Service.Authorize's (lock-free, allocation-free, tens of
+// nanoseconds: BenchmarkAllowed), which a per-connection cache could not
+// beat by much (it would be a map lookup too), so none is kept. With
+// Config.Auth nil or authorization off every check is true and costs two
+// loads.
 
 // Error codes of refused requests.
 var (

@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/auth"
+	"github.com/zombi-dev/zombi/tlsconf"
 )
 
 func TestParseListeners(t *testing.T) {
@@ -259,9 +261,7 @@ func TestConnectionCaps(t *testing.T) {
 		c.do(kmsg.NewPtrApiVersionsRequest(), 3)
 		open = append(open, c)
 	}
-	extra := e.dial(t)
-	extra.send(kmsg.NewPtrApiVersionsRequest(), 3)
-	extra.expectClosed()
+	expectRefused(t, &net.Dialer{}, e.addr)
 	if n := e.s.SecurityCounters().RefusedMaxConnections; n != 1 {
 		t.Fatalf("refused %d, want 1", n)
 	}
@@ -292,9 +292,7 @@ func TestConnectionCaps(t *testing.T) {
 	a1, a2 := dialFrom("127.0.0.1"), dialFrom("127.0.0.1")
 	a1.do(kmsg.NewPtrApiVersionsRequest(), 3)
 	a2.do(kmsg.NewPtrApiVersionsRequest(), 3)
-	a3 := dialFrom("127.0.0.1")
-	a3.send(kmsg.NewPtrApiVersionsRequest(), 3)
-	a3.expectClosed()
+	expectRefused(t, &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}, e.addr)
 	if n := e.s.SecurityCounters().RefusedPerIP; n != 1 {
 		t.Fatalf("refused per IP %d, want 1", n)
 	}
@@ -308,4 +306,110 @@ func TestConnectionCaps(t *testing.T) {
 		return e.s.perIP[netip.MustParseAddr("127.0.0.1")] == 1
 	})
 	dialFrom("127.0.0.1").do(kmsg.NewPtrApiVersionsRequest(), 3)
+}
+
+// expectRefused checks that a connection to addr is closed by the server
+// without an answer. The server resets it right after accept, so the reset
+// may already fail the dial, or the request's write.
+func expectRefused(t *testing.T, d *net.Dialer, addr string) {
+	t.Helper()
+	d.Timeout = 5 * time.Second
+	nc, err := d.Dial("tcp", addr)
+	if errors.Is(err, syscall.ECONNRESET) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(3)
+	_, _ = nc.Write(frame(req, 1))
+	n, err := nc.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("refused connection: read %d bytes, %v; want it closed", n, err)
+	}
+}
+
+// TestSSLCertificateReload: with tlsconf's reloading configuration
+// (ZOMBI_TLS_CLIENT_AUTH=required), a new certificate on disk is served to
+// new connections while established ones keep working; the client
+// certificate's CN is the principal, and a client without one is refused.
+func TestSSLCertificateReload(t *testing.T) {
+	seen := principalProbe(t)
+	ca, err := tlsconf.NewDevCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := tlsconf.Config{CertFile: dir + "/server.pem", KeyFile: dir + "/server-key.pem", ClientCAFile: dir + "/ca.pem", ClientAuth: tlsconf.ClientAuthRequired}
+	if err := (tlsconf.Pair{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}).Write(files.ClientCAFile, dir+"/ca-key.pem"); err != nil {
+		t.Fatal(err)
+	}
+	issueServer := func() {
+		p, err := ca.Server()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Write(files.CertFile, files.KeyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issueServer()
+	r, err := tlsconf.New(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startSecure(t, testConfig(), Listener{Protocol: SSL, TLS: r.ServerConfig()})
+	cli, err := ca.Client("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS, err := ca.ClientConfig(&cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS.ServerName = "127.0.0.1"
+	serial := func(c *rawConn) string {
+		return c.c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+
+	c1 := dialRaw(t, e.addrs[SSL], clientTLS)
+	c1.do(kmsg.NewPtrMetadataRequest(), 12)
+	if p := seen(); p[len(p)-1] != auth.User("carol") {
+		t.Fatalf("principal %v, want User:carol", p[len(p)-1])
+	}
+	issueServer()
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dialRaw(t, e.addrs[SSL], clientTLS)
+	if serial(c1) == serial(c2) {
+		t.Fatal("a new connection still gets the old certificate after the reload")
+	}
+	c2.do(kmsg.NewPtrMetadataRequest(), 12)
+	c1.do(kmsg.NewPtrMetadataRequest(), 12) // the old connection is still up
+
+	// No client certificate: refused (TLS 1.3 clients learn it at their
+	// first read).
+	noCert := clientTLS.Clone()
+	noCert.Certificates = nil
+	nc, err := net.DialTimeout("tcp", e.addrs[SSL], 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	tc := tls.Client(nc, noCert)
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.SetVersion(3)
+		_, _ = tc.Write(frame(req, 1))
+		if _, err := tc.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a client without a certificate was answered")
+		}
+	}
+	waitFor(t, "the refused handshake counted", func() bool { return e.s.SecurityCounters().TLSHandshakeFailures == 1 })
 }

@@ -468,3 +468,23 @@ type noSession struct{}
 
 func (noSession) Step(context.Context, []byte) ([]byte, bool, error) { return nil, true, nil }
 func (noSession) Principal() auth.Principal                          { return auth.User("test") }
+
+// TestApiVersionsAdvertisesSASL: SaslHandshake v0-1 and SaslAuthenticate
+// v0-2 are advertised on every listener (librdkafka uses SaslAuthenticate
+// only when both are), before authentication too.
+func TestApiVersionsAdvertisesSASL(t *testing.T) {
+	e := startSecure(t, saslConfig(t), Listener{Protocol: PlainText}, Listener{Protocol: SASLPlainText})
+	for _, p := range []SecurityProtocol{PlainText, SASLPlainText} {
+		r := dialRaw(t, e.addrs[p], nil).do(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
+		want := map[int16][2]int16{kmsg.SASLHandshake.Int16(): {0, 1}, kmsg.SASLAuthenticate.Int16(): {0, 2}}
+		for _, k := range r.ApiKeys {
+			if w, ok := want[k.ApiKey]; ok && (k.MinVersion != w[0] || k.MaxVersion != w[1]) {
+				t.Errorf("%s: key %d v%d-v%d, want v%d-v%d", p, k.ApiKey, k.MinVersion, k.MaxVersion, w[0], w[1])
+			}
+			delete(want, k.ApiKey)
+		}
+		if len(want) != 0 {
+			t.Errorf("%s: not advertised: %v", p, want)
+		}
+	}
+}

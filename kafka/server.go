@@ -247,6 +247,11 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		if refused := s.admitLocked(ip); refused != nil {
 			s.mu.Unlock()
 			refused.Add(1)
+			// Reset rather than close: a flood past the cap leaves no
+			// TIME_WAIT sockets behind on the server.
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
 			_ = nc.Close()
 			continue
 		}

@@ -178,7 +178,9 @@ func TestSecurityTokenAndBootstrapUsersSurviveKill9(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	dir := t.TempDir()
-	env := []string{"ZOMBI_KAFKA_LISTENERS=SASL_PLAINTEXT://{ZOMBI_HOST}:{ZOMBI_KAFKA_PORT}", "ZOMBI_SUPERUSERS=admin", "ZOMBI_FAILED_AUTH_DELAY_MS=1"}
+	// zombitest takes the Kafka address from ZOMBI_KAFKA_LISTENERS as written.
+	listener := fmt.Sprintf("ZOMBI_KAFKA_LISTENERS=SASL_PLAINTEXT://127.0.0.1:%d", freePort(t))
+	env := []string{listener, "ZOMBI_SUPERUSERS=admin", "ZOMBI_FAILED_AUTH_DELAY_MS=1"}
 	p := startZombi(t, dir, append(env, "ZOMBI_BOOTSTRAP_USERS=admin:first,alice:alice-pw")...)
 	h := httpClient{t, p.HTTPBase, &http.Client{Timeout: 10 * time.Second}}
 	if code, _ := h.do("GET", "/stats", ""); code != http.StatusUnauthorized {
