@@ -227,6 +227,48 @@ func TestSecurityACLs(t *testing.T) {
 			}
 		})
 
+		t.Run("DescribeAcls-and-DescribeUserScramCredentials-of-the-setup", func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			res, err := adm.DescribeACLs(ctx, kadm.NewACLs().AnyResource().Allow("User:alice").AllowHosts().
+				Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range res {
+				if r.Err != nil {
+					t.Fatal(r.Err)
+				}
+				for _, d := range r.Described {
+					got = append(got, fmt.Sprintf("%v %s %v %s %s %v %v", d.Type, d.Name, d.Pattern, d.Principal, d.Host, d.Operation, d.Permission))
+				}
+			}
+			slices.Sort(got)
+			want := []string{
+				"GROUP sec- PREFIXED User:alice * READ ALLOW",
+				"TOPIC sec- PREFIXED User:alice * DESCRIBE ALLOW",
+				"TOPIC sec- PREFIXED User:alice * READ ALLOW",
+				"TOPIC sec- PREFIXED User:alice * WRITE ALLOW",
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("alice's ACLs described:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			users, err := adm.DescribeUserSCRAMs(ctx) // all users
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{"admin", "alice", "bob"} {
+				var mechs []string
+				for _, ci := range users[u].CredInfos {
+					mechs = append(mechs, ci.Mechanism.String())
+				}
+				slices.Sort(mechs)
+				if !slices.Equal(mechs, []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}) {
+					t.Fatalf("described credentials of %s: %v (%v), want SCRAM-SHA-256 and SCRAM-SHA-512", u, mechs, users[u].Err)
+				}
+			}
+		})
+
 		t.Run("SCRAM-users-via-the-admin-API", func(t *testing.T) {
 			ctx := testCtx(t, 60*time.Second)
 			user := fmt.Sprintf("carol%d", runs.Add(1))
