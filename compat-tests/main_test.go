@@ -129,6 +129,7 @@ func startReference(dir string) (b *kafkatest.Broker, missing string, err error)
 	if err != nil {
 		return nil, "", fmt.Errorf("apache kafka: %w", err)
 	}
+	refSec[protoPlaintext] = b.Addr
 	return b, "", nil
 }
 

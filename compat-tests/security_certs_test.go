@@ -1,24 +1,20 @@
 package compat
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
-	"time"
+	"slices"
+
+	"github.com/zombi-dev/zombi/tlsconf"
 )
 
-// secCerts are the PEM files the security tests make at start (never
-// committed): a CA, the server certificate both brokers serve (SAN
-// 127.0.0.1 and localhost: librdkafka 2.x and kafka-python check host
+// secCerts are the PEM files the security tests make at start with
+// tlsconf's development CA, the one `zombi certs dev` writes (never
+// committed): the CA, the server certificate both brokers serve (SAN
+// 127.0.0.1, ::1 and localhost: librdkafka 2.x and kafka-python check host
 // names), a client certificate CN=alice from the same CA, and a rogue
 // client certificate CN=admin from a CA neither broker trusts.
 type secCerts struct {
@@ -44,34 +40,23 @@ func writeSecCerts(dir string) (*secCerts, error) {
 		RogueCert:  filepath.Join(dir, "rogue.pem"),
 		RogueKey:   filepath.Join(dir, "rogue-key.pem"),
 	}
-	ca, caKey, caPEM, err := newCA("zombi security tests CA")
+	ca, err := tlsconf.NewDevCA()
 	if err != nil {
 		return nil, err
 	}
-	rogueCA, rogueCAKey, _, err := newCA("rogue CA")
+	rogueCA, err := tlsconf.NewDevCA()
 	if err != nil {
 		return nil, err
 	}
-	srvPEM, srvKey, err := issue(ca, caKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "localhost"},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
+	srv, err := ca.Server()
 	if err != nil {
 		return nil, err
 	}
-	cliPEM, cliKey, err := issue(ca, caKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "alice"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	alice, err := ca.Client("alice")
 	if err != nil {
 		return nil, err
 	}
-	roguePEM, rogueKey, err := issue(rogueCA, rogueCAKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "admin"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	rogue, err := rogueCA.Client("admin")
 	if err != nil {
 		return nil, err
 	}
@@ -79,73 +64,20 @@ func writeSecCerts(dir string) (*secCerts, error) {
 		name string
 		data []byte
 	}{
-		{c.CA, caPEM},
-		{c.ServerCert, append(append([]byte{}, srvPEM...), caPEM...)},
-		{c.ServerKey, srvKey},
-		{c.Keystore, append(append(append([]byte{}, srvKey...), srvPEM...), caPEM...)},
-		{c.ClientCert, cliPEM},
-		{c.ClientKey, cliKey},
-		{c.RogueCert, roguePEM},
-		{c.RogueKey, rogueKey},
+		{c.CA, ca.CertPEM},
+		{c.ServerCert, srv.CertPEM},
+		{c.ServerKey, srv.KeyPEM},
+		{c.Keystore, slices.Concat(srv.KeyPEM, srv.CertPEM, ca.CertPEM)},
+		{c.ClientCert, alice.CertPEM},
+		{c.ClientKey, alice.KeyPEM},
+		{c.RogueCert, rogue.CertPEM},
+		{c.RogueKey, rogue.KeyPEM},
 	} {
 		if err := os.WriteFile(f.name, f.data, 0o600); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
-}
-
-func newCA(cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serialNumber(),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
-}
-
-// issue signs tmpl with the CA and returns the certificate and its new
-// key (PKCS#8, which Kafka's PEM keystore requires), both PEM.
-func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl.SerialNumber = serialNumber()
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("certificate %s: %w", tmpl.Subject.CommonName, err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), nil
-}
-
-func serialNumber() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	return n
 }
 
 // tlsConfig is a client configuration that verifies the server against the

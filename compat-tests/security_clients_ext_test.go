@@ -248,9 +248,11 @@ func pypiVenv() (pyvenv.Venv, error) {
 	return pyVenv.venv, pyVenv.err
 }
 
+// pypiMissing skips the PyPI clients only where there is no python3 (as
+// pyvenv.EnsureT): a venv that cannot be made fails their runs.
 func pypiMissing() string {
-	if _, err := pypiVenv(); err != nil {
-		return fmt.Sprintf("Python clients from PyPI: %v", err)
+	if _, err := exec.LookPath("python3"); err != nil {
+		return "Python clients from PyPI: no python3 on PATH"
 	}
 	return ""
 }

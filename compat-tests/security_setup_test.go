@@ -90,7 +90,7 @@ func refSecurity() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	delete(ls, protoPlaintext) // kafka.sh's own
+	delete(ls, protoPlaintext) // kafka.sh's own, added once started
 	refSec = ls
 	return kafkatest.Security{
 		Listeners:  ls,
@@ -130,8 +130,6 @@ type secBroker struct {
 	listeners map[string]string // protocol -> HOST:PORT
 	http      string            // Zombi's REST API, https://...
 }
-
-func (b secBroker) isZombi() bool { return b.name == "zombi" }
 
 // zombiSec returns the secured Zombi, starting it the first time.
 func zombiSec() (secBroker, error) {
@@ -220,17 +218,23 @@ func grantAlice(b secBroker) error {
 			return
 		}
 		defer closeAdm()
-		o.err = createACLs(ctx, adm,
-			kadm.NewACLs().Allow("User:alice").AllowHosts().Topics(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
-				Operations(kadm.OpRead, kadm.OpWrite, kadm.OpDescribe),
-			kadm.NewACLs().Allow("User:alice").AllowHosts().Groups(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
-				Operations(kadm.OpRead),
-		)
+		o.err = createACLs(ctx, adm, aliceACLs()...)
 	})
 	if o.err != nil {
 		return fmt.Errorf("%s: grant alice's ACLs as admin: %w", b.name, o.err)
 	}
 	return nil
+}
+
+// aliceACLs are alice's: READ, WRITE, DESCRIBE on topics and READ on
+// groups named alicePrefix*.
+func aliceACLs() []*kadm.ACLBuilder {
+	return []*kadm.ACLBuilder{
+		kadm.NewACLs().Allow("User:alice").AllowHosts().Topics(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
+			Operations(kadm.OpRead, kadm.OpWrite, kadm.OpDescribe),
+		kadm.NewACLs().Allow("User:alice").AllowHosts().Groups(alicePrefix).ResourcePatternType(kadm.ACLPatternPrefixed).
+			Operations(kadm.OpRead),
+	}
 }
 
 // createACLs creates the ACLs and fails on any per-ACL error.

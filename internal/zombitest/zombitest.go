@@ -119,7 +119,7 @@ func Start(dataDir string, env ...string) (*Proc, error) {
 		first, _, _ := strings.Cut(ls, ",")
 		_, hostPort, ok := strings.Cut(first, "://")
 		if !ok {
-			return nil, fmt.Errorf("ZOMBI_KAFKA_LISTENERS=%s: want PROTOCOL://HOST:PORT,...", ls)
+			return nil, fmt.Errorf("ZOMBI_KAFKA_LISTENERS=%s: want a comma list of PROTOCOL://HOST:PORT", ls)
 		}
 		p.KafkaAddr = hostPort
 	} else {
