@@ -348,7 +348,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		// SASL listener: before authentication, during a SASL exchange
 		// and once the session expired, only some requests may pass.
 		if err := ci.sasl.gate(h.key); err != nil {
-			return refuseRequest(h, req, err)
+			return refuseRequest(h, req, body, err)
 		}
 	}
 	api := apis[h.key]

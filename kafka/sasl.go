@@ -119,15 +119,36 @@ func (c *saslConn) gate(key int16) error {
 // refuseRequest answers a request gate refused: ILLEGAL_SASL_STATE in the
 // request's own response when it has a top-level error code at its
 // version, then the connection closes; otherwise it just closes.
-func refuseRequest(h requestHeader, req kmsg.Request, why error) ([]byte, error) {
+func refuseRequest(h requestHeader, req kmsg.Request, body []byte, why error) ([]byte, error) {
 	if !errors.Is(why, errIllegalSASLState) || h.version > req.MaxVersion() {
 		return nil, why
 	}
 	resp := errorResponse(req, kerr.IllegalSaslState.Code)
+	if m, ok := req.(*kmsg.MetadataRequest); ok && req.ReadFrom(body) == nil {
+		// No top-level error code: Kafka puts the error on each topic
+		// asked for (MetadataRequest.getErrorResponse).
+		resp = metadataErrorResponse(m, kerr.IllegalSaslState.Code)
+	}
 	if resp == nil {
 		return nil, why
 	}
 	return encodeResponse(h, resp, req.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), fmt.Errorf("%w: %w", errCloseAfterResponse, why)
+}
+
+// metadataErrorResponse answers every topic of req with code; nil when req
+// asks for all topics (there is nowhere to put the code).
+func metadataErrorResponse(req *kmsg.MetadataRequest, code int16) kmsg.Response {
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	resp.SetVersion(req.GetVersion())
+	for _, t := range req.Topics {
+		rt := kmsg.NewMetadataResponseTopic()
+		rt.Topic, rt.TopicID, rt.ErrorCode = t.Topic, t.TopicID, code
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }
 
 // errorResponse returns req's response with its top-level ErrorCode set to

@@ -273,8 +273,24 @@ func TestSASLRefusals(t *testing.T) {
 	t.Run("illegal state without an error code closes", func(t *testing.T) {
 		c := dialRaw(t, addr, nil)
 		handshake(t, c, 1, auth.Plain)
-		c.send(kmsg.NewPtrMetadataRequest(), 12)
+		c.send(kmsg.NewPtrMetadataRequest(), 12) // all topics: nowhere to put the code
 		c.expectClosed()
+	})
+	t.Run("illegal state on each metadata topic", func(t *testing.T) {
+		// As Kafka 4.4: the error on every topic asked for, then closed.
+		for _, v := range []int16{4, 12} {
+			c := dialRaw(t, addr, nil)
+			handshake(t, c, 1, auth.Plain)
+			m := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr("orders")
+			m.Topics = append(m.Topics, rt)
+			r := c.do(m, v).(*kmsg.MetadataResponse)
+			if len(r.Topics) != 1 || r.Topics[0].ErrorCode != kerr.IllegalSaslState.Code || r.Topics[0].Topic == nil || *r.Topics[0].Topic != "orders" {
+				t.Fatalf("Metadata v%d after handshake: %+v, want orders with ILLEGAL_SASL_STATE", v, r.Topics)
+			}
+			c.expectClosed()
+		}
 	})
 	t.Run("second handshake", func(t *testing.T) {
 		c := dialRaw(t, addr, nil)

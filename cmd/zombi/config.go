@@ -186,7 +186,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"ZOMBI_FAILED_AUTH_DELAY_MS", "failed-auth-delay-ms", "100", "wait before answering a failed authentication", intSetter(0, 60000, func(c *Config, n int64) { c.FailedAuthDelay = time.Duration(n) * time.Millisecond })},
-	{"ZOMBI_AUTH_TIMEOUT_MS", "auth-timeout-ms", "10000", "close a SASL connection that has not authenticated within this", intSetter(1, 3600000, func(c *Config, n int64) { c.AuthTimeout = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_AUTH_TIMEOUT_MS", "auth-timeout-ms", "10000", "close a SASL connection that has not authenticated within this, and a TLS connection whose handshake takes longer", intSetter(1, 3600000, func(c *Config, n int64) { c.AuthTimeout = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_CONNECTIONS_MAX_REAUTH_MS", "connections-max-reauth-ms", "0", "SASL sessions last this long before the client must re-authenticate (0: forever)", intSetter(0, 365*86400*1000, func(c *Config, n int64) { c.ReauthMax = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_SASL_MAX_RECEIVE_BYTES", "sasl-max-receive-bytes", "524288", "largest Kafka frame accepted before authentication", intSetter(64, math.MaxInt32, func(c *Config, n int64) { c.SASLMaxReceiveBytes = int(n) })},
 	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open connections per door (Kafka, HTTP); new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},

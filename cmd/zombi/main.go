@@ -155,6 +155,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		MaxConnections:             cfg.MaxConnections,
 		MaxConnectionsPerIP:        cfg.MaxConnectionsPerIP,
 		AuthTimeout:                cfg.AuthTimeout,
+		TLSHandshakeTimeout:        cfg.AuthTimeout, // one deadline setting for both steps of an unauthenticated client
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
 	}, logger)
