@@ -45,6 +45,16 @@ func TestJavaClient(t *testing.T) {
 		t.Fatalf("mvn test-compile in %s: %v\n%s", dir, err, out)
 	}
 	t.Logf("compiled in %v", time.Since(start).Round(time.Millisecond))
+	// SecurityTest runs against the secured broker of the same kind (the
+	// security tests' setup: listeners, users, alice's ACLs).
+	secured := map[string][]string{}
+	for _, tg := range secTargets() {
+		if tg.skip != "" || tg.err != nil {
+			continue
+		}
+		secured[tg.name] = []string{"-Dsec.sasl_ssl=" + tg.listeners[protoSASLSSL],
+			"-Dsec.sasl_plaintext=" + tg.listeners[protoSASLPlaintext], "-Dsec.ca=" + certs.CA}
+	}
 	eachBroker(t, func(t *testing.T, b broker) {
 		t.Parallel()
 		reports := filepath.Join(dir, "target", "surefire-reports-"+b.name)
@@ -52,8 +62,8 @@ func TestJavaClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		out, err := runMaven(t, mvn, dir, 10*time.Minute, "-o", "surefire:test",
-			"-Dbootstrap.servers="+b.addr, "-Dbroker="+b.name)
+		out, err := runMaven(t, mvn, dir, 10*time.Minute, append([]string{"-o", "surefire:test",
+			"-Dbootstrap.servers=" + b.addr, "-Dbroker=" + b.name}, secured[b.name]...)...)
 		wall := time.Since(start).Round(time.Millisecond)
 		sum, rerr := readSurefire(reports)
 		if err != nil {
