@@ -100,7 +100,7 @@ func TestSecurityStartupMistakes(t *testing.T) {
 		{"authorization on without superuser", []string{"ZOMBI_AUTHORIZATION=on"}, "ZOMBI_SUPERUSERS"},
 		{"unknown mechanism", []string{"ZOMBI_SASL_MECHANISMS=SCRAM-SHA-1"}, "ZOMBI_SASL_MECHANISMS"},
 		{"malformed bootstrap users", []string{"ZOMBI_BOOTSTRAP_USERS=admin:" + pw + ",bob"}, "ZOMBI_BOOTSTRAP_USERS"},
-		{"bad bootstrap user name", []string{sasl, "ZOMBI_SUPERUSERS=admin", "ZOMBI_BOOTSTRAP_USERS=admin:" + pw + ",bad user:" + pw}, "ZOMBI_BOOTSTRAP_USERS"},
+		{"bad bootstrap user name", []string{sasl, "ZOMBI_SUPERUSERS=admin", "ZOMBI_BOOTSTRAP_USERS=admin:" + pw + ",bad\tuser:" + pw}, "ZOMBI_BOOTSTRAP_USERS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
