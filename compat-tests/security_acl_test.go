@@ -285,21 +285,29 @@ func TestSecurityACLs(t *testing.T) {
 					t.Fatalf("create %s %v: %v", user, u.Mechanism, err)
 				}
 			}
-			described, err := adm.DescribeUserSCRAMs(ctx, user)
-			if err == nil {
-				err = described.Error()
-			}
-			if err != nil {
-				t.Fatalf("describe %s: %v", user, err)
-			}
-			d := described[user]
+			// Apache Kafka applies a credential on its brokers a moment after
+			// the controller acknowledged it (the metadata log): poll.
+			want := []string{"SCRAM-SHA-256/4096", "SCRAM-SHA-512/8192"}
 			var creds []string
-			for _, ci := range d.CredInfos {
-				creds = append(creds, fmt.Sprintf("%v/%d", ci.Mechanism, ci.Iterations))
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				described, err := adm.DescribeUserSCRAMs(ctx, user)
+				if err == nil {
+					err = described.Error()
+				}
+				if err != nil && !errors.Is(err, kerr.ResourceNotFound) {
+					t.Fatalf("describe %s: %v", user, err)
+				}
+				creds = creds[:0]
+				for _, ci := range described[user].CredInfos {
+					creds = append(creds, fmt.Sprintf("%v/%d", ci.Mechanism, ci.Iterations))
+				}
+				slices.Sort(creds)
+				if slices.Equal(creds, want) || time.Now().After(deadline) {
+					break
+				}
 			}
-			slices.Sort(creds)
-			if !slices.Equal(creds, []string{"SCRAM-SHA-256/4096", "SCRAM-SHA-512/8192"}) {
-				t.Fatalf("described %s: %v", user, creds)
+			if !slices.Equal(creds, want) {
+				t.Fatalf("described %s: %v, want %v", user, creds, want)
 			}
 			ping := func(mech, pass string) error {
 				m := scram.Auth{User: user, Pass: pass}
@@ -340,7 +348,7 @@ func TestSecurityACLs(t *testing.T) {
 				}
 				return nil
 			})
-			described, err = adm.DescribeUserSCRAMs(ctx, user)
+			described, err := adm.DescribeUserSCRAMs(ctx, user)
 			if err == nil && described[user].Err == nil {
 				t.Fatalf("describe the deleted %s: %+v, want RESOURCE_NOT_FOUND", user, described[user])
 			}

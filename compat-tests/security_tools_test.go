@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,41 +46,52 @@ func TestSecurityKafkaTools(t *testing.T) {
 				return err
 			}
 			defer cl.Close()
-			return cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr()
+			pctx, pcancel := context.WithTimeout(ctx, 15*time.Second) // a client that cannot log in retries
+			defer pcancel()
+			return cl.ProduceSync(pctx, &kgo.Record{Value: []byte("v")}).FirstErr()
 		}
 		adm := secAdmin(t, b)
 		if err := createSecTopic(ctx, adm, topic); err != nil {
 			t.Fatal(err)
 		}
 		// Logged in (the credential works), refused by the ACLs.
-		if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
-			t.Fatalf("%s without ACLs: %v, want TOPIC_AUTHORIZATION_FAILED", user, err)
-		}
+		waitFor(t, ctx, user+" logged in and refused by the ACLs", func() error {
+			if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+				return fmt.Errorf("produce: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+			}
+			return nil
+		})
 		kafkaTool(t, "", "kafka-acls", append(base, "--add", "--allow-principal", "User:"+user,
 			"--operation", "Write", "--operation", "Describe", "--topic", topic)...)
 		out = kafkaTool(t, "", "kafka-acls", append(base, "--list", "--topic", topic)...)
 		if !strings.Contains(out, "principal=User:"+user) || !strings.Contains(out, "operation=WRITE") {
 			t.Fatalf("kafka-acls --list:\n%s", out)
 		}
-		if err := produce(); err != nil {
-			t.Fatalf("%s with WRITE from kafka-acls: %v", user, err)
-		}
+		// Apache Kafka applies ACLs and credentials on its brokers a moment
+		// after the controller took them: every effect below is waited for.
+		waitFor(t, ctx, user+" allowed by kafka-acls --add", func() error { return produce() })
 		kafkaTool(t, "", "kafka-acls", append(base, "--remove", "--force", "--allow-principal", "User:"+user,
 			"--operation", "Write", "--operation", "Describe", "--topic", topic)...)
-		if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
-			t.Fatalf("%s after kafka-acls --remove: %v, want TOPIC_AUTHORIZATION_FAILED", user, err)
-		}
+		waitFor(t, ctx, user+" refused after kafka-acls --remove", func() error {
+			if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+				return fmt.Errorf("produce: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+			}
+			return nil
+		})
 		kafkaTool(t, "", "kafka-configs", append(base, "--alter", "--entity-type", "users", "--entity-name", user,
 			"--delete-config", "SCRAM-SHA-256")...)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(saslMechanism("SCRAM-SHA-256", user, "tool-secret")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
-		defer pcancel()
-		if err := cl.Ping(pctx); !kgoAuthFailed(err) {
-			t.Fatalf("%s after kafka-configs --delete-config: %v, want SASL_AUTHENTICATION_FAILED", user, err)
-		}
+		waitFor(t, ctx, user+" refused after kafka-configs --delete-config", func() error {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(saslMechanism("SCRAM-SHA-256", user, "tool-secret")))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			defer pcancel()
+			if err := cl.Ping(pctx); !kgoAuthFailed(err) {
+				return fmt.Errorf("ping: %v, want SASL_AUTHENTICATION_FAILED", err)
+			}
+			return nil
+		})
 	})
 }
