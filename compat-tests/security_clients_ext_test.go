@@ -138,6 +138,15 @@ func runClient(ctx context.Context, dir, stdin string, name string, args ...stri
 	return o.String(), e.String(), err
 }
 
+// kcatNewMissing: kcat on the wheel's librdkafka needs kcat and python3
+// (the venv holds the wheel).
+func kcatNewMissing() string {
+	if m := kcatMissing(); m != "" {
+		return m
+	}
+	return pypiMissing()
+}
+
 func kcatMissing() string {
 	if _, err := exec.LookPath("kcat"); err != nil {
 		return "kcat not on PATH (Debian package kcat)"
@@ -190,11 +199,58 @@ func scramNonceBug(librdkafka string) string {
 
 // kcatSecRun is kcat (librdkafka): -P then -C; a refused kcat -L must exit
 // non-zero after logging librdkafka's SASL authentication error.
-func kcatSecRun(ctx context.Context, b secBroker, c secCase, topic, _ string, values []string) secRun {
+func kcatSecRun(ctx context.Context, b secBroker, c secCase, topic, group string, values []string) secRun {
+	return kcatRunWith("", kcatLibrdkafka())(ctx, b, c, topic, group, values)
+}
+
+// kcatNewLibrdkafka is Debian's kcat on the librdkafka of the
+// confluent-kafka wheel (2.16: SCRAM works there), through
+// LD_LIBRARY_PATH: what a user of kcat with a current librdkafka runs.
+func kcatNewLibrdkafka(ctx context.Context, b secBroker, c secCase, topic, group string, values []string) secRun {
+	dir, err := wheelLibrdkafkaDir()
+	if err != nil {
+		return secRun{err: err}
+	}
+	return kcatRunWith(dir, "2.16.0")(ctx, b, c, topic, group, values)
+}
+
+// wheelLibrdkafkaDir is a directory whose librdkafka.so.1 is the wheel's
+// (auditwheel renames it librdkafka-HASH.so.1).
+var wheelLibrdkafkaDir = sync.OnceValues(func() (string, error) {
+	v, err := pypiVenv()
+	if err != nil {
+		return "", err
+	}
+	libs, _ := filepath.Glob(filepath.Join(v.Dir, "lib", "python3*", "site-packages", "confluent_kafka.libs", "librdkafka-*.so.1"))
+	if len(libs) != 1 {
+		return "", fmt.Errorf("librdkafka of the confluent-kafka wheel in %s: found %d", v.Dir, len(libs))
+	}
+	dir, err := os.MkdirTemp("", "zombi-librdkafka-")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Symlink(libs[0], filepath.Join(dir, "librdkafka.so.1"))
+})
+
+// kcatRunWith runs kcat with LD_LIBRARY_PATH=libDir ("": the system's
+// librdkafka, of version librdkafka).
+func kcatRunWith(libDir, librdkafka string) func(ctx context.Context, b secBroker, c secCase, topic, _ string, values []string) secRun {
+	return func(ctx context.Context, b secBroker, c secCase, topic, _ string, values []string) secRun {
+		return kcatRun(ctx, libDir, librdkafka, b, c, topic, values)
+	}
+}
+
+func kcatRun(ctx context.Context, libDir, librdkafka string, b secBroker, c secCase, topic string, values []string) secRun {
+	runClient := func(ctx context.Context, dir, stdin string, name string, args ...string) (string, string, error) {
+		if libDir != "" { // timeout SECS env LD_LIBRARY_PATH=... kcat ...
+			args = append([]string{args[0], "env", "LD_LIBRARY_PATH=" + libDir}, args[1:]...)
+		}
+		return runClient(ctx, dir, stdin, name, args...)
+	}
 	args := kcatSecArgs(b, c)
 	var bug string
 	if strings.HasPrefix(c.mech, "SCRAM-") {
-		bug = scramNonceBug(kcatLibrdkafka())
+		bug = scramNonceBug(librdkafka)
 	}
 	if c.refused || bug != "" {
 		_, stderr, err := runClient(ctx, "", "", "timeout", append([]string{"25", "kcat", "-L", "-m", "5"}, args...)...)

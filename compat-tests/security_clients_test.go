@@ -80,6 +80,7 @@ func secClients() []secClient {
 		{name: "franz-go", run: kgoSecRun},
 		{name: "sarama", run: saramaSecRun},
 		{name: "kcat", missing: kcatMissing, run: kcatSecRun},
+		{name: "kcat-librdkafka-2.16", missing: kcatNewMissing, run: kcatNewLibrdkafka},
 		{name: "confluent-kafka-python", missing: pypiMissing, run: pySecRun("confluent")},
 		{name: "kafka-python-pypi", missing: pypiMissing, run: pySecRun("kafka-python-pypi")},
 		{name: "kafka-python-2.0.2", missing: debianKafkaPythonMissing, run: pySecRun("kafka-python-debian")},
