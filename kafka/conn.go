@@ -65,18 +65,44 @@ func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
 	}
 	ctx, cancel := context.WithCancel(withConnInfo(s.ctx, ci))
 	defer cancel()
-	br := bufio.NewReaderSize(nc, 64<<10)
+	var br *bufio.Reader
 	if li.protocol.usesSASL() {
 		ci.sasl = newSASLConn(s, ci)
 		defer ci.sasl.stop()
-		if err := s.authenticate(ctx, nc, br, ci.sasl); err != nil {
+		// A small buffer until the client proves who it is: unauthenticated
+		// connections up to the caps must not each hold 64 KiB.
+		pre := bufio.NewReaderSize(nc, preAuthReadBuffer)
+		if err := s.authenticate(ctx, nc, pre, ci.sasl); err != nil {
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.logger.Debug("closing connection before authentication", "remote", remote, "err", err)
 			}
 			return
 		}
+		br = afterAuthReader(pre, nc)
+	} else {
+		br = bufio.NewReaderSize(nc, connReadBuffer)
 	}
 	s.pipeline(ctx, cancel, nc, br)
+}
+
+// Read buffers: connReadBuffer for the request pipeline, preAuthReadBuffer
+// while a SASL connection authenticates (its frames are small).
+const (
+	connReadBuffer    = 64 << 10
+	preAuthReadBuffer = 4 << 10
+)
+
+// afterAuthReader returns the pipeline's reader once a SASL connection is
+// authenticated: a full-size one, starting with whatever the small one
+// still buffers (clients wait for the SaslAuthenticate answer, so normally
+// nothing).
+func afterAuthReader(pre *bufio.Reader, nc net.Conn) *bufio.Reader {
+	n := pre.Buffered()
+	if n == 0 {
+		return bufio.NewReaderSize(nc, connReadBuffer)
+	}
+	rest, _ := pre.Peek(n) // buffered: cannot fail
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(rest)), nc), connReadBuffer)
 }
 
 // pipeline reads, processes and answers requests until the connection ends.

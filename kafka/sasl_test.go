@@ -1,10 +1,12 @@
 package kafka
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -525,9 +527,39 @@ func TestSASLPreAuthFrameMemory(t *testing.T) {
 	waitFor(t, "every connection timed out", func() bool { return e.s.SecurityCounters().AuthTimeouts == conns })
 	runtime.ReadMemStats(&after)
 	t.Logf("allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
-	// The connection buffers (64 KiB each) are expected; whole frames
-	// (512 KiB each) are not.
-	if got := after.TotalAlloc - before.TotalAlloc; got > conns*DefaultSASLMaxReceiveBytes/2 {
+	// The connection buffers (4 KiB each before authentication) are
+	// expected; whole frames (512 KiB each) or full-size read buffers
+	// (64 KiB each) are not.
+	if got := after.TotalAlloc - before.TotalAlloc; got > conns*connReadBuffer {
 		t.Fatalf("%d silent connections that announced %d-byte frames allocated %d bytes", conns, DefaultSASLMaxReceiveBytes, got)
+	}
+}
+
+// afterAuthReader keeps what the small pre-authentication reader had
+// buffered (a client that pipelines its first request behind its last SASL
+// message) in front of the connection's later bytes.
+func TestAfterAuthReaderKeepsBufferedBytes(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	go func() {
+		_, _ = client.Write([]byte("token|first-request"))
+		_, _ = client.Write([]byte("|second"))
+	}()
+	pre := bufio.NewReaderSize(server, preAuthReadBuffer)
+	tok := make([]byte, len("token|"))
+	if _, err := io.ReadFull(pre, tok); err != nil {
+		t.Fatal(err)
+	}
+	br := afterAuthReader(pre, server)
+	if br.Size() != connReadBuffer {
+		t.Fatalf("pipeline reader of %d bytes, want %d", br.Size(), connReadBuffer)
+	}
+	got := make([]byte, len("first-request|second"))
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "first-request|second" {
+		t.Fatalf("after authentication the pipeline read %q", got)
 	}
 }
