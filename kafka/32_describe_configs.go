@@ -52,10 +52,7 @@ var topicConfigs = []configDef{
 }
 
 var brokerConfigs = []configDef{
-	{"advertised.listeners", kmsg.ConfigTypeString, func(s *Server) string {
-		h, p := s.advertised()
-		return "PLAINTEXT://" + h + ":" + p
-	}},
+	{"advertised.listeners", kmsg.ConfigTypeString, (*Server).advertisedListeners},
 	{"auto.create.topics.enable", kmsg.ConfigTypeBoolean, func(s *Server) string { return strconv.FormatBool(s.cfg.AutoCreateTopics) }},
 	{"broker.id", kmsg.ConfigTypeInt, constant(strconv.Itoa(NodeID))},
 	{"compression.type", kmsg.ConfigTypeString, constant("producer")},

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -176,4 +177,21 @@ func (s *Server) newListenerInfo(ln net.Listener, l Listener) (*listenerInfo, er
 	}
 	li.host, li.port = host, int32(port)
 	return li, nil
+}
+
+// advertisedListeners is Kafka's advertised.listeners of the served
+// listeners, PROTOCOL://host:port in protocol order (one per protocol).
+func (s *Server) advertisedListeners() string {
+	s.mu.Lock()
+	out := make([]string, 0, len(s.listeners))
+	for _, li := range s.listeners {
+		out = append(out, string(li.protocol)+"://"+net.JoinHostPort(li.host, strconv.Itoa(int(li.port))))
+	}
+	s.mu.Unlock()
+	if len(out) == 0 {
+		h, p := s.advertised()
+		return string(PlainText) + "://" + net.JoinHostPort(h, p)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }

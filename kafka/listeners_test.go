@@ -133,6 +133,17 @@ func TestAdvertisedPerListener(t *testing.T) {
 	}
 	check(dialRaw(t, e.addrs[PlainText], nil), "inside.example", 1111)
 	check(dialRaw(t, e.addrs[SSL], pki.clientTLS(false)), "outside.example", 2222)
+
+	// The broker's advertised.listeners lists both, as Kafka's does.
+	dcr := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName, res.ConfigNames = kmsg.ConfigResourceTypeBroker, "1", []string{"advertised.listeners"}
+	dcr.Resources = append(dcr.Resources, res)
+	r := dialRaw(t, e.addrs[PlainText], nil).do(dcr, 4).(*kmsg.DescribeConfigsResponse)
+	if len(r.Resources) != 1 || len(r.Resources[0].Configs) != 1 ||
+		deref(r.Resources[0].Configs[0].Value) != "PLAINTEXT://inside.example:1111,SSL://outside.example:2222" {
+		t.Errorf("advertised.listeners: %+v", r.Resources)
+	}
 }
 
 // TestAdvertisedDefaults: without Advertised, a listener advertises its

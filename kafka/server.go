@@ -109,7 +109,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	listeners map[net.Listener]*listenerInfo
 	conns     map[net.Conn]struct{}
 	perIP     map[netip.Addr]int // open connections per client IP, when capped
 	closed    bool
@@ -174,7 +174,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		logger:    logger.With("component", "kafka"),
 		ctx:       ctx,
 		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
+		listeners: map[net.Listener]*listenerInfo{},
 		conns:     map[net.Conn]struct{}{},
 		perIP:     map[netip.Addr]int{},
 		groups:    groups.New(groups.Config{Logger: logger, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay}),
@@ -208,7 +208,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		_ = ln.Close()
 		return nil
 	}
-	s.listeners[ln] = struct{}{}
+	s.listeners[ln] = li
 	s.defaultListener.CompareAndSwap(nil, li)
 	s.mu.Unlock()
 	s.logger.Info("kafka listener started", "protocol", string(li.protocol), "addr", ln.Addr().String(),
