@@ -379,7 +379,12 @@ func TestFranzGoGroup(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	// The loops' last commits may have been cut short by cancel: commit
+	// what each member consumed before it leaves.
 	for _, cl := range clients {
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+			t.Fatalf("final commit: %v", err)
+		}
 		cl.Close() // leaves the group
 	}
 	fetched, err := adm.FetchOffsets(ctx, "kgg")
