@@ -82,21 +82,45 @@ type Proc struct {
 // ZOMBI_KAFKA_LISTENERS in env, the caller chose the Kafka ports: KafkaAddr
 // is the first listener's. With ZOMBI_HTTP_TLS=true, HTTPBase is https://
 // (the readiness check does not verify the certificate; tests do).
+//
+// A port of its own choosing that another process took in the meantime
+// (FreePort's ports come from the range outgoing connections use too) is
+// chosen again, up to three times.
 func Start(dataDir string, env ...string) (*Proc, error) {
+	for try := 1; ; try++ {
+		p, ours, err := start(dataDir, env)
+		if err == nil || try == 3 || !strings.Contains(err.Error(), "address already in use") || !mentionsAny(err.Error(), ours) {
+			return p, err
+		}
+	}
+}
+
+// mentionsAny reports whether s names one of the ports.
+func mentionsAny(s string, ports []int) bool {
+	for _, p := range ports {
+		if strings.Contains(s, ":"+strconv.Itoa(p)+":") || strings.Contains(s, ":"+strconv.Itoa(p)+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// start is one attempt of Start; ours are the ports it chose itself.
+func start(dataDir string, env []string) (*Proc, []int, error) {
 	bin, err := Binary()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	httpPort, err := FreePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kafkaPort, err := FreePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	scheme := "http"
 	if envValue(env, "ZOMBI_HTTP_TLS") == "true" {
@@ -108,6 +132,7 @@ func Start(dataDir string, env ...string) (*Proc, error) {
 		LogPath:   filepath.Join(filepath.Dir(filepath.Clean(dataDir)), fmt.Sprintf("zombi-%d.log", httpPort)),
 		done:      make(chan struct{}),
 	}
+	ours := []int{httpPort}
 	base := []string{
 		"ZOMBI_DATA_DIR=" + dataDir,
 		"ZOMBI_HOST=127.0.0.1",
@@ -119,22 +144,23 @@ func Start(dataDir string, env ...string) (*Proc, error) {
 		first, _, _ := strings.Cut(ls, ",")
 		_, hostPort, ok := strings.Cut(first, "://")
 		if !ok {
-			return nil, fmt.Errorf("ZOMBI_KAFKA_LISTENERS=%s: want a comma list of PROTOCOL://HOST:PORT", ls)
+			return nil, ours, fmt.Errorf("ZOMBI_KAFKA_LISTENERS=%s: want a comma list of PROTOCOL://HOST:PORT", ls)
 		}
 		p.KafkaAddr = hostPort
 	} else {
 		base = append(base, "ZOMBI_KAFKA_PORT="+strconv.Itoa(kafkaPort))
+		ours = append(ours, kafkaPort)
 	}
 	logf, err := os.Create(p.LogPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.Cmd = exec.Command(bin)
 	p.Cmd.Env = append(append(os.Environ(), base...), env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if err := p.Cmd.Start(); err != nil {
 		logf.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	go func() {
 		p.err = p.Cmd.Wait()
@@ -145,15 +171,15 @@ func Start(dataDir string, env ...string) (*Proc, error) {
 	for !p.ready() {
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("zombi exited during start-up: %v\n%s", p.err, p.Log())
+			return nil, ours, fmt.Errorf("zombi exited during start-up: %v\n%s", p.err, p.Log())
 		case <-time.After(25 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			_ = p.Kill()
-			return nil, fmt.Errorf("zombi not ready after 30s\n%s", p.Log())
+			return nil, ours, fmt.Errorf("zombi not ready after 30s\n%s", p.Log())
 		}
 	}
-	return p, nil
+	return p, ours, nil
 }
 
 // StartT is Start for one test: it fails the test on error and kills the
