@@ -36,8 +36,14 @@ test-deps: $(VERSITYGW) $(KAFKAJS)
 	@tools/apache-kafka/kafka.sh fetch
 	@for r in $(PY_REQS); do scripts/pyvenv.sh $$r >/dev/null || { s=$$?; [ $$s -eq 3 ] || exit $$s; echo "no python3: the tests of $$r will skip" >&2; }; done
 
+# zombi version / --version: stamped here (git describe, commit, UTC build time).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE  ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS     := -X github.com/zombi-dev/zombi/cli.Version=$(VERSION) -X github.com/zombi-dev/zombi/cli.Commit=$(COMMIT) -X github.com/zombi-dev/zombi/cli.Date=$(BUILD_DATE)
+
 build: deps
-	$(GO) build -o $(BIN) ./cmd/zombi
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/zombi
 
 run: build
 	./$(BIN)

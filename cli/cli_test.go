@@ -267,3 +267,24 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("token list with a wrong password: exit %d %q", code, errs)
 	}
 }
+
+func TestHealthAndVersion(t *testing.T) {
+	s := startSecured(t)
+	if out := s.must(t, "", "health"); out != "healthy\n" {
+		t.Fatalf("zombi health: %q", out)
+	}
+	code, _, errs := s.run(t, "", map[string]string{"ZOMBI_API": "http://127.0.0.1:1"}, "health", "--timeout", "2s")
+	if code != 1 || !strings.Contains(errs, "health") {
+		t.Fatalf("health of nothing: exit %d %q, want 1", code, errs)
+	}
+	var b BuildInfo
+	if err := json.Unmarshal([]byte(s.must(t, "", "version", "-o", "json")), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Version == "" || b.Commit == "" || b.Date == "" || !strings.HasPrefix(b.GoVersion, "go") {
+		t.Fatalf("version: %+v", b)
+	}
+	if out := s.must(t, "", "version"); !strings.HasPrefix(out, "zombi "+b.Version+" (commit ") {
+		t.Fatalf("version: %q", out)
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // Commands lists the top-level commands this package serves, for main's
 // dispatch.
-var Commands = []string{"user", "acl", "token"}
+var Commands = []string{"user", "acl", "token", "version", "health"}
 
 // Execute runs the command line args (without the program name) and returns
 // the process exit status: 0 on success, 1 on a failure, 2 on a usage error.
@@ -58,6 +58,6 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	o.addFlags(root)
-	root.AddCommand(userCommand(o), aclCommand(o), tokenCommand(o))
+	root.AddCommand(userCommand(o), aclCommand(o), tokenCommand(o), versionCommand(o), healthCommand(o))
 	return root
 }

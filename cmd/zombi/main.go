@@ -35,8 +35,13 @@ func main() {
 			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "bench":
 			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
-		case "user", "acl", "token":
+		case "user", "acl", "token", "version", "health":
 			os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		case "--version", "-version":
+			fmt.Println(cli.Build())
+			os.Exit(0)
+		case "help", "-h", "-help", "--help":
+			os.Exit(helpCommand(os.Args[2:]))
 		case "certs":
 			os.Exit(certsCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "serve":
@@ -59,6 +64,27 @@ func main() {
 		logger.Error("zombi stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// helpCommand is zombi help [COMMAND]: the command list and serve's flags,
+// or one command's help.
+func helpCommand(args []string) int {
+	if len(args) == 0 {
+		_, _ = loadConfig([]string{"--help"}, nil, os.Stdout)
+		return 0
+	}
+	switch args[0] {
+	case "segments":
+		return segmentsCommand([]string{"--help"}, os.Stdout, os.Stdout)
+	case "bench":
+		return benchCommand([]string{"--help"}, os.Stdout, os.Stdout)
+	case "certs":
+		return certsCommand([]string{"--help"}, os.Stdout, os.Stdout)
+	case "serve":
+		_, _ = loadConfig([]string{"--help"}, nil, os.Stdout)
+		return 0
+	}
+	return cli.Execute(append(args, "--help"), os.Stdin, os.Stdout, os.Stderr)
 }
 
 // run serves until ctx ends, then shuts down in order: stop accepting,

@@ -232,3 +232,31 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+// zombi --version, zombi version, zombi help and zombi help COMMAND exit 0
+// and say what they should (issue 12 found --version and help exiting 2).
+func TestVersionAndHelpExitZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--version"}, "zombi "},
+		{[]string{"version"}, "zombi "},
+		{[]string{"help"}, "Commands:"},
+		{[]string{"help", "acl"}, "zombi acl"},
+		{[]string{"help", "bench"}, "zombi bench"},
+		{[]string{"--help"}, "ZOMBI_KAFKA_LISTENERS"},
+	} {
+		out, err := exec.Command(bin, tc.args...).CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte(tc.want)) {
+			t.Errorf("zombi %v: %v\n%s", tc.args, err, out)
+		}
+	}
+}
