@@ -52,7 +52,7 @@ func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
 		_ = nc.Close()
 	}()
 	ci := newConnInfo(remote, li) // client id and host for group members, principal, listener
-	if li.protocol.usesTLS() {
+	if li.protocol.UsesTLS() {
 		tc, err := s.tlsHandshake(nc, li)
 		if err != nil {
 			s.logger.Debug("closing connection", "remote", remote, "err", err)
@@ -66,7 +66,7 @@ func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
 	ctx, cancel := context.WithCancel(withConnInfo(s.ctx, ci))
 	defer cancel()
 	var br *bufio.Reader
-	if li.protocol.usesSASL() {
+	if li.protocol.UsesSASL() {
 		ci.sasl = newSASLConn(s, ci)
 		defer ci.sasl.stop()
 		// A small buffer until the client proves who it is: unauthenticated

@@ -24,12 +24,12 @@ func (p SecurityProtocol) valid() bool {
 	return p == PlainText || p == SSL || p == SASLPlainText || p == SASLSSL
 }
 
-// usesTLS: the connection starts with a TLS handshake.
-func (p SecurityProtocol) usesTLS() bool { return p == SSL || p == SASLSSL }
+// UsesTLS: the connection starts with a TLS handshake.
+func (p SecurityProtocol) UsesTLS() bool { return p == SSL || p == SASLSSL }
 
-// usesSASL: the connection must authenticate with SASL before any request
+// UsesSASL: the connection must authenticate with SASL before any request
 // other than ApiVersions and SaslHandshake.
-func (p SecurityProtocol) usesSASL() bool { return p == SASLPlainText || p == SASLSSL }
+func (p SecurityProtocol) UsesSASL() bool { return p == SASLPlainText || p == SASLSSL }
 
 // Listener describes one listening socket.
 type Listener struct {
@@ -144,10 +144,10 @@ func (s *Server) newListenerInfo(ln net.Listener, l Listener) (*listenerInfo, er
 	if !l.Protocol.valid() {
 		return nil, fmt.Errorf("kafka listener %s: unknown security protocol %q", ln.Addr(), l.Protocol)
 	}
-	if l.Protocol.usesTLS() && l.TLS == nil {
+	if l.Protocol.UsesTLS() && l.TLS == nil {
 		return nil, fmt.Errorf("kafka listener %s: %s needs a TLS configuration", ln.Addr(), l.Protocol)
 	}
-	if l.Protocol.usesSASL() && s.saslAuth == nil {
+	if l.Protocol.UsesSASL() && s.saslAuth == nil {
 		return nil, fmt.Errorf("kafka listener %s: %s needs the auth service (Config.Auth)", ln.Addr(), l.Protocol)
 	}
 	li := &listenerInfo{protocol: l.Protocol, tls: l.TLS}

@@ -17,14 +17,6 @@ import (
 // SASL_PLAINTEXT://{ZOMBI_HOST}:{ZOMBI_KAFKA_PORT}.
 const defaultListeners = "PLAINTEXT://{ZOMBI_HOST}:{ZOMBI_KAFKA_PORT}"
 
-// Kafka listener security protocols.
-const (
-	protoPlaintext     = "PLAINTEXT"
-	protoSSL           = "SSL"
-	protoSASLPlaintext = "SASL_PLAINTEXT"
-	protoSASLSSL       = "SASL_SSL"
-)
-
 // listenerConfig is one Kafka listener as configured.
 type listenerConfig struct {
 	Protocol   string // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
@@ -32,10 +24,8 @@ type listenerConfig struct {
 	Advertised string // host:port from ZOMBI_KAFKA_ADVERTISED_LISTENERS, "" = derived
 }
 
-func (l listenerConfig) usesTLS() bool { return l.Protocol == protoSSL || l.Protocol == protoSASLSSL }
-func (l listenerConfig) usesSASL() bool {
-	return l.Protocol == protoSASLPlaintext || l.Protocol == protoSASLSSL
-}
+func (l listenerConfig) usesTLS() bool  { return kafka.SecurityProtocol(l.Protocol).UsesTLS() }
+func (l listenerConfig) usesSASL() bool { return kafka.SecurityProtocol(l.Protocol).UsesSASL() }
 func (l listenerConfig) String() string { return l.Protocol + "://" + l.Addr }
 
 // secret is a value that must never be printed: fmt shows it redacted,
@@ -253,7 +243,7 @@ func (c Config) UsesTLS() bool {
 // none does.
 func (c Config) authenticatingDoor() string {
 	for _, l := range c.KafkaListeners {
-		if l.usesSASL() || l.Protocol == protoSSL && c.TLS.RequiresClientCert() {
+		if l.usesSASL() || l.Protocol == string(kafka.SSL) && c.TLS.RequiresClientCert() {
 			return "listener " + l.String()
 		}
 	}
@@ -292,7 +282,7 @@ func (c Config) exposureWarning() string {
 		open = append(open, "HTTP on "+net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	}
 	for _, l := range c.KafkaListeners {
-		if l.usesSASL() || l.Protocol == protoSSL && c.TLS.RequiresClientCert() {
+		if l.usesSASL() || l.Protocol == string(kafka.SSL) && c.TLS.RequiresClientCert() {
 			continue
 		}
 		if host, _, _ := net.SplitHostPort(l.Addr); !isLoopback(host) {
