@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -107,26 +108,45 @@ func (o *options) tlsConfig(force bool) (*tls.Config, error) {
 	if !o.tls && !force && o.tlsCA == "" && o.tlsCert == "" {
 		return nil, nil
 	}
+	return ClientTLS(o.tlsCA, o.tlsCert, o.tlsKey)
+}
+
+// ClientTLS is a client's TLS configuration (TLS 1.2+): the server is
+// verified with the PEM CA in caFile (the system's roots when ""), and
+// certFile/keyFile, when given, are the client certificate for mTLS.
+func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.tlsCA != "" {
-		pem, err := os.ReadFile(o.tlsCA)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", o.tlsCA)
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", caFile)
 		}
 		cfg.RootCAs = pool
 	}
-	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// SASL is franz-go's mechanism for name (PLAIN, SCRAM-SHA-256 or
+// SCRAM-SHA-512; callers check the name).
+func SASL(name, user, password string) sasl.Mechanism {
+	switch name {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: password}.AsMechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: password}.AsSha512Mechanism()
+	}
+	return scram.Auth{User: user, Pass: password}.AsSha256Mechanism()
 }
 
 // kafka returns a Kafka client and its admin view.
@@ -145,14 +165,7 @@ func (o *options) kafka() (*kgo.Client, *kadm.Client, error) {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	if o.user != "" {
-		switch o.mechanism {
-		case "PLAIN":
-			opts = append(opts, kgo.SASL(plain.Auth{User: o.user, Pass: o.password}.AsMechanism()))
-		case "SCRAM-SHA-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: o.user, Pass: o.password}.AsSha512Mechanism()))
-		default:
-			opts = append(opts, kgo.SASL(scram.Auth{User: o.user, Pass: o.password}.AsSha256Mechanism()))
-		}
+		opts = append(opts, kgo.SASL(SASL(o.mechanism, o.user, o.password)))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,9 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"github.com/zombi-dev/zombi/bench/loadgen"
+	"github.com/zombi-dev/zombi/cli"
 )
 
 // The modes of `zombi bench`.
@@ -242,28 +239,14 @@ func benchTarget(ctx context.Context, o benchOptions) (loadgen.Target, error) {
 		BatchBytes: int32(o.batchBytes), Clients: o.clients, ReadToEnd: o.toEnd, Compression: o.compression,
 	}
 	if o.tlsOn || o.tlsCA != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if o.tlsCA != "" {
-			pem, err := os.ReadFile(o.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("--tls-ca: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate", o.tlsCA)
-			}
+		tc, err := cli.ClientTLS(o.tlsCA, "", "")
+		if err != nil {
+			return nil, err
 		}
 		kcfg.TLS = tc
 	}
 	if o.user != "" {
-		switch o.mechanism {
-		case "PLAIN":
-			kcfg.SASL = plain.Auth{User: o.user, Pass: o.password}.AsMechanism()
-		case "SCRAM-SHA-512":
-			kcfg.SASL = scram.Auth{User: o.user, Pass: o.password}.AsSha512Mechanism()
-		default:
-			kcfg.SASL = scram.Auth{User: o.user, Pass: o.password}.AsSha256Mechanism()
-		}
+		kcfg.SASL = cli.SASL(o.mechanism, o.user, o.password)
 	}
 	switch o.mode {
 	case "http", "http-bulk":
