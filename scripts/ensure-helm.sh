@@ -21,7 +21,7 @@ command -v go >/dev/null || { echo "ensure-helm: no go on PATH" >&2; exit 3; }
 echo "ensure-helm: building helm $version into $dir (once; takes minutes)" >&2
 rm -rf "$dir.tmp"
 mkdir -p "$dir.tmp"
-GOBIN="$dir.tmp" GOFLAGS=-mod=mod go install "helm.sh/helm/v4/cmd/helm@$version" >&2
+GOBIN="$dir.tmp" go install "helm.sh/helm/v4/cmd/helm@$version" >&2
 rm -rf "$dir"
 mv "$dir.tmp" "$dir"
 echo "$dir/helm"
