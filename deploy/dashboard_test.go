@@ -26,6 +26,9 @@ var contractMetrics = map[string]bool{
 	"zombi_s3_requests_total": false, "zombi_tier_cold_end_offset": false, "zombi_tier_s3_reachable": false,
 	"zombi_writes_refused_total": false, "zombi_groups": false, "zombi_connections": false,
 	"zombi_build_info": false,
+	// The request counters of point 3, and kafka_exporter's offset sum.
+	"zombi_kafka_requests_total": false, "zombi_http_requests_total": false,
+	"kafka_consumergroup_current_offset_sum": false,
 
 	"zombi_uptime_seconds": false, "zombi_writes_total": false, "zombi_write_bytes_total": false,
 	"zombi_write_requests_total": false, "zombi_write_rate_per_second": false,

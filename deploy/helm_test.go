@@ -452,9 +452,20 @@ func TestHelmTemplateExistingSecretNoPersistence(t *testing.T) {
 	}
 }
 
-func TestHelmTemplateRefusesHalfCredentials(t *testing.T) {
-	_, err := runHelm(t, "template", "t", chartDir, "--set", "s3.credentials.accessKeyId=AK")
-	if err == nil || !strings.Contains(err.Error(), "set both accessKeyId and secretAccessKey") {
-		t.Fatalf("half the S3 keys: %v, want a clear refusal", err)
+// TestHelmTemplateRefusesBadValues: values that would make a broken pod are
+// refused by helm with a message that names them (values.schema.json and
+// the templates' checks).
+func TestHelmTemplateRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"s3.credentials.accessKeyId=AK", "set both accessKeyId and secretAccessKey"},
+		{"config.LOG=debug", "LOG"},
+		{"service.httpPort=70000", "httpPort"},
+		{"s3.endpoint=minio:9000", "endpoint"},
+		{"persistence.size=lots", "size"},
+	} {
+		_, err := runHelm(t, "template", "t", chartDir, "--set", tc.set)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--set %s: %v, want a refusal naming %q", tc.set, err, tc.want)
+		}
 	}
 }
