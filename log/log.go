@@ -64,11 +64,11 @@ type Options struct {
 
 // TopicInfo describes a topic.
 type TopicInfo struct {
-	Name       string            `json:"name"`
-	ID         uint32            `json:"id"`
-	UUID       [16]byte          `json:"uuid"`
-	Partitions int32             `json:"partitions"`
-	CreatedMs  int64             `json:"created_ms"`
+	Name       string   `json:"name"`
+	ID         uint32   `json:"id"`
+	UUID       [16]byte `json:"uuid"`
+	Partitions int32    `json:"partitions"`
+	CreatedMs  int64    `json:"created_ms"`
 	// Configs are the topic-level overrides.
 	Configs map[string]string `json:"configs,omitempty"`
 
