@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 	"io"
 	"log/slog"
 	"math"
@@ -41,6 +42,7 @@ type Config struct {
 	HotRetention        time.Duration
 	HotMaxBytes         int64
 	Retention           time.Duration
+	RetentionCheck      time.Duration
 	LogLevel            slog.Level
 
 	// Security (DESIGN.md "Security"); security_config.go checks how they
@@ -125,6 +127,7 @@ var settings = []setting{
 	{"ZOMBI_HOT_RETENTION_SECS", "hot-retention-secs", "0", "seconds flushed data stays in the hot tier before it is dropped", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.HotRetention = time.Duration(n) * time.Second })},
 	{"ZOMBI_HOT_MAX_BYTES", "hot-max-bytes", "10737418240", "unflushed bytes above which writes are refused while S3 is behind (0: no limit)", intSetter(0, 1<<50, func(c *Config, n int64) { c.HotMaxBytes = n })},
 	{"ZOMBI_RETENTION_SECS", "retention-secs", "0", "seconds cold segments are kept (0: forever)", intSetter(0, 100*365*86400, func(c *Config, n int64) { c.Retention = time.Duration(n) * time.Second })},
+	{"ZOMBI_RETENTION_CHECK_SECS", "retention-check-secs", "300", "seconds between passes applying topics' retention.ms and retention.bytes to the hot tier (Kafka's log.retention.check.interval.ms)", intSetter(1, 86400, func(c *Config, n int64) { c.RetentionCheck = time.Duration(n) * time.Second })},
 	{"ZOMBI_KAFKA_LISTENERS", "kafka-listeners", defaultListeners, "Kafka listeners, a comma list of PROTOCOL://host:port with PROTOCOL PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ({ZOMBI_HOST} and {ZOMBI_KAFKA_PORT} are replaced)", func(c *Config, v string) error {
 		c.kafkaListenersRaw = strings.TrimSpace(v)
 		return nil
@@ -300,4 +303,22 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// topicDefaults are the broker-level values of the topic configs Zombi
+// honours: with a bucket, ZOMBI_HOT_RETENTION_SECS is local.retention.ms
+// and ZOMBI_RETENTION_SECS (when set) retention.ms, as DescribeConfigs
+// reports them (STATIC_BROKER_CONFIG); the rest are Kafka's defaults.
+func (c *Config) topicDefaults() topicconfig.Broker {
+	b := topicconfig.KafkaDefaults()
+	if c.S3Bucket == "" {
+		return b
+	}
+	b.Static = map[string]string{"local.retention.ms": "ZOMBI_HOT_RETENTION_SECS"}
+	b.LocalRetentionMs = c.HotRetention.Milliseconds()
+	if c.Retention > 0 {
+		b.RetentionMs = c.Retention.Milliseconds()
+		b.Static["retention.ms"] = "ZOMBI_RETENTION_SECS"
+	}
+	return b
 }

@@ -100,10 +100,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+	topicDefaults := cfg.topicDefaults()
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
 		SyncWrites:        cfg.SyncWrites,
 		IdempotencyWindow: cfg.IdempotencyWindow,
+		TopicDefaults:     &topicDefaults,
+		RetentionInterval: cfg.RetentionCheck,
 		Logger:            logger,
 	})
 	if err != nil {
