@@ -39,9 +39,17 @@ type Config struct {
 	// CA): set when any door authenticates.
 	RequireAuth bool
 	// PublicPaths need no credentials (ZOMBI_HTTP_PUBLIC_PATHS); a trailing
-	// '*' matches a prefix.
+	// '*' matches a prefix. /health/live, /health/ready and /openapi.json
+	// are always public.
 	PublicPaths []string
+	// Ready is GET /health/ready's check beyond the log being open (with a
+	// bucket: the cold tier is loaded); nil: ready once the log is open.
+	Ready func() error
 }
+
+// alwaysPublic are served without credentials whatever PublicPaths says:
+// probes cannot authenticate, and the API's schema is no secret.
+var alwaysPublic = []string{"/health/live", "/health/ready", "/openapi.json"}
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
 const DefaultMaxRequestBytes = 1 << 20
@@ -75,7 +83,7 @@ func newServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger, co
 		logger = slog.Default()
 	}
 	s := &server{log: l, stats: st, cfg: cfg, logger: logger.With("component", "httpapi"),
-		authz: cfg.Auth != nil && cfg.Auth.Enabled(), public: newPublicPaths(cfg.PublicPaths)}
+		authz: cfg.Auth != nil && cfg.Auth.Enabled(), public: newPublicPaths(append(cfg.PublicPaths[:len(cfg.PublicPaths):len(cfg.PublicPaths)], alwaysPublic...))}
 	if coalesce {
 		s.co = newCoalescer(l)
 	}
@@ -94,7 +102,10 @@ func (s *server) handler() http.Handler {
 	// Each route's ACL, as its Kafka counterpart (README.md "Security");
 	// handlers check what depends on the body or on existing state.
 	const topic, group, cluster = kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeCluster
-	read, write, describe := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe
+	read, write, describe, del := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete
+	e.GET("/tables", s.getTables) // filtered per table
+	s.route(e.GET, "/tables/:table/info", s.need(describe, topic, "table"), s.getTableInfo)
+	s.route(e.DELETE, "/tables/:table", s.need(del, topic, "table"), s.deleteTable)
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
 	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
@@ -102,7 +113,11 @@ func (s *server) handler() http.Handler {
 	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.getOffset)
 	e.GET("/consumers", s.getGroups) // filtered per group
 	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.getGroup)
+	s.route(e.POST, "/consumers/:group/reset", s.need(read, group, "group"), s.postReset)
+	s.route(e.DELETE, "/consumers/:group", s.need(del, group, "group"), s.deleteConsumerGroup)
 	e.GET("/health", s.getHealth)
+	e.GET("/health/live", s.getLive)
+	e.GET("/health/ready", s.getReady)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.getMetrics)
 	// The token routes read credentials even when nothing else does, so

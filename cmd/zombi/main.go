@@ -123,6 +123,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
+	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -141,6 +142,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
+		if r, ok := tier.(interface{ Ready() error }); ok {
+			ready = r.Ready
+		}
 	}
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -192,6 +196,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
+		Ready:             ready,
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
