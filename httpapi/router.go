@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -167,6 +168,7 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 	r := c.Request
 	if r.ContentLength > s.cfg.MaxRequestBytes {
+		drainRefused(c)
 		return nil, &http.MaxBytesError{Limit: s.cfg.MaxRequestBytes}
 	}
 	body := http.MaxBytesReader(c.Writer, r.Body, s.cfg.MaxRequestBytes)
@@ -189,6 +191,7 @@ func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 			releaseBody(bp)
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
+				drainRefused(c)
 				return nil, err
 			}
 			return nil, badRequest("read request body: %v", err)
@@ -196,6 +199,32 @@ func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 	}
 	*bp = b
 	return bp, nil
+}
+
+// maxDrainBytes bounds how much of a refused body drainRefused reads.
+const maxDrainBytes = 64 << 20
+
+// drainRefused reads and discards the rest of a body refused as too large,
+// so that a client that sends its whole body before reading the answer (no
+// Expect: 100-continue, as Python's urllib and requests) gets the 413: a
+// socket closed with unread data answers the client's next bytes with a
+// reset, which destroys the response in flight (net/http only drains 256
+// KiB itself). Past maxDrainBytes the connection is closed after the answer.
+// A client that sent Expect: 100-continue sends nothing before the answer:
+// reading would invite the body, so nothing is read and net/http closes.
+func drainRefused(c *gin.Context) {
+	r := c.Request
+	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	if r.ContentLength > maxDrainBytes {
+		c.Writer.Header().Set("Connection", "close")
+		return
+	}
+	n, err := io.CopyN(io.Discard, r.Body, maxDrainBytes+1)
+	if n > maxDrainBytes || (err != nil && err != io.EOF) { //nolint:errorlint // io.EOF is returned unwrapped
+		c.Writer.Header().Set("Connection", "close")
+	}
 }
 
 func releaseBody(bp *[]byte) {
