@@ -119,6 +119,7 @@ func (s *server) handler() http.Handler {
 	e.GET("/health", s.getHealth)
 	e.GET("/health/live", s.getLive)
 	e.GET("/health/ready", s.getReady)
+	e.GET("/openapi.json", s.getOpenAPI)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.getMetrics)
 	// The token routes read credentials even when nothing else does, so
