@@ -58,7 +58,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "zombi:", err)
 		os.Exit(2)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(cfg, os.Stderr)
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -128,6 +128,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
+	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -146,6 +147,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
+		if r, ok := tier.(interface{ Ready() error }); ok {
+			ready = r.Ready
+		}
 	}
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -198,6 +202,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
+		Ready:             ready,
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
