@@ -681,5 +681,3 @@ func TestServeIsTheDefault(t *testing.T) {
 		t.Fatal("no exit 20s after SIGINT")
 	}
 }
-
-
