@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/auth"
 	plog "github.com/zombi-dev/zombi/log"
@@ -41,6 +42,11 @@ type Config struct {
 	// PublicPaths need no credentials (ZOMBI_HTTP_PUBLIC_PATHS); a trailing
 	// '*' matches a prefix.
 	PublicPaths []string
+	// Metrics are scrape-time collectors /metrics reports besides the
+	// process-wide registry, this server's /stats counters and its log's
+	// topics: kafka.Server.Collector(), metrics.BuildInfo, the REST
+	// listener's zombi_connections.
+	Metrics []prometheus.Collector
 }
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
@@ -86,7 +92,7 @@ func (s *server) handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery)
+	e.Use(measure, s.recovery)
 	authAll := s.cfg.RequireAuth || s.authz
 	if authAll {
 		e.Use(s.authenticate)
@@ -104,7 +110,7 @@ func (s *server) handler() http.Handler {
 	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.getGroup)
 	e.GET("/health", s.getHealth)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
-	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.getMetrics)
+	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
 	// The token routes read credentials even when nothing else does, so
 	// that a user can make tokens before authentication is switched on.
 	ag := e.Group("/auth")

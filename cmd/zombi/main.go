@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/cli"
@@ -25,6 +26,7 @@ import (
 	"github.com/zombi-dev/zombi/internal/connlimit"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/metrics"
 	"github.com/zombi-dev/zombi/stats"
 	"github.com/zombi-dev/zombi/tiering"
 	"github.com/zombi-dev/zombi/tlsconf"
@@ -183,6 +185,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
 	}, logger)
+	build := cli.Build()
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		DefaultPartitions: int32(cfg.DefaultPartitions),
@@ -194,6 +197,15 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
 			return m
+		},
+		Metrics: []prometheus.Collector{
+			ks.Collector(),
+			metrics.BuildInfo(build.Version, build.Commit),
+			metrics.Connections(func() map[string]int {
+				m := ks.Connections()
+				m["http"] = httpLn.Open()
+				return m
+			}),
 		},
 	}, logger)
 	// ReadTimeout bounds a whole request, body included: a client that
