@@ -231,10 +231,7 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(usageOut, "Usage: zombi [serve] [flags]\n       zombi COMMAND --help\n\nZombi: a Kafka-compatible event store on RocksDB with an S3 cold tier.\n\n"+
-			"Commands:\n  serve       run the server (the default)\n  user        manage SASL/SCRAM users\n  acl         manage Kafka ACLs\n"+
-			"  token       manage bearer tokens for the REST API\n  certs dev   write a development CA and certificates\n"+
-			"  bench       drive a running Zombi or Kafka broker\n  segments    inspect cold-tier segments\n\n"+
+		fmt.Fprintf(usageOut, "Usage: zombi [serve] [flags]\n\nRun the Zombi server (the default without a command; zombi --help lists the other commands).\n\n"+
 			"Every flag of serve has an environment variable; a flag wins over its variable.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
