@@ -398,7 +398,9 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
 	}
 	ci.setClientID(h.clientID)
+	start := time.Now()
 	resp, err := api.fn(s, ctx, req)
+	api.m.observe(start)
 	if resp == nil || err != nil && !errors.Is(err, errCloseAfterResponse) {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // Config configures the cold tier (cmd/zombi fills it from ZOMBI_* settings).
@@ -120,12 +121,17 @@ type partState struct {
 	nextRet   time.Time
 
 	trimmedTo atomic.Int64 // hot retention: trimmed up to here
+	// eff is the topic's effective configs (retention.ms, retention.bytes,
+	// local.retention.ms), refreshed with the topics every second.
+	eff atomic.Pointer[topicconfig.Effective]
 
 	acct      sync.Mutex // guards the fields below
 	scanned   int64      // hot bytes measured up to this offset (before counting starts)
 	pendB     int64      // unflushed bytes measured
 	counting  bool       // pendB follows the log's appended-bytes count
 	lastCount int64      // that count at the last measurement
+
+	flushedB atomic.Int64 // segment bytes flushed since start (zombi_tier_pending_bytes)
 }
 
 // Start loads the manifests (rebuilding topics and partitions a node with an
@@ -147,7 +153,7 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Tier{
-		l: l, cfg: cfg, st: st, logger: logger.With("component", "tiering"),
+		l: l, cfg: cfg, st: counted(st), logger: logger.With("component", "tiering"),
 		ctx: tctx, cancel: cancel, stop: make(chan struct{}),
 		jobs:  make(chan *partState, 4096),
 		parts: map[tpKey]*partState{}, uuids: map[string]string{}, deleting: map[string]bool{},
@@ -160,6 +166,7 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	}
 	l.SetColdTier(t)
 	l.SetAppendGate(t.gate)
+	activeTier.Store(t)
 	t.refreshTopics()
 	for i := 0; i < cfg.Uploaders; i++ {
 		t.wg.Add(1)
@@ -191,6 +198,7 @@ func (t *Tier) Close() error {
 		t.cancel()
 		<-done
 		t.bg.Wait()
+		activeTier.CompareAndSwap(t, nil)
 	})
 	return nil
 }
@@ -377,11 +385,13 @@ func (t *Tier) refreshTopics() {
 			continue
 		}
 		t.uuids[info.Name] = uuid
+		eff := info.Effective()
 		for p := int32(0); p < info.Partitions; p++ {
 			k := tpKey{info.Name, p}
 			if t.parts[k] == nil {
 				t.parts[k] = t.newPart(info.Name, p, info.UUID)
 			}
+			t.parts[k].eff.Store(eff)
 		}
 	}
 	for name := range t.uuids {
