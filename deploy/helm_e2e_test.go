@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,62 +26,85 @@ func expandK8s(v string, defined map[string]string) string {
 // TestHelmEnvStartsZombi runs the real binary with the environment the
 // chart gives the container (listen addresses, ports and the data directory
 // left to the test harness): the settings are accepted, Kafka clients are
-// sent to the pod's stable DNS name, and the probe paths answer 200.
+// sent to the pod's stable DNS name, and the probe paths answer 200. The
+// second case has a SASL listener of its own (config), so the advertised
+// listeners the chart derives must match its protocol.
 func TestHelmEnvStartsZombi(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
 	}
-	r, _ := helmTemplate(t)
-	_, ps, c := statefulSet(t, r)
-	defined := map[string]string{"POD_NAME": "t-zombi-0", "POD_NAMESPACE": "ns"}
-	var env []string
-	for _, e := range c.Env {
-		switch e.Name {
-		case "ZOMBI_HOST", "ZOMBI_PORT", "ZOMBI_KAFKA_PORT", "ZOMBI_DATA_DIR", "POD_NAME", "POD_NAMESPACE":
-			continue // the harness's free loopback ports and temp dir
-		}
-		if e.Value == nil {
-			t.Fatalf("env %s has no plain value with default values", e.Name)
-		}
-		v := expandK8s(*e.Value, defined)
-		defined[e.Name] = v
-		env = append(env, e.Name+"="+v)
-	}
-	p := zombitest.StartT(t, filepath.Join(t.TempDir(), "data"), env...)
+	for _, tc := range []struct {
+		name     string
+		set      []string
+		metadata bool // ask Metadata over PLAINTEXT
+	}{
+		{"defaults", nil, true},
+		{"sasl listener", []string{"config.ZOMBI_KAFKA_LISTENERS=SASL_PLAINTEXT://0.0.0.0:{ZOMBI_KAFKA_PORT}",
+			"config.ZOMBI_BOOTSTRAP_USERS=admin:admin-secret", "config.ZOMBI_SUPERUSERS=admin"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := helmTemplate(t, tc.set...)
+			_, ps, c := statefulSet(t, r)
+			kafkaPort, err := zombitest.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defined := map[string]string{"POD_NAME": "t-zombi-0", "POD_NAMESPACE": "ns", "ZOMBI_KAFKA_PORT": strconv.Itoa(kafkaPort)}
+			var env []string
+			for _, e := range c.Env {
+				switch e.Name {
+				case "ZOMBI_HOST", "ZOMBI_PORT", "ZOMBI_KAFKA_PORT", "ZOMBI_DATA_DIR", "POD_NAME", "POD_NAMESPACE":
+					continue // the harness's free loopback ports and temp dir
+				}
+				if e.Value == nil {
+					t.Fatalf("env %s has no plain value", e.Name)
+				}
+				v := expandK8s(*e.Value, defined)
+				if e.Name == "ZOMBI_KAFKA_LISTENERS" { // on loopback and a free port here
+					v = strings.ReplaceAll(strings.ReplaceAll(v, "0.0.0.0", "127.0.0.1"), "{ZOMBI_KAFKA_PORT}", strconv.Itoa(kafkaPort))
+				}
+				defined[e.Name] = v
+				env = append(env, e.Name+"="+v)
+			}
+			p := zombitest.StartT(t, filepath.Join(t.TempDir(), "data"), env...)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	seeds := cl.SeedBrokers()
-	if len(seeds) != 1 {
-		t.Fatalf("%d seed brokers", len(seeds))
-	}
-	resp, err := seeds[0].Request(ctx, kmsg.NewPtrMetadataRequest())
-	if err != nil {
-		t.Fatalf("Metadata: %v", err)
-	}
-	md := resp.(*kmsg.MetadataResponse)
-	wantHost := "t-zombi-0." + ps.ServiceName + ".ns.svc.cluster.local"
-	if len(md.Brokers) != 1 || md.Brokers[0].Host != wantHost || md.Brokers[0].Port != 9092 {
-		t.Fatalf("Metadata brokers %+v, want %s:9092", md.Brokers, wantHost)
-	}
+			if tc.metadata {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				cl, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+				seeds := cl.SeedBrokers()
+				if len(seeds) != 1 {
+					t.Fatalf("%d seed brokers", len(seeds))
+				}
+				resp, err := seeds[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+				if err != nil {
+					t.Fatalf("Metadata: %v", err)
+				}
+				md := resp.(*kmsg.MetadataResponse)
+				wantHost := "t-zombi-0." + ps.ServiceName + ".ns.svc.cluster.local"
+				if len(md.Brokers) != 1 || md.Brokers[0].Host != wantHost || md.Brokers[0].Port != 9092 {
+					t.Fatalf("Metadata brokers %+v, want %s:9092", md.Brokers, wantHost)
+				}
+			}
 
-	// The probes: the admin REST routes GET /health/live and /health/ready.
-	for _, pr := range []*probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
-		if pr == nil || pr.HTTPGet == nil {
-			continue
-		}
-		resp, err := http.Get(p.HTTPBase + pr.HTTPGet.Path)
-		if err != nil {
-			t.Fatalf("GET %s: %v", pr.HTTPGet.Path, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("probe GET %s: %s, want 200 (the admin REST contract's /health/live and /health/ready)", pr.HTTPGet.Path, resp.Status)
-		}
+			// The probes: the admin REST routes GET /health/live and /health/ready.
+			for _, pr := range []*probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+				if pr == nil || pr.HTTPGet == nil {
+					continue
+				}
+				resp, err := http.Get(p.HTTPBase + pr.HTTPGet.Path)
+				if err != nil {
+					t.Fatalf("GET %s: %v", pr.HTTPGet.Path, err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("probe GET %s: %s, want 200 without credentials (the admin REST contract's /health/live and /health/ready)", pr.HTTPGet.Path, resp.Status)
+				}
+			}
+		})
 	}
 }

@@ -469,3 +469,31 @@ func TestHelmTemplateRefusesBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmTemplateListeners: without kafka.advertisedListeners, every
+// listener of config.ZOMBI_KAFKA_LISTENERS is advertised on the pod's name
+// with its own protocol and port (Zombi refuses an advertised protocol with
+// no listener); an explicit value wins.
+func TestHelmTemplateListeners(t *testing.T) {
+	host := "$(POD_NAME).t-zombi-headless.$(POD_NAMESPACE).svc.cluster.local"
+	for _, tc := range []struct {
+		set  []string
+		want string
+	}{
+		{nil, "PLAINTEXT://" + host + ":9092"},
+		{[]string{`config.ZOMBI_KAFKA_LISTENERS=SASL_SSL://0.0.0.0:9093\,PLAINTEXT://0.0.0.0:{ZOMBI_KAFKA_PORT}`},
+			"SASL_SSL://" + host + ":9093,PLAINTEXT://" + host + ":9092"},
+		{[]string{"service.kafkaPort=19092"}, "PLAINTEXT://" + host + ":19092"},
+		{[]string{"kafka.advertisedListeners=PLAINTEXT://kafka.example:9092"}, "PLAINTEXT://kafka.example:9092"},
+	} {
+		r, _ := helmTemplate(t, tc.set...)
+		_, _, c := statefulSet(t, r)
+		if got := c.env()["ZOMBI_KAFKA_ADVERTISED_LISTENERS"]; got != tc.want {
+			t.Errorf("--set %v: ZOMBI_KAFKA_ADVERTISED_LISTENERS=%q, want %q", tc.set, got, tc.want)
+		}
+	}
+	if _, err := runHelm(t, "template", "t", chartDir, "--set", "config.ZOMBI_KAFKA_LISTENERS=nonsense"); err == nil ||
+		!strings.Contains(err.Error(), "is not PROTOCOL://host:port") {
+		t.Errorf("a listener without a protocol: %v", err)
+	}
+}
