@@ -32,7 +32,8 @@ func TestHelmManifestsStrict(t *testing.T) {
 		{"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.scheme=https", "metrics.serviceMonitor.tlsConfig.serverName=zombi",
 			"metrics.serviceMonitor.basicAuth.username.name=s", "metrics.serviceMonitor.basicAuth.username.key=u",
 			"s3.bucket=events", "s3.credentials.accessKeyId=AK", "s3.credentials.secretAccessKey=SK",
-			"podAnnotations.a=b", "extraEnv[0].name=X", "extraEnv[0].value=y", "extraEnvFrom[0].secretRef.name=more"},
+			"podAnnotations.a=b", "extraEnv[0].name=X", "extraEnv[0].value=y", "extraEnvFrom[0].secretRef.name=more",
+			"metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"},
 		{"persistence.enabled=false", "s3.bucket=events", "s3.credentials.existingSecret=mine", "serviceAccount.create=false",
 			"nodeSelector.disk=ssd", "tolerations[0].key=k", "tolerations[0].operator=Exists", "service.type=LoadBalancer"},
 	} {
