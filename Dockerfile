@@ -60,7 +60,8 @@ VOLUME /var/lib/zombi
 EXPOSE 8080 9092
 USER zombi:zombi
 # zombi health exits 0 only when GET /health answers healthy. It asks ZOMBI_API
-# when set (e.g. https:// with ZOMBI_HTTP_TLS), else this container's HTTP port.
+# when set (e.g. https:// with ZOMBI_HTTP_TLS), else this container's HTTP port on
+# 127.0.0.1 (no name lookup: a root without /etc/hosts cannot resolve localhost).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["/bin/sh", "-c", "exec /usr/local/bin/zombi health --timeout 4s --api \"${ZOMBI_API:-http://localhost:${ZOMBI_PORT:-8080}}\""]
+    CMD ["/bin/sh", "-c", "exec /usr/local/bin/zombi health --timeout 4s --api \"${ZOMBI_API:-http://127.0.0.1:${ZOMBI_PORT:-8080}}\""]
 ENTRYPOINT ["/usr/local/bin/zombi"]

@@ -5,8 +5,9 @@
 #   2. a fresh copy of it runs the runtime stage's RUN commands, read from the Dockerfile;
 #   3. zombi is built on this machine the way the build stage builds it and copied in;
 #   4. zombi runs in that root as the Dockerfile's USER with its ENV (ports moved to free ones):
-#      every shared library resolves, /health answers, an HTTP write reads back, kcat produces
-#      and consumes, and the data survive a restart (SIGTERM must exit 0).
+#      every shared library resolves, /health answers, the HEALTHCHECK command exits 0 (and
+#      non-zero once zombi is stopped), an HTTP write reads back, kcat produces and consumes,
+#      and the data survive a restart (SIGTERM must exit 0).
 # Exits non-zero on the first failure. Needs: debootstrap, go, gcc, librocksdb-dev, curl, kcat
 # (apt-get install -y debootstrap curl kcat; `scripts/ensure-deps.sh build` for the rest) and
 # network access to a Debian mirror.
@@ -30,7 +31,7 @@ die() { echo "check-runtime-image: FAIL: $*" >&2; exit 1; }
 say() { echo "check-runtime-image: $*"; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot)"
-for tool in debootstrap go curl kcat chroot timeout; do
+for tool in debootstrap go curl kcat chroot timeout python3; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -55,6 +56,17 @@ user=$(printf '%s\n' "$stage" | sed -n 's/^USER[[:space:]]\{1,\}//p' | tail -n 1
 grep -q '^COPY --from=build /out/zombi /usr/local/bin/zombi$' <<<"$stage" ||
 	die "the runtime stage no longer copies /out/zombi to /usr/local/bin/zombi; update this script"
 read -r -a image_env <<<"$(printf '%s' "$env_line" | tr '\n' ' ')"
+# HEALTHCHECK [--options] CMD ["exec", "form"]: the command as an argument list.
+hc_line=$(printf '%s\n' "$stage" | sed -n 's/^HEALTHCHECK[[:space:]]\{1,\}//p' | tail -n 1)
+[ -n "$hc_line" ] || die "no HEALTHCHECK in the runtime stage"
+mapfile -d '' -t healthcheck < <(python3 -c '
+import json, re, sys
+m = re.search(r"\bCMD\s+(\[.*\])\s*$", sys.argv[1])
+if not m:
+    sys.exit("HEALTHCHECK is not in the exec form CMD [...]")
+sys.stdout.write("".join(a + "\0" for a in json.loads(m.group(1))))
+' "$hc_line") || die "cannot read HEALTHCHECK '$hc_line'"
+[ "${#healthcheck[@]}" -gt 0 ] || die "cannot read HEALTHCHECK '$hc_line'"
 for kv in "${image_env[@]}"; do
 	[[ $kv =~ ^[A-Z_][A-Z0-9_]*=[^\"\']*$ ]] || die "cannot read ENV entry '$kv'"
 done
@@ -159,6 +171,10 @@ get() { # $1: URL path; prints the body
 post() { # $1: URL path, $2: JSON body; prints the body
 	curl -fsS --max-time 5 -X POST "http://localhost:$http$1" -H 'Content-Type: application/json' -d "$2"
 }
+health_check() { # runs the HEALTHCHECK command in the image as USER, with the container's env
+	chroot --userspec="$uid:$gid" "$img" /usr/bin/env -i "${run_env[@]}" "ZOMBI_PORT=$http" \
+		timeout 30 "${healthcheck[@]}" >>"$logdir/healthcheck.log" 2>&1
+}
 kcat_count() { # $1: topic
 	timeout 20 kcat -C -b "localhost:$kafka" -t "$1" -o beginning -e -q -f '%s\n' | wc -l
 }
@@ -168,6 +184,8 @@ start first
 body=$(get /health) || die "/health"
 [[ $body == *healthy* ]] || die "/health: $body"
 say "/health ok"
+health_check || die "the HEALTHCHECK command failed against a running zombi, see $logdir/healthcheck.log"
+say "HEALTHCHECK ok (${healthcheck[*]})"
 body=$(post "/tables/$topic" '{"payload": "from-http"}') || die "POST /tables/$topic"
 [[ $body == *'"offset":0'* ]] || die "POST /tables/$topic: $body"
 body=$(get "/tables/$topic") || die "GET /tables/$topic"
@@ -186,4 +204,6 @@ body=$(post "/tables/$topic" '{"payload": "after-restart"}') || die "POST after 
 [[ $body == *'"offset":4'* ]] || die "offsets did not continue after restart: $body"
 stop
 say "data survive a restart"
+if health_check; then die "the HEALTHCHECK command exits 0 with zombi stopped"; fi
+say "HEALTHCHECK fails once zombi is stopped"
 say "OK"
