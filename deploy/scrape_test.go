@@ -51,11 +51,7 @@ func TestDashboardMetricsInScrape(t *testing.T) {
 	// Everything the dashboard and the rules query.
 	records := loadRules(t).records()
 	exprs := append(loadDashboard(t).exprs(t), loadRules(t).exprs()...)
-	type use struct {
-		promExpr
-		q promQuery
-	}
-	var uses []use
+	var uses []queryUse
 	want := map[string]bool{}
 	for _, e := range exprs {
 		q, err := parsePromQL(e.Expr)
@@ -63,7 +59,7 @@ func TestDashboardMetricsInScrape(t *testing.T) {
 			t.Fatalf("%s: %v", e.Where, err)
 		}
 		q.Metrics = resolveRecords(t, q.Metrics, records)
-		uses = append(uses, use{e, q})
+		uses = append(uses, queryUse{e, q})
 		for _, m := range q.Metrics {
 			if !prometheusOwn[m] {
 				want[m] = true
@@ -97,6 +93,56 @@ func TestDashboardMetricsInScrape(t *testing.T) {
 			"(names: DESIGN.md Metrics and issue 12 point 3; the scrape has %v)", missing, names(fams))
 	}
 
+	checkLabels(t, uses, fams)
+	if t.Failed() {
+		return
+	}
+
+	// A second scrape after more traffic, once the cold tier has moved on,
+	// and Prometheus' engine over both.
+	t.Run("queries evaluate", func(t *testing.T) {
+		first := fams
+		prod, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr), kgo.DefaultProduceTopic("dash-events"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer prod.Close()
+		for i := 0; i < 10; i++ {
+			if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("more")}).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+		if resp, err := http.Post(p.HTTPBase+"/tables/dash-http", "application/json", strings.NewReader(`{"payload":"more"}`)); err == nil {
+			resp.Body.Close()
+		}
+		if resp, err := http.Get(p.HTTPBase + "/tables/dash-events"); err == nil {
+			resp.Body.Close()
+		}
+		second := scrape(t, p.HTTPBase)
+		for deadline := time.Now().Add(20 * time.Second); withS3 && coldEnd(second) <= coldEnd(first); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cold tier did not move on in 20s (cold end %v)", coldEnd(second))
+			}
+			time.Sleep(300 * time.Millisecond)
+			second = scrape(t, p.HTTPBase)
+		}
+		evaluateQueries(t, first, second, withS3)
+	})
+}
+
+// coldEnd is the sum of zombi_tier_cold_end_offset over partitions.
+func coldEnd(fams map[string]*dto.MetricFamily) float64 {
+	var sum float64
+	for _, m := range fams["zombi_tier_cold_end_offset"].GetMetric() {
+		sum += m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+	}
+	return sum
+}
+
+// checkLabels: each query's label names (matchers, by/on lists, legend)
+// are on one of its metrics, and literal matchers match a series.
+func checkLabels(t *testing.T, uses []queryUse, fams map[string]*dto.MetricFamily) {
+	t.Helper()
 	for _, u := range uses {
 		var present []*dto.MetricFamily
 		for _, m := range u.q.Metrics {
@@ -125,6 +171,12 @@ func TestDashboardMetricsInScrape(t *testing.T) {
 			}
 		}
 	}
+}
+
+// queryUse is one expression and what it reads.
+type queryUse struct {
+	promExpr
+	q promQuery
 }
 
 // resolveRecords replaces recorded names by the metrics their rules read.
