@@ -245,3 +245,39 @@ func TestTopicConfigsHonouredKafka(t *testing.T) {
 		t.Fatalf("log start %d after retention, want 3", o.Offset)
 	}
 }
+
+// TestAlterConfigsACL: ALTER_CONFIGS on the topic for AlterConfigs and
+// IncrementalAlterConfigs (TOPIC_AUTHORIZATION_FAILED otherwise, nothing
+// changes), on the cluster for the broker.
+func TestAlterConfigsACL(t *testing.T) {
+	e := startAuthServer(t)
+	ctx := ctxT(t)
+	if _, err := e.l.CreateTopic("acl-cfg", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(e.client(t, "carol"))
+	set := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: sp("1000")}}
+	rs, err := adm.AlterTopicConfigs(ctx, set, "acl-cfg")
+	if err != nil || !errors.Is(rs[0].Err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("incremental without ALTER_CONFIGS: %v %+v", err, rs)
+	}
+	rs, err = adm.AlterTopicConfigsState(ctx, set, "acl-cfg")
+	if err != nil || !errors.Is(rs[0].Err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("AlterConfigs without ALTER_CONFIGS: %v %+v", err, rs)
+	}
+	rs, err = adm.AlterBrokerConfigs(ctx, set, 1)
+	if err != nil || !errors.Is(rs[0].Err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("broker without ALTER_CONFIGS: %v %+v", err, rs)
+	}
+	if info, _ := e.l.Topic("acl-cfg"); info.Configs != nil {
+		t.Fatalf("refused alter changed %v", info.Configs)
+	}
+	e.grant(t, "carol", topicR, "acl-cfg", litACL, kmsg.ACLOperationAlterConfigs)
+	rs, err = adm.AlterTopicConfigs(ctx, set, "acl-cfg")
+	if err != nil || rs[0].Err != nil {
+		t.Fatalf("with ALTER_CONFIGS: %v %+v", err, rs)
+	}
+	if info, _ := e.l.Topic("acl-cfg"); info.Configs["retention.ms"] != "1000" {
+		t.Fatalf("configs %v", info.Configs)
+	}
+}
