@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/auth"
 )
 
 // TestPutTable: PUT creates a table with partitions and configs (201
@@ -192,4 +195,35 @@ func sameConfigs(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestAuthAdminTables: PUT needs CREATE on the cluster or the topic, PATCH
+// ALTER_CONFIGS on the topic; refused requests (403) change nothing.
+func TestAuthAdminTables(t *testing.T) {
+	e := secured(t)
+	bob := basic("bob", "bob-pw")
+	if w := e.req("PUT", "/tables/adm", `{"partitions":1}`, bob); w.Code != http.StatusForbidden {
+		t.Fatalf("PUT without CREATE: %d %s", w.Code, w.Body)
+	}
+	if _, ok := e.log.Topic("adm"); ok {
+		t.Fatal("refused PUT created the table")
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeTopic, "adm", kmsg.ACLOperationCreate)
+	if w := e.req("PUT", "/tables/adm", `{"partitions":1}`, bob); w.Code != http.StatusCreated {
+		t.Fatalf("PUT with CREATE on the topic: %d %s", w.Code, w.Body)
+	}
+	if w := e.req("PATCH", "/tables/adm/configs", `{"set":{"retention.ms":"5"}}`, bob); w.Code != http.StatusForbidden {
+		t.Fatalf("PATCH without ALTER_CONFIGS: %d %s", w.Code, w.Body)
+	}
+	if info, _ := e.log.Topic("adm"); info.Configs != nil {
+		t.Fatalf("refused PATCH changed %v", info.Configs)
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeTopic, "adm", kmsg.ACLOperationAlterConfigs)
+	if w := e.req("PATCH", "/tables/adm/configs", `{"set":{"retention.ms":"5"}}`, bob); w.Code != http.StatusOK {
+		t.Fatalf("PATCH with ALTER_CONFIGS: %d %s", w.Code, w.Body)
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeCluster, auth.ClusterName, kmsg.ACLOperationCreate)
+	if w := e.req("PUT", "/tables/adm2", ``, bob); w.Code != http.StatusCreated {
+		t.Fatalf("PUT with CREATE on the cluster: %d %s", w.Code, w.Body)
+	}
 }
