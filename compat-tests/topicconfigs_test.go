@@ -93,15 +93,34 @@ func TestTopicConfigsAlterDescribe(t *testing.T) {
 			want    error
 			message string
 		}{
-			{kadm.AlterConfig{Op: kadm.AppendConfig, Name: "retention.ms", Value: kadm.StringPtr("5")}, kerr.InvalidConfig, "Config value append is not allowed for config key: retention.ms"},
-			{kadm.AlterConfig{Op: kadm.SubtractConfig, Name: "max.message.bytes", Value: kadm.StringPtr("5")}, kerr.InvalidConfig, "Config value subtract is not allowed for config key: max.message.bytes"},
+			{kadm.AlterConfig{Op: kadm.AppendConfig, Name: "retention.ms", Value: kadm.StringPtr("5")}, kerr.InvalidConfig, "Can't APPEND to key retention.ms because its type is not LIST."},
+			{kadm.AlterConfig{Op: kadm.SubtractConfig, Name: "max.message.bytes", Value: kadm.StringPtr("5")}, kerr.InvalidConfig, "Can't SUBTRACT to key max.message.bytes because its type is not LIST."},
 			{kadm.AlterConfig{Op: kadm.SetConfig, Name: "no.such.config", Value: kadm.StringPtr("1")}, kerr.InvalidConfig, "no.such.config"},
 			{kadm.AlterConfig{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("-5")}, kerr.InvalidConfig, "retention.ms"},
 			{kadm.AlterConfig{Op: kadm.SetConfig, Name: "message.timestamp.type", Value: kadm.StringPtr("Sometime")}, kerr.InvalidConfig, "message.timestamp.type"},
 		} {
-			if r := alter(false, false, tc.op); !errors.Is(r.Err, tc.want) || !strings.Contains(r.ErrMessage, tc.message) {
+			r := alter(false, false, tc.op)
+			t.Logf("%d %s %q: %v %q", tc.op.Op, tc.op.Name, *tc.op.Value, r.Err, r.ErrMessage)
+			if !errors.Is(r.Err, tc.want) || !strings.Contains(r.ErrMessage, tc.message) {
 				t.Errorf("%+v: %v %q, want %v with %q", tc.op, r.Err, r.ErrMessage, tc.want, tc.message)
 			}
+		}
+
+		// The broker has no dynamic configs Zombi could change: a config
+		// that Kafka cannot change dynamically either gets the same code.
+		brs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "broker.id", Value: kadm.StringPtr("7")}}, 1)
+		if err != nil || len(brs) != 1 {
+			t.Fatalf("broker alter: %v %+v", err, brs)
+		}
+		t.Logf("broker: %v %q", brs[0].Err, brs[0].ErrMessage)
+		if !errors.Is(brs[0].Err, kerr.InvalidRequest) {
+			t.Errorf("broker.id: %v %q, want INVALID_REQUEST", brs[0].Err, brs[0].ErrMessage)
+		}
+		// A config named twice in one resource.
+		r := alter(false, false, kadm.AlterConfig{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("1")}, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: "retention.ms"})
+		t.Logf("duplicate: %v %q", r.Err, r.ErrMessage)
+		if !errors.Is(r.Err, kerr.InvalidRequest) {
+			t.Errorf("duplicate keys: %v %q, want INVALID_REQUEST", r.Err, r.ErrMessage)
 		}
 
 		// Legacy AlterConfigs: the set given is the whole set.

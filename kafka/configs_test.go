@@ -137,8 +137,8 @@ func TestAlterConfigsKadm(t *testing.T) {
 	}{
 		{[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "no.such", Value: sp("1")}}, false, kerr.InvalidConfig, "Unknown topic config name: no.such"},
 		{[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: sp("compact")}}, false, kerr.InvalidConfig, "Zombi does not compact"},
-		{[]kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "retention.ms", Value: sp("5")}}, false, kerr.InvalidConfig, "Config value append is not allowed for config key: retention.ms"},
-		{[]kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "max.message.bytes", Value: sp("5")}}, false, kerr.InvalidConfig, "Config value subtract is not allowed for config key: max.message.bytes"},
+		{[]kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "retention.ms", Value: sp("5")}}, false, kerr.InvalidConfig, "Can't APPEND to key retention.ms because its type is not LIST."},
+		{[]kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "max.message.bytes", Value: sp("5")}}, false, kerr.InvalidConfig, "Can't SUBTRACT to key max.message.bytes because its type is not LIST."},
 		{[]kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: sp("compact")}}, false, kerr.InvalidConfig, "Zombi does not compact"},
 		{[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: sp("1")}, {Op: kadm.DeleteConfig, Name: "retention.ms"}}, false, kerr.InvalidRequest, "duplicate config keys"},
 		{[]kadm.AlterConfig{{Name: "retention.ms", Value: sp("x")}}, true, kerr.InvalidConfig, "Not a number of type LONG"},
