@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +65,7 @@ func methodLabel(m string) string {
 // measure is the first middleware: it times the whole request, the
 // authentication and the ACL check included.
 func measure(c *gin.Context) {
-	start := time.Now()
+	start := metrics.Now()
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
@@ -75,8 +74,8 @@ func measure(c *gin.Context) {
 	childrenFor(routeKey{route, methodLabel(c.Request.Method), c.Writer.Status()}).observe(start)
 }
 
-func (m *routeMetrics) observe(start time.Time) {
-	m.dur.Observe(time.Since(start).Seconds())
+func (m *routeMetrics) observe(start metrics.Tick) {
+	m.dur.Observe(start.Seconds())
 	m.count.Inc()
 }
 
