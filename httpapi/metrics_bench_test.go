@@ -12,7 +12,7 @@ import (
 func BenchmarkRouteMetrics(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			childrenFor(routeKey{"/tables/:table", methodLabel("POST"), 202}).observe(metrics.Now())
+			childrenFor("/tables/:table", methodIndex("POST"), 202).observe(metrics.Now())
 		}
 	})
 }
