@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The Kafka commands are plain Kafka tools: the same command lines against
+// franz-go's kfake, an in-process Kafka that is not Zombi.
+
+type fakeKafka struct {
+	addr string
+}
+
+func startKfake(t *testing.T) *fakeKafka {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("kfake-cluster"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f := &fakeKafka{addr: c.ListenAddrs()[0]}
+	t.Setenv("ZOMBI_BROKERS", f.addr)
+	t.Setenv("ZOMBI_API", "http://127.0.0.1:1") // no Zombi REST API here
+	return f
+}
+
+func (f *fakeKafka) run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Execute(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (f *fakeKafka) ok(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	code, out, errs := f.run(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("zombi %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func (f *fakeKafka) okJSON(t *testing.T, v any, stdin string, args ...string) {
+	t.Helper()
+	out := f.ok(t, stdin, append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("zombi %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (f *fakeKafka) fails(t *testing.T, args ...string) {
+	t.Helper()
+	if code, out, errs := f.run(t, "", args...); code != 1 || errs == "" {
+		t.Fatalf("zombi %s: want exit 1 with a message, got %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+}
+
+func (f *fakeKafka) admin(t *testing.T) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.MetadataMinAge(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+func TestTopicCommandsOnKfake(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var created []topicResult
+	f.okJSON(t, &created, "", "topic", "create", "k1", "k2", "-p", "2", "-c", "retention.ms=60000")
+	if len(created) != 2 || created[0].Error != "" || created[1].Error != "" {
+		t.Fatalf("create on kfake: %+v", created)
+	}
+	f.fails(t, "topic", "create", "k1")
+
+	var listed []struct {
+		Name       string `json:"name"`
+		Partitions int    `json:"partitions"`
+	}
+	f.okJSON(t, &listed, "", "topic", "list")
+	if len(listed) != 2 || listed[0].Name != "k1" || listed[0].Partitions != 2 {
+		t.Fatalf("list on kfake: %+v", listed)
+	}
+
+	f.ok(t, "a\nb\nc\nd\n", "produce", "k1", "-p", "1")
+	var desc []describedTopic
+	f.okJSON(t, &desc, "", "topic", "describe", "k1")
+	if len(desc) != 1 || len(desc[0].Partitions) != 2 || desc[0].Partitions[1].HighWatermark != 4 || desc[0].Partitions[1].HotStart != nil {
+		t.Fatalf("describe on kfake: %+v", desc)
+	}
+	if v, src := desc[0].config("retention.ms"); v != "60000" || src != "topic" {
+		t.Fatalf("retention.ms on kfake = %q from %q", v, src)
+	}
+
+	f.ok(t, "", "topic", "alter-config", "k1", "--set", "retention.ms=120000", "--set", "retention.bytes=1000")
+	f.ok(t, "", "topic", "alter-config", "k1", "--delete", "retention.bytes")
+	desc = nil
+	f.okJSON(t, &desc, "", "topic", "describe", "k1")
+	if v, _ := desc[0].config("retention.ms"); v != "120000" {
+		t.Fatalf("retention.ms after alter-config: %q", v)
+	}
+	if _, src := desc[0].config("retention.bytes"); src == "topic" {
+		t.Fatal("retention.bytes still set on the topic after --delete")
+	}
+
+	f.ok(t, "", "topic", "add-partitions", "k1", "-n", "1")
+	f.ok(t, "", "topic", "add-partitions", "k1", "--total", "5")
+	md, err := adm.Metadata(ctx, "k1")
+	if err != nil || len(md.Topics["k1"].Partitions) != 5 {
+		t.Fatalf("partitions on kfake after add-partitions: %d %v", len(md.Topics["k1"].Partitions), err)
+	}
+
+	f.ok(t, "", "topic", "trim", "k1", "-p", "1", "--before", "2")
+	starts, err := adm.ListStartOffsets(ctx, "k1")
+	if s, _ := starts.Lookup("k1", 1); err != nil || s.Offset != 2 {
+		t.Fatalf("log start on kfake after trim: %+v %v", s, err)
+	}
+	if out := f.ok(t, "", "consume", "k1", "--format", `%o=%v,`); out != "2=c,3=d," {
+		t.Fatalf("consume on kfake after trim: %q", out)
+	}
+
+	f.ok(t, "", "topic", "delete", "k1", "k2")
+	if tl, err := adm.ListTopics(ctx); err != nil || len(tl) != 0 {
+		t.Fatalf("topics on kfake after delete: %v %v", tl.Names(), err)
+	}
+
+	var info struct {
+		ClusterID string `json:"cluster_id"`
+		Brokers   []any  `json:"brokers"`
+	}
+	f.okJSON(t, &info, "", "cluster", "info")
+	if info.ClusterID != "kfake-cluster" || len(info.Brokers) != 1 {
+		t.Fatalf("cluster info on kfake: %+v", info)
+	}
+}
+
+func TestGroupCommandsOnKfake(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f.ok(t, "", "topic", "create", "q", "-p", "1")
+	f.ok(t, "0\n1\n2\n3\n4\n5\n", "produce", "q")
+
+	member, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("q"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.ClientID("fake-worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	for n := 0; n < 6 && ctx.Err() == nil; {
+		n += member.PollFetches(ctx).NumRecords()
+	}
+	if err := member.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var groups []struct {
+		Group   string `json:"group"`
+		Members int    `json:"members"`
+	}
+	f.okJSON(t, &groups, "", "group", "list")
+	if len(groups) != 1 || groups[0].Group != "g" || groups[0].Members != 1 {
+		t.Fatalf("group list on kfake: %+v", groups)
+	}
+	var described []groupInfo
+	f.okJSON(t, &described, "", "group", "describe", "g")
+	if len(described) != 1 || len(described[0].Partitions) != 1 || described[0].Partitions[0].Committed != 6 ||
+		described[0].Partitions[0].ClientID != "fake-worker" {
+		t.Fatalf("group describe on kfake: %+v", described)
+	}
+	f.fails(t, "group", "seek", "g", "--to", "start", "--execute")
+	member.Close()
+
+	var plan seekPlan
+	f.okJSON(t, &plan, "", "group", "seek", "g", "--to", "-1h")
+	if plan.Executed || len(plan.Plan) != 1 || plan.Plan[0].Current != 6 || plan.Plan[0].Target != 0 {
+		t.Fatalf("seek plan on kfake: %+v", plan)
+	}
+	f.okJSON(t, &plan, "", "group", "seek", "g", "--to", "4", "--execute")
+	offs, err := adm.FetchOffsets(ctx, "g")
+	if o, _ := offs.Lookup("q", 0); err != nil || o.At != 4 {
+		t.Fatalf("committed on kfake after seek --execute: %+v %v", o, err)
+	}
+	if out := f.ok(t, "", "consume", "q", "-g", "g", "--format", `%v,`); out != "4,5," {
+		t.Fatalf("consume -g on kfake after seek: %q", out)
+	}
+	f.ok(t, "", "group", "delete", "g")
+	groups = nil
+	f.okJSON(t, &groups, "", "group", "list")
+	if len(groups) != 0 {
+		t.Fatalf("groups on kfake after delete: %+v", groups)
+	}
+}
