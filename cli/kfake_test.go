@@ -206,3 +206,43 @@ func TestGroupCommandsOnKfake(t *testing.T) {
 		t.Fatalf("groups on kfake after delete: %+v", groups)
 	}
 }
+
+// consume --follow waits for records produced after it started and stops
+// after -n of them.
+func TestConsumeFollowOnKfake(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "live", "-p", "1")
+	f.ok(t, "old\n", "produce", "live")
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		code := Execute([]string{"consume", "live", "-o", "end", "--follow", "-n", "2", "--format", `%v,`}, strings.NewReader(""), &out, &errb)
+		done <- result{code, out.String(), errb.String()}
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.DefaultProduceTopic("live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.After(30 * time.Second)
+	for i := 0; ; i++ {
+		select {
+		case r := <-done:
+			if r.code != 0 || r.out != "new,new," {
+				t.Fatalf("consume --follow -n 2: exit %d, printed %q, stderr %q", r.code, r.out, r.errs)
+			}
+			return
+		case <-deadline:
+			t.Fatal("consume --follow -n 2 did not return 30s after records were produced")
+		case <-time.After(200 * time.Millisecond):
+			// Produced until the consumer (started at the end) has seen two.
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("new")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
