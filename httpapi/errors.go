@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/zombi-dev/zombi/auth"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // apiError is an error whose HTTP status the handler decided itself (bad
@@ -41,6 +42,8 @@ var errorStatus = []struct {
 	status int
 }{
 	{plog.ErrInvalidTopic, http.StatusBadRequest},
+	{topicconfig.ErrInvalid, http.StatusBadRequest},
+	{plog.ErrTopicExists, http.StatusConflict},
 	{plog.ErrInvalidPartitions, http.StatusBadRequest},
 	{plog.ErrTooManyPartitions, http.StatusBadRequest},
 	{plog.ErrInvalidGroup, http.StatusBadRequest},

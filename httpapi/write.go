@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,13 +95,22 @@ func (s *server) choosePartition(table string, n int32, ev *event, idx int) (int
 	}
 }
 
-// ensureTable creates the table if needed and returns its partition count.
-func (s *server) ensureTable(table string) (int32, error) {
+// ensureTable creates the table if needed and returns it.
+func (s *server) ensureTable(table string) (plog.TopicInfo, error) {
 	info, _, err := s.log.EnsureTopic(table, s.cfg.DefaultPartitions)
-	if err != nil {
-		return 0, err
+	return info, err
+}
+
+// checkRecordSize refuses (413) a record whose one-record batch is larger
+// than the table's max.message.bytes, as the Kafka door refuses a batch.
+// idx numbers the record of a bulk write (-1: single write).
+func checkRecordSize(info plog.TopicInfo, ev *event, idx int) error {
+	limit := info.Effective().MaxMessageBytes
+	if n := batch.OneRecordSize(ev.key, ev.value, ev.headers); n > limit {
+		return &apiError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("%srecord of %d bytes (as a record batch) is larger than max.message.bytes=%d of table %s", recordPrefix(idx), n, limit, info.Name)}
 	}
-	return info.Partitions, nil
+	return nil
 }
 
 // postEvent: POST /tables/{t}, one event.
@@ -141,12 +151,15 @@ func (s *server) postEvent(c *gin.Context) {
 	if !s.authorizeCreate(c, table) {
 		return
 	}
-	n, err := s.ensureTable(table)
+	info, err := s.ensureTable(table)
+	if err == nil {
+		err = checkRecordSize(info, &ev, -1)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	part, err := s.choosePartition(table, n, &ev, -1)
+	part, err := s.choosePartition(table, info.Partitions, &ev, -1)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -226,9 +239,17 @@ func (s *server) postBulk(c *gin.Context) {
 	if !s.authorizeCreate(c, table) {
 		return
 	}
-	if n, err = s.ensureTable(table); err != nil {
+	info, err := s.ensureTable(table)
+	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	n = info.Partitions
+	for i := range evs {
+		if err := checkRecordSize(info, &evs[i], i); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 
 	// Group records into requests; where[i] locates record i.

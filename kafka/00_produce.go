@@ -3,8 +3,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,9 +42,6 @@ import (
 //   - v13: topics by id; unknown ids get UNKNOWN_TOPIC_ID.
 func init() { register(kmsg.Produce, 0, 13, (*Server).handleProduce) }
 
-// defaultMaxMessageBytes is Kafka's message.max.bytes default.
-const defaultMaxMessageBytes = 1048588
-
 func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -85,7 +80,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				tcode = errorCode(err)
 			}
 		}
-		maxBytes := maxMessageBytes(info)
+		maxBytes := info.Effective().MaxMessageBytes
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -185,13 +180,3 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 }
 
 var errAcksZeroFailed = errors.New("acks=0 produce failed: closing the connection so the client notices")
-
-// maxMessageBytes is the largest batch a topic accepts.
-func maxMessageBytes(info plog.TopicInfo) int {
-	if v, ok := info.Configs["max.message.bytes"]; ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-			return n
-		}
-	}
-	return defaultMaxMessageBytes
-}

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // CreateTopics (key 19), v0-v7.
@@ -18,7 +19,8 @@ import (
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
 //   - Configs are checked as Kafka 4.4 checks them (an unknown name, a value
 //     of the wrong type or out of range: INVALID_CONFIG with Kafka's
-//     message), then stored with the topic and shown by DescribeConfigs.
+//     message; a cleanup.policy with compact too: Zombi does not compact),
+//     then stored with the topic and shown by DescribeConfigs.
 //   - The response lists every config of the new topic, defaults included,
 //     as Kafka's does (the Java AdminClient fails on a null list).
 //   - validate_only checks everything and creates nothing.
@@ -56,7 +58,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			if c.Value != nil {
 				configs[c.Name] = *c.Value
 				if cfgErr == nil {
-					cfgErr = validateTopicConfig(c.Name, *c.Value)
+					cfgErr = topicconfig.Validate(c.Name, *c.Value)
 				}
 			}
 		}
@@ -104,10 +106,10 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 				resp.Topics = append(resp.Topics, st)
 				continue
 			}
-			s.eachTopicConfig(configs, func(name, value string, typ kmsg.ConfigType, src kmsg.ConfigSource) {
+			s.eachTopicConfig(configs, func(e configEntry) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
-				c.Name, c.Value, c.Source = name, &value, int8(src)
-				c.ReadOnly = src != kmsg.ConfigSourceDynamicTopicConfig
+				v := e.value
+				c.Name, c.Value, c.Source = e.name, &v, int8(e.src)
 				st.Configs = append(st.Configs, c)
 			})
 		}

@@ -6,14 +6,20 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // DescribeConfigs (key 32), v0-v4.
 //
 // Behavior:
 //   - Topics: the configs clients and tools commonly ask for, with Kafka's
-//     names, Zombi's effective values as defaults, and a topic's own configs
-//     (from CreateTopics) as DYNAMIC_TOPIC_CONFIG overrides.
+//     names, and each one's source: DYNAMIC_TOPIC_CONFIG for the topic's
+//     overrides (CreateTopics, AlterConfigs, IncrementalAlterConfigs, REST),
+//     STATIC_BROKER_CONFIG where a Zombi setting gives the broker-level value
+//     (ZOMBI_HOT_RETENTION_SECS: local.retention.ms; ZOMBI_RETENTION_SECS:
+//     retention.ms), DEFAULT_CONFIG otherwise. Topic configs are not
+//     read-only. With include_synonyms, each lists the override and then
+//     the broker-level name and value, as Kafka does.
 //   - Broker "1" (or ""): the broker settings tools look at, as static
 //     broker configs. Broker loggers: an empty list.
 //   - DESCRIBE_CONFIGS on the topic, else TOPIC_AUTHORIZATION_FAILED; on
@@ -35,20 +41,15 @@ type configDef struct {
 
 func constant(v string) func(*Server) string { return func(*Server) string { return v } }
 
-// topicConfigs are the topic configs Zombi reports, with its effective
-// defaults: data is never deleted by time or size (the cold tier keeps it).
-var topicConfigs = []configDef{
-	{"cleanup.policy", kmsg.ConfigTypeList, constant("delete")},
-	{"compression.type", kmsg.ConfigTypeString, constant("producer")},
-	{"delete.retention.ms", kmsg.ConfigTypeLong, constant("86400000")},
-	{"max.message.bytes", kmsg.ConfigTypeInt, constant(strconv.Itoa(defaultMaxMessageBytes))},
-	{"message.timestamp.type", kmsg.ConfigTypeString, constant("CreateTime")},
-	{"min.insync.replicas", kmsg.ConfigTypeInt, constant("1")},
-	{"retention.bytes", kmsg.ConfigTypeLong, constant("-1")},
-	{"retention.ms", kmsg.ConfigTypeLong, constant("-1")},
-	{"segment.bytes", kmsg.ConfigTypeInt, constant("1073741824")},
-	{"segment.ms", kmsg.ConfigTypeLong, constant("604800000")},
-	{"unclean.leader.election.enable", kmsg.ConfigTypeBoolean, constant("false")},
+func brokerValue(topicConfig string) func(s *Server) string {
+	return func(s *Server) string {
+		for _, d := range topicconfig.Describe {
+			if d.Name == topicConfig {
+				return d.Value(s.log.TopicDefaults())
+			}
+		}
+		return ""
+	}
 }
 
 var brokerConfigs = []configDef{
@@ -62,10 +63,11 @@ var brokerConfigs = []configDef{
 		return strconv.FormatInt(s.cfg.GroupInitialRebalanceDelay.Milliseconds(), 10)
 	}},
 	{"log.cleanup.policy", kmsg.ConfigTypeList, constant("delete")},
-	{"log.retention.bytes", kmsg.ConfigTypeLong, constant("-1")},
-	{"log.retention.ms", kmsg.ConfigTypeLong, constant("-1")},
+	{"log.local.retention.ms", kmsg.ConfigTypeLong, brokerValue("local.retention.ms")},
+	{"log.retention.bytes", kmsg.ConfigTypeLong, brokerValue("retention.bytes")},
+	{"log.retention.ms", kmsg.ConfigTypeLong, brokerValue("retention.ms")},
 	{"log.segment.bytes", kmsg.ConfigTypeInt, constant("1073741824")},
-	{"message.max.bytes", kmsg.ConfigTypeInt, constant(strconv.Itoa(defaultMaxMessageBytes))},
+	{"message.max.bytes", kmsg.ConfigTypeInt, brokerValue("max.message.bytes")},
 	{"min.insync.replicas", kmsg.ConfigTypeInt, constant("1")},
 	{"num.partitions", kmsg.ConfigTypeInt, func(s *Server) string { return strconv.Itoa(int(s.cfg.DefaultPartitions)) }},
 	{"offsets.topic.replication.factor", kmsg.ConfigTypeShort, constant("1")},
@@ -73,18 +75,63 @@ var brokerConfigs = []configDef{
 	{"transaction.state.log.replication.factor", kmsg.ConfigTypeShort, constant("1")},
 }
 
+// configEntry is one config as DescribeConfigs and CreateTopics report it:
+// its value and source, and its synonyms, most specific first (the topic's
+// override, then the broker-level value under its broker name).
+type configEntry struct {
+	name, value string
+	typ         kmsg.ConfigType
+	src         kmsg.ConfigSource
+	synonyms    []configSynonym
+}
+
+type configSynonym struct {
+	name, value string
+	src         kmsg.ConfigSource
+}
+
+// configType is Kafka's type of a topic config.
+func configType(name string) kmsg.ConfigType {
+	switch topicconfig.Type(name) {
+	case "INT":
+		return kmsg.ConfigTypeInt
+	case "LONG":
+		return kmsg.ConfigTypeLong
+	case "DOUBLE":
+		return kmsg.ConfigTypeDouble
+	case "BOOLEAN":
+		return kmsg.ConfigTypeBoolean
+	case "LIST":
+		return kmsg.ConfigTypeList
+	default:
+		return kmsg.ConfigTypeString
+	}
+}
+
 // eachTopicConfig calls add for every config of a topic with the given
-// overrides: the known configs in order (an override as
-// DYNAMIC_TOPIC_CONFIG, else the default), then unknown overrides by name.
-func (s *Server) eachTopicConfig(overrides map[string]string, add func(name, value string, typ kmsg.ConfigType, src kmsg.ConfigSource)) {
+// overrides: the described configs in order (an override as
+// DYNAMIC_TOPIC_CONFIG, else the broker-level value: STATIC_BROKER_CONFIG
+// when a Zombi setting gives it, else DEFAULT_CONFIG), then the other
+// overrides by name.
+func (s *Server) eachTopicConfig(overrides map[string]string, add func(e configEntry)) {
+	b := s.log.TopicDefaults()
 	known := map[string]bool{}
-	for _, d := range topicConfigs {
-		known[d.name] = true
-		if v, ok := overrides[d.name]; ok {
-			add(d.name, v, d.typ, kmsg.ConfigSourceDynamicTopicConfig)
-		} else {
-			add(d.name, d.val(s), d.typ, kmsg.ConfigSourceDefaultConfig)
+	for _, d := range topicconfig.Describe {
+		known[d.Name] = true
+		e := configEntry{name: d.Name, typ: configType(d.Name)}
+		bsrc := kmsg.ConfigSourceDefaultConfig
+		if b.Static[d.Name] != "" {
+			bsrc = kmsg.ConfigSourceStaticBrokerConfig
 		}
+		bval := d.Value(b)
+		if v, ok := overrides[d.Name]; ok {
+			e.value, e.src = v, kmsg.ConfigSourceDynamicTopicConfig
+			e.synonyms = append(e.synonyms, configSynonym{d.Name, v, kmsg.ConfigSourceDynamicTopicConfig})
+		} else {
+			e.value, e.src = bval, bsrc
+		}
+		e.synonyms = append(e.synonyms, configSynonym{d.BrokerName, bval, bsrc})
+		add(e)
 	}
 	var extra []string
 	for k := range overrides {
@@ -94,7 +141,9 @@ func (s *Server) eachTopicConfig(overrides map[string]string, add func(name, val
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		add(k, overrides[k], kafkaConfigType(k), kmsg.ConfigSourceDynamicTopicConfig)
+		v := overrides[k]
+		add(configEntry{name: k, value: v, typ: configType(k), src: kmsg.ConfigSourceDynamicTopicConfig,
+			synonyms: []configSynonym{{k, v, kmsg.ConfigSourceDynamicTopicConfig}}})
 	}
 }
 
@@ -111,20 +160,24 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (
 				want[n] = true
 			}
 		}
-		add := func(name, value string, typ kmsg.ConfigType, src kmsg.ConfigSource) {
-			if want != nil && !want[name] {
+		add := func(e configEntry) {
+			if want != nil && !want[e.name] {
 				return
 			}
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
-			v := value
-			c.Name, c.Value, c.ConfigType = name, &v, typ
-			c.Source = src
-			c.IsDefault = src == kmsg.ConfigSourceDefaultConfig
-			c.ReadOnly = src != kmsg.ConfigSourceDynamicTopicConfig
+			v := e.value
+			c.Name, c.Value, c.ConfigType = e.name, &v, e.typ
+			c.Source = e.src
+			c.IsDefault = e.src == kmsg.ConfigSourceDefaultConfig
+			// Topic configs can be altered (AlterConfigs); broker ones not.
+			c.ReadOnly = rr.ResourceType != kmsg.ConfigResourceTypeTopic
 			if req.IncludeSynonyms {
-				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				syn.Name, syn.Value, syn.Source = name, &v, src
-				c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+				for _, sy := range e.synonyms {
+					syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+					sv := sy.value
+					syn.Name, syn.Value, syn.Source = sy.name, &sv, sy.src
+					c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+				}
 			}
 			res.Configs = append(res.Configs, c)
 		}
@@ -157,7 +210,9 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (
 				break
 			}
 			for _, d := range brokerConfigs {
-				add(d.name, d.val(s), d.typ, kmsg.ConfigSourceStaticBrokerConfig)
+				v := d.val(s)
+				add(configEntry{name: d.name, value: v, typ: d.typ, src: kmsg.ConfigSourceStaticBrokerConfig,
+					synonyms: []configSynonym{{d.name, v, kmsg.ConfigSourceStaticBrokerConfig}}})
 			}
 		default:
 			res.ErrorCode = errInvalidRequest

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 func createReq(validate bool, topics ...kmsg.CreateTopicsRequestTopic) *kmsg.CreateTopicsRequest {
@@ -28,7 +29,7 @@ func TestCreateDeleteTopics(t *testing.T) {
 	e := startServer(t, cfg)
 	c := e.dial(t)
 	withCfg := ct("c2", 2, 1)
-	v := "compact"
+	v := "delete"
 	withCfg.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "cleanup.policy", Value: &v}}
 	resp := c.do(createReq(false, ct("c1", -1, -1), withCfg, ct("bad name", 1, 1), ct("c3", 0, 1), ct("c4", 1, 3), ct("dup", 1, 1), ct("dup", 1, 1)), 7).(*kmsg.CreateTopicsResponse)
 	want := []int16{0, 0, kerr.InvalidTopicException.Code, kerr.InvalidPartitions.Code, kerr.InvalidReplicationFactor.Code, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}
@@ -42,8 +43,8 @@ func TestCreateDeleteTopics(t *testing.T) {
 	}
 	// Every config of the new topic comes back, as Kafka answers (the Java
 	// AdminClient fails on a null list); an override as a dynamic config.
-	if got := len(resp.Topics[0].Configs); got != len(topicConfigs) {
-		t.Fatalf("c1: %d configs, want %d", got, len(topicConfigs))
+	if got := len(resp.Topics[0].Configs); got != len(topicconfig.Describe) {
+		t.Fatalf("c1: %d configs, want %d", got, len(topicconfig.Describe))
 	}
 	var policy kmsg.CreateTopicsResponseTopicConfig
 	for _, c := range resp.Topics[1].Configs {
@@ -51,10 +52,10 @@ func TestCreateDeleteTopics(t *testing.T) {
 			policy = c
 		}
 	}
-	if policy.Value == nil || *policy.Value != "compact" || policy.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
+	if policy.Value == nil || *policy.Value != "delete" || policy.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
 		t.Fatalf("c2 cleanup.policy: %+v", policy)
 	}
-	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "compact" {
+	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "delete" {
 		t.Fatalf("%+v", info)
 	}
 	// Exists; validate only.
@@ -364,7 +365,10 @@ func TestCreateTopicsConfigChecks(t *testing.T) {
 		{"min.insync.replicas", "0", "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"},
 		{"min.insync.replicas", "+2", ""},
 		{"cleanup.policy", "foo", "Invalid value foo for configuration cleanup.policy: String must be one of: compact, delete"},
-		{"cleanup.policy", "compact, delete", ""},
+		{"cleanup.policy", "delete", ""},
+		// Zombi refuses what it cannot honour (Kafka accepts these).
+		{"cleanup.policy", "compact, delete", "Invalid value compact, delete for configuration cleanup.policy: Zombi does not compact topics; only cleanup.policy=delete is supported"},
+		{"cleanup.policy", "compact", "Invalid value compact for configuration cleanup.policy: Zombi does not compact topics; only cleanup.policy=delete is supported"},
 		{"cleanup.policy", "", ""},
 		{"compression.type", "none", "Invalid value none for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"},
 		{"compression.type", " gzip ", ""},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // Error codes used directly by handlers.
@@ -50,7 +51,7 @@ func errorCode(err error) int16 {
 		// Retriable: clients retry; a restarting broker comes back, S3
 		// recovers, the flusher catches up.
 		return kerr.KafkaStorageError.Code
-	case errors.As(err, new(invalidConfigError)):
+	case errors.Is(err, topicconfig.ErrInvalid):
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, errInvalidTimestamp):
 		return kerr.InvalidRequest.Code

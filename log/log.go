@@ -13,13 +13,13 @@ import (
 	"math"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/linxGnu/grocksdb"
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // Errors callers map to Kafka codes and HTTP statuses.
@@ -52,23 +52,43 @@ type Options struct {
 	IdempotencyWindow time.Duration
 	// WriteBufferBytes is the RocksDB memtable size (0: 128 MiB).
 	WriteBufferBytes uint64
-	Logger           *slog.Logger
+	// TopicDefaults are the broker-level values of the topic configs Zombi
+	// honours (nil: topicconfig.KafkaDefaults).
+	TopicDefaults *topicconfig.Broker
+	// RetentionInterval is how often retention.ms and retention.bytes are
+	// applied to the hot log (0: 5 minutes, Kafka's
+	// log.retention.check.interval.ms).
+	RetentionInterval time.Duration
+	Logger            *slog.Logger
 }
 
 // TopicInfo describes a topic.
 type TopicInfo struct {
-	Name       string            `json:"name"`
-	ID         uint32            `json:"id"`
-	UUID       [16]byte          `json:"uuid"`
-	Partitions int32             `json:"partitions"`
-	CreatedMs  int64             `json:"created_ms"`
-	Configs    map[string]string `json:"configs,omitempty"`
+	Name       string   `json:"name"`
+	ID         uint32   `json:"id"`
+	UUID       [16]byte `json:"uuid"`
+	Partitions int32    `json:"partitions"`
+	CreatedMs  int64    `json:"created_ms"`
+	// Configs are the topic-level overrides.
+	Configs map[string]string `json:"configs,omitempty"`
+
+	eff *topicconfig.Effective // Configs over the broker's values
+}
+
+// Effective is what the topic's configs mean (overrides over the broker's
+// values).
+func (i TopicInfo) Effective() *topicconfig.Effective {
+	if i.eff == nil {
+		d := topicconfig.KafkaDefaults()
+		return topicconfig.Resolve(i.Configs, d)
+	}
+	return i.eff
 }
 
 type topic struct {
 	info  TopicInfo
 	parts []*partition
-	out   *served // kept across AddPartitions
+	out   *served // kept across AddPartitions and config changes
 }
 
 // Log is the partition log. It is safe for concurrent use.
@@ -80,9 +100,14 @@ type Log struct {
 	ro     *grocksdb.ReadOptions
 	wo     *grocksdb.WriteOptions
 
+	// metaMu serialises the changes of an existing topic's metadata
+	// (configs, partitions, deletion), so that none lands on a topic
+	// another deleted or rewrote meanwhile. Taken before mu.
+	metaMu sync.Mutex
 	mu     sync.RWMutex // guards topics, nextID
 	topics map[string]*topic
 	nextID uint32
+	broker topicconfig.Broker
 
 	w        *writer
 	closed   atomic.Bool
@@ -108,6 +133,13 @@ func Open(opts Options) (*Log, error) {
 	}
 	if opts.WriteBufferBytes == 0 {
 		opts.WriteBufferBytes = 128 << 20
+	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = 5 * time.Minute
+	}
+	broker := topicconfig.KafkaDefaults()
+	if opts.TopicDefaults != nil {
+		broker = *opts.TopicDefaults
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -140,6 +172,7 @@ func Open(opts Options) (*Log, error) {
 		ro:     grocksdb.NewDefaultReadOptions(),
 		wo:     grocksdb.NewDefaultWriteOptions(),
 		topics: map[string]*topic{},
+		broker: broker,
 		stop:   make(chan struct{}),
 	}
 	l.wo.SetSync(opts.SyncWrites)
@@ -148,9 +181,10 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.w = newWriter(l)
-	l.bgDone.Add(2)
+	l.bgDone.Add(3)
 	go func() { defer l.bgDone.Done(); l.w.run() }()
 	go func() { defer l.bgDone.Done(); l.expireIdempotencyKeys() }()
+	go func() { defer l.bgDone.Done(); l.retentionLoop() }()
 	return l, nil
 }
 
@@ -202,6 +236,7 @@ func (l *Log) load() error {
 		if err := json.Unmarshal(it.Value().Data(), &info); err != nil {
 			return fmt.Errorf("decode topic metadata %q: %w", it.Key().Data(), err)
 		}
+		info.eff = topicconfig.Resolve(info.Configs, l.broker)
 		t := &topic{info: info, out: &served{}}
 		for p := int32(0); p < info.Partitions; p++ {
 			pt, err := l.loadPartition(info.ID, p)
@@ -312,8 +347,9 @@ func (l *Log) Topics() []TopicInfo {
 
 // appendTarget is partition for an append, and says whether the topic
 // stamps its batches with the broker's time (message.timestamp.type=
-// LogAppendTime); the config is read here, at each append, so a changed
-// config applies to the next one.
+// LogAppendTime); the config is read here, at each append (a pointer held
+// with the topic, parsed when the configs change), so a changed config
+// applies to the next one.
 func (l *Log) appendTarget(name string, p int32) (*partition, bool, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -321,8 +357,7 @@ func (l *Log) appendTarget(name string, p int32) (*partition, bool, error) {
 	if !ok || p < 0 || int(p) >= len(t.parts) {
 		return nil, false, fmt.Errorf("%w: %s/%d", ErrUnknownTopic, name, p)
 	}
-	v, set := t.info.Configs["message.timestamp.type"]
-	return t.parts[p], set && strings.TrimSpace(v) == "LogAppendTime", nil
+	return t.parts[p], t.info.eff.LogAppendTime, nil
 }
 
 func (l *Log) partition(name string, p int32) (*partition, error) {
@@ -384,6 +419,7 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 		return t.info, false, nil
 	}
 	info := TopicInfo{Name: name, ID: l.nextID, UUID: id, Partitions: partitions, CreatedMs: time.Now().UnixMilli(), Configs: configs}
+	info.eff = topicconfig.Resolve(configs, l.broker)
 	if id == ([16]byte{}) {
 		_, _ = rand.Read(info.UUID[:])
 	}
@@ -414,6 +450,8 @@ func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
 		return TopicInfo{}, err
 	}
 	defer l.closeMu.RUnlock()
+	l.metaMu.Lock()
+	defer l.metaMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t, ok := l.topics[name]
@@ -448,6 +486,8 @@ func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
 
 // DeleteTopic removes a topic and all its data.
 func (l *Log) DeleteTopic(name string) error {
+	l.metaMu.Lock()
+	defer l.metaMu.Unlock()
 	l.mu.RLock()
 	t, ok := l.topics[name]
 	l.mu.RUnlock()

@@ -16,6 +16,16 @@ func (l *Log) TrimBefore(ctx context.Context, topic string, part int32, offset i
 	if err != nil {
 		return 0, err
 	}
+	start, err := l.trimPartition(ctx, p, offset)
+	if err != nil {
+		return start, fmt.Errorf("trim %s/%d: %w", topic, part, err)
+	}
+	return start, nil
+}
+
+// trimPartition is TrimBefore on a partition already looked up: a deleted
+// topic's partition fails with ErrUnknownTopic, whatever now has its name.
+func (l *Log) trimPartition(ctx context.Context, p *partition, offset int64) (int64, error) {
 	hwm, start := p.hwm.Load(), p.logStart.Load()
 	if offset < 0 || offset > hwm {
 		return start, fmt.Errorf("%w: trim to %d, high watermark %d", ErrOffsetOutOfRange, offset, hwm)
@@ -28,7 +38,7 @@ func (l *Log) TrimBefore(ctx context.Context, topic string, part int32, offset i
 	if err := l.enter(); err != nil {
 		return start, err
 	}
-	err = l.scan(p, offset, hwm, func(b Batch) bool {
+	err := l.scan(p, offset, hwm, func(b Batch) bool {
 		keepFrom = b.BaseOffset
 		return false
 	})
@@ -42,7 +52,7 @@ func (l *Log) TrimBefore(ctx context.Context, topic string, part int32, offset i
 	}
 	<-op.done
 	if op.err != nil {
-		return start, fmt.Errorf("trim %s/%d: %w", topic, part, op.err)
+		return start, op.err
 	}
 	return p.logStart.Load(), nil
 }

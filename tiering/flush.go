@@ -63,7 +63,7 @@ func (t *Tier) schedule() {
 			}
 			waiting := hwm - end
 			due := waiting > 0 && (waiting >= int64(t.cfg.FlushBatchSize) || now.Sub(ps.lastFlushTime()) >= t.cfg.FlushInterval)
-			retain := t.cfg.Retention > 0 && now.After(ps.retentionDue())
+			retain := t.retains(ps) && now.After(ps.retentionDue())
 			if due || retain {
 				ps.queued.Store(true)
 				select {
@@ -140,7 +140,7 @@ func (t *Tier) runJob(ps *partState) error {
 	if n > 0 {
 		t.succeeded()
 	}
-	if t.cfg.Retention > 0 && time.Now().After(ps.nextRet) {
+	if t.retains(ps) && time.Now().After(ps.nextRet) {
 		if err := t.applyRetention(ps); err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs 
 	}
 	ps.man.Store(m)
 	t.flushed(ps, seg.meta)
-	if t.cfg.HotRetention <= 0 {
+	if t.hotRetentionFor(ps) == 0 {
 		t.trimHot(ps, m.End)
 	}
 	t.deleteChunks(dropped)
@@ -312,18 +312,39 @@ func (t *Tier) moveStart(ps *partState, offset int64) error {
 }
 
 // applyRetention deletes the leading segments whose newest record is older
-// than Retention, moving the cold (and, if needed, hot) log start. Manifest
-// chunks whose segments all expired leave the head and are deleted after it
-// is saved; a partly expired chunk stays (LogStart says where it is valid).
+// than the retention (the topic's retention.ms, else Retention), and those
+// that keep the partition (cold segments and unflushed hot bytes) above
+// its retention.bytes, as Kafka deletes whole segments: while what is left
+// without the next one is still at least retention.bytes. It moves the
+// cold (and, if needed, hot) log start. Manifest chunks whose segments all
+// expired leave the head and are deleted after it is saved; a partly
+// expired chunk stays (LogStart says where it is valid).
 func (t *Tier) applyRetention(ps *partState) error {
 	cur := ps.man.Load()
 	if cur == nil || len(cur.Segments) == 0 {
 		return nil
 	}
-	cutoff := time.Now().Add(-t.cfg.Retention).UnixMilli()
 	k := 0
-	for k < len(cur.Segments) && cur.Segments[k].MaxTimestamp < cutoff {
-		k++
+	if ms := t.retentionMs(ps); ms >= 0 {
+		cutoff := time.Now().UnixMilli() - ms
+		for k < len(cur.Segments) && cur.Segments[k].MaxTimestamp < cutoff {
+			k++
+		}
+	}
+	if limit := t.retentionBytes(ps); limit >= 0 {
+		ps.acct.Lock()
+		size := ps.pendB
+		ps.acct.Unlock()
+		for _, s := range cur.Segments {
+			size += s.Bytes
+		}
+		for i := 0; i < len(cur.Segments); i++ {
+			if size-cur.Segments[i].Bytes < limit {
+				break
+			}
+			size -= cur.Segments[i].Bytes
+			k = max(k, i+1)
+		}
 	}
 	if k == 0 {
 		return nil
@@ -462,16 +483,18 @@ func (t *Tier) abortAbandoned(us uploadStore, prefix string, cutoff time.Time) (
 	return len(stale), listErr
 }
 
-// hotRetention drops hot data flushed longer than HotRetention ago.
+// hotRetention drops hot data flushed longer than the hot retention ago
+// (the topic's local.retention.ms, else HotRetention).
 func (t *Tier) hotRetention(ps *partState, now time.Time) {
-	if t.cfg.HotRetention <= 0 {
-		return
+	hr := t.hotRetentionFor(ps)
+	if hr <= 0 {
+		return // 0: trimmed by the flush itself; negative: kept
 	}
 	m := ps.man.Load()
 	if m == nil {
 		return
 	}
-	cutoff := now.Add(-t.cfg.HotRetention).UnixMilli()
+	cutoff := now.Add(-hr).UnixMilli()
 	to := int64(-1)
 	for i := len(m.Segments) - 1; i >= 0; i-- {
 		if m.Segments[i].FlushedMs <= cutoff {

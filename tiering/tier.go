@@ -16,6 +16,7 @@ import (
 	"time"
 
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // Config configures the cold tier (cmd/zombi fills it from ZOMBI_* settings).
@@ -120,6 +121,9 @@ type partState struct {
 	nextRet   time.Time
 
 	trimmedTo atomic.Int64 // hot retention: trimmed up to here
+	// eff is the topic's effective configs (retention.ms, retention.bytes,
+	// local.retention.ms), refreshed with the topics every second.
+	eff atomic.Pointer[topicconfig.Effective]
 
 	acct      sync.Mutex // guards the fields below
 	scanned   int64      // hot bytes measured up to this offset (before counting starts)
@@ -381,11 +385,13 @@ func (t *Tier) refreshTopics() {
 			continue
 		}
 		t.uuids[info.Name] = uuid
+		eff := info.Effective()
 		for p := int32(0); p < info.Partitions; p++ {
 			k := tpKey{info.Name, p}
 			if t.parts[k] == nil {
 				t.parts[k] = t.newPart(info.Name, p, info.UUID)
 			}
+			t.parts[k].eff.Store(eff)
 		}
 	}
 	for name := range t.uuids {

@@ -50,7 +50,7 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zombi:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -98,10 +98,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+	topicDefaults := cfg.topicDefaults()
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
 		SyncWrites:        cfg.SyncWrites,
 		IdempotencyWindow: cfg.IdempotencyWindow,
+		TopicDefaults:     &topicDefaults,
+		RetentionInterval: cfg.RetentionCheck,
 		Logger:            logger,
 	})
 	if err != nil {
@@ -123,6 +126,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
+	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -141,6 +145,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
+		if r, ok := tier.(interface{ Ready() error }); ok {
+			ready = r.Ready
+		}
 	}
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -193,6 +200,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
+		Ready:             ready,
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()

@@ -422,3 +422,14 @@ func decodeRecord(b []byte) (Record, int, error) {
 
 // NowMs is the current time in Kafka's millisecond timestamps.
 func NowMs() int64 { return time.Now().UnixMilli() }
+
+// OneRecordSize is the size of an uncompressed batch holding one record
+// (what the Builder makes of a single Add), without building it: the HTTP
+// door checks a record against max.message.bytes with it.
+func OneRecordSize(key, value []byte, headers []RecordHeader) int {
+	size := 3 + varbytesLen(key) + varbytesLen(value) + varintLen(int64(len(headers))) // attributes, two zero deltas
+	for _, h := range headers {
+		size += varintLen(int64(len(h.Key))) + len(h.Key) + varbytesLen(h.Value)
+	}
+	return HeaderSize + varintLen(int64(size)) + size
+}

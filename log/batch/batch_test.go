@@ -203,3 +203,21 @@ func FuzzRecords(f *testing.F) {
 		_, _ = Split(b)
 	})
 }
+
+func TestOneRecordSize(t *testing.T) {
+	for _, tc := range []struct {
+		key, value []byte
+		headers    []RecordHeader
+	}{
+		{nil, nil, nil},
+		{[]byte("k"), []byte("value"), nil},
+		{nil, make([]byte, 300), []RecordHeader{{Key: "h", Value: []byte("v")}, {Key: "x", Value: nil}}},
+		{make([]byte, 70000), make([]byte, 1<<20), nil},
+	} {
+		b := NewBuilder()
+		b.Add(12345, tc.key, tc.value, tc.headers)
+		if got, want := OneRecordSize(tc.key, tc.value, tc.headers), len(b.Bytes()); got != want {
+			t.Errorf("OneRecordSize %d, built %d", got, want)
+		}
+	}
+}

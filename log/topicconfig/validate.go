@@ -1,19 +1,28 @@
-package kafka
+package topicconfig
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// invalidConfigError is a topic config Kafka refuses: an unknown name or a
-// value of the wrong type or range (INVALID_CONFIG, with Kafka's message).
-type invalidConfigError string
+// ErrInvalid is wrapped by every refusal of a topic config: Kafka answers
+// INVALID_CONFIG, the REST API 400.
+var ErrInvalid = errors.New("invalid topic config")
 
-func (e invalidConfigError) Error() string { return string(e) }
+// InvalidError is a topic config refused: an unknown name, a value of the
+// wrong type or range (Kafka's message), or a policy Zombi does not
+// implement (compaction).
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, ErrInvalid) hold.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(msg string) error { return &InvalidError{Msg: msg} }
 
 // topicConfigRule is how Kafka 4.4 checks one topic config (LogConfig's
 // ConfigDef): its type, bounds and allowed values.
@@ -45,8 +54,8 @@ var (
 )
 
 // kafkaTopicConfigs are the topic configs Apache Kafka 4.4 knows, with its
-// checks (what its CreateTopics answers for a bad value). Zombi acts on a
-// few of them (max.message.bytes); it stores and describes the others.
+// checks (what its CreateTopics answers for a bad value). Zombi acts on the
+// ones in Honoured; it stores and describes the others.
 var kafkaTopicConfigs = map[string]topicConfigRule{
 	"cleanup.policy":                          {typ: "LIST", oneOf: []string{"compact", "delete"}},
 	"compression.gzip.level":                  kafkaLevel,
@@ -92,16 +101,34 @@ var kafkaTopicConfigs = map[string]topicConfigRule{
 	"unclean.leader.election.enable": boolean,
 }
 
-// validateTopicConfig checks a topic config as Kafka does; the error's
-// message is Kafka's.
-func validateTopicConfig(name, value string) error {
+// Known reports whether Kafka 4.4 knows a topic config name.
+func Known(name string) bool {
+	_, ok := kafkaTopicConfigs[name]
+	return ok
+}
+
+// Validate checks a topic config as Kafka does (the error's message is
+// Kafka's), then refuses what Zombi cannot honour: a cleanup.policy with
+// compact. Every error wraps ErrInvalid.
+func Validate(name, value string) error {
+	if err := validateKafka(name, value); err != nil {
+		return err
+	}
+	if name == "cleanup.policy" && hasElem(value, "compact") {
+		return invalid(fmt.Sprintf("Invalid value %s for configuration cleanup.policy: Zombi does not compact topics; only cleanup.policy=delete is supported", value))
+	}
+	return nil
+}
+
+// validateKafka is Kafka 4.4's check of one topic config.
+func validateKafka(name, value string) error {
 	r, ok := kafkaTopicConfigs[name]
 	if !ok {
-		return invalidConfigError("Unknown topic config name: " + name)
+		return invalid("Unknown topic config name: " + name)
 	}
 	v := strings.TrimSpace(value)
 	bad := func(why string) error {
-		return invalidConfigError(fmt.Sprintf("Invalid value %s for configuration %s: %s", value, name, why))
+		return invalid(fmt.Sprintf("Invalid value %s for configuration %s: %s", value, name, why))
 	}
 	var num float64
 	switch r.typ {
@@ -183,21 +210,25 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// kafkaConfigType is the type Kafka gives a topic config (STRING for names
-// it does not know).
-func kafkaConfigType(name string) kmsg.ConfigType {
-	switch kafkaTopicConfigs[name].typ {
-	case "INT":
-		return kmsg.ConfigTypeInt
-	case "LONG":
-		return kmsg.ConfigTypeLong
-	case "DOUBLE":
-		return kmsg.ConfigTypeDouble
-	case "BOOLEAN":
-		return kmsg.ConfigTypeBoolean
-	case "LIST":
-		return kmsg.ConfigTypeList
-	default:
-		return kmsg.ConfigTypeString
+// Type is the type Kafka gives a topic config: INT, LONG, DOUBLE, BOOLEAN,
+// STRING or LIST (STRING for names it does not know).
+func Type(name string) string {
+	if r, ok := kafkaTopicConfigs[name]; ok {
+		return r.typ
 	}
+	return "STRING"
+}
+
+// IsList reports whether a config is a list (what IncrementalAlterConfigs
+// may APPEND to and SUBTRACT from).
+func IsList(name string) bool { return Type(name) == "LIST" }
+
+// hasElem reports whether a list value holds elem.
+func hasElem(list, elem string) bool {
+	for _, e := range strings.Split(list, ",") {
+		if strings.TrimSpace(e) == elem {
+			return true
+		}
+	}
+	return false
 }
