@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,38 @@ func TestConsumeFollowOnKfake(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// topic describe takes the hot and cold ranges from the API's TABLE
+// (DESIGN.md admin REST), here served by a stand-in with cold data in
+// partition 0 only.
+func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "r", "-p", "2")
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/tables/r/info" {
+			http.NotFound(w, req)
+			return
+		}
+		io.WriteString(w, `{"name":"r","topic_id":"x","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
+			`{"partition":0,"log_start":0,"high_watermark":10,"hot_start":4,"cold_start":0,"cold_end":4,"bytes":1},`+
+			`{"partition":1,"log_start":0,"high_watermark":0,"hot_start":0,"bytes":0}]}`)
+	}))
+	defer api.Close()
+	t.Setenv("ZOMBI_API", api.URL)
+	var desc []struct {
+		Partitions []partitionInfo `json:"partitions"`
+	}
+	f.okJSON(t, &desc, "", "topic", "describe", "r")
+	p0, p1 := desc[0].Partitions[0], desc[0].Partitions[1]
+	if p0.HotStart == nil || *p0.HotStart != 4 || p0.ColdStart == nil || *p0.ColdStart != 0 || p0.ColdEnd == nil || *p0.ColdEnd != 4 {
+		t.Fatalf("partition 0 ranges: %+v", p0)
+	}
+	if p1.HotStart == nil || *p1.HotStart != 0 || p1.ColdStart != nil || p1.ColdEnd != nil {
+		t.Fatalf("partition 1 ranges: %+v", p1)
+	}
+	if out := f.ok(t, "", "topic", "describe", "r"); !strings.Contains(out, "[0, 4)") {
+		t.Fatalf("text describe lacks the cold range:\n%s", out)
 	}
 }
