@@ -59,4 +59,11 @@ func TestDefaultCommandIsServe(t *testing.T) {
 	if code, out, _ := run("--help"); code != 0 || !strings.Contains(out, "serve") || !strings.Contains(out, "consume") {
 		t.Errorf("zombi --help: exit %d\n%s", code, out)
 	}
+	// An unknown subcommand is a usage error, not the group's help.
+	if code, _, errs := run("topic", "nosuch"); code != 2 || !strings.Contains(errs, `unknown command "nosuch"`) {
+		t.Errorf("zombi topic nosuch: exit %d, %q", code, errs)
+	}
+	if code, out, _ := run("group"); code != 0 || !strings.Contains(out, "seek") {
+		t.Errorf("zombi group: exit %d\n%s", code, out)
+	}
 }
