@@ -167,7 +167,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 	o := cr.o
 	// The plan comes from an admin client of its own: the consuming
 	// client must not start fetching before it knows where to.
-	acl, adm, err := o.kafka()
+	admCl, adm, err := o.kafka()
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 	if err == nil && cr.group != "" {
 		err = cr.applyCommitted(ctx, adm, &plan)
 	}
-	acl.Close()
+	admCl.Close()
 	if err != nil {
 		return err
 	}
