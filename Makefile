@@ -5,7 +5,7 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
+RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
 
 .PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-http fuzz clean
 
@@ -31,8 +31,11 @@ $(KAFKAJS): compat-tests/kafkajs/package-lock.json
 # "no python3": those tests skip.
 PY_REQS := compat-tests/python/requirements.txt tools/producer/requirements.txt
 
+# helm for the chart tests (deploy/): built once from the Go module proxy into
+# ~/.cache/zombi by scripts/ensure-helm.sh (a few minutes cold).
 test-deps: $(VERSITYGW) $(KAFKAJS)
 	@scripts/ensure-deps.sh test
+	@scripts/ensure-helm.sh >/dev/null
 	@tools/apache-kafka/kafka.sh fetch
 	@for r in $(PY_REQS); do scripts/pyvenv.sh $$r >/dev/null || { s=$$?; [ $$s -eq 3 ] || exit $$s; echo "no python3: the tests of $$r will skip" >&2; }; done
 
@@ -53,7 +56,7 @@ test: export ZOMBI_VERSITYGW := $(VERSITYGW)
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/...
+	$(GO) test -count=1 ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/... ./deploy/...
 
 # The fast inner loop: no race detector, no real-process tests.
 test-short: deps
@@ -66,6 +69,7 @@ lint: deps
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
+	cd deploy/kubecheck && $(GO) vet . && $(GO) run $(STATICCHECK) .
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/ ./kafka/ ./tiering/

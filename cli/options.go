@@ -149,8 +149,9 @@ func SASL(name, user, password string) sasl.Mechanism {
 	return scram.Auth{User: user, Pass: password}.AsSha256Mechanism()
 }
 
-// kafka returns a Kafka client and its admin view.
-func (o *options) kafka() (*kgo.Client, *kadm.Client, error) {
+// kafka returns a Kafka client (with the command's extra options) and its
+// admin view.
+func (o *options) kafka(extra ...kgo.Opt) (*kgo.Client, *kadm.Client, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(strings.Split(o.brokers, ",")...),
 		kgo.RequestTimeoutOverhead(o.timeout),
@@ -167,7 +168,7 @@ func (o *options) kafka() (*kgo.Client, *kadm.Client, error) {
 	if o.user != "" {
 		opts = append(opts, kgo.SASL(SASL(o.mechanism, o.user, o.password)))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka client: %w", err)
 	}

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // table is a listing: column headers and rows of text for --output text, and
@@ -43,4 +47,23 @@ func printTo(w io.Writer, format string, t table) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// progress is a progress bar on stderr for a long run of max units (bytes
+// when inBytes), or nil when stderr is not a terminal (or max is unknown):
+// scripts and pipes get no bar.
+func (o *options) progress(max int64, what string, inBytes bool) *progressbar.ProgressBar {
+	f, ok := o.stderr.(*os.File)
+	if !ok || max <= 0 || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(inBytes),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
 }

@@ -57,7 +57,7 @@ func newAuthEnv(t *testing.T, o authOpts) *authEnv {
 		}
 	}
 	st := stats.New()
-	h := New(l, st, Config{Auth: svc, RequireAuth: o.requireAuth, PublicPaths: o.public}, discardLogger())
+	h := validating(t, New(l, st, Config{Auth: svc, RequireAuth: o.requireAuth, PublicPaths: o.public}, discardLogger()))
 	return &authEnv{testEnv: &testEnv{t: t, log: l, stats: st, h: h}, svc: svc}
 }
 

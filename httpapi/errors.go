@@ -87,6 +87,7 @@ func (s *server) fail(c *gin.Context, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		msg = fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+		plog.CountRefused("request_too_large")
 	}
 	switch {
 	case status == http.StatusInternalServerError:

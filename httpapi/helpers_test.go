@@ -28,7 +28,8 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	st := stats.New()
-	return &testEnv{t: t, log: l, stats: st, h: New(l, st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	// Every response of the package's tests is checked against openapi.json.
+	return &testEnv{t: t, log: l, stats: st, h: validating(t, New(l, st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))))}
 }
 
 // do sends a request; contentType "-" sends none.

@@ -104,6 +104,9 @@ func (s *server) getTable(c *gin.Context) {
 	}
 	writeJSON(c, 200, body)
 	s.stats.Read(n, time.Since(start))
+	if n > 0 {
+		s.log.CountServed(table, n, len(body))
+	}
 }
 
 // readMerged reads every partition from since (at most limit records each,

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/auth"
 	plog "github.com/zombi-dev/zombi/log"
@@ -39,9 +41,22 @@ type Config struct {
 	// CA): set when any door authenticates.
 	RequireAuth bool
 	// PublicPaths need no credentials (ZOMBI_HTTP_PUBLIC_PATHS); a trailing
-	// '*' matches a prefix.
+	// '*' matches a prefix. /health/live, /health/ready and /openapi.json
+	// are always public.
 	PublicPaths []string
+	// Metrics are scrape-time collectors /metrics reports besides the
+	// process-wide registry, this server's /stats counters and its log's
+	// topics: kafka.Server.Collector(), metrics.BuildInfo, the REST
+	// listener's zombi_connections.
+	Metrics []prometheus.Collector
+	// Ready is GET /health/ready's check beyond the log being open (with a
+	// bucket: the cold tier is loaded); nil: ready once the log is open.
+	Ready func() error
 }
+
+// alwaysPublic are served without credentials whatever PublicPaths says:
+// probes cannot authenticate, and the API's schema is no secret.
+var alwaysPublic = []string{"/health/live", "/health/ready", "/openapi.json"}
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
 const DefaultMaxRequestBytes = 1 << 20
@@ -75,7 +90,7 @@ func newServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger, co
 		logger = slog.Default()
 	}
 	s := &server{log: l, stats: st, cfg: cfg, logger: logger.With("component", "httpapi"),
-		authz: cfg.Auth != nil && cfg.Auth.Enabled(), public: newPublicPaths(cfg.PublicPaths)}
+		authz: cfg.Auth != nil && cfg.Auth.Enabled(), public: newPublicPaths(append(cfg.PublicPaths[:len(cfg.PublicPaths):len(cfg.PublicPaths)], alwaysPublic...))}
 	if coalesce {
 		s.co = newCoalescer(l)
 	}
@@ -86,7 +101,7 @@ func (s *server) handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery)
+	e.Use(measure, s.recovery)
 	authAll := s.cfg.RequireAuth || s.authz
 	if authAll {
 		e.Use(s.authenticate)
@@ -94,7 +109,10 @@ func (s *server) handler() http.Handler {
 	// Each route's ACL, as its Kafka counterpart (README.md "Security");
 	// handlers check what depends on the body or on existing state.
 	const topic, group, cluster = kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeCluster
-	read, write, describe := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe
+	read, write, describe, del := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete
+	e.GET("/tables", s.getTables) // filtered per table
+	s.route(e.GET, "/tables/:table/info", s.need(describe, topic, "table"), s.getTableInfo)
+	s.route(e.DELETE, "/tables/:table", s.need(del, topic, "table"), s.deleteTable)
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
 	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
@@ -104,9 +122,14 @@ func (s *server) handler() http.Handler {
 	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.getOffset)
 	e.GET("/consumers", s.getGroups) // filtered per group
 	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.getGroup)
+	s.route(e.POST, "/consumers/:group/reset", s.need(read, group, "group"), s.postReset)
+	s.route(e.DELETE, "/consumers/:group", s.need(del, group, "group"), s.deleteConsumerGroup)
 	e.GET("/health", s.getHealth)
+	e.GET("/health/live", s.getLive)
+	e.GET("/health/ready", s.getReady)
+	e.GET("/openapi.json", s.getOpenAPI)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
-	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.getMetrics)
+	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
 	// The token routes read credentials even when nothing else does, so
 	// that a user can make tokens before authentication is switched on.
 	ag := e.Group("/auth")
@@ -154,6 +177,7 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 	r := c.Request
 	if r.ContentLength > s.cfg.MaxRequestBytes {
+		drainRefused(c)
 		return nil, &http.MaxBytesError{Limit: s.cfg.MaxRequestBytes}
 	}
 	body := http.MaxBytesReader(c.Writer, r.Body, s.cfg.MaxRequestBytes)
@@ -176,6 +200,7 @@ func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 			releaseBody(bp)
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
+				drainRefused(c)
 				return nil, err
 			}
 			return nil, badRequest("read request body: %v", err)
@@ -183,6 +208,32 @@ func (s *server) readBody(c *gin.Context) (*[]byte, error) {
 	}
 	*bp = b
 	return bp, nil
+}
+
+// maxDrainBytes bounds how much of a refused body drainRefused reads.
+const maxDrainBytes = 64 << 20
+
+// drainRefused reads and discards the rest of a body refused as too large,
+// so that a client that sends its whole body before reading the answer (no
+// Expect: 100-continue, as Python's urllib and requests) gets the 413: a
+// socket closed with unread data answers the client's next bytes with a
+// reset, which destroys the response in flight (net/http only drains 256
+// KiB itself). Past maxDrainBytes the connection is closed after the answer.
+// A client that sent Expect: 100-continue sends nothing before the answer:
+// reading would invite the body, so nothing is read and net/http closes.
+func drainRefused(c *gin.Context) {
+	r := c.Request
+	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	if r.ContentLength > maxDrainBytes {
+		c.Writer.Header().Set("Connection", "close")
+		return
+	}
+	n, err := io.CopyN(io.Discard, r.Body, maxDrainBytes+1)
+	if n > maxDrainBytes || (err != nil && err != io.EOF) { //nolint:errorlint // io.EOF is returned unwrapped
+		c.Writer.Header().Set("Connection", "close")
+	}
 }
 
 func releaseBody(bp *[]byte) {

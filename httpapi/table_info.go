@@ -3,25 +3,28 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 
+	"github.com/gin-gonic/gin"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
-// TABLE is the shape the admin routes answer with (PUT /tables/{t}, PATCH
-// /tables/{t}/configs, GET /tables/{t}/info): the topic, its config
-// overrides and its offsets per partition. This is the minimal form the
-// topic-config routes need; the admin routes own it.
-type tableInfo struct {
-	Name             string            `json:"name"`
-	TopicID          string            `json:"topic_id"` // base64url, as Kafka's tools print it
-	Partitions       int32             `json:"partitions"`
-	Configs          map[string]string `json:"configs"` // overrides only
-	Records          int64             `json:"records"`
-	Bytes            int64             `json:"bytes"`
-	PartitionOffsets []partitionInfo   `json:"partition_offsets"`
+// tableJSON is a table's description (the TABLE of GET /tables, GET
+// /tables/{t}/info, PUT /tables/{t} and PATCH /tables/{t}/configs).
+type tableJSON struct {
+	Name       string            `json:"name"`
+	TopicID    string            `json:"topic_id"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs"`
+	Records    int64             `json:"records"`
+	Bytes      int64             `json:"bytes"`
+	Offsets    []partitionJSON   `json:"partition_offsets"`
 }
 
-type partitionInfo struct {
+// partitionJSON is one partition's offsets: the readable range [log_start,
+// high_watermark), the hot tier from hot_start, and the cold range
+// [cold_start, cold_end) when the cold tier holds any of it.
+type partitionJSON struct {
 	Partition     int32  `json:"partition"`
 	LogStart      int64  `json:"log_start"`
 	HighWatermark int64  `json:"high_watermark"`
@@ -31,41 +34,69 @@ type partitionInfo struct {
 	Bytes         int64  `json:"bytes"`
 }
 
-// tableJSON describes a table as TABLE. Bytes are not counted here (0):
-// the log keeps no per-partition size yet.
-func (s *server) tableJSON(info plog.TopicInfo) ([]byte, error) {
-	t := tableInfo{
-		Name:             info.Name,
-		TopicID:          base64.RawURLEncoding.EncodeToString(info.UUID[:]),
-		Partitions:       info.Partitions,
-		Configs:          info.Configs,
-		PartitionOffsets: make([]partitionInfo, 0, info.Partitions),
+// topicID renders a Kafka topic id as Kafka's tools print it (Uuid.toString:
+// URL-safe base64 without padding).
+func topicID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// tableView describes a table from what the log and the cold tier know in
+// memory (nothing is read from disk or S3). bytes is the record-batch bytes
+// appended to each partition since this server started: a running count the
+// log keeps, not the size on disk (0 after a restart until new writes).
+func (s *server) tableView(info plog.TopicInfo) (tableJSON, error) {
+	t := tableJSON{
+		Name: info.Name, TopicID: topicID(info.UUID), Partitions: info.Partitions,
+		Configs: map[string]string{}, Offsets: make([]partitionJSON, 0, info.Partitions),
 	}
-	if t.Configs == nil {
-		t.Configs = map[string]string{}
+	for k, v := range info.Configs {
+		t.Configs[k] = v
 	}
-	cold := s.log.ColdTier()
 	for p := int32(0); p < info.Partitions; p++ {
 		start, hwm, err := s.log.Offsets(info.Name, p)
 		if err != nil {
-			return nil, err
+			return tableJSON{}, err
 		}
 		hot, err := s.log.HotStart(info.Name, p)
 		if err != nil {
-			return nil, err
+			return tableJSON{}, err
 		}
-		pi := partitionInfo{Partition: p, LogStart: start, HighWatermark: hwm, HotStart: hot}
-		if cold != nil {
-			if cs, ce, ok := cold.Bounds(info.Name, p); ok && ce > cs {
-				pi.ColdStart, pi.ColdEnd = &cs, &ce
-			}
+		n, err := s.log.AppendedBytes(info.Name, p)
+		if err != nil {
+			return tableJSON{}, err
 		}
-		t.Records += pi.HighWatermark - pi.LogStart
-		t.PartitionOffsets = append(t.PartitionOffsets, pi)
+		pj := partitionJSON{Partition: p, LogStart: start, HighWatermark: hwm, HotStart: hot, Bytes: n}
+		if cs, ce, ok := s.log.ColdBounds(info.Name, p); ok && ce > cs {
+			pj.ColdStart, pj.ColdEnd = &cs, &ce
+		}
+		t.Records += max(0, hwm-start)
+		t.Bytes += n
+		t.Offsets = append(t.Offsets, pj)
 	}
-	b, err := json.Marshal(t)
+	return t, nil
+}
+
+// tableInfo describes the table called name; 404 when there is none.
+func (s *server) tableInfo(name string) (tableJSON, error) {
+	info, ok := s.log.Topic(name)
+	if !ok {
+		return tableJSON{}, notFound("table %s does not exist", name)
+	}
+	t, err := s.tableView(info)
+	if errors.Is(err, plog.ErrUnknownTopic) {
+		return tableJSON{}, notFound("table %s does not exist", name) // deleted meanwhile
+	}
+	return t, err
+}
+
+// writeTable answers a TABLE.
+func writeTable(c *gin.Context, status int, t tableJSON) {
+	writeValue(c, status, t)
+}
+
+// writeValue answers v as JSON (plain structs: marshalling cannot fail).
+func writeValue(c *gin.Context, status int, v any) {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		panic(err)
 	}
-	return append(b, '\n'), nil
+	writeJSON(c, status, append(b, '\n'))
 }

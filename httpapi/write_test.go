@@ -406,7 +406,7 @@ func TestTooLargeChunkedBody(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	e := newEnv(t, Config{})
-	for _, tc := range []struct{ method, path string }{{"DELETE", "/tables/t/bulk"}, {"GET", "/tables/t/bulk"}, {"PUT", "/tables/t/configs"}, {"POST", "/health"}} {
+	for _, tc := range []struct{ method, path string }{{"PATCH", "/tables/t"}, {"GET", "/tables/t/bulk"}, {"PUT", "/tables/t/configs"}, {"POST", "/health"}} {
 		code, b := e.do(tc.method, tc.path, "", nil)
 		if m := decodeMap(t, b); code != 405 || !strings.Contains(m["error"].(string), "not allowed") {
 			t.Errorf("%s %s: %d %s", tc.method, tc.path, code, b)

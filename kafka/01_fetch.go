@@ -64,10 +64,13 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			// the read and the wait is not missed.
 			watches = s.fetchWatches(req)
 		}
-		resp, n, records, hasErr := s.fetchOnce(req, denied)
+		resp, n, records, hasErr, served := s.fetchOnce(req, denied)
 		if !waiting || n >= int(req.MinBytes) || hasErr || len(watches) == 0 {
 			if records > 0 {
 				s.st.Read(records, time.Since(start))
+			}
+			for _, ts := range served {
+				s.log.CountServed(ts.topic, ts.records, ts.bytes)
 			}
 			if timer != nil {
 				timer.Stop()
@@ -137,10 +140,17 @@ func (s *Server) fetchWatches(req *kmsg.FetchRequest) []<-chan struct{} {
 // maxFetchBytes caps one Fetch response, as Kafka's default fetch.max.bytes.
 var maxFetchBytes = 55 << 20 // a variable for tests
 
+// topicServed is what one Fetch response carries of a topic, for
+// zombi_records_out_total and zombi_bytes_out_total.
+type topicServed struct {
+	topic          string
+	records, bytes int
+}
+
 // fetchOnce reads what is there now. It returns the response, its record
-// bytes and records, and whether any partition has an error. Topics marked
-// in denied get TOPIC_AUTHORIZATION_FAILED.
-func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.FetchResponse, n, records int, hasErr bool) {
+// bytes and records, whether any partition has an error, and what it
+// carries per topic. Topics marked in denied get TOPIC_AUTHORIZATION_FAILED.
+func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.FetchResponse, n, records int, hasErr bool, served []topicServed) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	// The broker's own bound, as Kafka's fetch.max.bytes (KIP-541): a
 	// client asking for gigabytes gets at most this per response (still at
@@ -160,6 +170,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 		if tcode == 0 && denied != nil && denied[ti] {
 			tcode = errTopicAuthz
 		}
+		topicN, topicRecords := n, records
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -214,9 +225,12 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			remaining -= len(sp.RecordBatches)
 			st.Partitions = append(st.Partitions, sp)
 		}
+		if n > topicN {
+			served = append(served, topicServed{topic: name, records: records - topicRecords, bytes: n - topicN})
+		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, n, records, hasErr
+	return resp, n, records, hasErr, served
 }
 
 // unsupportedFetch answers a Fetch below v4 with UNSUPPORTED_VERSION.

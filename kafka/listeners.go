@@ -134,6 +134,7 @@ type listenerInfo struct {
 	host     string // advertised
 	port     int32  // advertised
 	tls      *tls.Config
+	name     string // protocol://address, the listener label of zombi_connections
 }
 
 // newListenerInfo checks l and resolves its advertised address.

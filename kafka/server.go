@@ -110,8 +110,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]*listenerInfo
-	conns     map[net.Conn]struct{}
-	perIP     map[netip.Addr]int // open connections per client IP, when capped
+	conns     map[net.Conn]*listenerInfo // open connections and their listener
+	perIP     map[netip.Addr]int         // open connections per client IP, when capped
 	closed    bool
 	wg        sync.WaitGroup
 
@@ -175,7 +175,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: map[net.Listener]*listenerInfo{},
-		conns:     map[net.Conn]struct{}{},
+		conns:     map[net.Conn]*listenerInfo{},
 		perIP:     map[netip.Addr]int{},
 		groups:    groups.New(groups.Config{Logger: logger, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay}),
 	}
@@ -201,6 +201,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 	if err != nil {
 		return err
 	}
+	li.name = string(li.protocol) + "://" + ln.Addr().String()
 	s.mu.Lock()
 	if s.closed {
 		// Close won the race with Serve: same outcome as Serve then Close.
@@ -255,7 +256,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			_ = nc.Close()
 			continue
 		}
-		s.conns[nc] = struct{}{}
+		s.conns[nc] = li
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {

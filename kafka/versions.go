@@ -17,6 +17,7 @@ type api struct {
 	key      int16
 	min, max int16
 	fn       handlerFunc
+	m        *apiMetrics
 }
 
 // apis is the registry of implemented APIs. Each handler file registers
@@ -34,7 +35,7 @@ func register(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {
 	if maxVersion > kmsg.RequestForKey(k).MaxVersion() {
 		panic(fmt.Sprintf("kafka: api %s v%d beyond what kmsg knows", kmsg.NameForKey(k), maxVersion))
 	}
-	apis[k] = api{key: k, min: minVersion, max: maxVersion, fn: fn}
+	apis[k] = api{key: k, min: minVersion, max: maxVersion, fn: fn, m: newAPIMetrics(k)}
 }
 
 // sortedAPIs returns the registry ordered by key.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/metrics"
 )
 
 // LeaderEpoch is the partition leader epoch of every partition: one broker
@@ -66,6 +67,18 @@ type appendOp struct {
 // Kafka Produce request or an HTTP bulk write costs one fsync. Per-request
 // problems are in AppendResult.Err; a storage failure fails every request.
 func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
+	start := metrics.Now()
+	res := l.append(ctx, reqs)
+	appendDuration.Observe(start.Seconds())
+	for i := range res {
+		if res[i].Err != nil {
+			countRefused(res[i].Err)
+		}
+	}
+	return res
+}
+
+func (l *Log) append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 	op := &appendOp{reqs: reqs, done: make(chan struct{})}
 	if len(reqs) == 1 {
 		op.headers, op.parts, op.res = op.oneH[:], op.oneP[:], op.oneR[:]
@@ -286,6 +299,7 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 	}
 	st.next = base + int64(h.LastOffsetDelta) + 1
 	st.appended += int64(len(req.Batch))
+	st.records += st.next - base
 	st.sinceIdx += int64(len(req.Batch))
 	st.sinceCkpt += int64(len(req.Batch))
 	if newProducer != nil {

@@ -75,6 +75,15 @@ func (l *Log) HotStart(topic string, part int32) (int64, error) {
 	return p.logStart.Load(), nil
 }
 
+// ColdBounds is a partition's cold range [start, end) as the cold tier knows
+// it in memory; ok is false without a cold tier or cold data.
+func (l *Log) ColdBounds(topic string, part int32) (start, end int64, ok bool) {
+	if c := l.coldTier(); c != nil {
+		return c.Bounds(topic, part)
+	}
+	return 0, 0, false
+}
+
 // readCold serves an offset below the hot log start from the cold tier.
 func (l *Log) readCold(topic string, part int32, offset int64, maxBytes int, res ReadResult) (ReadResult, bool, error) {
 	c := l.coldTier()

@@ -56,7 +56,7 @@ func (l *Log) SetTopicConfigs(name string, uuid [16]byte, configs map[string]str
 	info.eff = topicconfig.Resolve(info.Configs, l.broker)
 	l.mu.Lock()
 	// metaMu kept every other change of this topic out: t is still current.
-	l.topics[name] = &topic{info: info, parts: t.parts}
+	l.topics[name] = &topic{info: info, parts: t.parts, out: t.out}
 	l.mu.Unlock()
 	l.logger.Info("topic configs changed", "topic", name, "configs", info.Configs)
 	return info, nil

@@ -95,6 +95,7 @@ var kafkaDefaultEffective = topicconfig.Resolve(nil, topicconfig.KafkaDefaults()
 type topic struct {
 	info  TopicInfo
 	parts []*partition
+	out   *served // kept across AddPartitions and config changes
 }
 
 // Log is the partition log. It is safe for concurrent use.
@@ -243,7 +244,7 @@ func (l *Log) load() error {
 			return fmt.Errorf("decode topic metadata %q: %w", it.Key().Data(), err)
 		}
 		info.eff = topicconfig.Resolve(info.Configs, l.broker)
-		t := &topic{info: info}
+		t := &topic{info: info, out: &served{}}
 		for p := int32(0); p < info.Partitions; p++ {
 			pt, err := l.loadPartition(info.ID, p)
 			if err != nil {
@@ -440,7 +441,7 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 	if err := l.writeSync(wb); err != nil {
 		return TopicInfo{}, false, fmt.Errorf("create topic %s: %w", name, err)
 	}
-	t := &topic{info: info}
+	t := &topic{info: info, out: &served{}}
 	for p := int32(0); p < partitions; p++ {
 		t.parts = append(t.parts, newPartition(info.ID, p))
 	}
@@ -486,7 +487,7 @@ func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
 	for p := t.info.Partitions; p < total; p++ {
 		parts = append(parts, newPartition(info.ID, p))
 	}
-	l.topics[name] = &topic{info: info, parts: parts}
+	l.topics[name] = &topic{info: info, parts: parts, out: t.out}
 	return info, nil
 }
 

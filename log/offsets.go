@@ -168,3 +168,31 @@ func (l *Log) Groups() ([]string, error) {
 	}
 	return out, it.Err()
 }
+
+// AllOffsets returns every committed offset of every group, in key order
+// (by group, then topic and partition): one scan, for the metrics scrape.
+func (l *Log) AllOffsets() ([]CommittedOffset, error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.closeMu.RUnlock()
+	it := l.db.NewIterator(l.ro)
+	defer it.Close()
+	var out []CommittedOffset
+	prefix := []byte{kindCommit}
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		g, t, p, ok := parseCommitKey(it.Key().Data())
+		if !ok {
+			continue
+		}
+		o := CommittedOffset{Group: g, Topic: t, Partition: p}
+		if err := json.Unmarshal(it.Value().Data(), &o); err != nil {
+			return nil, fmt.Errorf("decode committed offset: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return out, nil
+}

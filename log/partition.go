@@ -26,6 +26,7 @@ type partition struct {
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
 	logStart atomic.Int64
 	appended atomic.Int64 // batch bytes appended since Open
+	records  atomic.Int64 // records (offsets) appended since Open, for zombi_records_in_total
 	maxTsPub atomic.Int64 // maxTs as of hwm
 
 	mu     sync.Mutex

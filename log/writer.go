@@ -42,6 +42,7 @@ type writer struct {
 type pstate struct {
 	next, maxTs, logStart int64
 	appended              int64 // batch bytes appended in this round
+	records               int64 // records (offsets) appended in this round
 	sinceIdx, sinceCkpt   int64 // as in partition
 	dirty                 bool  // logStart or next moved other than by an append
 	ckpt                  bool  // this round writes the partition's checkpoint
@@ -176,6 +177,7 @@ func (w *writer) commit(ops []writeOp) error {
 	for pk, st := range r.producers {
 		pk.p.cacheProducer(pk.pid, st, !r.parts[pk.p].ckpt)
 	}
+	var records int64
 	for _, p := range r.order {
 		st := r.parts[p]
 		if r.deleted[p.tid] {
@@ -185,13 +187,20 @@ func (w *writer) commit(ops []writeOp) error {
 		p.next, p.maxTs = st.next, st.maxTs
 		p.sinceIdx, p.sinceCkpt = st.sinceIdx, st.sinceCkpt
 		p.maxTsPub.Store(st.maxTs)
-		p.appended.Add(st.appended)
+		if st.records > 0 {
+			p.appended.Add(st.appended)
+			p.records.Add(st.records)
+			records += st.records
+		}
 		if st.logStart != p.logStart.Load() {
 			p.logStart.Store(st.logStart)
 		}
 		if st.next != p.hwm.Load() {
 			p.publish(st.next)
 		}
+	}
+	if records > 0 {
+		commitRecords.Observe(float64(records))
 	}
 	return nil
 }

@@ -131,7 +131,9 @@ func (t *Tier) runJob(ps *partState) error {
 		}
 		ps.cleaned = true
 	}
+	start := time.Now()
 	n, err := t.flush(ps)
+	observeFlush(start, n, err)
 	if err != nil {
 		return err
 	}
@@ -571,6 +573,7 @@ func (t *Tier) measure(ps *partState, hwm int64) {
 
 // flushed takes a committed segment out of the unflushed total.
 func (t *Tier) flushed(ps *partState, seg SegmentMeta) {
+	ps.flushedB.Add(seg.Bytes)
 	ps.acct.Lock()
 	defer ps.acct.Unlock()
 	if ps.counting || ps.scanned >= seg.End {

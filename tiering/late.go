@@ -45,6 +45,7 @@ func startOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Log
 	if cfg.HotMaxBytes > 0 {
 		l.SetAppendGate(r.gate)
 	}
+	activeRetry.Store(r)
 	go r.loop(ctx)
 	return r, nil
 }
@@ -151,6 +152,7 @@ func (r *retrying) loop(ctx context.Context) {
 func (r *retrying) Close() error {
 	r.closeOnce.Do(func() { close(r.stop) })
 	<-r.done
+	activeRetry.CompareAndSwap(r, nil)
 	r.mu.Lock()
 	t := r.tier
 	r.mu.Unlock()

@@ -130,6 +130,8 @@ type partState struct {
 	pendB     int64      // unflushed bytes measured
 	counting  bool       // pendB follows the log's appended-bytes count
 	lastCount int64      // that count at the last measurement
+
+	flushedB atomic.Int64 // segment bytes flushed since start (zombi_tier_pending_bytes)
 }
 
 // Start loads the manifests (rebuilding topics and partitions a node with an
@@ -151,7 +153,7 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Tier{
-		l: l, cfg: cfg, st: st, logger: logger.With("component", "tiering"),
+		l: l, cfg: cfg, st: counted(st), logger: logger.With("component", "tiering"),
 		ctx: tctx, cancel: cancel, stop: make(chan struct{}),
 		jobs:  make(chan *partState, 4096),
 		parts: map[tpKey]*partState{}, uuids: map[string]string{}, deleting: map[string]bool{},
@@ -164,6 +166,7 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	}
 	l.SetColdTier(t)
 	l.SetAppendGate(t.gate)
+	activeTier.Store(t)
 	t.refreshTopics()
 	for i := 0; i < cfg.Uploaders; i++ {
 		t.wg.Add(1)
@@ -195,6 +198,7 @@ func (t *Tier) Close() error {
 		t.cancel()
 		<-done
 		t.bg.Wait()
+		activeTier.CompareAndSwap(t, nil)
 	})
 	return nil
 }

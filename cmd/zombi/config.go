@@ -44,6 +44,7 @@ type Config struct {
 	Retention           time.Duration
 	RetentionCheck      time.Duration
 	LogLevel            slog.Level
+	LogFormat           string // text or json
 
 	// Security (DESIGN.md "Security"); security_config.go checks how they
 	// fit together.
@@ -194,6 +195,14 @@ var settings = []setting{
 	{"ZOMBI_SASL_MAX_RECEIVE_BYTES", "sasl-max-receive-bytes", "524288", "largest Kafka frame accepted before authentication", intSetter(64, math.MaxInt32, func(c *Config, n int64) { c.SASLMaxReceiveBytes = int(n) })},
 	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open connections per door (Kafka, HTTP); new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},
 	{"ZOMBI_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "most open connections per door from one IP address (0: no cap)", intSetter(0, 1<<24, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) })},
+	{"ZOMBI_LOG_FORMAT", "log-format", "text", "log line format: text (key=value) or json (one JSON object per line)", func(c *Config, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v != "text" && v != "json" {
+			return fmt.Errorf("%q is not one of text, json", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
 	{"ZOMBI_LOG", "log", "info", "log level: debug, info, warn, error (zombi=LEVEL also accepted)", func(c *Config, v string) error {
 		v = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "zombi=")
 		switch v {
@@ -222,10 +231,7 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(usageOut, "Usage: zombi [serve] [flags]\n       zombi COMMAND --help\n\nZombi: a Kafka-compatible event store on RocksDB with an S3 cold tier.\n\n"+
-			"Commands:\n  serve       run the server (the default)\n  user        manage SASL/SCRAM users\n  acl         manage Kafka ACLs\n"+
-			"  token       manage bearer tokens for the REST API\n  certs dev   write a development CA and certificates\n"+
-			"  bench       drive a running Zombi or Kafka broker\n  segments    inspect cold-tier segments\n\n"+
+		fmt.Fprintf(usageOut, "Usage: zombi [serve] [flags]\n\nRun the Zombi server (the default without a command; zombi --help lists the other commands).\n\n"+
 			"Every flag of serve has an environment variable; a flag wins over its variable.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}

@@ -46,6 +46,7 @@ func TestConfigInvalidNamesVariable(t *testing.T) {
 		{"ZOMBI_FLUSH_INTERVAL_SECS", "0"},
 		{"ZOMBI_SYNC_WRITES", "maybe"},
 		{"ZOMBI_LOG", "loud"},
+		{"ZOMBI_LOG_FORMAT", "xml"},
 		{"ZOMBI_DEFAULT_PARTITIONS", "-1"},
 		{"ZOMBI_MAX_REQUEST_BYTES", "1e6"},
 		{"ZOMBI_S3_ENDPOINT", "localhost:9000"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,74 +18,73 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/internal/connlimit"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/metrics"
 	"github.com/zombi-dev/zombi/stats"
 	"github.com/zombi-dev/zombi/tiering"
 	"github.com/zombi-dev/zombi/tlsconf"
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "segments":
-			os.Exit(segmentsCommand(os.Args[2:], os.Stdout, os.Stderr))
-		case "bench":
-			os.Exit(benchCommand(os.Args[2:], os.Stdout, os.Stderr))
-		case "user", "acl", "token", "version", "health":
-			os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-		case "--version", "-version":
-			fmt.Println(cli.Build())
-			os.Exit(0)
-		case "help", "-h", "-help", "--help":
-			os.Exit(helpCommand(os.Args[2:]))
-		case "certs":
-			os.Exit(certsCommand(os.Args[2:], os.Stdout, os.Stderr))
-		case "serve":
-			os.Args = append(os.Args[:1], os.Args[2:]...)
-		}
-	}
-	cfg, err := loadConfig(os.Args[1:], nil, os.Stderr)
+	os.Exit(cli.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr,
+		cli.Passthrough("serve [flags]", "Run the server (the default without a command; --help lists every setting)", serveCommand),
+		cli.Passthrough("bench [MODE] [flags]", "Drive a running Zombi or Kafka broker and print throughput and latency", benchCommand),
+		segmentsTree(), certsTree()))
+}
+
+// serveCommand runs the server until SIGINT or SIGTERM: exit status 0 after
+// a clean shutdown, 1 when it stopped on an error, 2 on a bad setting.
+func serveCommand(args []string, _, stderr io.Writer) int {
+	cfg, err := loadConfig(args, nil, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "zombi:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "zombi:", err)
+		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger); err != nil {
 		logger.Error("zombi stopped", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-// helpCommand is zombi help [COMMAND]: the command list and serve's flags,
-// or one command's help.
-func helpCommand(args []string) int {
-	if len(args) == 0 {
-		_, _ = loadConfig([]string{"--help"}, nil, os.Stdout)
-		return 0
+// segmentsTree is zombi segments ls|cat.
+func segmentsTree() *cobra.Command {
+	sub := func(name string) func([]string, io.Writer, io.Writer) int {
+		return func(args []string, stdout, stderr io.Writer) int {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+				return segmentsCommand(args[:1], stdout, stderr) // the usage, without a bucket
+			}
+			return segmentsCommand(append([]string{name}, args...), stdout, stderr)
+		}
 	}
-	switch args[0] {
-	case "segments":
-		return segmentsCommand([]string{"--help"}, os.Stdout, os.Stdout)
-	case "bench":
-		return benchCommand([]string{"--help"}, os.Stdout, os.Stdout)
-	case "certs":
-		return certsCommand([]string{"--help"}, os.Stdout, os.Stdout)
-	case "serve":
-		_, _ = loadConfig([]string{"--help"}, nil, os.Stdout)
-		return 0
-	}
-	return cli.Execute(append(args, "--help"), os.Stdin, os.Stdout, os.Stderr)
+	c := &cobra.Command{Use: "segments", Short: "Inspect the cold tier's segment objects in S3"}
+	c.AddCommand(
+		cli.Passthrough("ls [--table T]", "One JSON line per cold segment (from the manifests)", sub("ls")),
+		cli.Passthrough("cat KEY", "One JSON line per record of a segment object", sub("cat")))
+	return c
+}
+
+// certsTree is zombi certs dev.
+func certsTree() *cobra.Command {
+	c := &cobra.Command{Use: "certs", Short: "Write TLS certificates for development"}
+	c.AddCommand(cli.Passthrough("dev --out DIR", "Write a development CA, a server and a client certificate", func(args []string, stdout, stderr io.Writer) int {
+		return certsCommand(append([]string{"dev"}, args...), stdout, stderr)
+	}))
+	return c
 }
 
 // run serves until ctx ends, then shuts down in order: stop accepting,
@@ -126,6 +126,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
+	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -144,6 +145,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
+		if r, ok := tier.(interface{ Ready() error }); ok {
+			ready = r.Ready
+		}
 	}
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -188,6 +192,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
 	}, logger)
+	build := cli.Build()
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		DefaultPartitions: int32(cfg.DefaultPartitions),
@@ -195,10 +200,20 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
+		Ready:             ready,
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
 			return m
+		},
+		Metrics: []prometheus.Collector{
+			ks.Collector(),
+			metrics.BuildInfo(build.Version, build.Commit),
+			metrics.Connections(func() map[string]int {
+				m := ks.Connections()
+				m["http"] = httpLn.Open()
+				return m
+			}),
 		},
 	}, logger)
 	// ReadTimeout bounds a whole request, body included: a client that

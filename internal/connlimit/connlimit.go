@@ -33,6 +33,13 @@ func New(ln net.Listener, max, perIP int) *Listener {
 // Refused is how many connections were closed at a cap.
 func (l *Listener) Refused() uint64 { return l.refus.Load() }
 
+// Open is how many accepted connections are open now.
+func (l *Listener) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
 // Accept returns the next connection within the caps.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {

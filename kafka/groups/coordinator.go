@@ -527,6 +527,26 @@ func (c *Coordinator) Delete(group string, deleteOffsets func() (bool, *kerr.Err
 	return found, err
 }
 
+// WhileEmpty runs fn with the group's lock held when the group has no
+// members and nobody joining, so that no member can join (and commit) until
+// fn returns: the REST door's offset reset. While the group has members it
+// returns kerr.NonEmptyGroup without calling fn; fn's error is returned as
+// it is.
+func (c *Coordinator) WhileEmpty(group string, fn func() error) error {
+	var fnErr error
+	err := c.lockedMode(group, lookupCreateOverCap, func(g *Group) *kerr.Error {
+		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
+			return kerr.NonEmptyGroup
+		}
+		fnErr = fn()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return fnErr
+}
+
 // Subscriptions returns, for a group with members, its protocol type and the
 // member metadata of the selected protocol (or of each member's first
 // protocol while no protocol is selected). active is false for an empty or

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -473,6 +474,47 @@ func TestDeleteHoldsOffJoins(t *testing.T) {
 	}
 	if r := wait(t, join); r.Err != nil || r.Generation != 1 {
 		t.Fatalf("join after the delete: %+v", r)
+	}
+}
+
+// WhileEmpty (the REST offset reset) holds off joins as Delete does, and
+// refuses a group with members.
+func TestWhileEmpty(t *testing.T) {
+	c := newCoord(t, Config{})
+	inFn, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.WhileEmpty("g", func() error {
+			close(inFn)
+			<-release
+			return errors.New("from fn")
+		})
+	}()
+	<-inFn
+	join := asyncJoin(c, jreq("g", ""))
+	notYet(t, join)
+	close(release)
+	if err := wait(t, done); err == nil || err.Error() != "from fn" {
+		t.Fatalf("fn's error: %v", err)
+	}
+	r := wait(t, join)
+	if r.Err != nil {
+		t.Fatalf("join after: %+v", r)
+	}
+	called := false
+	err := c.WhileEmpty("g", func() error { called = true; return nil })
+	var ke *kerr.Error
+	if called || !errors.As(err, &ke) || ke != kerr.NonEmptyGroup {
+		t.Fatalf("with a member: called %v, %v", called, err)
+	}
+	if _, ok := c.Describe("nope"); ok {
+		t.Fatal("unexpected group")
+	}
+	if err := c.WhileEmpty("nope", func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Describe("nope"); ok {
+		t.Fatal("WhileEmpty left a group behind")
 	}
 }
 

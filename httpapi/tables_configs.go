@@ -201,10 +201,10 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 }
 
 func (s *server) answerTable(c *gin.Context, status int, info plog.TopicInfo) {
-	b, err := s.tableJSON(info)
+	t, err := s.tableView(info)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	writeJSON(c, status, b)
+	writeTable(c, status, t)
 }
