@@ -66,8 +66,10 @@ func TestDashboardMetricsInScrape(t *testing.T) {
 			}
 		}
 	}
-	// Series that appear only after their first event: absent without a bucket.
-	needBucket := map[string]bool{"zombi_tier_cold_end_offset": true}
+	// Series that appear only after their first event, or only with a cold
+	// tier (an s3_reachable of 0 without one would fire ZombiS3Unreachable):
+	// absent without a bucket.
+	needBucket := map[string]bool{"zombi_tier_cold_end_offset": true, "zombi_tier_pending_bytes": true, "zombi_tier_s3_reachable": true}
 
 	// Scrape until every queried name is there (the flush to S3 takes a
 	// second or two), then check the labels on the last scrape.

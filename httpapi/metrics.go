@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,56 +27,86 @@ var (
 	}, []string{"route", "method", "code"})
 )
 
-type routeKey struct {
-	route, method string
-	code          int
-}
-
 type routeMetrics struct {
 	dur   prometheus.Observer
 	count prometheus.Counter
 }
 
-// routeChildren caches each (route, method, code)'s children: a request
-// costs a map load instead of the label validation and hashing of
-// WithLabelValues.
-var routeChildren sync.Map // routeKey -> *routeMetrics
+// The children are cached per route pattern (a sync.Map keyed by the
+// pattern string), method (a fixed index) and status code (a short
+// copy-on-write list): a request costs a string-keyed map load and a scan
+// of a few codes instead of WithLabelValues' label validation and hashing.
+var (
+	routeChildren sync.Map   // route pattern -> *routeEntry
+	routeMu       sync.Mutex // serialises adding children
+)
 
-func childrenFor(k routeKey) *routeMetrics {
-	if m, ok := routeChildren.Load(k); ok {
-		return m.(*routeMetrics)
-	}
-	code := strconv.Itoa(k.code)
-	m, _ := routeChildren.LoadOrStore(k, &routeMetrics{
-		dur:   httpDuration.WithLabelValues(k.route, k.method, code),
-		count: httpRequests.WithLabelValues(k.route, k.method, code),
-	})
-	return m.(*routeMetrics)
+// methods are the method label values; the last is OTHER.
+var methods = [...]string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER"}
+
+type routeEntry struct {
+	byMethod [len(methods)]atomic.Pointer[[]codeChildren]
 }
 
-// methodLabel bounds the method label: a client may send any token.
-func methodLabel(m string) string {
-	switch m {
-	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS":
-		return m
+type codeChildren struct {
+	code int
+	m    *routeMetrics
+}
+
+// methodIndex bounds the method label: a client may send any token.
+func methodIndex(m string) int {
+	for i, v := range methods[:len(methods)-1] {
+		if m == v {
+			return i
+		}
 	}
-	return "OTHER"
+	return len(methods) - 1
+}
+
+func childrenFor(route string, method, code int) *routeMetrics {
+	if e, ok := routeChildren.Load(route); ok {
+		if l := e.(*routeEntry).byMethod[method].Load(); l != nil {
+			for _, c := range *l {
+				if c.code == code {
+					return c.m
+				}
+			}
+		}
+	}
+	routeMu.Lock()
+	defer routeMu.Unlock()
+	v, _ := routeChildren.LoadOrStore(route, &routeEntry{})
+	e := v.(*routeEntry)
+	var cur []codeChildren
+	if l := e.byMethod[method].Load(); l != nil {
+		cur = *l
+	}
+	for _, c := range cur {
+		if c.code == code {
+			return c.m
+		}
+	}
+	lv := []string{route, methods[method], strconv.Itoa(code)}
+	m := &routeMetrics{dur: httpDuration.WithLabelValues(lv...), count: httpRequests.WithLabelValues(lv...)}
+	next := append(append(make([]codeChildren, 0, len(cur)+1), cur...), codeChildren{code, m})
+	e.byMethod[method].Store(&next)
+	return m
 }
 
 // measure is the first middleware: it times the whole request, the
 // authentication and the ACL check included.
 func measure(c *gin.Context) {
-	start := time.Now()
+	start := metrics.Now()
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched" // NoRoute and NoMethod
 	}
-	childrenFor(routeKey{route, methodLabel(c.Request.Method), c.Writer.Status()}).observe(start)
+	childrenFor(route, methodIndex(c.Request.Method), c.Writer.Status()).observe(start)
 }
 
-func (m *routeMetrics) observe(start time.Time) {
-	m.dur.Observe(time.Since(start).Seconds())
+func (m *routeMetrics) observe(start metrics.Tick) {
+	m.dur.Observe(start.Seconds())
 	m.count.Inc()
 }
 

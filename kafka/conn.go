@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/metrics"
 )
 
 // Framing (Kafka's): every request is int32 size, then the request header
@@ -398,7 +399,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
 	}
 	ci.setClientID(h.clientID)
-	start := time.Now()
+	start := metrics.Now()
 	resp, err := api.fn(s, ctx, req)
 	api.m.observe(start)
 	if resp == nil || err != nil && !errors.Is(err, errCloseAfterResponse) {

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,8 +36,8 @@ func newAPIMetrics(key int16) *apiMetrics {
 	return &apiMetrics{dur: requestDuration.WithLabelValues(name), count: requestsTotal.WithLabelValues(name)}
 }
 
-func (m *apiMetrics) observe(start time.Time) {
-	m.dur.Observe(time.Since(start).Seconds())
+func (m *apiMetrics) observe(start metrics.Tick) {
+	m.dur.Observe(start.Seconds())
 	m.count.Inc()
 }
 

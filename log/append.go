@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/metrics"
 )
 
 // LeaderEpoch is the partition leader epoch of every partition: one broker
@@ -66,9 +67,9 @@ type appendOp struct {
 // Kafka Produce request or an HTTP bulk write costs one fsync. Per-request
 // problems are in AppendResult.Err; a storage failure fails every request.
 func (l *Log) Append(ctx context.Context, reqs []AppendRequest) []AppendResult {
-	start := time.Now()
+	start := metrics.Now()
 	res := l.append(ctx, reqs)
-	appendDuration.Observe(time.Since(start).Seconds())
+	appendDuration.Observe(start.Seconds())
 	for i := range res {
 		if res[i].Err != nil {
 			countRefused(res[i].Err)
