@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -302,11 +303,29 @@ func TestRecordingRuleNames(t *testing.T) {
 	}
 }
 
+// composeGo is the module whose schema/compose-spec.json docker compose
+// validates files against; the test reads it from the module cache.
+const composeGo = "github.com/compose-spec/compose-go/v2@v2.17.0"
+
 // TestComposeSchema validates docker-compose.yml against the Compose
-// Specification's JSON schema (the one docker compose uses; testdata/), so a
-// misspelt key or a wrong type fails here even without the compose plugin.
+// Specification's JSON schema (the one docker compose uses), so a misspelt
+// key or a wrong type fails here even without the compose plugin.
 func TestComposeSchema(t *testing.T) {
-	schemaFile, err := os.Open(repoPath("deploy", "testdata", "compose-spec.json"))
+	// The module's zip, not its extracted tree: compose-go asks for a newer
+	// Go than ours, so go mod download reports an error after fetching it.
+	cmd := exec.Command("go", "mod", "download", "-json", composeGo)
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	out, _ := cmd.Output()
+	var mod struct{ Zip string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Zip == "" {
+		t.Fatalf("go mod download %s: no module zip in %s (%v)", composeGo, out, err)
+	}
+	z, err := zip.OpenReader(mod.Zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	schemaFile, err := z.Open(composeGo + "/schema/compose-spec.json")
 	if err != nil {
 		t.Fatal(err)
 	}
