@@ -7,7 +7,8 @@
 #     --build-arg BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ) -t zombi .
 ARG VERSION=dev
 ARG REVISION=unknown
-ARG BUILD_DATE=unknown
+# RFC 3339 (the OCI created label); empty: not stamped.
+ARG BUILD_DATE=
 # The project has not chosen a licence yet: SPDX's NOASSERTION until it does.
 ARG LICENSES=NOASSERTION
 

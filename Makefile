@@ -69,6 +69,7 @@ lint: deps
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd bench/peers && $(GO) vet . && $(GO) run $(STATICCHECK) .
+	cd deploy/kubecheck && $(GO) vet . && $(GO) run $(STATICCHECK) .
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3s -count 3 ./log/ ./httpapi/ ./kafka/ ./tiering/

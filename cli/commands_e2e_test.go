@@ -417,6 +417,18 @@ func TestCLIProduceConsume(t *testing.T) {
 	}
 	p.fails(t, "", "consume", "nope")
 
+	// --file, and no progress bar when stderr is not a terminal.
+	file := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(file, []byte("f1\nf2\nf3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := p.zombi(t, "", "produce", "seq", "--file", file, "-o", "json"); code != 0 || errs != "" || !strings.Contains(out, `"records": 3`) {
+		t.Fatalf("produce --file: exit %d\nstdout: %s\nstderr: %q", code, out, errs)
+	}
+	if code, out, errs := p.zombi(t, "", "consume", "seq", "-o", "10", "-n", "3", "--format", `%v,`); code != 0 || errs != "" || out != "f1,f2,f3," {
+		t.Fatalf("consume -n 3: exit %d, %q, stderr %q", code, out, errs)
+	}
+
 	// A record that cannot be written fails the command.
 	if msg := p.fails(t, "a\n", "produce", "seq", "-p", "9"); !strings.Contains(msg, "failed") {
 		t.Errorf("produce to a missing partition said %q", msg)

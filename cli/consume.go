@@ -77,8 +77,9 @@ type tp struct {
 // consumePlan is what consume reads: every partition's first offset and
 // the high watermark seen at the start (where it stops without --follow).
 type consumePlan struct {
-	start map[tp]int64
-	end   map[tp]int64
+	start    map[tp]int64
+	end      map[tp]int64
+	logStart map[tp]int64
 }
 
 func consumeCommand(o *options) *cobra.Command {
@@ -166,7 +167,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 	o := cr.o
 	// The plan comes from an admin client of its own: the consuming
 	// client must not start fetching before it knows where to.
-	acl, adm, err := o.kafka()
+	admCl, adm, err := o.kafka()
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 	if err == nil && cr.group != "" {
 		err = cr.applyCommitted(ctx, adm, &plan)
 	}
-	acl.Close()
+	admCl.Close()
 	if err != nil {
 		return err
 	}
@@ -232,13 +233,16 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		if cr.num > 0 && printed >= cr.num {
 			break
 		}
-		if !cr.follow && cr.allDone(cr.group != "") {
-			break
-		}
 		pctx, wake := context.WithCancel(ctx)
 		cr.mu.Lock()
 		cr.wake = wake
 		cr.mu.Unlock()
+		// Checked after wake is published: an assignment that completes the
+		// run either happened before (seen here) or cancels this poll.
+		if !cr.follow && cr.allDone(cr.group != "") {
+			wake()
+			break
+		}
 		fetches := cl.PollFetches(pctx)
 		wake()
 		if ctx.Err() != nil {
@@ -393,7 +397,7 @@ func planConsume(ctx context.Context, adm *kadm.Client, topics []string, parts [
 	for _, p := range parts {
 		want[p] = true
 	}
-	plan := consumePlan{start: map[tp]int64{}, end: map[tp]int64{}}
+	plan := consumePlan{start: map[tp]int64{}, end: map[tp]int64{}, logStart: map[tp]int64{}}
 	for _, t := range topics {
 		d, ok := md.Topics[t]
 		if !ok || d.Err != nil {
@@ -450,6 +454,7 @@ func planConsume(ctx context.Context, adm *kadm.Client, topics []string, parts [
 			timeOffset = to.Offset
 		}
 		plan.end[k] = e.Offset
+		plan.logStart[k] = logStart
 		plan.start[k] = sp.resolve(logStart, e.Offset, timeOffset)
 	})
 	return plan, nil
@@ -467,8 +472,10 @@ func (cr *consumeRun) applyCommitted(ctx context.Context, adm *kadm.Client, plan
 	}
 	committed.Each(func(r kadm.OffsetResponse) {
 		k := tp{r.Topic, r.Partition}
-		if _, ok := plan.end[k]; ok && r.At >= 0 {
-			plan.start[k] = r.At
+		// A commit below the log start is out of range: the member starts
+		// where -o says, as the planned start already is.
+		if _, ok := plan.end[k]; ok && r.At >= plan.logStart[k] {
+			plan.start[k] = min(r.At, plan.end[k])
 		}
 	})
 	return nil

@@ -94,3 +94,34 @@ func TestParseStart(t *testing.T) {
 		}
 	}
 }
+
+// Any format and input: an error or fields whose pieces rebuild the
+// record, never a panic.
+func FuzzRecordSplitter(f *testing.F) {
+	f.Add(`%k\t%v\n`, []byte("k\tv"))
+	f.Add(`%p:%k=%v;`, []byte("1:a=b"))
+	f.Add(`[%v]\n`, []byte("[x]"))
+	f.Add(`%v%%\n`, []byte("50"))
+	f.Add(`%`, []byte(""))
+	f.Fuzz(func(t *testing.T, format string, rec []byte) {
+		rs, err := newRecordSplitter(format)
+		if err != nil {
+			return
+		}
+		fields, err := rs.split(rec)
+		if err != nil {
+			return
+		}
+		var rebuilt []byte
+		for _, tok := range rs.body {
+			if tok.field == 0 {
+				rebuilt = append(rebuilt, tok.lit...)
+			} else {
+				rebuilt = append(rebuilt, fields[tok.field]...)
+			}
+		}
+		if string(rebuilt) != string(rec) {
+			t.Fatalf("format %q split %q into %q, which rebuilds %q", format, rec, fields, rebuilt)
+		}
+	})
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +17,14 @@ import (
 )
 
 // The Kafka commands are plain Kafka tools: the same command lines against
-// franz-go's kfake, an in-process Kafka that is not Zombi.
+// franz-go's kfake, an in-process Kafka that is not Zombi, and against
+// Apache Kafka itself (apache_kafka_test.go).
 
+// fakeKafka is a Kafka that is not Zombi, with the commands run in-process
+// against it.
 type fakeKafka struct {
-	addr string
+	addr      string
+	clusterID string // "" when not known in advance
 }
 
 func startKfake(t *testing.T) *fakeKafka {
@@ -27,10 +34,25 @@ func startKfake(t *testing.T) *fakeKafka {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	f := &fakeKafka{addr: c.ListenAddrs()[0]}
-	t.Setenv("ZOMBI_BROKERS", f.addr)
+	return useKafka(t, c.ListenAddrs()[0], "kfake-cluster")
+}
+
+func useKafka(t *testing.T, addr, clusterID string) *fakeKafka {
+	t.Helper()
+	t.Setenv("ZOMBI_BROKERS", addr)
 	t.Setenv("ZOMBI_API", "http://127.0.0.1:1") // no Zombi REST API here
-	return f
+	return &fakeKafka{addr: addr, clusterID: clusterID}
+}
+
+// eventually retries cond for up to 20 s: a real cluster's metadata
+// follows a change a moment later.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %s", what)
+		}
+	}
 }
 
 func (f *fakeKafka) run(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -74,8 +96,10 @@ func (f *fakeKafka) admin(t *testing.T) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
-func TestTopicCommandsOnKfake(t *testing.T) {
-	f := startKfake(t)
+func TestTopicCommandsOnKfake(t *testing.T) { topicSuite(t, startKfake(t)) }
+func TestGroupCommandsOnKfake(t *testing.T) { groupSuite(t, startKfake(t)) }
+
+func topicSuite(t *testing.T, f *fakeKafka) {
 	adm := f.admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -83,7 +107,7 @@ func TestTopicCommandsOnKfake(t *testing.T) {
 	var created []topicResult
 	f.okJSON(t, &created, "", "topic", "create", "k1", "k2", "-p", "2", "-c", "retention.ms=60000")
 	if len(created) != 2 || created[0].Error != "" || created[1].Error != "" {
-		t.Fatalf("create on kfake: %+v", created)
+		t.Fatalf("create: %+v", created)
 	}
 	f.fails(t, "topic", "create", "k1")
 
@@ -91,65 +115,72 @@ func TestTopicCommandsOnKfake(t *testing.T) {
 		Name       string `json:"name"`
 		Partitions int    `json:"partitions"`
 	}
-	f.okJSON(t, &listed, "", "topic", "list")
-	if len(listed) != 2 || listed[0].Name != "k1" || listed[0].Partitions != 2 {
-		t.Fatalf("list on kfake: %+v", listed)
+	eventually(t, "topic list shows k1 and k2", func() bool {
+		listed = nil
+		f.okJSON(t, &listed, "", "topic", "list")
+		return len(listed) == 2
+	})
+	if listed[0].Name != "k1" || listed[0].Partitions != 2 {
+		t.Fatalf("list: %+v", listed)
 	}
 
 	f.ok(t, "a\nb\nc\nd\n", "produce", "k1", "-p", "1")
 	var desc []describedTopic
 	f.okJSON(t, &desc, "", "topic", "describe", "k1")
 	if len(desc) != 1 || len(desc[0].Partitions) != 2 || desc[0].Partitions[1].HighWatermark != 4 || desc[0].Partitions[1].HotStart != nil {
-		t.Fatalf("describe on kfake: %+v", desc)
+		t.Fatalf("describe: %+v", desc)
 	}
 	if v, src := desc[0].config("retention.ms"); v != "60000" || src != "topic" {
-		t.Fatalf("retention.ms on kfake = %q from %q", v, src)
+		t.Fatalf("retention.ms = %q from %q", v, src)
 	}
 
 	f.ok(t, "", "topic", "alter-config", "k1", "--set", "retention.ms=120000", "--set", "retention.bytes=1000")
 	f.ok(t, "", "topic", "alter-config", "k1", "--delete", "retention.bytes")
-	desc = nil
-	f.okJSON(t, &desc, "", "topic", "describe", "k1")
-	if v, _ := desc[0].config("retention.ms"); v != "120000" {
-		t.Fatalf("retention.ms after alter-config: %q", v)
-	}
-	if _, src := desc[0].config("retention.bytes"); src == "topic" {
-		t.Fatal("retention.bytes still set on the topic after --delete")
-	}
+	eventually(t, "retention.ms 120000 and retention.bytes not set on the topic after alter-config", func() bool {
+		desc = nil
+		f.okJSON(t, &desc, "", "topic", "describe", "k1")
+		v, _ := desc[0].config("retention.ms")
+		_, src := desc[0].config("retention.bytes")
+		return v == "120000" && src != "topic"
+	})
 
 	f.ok(t, "", "topic", "add-partitions", "k1", "-n", "1")
+	eventually(t, "3 partitions after add-partitions -n 1", func() bool {
+		md, err := adm.Metadata(ctx, "k1")
+		return err == nil && len(md.Topics["k1"].Partitions) == 3
+	})
 	f.ok(t, "", "topic", "add-partitions", "k1", "--total", "5")
-	md, err := adm.Metadata(ctx, "k1")
-	if err != nil || len(md.Topics["k1"].Partitions) != 5 {
-		t.Fatalf("partitions on kfake after add-partitions: %d %v", len(md.Topics["k1"].Partitions), err)
-	}
+	eventually(t, "5 partitions after add-partitions --total 5", func() bool {
+		md, err := adm.Metadata(ctx, "k1")
+		return err == nil && len(md.Topics["k1"].Partitions) == 5
+	})
 
 	f.ok(t, "", "topic", "trim", "k1", "-p", "1", "--before", "2")
 	starts, err := adm.ListStartOffsets(ctx, "k1")
 	if s, _ := starts.Lookup("k1", 1); err != nil || s.Offset != 2 {
-		t.Fatalf("log start on kfake after trim: %+v %v", s, err)
+		t.Fatalf("log start after trim: %+v %v", s, err)
 	}
 	if out := f.ok(t, "", "consume", "k1", "--format", `%o=%v,`); out != "2=c,3=d," {
-		t.Fatalf("consume on kfake after trim: %q", out)
+		t.Fatalf("consume after trim: %q", out)
 	}
 
 	f.ok(t, "", "topic", "delete", "k1", "k2")
-	if tl, err := adm.ListTopics(ctx); err != nil || len(tl) != 0 {
-		t.Fatalf("topics on kfake after delete: %v %v", tl.Names(), err)
-	}
+	eventually(t, "no topics after delete", func() bool {
+		tl, err := adm.ListTopics(ctx)
+		return err == nil && len(tl) == 0
+	})
 
 	var info struct {
 		ClusterID string `json:"cluster_id"`
 		Brokers   []any  `json:"brokers"`
 	}
 	f.okJSON(t, &info, "", "cluster", "info")
-	if info.ClusterID != "kfake-cluster" || len(info.Brokers) != 1 {
-		t.Fatalf("cluster info on kfake: %+v", info)
+	if info.ClusterID == "" || (f.clusterID != "" && info.ClusterID != f.clusterID) || len(info.Brokers) != 1 {
+		t.Fatalf("cluster info: %+v", info)
 	}
 }
 
-func TestGroupCommandsOnKfake(t *testing.T) {
-	f := startKfake(t)
+func groupSuite(t *testing.T, f *fakeKafka) {
 	adm := f.admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -175,13 +206,13 @@ func TestGroupCommandsOnKfake(t *testing.T) {
 	}
 	f.okJSON(t, &groups, "", "group", "list")
 	if len(groups) != 1 || groups[0].Group != "g" || groups[0].Members != 1 {
-		t.Fatalf("group list on kfake: %+v", groups)
+		t.Fatalf("group list: %+v", groups)
 	}
 	var described []groupInfo
 	f.okJSON(t, &described, "", "group", "describe", "g")
 	if len(described) != 1 || len(described[0].Partitions) != 1 || described[0].Partitions[0].Committed != 6 ||
 		described[0].Partitions[0].ClientID != "fake-worker" {
-		t.Fatalf("group describe on kfake: %+v", described)
+		t.Fatalf("group describe: %+v", described)
 	}
 	f.fails(t, "group", "seek", "g", "--to", "start", "--execute")
 	member.Close()
@@ -189,20 +220,93 @@ func TestGroupCommandsOnKfake(t *testing.T) {
 	var plan seekPlan
 	f.okJSON(t, &plan, "", "group", "seek", "g", "--to", "-1h")
 	if plan.Executed || len(plan.Plan) != 1 || plan.Plan[0].Current != 6 || plan.Plan[0].Target != 0 {
-		t.Fatalf("seek plan on kfake: %+v", plan)
+		t.Fatalf("seek plan: %+v", plan)
 	}
 	f.okJSON(t, &plan, "", "group", "seek", "g", "--to", "4", "--execute")
 	offs, err := adm.FetchOffsets(ctx, "g")
 	if o, _ := offs.Lookup("q", 0); err != nil || o.At != 4 {
-		t.Fatalf("committed on kfake after seek --execute: %+v %v", o, err)
+		t.Fatalf("committed after seek --execute: %+v %v", o, err)
 	}
 	if out := f.ok(t, "", "consume", "q", "-g", "g", "--format", `%v,`); out != "4,5," {
-		t.Fatalf("consume -g on kfake after seek: %q", out)
+		t.Fatalf("consume -g after seek: %q", out)
 	}
 	f.ok(t, "", "group", "delete", "g")
-	groups = nil
-	f.okJSON(t, &groups, "", "group", "list")
-	if len(groups) != 0 {
-		t.Fatalf("groups on kfake after delete: %+v", groups)
+	eventually(t, "no group after delete", func() bool {
+		groups = nil
+		f.okJSON(t, &groups, "", "group", "list")
+		return len(groups) == 0
+	})
+}
+
+// consume --follow waits for records produced after it started and stops
+// after -n of them.
+func TestConsumeFollowOnKfake(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "live", "-p", "1")
+	f.ok(t, "old\n", "produce", "live")
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		code := Execute([]string{"consume", "live", "-o", "end", "--follow", "-n", "2", "--format", `%v,`}, strings.NewReader(""), &out, &errb)
+		done <- result{code, out.String(), errb.String()}
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.DefaultProduceTopic("live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.After(30 * time.Second)
+	for i := 0; ; i++ {
+		select {
+		case r := <-done:
+			if r.code != 0 || r.out != "new,new," {
+				t.Fatalf("consume --follow -n 2: exit %d, printed %q, stderr %q", r.code, r.out, r.errs)
+			}
+			return
+		case <-deadline:
+			t.Fatal("consume --follow -n 2 did not return 30s after records were produced")
+		case <-time.After(200 * time.Millisecond):
+			// Produced until the consumer (started at the end) has seen two.
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("new")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// topic describe takes the hot and cold ranges from the API's TABLE
+// (DESIGN.md admin REST), here served by a stand-in with cold data in
+// partition 0 only.
+func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "r", "-p", "2")
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/tables/r/info" {
+			http.NotFound(w, req)
+			return
+		}
+		io.WriteString(w, `{"name":"r","topic_id":"x","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
+			`{"partition":0,"log_start":0,"high_watermark":10,"hot_start":4,"cold_start":0,"cold_end":4,"bytes":1},`+
+			`{"partition":1,"log_start":0,"high_watermark":0,"hot_start":0,"bytes":0}]}`)
+	}))
+	defer api.Close()
+	t.Setenv("ZOMBI_API", api.URL)
+	var desc []struct {
+		Partitions []partitionInfo `json:"partitions"`
+	}
+	f.okJSON(t, &desc, "", "topic", "describe", "r")
+	p0, p1 := desc[0].Partitions[0], desc[0].Partitions[1]
+	if p0.HotStart == nil || *p0.HotStart != 4 || p0.ColdStart == nil || *p0.ColdStart != 0 || p0.ColdEnd == nil || *p0.ColdEnd != 4 {
+		t.Fatalf("partition 0 ranges: %+v", p0)
+	}
+	if p1.HotStart == nil || *p1.HotStart != 0 || p1.ColdStart != nil || p1.ColdEnd != nil {
+		t.Fatalf("partition 1 ranges: %+v", p1)
+	}
+	if out := f.ok(t, "", "topic", "describe", "r"); !strings.Contains(out, "[0, 4)") {
+		t.Fatalf("text describe lacks the cold range:\n%s", out)
 	}
 }

@@ -35,6 +35,9 @@ func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...
 		}
 		root.AddCommand(c)
 	}
+	for _, c := range root.Commands() {
+		groupsRefuseUnknown(c)
+	}
 	root.SetArgs(defaultCommand(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -78,6 +81,26 @@ func defaultCommand(root *cobra.Command, args []string) []string {
 		return args
 	}
 	return append([]string{"serve"}, args...)
+}
+
+// groupsRefuseUnknown makes every command group (topic, group, ...) fail
+// with a usage error on an unknown subcommand: cobra would print the help and
+// exit 0. Alone, a group prints its help.
+func groupsRefuseUnknown(c *cobra.Command) {
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.Run == nil && c.RunE == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
+	for _, sub := range c.Commands() {
+		groupsRefuseUnknown(sub)
+	}
 }
 
 // ExitCode is the error of a command that already reported its failure

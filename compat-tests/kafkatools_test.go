@@ -362,6 +362,20 @@ func toolConfigs(t *testing.T, b broker) {
 		!strings.Contains(out, "  segment.bytes=") {
 		t.Fatalf("describe topic %s --all: want retention.ms, cleanup.policy, max.message.bytes, segment.bytes:\n%s", topic, out)
 	}
+	// kafka-configs --alter (IncrementalAlterConfigs): add one, delete one.
+	kafkaTool(t, "", "kafka-configs", "--bootstrap-server", b.addr, "--alter", "--entity-type", "topics", "--entity-name", topic,
+		"--add-config", "max.message.bytes=50000", "--delete-config", "retention.ms")
+	var out2 string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		// Kafka applies an alteration through its controller: describe may lag.
+		if out2 = kc("--entity-type", "topics", "--entity-name", topic); !strings.Contains(out2, "retention.ms=") {
+			break
+		}
+	}
+	if !strings.Contains(out2, "  max.message.bytes=50000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:max.message.bytes=50000") ||
+		strings.Contains(out2, "retention.ms=") || !strings.Contains(out2, "  cleanup.policy=compact ") {
+		t.Fatalf("describe topic %s after --alter: want max.message.bytes=50000 and cleanup.policy, no retention.ms:\n%s", topic, out2)
+	}
 	// Neither broker has dynamic broker configs: the header alone.
 	if out = kc("--entity-type", "brokers", "--entity-name", "1"); strings.TrimSpace(out) != "Dynamic configs for broker 1 are:" {
 		t.Fatalf("describe broker 1: %q, want the header and no dynamic config", out)

@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/url"
 	"os"
@@ -13,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // The compose file as far as the tests read it.
@@ -293,6 +298,64 @@ func TestRecordingRuleNames(t *testing.T) {
 			if strings.Contains(m, ":") && !seen[m] {
 				t.Errorf("%s uses %s, which no rule records", e.Where, m)
 			}
+		}
+	}
+}
+
+// TestComposeSchema validates docker-compose.yml against the Compose
+// Specification's JSON schema (the one docker compose uses; testdata/), so a
+// misspelt key or a wrong type fails here even without the compose plugin.
+func TestComposeSchema(t *testing.T) {
+	schemaFile, err := os.Open(repoPath("deploy", "testdata", "compose-spec.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer schemaFile.Close()
+	doc, err := jsonschema.UnmarshalJSON(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("compose-spec.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("compose-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(y []byte) error {
+		var v any
+		if err := yaml.Unmarshal(y, &v); err != nil {
+			return err
+		}
+		// Through JSON: the schema validator wants JSON's types (float64, map[string]any).
+		j, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+		if err != nil {
+			return err
+		}
+		return schema.Validate(inst)
+	}
+	b, err := os.ReadFile(repoPath("docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(b); err != nil {
+		t.Fatalf("docker-compose.yml does not meet the Compose Specification: %v", err)
+	}
+	// The schema does catch mistakes: a misspelt key and a wrong type.
+	for _, bad := range []string{
+		strings.Replace(string(b), "    profiles: [\"observability\"]", "    profile: [\"observability\"]", 1),
+		strings.Replace(string(b), "    profiles: [\"observability\"]", "    profiles: observability", 1),
+	} {
+		if bad == string(b) {
+			t.Fatal("the mutation did not apply: update this test")
+		}
+		if err := check([]byte(bad)); err == nil {
+			t.Error("a broken compose file passed the schema")
 		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/auth"
 )
 
 // TestPutTable: PUT creates a table with partitions and configs (201
@@ -146,5 +149,81 @@ func TestPatchLogAppendTimeAppliesAtOnce(t *testing.T) {
 	recs := body["records"].([]any)
 	if len(recs) != 2 || num(recs[0].(map[string]any)["timestamp_ms"]) != 5 || num(recs[1].(map[string]any)["timestamp_ms"]) < before {
 		t.Fatalf("records %v", recs)
+	}
+}
+
+// FuzzAdminTableBodies: any PUT or PATCH body gets 2xx or a 4xx JSON
+// error, never a 500 or a panic, and a refused PATCH changes nothing.
+func FuzzAdminTableBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"partitions":3,"configs":{"retention.ms":"1000"}}`,
+		`{"configs":{"retention.ms":1e3,"preallocate":true,"x":null}}`,
+		`{"set":{"max.message.bytes":"200"},"delete":["retention.ms"]}`,
+		`{"set":{"cleanup.policy":"compact"}}`,
+		`{"partitions":-1}`, `[]`, `null`, `{"set":{"a":{"b":1}}}`, ``, `{`,
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f, Config{DefaultPartitions: 1})
+	e.doJSON("PUT", "/tables/fz", `{"configs":{"retention.ms":"1000"}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		e := &testEnv{t: t, log: e.log, stats: e.stats, h: e.h}
+		before, _ := e.log.Topic("fz")
+		for _, r := range []struct{ method, path string }{{"PUT", "/tables/fz2"}, {"PATCH", "/tables/fz/configs"}} {
+			code, b := e.do(r.method, r.path, "application/json", []byte(body))
+			if code >= 500 {
+				t.Fatalf("%s %s %q: %d %s", r.method, r.path, body, code, b)
+			}
+			decodeMap(t, b)
+			if r.method == "PATCH" && code != 200 {
+				if after, _ := e.log.Topic("fz"); !sameConfigs(before.Configs, after.Configs) {
+					t.Fatalf("refused PATCH %q changed %v to %v", body, before.Configs, after.Configs)
+				}
+			}
+		}
+		_ = e.log.DeleteTopic("fz2")
+	})
+}
+
+func sameConfigs(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAuthAdminTables: PUT needs CREATE on the cluster or the topic, PATCH
+// ALTER_CONFIGS on the topic; refused requests (403) change nothing.
+func TestAuthAdminTables(t *testing.T) {
+	e := secured(t)
+	bob := basic("bob", "bob-pw")
+	if w := e.req("PUT", "/tables/adm", `{"partitions":1}`, bob); w.Code != http.StatusForbidden {
+		t.Fatalf("PUT without CREATE: %d %s", w.Code, w.Body)
+	}
+	if _, ok := e.log.Topic("adm"); ok {
+		t.Fatal("refused PUT created the table")
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeTopic, "adm", kmsg.ACLOperationCreate)
+	if w := e.req("PUT", "/tables/adm", `{"partitions":1}`, bob); w.Code != http.StatusCreated {
+		t.Fatalf("PUT with CREATE on the topic: %d %s", w.Code, w.Body)
+	}
+	if w := e.req("PATCH", "/tables/adm/configs", `{"set":{"retention.ms":"5"}}`, bob); w.Code != http.StatusForbidden {
+		t.Fatalf("PATCH without ALTER_CONFIGS: %d %s", w.Code, w.Body)
+	}
+	if info, _ := e.log.Topic("adm"); info.Configs != nil {
+		t.Fatalf("refused PATCH changed %v", info.Configs)
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeTopic, "adm", kmsg.ACLOperationAlterConfigs)
+	if w := e.req("PATCH", "/tables/adm/configs", `{"set":{"retention.ms":"5"}}`, bob); w.Code != http.StatusOK {
+		t.Fatalf("PATCH with ALTER_CONFIGS: %d %s", w.Code, w.Body)
+	}
+	e.allow("User:bob", kmsg.ACLResourceTypeCluster, auth.ClusterName, kmsg.ACLOperationCreate)
+	if w := e.req("PUT", "/tables/adm2", ``, bob); w.Code != http.StatusCreated {
+		t.Fatalf("PUT with CREATE on the cluster: %d %s", w.Code, w.Body)
 	}
 }

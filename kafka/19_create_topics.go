@@ -19,8 +19,11 @@ import (
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
 //   - Configs are checked as Kafka 4.4 checks them (an unknown name, a value
 //     of the wrong type or out of range: INVALID_CONFIG with Kafka's
-//     message; a cleanup.policy with compact too: Zombi does not compact),
-//     then stored with the topic and shown by DescribeConfigs.
+//     message), then stored with the topic and shown by DescribeConfigs.
+//   - cleanup.policy=compact is accepted and stored, not honoured (nothing
+//     is compacted): Kafka Connect and Kafka Streams create their internal
+//     topics compacted and stop when refused. AlterConfigs,
+//     IncrementalAlterConfigs and the REST API refuse it.
 //   - The response lists every config of the new topic, defaults included,
 //     as Kafka's does (the Java AdminClient fails on a null list).
 //   - validate_only checks everything and creates nothing.
@@ -58,7 +61,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			if c.Value != nil {
 				configs[c.Name] = *c.Value
 				if cfgErr == nil {
-					cfgErr = topicconfig.Validate(c.Name, *c.Value)
+					cfgErr = topicconfig.ValidateKafka(c.Name, *c.Value)
 				}
 			}
 		}

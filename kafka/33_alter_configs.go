@@ -122,8 +122,9 @@ func (s *Server) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 			return 0, nil
 		}
 		sort.Strings(names)
-		return errInvalidRequest, strp(fmt.Sprintf("Invalid config value for resource ConfigResource(type=BROKER, name='%s'): Cannot update these configs dynamically: Set(%s) (Zombi's broker settings are ZOMBI_* variables read at start)",
-			name, strings.Join(names, ", ")))
+		// Kafka 4.4's words, and why.
+		return errInvalidRequest, strp(fmt.Sprintf("Cannot update these configs dynamically: [%s] (Zombi's broker settings are ZOMBI_* variables read at start)",
+			strings.Join(names, ", ")))
 	default:
 		return errInvalidRequest, strp("unsupported resource type " + typ.String())
 	}

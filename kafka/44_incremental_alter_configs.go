@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/log/topicconfig"
@@ -14,8 +13,8 @@ import (
 //   - Topic: SET and DELETE change one override each (deleting one that is
 //     not set is no error); APPEND and SUBTRACT work on list configs
 //     (cleanup.policy) from the override or else the default, as Kafka, and
-//     get INVALID_CONFIG ("Config value append is not allowed for config
-//     key: ...") on any other. Values are checked as Kafka 4.4 checks them;
+//     get INVALID_CONFIG ("Can't APPEND to key K because its type is not
+//     LIST.", Kafka 4.4's words) on any other. Values are checked as Kafka 4.4 checks them;
 //     a cleanup.policy with compact is refused (Zombi does not compact).
 //     All of a resource's changes land in one durable write, or none.
 //   - A config named twice in one resource: INVALID_REQUEST, as Kafka.
@@ -57,7 +56,7 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, kreq kmsg.Re
 		case seen[configResource{rr.ResourceType, rr.ResourceName}] > 1:
 			res.ErrorCode, res.ErrorMessage = errInvalidRequest, strp("Duplicate resource "+rr.ResourceName)
 		case dup != "":
-			res.ErrorCode, res.ErrorMessage = errInvalidRequest, strp(fmt.Sprintf("Error due to duplicate config keys: %s", dup))
+			res.ErrorCode, res.ErrorMessage = errInvalidRequest, strp("Error due to duplicate config keys") // Kafka's words
 		default:
 			res.ErrorCode, res.ErrorMessage = s.alterConfigs(ctx, rr.ResourceType, rr.ResourceName, names, req.ValidateOnly,
 				func(cur map[string]string) (map[string]string, error) {

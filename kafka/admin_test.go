@@ -29,7 +29,7 @@ func TestCreateDeleteTopics(t *testing.T) {
 	e := startServer(t, cfg)
 	c := e.dial(t)
 	withCfg := ct("c2", 2, 1)
-	v := "delete"
+	v := "compact"
 	withCfg.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "cleanup.policy", Value: &v}}
 	resp := c.do(createReq(false, ct("c1", -1, -1), withCfg, ct("bad name", 1, 1), ct("c3", 0, 1), ct("c4", 1, 3), ct("dup", 1, 1), ct("dup", 1, 1)), 7).(*kmsg.CreateTopicsResponse)
 	want := []int16{0, 0, kerr.InvalidTopicException.Code, kerr.InvalidPartitions.Code, kerr.InvalidReplicationFactor.Code, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}
@@ -52,10 +52,10 @@ func TestCreateDeleteTopics(t *testing.T) {
 			policy = c
 		}
 	}
-	if policy.Value == nil || *policy.Value != "delete" || policy.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
+	if policy.Value == nil || *policy.Value != "compact" || policy.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
 		t.Fatalf("c2 cleanup.policy: %+v", policy)
 	}
-	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "delete" {
+	if info, _ := e.l.Topic("c2"); info.Partitions != 2 || info.Configs["cleanup.policy"] != "compact" {
 		t.Fatalf("%+v", info)
 	}
 	// Exists; validate only.
@@ -366,9 +366,9 @@ func TestCreateTopicsConfigChecks(t *testing.T) {
 		{"min.insync.replicas", "+2", ""},
 		{"cleanup.policy", "foo", "Invalid value foo for configuration cleanup.policy: String must be one of: compact, delete"},
 		{"cleanup.policy", "delete", ""},
-		// Zombi refuses what it cannot honour (Kafka accepts these).
-		{"cleanup.policy", "compact, delete", "Invalid value compact, delete for configuration cleanup.policy: Zombi does not compact topics; only cleanup.policy=delete is supported"},
-		{"cleanup.policy", "compact", "Invalid value compact for configuration cleanup.policy: Zombi does not compact topics; only cleanup.policy=delete is supported"},
+		// Stored, not honoured: Connect and Streams create their internal
+		// topics compacted (AlterConfigs and REST refuse it).
+		{"cleanup.policy", "compact, delete", ""},
 		{"cleanup.policy", "", ""},
 		{"compression.type", "none", "Invalid value none for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"},
 		{"compression.type", " gzip ", ""},

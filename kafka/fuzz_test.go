@@ -57,6 +57,19 @@ func seedRequests() []kmsg.Request {
 	dc := kmsg.NewPtrDescribeConfigsRequest()
 	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic}}
 	add(dc, 0, 4)
+	ac := kmsg.NewPtrAlterConfigsRequest()
+	rv := "3600000"
+	ac.Resources = []kmsg.AlterConfigsRequestResource{
+		{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic, Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: &rv}}},
+		{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1", Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "x"}}},
+	}
+	add(ac, 0, 2)
+	iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	iac.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic, Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{
+		{Name: "retention.ms", Op: kmsg.IncrementalAlterConfigOpSet, Value: &rv}, {Name: "segment.ms", Op: kmsg.IncrementalAlterConfigOpDelete},
+		{Name: "cleanup.policy", Op: kmsg.IncrementalAlterConfigOpAppend, Value: &rv}, {Name: "retention.ms", Op: 9},
+	}}}
+	add(iac, 0, 1)
 	cp := kmsg.NewPtrCreatePartitionsRequest()
 	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: topic, Count: 2}}
 	add(cp, 0, 3)

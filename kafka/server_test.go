@@ -572,6 +572,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	// The log's own goroutines live until the log closes, after this test.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
 		goleak.IgnoreTopFunction("github.com/zombi-dev/zombi/log.(*Log).expireIdempotencyKeys"),
+		goleak.IgnoreTopFunction("github.com/zombi-dev/zombi/log.(*Log).retentionLoop"),
 		goleak.IgnoreTopFunction("github.com/zombi-dev/zombi/log.(*writer).run"))
 	e := startServer(t, testConfig())
 	c := e.dial(t)

@@ -147,7 +147,3 @@ func (op *resetOp) stage(r *round) {
 	st.next, st.logStart = op.offset, op.offset
 	st.dirty = true
 }
-
-// ColdTier is the installed cold tier, or nil (for callers that report the
-// cold range, such as the admin REST routes).
-func (l *Log) ColdTier() ColdTier { return l.coldTier() }

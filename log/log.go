@@ -78,12 +78,19 @@ type TopicInfo struct {
 // Effective is what the topic's configs mean (overrides over the broker's
 // values).
 func (i TopicInfo) Effective() *topicconfig.Effective {
-	if i.eff == nil {
-		d := topicconfig.KafkaDefaults()
-		return topicconfig.Resolve(i.Configs, d)
+	switch {
+	case i.eff != nil:
+		return i.eff
+	case len(i.Configs) == 0:
+		return kafkaDefaultEffective
+	default:
+		return topicconfig.Resolve(i.Configs, topicconfig.KafkaDefaults())
 	}
-	return i.eff
 }
+
+// kafkaDefaultEffective is Effective of a TopicInfo the log did not make
+// (a zero one, say): Kafka's defaults.
+var kafkaDefaultEffective = topicconfig.Resolve(nil, topicconfig.KafkaDefaults())
 
 type topic struct {
 	info  TopicInfo

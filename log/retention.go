@@ -31,10 +31,16 @@ func (l *Log) retentionLoop() {
 // leading whole batches Kafka would delete: those whose newest record is
 // older than now - retention.ms, and those that keep the partition above
 // retention.bytes. Offsets are never reused; the next append continues at
-// the high watermark even when every batch went. Only the hot log is
-// measured: with a cold tier, the tier applies the same configs to its
-// segments, and a hot start past the cold end drops the cold range below it.
+// the high watermark even when every batch went.
+//
+// With a cold tier installed the pass does nothing: the tier applies the
+// same configs to the whole partition (its segments, in offset order, then
+// the hot start), and a hot pass alone could move the hot start past cold
+// segments that are not expired (timestamps need not grow with offsets).
 func (l *Log) ApplyRetention(ctx context.Context, now time.Time) error {
+	if l.coldTier() != nil {
+		return nil
+	}
 	type target struct {
 		name string
 		ms   int64

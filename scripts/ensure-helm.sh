@@ -4,6 +4,7 @@
 # stdout. The deploy tests (deploy/) run `helm lint` and `helm template` with it.
 # A cold build takes minutes (helm pulls the Kubernetes client libraries); a
 # cached one answers at once. Concurrent callers wait on a lock.
+#   --cached: only print the path of a helm already built; exit 4 when there is none.
 set -euo pipefail
 
 version=${HELM_VERSION:-v4.3.2}
@@ -17,6 +18,7 @@ if [ -x "$dir/helm" ] && "$dir/helm" version --short >/dev/null 2>&1; then
 	echo "$dir/helm"
 	exit 0
 fi
+[ "${1:-}" != --cached ] || exit 4
 command -v go >/dev/null || { echo "ensure-helm: no go on PATH" >&2; exit 3; }
 echo "ensure-helm: building helm $version into $dir (once; takes minutes)" >&2
 rm -rf "$dir.tmp"

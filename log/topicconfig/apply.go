@@ -56,15 +56,16 @@ func Apply(cur map[string]string, changes []Change, b Broker) (map[string]string
 		case Delete:
 			delete(out, c.Name)
 		case Append, Subtract:
-			verb := "append"
+			verb := "APPEND"
 			if c.Op == Subtract {
-				verb = "subtract"
+				verb = "SUBTRACT"
 			}
 			if !Known(c.Name) {
 				return nil, invalid("Unknown topic config name: " + c.Name)
 			}
 			if !IsList(c.Name) {
-				return nil, invalid(fmt.Sprintf("Config value %s is not allowed for config key: %s", verb, c.Name))
+				// Kafka 4.4's controller's words.
+				return nil, invalid(fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, c.Name))
 			}
 			old, ok := out[c.Name]
 			if !ok {

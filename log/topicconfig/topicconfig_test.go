@@ -49,7 +49,7 @@ func TestApply(t *testing.T) {
 		}
 	}
 	_, err = Apply(nil, []Change{{Name: "retention.ms", Op: Append, Value: "1"}}, b)
-	if err == nil || err.Error() != "Config value append is not allowed for config key: retention.ms" {
+	if err == nil || err.Error() != "Can't APPEND to key retention.ms because its type is not LIST." {
 		t.Errorf("append message: %v", err)
 	}
 	// cleanup.policy is a list: APPEND starts from the default (delete).

@@ -111,7 +111,7 @@ func Known(name string) bool {
 // Kafka's), then refuses what Zombi cannot honour: a cleanup.policy with
 // compact. Every error wraps ErrInvalid.
 func Validate(name, value string) error {
-	if err := validateKafka(name, value); err != nil {
+	if err := ValidateKafka(name, value); err != nil {
 		return err
 	}
 	if name == "cleanup.policy" && hasElem(value, "compact") {
@@ -120,8 +120,12 @@ func Validate(name, value string) error {
 	return nil
 }
 
-// validateKafka is Kafka 4.4's check of one topic config.
-func validateKafka(name, value string) error {
+// ValidateKafka is Kafka 4.4's check of one topic config alone: Kafka's
+// CreateTopics uses it, because Kafka Connect and Kafka Streams create
+// their internal topics with cleanup.policy=compact and stop when refused;
+// such a topic keeps the config, stored and not honoured (nothing is
+// compacted). Every other door refuses compact (Validate).
+func ValidateKafka(name, value string) error {
 	r, ok := kafkaTopicConfigs[name]
 	if !ok {
 		return invalid("Unknown topic config name: " + name)

@@ -55,11 +55,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Kafka advertised listeners: the value, else the pod's stable DNS name. */}}
+{{/*
+Kafka advertised listeners: the value, else each listener of
+config.ZOMBI_KAFKA_LISTENERS (default PLAINTEXT on the kafka port) with the
+pod's stable DNS name for host: Zombi matches them by protocol.
+*/}}
 {{- define "zombi.advertisedListeners" -}}
 {{- if .Values.kafka.advertisedListeners }}
 {{- .Values.kafka.advertisedListeners }}
 {{- else }}
-{{- printf "PLAINTEXT://$(POD_NAME).%s.$(POD_NAMESPACE).svc.%s:%d" (include "zombi.headlessName" .) .Values.clusterDomain (int .Values.service.kafkaPort) }}
+{{- $host := printf "$(POD_NAME).%s.$(POD_NAMESPACE).svc.%s" (include "zombi.headlessName" .) .Values.clusterDomain }}
+{{- $kafkaPort := toString (int .Values.service.kafkaPort) }}
+{{- $listeners := get (.Values.config | default dict) "ZOMBI_KAFKA_LISTENERS" | toString | default (printf "PLAINTEXT://0.0.0.0:%s" $kafkaPort) }}
+{{- $out := list }}
+{{- range $l := splitList "," $listeners }}
+{{- $l = trim $l }}
+{{- if $l }}
+{{- if not (contains "://" $l) }}
+{{- fail (printf "config.ZOMBI_KAFKA_LISTENERS: %q is not PROTOCOL://host:port" $l) }}
+{{- end }}
+{{- $proto := first (splitList "://" $l) }}
+{{- $port := last (splitList ":" $l) | replace "{ZOMBI_KAFKA_PORT}" $kafkaPort }}
+{{- $out = append $out (printf "%s://%s:%s" $proto $host $port) }}
+{{- end }}
+{{- end }}
+{{- join "," $out }}
 {{- end }}
 {{- end }}
