@@ -107,6 +107,7 @@ func (s *server) ensureTable(table string) (plog.TopicInfo, error) {
 func checkRecordSize(info plog.TopicInfo, ev *event, idx int) error {
 	limit := info.Effective().MaxMessageBytes
 	if n := batch.OneRecordSize(ev.key, ev.value, ev.headers); n > limit {
+		plog.CountRefused("record_too_large")
 		return &apiError{status: http.StatusRequestEntityTooLarge,
 			msg: fmt.Sprintf("%srecord of %d bytes (as a record batch) is larger than max.message.bytes=%d of table %s", recordPrefix(idx), n, limit, info.Name)}
 	}

@@ -121,6 +121,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				sp.ErrorCode, sp.BaseOffset = code, -1
 				failed = true
 				s.st.Error()
+				plog.CountRefused(refusedReason(code))
 			} else {
 				// A partition's record set is appended all or nothing, as
 				// Kafka does.
@@ -180,3 +181,19 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 }
 
 var errAcksZeroFailed = errors.New("acks=0 produce failed: closing the connection so the client notices")
+
+// refusedReason is the zombi_writes_refused_total reason of a partition the
+// Produce handler refuses before the log sees it.
+func refusedReason(code int16) string {
+	switch code {
+	case errMessageTooLarge:
+		return "record_too_large"
+	case errTopicAuthz:
+		return "unauthorized"
+	case errUnknownTopic, errUnknownTopicID:
+		return "unknown_topic"
+	case errCorruptMessage:
+		return "corrupt_batch"
+	}
+	return "invalid"
+}

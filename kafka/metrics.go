@@ -152,7 +152,7 @@ func (s *Server) Connections() map[string]int {
 	defer s.mu.Unlock()
 	n := make(map[string]int, len(s.listeners)+1)
 	for _, li := range s.listeners {
-		n[li.name] += 0
+		n[li.name] = 0 // listed even without connections
 	}
 	for _, li := range s.conns {
 		n[li.name]++

@@ -28,7 +28,7 @@ var (
 	})
 	writesRefused = metrics.Factory.NewCounterVec(prometheus.CounterOpts{
 		Name: "zombi_writes_refused_total",
-		Help: "Record batches refused by the log, by reason (hot_tier_full: ZOMBI_HOT_MAX_BYTES reached while S3 lags; unknown_topic; corrupt_batch; out_of_order_sequence and producer_fenced: idempotent producers; storage: RocksDB failed; closed; cancelled; invalid; other; request_too_large: a REST body over ZOMBI_MAX_REQUEST_BYTES).",
+		Help: "Record batches refused by the log, by reason (hot_tier_full: ZOMBI_HOT_MAX_BYTES reached while S3 lags; unknown_topic; corrupt_batch; out_of_order_sequence and producer_fenced: idempotent producers; storage: RocksDB failed; closed; cancelled; invalid; other; request_too_large: a REST body over ZOMBI_MAX_REQUEST_BYTES; record_too_large: a batch or REST record over max.message.bytes; unauthorized: a Produce without WRITE on the topic).",
 	}, []string{"reason"})
 )
 
@@ -36,7 +36,7 @@ var (
 // is rare, but a storm of them must not cost a label lookup each).
 var refuseReasons = func() map[string]prometheus.Counter {
 	m := map[string]prometheus.Counter{}
-	for _, r := range []string{"hot_tier_full", "unknown_topic", "corrupt_batch", "out_of_order_sequence", "producer_fenced", "storage", "closed", "cancelled", "invalid", "other", "request_too_large"} {
+	for _, r := range []string{"hot_tier_full", "unknown_topic", "corrupt_batch", "out_of_order_sequence", "producer_fenced", "storage", "closed", "cancelled", "invalid", "other", "request_too_large", "record_too_large", "unauthorized"} {
 		m[r] = writesRefused.WithLabelValues(r)
 	}
 	return m

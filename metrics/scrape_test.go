@@ -318,6 +318,35 @@ func TestScrapeEndToEnd(t *testing.T) {
 		s.want(t, "zombi_groups", map[string]string{"state": "Empty"}, 2)
 	})
 
+	t.Run("writes refused over max.message.bytes, both doors", func(t *testing.T) {
+		before, _ := doScrape(t, p.HTTPBase).get("zombi_writes_refused_total", map[string]string{"reason": "record_too_large"})
+		small := map[string]*string{"max.message.bytes": kadm.StringPtr("200")}
+		if _, err := adm.CreateTopic(ctx, 1, 1, small, "small"); err != nil {
+			t.Fatal(err)
+		}
+		big := bytes.Repeat([]byte("x"), 1000)
+		raw, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr), kgo.ProducerBatchCompression(kgo.NoCompression()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		if err := raw.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: big}).FirstErr(); err == nil {
+			t.Fatal("a 1000-byte record went into a topic with max.message.bytes=200")
+		}
+		resp, err := http.Post(p.HTTPBase+"/tables/small", "application/json", strings.NewReader(`{"payload":"`+string(big)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("POST of a record over max.message.bytes: %d", resp.StatusCode)
+		}
+		after, _ := doScrape(t, p.HTTPBase).get("zombi_writes_refused_total", map[string]string{"reason": "record_too_large"})
+		if after-before != 2 {
+			t.Fatalf("zombi_writes_refused_total{reason=record_too_large} grew by %v, want 2 (one per door)", after-before)
+		}
+	})
+
 	t.Run("unmatched route and odd method are bounded", func(t *testing.T) {
 		req, _ := http.NewRequest("BREW", p.HTTPBase+"/no/such/"+fmt.Sprint(time.Now().UnixNano()), nil)
 		resp, err := http.DefaultClient.Do(req)
