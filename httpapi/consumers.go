@@ -47,19 +47,8 @@ func (s *server) postCommit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if format, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil || format != formatJSON {
-		s.fail(c, errUnsupportedMediaType)
-		return
-	}
-	bp, err := s.readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var cb commitBody
-	err = unmarshalBody(*bp, &cb)
-	releaseBody(bp)
-	if err != nil {
+	if err := s.readJSON(c, &cb, unmarshalBody); err != nil {
 		s.fail(c, err)
 		return
 	}

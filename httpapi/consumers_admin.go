@@ -67,19 +67,8 @@ func (s *server) postReset(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if format, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil || format != formatJSON {
-		s.fail(c, errUnsupportedMediaType)
-		return
-	}
-	bp, err := s.readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var rb resetBody
-	err = unmarshalBody(*bp, &rb)
-	releaseBody(bp)
-	if err != nil {
+	if err := s.readJSON(c, &rb, unmarshalBody); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gin-gonic/gin"
 	"github.com/zombi-dev/zombi/log/batch"
 	eventpb "github.com/zombi-dev/zombi/proto"
 	"google.golang.org/protobuf/proto"
@@ -100,6 +101,21 @@ func slowDecodeJSONBulk(body []byte) ([]event, error) {
 		evs[i] = ev
 	}
 	return evs, nil
+}
+
+// readJSON reads a JSON request body into v with decode (unmarshalBody or
+// decodeStrict): 415 for a content type that is not JSON, 400 for a body
+// that is not what v expects, 413 over the request limit.
+func (s *server) readJSON(c *gin.Context, v any, decode func([]byte, any) error) error {
+	if format, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil || format != formatJSON {
+		return errUnsupportedMediaType
+	}
+	bp, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	defer releaseBody(bp)
+	return decode(*bp, v)
 }
 
 func unmarshalBody(body []byte, v any) error {

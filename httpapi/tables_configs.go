@@ -86,18 +86,11 @@ func (s *server) putTable(c *gin.Context) {
 		!s.authorize(c, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, table) {
 		return
 	}
-	bp, err := s.readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req struct {
 		Partitions *json.Number `json:"partitions"`
 		Configs    configValues `json:"configs"`
 	}
-	err = decodeStrict(*bp, &req)
-	releaseBody(bp)
-	if err != nil {
+	if err := s.readJSON(c, &req, decodeStrict); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -142,18 +135,11 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	bp, err := s.readBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req struct {
 		Set    configValues `json:"set"`
 		Delete []string     `json:"delete"`
 	}
-	err = decodeStrict(*bp, &req)
-	releaseBody(bp)
-	if err != nil {
+	if err := s.readJSON(c, &req, decodeStrict); err != nil {
 		s.fail(c, err)
 		return
 	}
