@@ -108,7 +108,7 @@ func slowDecodeJSONBulk(body []byte) ([]event, error) {
 // that is not what v expects, 413 over the request limit.
 func (s *server) readJSON(c *gin.Context, v any, decode func([]byte, any) error) error {
 	if format, err := formatOf(c.Request.Header.Get("Content-Type")); err != nil || format != formatJSON {
-		return errUnsupportedMediaType
+		return errJSONOnly
 	}
 	bp, err := s.readBody(c)
 	if err != nil {

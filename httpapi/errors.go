@@ -34,6 +34,12 @@ var errUnsupportedMediaType = &apiError{
 	msg:    "unsupported Content-Type: use application/json or application/x-protobuf",
 }
 
+// errJSONOnly is the 415 of the routes that take JSON bodies only.
+var errJSONOnly = &apiError{
+	status: http.StatusUnsupportedMediaType,
+	msg:    "unsupported Content-Type: this route takes application/json",
+}
+
 // errorStatus is the one table that maps log errors to HTTP statuses. The
 // first entry whose error matches (errors.Is) wins; anything not listed is a
 // bug and answers 500.

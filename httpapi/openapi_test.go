@@ -15,7 +15,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/gin-gonic/gin"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/zombi-dev/zombi/stats"
 )
@@ -118,7 +117,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newServer(nil, stats.New(), Config{}, discardLogger(), false)
-	engine := s.handler().(*gin.Engine)
+	engine := s.engine()
 	served := map[string]bool{}
 	for _, r := range engine.Routes() {
 		// gin's :param is OpenAPI's {param}.

@@ -97,7 +97,11 @@ func newServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger, co
 	return s
 }
 
-func (s *server) handler() http.Handler {
+// handler serves every route, HEAD as GET.
+func (s *server) handler() http.Handler { return headAsGet(s.engine()) }
+
+// engine is the gin router of every route.
+func (s *server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -147,6 +151,20 @@ func (s *server) handler() http.Handler {
 		s.fail(c, &apiError{status: http.StatusMethodNotAllowed, msg: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path})
 	})
 	return e
+}
+
+// headAsGet answers HEAD as the GET of the same path without its body
+// (curl -I, load balancer probes): net/http drops the body of a response to
+// a HEAD request, and gin routes the GET.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			g := *r
+			g.Method = http.MethodGet
+			r = &g
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // recovery turns a panic into a JSON 500 and logs it with its stack.

@@ -214,7 +214,7 @@ func (s *server) postBulk(c *gin.Context) {
 		return
 	}
 	if format != formatJSON {
-		s.fail(c, errUnsupportedMediaType)
+		s.fail(c, errJSONOnly)
 		return
 	}
 	bp, err := s.readBody(c)
