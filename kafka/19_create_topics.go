@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,8 +23,8 @@ import (
 //     message), then stored with the topic and shown by DescribeConfigs.
 //   - cleanup.policy=compact is accepted and stored, not honoured (nothing
 //     is compacted): Kafka Connect and Kafka Streams create their internal
-//     topics compacted and stop when refused. AlterConfigs,
-//     IncrementalAlterConfigs and the REST API refuse it.
+//     topics compacted and stop when refused; the server logs a warning.
+//     AlterConfigs, IncrementalAlterConfigs and the REST API refuse it.
 //   - The response lists every config of the new topic, defaults included,
 //     as Kafka's does (the Java AdminClient fails on a null list).
 //   - validate_only checks everything and creates nothing.
@@ -91,6 +92,10 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			}
 			info, err = s.log.CreateTopic(rt.Topic, parts, configs)
 			st.TopicID = info.UUID
+			if err == nil && strings.Contains(configs["cleanup.policy"], "compact") {
+				s.logger.Warn("topic created with cleanup.policy=compact: stored, but Zombi does not compact (old records go by retention only)",
+					"topic", rt.Topic, "cleanup.policy", configs["cleanup.policy"])
+			}
 		}
 		if code == 0 {
 			code = errorCode(err)
