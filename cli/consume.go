@@ -31,9 +31,9 @@ type startSpec struct {
 func parseStart(s string, now time.Time) (startSpec, error) {
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "@-"); ok {
-		d, err := time.ParseDuration(rest)
+		d, err := seek.ParseDuration(rest)
 		if err != nil || d <= 0 {
-			return startSpec{}, usagef("-o %q: @-DURATION wants a Go duration like @-1h or @-15m", s)
+			return startSpec{}, usagef("-o %q: @-DURATION wants a duration like @-1h, @-15m or @-2d", s)
 		}
 		ms := now.Add(-d).UnixMilli()
 		return startSpec{target: seek.Target{Kind: seek.Time, TimeMs: ms}, kgo: kgo.NewOffset().AfterMilli(ms)}, nil
@@ -98,7 +98,7 @@ func consumeCommand(o *options) *cobra.Command {
 			"started (--follow: keep waiting for new ones, until -n records or Ctrl-C).\n\n" +
 			"-o: start (default), end, N (an offset), -N (N records before the end, per partition),\n" +
 			"@TIMESTAMP (milliseconds or RFC 3339: the first record at or after it) or @-DURATION\n" +
-			"(like @-1h: from that long ago).\n\n" +
+			"(like @-1h or @-2d: from that long ago).\n\n" +
 			"-g GROUP consumes as a member of that consumer group and commits what it printed;\n" +
 			"-o is then where partitions without a committed offset start.\n\n" +
 			"--format json (default) prints one JSON object per record, exactly as Zombi's\n" +

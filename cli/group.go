@@ -210,7 +210,7 @@ func groupSeekCommand(o *options) *cobra.Command {
 		Short: "Plan (and with --execute, commit) new offsets for a group with no members",
 		Long: "Move a consumer group's committed offsets, as kafka-consumer-groups --reset-offsets:\n" +
 			"--to start, end, OFFSET, @TIMESTAMP (ms or RFC 3339: the first record at or after it)\n" +
-			"or -DURATION (like -1h: from that long ago). Offsets outside a partition's log are\n" +
+			"or -DURATION / @-DURATION (like -1h, @-2d: from that long ago). Offsets outside a partition's log are\n" +
 			"clamped into it. --topics limits the change (default: every topic the group has\n" +
 			"committed offsets for). Prints the plan and changes nothing unless --execute is given.\n" +
 			"Refused while the group has members: stop its consumers first.",
@@ -279,7 +279,7 @@ func groupSeekCommand(o *options) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&to, "to", "", "start, end, OFFSET, @TIMESTAMP or -DURATION")
+	c.Flags().StringVar(&to, "to", "", "start, end, OFFSET, @TIMESTAMP, -DURATION or @-DURATION (units h, m, s, d)")
 	c.Flags().StringSliceVar(&topics, "topics", nil, "only these topics (comma separated or repeated)")
 	c.Flags().BoolVar(&execute, "execute", false, "commit the new offsets (default: print the plan only)")
 	return c
