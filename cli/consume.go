@@ -112,6 +112,9 @@ func consumeCommand(o *options) *cobra.Command {
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			var toks []fmtToken
+			if format == "" {
+				return usagef("--format is empty: give json or an rpk-style format like '%%v\\n'")
+			}
 			if format != "json" {
 				var err error
 				if toks, err = parseFormat(format, "tkvpodh"); err != nil {

@@ -67,3 +67,44 @@ func TestDefaultCommandIsServe(t *testing.T) {
 		t.Errorf("zombi group: exit %d\n%s", code, out)
 	}
 }
+
+// Usage mistakes exit 2 with one clear line; -v is --version.
+func TestUsageMistakesExit2(t *testing.T) {
+	serve := Passthrough("serve", "run", func(args []string, stdout, _ io.Writer) int {
+		io.WriteString(stdout, "SERVE RAN\n")
+		return 0
+	})
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Execute(args, strings.NewReader(""), &out, &errb, serve)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := run("-v"); code != 0 || !strings.HasPrefix(out, "zombi ") || strings.Contains(out, "SERVE") {
+		t.Errorf("zombi -v: exit %d, %q %q", code, out, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "bogus"}, `unknown command "bogus"`},
+		{[]string{"help", "topic", "bogus"}, `unknown command "topic bogus"`},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh"`},
+		{[]string{"consume", "t1", "--format="}, "--format is empty"},
+		{[]string{"--timeout", "0", "topic", "list"}, "--timeout 0s is too short"},
+		{[]string{"topic", "list", "--timeout", "50ms"}, "--timeout 50ms is too short"},
+	} {
+		code, out, errs := run(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("zombi %v: exit %d, stderr %q (want exit 2 and one line with %q), stdout %q", tc.args, code, errs, tc.want, out)
+		}
+	}
+	if code, out, _ := run("help", "topic"); code != 0 || !strings.Contains(out, "add-partitions") {
+		t.Errorf("zombi help topic: exit %d\n%s", code, out)
+	}
+	if code, out, _ := run("help"); code != 0 || !strings.Contains(out, "consume") {
+		t.Errorf("zombi help: exit %d\n%s", code, out)
+	}
+	if code, out, _ := run("completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("zombi completion bash: exit %d, %.80q", code, out)
+	}
+}
