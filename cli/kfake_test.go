@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -310,3 +311,54 @@ func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
 		t.Fatalf("text describe lacks the cold range:\n%s", out)
 	}
 }
+
+// group describe: a partition without a committed offset shows "-" (json
+// -1) for committed and lag and stays out of the total; group seek on a
+// group that does not exist yet plans from --topics (and wants them).
+func TestGroupLagAndNewGroupSeekOnKfake(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f.ok(t, "", "topic", "create", "l", "-p", "2")
+	f.ok(t, "a\nb\nc\n", "produce", "l", "-p", "0")
+	f.ok(t, "d\ne\n", "produce", "l", "-p", "1")
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "l", Partition: 0, At: 1, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "half", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	var described []groupInfo
+	f.okJSON(t, &described, "", "group", "describe", "half")
+	if len(described) != 1 || len(described[0].Partitions) != 2 {
+		t.Fatalf("group describe half: %+v", described)
+	}
+	g := described[0]
+	if p0, p1 := g.Partitions[0], g.Partitions[1]; p0.Committed != 1 || p0.Lag != 2 || p1.Committed != -1 || p1.Lag != -1 || g.TotalLag != 2 {
+		t.Fatalf("group describe half: total lag %d, partitions %+v", g.TotalLag, g.Partitions)
+	}
+	out := f.ok(t, "", "group", "describe", "half")
+	if !regexpMatch(`TOTAL-LAG\s+2\n`, out) {
+		t.Errorf("text total lag is not 2:\n%s", out)
+	}
+	if !regexpMatch(`(?m)^l\s+1\s+-\s+2\s+-\s`, out) {
+		t.Errorf("text row of partition 1 lacks '-' for committed and lag:\n%s", out)
+	}
+
+	// A new group: --topics is required, then the plan covers them.
+	if code, _, errs := f.run(t, "", "group", "seek", "newg", "--to", "start"); code != 2 || !strings.Contains(errs, "--topics") {
+		t.Fatalf("seek of a new group without --topics: exit %d, %q", code, errs)
+	}
+	var plan seekPlan
+	f.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "end", "--topics", "l")
+	if plan.Executed || len(plan.Plan) != 2 || plan.Plan[0].Current != -1 || plan.Plan[0].Target != 3 || plan.Plan[1].Target != 2 {
+		t.Fatalf("dry-run seek of a new group: %+v", plan)
+	}
+	f.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "@-1h", "--topics", "l", "--execute")
+	got, err := adm.FetchOffsets(ctx, "newg")
+	if o, _ := got.Lookup("l", 1); err != nil || !plan.Executed || o.At != 0 {
+		t.Fatalf("new group after seek --execute: %+v %v (plan %+v)", o, err, plan)
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
