@@ -433,6 +433,11 @@ func groupDeleteCommand(o *options) *cobra.Command {
 			if err := o.print(t); err != nil {
 				return err
 			}
+			for _, r := range rows {
+				if r.Error != "" {
+					fmt.Fprintf(o.stderr, "zombi: group %s: %s\n", r.Group, r.Error)
+				}
+			}
 			if failed > 0 {
 				return fmt.Errorf("delete groups: %d of %d group(s) failed", failed, len(args))
 			}

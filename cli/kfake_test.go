@@ -362,3 +362,24 @@ func TestGroupLagAndNewGroupSeekOnKfake(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// A failed topic or group is named on stderr with its reason, on one line.
+func TestPerItemFailuresOnStderrOnKfake(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "t1", "-p", "1")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"topic", "create", "t1"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS", "create topics: 1 of 1 topic(s) failed"}},
+		{[]string{"topic", "delete", "nosuch"}, []string{"zombi: topic nosuch: UNKNOWN_TOPIC_OR_PARTITION"}},
+		{[]string{"topic", "trim", "t1", "-p", "0,99", "--before", "0"}, []string{"zombi: trim t1: partition 99: UNKNOWN_TOPIC_OR_PARTITION: topic t1 has no partition 99"}},
+	} {
+		code, _, errs := f.run(t, "", tc.args...)
+		for _, w := range tc.want {
+			if code != 1 || !strings.Contains(errs, w) || strings.Contains(errs, "shard errors") {
+				t.Errorf("zombi %v: exit %d, stderr %q lacks %q", tc.args, code, errs, w)
+			}
+		}
+	}
+}

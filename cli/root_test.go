@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // A command line without a command is serve's; flags of the tree before a
@@ -106,5 +109,27 @@ func TestUsageMistakesExit2(t *testing.T) {
 	}
 	if code, out, _ := run("completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
 		t.Errorf("zombi completion bash: exit %d, %.80q", code, out)
+	}
+}
+
+// A Kafka error reads as its code with the broker's message, or kerr's
+// description without one: never both glued together.
+func TestKerrMsg(t *testing.T) {
+	msg := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		err  error
+		msg  *string
+		want string
+	}{
+		{kerr.TopicAlreadyExists, msg("topic already exists: t1"), "TOPIC_ALREADY_EXISTS: topic already exists: t1"},
+		{kerr.TopicAlreadyExists, nil, kerr.TopicAlreadyExists.Error()},
+		{kerr.TopicAlreadyExists, msg("  "), kerr.TopicAlreadyExists.Error()},
+		{kerr.InvalidConfig, msg("TOPIC_ALREADY_EXISTS... no;\nretention.ms must be >= -1"), "INVALID_CONFIG: TOPIC_ALREADY_EXISTS... no; retention.ms must be >= -1"},
+		{kerr.InvalidConfig, msg("INVALID_CONFIG: bad"), "INVALID_CONFIG: bad"},
+		{errors.New("dial: refused"), msg("x"), "dial: refused: x"},
+	} {
+		if got := kerrMsg(tc.err, tc.msg); got != tc.want {
+			t.Errorf("kerrMsg(%v, %v) = %q, want %q", tc.err, deref(tc.msg), got, tc.want)
+		}
 	}
 }

@@ -50,6 +50,12 @@ func (o *options) printResults(what string, res []topicResult) error {
 	if err := o.print(t); err != nil {
 		return err
 	}
+	// The reasons go to stderr too: stdout may be a file or a pipe.
+	for _, r := range res {
+		if r.Error != "" {
+			fmt.Fprintf(o.stderr, "zombi: topic %s: %s\n", r.Topic, r.Error)
+		}
+	}
 	if failed > 0 {
 		return fmt.Errorf("%s: %d of %d topic(s) failed", what, failed, len(res))
 	}
@@ -554,13 +560,34 @@ func topicTrimCommand(o *options) *cobra.Command {
 				return err
 			}
 			defer cl.Close()
-			offs := kadm.Offsets{}
-			for _, p := range parts {
-				offs.Add(kadm.Offset{Topic: args[0], Partition: p, At: before, LeaderEpoch: -1})
-			}
-			resp, err := adm.DeleteRecords(cmd.Context(), offs)
+			// Partitions the topic does not have are named here: kadm would
+			// fail the whole request with "N separate shard errors".
+			md, err := adm.Metadata(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("trim %s: %w", args[0], err)
+			}
+			td, ok := md.Topics[args[0]]
+			if !ok || td.Err != nil {
+				reason := "UNKNOWN_TOPIC_OR_PARTITION: not in the broker's metadata"
+				if ok {
+					reason = errText(td.Err, "")
+				}
+				return fmt.Errorf("trim %s: %s", args[0], reason)
+			}
+			missing := map[int32]string{}
+			offs := kadm.Offsets{}
+			for _, p := range parts {
+				if _, ok := td.Partitions[p]; !ok {
+					missing[p] = fmt.Sprintf("UNKNOWN_TOPIC_OR_PARTITION: topic %s has no partition %d (it has %d)", args[0], p, len(td.Partitions))
+					continue
+				}
+				offs.Add(kadm.Offset{Topic: args[0], Partition: p, At: before, LeaderEpoch: -1})
+			}
+			resp := kadm.DeleteRecordsResponses{}
+			if len(offs) > 0 {
+				if resp, err = adm.DeleteRecords(cmd.Context(), offs); err != nil {
+					return fmt.Errorf("trim %s: %w", args[0], err)
+				}
 			}
 			type row struct {
 				Topic     string `json:"topic" yaml:"topic"`
@@ -573,7 +600,9 @@ func topicTrimCommand(o *options) *cobra.Command {
 			var failed []string
 			for _, p := range parts {
 				r := row{Topic: args[0], Partition: p, LogStart: -1}
-				if tr, ok := resp[args[0]]; ok {
+				if m, ok := missing[p]; ok {
+					r.Error = m
+				} else if tr, ok := resp[args[0]]; ok {
 					if pr, ok := tr[p]; ok {
 						r.LogStart = pr.LowWatermark
 						r.Error = errText(pr.Err, "")
@@ -586,7 +615,7 @@ func topicTrimCommand(o *options) *cobra.Command {
 				status := "OK"
 				if r.Error != "" {
 					status = r.Error
-					failed = append(failed, strconv.Itoa(int(p)))
+					failed = append(failed, fmt.Sprintf("partition %d: %s", p, r.Error))
 				}
 				rows = append(rows, r)
 				t.rows = append(t.rows, []string{r.Topic, strconv.Itoa(int(p)), strconv.FormatInt(r.LogStart, 10), status})
@@ -596,7 +625,10 @@ func topicTrimCommand(o *options) *cobra.Command {
 				return err
 			}
 			if len(failed) > 0 {
-				return fmt.Errorf("trim %s: partition(s) %s failed", args[0], strings.Join(failed, ", "))
+				for _, f := range failed[:len(failed)-1] {
+					fmt.Fprintf(o.stderr, "zombi: trim %s: %s\n", args[0], f)
+				}
+				return fmt.Errorf("trim %s: %s", args[0], failed[len(failed)-1])
 			}
 			return nil
 		},
