@@ -383,3 +383,38 @@ func TestPerItemFailuresOnStderrOnKfake(t *testing.T) {
 		}
 	}
 }
+
+// produce: unkeyed records go round robin over the partitions, keyed ones
+// by the key's hash; a missing topic is auto-created when the broker allows.
+func TestProduceSpreadsAndAutoCreatesOnKfake(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f := useKafka(t, c.ListenAddrs()[0], "")
+	f.ok(t, "", "topic", "create", "s", "-p", "3")
+	var sum produceSummary
+	f.okJSON(t, &sum, "a\nb\nc\nd\ne\nf\n", "produce", "s")
+	if len(sum.Partitions) != 3 {
+		t.Fatalf("6 unkeyed records on 3 partitions: %+v", sum)
+	}
+	for _, p := range sum.Partitions {
+		if p.Records != 2 {
+			t.Errorf("unkeyed records not round robin: %+v", sum.Partitions)
+		}
+	}
+	f.okJSON(t, &sum, "k 1\nk 2\nk 3\nk 4\n", "produce", "s", "--format", `%k %v\n`)
+	if len(sum.Partitions) != 1 || sum.Partitions[0].Records != 4 {
+		t.Errorf("one key spread over partitions: %+v", sum.Partitions)
+	}
+	// murmur2 as Kafka's Java client: the same partition kgo's key hasher picks.
+	want := int32(kgo.StickyKeyPartitioner(nil).ForTopic("s").Partition(&kgo.Record{Key: []byte("k")}, 3))
+	if sum.Partitions[0].Partition != want {
+		t.Errorf("key k went to partition %d, murmur2 says %d", sum.Partitions[0].Partition, want)
+	}
+	f.okJSON(t, &sum, "x\n", "produce", "fresh")
+	if sum.Records != 1 {
+		t.Fatalf("produce to a missing topic with auto-create on: %+v", sum)
+	}
+}
