@@ -133,3 +133,15 @@ func TestKerrMsg(t *testing.T) {
 		}
 	}
 }
+
+// The root's connection flags before a passthrough command reach it as its
+// own arguments (zombi --brokers B bench MODE: bench reads --brokers).
+func TestRootFlagsReachPassthrough(t *testing.T) {
+	var got []string
+	bench := Passthrough("bench", "b", func(args []string, _, _ io.Writer) int { got = args; return 0 })
+	var out, errb bytes.Buffer
+	code := Execute([]string{"--brokers", "localhost:29092", "bench", "kafka-produce", "--acks", "none"}, strings.NewReader(""), &out, &errb, bench)
+	if code != 0 || strings.Join(got, " ") != "--brokers localhost:29092 kafka-produce --acks none" {
+		t.Fatalf("exit %d, bench got %q, stderr %q", code, got, errb.String())
+	}
+}
