@@ -285,12 +285,17 @@ func TestConsumeFollowOnKfake(t *testing.T) {
 func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
 	f := startKfake(t)
 	f.ok(t, "", "topic", "create", "r", "-p", "2")
+	var listed []struct {
+		TopicID string `json:"topic_id"`
+	}
+	f.okJSON(t, &listed, "", "topic", "list")
+	id := listed[0].TopicID
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/tables/r/info" {
 			http.NotFound(w, req)
 			return
 		}
-		io.WriteString(w, `{"name":"r","topic_id":"x","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
+		io.WriteString(w, `{"name":"r","topic_id":"`+id+`","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
 			`{"partition":0,"log_start":0,"high_watermark":10,"hot_start":4,"cold_start":0,"cold_end":4,"bytes":1},`+
 			`{"partition":1,"log_start":0,"high_watermark":0,"hot_start":0,"bytes":0}]}`)
 	}))
@@ -309,6 +314,19 @@ func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
 	}
 	if out := f.ok(t, "", "topic", "describe", "r"); !strings.Contains(out, "[0, 4)") {
 		t.Fatalf("text describe lacks the cold range:\n%s", out)
+	}
+
+	// Another server's topic of the same name: no ranges, a warning.
+	id = "AAAAAAAAAAAAAAAAAAAAAA"
+	code, out, errs := f.run(t, "", "topic", "describe", "r")
+	if code != 0 || strings.Contains(out, "[0, 4)") || !regexpMatch(`(?m)^0\s+\d+\s+0\s+0\s+-\s+-\s*$`, out) ||
+		!strings.Contains(errs, "zombi: warning: topic r: "+api.URL+" has topic id AAAAAAAAAAAAAAAAAAAAAA, the brokers "+listed[0].TopicID) {
+		t.Fatalf("describe with a mismatched topic id: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	desc = nil
+	f.okJSON(t, &desc, "", "topic", "describe", "r")
+	if p := desc[0].Partitions[0]; p.HotStart != nil || p.ColdStart != nil {
+		t.Fatalf("json ranges from another topic: %+v", p)
 	}
 }
 

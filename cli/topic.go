@@ -215,6 +215,7 @@ type topicInfo struct {
 // zombiTable is the part of Zombi's GET /tables/{t}/info that topic
 // describe adds (DESIGN.md, admin REST).
 type zombiTable struct {
+	TopicID          string `json:"topic_id"`
 	PartitionOffsets []struct {
 		Partition int32  `json:"partition"`
 		HotStart  *int64 `json:"hot_start"`
@@ -352,12 +353,20 @@ func configSource(s kmsg.ConfigSource) string {
 }
 
 // addZombiRanges adds the hot and cold ranges from Zombi's REST API; any
-// failure (not Zombi, API unreachable, no permission) leaves them out.
+// failure (not Zombi, API unreachable, no permission) leaves them out. So
+// does a topic id that differs from the brokers' (--api pointing at another
+// server than --brokers), with a warning: the ranges would be another
+// topic's.
 func (o *options) addZombiRanges(ctx context.Context, ti *topicInfo) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var zt zombiTable
 	if err := o.call(ctx, "GET", "/tables/"+url.PathEscape(ti.Name)+"/info", nil, &zt); err != nil {
+		return
+	}
+	if zt.TopicID != ti.TopicID || zt.TopicID == "" {
+		fmt.Fprintf(o.stderr, "zombi: warning: topic %s: %s has topic id %s, the brokers %s: hot and cold ranges left out (is --api the server of --brokers?)\n",
+			ti.Name, o.api, orDash(zt.TopicID), orDash(ti.TopicID))
 		return
 	}
 	for _, po := range zt.PartitionOffsets {
