@@ -436,3 +436,34 @@ func TestProduceSpreadsAndAutoCreatesOnKfake(t *testing.T) {
 		t.Fatalf("produce to a missing topic with auto-create on: %+v", sum)
 	}
 }
+
+// topic create with cleanup.policy=compact warns when the server is Zombi
+// (its API knows the topic by the same id), and only then.
+func TestCompactWarningOnlyOnZombi(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		topic := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/tables/"), "/info")
+		md, err := adm.Metadata(req.Context(), topic)
+		if err != nil || md.Topics[topic].Err != nil || topic == "other" {
+			http.NotFound(w, req)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"name": topic, "topic_id": topicID(md.Topics[topic].ID)})
+	}))
+	defer api.Close()
+	t.Setenv("ZOMBI_API", api.URL)
+	const warn = "cleanup.policy=compact is stored but Zombi does not compact"
+	if code, _, errs := f.run(t, "", "topic", "create", "c1", "-c", "cleanup.policy=compact,delete"); code != 0 ||
+		!strings.Contains(errs, "zombi: warning: topic c1: "+warn) {
+		t.Errorf("compact on Zombi: exit %d, stderr %q", code, errs)
+	}
+	for _, args := range [][]string{
+		{"topic", "create", "c2", "-c", "cleanup.policy=delete"},
+		{"topic", "create", "other", "-c", "cleanup.policy=compact"}, // the API does not know it: not a Zombi
+	} {
+		if code, _, errs := f.run(t, "", args...); code != 0 || strings.Contains(errs, warn) {
+			t.Errorf("zombi %v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}

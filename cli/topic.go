@@ -113,6 +113,9 @@ func topicCreateCommand(o *options) *cobra.Command {
 					}
 				}
 				res = append(res, tr)
+				if !dryRun && tr.Error == "" && strings.Contains(deref(cfg["cleanup.policy"]), "compact") && o.isZombiTopic(cmd.Context(), tr.Topic, tr.TopicID) {
+					fmt.Fprintf(o.stderr, "zombi: warning: topic %s: cleanup.policy=compact is stored but Zombi does not compact (old records are deleted by retention only)\n", tr.Topic)
+				}
 			}
 			what := "create topics"
 			if dryRun {
@@ -376,6 +379,19 @@ func (o *options) addZombiRanges(ctx context.Context, ti *topicInfo) {
 			}
 		}
 	}
+}
+
+// isZombiTopic reports whether --api is a Zombi serving the topic of
+// that id: the same topic the brokers just answered for.
+func (o *options) isZombiTopic(ctx context.Context, topic, id string) bool {
+	if id == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var zt zombiTable
+	err := o.call(ctx, "GET", "/tables/"+url.PathEscape(topic)+"/info", nil, &zt)
+	return err == nil && zt.TopicID == id
 }
 
 func (o *options) printTopicText(ti topicInfo, all bool) error {
