@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -143,5 +144,26 @@ func TestRootFlagsReachPassthrough(t *testing.T) {
 	code := Execute([]string{"--brokers", "localhost:29092", "bench", "kafka-produce", "--acks", "none"}, strings.NewReader(""), &out, &errb, bench)
 	if code != 0 || strings.Join(got, " ") != "--brokers localhost:29092 kafka-produce --acks none" {
 		t.Fatalf("exit %d, bench got %q, stderr %q", code, got, errb.String())
+	}
+}
+
+// A plain go build's version comes from the toolchain's build info.
+func TestBuildFromBuildInfo(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	if got := buildFrom("", "", "", bi).String(); got != "zombi v1.2.3 (commit abc123-dirty, built 2026-12-01T10:00:00Z, go1.99)" {
+		t.Errorf("from build info: %q", got)
+	}
+	// The ldflags win; (devel) is no version.
+	bi.Main.Version = "(devel)"
+	if got := buildFrom("v9", "fff", "today", bi).String(); got != "zombi v9 (commit fff, built today, go1.99)" {
+		t.Errorf("stamped: %q", got)
+	}
+	if got := buildFrom("", "", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}); got.Version != "dev" || got.Commit != "unknown" || got.Date != "unknown" {
+		t.Errorf("nothing recorded: %+v", got)
+	}
+	if got := buildFrom("", "", "", nil); got.Version != "dev" || got.Commit != "unknown" {
+		t.Errorf("no build info: %+v", got)
 	}
 }
