@@ -230,6 +230,9 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 	w := bufio.NewWriterSize(o.stdout, 64<<10)
 	defer w.Flush()
 	bar := o.progress(int64(cr.num), "consuming", false)
+	if bar != nil {
+		defer bar.Finish() // on the error returns too
+	}
 	printed := 0
 	var line []byte
 	for {
@@ -284,7 +287,7 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 			}
 			printed++
 			if bar != nil {
-				_ = bar.Add(1)
+				bar.Add(1)
 			}
 			if cr.num > 0 && printed >= cr.num {
 				stop = true
@@ -295,7 +298,7 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		}
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.Finish()
 	}
 	return nil
 }

@@ -133,6 +133,7 @@ func produceCommand(o *options) *cobra.Command {
 			tally := &produceTally{parts: map[int32]*producePartition{}, onFail: cancel}
 			bar := o.progress(size, "producing", true) // size is -1 on stdin: no bar
 			if bar != nil {
+				defer bar.Finish()
 				in = io.TeeReader(in, bar)
 			}
 			sc := bufio.NewScanner(in)
@@ -175,7 +176,7 @@ func produceCommand(o *options) *cobra.Command {
 				readErr = err
 			}
 			if bar != nil {
-				_ = bar.Finish()
+				bar.Finish()
 			}
 			return o.printProduceSummary(topic, tally, readErr, cmd.Context().Err())
 		},
