@@ -413,7 +413,6 @@ func groupDeleteCommand(o *options) *cobra.Command {
 			}
 			rows := []row{}
 			t := table{header: []string{"GROUP", "STATUS"}}
-			failed := 0
 			for _, g := range args {
 				r := row{Group: g}
 				if d, ok := resp[g]; !ok {
@@ -424,7 +423,6 @@ func groupDeleteCommand(o *options) *cobra.Command {
 				status := "OK"
 				if r.Error != "" {
 					status = r.Error
-					failed++
 				}
 				rows = append(rows, r)
 				t.rows = append(t.rows, []string{g, status})
@@ -433,15 +431,11 @@ func groupDeleteCommand(o *options) *cobra.Command {
 			if err := o.print(t); err != nil {
 				return err
 			}
-			for _, r := range rows {
-				if r.Error != "" {
-					fmt.Fprintf(o.stderr, "zombi: group %s: %s\n", r.Group, r.Error)
+			return itemFailures(o, "delete groups", "group", func(yield func(string, string)) {
+				for _, r := range rows {
+					yield(r.Group, r.Error)
 				}
-			}
-			if failed > 0 {
-				return fmt.Errorf("delete groups: %d of %d group(s) failed", failed, len(args))
-			}
-			return nil
+			})
 		},
 	}
 }

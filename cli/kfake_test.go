@@ -389,7 +389,9 @@ func TestPerItemFailuresOnStderrOnKfake(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"topic", "create", "t1"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS", "create topics: 1 of 1 topic(s) failed"}},
+		{[]string{"topic", "create", "t1"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS"}},
+		{[]string{"topic", "create", "t1", "t2", "t3"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS"}},
+		{[]string{"topic", "delete", "n1", "n2"}, []string{"zombi: topic n1: UNKNOWN_TOPIC_OR_PARTITION", "zombi: topic n2: UNKNOWN", "2 of 2 topic(s) failed"}},
 		{[]string{"topic", "delete", "nosuch"}, []string{"zombi: topic nosuch: UNKNOWN_TOPIC_OR_PARTITION"}},
 		{[]string{"topic", "trim", "t1", "-p", "0,99", "--before", "0"}, []string{"zombi: trim t1: partition 99: UNKNOWN_TOPIC_OR_PARTITION: topic t1 has no partition 99"}},
 	} {

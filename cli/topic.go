@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -39,27 +40,45 @@ type topicResult struct {
 // printResults prints per-topic outcomes and fails when any topic failed.
 func (o *options) printResults(what string, res []topicResult) error {
 	t := table{header: []string{"TOPIC", "STATUS"}, values: res}
-	failed := 0
 	for _, r := range res {
 		status := "OK"
 		if r.Error != "" {
-			status, failed = r.Error, failed+1
+			status = r.Error
 		}
 		t.rows = append(t.rows, []string{r.Topic, status})
 	}
 	if err := o.print(t); err != nil {
 		return err
 	}
-	// The reasons go to stderr too: stdout may be a file or a pipe.
-	for _, r := range res {
-		if r.Error != "" {
-			fmt.Fprintf(o.stderr, "zombi: topic %s: %s\n", r.Topic, r.Error)
+	return itemFailures(o, what, "topic", func(yield func(string, string)) {
+		for _, r := range res {
+			yield(r.Topic, r.Error)
 		}
+	})
+}
+
+// itemFailures puts each failed item's reason on stderr too (stdout may be
+// a file or a pipe): one failure is the command's one error line ("topic
+// t1: TOPIC_ALREADY_EXISTS: ..."); several are a line each and a count.
+func itemFailures(o *options, what, kind string, items func(yield func(name, reason string))) error {
+	var lines []string
+	total := 0
+	items(func(name, reason string) {
+		total++
+		if reason != "" {
+			lines = append(lines, kind+" "+name+": "+reason)
+		}
+	})
+	switch len(lines) {
+	case 0:
+		return nil
+	case 1:
+		return errors.New(lines[0])
 	}
-	if failed > 0 {
-		return fmt.Errorf("%s: %d of %d topic(s) failed", what, failed, len(res))
+	for _, l := range lines {
+		fmt.Fprintln(o.stderr, "zombi: "+l)
 	}
-	return nil
+	return fmt.Errorf("%s: %d of %d %s(s) failed", what, len(lines), total, kind)
 }
 
 func errText(err error, msg string) string {
