@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/internal/seek"
@@ -158,6 +159,8 @@ type consumeRun struct {
 	toks   []fmtToken // nil: json
 	group  string
 
+	lastWarn time.Time // follow: the last "retrying" line on stderr
+
 	mu       sync.Mutex
 	plan     consumePlan
 	pos      map[tp]int64 // next offset to print, per partition
@@ -203,7 +206,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 		opts = append(opts, kgo.ConsumePartitions(m))
 	} else {
 		opts = append(opts, kgo.ConsumerGroup(cr.group), kgo.ConsumeTopics(cr.topics...), kgo.ConsumeResetOffset(sp.kgo),
-			kgo.AutoCommitMarks(),
+			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, true) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, false) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, false) }))
@@ -235,6 +238,7 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 	}
 	printed := 0
 	var line []byte
+	var marks []*kgo.Record
 	for {
 		if cr.num > 0 && printed >= cr.num {
 			break
@@ -259,14 +263,25 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			if ferr == nil && !errors.Is(err, context.Canceled) {
-				ferr = fmt.Errorf("consume %s[%d]: %w", t, p, err)
+			if ferr != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			if cr.follow && !fatalWhileFollowing(err) {
+				// A server restart or a lost group session: kgo keeps
+				// retrying (rejoining the group); --follow waits for it.
+				cr.warnRetrying(err)
+				return
+			}
+			ferr = fmt.Errorf("consume %s[%d]: %w", t, p, err)
+			if t == "" {
+				ferr = fmt.Errorf("consume: %w", err) // the group session's error
 			}
 		})
 		if ferr != nil {
 			return ferr
 		}
 		stop := false
+		marks = marks[:0]
 		fetches.EachRecord(func(r *kgo.Record) {
 			if stop {
 				return
@@ -278,12 +293,18 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 				cr.mu.Unlock()
 				return // past the end seen at the start
 			}
+			if cr.group != "" && r.Offset < cr.pos[k] {
+				// Printed already: the group handed the partition back
+				// from an older commit (a rejoin after a restart).
+				cr.mu.Unlock()
+				return
+			}
 			cr.pos[k] = r.Offset + 1
 			cr.mu.Unlock()
 			line = cr.render(line[:0], r)
 			_, _ = w.Write(line)
 			if cr.group != "" {
-				cl.MarkCommitRecords(r)
+				marks = append(marks, r)
 			}
 			printed++
 			if bar != nil {
@@ -296,11 +317,41 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
+		// Marked once written out: the commit (every second, and at the
+		// end) never runs ahead of what was printed.
+		if len(marks) > 0 {
+			cl.MarkCommitRecords(marks...)
+		}
 	}
 	if bar != nil {
 		bar.Finish()
 	}
 	return nil
+}
+
+// fatalWhileFollowing reports whether a fetch or group error ends a
+// --follow: refusals (authorization, a deleted topic's kind of errors kerr
+// calls not retriable) do; a dropped connection, a refused dial or a lost
+// group session do not, kgo retries those.
+func fatalWhileFollowing(err error) bool {
+	if errors.Is(err, kgo.ErrClientClosed) {
+		return true
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return !ke.Retriable && !errors.Is(err, kerr.RebalanceInProgress) && !errors.Is(err, kerr.UnknownMemberID) &&
+			!errors.Is(err, kerr.IllegalGeneration) && !errors.Is(err, kerr.NotCoordinator) && !errors.Is(err, kerr.CoordinatorNotAvailable)
+	}
+	return false
+}
+
+// warnRetrying says on stderr (at most every 10 s) why nothing arrives.
+func (cr *consumeRun) warnRetrying(err error) {
+	if time.Since(cr.lastWarn) < 10*time.Second {
+		return
+	}
+	cr.lastWarn = time.Now()
+	fmt.Fprintf(cr.o.stderr, "zombi: consume: %v (retrying)\n", err)
 }
 
 // render appends one record in the chosen format.
