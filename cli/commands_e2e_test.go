@@ -808,3 +808,39 @@ func TestCLIConsumeGroupFollowSurvivesRestart(t *testing.T) {
 		t.Fatal("consume --follow did not stop on Ctrl-C")
 	}
 }
+
+// Against Zombi itself: produce auto-creates a missing topic (Zombi's
+// default) and spreads unkeyed records, group seek starts a group that does
+// not exist yet, and cleanup.policy=compact is accepted with a warning.
+func TestCLIZombiNewUserPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the zombi binary")
+	}
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &e2e{proc: zombitest.StartT(t, filepath.Join(t.TempDir(), "data"), "ZOMBI_DEFAULT_PARTITIONS=2"), bin: bin}
+	var sum produceSummary
+	p.okJSON(t, &sum, "a\nb\nc\nd\n", "produce", "auto", "-o", "json")
+	if sum.Records != 4 || len(sum.Partitions) != 2 || sum.Partitions[0].Records != 2 {
+		t.Fatalf("produce to a missing topic on Zombi: %+v", sum)
+	}
+
+	if code, _, errs := p.zombi(t, "", "group", "seek", "newg", "--to", "start"); code != 2 || !strings.Contains(errs, "--topics") {
+		t.Fatalf("seek of a new group without --topics: exit %d, %q", code, errs)
+	}
+	var plan seekPlan
+	p.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "@-1d", "--topics", "auto", "--execute", "-o", "json")
+	if !plan.Executed || len(plan.Plan) != 2 || plan.Plan[0].Current != -1 || plan.Plan[0].Target != 0 {
+		t.Fatalf("seek --execute of a new group on Zombi: %+v", plan)
+	}
+	if out := p.ok(t, "", "consume", "auto", "-g", "newg", "--format", `%v`); len(out) != 4 {
+		t.Fatalf("consume -g after seeking a new group: %q", out)
+	}
+
+	code, _, errs := p.zombi(t, "", "topic", "create", "changelog", "-c", "cleanup.policy=compact")
+	if code != 0 || errs != "zombi: warning: topic changelog: cleanup.policy=compact is stored but Zombi does not compact (old records are deleted by retention only)\n" {
+		t.Fatalf("topic create -c cleanup.policy=compact on Zombi: exit %d, stderr %q", code, errs)
+	}
+}
