@@ -295,8 +295,10 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 			}
 			if cr.group != "" && r.Offset < cr.pos[k] {
 				// Printed already: the group handed the partition back
-				// from an older commit (a rejoin after a restart).
+				// from an older commit (a rejoin after a restart). Marked
+				// again, so that this commit is not lost.
 				cr.mu.Unlock()
+				marks = append(marks, r)
 				return
 			}
 			cr.pos[k] = r.Offset + 1
