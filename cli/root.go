@@ -38,6 +38,14 @@ func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...
 	// The help and completion commands cobra adds on Execute are added
 	// now, so that they refuse unknown arguments as the others do.
 	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Args = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for \"zombi completion\": no completion for that shell (bash, zsh, fish or powershell)", args[0])
+			}
+			return nil
+		}
+	}
 	root.SetHelpCommand(helpCommand(root))
 	for _, c := range root.Commands() {
 		groupsRefuseUnknown(c)

@@ -92,7 +92,7 @@ func TestUsageMistakesExit2(t *testing.T) {
 	}{
 		{[]string{"help", "bogus"}, `unknown command "bogus"`},
 		{[]string{"help", "topic", "bogus"}, `unknown command "topic bogus"`},
-		{[]string{"completion", "tcsh"}, `unknown command "tcsh"`},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "zombi completion": no completion for that shell`},
 		{[]string{"consume", "t1", "--format="}, "--format is empty"},
 		{[]string{"--timeout", "0", "topic", "list"}, "--timeout 0s is too short"},
 		{[]string{"topic", "list", "--timeout", "50ms"}, "--timeout 50ms is too short"},
