@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -379,13 +380,25 @@ func deref(s *string) string {
 	return *s
 }
 
-// kerrMsg is a Kafka error with the broker's message when it adds anything.
+// kerrMsg is one line for a Kafka error: the code's name with the broker's
+// own message when it sent one ("TOPIC_ALREADY_EXISTS: topic already exists:
+// t1"), else kerr's description of the code; never both glued together.
 func kerrMsg(err error, msg *string) string {
-	m := deref(msg)
-	if m == "" || strings.Contains(err.Error(), m) {
-		return err.Error()
+	m := strings.Join(strings.Fields(deref(msg)), " ")
+	var ke *kerr.Error
+	switch {
+	case m == "":
+		return oneLine(err.Error())
+	case errors.As(err, &ke) && strings.HasPrefix(m, ke.Message):
+		return m
+	case errors.As(err, &ke):
+		return ke.Message + ": " + m
+	case strings.Contains(err.Error(), m):
+		return oneLine(err.Error())
 	}
-	return err.Error() + ": " + m
+	return oneLine(err.Error() + ": " + m)
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 var _ kmsg.Requestor = (*kgo.Client)(nil)

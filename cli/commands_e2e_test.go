@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,7 +140,7 @@ func TestCLITopicCommands(t *testing.T) {
 	if len(created) != 2 || created[0].Topic != "audit" || created[1].Topic != "orders" || created[1].Partitions != 3 || created[1].Error != "" || created[1].TopicID == "" {
 		t.Fatalf("topic create: %+v", created)
 	}
-	if msg := p.fails(t, "", "topic", "create", "orders"); !strings.Contains(msg, "1 of 1 topic(s) failed") {
+	if msg := p.fails(t, "", "topic", "create", "orders"); msg != "zombi: topic orders: TOPIC_ALREADY_EXISTS: topic already exists: orders\n" {
 		t.Fatalf("duplicate create said %q", msg)
 	}
 	p.ok(t, "", "topic", "create", "dry", "--dry-run")
@@ -508,7 +509,9 @@ func TestCLIGroupCommands(t *testing.T) {
 	if msg := p.fails(t, "", "group", "seek", "workers", "--to", "start", "--execute"); !strings.Contains(msg, "stop its consumers") {
 		t.Fatalf("seek of an active group said %q", msg)
 	}
-	p.fails(t, "", "group", "delete", "workers")
+	if msg := p.fails(t, "", "group", "delete", "workers"); !strings.HasPrefix(msg, "zombi: group workers: NON_EMPTY_GROUP") {
+		t.Fatalf("group delete of an active group said %q", msg)
+	}
 	if got := committed(); fmt.Sprint(got) != fmt.Sprint(atEnd) {
 		t.Fatalf("offsets moved while refused: %v -> %v", atEnd, got)
 	}
@@ -582,7 +585,9 @@ func TestCLIGroupCommands(t *testing.T) {
 	if len(groups) != 0 {
 		t.Fatalf("groups after delete: %+v", groups)
 	}
-	p.fails(t, "", "group", "delete", "workers")
+	if msg := p.fails(t, "", "group", "delete", "workers"); !strings.HasPrefix(msg, "zombi: group workers: GROUP_ID_NOT_FOUND") {
+		t.Fatalf("group delete of a deleted group said %q", msg)
+	}
 }
 
 func TestCLIClusterInfoHelpCompletion(t *testing.T) {
@@ -691,5 +696,151 @@ func TestServeIsTheDefault(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit 20s after SIGINT")
+	}
+}
+
+// syncBuffer collects a running command's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// consume -g --follow rides out a server restart (same data, same ports):
+// it keeps retrying, prints what arrives after it once, and commits what it
+// printed within a couple of seconds.
+func TestCLIConsumeGroupFollowSurvivesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the zombi binary")
+	}
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Kafka port is the same across the restart (the HTTP one is
+	// zombitest's choice each time; consume does not use it).
+	kafkaPort, err := zombitest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := []string{"ZOMBI_KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:" + strconv.Itoa(kafkaPort),
+		"ZOMBI_GROUP_INITIAL_REBALANCE_DELAY_MS=0"}
+	p := &e2e{proc: zombitest.StartT(t, dataDir, env...), bin: bin}
+	p.ok(t, "", "topic", "create", "f", "-p", "1")
+	p.ok(t, "a\nb\n", "produce", "f")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "consume", "f", "-g", "fg", "--follow", "--format", `%v\n`)
+	cmd.Env = append(os.Environ(), "ZOMBI_BROKERS="+p.proc.KafkaAddr, "ZOMBI_API="+p.proc.HTTPBase, "ZOMBI_CLIENT_TLS=false")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+	waitFor := func(what string, within time.Duration, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(within); !cond(); time.Sleep(50 * time.Millisecond) {
+			select {
+			case err := <-exited:
+				t.Fatalf("%s: consume exited (%v)\nstdout: %q\nstderr: %s", what, err, out.String(), errb.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %v: %s\nstdout: %q\nstderr: %s", within, what, out.String(), errb.String())
+			}
+		}
+	}
+	committed := func(want int64) func() bool {
+		return func() bool {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(p.proc.KafkaAddr), kgo.RetryTimeout(2*time.Second))
+			if err != nil {
+				return false
+			}
+			defer cl.Close()
+			offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "fg")
+			o, _ := offs.Lookup("f", 0)
+			return err == nil && o.At == want
+		}
+	}
+	waitFor("the first two records", 20*time.Second, func() bool { return out.String() == "a\nb\n" })
+	waitFor("offset 2 committed soon after printing", 4*time.Second, committed(2))
+
+	if err := p.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the consumer meets the closed port
+	select {
+	case err := <-exited:
+		t.Fatalf("consume --follow exited while the server was down (%v)\nstderr: %s", err, errb.String())
+	default:
+	}
+	p.proc = zombitest.StartT(t, dataDir, env...)
+	p.ok(t, "c\n", "produce", "f")
+	waitFor("the record produced after the restart, printed once", 40*time.Second, func() bool { return out.String() == "a\nb\nc\n" })
+	waitFor("offset 3 committed", 10*time.Second, committed(3))
+	time.Sleep(500 * time.Millisecond)
+	if got := out.String(); got != "a\nb\nc\n" {
+		t.Fatalf("printed twice after the restart: %q", got)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("consume --follow after Ctrl-C: %v\nstderr: %s", err, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("consume --follow did not stop on Ctrl-C")
+	}
+}
+
+// Against Zombi itself: produce auto-creates a missing topic (Zombi's
+// default) and spreads unkeyed records, group seek starts a group that does
+// not exist yet, and cleanup.policy=compact is accepted with a warning.
+func TestCLIZombiNewUserPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the zombi binary")
+	}
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &e2e{proc: zombitest.StartT(t, filepath.Join(t.TempDir(), "data"), "ZOMBI_DEFAULT_PARTITIONS=2"), bin: bin}
+	var sum produceSummary
+	p.okJSON(t, &sum, "a\nb\nc\nd\n", "produce", "auto", "-o", "json")
+	if sum.Records != 4 || len(sum.Partitions) != 2 || sum.Partitions[0].Records != 2 {
+		t.Fatalf("produce to a missing topic on Zombi: %+v", sum)
+	}
+
+	if code, _, errs := p.zombi(t, "", "group", "seek", "newg", "--to", "start"); code != 2 || !strings.Contains(errs, "--topics") {
+		t.Fatalf("seek of a new group without --topics: exit %d, %q", code, errs)
+	}
+	var plan seekPlan
+	p.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "@-1d", "--topics", "auto", "--execute", "-o", "json")
+	if !plan.Executed || len(plan.Plan) != 2 || plan.Plan[0].Current != -1 || plan.Plan[0].Target != 0 {
+		t.Fatalf("seek --execute of a new group on Zombi: %+v", plan)
+	}
+	if out := p.ok(t, "", "consume", "auto", "-g", "newg", "--format", `%v`); len(out) != 4 {
+		t.Fatalf("consume -g after seeking a new group: %q", out)
+	}
+
+	code, _, errs := p.zombi(t, "", "topic", "create", "changelog", "-c", "cleanup.policy=compact")
+	if code != 0 || errs != "zombi: warning: topic changelog: cleanup.policy=compact is stored but Zombi does not compact (old records are deleted by retention only)\n" {
+		t.Fatalf("topic create -c cleanup.policy=compact on Zombi: exit %d, stderr %q", code, errs)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/internal/seek"
@@ -31,9 +32,9 @@ type startSpec struct {
 func parseStart(s string, now time.Time) (startSpec, error) {
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "@-"); ok {
-		d, err := time.ParseDuration(rest)
+		d, err := seek.ParseDuration(rest)
 		if err != nil || d <= 0 {
-			return startSpec{}, usagef("-o %q: @-DURATION wants a Go duration like @-1h or @-15m", s)
+			return startSpec{}, usagef("-o %q: @-DURATION wants a duration like @-1h, @-15m or @-2d", s)
 		}
 		ms := now.Add(-d).UnixMilli()
 		return startSpec{target: seek.Target{Kind: seek.Time, TimeMs: ms}, kgo: kgo.NewOffset().AfterMilli(ms)}, nil
@@ -98,7 +99,7 @@ func consumeCommand(o *options) *cobra.Command {
 			"started (--follow: keep waiting for new ones, until -n records or Ctrl-C).\n\n" +
 			"-o: start (default), end, N (an offset), -N (N records before the end, per partition),\n" +
 			"@TIMESTAMP (milliseconds or RFC 3339: the first record at or after it) or @-DURATION\n" +
-			"(like @-1h: from that long ago).\n\n" +
+			"(like @-1h or @-2d: from that long ago).\n\n" +
 			"-g GROUP consumes as a member of that consumer group and commits what it printed;\n" +
 			"-o is then where partitions without a committed offset start.\n\n" +
 			"--format json (default) prints one JSON object per record, exactly as Zombi's\n" +
@@ -112,6 +113,9 @@ func consumeCommand(o *options) *cobra.Command {
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			var toks []fmtToken
+			if format == "" {
+				return usagef("--format is empty: give json or an rpk-style format like '%%v\\n'")
+			}
 			if format != "json" {
 				var err error
 				if toks, err = parseFormat(format, "tkvpodh"); err != nil {
@@ -154,6 +158,8 @@ type consumeRun struct {
 	follow bool
 	toks   []fmtToken // nil: json
 	group  string
+
+	lastWarn time.Time // follow: the last "retrying" line on stderr
 
 	mu       sync.Mutex
 	plan     consumePlan
@@ -200,7 +206,7 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 		opts = append(opts, kgo.ConsumePartitions(m))
 	} else {
 		opts = append(opts, kgo.ConsumerGroup(cr.group), kgo.ConsumeTopics(cr.topics...), kgo.ConsumeResetOffset(sp.kgo),
-			kgo.AutoCommitMarks(),
+			kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, true) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, false) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { cr.assign(m, false) }))
@@ -227,8 +233,12 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 	w := bufio.NewWriterSize(o.stdout, 64<<10)
 	defer w.Flush()
 	bar := o.progress(int64(cr.num), "consuming", false)
+	if bar != nil {
+		defer bar.Finish() // on the error returns too
+	}
 	printed := 0
 	var line []byte
+	var marks []*kgo.Record
 	for {
 		if cr.num > 0 && printed >= cr.num {
 			break
@@ -253,14 +263,25 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			if ferr == nil && !errors.Is(err, context.Canceled) {
-				ferr = fmt.Errorf("consume %s[%d]: %w", t, p, err)
+			if ferr != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			if cr.follow && !fatalWhileFollowing(err) {
+				// A server restart or a lost group session: kgo keeps
+				// retrying (rejoining the group); --follow waits for it.
+				cr.warnRetrying(err)
+				return
+			}
+			ferr = fmt.Errorf("consume %s[%d]: %w", t, p, err)
+			if t == "" {
+				ferr = fmt.Errorf("consume: %w", err) // the group session's error
 			}
 		})
 		if ferr != nil {
 			return ferr
 		}
 		stop := false
+		marks = marks[:0]
 		fetches.EachRecord(func(r *kgo.Record) {
 			if stop {
 				return
@@ -272,16 +293,24 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 				cr.mu.Unlock()
 				return // past the end seen at the start
 			}
+			if cr.group != "" && r.Offset < cr.pos[k] {
+				// Printed already: the group handed the partition back
+				// from an older commit (a rejoin after a restart). Marked
+				// again, so that this commit is not lost.
+				cr.mu.Unlock()
+				marks = append(marks, r)
+				return
+			}
 			cr.pos[k] = r.Offset + 1
 			cr.mu.Unlock()
 			line = cr.render(line[:0], r)
 			_, _ = w.Write(line)
 			if cr.group != "" {
-				cl.MarkCommitRecords(r)
+				marks = append(marks, r)
 			}
 			printed++
 			if bar != nil {
-				_ = bar.Add(1)
+				bar.Add(1)
 			}
 			if cr.num > 0 && printed >= cr.num {
 				stop = true
@@ -290,11 +319,41 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
+		// Marked once written out: the commit (every second, and at the
+		// end) never runs ahead of what was printed.
+		if len(marks) > 0 {
+			cl.MarkCommitRecords(marks...)
+		}
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.Finish()
 	}
 	return nil
+}
+
+// fatalWhileFollowing reports whether a fetch or group error ends a
+// --follow: refusals (authorization, a deleted topic's kind of errors kerr
+// calls not retriable) do; a dropped connection, a refused dial or a lost
+// group session do not, kgo retries those.
+func fatalWhileFollowing(err error) bool {
+	if errors.Is(err, kgo.ErrClientClosed) {
+		return true
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return !ke.Retriable && !errors.Is(err, kerr.RebalanceInProgress) && !errors.Is(err, kerr.UnknownMemberID) &&
+			!errors.Is(err, kerr.IllegalGeneration) && !errors.Is(err, kerr.NotCoordinator) && !errors.Is(err, kerr.CoordinatorNotAvailable)
+	}
+	return false
+}
+
+// warnRetrying says on stderr (at most every 10 s) why nothing arrives.
+func (cr *consumeRun) warnRetrying(err error) {
+	if time.Since(cr.lastWarn) < 10*time.Second {
+		return
+	}
+	cr.lastWarn = time.Now()
+	fmt.Fprintf(cr.o.stderr, "zombi: consume: %v (retrying)\n", err)
 }
 
 // render appends one record in the chosen format.

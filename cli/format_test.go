@@ -81,6 +81,11 @@ func TestParseStart(t *testing.T) {
 			t.Errorf("-o %s: offset %d, want %d", tc.in, got, tc.want)
 		}
 	}
+	for in, d := range map[string]time.Duration{"@-2d": 48 * time.Hour, "-1d": 24 * time.Hour, "@-1d12h": 36 * time.Hour} {
+		if sp, err := parseStart(in, now); err != nil || sp.target.Kind != seek.Time || sp.target.TimeMs != now.Add(-d).UnixMilli() {
+			t.Errorf("-o %s: %+v %v", in, sp.target, err)
+		}
+	}
 	if sp, _ := parseStart("@-1h", now); sp.target.Kind != seek.Time || sp.target.TimeMs != now.Add(-time.Hour).UnixMilli() {
 		t.Errorf("@-1h: %+v", sp.target)
 	}

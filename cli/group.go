@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/zombi-dev/zombi/internal/seek"
 )
 
@@ -72,7 +74,7 @@ type groupPartition struct {
 	Partition int32  `json:"partition" yaml:"partition"`
 	Committed int64  `json:"committed" yaml:"committed"` // -1: nothing committed
 	LogEnd    int64  `json:"log_end" yaml:"log_end"`
-	Lag       int64  `json:"lag" yaml:"lag"`
+	Lag       int64  `json:"lag" yaml:"lag"` // -1: nothing committed
 	MemberID  string `json:"member_id" yaml:"member_id"`
 	ClientID  string `json:"client_id" yaml:"client_id"`
 	Host      string `json:"host" yaml:"host"`
@@ -136,6 +138,12 @@ func groupDescribeCommand(o *options) *cobra.Command {
 					}
 					if ml.Err != nil {
 						gp.Error = ml.Err.Error()
+					}
+					if ml.Commit.At < 0 {
+						// Nothing committed: no lag to speak of, and none
+						// in the total (as kafka-consumer-groups, and
+						// /metrics' kafka_consumergroup_lag -1).
+						gp.Committed, gp.Lag = -1, -1
 					}
 					if gp.Lag > 0 {
 						gi.TotalLag += gp.Lag
@@ -210,7 +218,7 @@ func groupSeekCommand(o *options) *cobra.Command {
 		Short: "Plan (and with --execute, commit) new offsets for a group with no members",
 		Long: "Move a consumer group's committed offsets, as kafka-consumer-groups --reset-offsets:\n" +
 			"--to start, end, OFFSET, @TIMESTAMP (ms or RFC 3339: the first record at or after it)\n" +
-			"or -DURATION (like -1h: from that long ago). Offsets outside a partition's log are\n" +
+			"or -DURATION / @-DURATION (like -1h, @-2d: from that long ago). Offsets outside a partition's log are\n" +
 			"clamped into it. --topics limits the change (default: every topic the group has\n" +
 			"committed offsets for). Prints the plan and changes nothing unless --execute is given.\n" +
 			"Refused while the group has members: stop its consumers first.",
@@ -231,8 +239,12 @@ func groupSeekCommand(o *options) *cobra.Command {
 			}
 			defer cl.Close()
 			ctx := cmd.Context()
-			if err := refuseActive(ctx, adm, group); err != nil {
+			known, err := refuseActive(ctx, adm, group)
+			if err != nil {
 				return err
+			}
+			if !known && len(topics) == 0 {
+				return usagef("group %s does not exist yet: name the topics it should start on with --topics", group)
 			}
 			plan, err := planSeek(ctx, adm, group, target, topics)
 			if err != nil {
@@ -242,7 +254,7 @@ func groupSeekCommand(o *options) *cobra.Command {
 			if execute && len(plan.Plan) > 0 {
 				// Checked again just before the commit: a member may have
 				// joined while the plan was computed.
-				if err := refuseActive(ctx, adm, group); err != nil {
+				if _, err := refuseActive(ctx, adm, group); err != nil {
 					return err
 				}
 				offs := kadm.Offsets{}
@@ -279,30 +291,36 @@ func groupSeekCommand(o *options) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&to, "to", "", "start, end, OFFSET, @TIMESTAMP or -DURATION")
+	c.Flags().StringVar(&to, "to", "", "start, end, OFFSET, @TIMESTAMP, -DURATION or @-DURATION (units h, m, s, d)")
 	c.Flags().StringSliceVar(&topics, "topics", nil, "only these topics (comma separated or repeated)")
 	c.Flags().BoolVar(&execute, "execute", false, "commit the new offsets (default: print the plan only)")
 	return c
 }
 
 // refuseActive fails unless the group is Empty or Dead (unknown), as
-// Kafka's tools refuse to reset the offsets of a group with members.
-func refuseActive(ctx context.Context, adm *kadm.Client, group string) error {
+// Kafka's tools refuse to reset the offsets of a group with members. known
+// is false for a group the coordinator does not know (GROUP_ID_NOT_FOUND or
+// Dead): it is seeked as an empty group, as kafka-consumer-groups
+// --reset-offsets and rpk group seek do.
+func refuseActive(ctx context.Context, adm *kadm.Client, group string) (known bool, err error) {
 	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil {
-		return fmt.Errorf("describe group %s: %w", group, err)
+		return false, fmt.Errorf("describe group %s: %w", group, err)
 	}
 	d, ok := described[group]
 	if !ok {
-		return fmt.Errorf("describe group %s: no answer", group)
+		return false, fmt.Errorf("describe group %s: no answer", group)
+	}
+	if errors.Is(d.Err, kerr.GroupIDNotFound) {
+		return false, nil
 	}
 	if d.Err != nil {
-		return fmt.Errorf("describe group %s: %s", group, errText(d.Err, d.ErrMessage))
+		return false, fmt.Errorf("describe group %s: %s", group, errText(d.Err, d.ErrMessage))
 	}
 	if d.State != "Empty" && d.State != "Dead" && d.State != "" {
-		return fmt.Errorf("group %s is %s with %d member(s): stop its consumers first (offsets of an active group cannot be moved)", group, d.State, len(d.Members))
+		return true, fmt.Errorf("group %s is %s with %d member(s): stop its consumers first (offsets of an active group cannot be moved)", group, d.State, len(d.Members))
 	}
-	return nil
+	return d.State != "Dead", nil
 }
 
 // planSeek computes where each partition of the group's topics goes.
@@ -311,6 +329,9 @@ func planSeek(ctx context.Context, adm *kadm.Client, group string, target seek.T
 	committed, err := adm.FetchOffsets(ctx, group)
 	if err == nil {
 		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil // a new group: nothing committed yet
 	}
 	if err != nil {
 		return plan, fmt.Errorf("fetch offsets of group %s: %w", group, err)
@@ -392,7 +413,6 @@ func groupDeleteCommand(o *options) *cobra.Command {
 			}
 			rows := []row{}
 			t := table{header: []string{"GROUP", "STATUS"}}
-			failed := 0
 			for _, g := range args {
 				r := row{Group: g}
 				if d, ok := resp[g]; !ok {
@@ -403,7 +423,6 @@ func groupDeleteCommand(o *options) *cobra.Command {
 				status := "OK"
 				if r.Error != "" {
 					status = r.Error
-					failed++
 				}
 				rows = append(rows, r)
 				t.rows = append(t.rows, []string{g, status})
@@ -412,10 +431,11 @@ func groupDeleteCommand(o *options) *cobra.Command {
 			if err := o.print(t); err != nil {
 				return err
 			}
-			if failed > 0 {
-				return fmt.Errorf("delete groups: %d of %d group(s) failed", failed, len(args))
-			}
-			return nil
+			return itemFailures(o, "delete groups", "group", func(yield func(string, string)) {
+				for _, r := range rows {
+					yield(r.Group, r.Error)
+				}
+			})
 		},
 	}
 }

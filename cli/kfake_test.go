@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -284,12 +285,17 @@ func TestConsumeFollowOnKfake(t *testing.T) {
 func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
 	f := startKfake(t)
 	f.ok(t, "", "topic", "create", "r", "-p", "2")
+	var listed []struct {
+		TopicID string `json:"topic_id"`
+	}
+	f.okJSON(t, &listed, "", "topic", "list")
+	id := listed[0].TopicID
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/tables/r/info" {
 			http.NotFound(w, req)
 			return
 		}
-		io.WriteString(w, `{"name":"r","topic_id":"x","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
+		io.WriteString(w, `{"name":"r","topic_id":"`+id+`","partitions":2,"configs":{},"records":0,"bytes":0,"partition_offsets":[`+
 			`{"partition":0,"log_start":0,"high_watermark":10,"hot_start":4,"cold_start":0,"cold_end":4,"bytes":1},`+
 			`{"partition":1,"log_start":0,"high_watermark":0,"hot_start":0,"bytes":0}]}`)
 	}))
@@ -308,5 +314,158 @@ func TestDescribeTakesRangesFromTheAPI(t *testing.T) {
 	}
 	if out := f.ok(t, "", "topic", "describe", "r"); !strings.Contains(out, "[0, 4)") {
 		t.Fatalf("text describe lacks the cold range:\n%s", out)
+	}
+
+	// Another server's topic of the same name: no ranges, a warning.
+	id = "AAAAAAAAAAAAAAAAAAAAAA"
+	code, out, errs := f.run(t, "", "topic", "describe", "r")
+	if code != 0 || strings.Contains(out, "[0, 4)") || !regexpMatch(`(?m)^0\s+\d+\s+0\s+0\s+-\s+-\s*$`, out) ||
+		!strings.Contains(errs, "zombi: warning: topic r: "+api.URL+" has topic id AAAAAAAAAAAAAAAAAAAAAA, the brokers "+listed[0].TopicID) {
+		t.Fatalf("describe with a mismatched topic id: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	desc = nil
+	f.okJSON(t, &desc, "", "topic", "describe", "r")
+	if p := desc[0].Partitions[0]; p.HotStart != nil || p.ColdStart != nil {
+		t.Fatalf("json ranges from another topic: %+v", p)
+	}
+}
+
+// group describe: a partition without a committed offset shows "-" (json
+// -1) for committed and lag and stays out of the total; group seek on a
+// group that does not exist yet plans from --topics (and wants them).
+func TestGroupLagAndNewGroupSeekOnKfake(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f.ok(t, "", "topic", "create", "l", "-p", "2")
+	f.ok(t, "a\nb\nc\n", "produce", "l", "-p", "0")
+	f.ok(t, "d\ne\n", "produce", "l", "-p", "1")
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "l", Partition: 0, At: 1, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "half", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	var described []groupInfo
+	f.okJSON(t, &described, "", "group", "describe", "half")
+	if len(described) != 1 || len(described[0].Partitions) != 2 {
+		t.Fatalf("group describe half: %+v", described)
+	}
+	g := described[0]
+	if p0, p1 := g.Partitions[0], g.Partitions[1]; p0.Committed != 1 || p0.Lag != 2 || p1.Committed != -1 || p1.Lag != -1 || g.TotalLag != 2 {
+		t.Fatalf("group describe half: total lag %d, partitions %+v", g.TotalLag, g.Partitions)
+	}
+	out := f.ok(t, "", "group", "describe", "half")
+	if !regexpMatch(`TOTAL-LAG\s+2\n`, out) {
+		t.Errorf("text total lag is not 2:\n%s", out)
+	}
+	if !regexpMatch(`(?m)^l\s+1\s+-\s+2\s+-\s`, out) {
+		t.Errorf("text row of partition 1 lacks '-' for committed and lag:\n%s", out)
+	}
+
+	// A new group: --topics is required, then the plan covers them.
+	if code, _, errs := f.run(t, "", "group", "seek", "newg", "--to", "start"); code != 2 || !strings.Contains(errs, "--topics") {
+		t.Fatalf("seek of a new group without --topics: exit %d, %q", code, errs)
+	}
+	var plan seekPlan
+	f.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "end", "--topics", "l")
+	if plan.Executed || len(plan.Plan) != 2 || plan.Plan[0].Current != -1 || plan.Plan[0].Target != 3 || plan.Plan[1].Target != 2 {
+		t.Fatalf("dry-run seek of a new group: %+v", plan)
+	}
+	f.okJSON(t, &plan, "", "group", "seek", "newg", "--to", "@-1h", "--topics", "l", "--execute")
+	got, err := adm.FetchOffsets(ctx, "newg")
+	if o, _ := got.Lookup("l", 1); err != nil || !plan.Executed || o.At != 0 {
+		t.Fatalf("new group after seek --execute: %+v %v (plan %+v)", o, err, plan)
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// A failed topic or group is named on stderr with its reason, on one line.
+func TestPerItemFailuresOnStderrOnKfake(t *testing.T) {
+	f := startKfake(t)
+	f.ok(t, "", "topic", "create", "t1", "-p", "1")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"topic", "create", "t1"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS"}},
+		{[]string{"topic", "create", "t1", "t2", "t3"}, []string{"zombi: topic t1: TOPIC_ALREADY_EXISTS"}},
+		{[]string{"topic", "delete", "n1", "n2"}, []string{"zombi: topic n1: UNKNOWN_TOPIC_OR_PARTITION", "zombi: topic n2: UNKNOWN", "2 of 2 topic(s) failed"}},
+		{[]string{"topic", "delete", "nosuch"}, []string{"zombi: topic nosuch: UNKNOWN_TOPIC_OR_PARTITION"}},
+		{[]string{"topic", "trim", "t1", "-p", "0,99", "--before", "0"}, []string{"zombi: trim t1: partition 99: UNKNOWN_TOPIC_OR_PARTITION: topic t1 has no partition 99"}},
+	} {
+		code, _, errs := f.run(t, "", tc.args...)
+		for _, w := range tc.want {
+			if code != 1 || !strings.Contains(errs, w) || strings.Contains(errs, "shard errors") {
+				t.Errorf("zombi %v: exit %d, stderr %q lacks %q", tc.args, code, errs, w)
+			}
+		}
+	}
+}
+
+// produce: unkeyed records go round robin over the partitions, keyed ones
+// by the key's hash; a missing topic is auto-created when the broker allows.
+func TestProduceSpreadsAndAutoCreatesOnKfake(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f := useKafka(t, c.ListenAddrs()[0], "")
+	f.ok(t, "", "topic", "create", "s", "-p", "3")
+	var sum produceSummary
+	f.okJSON(t, &sum, "a\nb\nc\nd\ne\nf\n", "produce", "s")
+	if len(sum.Partitions) != 3 {
+		t.Fatalf("6 unkeyed records on 3 partitions: %+v", sum)
+	}
+	for _, p := range sum.Partitions {
+		if p.Records != 2 {
+			t.Errorf("unkeyed records not round robin: %+v", sum.Partitions)
+		}
+	}
+	f.okJSON(t, &sum, "k 1\nk 2\nk 3\nk 4\n", "produce", "s", "--format", `%k %v\n`)
+	if len(sum.Partitions) != 1 || sum.Partitions[0].Records != 4 {
+		t.Errorf("one key spread over partitions: %+v", sum.Partitions)
+	}
+	// murmur2 as Kafka's Java client: the same partition kgo's key hasher picks.
+	want := int32(kgo.StickyKeyPartitioner(nil).ForTopic("s").Partition(&kgo.Record{Key: []byte("k")}, 3))
+	if sum.Partitions[0].Partition != want {
+		t.Errorf("key k went to partition %d, murmur2 says %d", sum.Partitions[0].Partition, want)
+	}
+	f.okJSON(t, &sum, "x\n", "produce", "fresh")
+	if sum.Records != 1 {
+		t.Fatalf("produce to a missing topic with auto-create on: %+v", sum)
+	}
+}
+
+// topic create with cleanup.policy=compact warns when the server is Zombi
+// (its API knows the topic by the same id), and only then.
+func TestCompactWarningOnlyOnZombi(t *testing.T) {
+	f := startKfake(t)
+	adm := f.admin(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		topic := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/tables/"), "/info")
+		md, err := adm.Metadata(req.Context(), topic)
+		if err != nil || md.Topics[topic].Err != nil || topic == "other" {
+			http.NotFound(w, req)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"name": topic, "topic_id": topicID(md.Topics[topic].ID)})
+	}))
+	defer api.Close()
+	t.Setenv("ZOMBI_API", api.URL)
+	const warn = "cleanup.policy=compact is stored but Zombi does not compact"
+	if code, _, errs := f.run(t, "", "topic", "create", "c1", "-c", "cleanup.policy=compact,delete"); code != 0 ||
+		!strings.Contains(errs, "zombi: warning: topic c1: "+warn) {
+		t.Errorf("compact on Zombi: exit %d, stderr %q", code, errs)
+	}
+	for _, args := range [][]string{
+		{"topic", "create", "c2", "-c", "cleanup.policy=delete"},
+		{"topic", "create", "other", "-c", "cleanup.policy=compact"}, // the API does not know it: not a Zombi
+	} {
+		if code, _, errs := f.run(t, "", args...); code != 0 || strings.Contains(errs, warn) {
+			t.Errorf("zombi %v: exit %d, stderr %q", args, code, errs)
+		}
 	}
 }

@@ -39,6 +39,10 @@ type options struct {
 	timeout   time.Duration
 }
 
+// minTimeout is the shortest --timeout: shorter, no request could finish
+// (and franz-go rejects a zero retry timeout with its own message).
+const minTimeout = 100 * time.Millisecond
+
 // envFlags maps flags to the environment variables that set them when the
 // flag is not given.
 var envFlags = map[string]string{
@@ -96,6 +100,9 @@ func (o *options) resolve(fs *pflag.FlagSet) error {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
+	}
+	if o.timeout < minTimeout {
+		return usagef("--timeout %v is too short: give at least %v (like --timeout 5s)", o.timeout, minTimeout)
 	}
 	if o.password != "" && o.user == "" {
 		return usagef("--password needs --user")

@@ -83,8 +83,10 @@ func produceCommand(o *options) *cobra.Command {
 			"partition (decimal), %% a percent sign, the escapes \\n \\t \\r \\\\, other text literal.\n" +
 			"It ends with the record delimiter (default \"%v\\n\"); each field runs up to the text\n" +
 			"that follows it. -k sets the key of records whose format has no %k, -H adds headers\n" +
-			"to every record, -p sends every record to one partition (else keys are hashed as\n" +
-			"Kafka's Java client does, and records without a key spread).\n\n" +
+			"to every record, -p sends every record to one partition (else keys are hashed with\n" +
+			"murmur2 as Kafka's Java client does, and records without a key go round robin, one\n" +
+			"partition after the other). A missing topic is created when the broker auto-creates\n" +
+			"topics (Zombi does by default).\n\n" +
 			"Prints a summary (records, and per partition the offsets written); the exit status is\n" +
 			"1 when any record failed (reading stops at the first failure).",
 		Example: "  printf 'a\\nb\\n' | zombi produce events\n" +
@@ -113,7 +115,10 @@ func produceCommand(o *options) *cobra.Command {
 				return err
 			}
 			defer closeIn()
-			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(o.timeout)}
+			// Auto-creation is the broker's call (as with kcat): a Kafka
+			// broker with it off still refuses.
+			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(o.timeout),
+				kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(keyedRoundRobin{})}
 			if manual {
 				opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 			}
@@ -128,6 +133,7 @@ func produceCommand(o *options) *cobra.Command {
 			tally := &produceTally{parts: map[int32]*producePartition{}, onFail: cancel}
 			bar := o.progress(size, "producing", true) // size is -1 on stdin: no bar
 			if bar != nil {
+				defer bar.Finish()
 				in = io.TeeReader(in, bar)
 			}
 			sc := bufio.NewScanner(in)
@@ -170,7 +176,7 @@ func produceCommand(o *options) *cobra.Command {
 				readErr = err
 			}
 			if bar != nil {
-				_ = bar.Finish()
+				bar.Finish()
 			}
 			return o.printProduceSummary(topic, tally, readErr, cmd.Context().Err())
 		},
@@ -223,6 +229,30 @@ func (o *options) printProduceSummary(topic string, t *produceTally, readErr, in
 		return perr
 	}
 	return err
+}
+
+// keyedRoundRobin hashes keyed records as Kafka's Java client does (murmur2,
+// kgo's StickyKeyPartitioner) and sends unkeyed ones round robin, one record
+// per partition in turn: a few lines typed into produce spread, where the
+// sticky default would put a whole batch on one partition.
+type keyedRoundRobin struct{}
+
+func (keyedRoundRobin) ForTopic(topic string) kgo.TopicPartitioner {
+	return &keyedRoundRobinTopic{
+		keyed:   kgo.StickyKeyPartitioner(nil).ForTopic(topic),
+		unkeyed: kgo.RoundRobinPartitioner().ForTopic(topic),
+	}
+}
+
+type keyedRoundRobinTopic struct{ keyed, unkeyed kgo.TopicPartitioner }
+
+func (p *keyedRoundRobinTopic) RequiresConsistency(r *kgo.Record) bool { return r.Key != nil }
+
+func (p *keyedRoundRobinTopic) Partition(r *kgo.Record, n int) int {
+	if r.Key != nil {
+		return p.keyed.Partition(r, n)
+	}
+	return p.unkeyed.Partition(r, n)
 }
 
 // openInput opens --file (or stdin when ""), with its size for the

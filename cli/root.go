@@ -35,6 +35,18 @@ func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...
 		}
 		root.AddCommand(c)
 	}
+	// The help and completion commands cobra adds on Execute are added
+	// now, so that they refuse unknown arguments as the others do.
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Args = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for \"zombi completion\": no completion for that shell (bash, zsh, fish or powershell)", args[0])
+			}
+			return nil
+		}
+	}
+	root.SetHelpCommand(helpCommand(root))
 	for _, c := range root.Commands() {
 		groupsRefuseUnknown(c)
 	}
@@ -69,6 +81,9 @@ func defaultCommand(root *cobra.Command, args []string) []string {
 		return append([]string{"--version"}, args[1:]...)
 	case "-help":
 		return append([]string{"--help"}, args[1:]...)
+	case "-v":
+		// zombi --help lists -v, --version: serve has no -v.
+		return append([]string{"--version"}, args[1:]...)
 	case "-h", "--help", "--version":
 		return args
 	}
@@ -81,6 +96,38 @@ func defaultCommand(root *cobra.Command, args []string) []string {
 		return args
 	}
 	return append([]string{"serve"}, args...)
+}
+
+// helpCommand is cobra's help command, except that help for an unknown
+// command is a usage error (cobra prints "Unknown help topic" and exits 0).
+func helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help provides help for any command in the application.\nSimply type zombi help [path to command] for full details.",
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return usagef("unknown command %q for help (zombi --help lists the commands)", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := root.Find(args)
+			if err != nil || cmd == nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+	}
 }
 
 // groupsRefuseUnknown makes every command group (topic, group, ...) fail

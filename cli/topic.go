@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -39,21 +40,45 @@ type topicResult struct {
 // printResults prints per-topic outcomes and fails when any topic failed.
 func (o *options) printResults(what string, res []topicResult) error {
 	t := table{header: []string{"TOPIC", "STATUS"}, values: res}
-	failed := 0
 	for _, r := range res {
 		status := "OK"
 		if r.Error != "" {
-			status, failed = r.Error, failed+1
+			status = r.Error
 		}
 		t.rows = append(t.rows, []string{r.Topic, status})
 	}
 	if err := o.print(t); err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("%s: %d of %d topic(s) failed", what, failed, len(res))
+	return itemFailures(o, what, "topic", func(yield func(string, string)) {
+		for _, r := range res {
+			yield(r.Topic, r.Error)
+		}
+	})
+}
+
+// itemFailures puts each failed item's reason on stderr too (stdout may be
+// a file or a pipe): one failure is the command's one error line ("topic
+// t1: TOPIC_ALREADY_EXISTS: ..."); several are a line each and a count.
+func itemFailures(o *options, what, kind string, items func(yield func(name, reason string))) error {
+	var lines []string
+	total := 0
+	items(func(name, reason string) {
+		total++
+		if reason != "" {
+			lines = append(lines, kind+" "+name+": "+reason)
+		}
+	})
+	switch len(lines) {
+	case 0:
+		return nil
+	case 1:
+		return errors.New(lines[0])
 	}
-	return nil
+	for _, l := range lines {
+		fmt.Fprintln(o.stderr, "zombi: "+l)
+	}
+	return fmt.Errorf("%s: %d of %d %s(s) failed", what, len(lines), total, kind)
 }
 
 func errText(err error, msg string) string {
@@ -107,6 +132,9 @@ func topicCreateCommand(o *options) *cobra.Command {
 					}
 				}
 				res = append(res, tr)
+				if !dryRun && tr.Error == "" && strings.Contains(deref(cfg["cleanup.policy"]), "compact") && o.isZombiTopic(cmd.Context(), tr.Topic, tr.TopicID) {
+					fmt.Fprintf(o.stderr, "zombi: warning: topic %s: cleanup.policy=compact is stored but Zombi does not compact (old records are deleted by retention only)\n", tr.Topic)
+				}
 			}
 			what := "create topics"
 			if dryRun {
@@ -209,6 +237,7 @@ type topicInfo struct {
 // zombiTable is the part of Zombi's GET /tables/{t}/info that topic
 // describe adds (DESIGN.md, admin REST).
 type zombiTable struct {
+	TopicID          string `json:"topic_id"`
 	PartitionOffsets []struct {
 		Partition int32  `json:"partition"`
 		HotStart  *int64 `json:"hot_start"`
@@ -346,12 +375,20 @@ func configSource(s kmsg.ConfigSource) string {
 }
 
 // addZombiRanges adds the hot and cold ranges from Zombi's REST API; any
-// failure (not Zombi, API unreachable, no permission) leaves them out.
+// failure (not Zombi, API unreachable, no permission) leaves them out. So
+// does a topic id that differs from the brokers' (--api pointing at another
+// server than --brokers), with a warning: the ranges would be another
+// topic's.
 func (o *options) addZombiRanges(ctx context.Context, ti *topicInfo) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var zt zombiTable
 	if err := o.call(ctx, "GET", "/tables/"+url.PathEscape(ti.Name)+"/info", nil, &zt); err != nil {
+		return
+	}
+	if zt.TopicID != ti.TopicID || zt.TopicID == "" {
+		fmt.Fprintf(o.stderr, "zombi: warning: topic %s: %s has topic id %s, the brokers %s: hot and cold ranges left out (is --api the server of --brokers?)\n",
+			ti.Name, o.api, orDash(zt.TopicID), orDash(ti.TopicID))
 		return
 	}
 	for _, po := range zt.PartitionOffsets {
@@ -361,6 +398,19 @@ func (o *options) addZombiRanges(ctx context.Context, ti *topicInfo) {
 			}
 		}
 	}
+}
+
+// isZombiTopic reports whether --api is a Zombi serving the topic of
+// that id: the same topic the brokers just answered for.
+func (o *options) isZombiTopic(ctx context.Context, topic, id string) bool {
+	if id == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var zt zombiTable
+	err := o.call(ctx, "GET", "/tables/"+url.PathEscape(topic)+"/info", nil, &zt)
+	return err == nil && zt.TopicID == id
 }
 
 func (o *options) printTopicText(ti topicInfo, all bool) error {
@@ -554,13 +604,34 @@ func topicTrimCommand(o *options) *cobra.Command {
 				return err
 			}
 			defer cl.Close()
-			offs := kadm.Offsets{}
-			for _, p := range parts {
-				offs.Add(kadm.Offset{Topic: args[0], Partition: p, At: before, LeaderEpoch: -1})
-			}
-			resp, err := adm.DeleteRecords(cmd.Context(), offs)
+			// Partitions the topic does not have are named here: kadm would
+			// fail the whole request with "N separate shard errors".
+			md, err := adm.Metadata(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("trim %s: %w", args[0], err)
+			}
+			td, ok := md.Topics[args[0]]
+			if !ok || td.Err != nil {
+				reason := "UNKNOWN_TOPIC_OR_PARTITION: not in the broker's metadata"
+				if ok {
+					reason = errText(td.Err, "")
+				}
+				return fmt.Errorf("trim %s: %s", args[0], reason)
+			}
+			missing := map[int32]string{}
+			offs := kadm.Offsets{}
+			for _, p := range parts {
+				if _, ok := td.Partitions[p]; !ok {
+					missing[p] = fmt.Sprintf("UNKNOWN_TOPIC_OR_PARTITION: topic %s has no partition %d (it has %d)", args[0], p, len(td.Partitions))
+					continue
+				}
+				offs.Add(kadm.Offset{Topic: args[0], Partition: p, At: before, LeaderEpoch: -1})
+			}
+			resp := kadm.DeleteRecordsResponses{}
+			if len(offs) > 0 {
+				if resp, err = adm.DeleteRecords(cmd.Context(), offs); err != nil {
+					return fmt.Errorf("trim %s: %w", args[0], err)
+				}
 			}
 			type row struct {
 				Topic     string `json:"topic" yaml:"topic"`
@@ -573,7 +644,9 @@ func topicTrimCommand(o *options) *cobra.Command {
 			var failed []string
 			for _, p := range parts {
 				r := row{Topic: args[0], Partition: p, LogStart: -1}
-				if tr, ok := resp[args[0]]; ok {
+				if m, ok := missing[p]; ok {
+					r.Error = m
+				} else if tr, ok := resp[args[0]]; ok {
 					if pr, ok := tr[p]; ok {
 						r.LogStart = pr.LowWatermark
 						r.Error = errText(pr.Err, "")
@@ -586,7 +659,7 @@ func topicTrimCommand(o *options) *cobra.Command {
 				status := "OK"
 				if r.Error != "" {
 					status = r.Error
-					failed = append(failed, strconv.Itoa(int(p)))
+					failed = append(failed, fmt.Sprintf("partition %d: %s", p, r.Error))
 				}
 				rows = append(rows, r)
 				t.rows = append(t.rows, []string{r.Topic, strconv.Itoa(int(p)), strconv.FormatInt(r.LogStart, 10), status})
@@ -596,7 +669,10 @@ func topicTrimCommand(o *options) *cobra.Command {
 				return err
 			}
 			if len(failed) > 0 {
-				return fmt.Errorf("trim %s: partition(s) %s failed", args[0], strings.Join(failed, ", "))
+				for _, f := range failed[:len(failed)-1] {
+					fmt.Fprintf(o.stderr, "zombi: trim %s: %s\n", args[0], f)
+				}
+				return fmt.Errorf("trim %s: %s", args[0], failed[len(failed)-1])
 			}
 			return nil
 		},

@@ -33,17 +33,35 @@ type BuildInfo struct {
 // Build returns the stamped build information, completed from the binary's
 // embedded build info where the Makefile did not stamp it.
 func Build() BuildInfo {
-	b := BuildInfo{Version: Version, Commit: Commit, Date: Date, GoVersion: runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		bi = nil
+	}
+	return buildFrom(Version, Commit, Date, bi)
+}
+
+// buildFrom fills what the ldflags left empty from the toolchain's record
+// of a plain go build: the module version (unless "(devel)"), vcs.revision
+// (with "-dirty" when vcs.modified), vcs.time. A build without VCS stamping
+// (-buildvcs=false, or a git worktree) has none of them: "unknown".
+func buildFrom(version, commit, date string, bi *debug.BuildInfo) BuildInfo {
+	b := BuildInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version()}
+	if bi != nil {
 		if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			b.Version = bi.Main.Version
 		}
+		if bi.GoVersion != "" {
+			b.GoVersion = bi.GoVersion
+		}
+		stampedCommit := b.Commit != ""
 		for _, s := range bi.Settings {
 			switch {
-			case s.Key == "vcs.revision" && b.Commit == "":
-				b.Commit = s.Value
+			case s.Key == "vcs.revision" && !stampedCommit:
+				b.Commit = s.Value + b.Commit // after -dirty when that came first
 			case s.Key == "vcs.time" && b.Date == "":
 				b.Date = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true" && !stampedCommit:
+				b.Commit += "-dirty"
 			}
 		}
 	}

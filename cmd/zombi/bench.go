@@ -80,14 +80,23 @@ Flags:
 // parseBenchArgs parses the command line of `zombi bench`.
 func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	o := benchOptions{mode: "http"}
+	modeGiven := false
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		o.mode, args = args[0], args[1:]
+		o.mode, args, modeGiven = args[0], args[1:], true
 	}
 	fs := flag.NewFlagSet("zombi bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	usage := func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
+	}
+	// The connection defaults are the other commands' (ZOMBI_BROKERS,
+	// ZOMBI_API); zombi --brokers B bench ... reaches here as flags too.
+	brokersDef, urlDef := "127.0.0.1:9092", "http://127.0.0.1:8080"
+	if v := os.Getenv("ZOMBI_BROKERS"); v != "" {
+		brokersDef = v
+	}
+	if v := os.Getenv("ZOMBI_API"); v != "" {
+		urlDef = v
 	}
 	var profile, brokers, acks string
 	fs.StringVar(&o.mode, "mode", o.mode, "mode: "+strings.Join(benchModes, ", "))
@@ -98,9 +107,10 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 10, "concurrent workers (requests or batches in flight; group members)")
 	fs.IntVar(&o.payloadSize, "payload-size", 100, "payload bytes per record")
 	fs.IntVar(&o.batch, "batch", 0, "records per operation (default 100 for http-bulk, 1 otherwise)")
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "Zombi's HTTP base URL")
+	fs.StringVar(&o.url, "url", urlDef, "Zombi's HTTP base URL (env ZOMBI_API)")
+	fs.StringVar(&o.url, "api", urlDef, "alias of --url, as the other commands spell it")
 	fs.StringVar(&o.format, "format", "json", "http body format: json or protobuf")
-	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&brokers, "brokers", brokersDef, "Kafka bootstrap brokers, comma-separated (env ZOMBI_BROKERS)")
 	fs.StringVar(&o.topic, "topic", "bench", "topic (= table) to write or read")
 	fs.StringVar(&o.topic, "table", "bench", "alias of --topic")
 	fs.StringVar(&acks, "acks", "all", "kafka-produce acks: all, leader or none")
@@ -120,8 +130,16 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.StringVar(&o.mechanism, "sasl-mechanism", "SCRAM-SHA-256", "kafka modes with --user: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&o.user, "user", os.Getenv("ZOMBI_USER"), "kafka modes: SASL user (env ZOMBI_USER)")
 	fs.StringVar(&o.password, "password", "", "password of --user (env ZOMBI_PASSWORD; prefer the variable)")
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	const hint = "zombi bench --help lists the flags"
+	if err := parseFlags(fs, args, stderr, usage); err != nil {
+		return o, withHint(err, hint)
+	}
+	if fs.NArg() > 0 && !modeGiven {
+		// The mode after flags: zombi --brokers B bench kafka-produce.
+		o.mode, modeGiven = fs.Arg(0), true
+		if err := parseFlags(fs, fs.Args()[1:], stderr, usage); err != nil {
+			return o, withHint(err, hint)
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (the mode comes first: zombi bench MODE [flags])", fs.Arg(0))

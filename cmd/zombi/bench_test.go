@@ -180,3 +180,50 @@ func countRecords(t *testing.T, base, table string) int64 {
 	}
 	return n
 }
+
+// bench takes its connection defaults from ZOMBI_BROKERS and ZOMBI_API, the
+// root's --brokers/--api before the mode, and reports a bad flag in one line.
+func TestBenchSharedConnectionFlags(t *testing.T) {
+	t.Setenv("ZOMBI_BROKERS", "env:1,env:2")
+	t.Setenv("ZOMBI_API", "http://env:8080")
+	var stderr bytes.Buffer
+	o, err := parseBenchArgs([]string{"kafka-produce"}, &stderr)
+	if err != nil || len(o.brokers) != 2 || o.brokers[0] != "env:1" || o.url != "http://env:8080" {
+		t.Fatalf("env defaults: %+v %v", o, err)
+	}
+	// As cobra hands it over for zombi --brokers B --api A bench MODE ...
+	o, err = parseBenchArgs([]string{"--brokers", "flag:1", "--api", "http://flag:1", "kafka-produce", "--acks", "none"}, &stderr)
+	if err != nil || o.mode != "kafka-produce" || len(o.brokers) != 1 || o.brokers[0] != "flag:1" || o.url != "http://flag:1" || o.acks != loadgen.AcksNone {
+		t.Fatalf("root flags before the mode: %+v %v", o, err)
+	}
+	if _, err := parseBenchArgs([]string{"--brokers", "b:1", "kafka-produce", "extra"}, &stderr); err == nil {
+		t.Error("an argument after the mode was accepted")
+	}
+	var out, errOut bytes.Buffer
+	code := benchCommand([]string{"kafka-produce", "--bogus"}, &out, &errOut)
+	if code != 2 || errOut.String() != "zombi bench: unknown flag --bogus (zombi bench --help lists the flags)\n" {
+		t.Errorf("bad flag: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := benchCommand([]string{"--records", "x"}, &out, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("bad value: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// serve and segments: an unknown flag is one line, exit 2, before anything
+// else is looked at.
+func TestUnknownFlagIsOneLine(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := serveCommand([]string{"--bogus"}, &out, &errOut); code != 2 || errOut.String() != "zombi: unknown flag --bogus (zombi serve --help lists the settings)\n" {
+		t.Errorf("serve --bogus: exit %d, stderr %q", code, errOut.String())
+	}
+	t.Setenv("ZOMBI_S3_BUCKET", "")
+	errOut.Reset()
+	if code := segmentsCommand([]string{"ls", "--bogus"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown flag --bogus") || strings.Contains(errOut.String(), "BUCKET") {
+		t.Errorf("segments ls --bogus: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := segmentsCommand([]string{"ls"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "ZOMBI_S3_BUCKET is not set") {
+		t.Errorf("segments ls without a bucket: exit %d, stderr %q", code, errOut.String())
+	}
+}

@@ -225,21 +225,20 @@ var settings = []setting{
 // The error names the variable and the flag.
 func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("zombi", flag.ContinueOnError)
-	fs.SetOutput(usageOut)
 	vals := make([]*string, len(settings))
 	for i, s := range settings {
 		vals[i] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
 	}
-	fs.Usage = func() {
+	usage := func() {
 		fmt.Fprintf(usageOut, "Usage: zombi [serve] [flags]\n\nRun the Zombi server (the default without a command; zombi --help lists the other commands).\n\n"+
 			"Every flag of serve has an environment variable; a flag wins over its variable.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+	if err := parseFlags(fs, args, usageOut, usage); err != nil {
+		return Config{}, withHint(err, "zombi serve --help lists the settings")
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q (see zombi --help)", fs.Arg(0))
+		return Config{}, fmt.Errorf("unexpected argument %q (zombi serve --help lists the settings)", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

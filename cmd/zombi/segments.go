@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,18 +39,32 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 		Endpoint: os.Getenv("ZOMBI_S3_ENDPOINT"),
 		Region:   os.Getenv("ZOMBI_S3_REGION"),
 	}
-	if cfg.Bucket == "" {
-		fmt.Fprintln(stderr, "zombi segments: ZOMBI_S3_BUCKET is not set")
-		return 2
+	noBucket := func() bool {
+		if cfg.Bucket == "" {
+			fmt.Fprintln(stderr, "zombi segments: ZOMBI_S3_BUCKET is not set")
+			return true
+		}
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	switch args[0] {
 	case "ls":
+		// The command line is checked before the bucket.
 		fs := flag.NewFlagSet("segments ls", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		table := fs.String("table", "", "only this table")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:], stderr, func() { fmt.Fprint(stderr, segmentsUsage) }); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintln(stderr, "zombi segments ls:", withHint(err, "zombi segments --help"))
+			return 2
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "zombi segments ls: unexpected argument %q (zombi segments --help)\n", fs.Arg(0))
+			return 2
+		}
+		if noBucket() {
 			return 2
 		}
 		st, err := tiering.OpenS3Existing(ctx, cfg)
@@ -77,6 +92,9 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 		_, part, _, _, err := tiering.ParseSegmentKey(args[1])
 		if err != nil {
 			fmt.Fprintln(stderr, "zombi segments cat:", err)
+			return 2
+		}
+		if noBucket() {
 			return 2
 		}
 		st, err := tiering.OpenS3Existing(ctx, cfg)

@@ -48,10 +48,12 @@ func (t Target) String() string {
 }
 
 // ErrSyntax is wrapped by every error Parse returns.
-var ErrSyntax = errors.New("seek target must be start, end, an offset, @timestamp (milliseconds or RFC 3339) or -DURATION (like -1h30m)")
+var ErrSyntax = errors.New("seek target must be start, end, an offset, @timestamp (milliseconds or RFC 3339) or -DURATION / @-DURATION (like -1h30m or @-2d)")
 
 // Parse reads start, end, OFFSET (>= 0), @TIMESTAMP (milliseconds since the
-// epoch or RFC 3339) or -DURATION (now minus a Go duration, e.g. -15m).
+// epoch or RFC 3339) or -DURATION / @-DURATION (now minus a duration, e.g.
+// -15m, @-1h, -1d12h: ParseDuration's units plus d for 24h), the same
+// grammar as zombi consume -o for times.
 func Parse(s string, now time.Time) (Target, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
@@ -62,7 +64,9 @@ func Parse(s string, now time.Time) (Target, error) {
 	case "":
 		return Target{}, fmt.Errorf("empty target: %w", ErrSyntax)
 	}
-	if rest, ok := strings.CutPrefix(s, "@"); ok {
+	if rest, ok := strings.CutPrefix(s, "@-"); ok {
+		s = "-" + rest // @-1h is -1h, as consume -o spells it
+	} else if rest, ok := strings.CutPrefix(s, "@"); ok {
 		ms, err := ParseTime(rest)
 		if err != nil {
 			return Target{}, fmt.Errorf("%q: %w", s, ErrSyntax)
@@ -70,7 +74,7 @@ func Parse(s string, now time.Time) (Target, error) {
 		return Target{Kind: Time, TimeMs: ms}, nil
 	}
 	if strings.HasPrefix(s, "-") {
-		d, err := time.ParseDuration(s[1:])
+		d, err := ParseDuration(s[1:])
 		if err != nil || d <= 0 {
 			return Target{}, fmt.Errorf("%q: %w", s, ErrSyntax)
 		}
@@ -81,6 +85,42 @@ func Parse(s string, now time.Time) (Target, error) {
 		return Target{}, fmt.Errorf("%q: %w", s, ErrSyntax)
 	}
 	return Target{Kind: Offset, Offset: n}, nil
+}
+
+// ParseDuration is time.ParseDuration with one more unit, d (24 hours), as
+// people write retention and look-back windows: 2d, 1d12h, 1.5d.
+func ParseDuration(s string) (time.Duration, error) {
+	var total time.Duration
+	rest := s
+	for rest != "" {
+		i := strings.IndexByte(rest, 'd')
+		if i < 0 {
+			break
+		}
+		num := rest[:i]
+		// The number before d must be all digits and dots (1d, 1.5d): a d
+		// elsewhere is not a unit this function knows.
+		if num == "" || strings.Trim(num, "0123456789.") != "" {
+			return 0, fmt.Errorf("duration %q: bad day count", s)
+		}
+		days, err := strconv.ParseFloat(num, 64)
+		if err != nil || days > 106_000 { // time.Duration holds about 292 years
+			return 0, fmt.Errorf("duration %q: bad day count", s)
+		}
+		total += time.Duration(days * float64(24*time.Hour))
+		rest = rest[i+1:]
+	}
+	if rest == "" {
+		if rest == s {
+			return 0, fmt.Errorf("empty duration")
+		}
+		return total, nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil {
+		return 0, err
+	}
+	return total + d, nil
 }
 
 // ParseTime reads milliseconds since the epoch or an RFC 3339 time.

@@ -21,6 +21,10 @@ func TestParse(t *testing.T) {
 		{"@2023-11-14T22:13:20Z", Target{Kind: Time, TimeMs: 1700000000000}},
 		{"-1h", Target{Kind: Time, TimeMs: 1_000_000_000 - 3600_000}},
 		{" -90s ", Target{Kind: Time, TimeMs: 1_000_000_000 - 90_000}},
+		{"@-1h", Target{Kind: Time, TimeMs: 1_000_000_000 - 3600_000}},
+		{"-1d", Target{Kind: Time, TimeMs: 1_000_000_000 - 86_400_000}},
+		{"@-2d", Target{Kind: Time, TimeMs: 1_000_000_000 - 2*86_400_000}},
+		{"-1d12h", Target{Kind: Time, TimeMs: 1_000_000_000 - 36*3600_000}},
 	}
 	for _, c := range ok {
 		got, err := Parse(c.in, now)
@@ -28,7 +32,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"", "-", "-0s", "-5", "@", "@yesterday", "@-1", "x", "1.5", "-1h-"} {
+	for _, bad := range []string{"", "-", "-0s", "-5", "@", "@yesterday", "@-1", "x", "1.5", "-1h-", "@-", "@-0s", "-d", "-1dd", "-1h2d", "@-x1d", "-999999d"} {
 		if got, err := Parse(bad, now); !errors.Is(err, ErrSyntax) {
 			t.Errorf("Parse(%q) = %+v, %v; want ErrSyntax", bad, got, err)
 		}
