@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linxGnu/grocksdb"
 	"github.com/zombi-dev/zombi/log/batch"
 )
 
@@ -433,6 +434,63 @@ func TestReadRacingTrimNeverSkips(t *testing.T) {
 	rr, err = l.Read("t", 0, 6, 1<<20)
 	if err != nil || len(rr.Batches) == 0 || rr.Batches[0].BaseOffset != 6 {
 		t.Fatalf("offset 6, trimmed from the hot tier mid-read, should come from the cold tier: %v %+v", err, rr.Batches)
+	}
+}
+
+// The writer publishes a trim's new log start only after its RocksDB write
+// returns, and can be descheduled in between: a read may find the batches
+// gone while the old log start still says they are hot, on every retry.
+// Here that window is held open (the delete written, the log start not
+// moved): the read must come from the cold tier, or, without one, be out of
+// range, never fail or skip to later data.
+func TestReadWhileTrimUnpublished(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		appendOne(t, l, "t", 0, oneRecord(1, "", "hot"))
+	}
+	p, err := l.partition("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.DeleteRange(batchKey(p.tid, p.id, 0), batchKey(p.tid, p.id, 5))
+	if err := l.db.Write(l.wo, wb); err != nil {
+		t.Fatal(err)
+	}
+	if start := p.logStart.Load(); start != 0 {
+		t.Fatalf("log start %d, want 0 (the trim not published)", start)
+	}
+	rr, err := l.Read("t", 0, 2, 1<<20)
+	if !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("no cold tier: read at a deleted offset: %v, batches %+v", err, rr.Batches)
+	}
+	cold := &memCold{}
+	for i := int64(0); i < 5; i++ {
+		raw := oneRecord(1, "", "cold")
+		batch.SetBaseOffset(raw, i)
+		cold.batches = append(cold.batches, Batch{BaseOffset: i, LastOffset: i, MaxTimestamp: 1, Raw: raw})
+	}
+	l.SetColdTier(cold)
+	for off := int64(0); off < 10; off++ {
+		rr, err := l.Read("t", 0, off, 1)
+		if err != nil {
+			t.Fatalf("read at %d (batches deleted, log start not yet moved, cold tier holds [0, 5)): %v", off, err)
+		}
+		_, recs, err := batch.Records(rr.Batches[0].Raw, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "hot"
+		if off < 5 {
+			want = "cold"
+		}
+		if rr.Batches[0].BaseOffset != off || len(recs) != 1 || string(recs[0].Value) != want {
+			t.Fatalf("read at %d: batch at %d %q, want offset %d %q", off, rr.Batches[0].BaseOffset, recs[0].Value, off, want)
+		}
 	}
 }
 

@@ -84,8 +84,9 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 		return ReadResult{}, err
 	}
 	// A concurrent TrimBefore (the flusher after upload) can delete the hot
-	// batches between the range check and the scan; then the data is in the
-	// cold tier, so read again rather than skip offsets.
+	// batches between the range check and the scan. readOnce then reads the
+	// cold tier; without it (or with the offset not there) the data is gone,
+	// and reading again reports the range once the new log start is out.
 	for attempt := 0; ; attempt++ {
 		res, trimmed, err := l.readOnce(p, topic, part, offset, maxBytes)
 		if !trimmed || attempt == 3 {
@@ -130,6 +131,16 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 		return maxBytes > 0
 	})
 	if err == nil && (len(res.Batches) == 0 || res.Batches[0].BaseOffset > offset) {
+		// The batches went between the range check and the scan: a trim has
+		// committed. The writer publishes its new log start only after the
+		// RocksDB write returns, and may be descheduled in between for as
+		// long as the scheduler likes, so reading again is no answer on its
+		// own. A tier trim only drops what the cold tier already holds: read
+		// it there now.
+		res.Batches = nil
+		if cres, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
+			return cres, false, err
+		}
 		return res, true, nil
 	}
 	return res, false, err
