@@ -6,11 +6,16 @@ package tiering
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 func TestRecreatedTopicNotServedFromStaleCache(t *testing.T) {
@@ -189,19 +194,33 @@ func TestReadsAcrossBoundaryWhileFlushing(t *testing.T) {
 	if _, _, err := l.EnsureTopic("ev", 1); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
 	total := 6000
+	appended := make(chan error, 1)
 	go func() {
-		defer close(done)
-		appendN(t, l, "ev", 0, 0, total, 3, 1)
+		// Not appendN: t.Fatal must not run outside the test's goroutine.
+		for i := 0; i < total; i += 3 {
+			b := batch.NewBuilder()
+			for k := i; k < i+3; k++ {
+				b.Add(1+int64(k), []byte("k"+strconv.Itoa(k)), []byte(fmt.Sprintf("p0-%d", k)), nil)
+			}
+			res := l.Append(context.Background(), []plog.AppendRequest{{Topic: "ev", Partition: 0, Batch: append([]byte(nil), b.Bytes()...)}})
+			if res[0].Err != nil {
+				appended <- fmt.Errorf("append at %d: %w", i, res[0].Err)
+				return
+			}
+		}
+		appended <- nil
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for round := 0; round < 5; round++ {
 		next := int64(0)
-		for next < int64(total) && time.Now().Before(deadline) {
+		for next < int64(total) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: read only to %d of %d in 30s", round, next, total)
+			}
 			rr, err := l.Read("ev", 0, next, 700)
 			if err != nil {
-				t.Fatalf("read at %d: %v", next, err)
+				t.Fatalf("round %d: read at %d: %v", round, next, err)
 			}
 			if len(rr.Batches) == 0 {
 				time.Sleep(time.Millisecond)
@@ -210,7 +229,9 @@ func TestReadsAcrossBoundaryWhileFlushing(t *testing.T) {
 			next = checkRecords(t, "ev", 0, next, rr.Batches, "")
 		}
 	}
-	<-done
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A topic deleted and recreated between two topic refreshes keeps its new
