@@ -1,0 +1,349 @@
+package iceberg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/google/uuid"
+)
+
+// ErrExists is returned by Storage.Create when the file is already there:
+// another writer (or our own earlier, unacknowledged attempt) got it first.
+var ErrExists = errors.New("file exists")
+
+// Storage is where one table lives: a local directory or an S3 prefix.
+// Names are relative to Location and use forward slashes
+// ("metadata/v3.metadata.json").
+type Storage interface {
+	// Location is the table's root as written into its metadata (an
+	// absolute path, or s3://bucket/prefix).
+	Location() string
+	// FS is what iceberg-go reads and writes manifests and data through;
+	// it takes full paths under Location.
+	FS() icebergio.IO
+	// Read returns a file; a missing one is fs.ErrNotExist.
+	Read(ctx context.Context, name string) ([]byte, error)
+	// Write stores a file, replacing any old one (readers see the old or
+	// the new content, never a part).
+	Write(ctx context.Context, name string, data []byte) error
+	// Create stores a file only when none exists, atomically: of two
+	// concurrent Creates of one name exactly one succeeds, the other gets
+	// ErrExists, and an existing file is never overwritten.
+	Create(ctx context.Context, name string, data []byte) error
+	// List returns the names of the files directly under dir.
+	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// dirStorage is Storage over a local directory.
+type dirStorage struct{ root string }
+
+// DirStorage is a table in the local directory root (created on demand).
+func DirStorage(root string) (Storage, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	return dirStorage{root: abs}, nil
+}
+
+func (d dirStorage) Location() string     { return d.root }
+func (d dirStorage) FS() icebergio.IO     { return icebergio.LocalFS{} }
+func (d dirStorage) path(n string) string { return filepath.Join(d.root, filepath.FromSlash(n)) }
+
+func (d dirStorage) Read(_ context.Context, name string) ([]byte, error) {
+	return os.ReadFile(d.path(name))
+}
+
+// tmpFile writes data to a synced temporary file next to p.
+func tmpFile(p string, data []byte) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", err
+	}
+	tmp := p + "." + uuid.NewString() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+}
+
+func (d dirStorage) Write(_ context.Context, name string, data []byte) error {
+	p := d.path(name)
+	tmp, err := tmpFile(p, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(p))
+	return nil
+}
+
+// Create links a complete temporary file to the name: link(2) fails with
+// EEXIST rather than replacing (rename(2) would replace).
+func (d dirStorage) Create(_ context.Context, name string, data []byte) error {
+	p := d.path(name)
+	tmp, err := tmpFile(p, data)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create %s: %w", name, ErrExists)
+		}
+		return err
+	}
+	syncDir(filepath.Dir(p))
+	return nil
+}
+
+func (d dirStorage) List(_ context.Context, dir string) ([]string, error) {
+	ents, err := os.ReadDir(d.path(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// s3Storage is Storage over a prefix of an S3 bucket.
+type s3Storage struct {
+	c      *s3.Client
+	bucket string
+	prefix string // without leading or trailing slash
+}
+
+// S3Storage is a table under s3://bucket/prefix, through c (build it with
+// tiering.NewS3Client so it has the cold tier's settings).
+func S3Storage(c *s3.Client, bucket, prefix string) Storage {
+	return &s3Storage{c: c, bucket: bucket, prefix: strings.Trim(prefix, "/")}
+}
+
+func (s *s3Storage) Location() string    { return "s3://" + s.bucket + "/" + s.prefix }
+func (s *s3Storage) FS() icebergio.IO    { return &s3IO{c: s.c} }
+func (s *s3Storage) key(n string) string { return path.Join(s.prefix, n) }
+
+// s3OpTimeout bounds one request.
+const s3OpTimeout = 2 * time.Minute
+
+func (s *s3Storage) Read(ctx context.Context, name string) ([]byte, error) {
+	return s3Get(ctx, s.c, s.bucket, s.key(name))
+}
+
+func (s *s3Storage) Write(ctx context.Context, name string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s3OpTimeout)
+	defer cancel()
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: aws.String(s.key(name)), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", s.key(name), err)
+	}
+	return nil
+}
+
+// Create is a PutObject with If-None-Match: *, sent once: an SDK retry of
+// a PUT that did succeed would come back 412 and look like a lost race.
+// The caller resolves a 412 by reading the table again (Table.commit).
+func (s *s3Storage) Create(ctx context.Context, name string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s3OpTimeout)
+	defer cancel()
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: aws.String(s.key(name)), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+		IfNoneMatch: aws.String("*"),
+	}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return fmt.Errorf("create %s: %w", s.key(name), ErrExists)
+		}
+		return fmt.Errorf("create %s: %w", s.key(name), err)
+	}
+	return nil
+}
+
+func (s *s3Storage) List(ctx context.Context, dir string) ([]string, error) {
+	pre := s.key(dir) + "/"
+	var names []string
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &pre, Delimiter: aws.String("/")})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", pre, err)
+		}
+		for _, o := range out.Contents {
+			names = append(names, strings.TrimPrefix(aws.ToString(o.Key), pre))
+		}
+	}
+	return names, nil
+}
+
+// isPreconditionFailed: 412 (the object exists), or 409
+// ConditionalRequestConflict (AWS: a concurrent conditional PUT of the same
+// key is in flight; treated the same way, the reload decides).
+func isPreconditionFailed(err error) bool {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed || re.HTTPStatusCode() == http.StatusConflict) {
+		return true
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
+}
+
+func isNotFound(err error) bool {
+	var nk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nk) || errors.As(err, &nf) {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}
+
+func s3Get(ctx context.Context, c *s3.Client, bucket, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s3OpTimeout)
+	defer cancel()
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get %s: %w", key, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// s3IO is iceberg-go's io over our S3 client, for s3:// paths. Open reads
+// the whole object (manifests and metadata are small; ranged reads of data
+// files for scans are a later slice).
+type s3IO struct{ c *s3.Client }
+
+func splitS3(name string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(name, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("not an s3:// path: %q", name)
+	}
+	bucket, key, ok = strings.Cut(rest, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", fmt.Errorf("bad s3 path %q", name)
+	}
+	return bucket, key, nil
+}
+
+func (s *s3IO) ReadFile(name string) ([]byte, error) {
+	b, k, err := splitS3(name)
+	if err != nil {
+		return nil, err
+	}
+	return s3Get(context.Background(), s.c, b, k)
+}
+
+func (s *s3IO) Open(name string) (icebergio.File, error) {
+	data, err := s.ReadFile(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &memFile{Reader: bytes.NewReader(data), name: name, size: int64(len(data))}, nil
+}
+
+func (s *s3IO) Remove(name string) error {
+	b, k, err := splitS3(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpTimeout)
+	defer cancel()
+	_, err = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: &k})
+	return err
+}
+
+func (s *s3IO) WriteFile(name string, p []byte) error {
+	b, k, err := splitS3(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpTimeout)
+	defer cancel()
+	_, err = s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: &k, Body: bytes.NewReader(p), ContentLength: aws.Int64(int64(len(p)))})
+	return err
+}
+
+func (s *s3IO) Create(name string) (icebergio.FileWriter, error) {
+	if _, _, err := splitS3(name); err != nil {
+		return nil, err
+	}
+	return &s3Writer{io: s, name: name}, nil
+}
+
+// s3Writer buffers a file and uploads it on Close.
+type s3Writer struct {
+	bytes.Buffer
+	io   *s3IO
+	name string
+}
+
+func (w *s3Writer) Close() error { return w.io.WriteFile(w.name, w.Bytes()) }
+
+// memFile is an icebergio.File over bytes.
+type memFile struct {
+	*bytes.Reader
+	name string
+	size int64
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return memInfo{f}, nil }
+func (f *memFile) Close() error               { return nil }
+
+type memInfo struct{ f *memFile }
+
+func (i memInfo) Name() string       { return path.Base(i.f.name) }
+func (i memInfo) Size() int64        { return i.f.size }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }

@@ -1,0 +1,535 @@
+package iceberg
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+)
+
+// Snapshot summary keys (DESIGN.md): zombi.offsets is a JSON object,
+// partition number (string) -> next offset to materialize.
+const (
+	SummaryOffsets     = "zombi.offsets"
+	SummaryIncarnation = "zombi.incarnation"
+)
+
+// ErrConflict: another writer committed the next metadata version first
+// and the table (now reloaded) does not hold this append's offsets. Nothing
+// of the append is visible; the caller resumes from CommittedOffsets.
+var ErrConflict = errors.New("iceberg: concurrent commit by another writer")
+
+// ErrNoTable: the location holds no metadata/v1.metadata.json.
+var ErrNoTable = errors.New("iceberg: no table at this location")
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one log record as it goes into the table.
+type Record struct {
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Key       []byte // nil is a null key
+	Headers   []Header
+	Value     []byte // nil is a null value
+}
+
+// Table is one Iceberg table (format v2) at a Storage, committed without a
+// catalog: metadata/v{N}.metadata.json created with Storage.Create (never
+// overwritten), then metadata/version-hint.text. It is safe for use by one
+// goroutine at a time per process; concurrent writers (other processes)
+// are resolved by the conditional create.
+type Table struct {
+	st    Storage
+	ident table.Identifier
+
+	mu      sync.Mutex
+	tbl     *table.Table
+	version int  // N of tbl's metadata file
+	stale   bool // the last commit failed: reload before the next
+}
+
+func metadataName(n int) string { return fmt.Sprintf("metadata/v%d.metadata.json", n) }
+
+const hintName = "metadata/version-hint.text"
+
+// Create writes v1 (schema with the fixed ids, the partition spec of part,
+// no snapshot) and the hint. An existing table is ErrExists.
+func Create(ctx context.Context, st Storage, ident table.Identifier, part Partitioning) (*Table, error) {
+	spec := part.Spec()
+	b, err := table.NewMetadataBuilder(2)
+	if err != nil {
+		return nil, err
+	}
+	// NewMetadata/CreateTable would renumber the field ids: build by hand.
+	steps := []func() error{
+		func() error { return b.SetUUID(uuid.New()) },
+		func() error { return b.AddSchema(Schema()) },
+		func() error { return b.SetCurrentSchemaID(-1) },
+		func() error { return b.AddSortOrder(&table.UnsortedSortOrder) },
+		func() error { return b.SetDefaultSortOrderID(-1) },
+		func() error { return b.AddPartitionSpec(&spec, true) },
+		func() error { return b.SetDefaultSpecID(-1) },
+		func() error { return b.SetLoc(st.Location()) },
+		func() error {
+			return b.SetProperties(iceberg.Properties{
+				// Never let iceberg-go refresh and replay a commit: a
+				// replay would append the same records twice.
+				table.CommitNumRetriesKey:          "0",
+				table.ParquetCompressionKey:        "zstd",
+				"write.metadata.compression-codec": "none",
+			})
+		},
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, fmt.Errorf("create table %s: %w", st.Location(), err)
+		}
+	}
+	md, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("create table %s: %w", st.Location(), err)
+	}
+	data, err := json.Marshal(md)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Create(ctx, metadataName(1), data); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", st.Location(), err)
+	}
+	t := &Table{st: st, ident: ident}
+	t.writeHint(ctx, 1)
+	return t, t.load(ctx)
+}
+
+// Load opens the table at st: the version in version-hint.text, or a later
+// one when the hint is stale (a crash between the metadata and the hint).
+func Load(ctx context.Context, st Storage, ident table.Identifier) (*Table, error) {
+	t := &Table{st: st, ident: ident}
+	if err := t.load(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// currentVersion finds the newest metadata version: trust the hint when
+// the next version does not exist, otherwise list metadata/.
+func (t *Table) currentVersion(ctx context.Context) (int, error) {
+	n := 0
+	if b, err := t.st.Read(ctx, hintName); err == nil {
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("read %s: %w", hintName, err)
+	}
+	if n > 0 {
+		_, err := t.st.Read(ctx, metadataName(n+1))
+		if errors.Is(err, fs.ErrNotExist) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	names, err := t.st.List(ctx, "metadata")
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range names {
+		s, ok := strings.CutPrefix(name, "v")
+		if !ok {
+			continue
+		}
+		s, ok = strings.CutSuffix(s, ".metadata.json")
+		if v, err := strconv.Atoi(s); ok && err == nil && v > n {
+			n = v
+		}
+	}
+	if n == 0 {
+		return 0, ErrNoTable
+	}
+	return n, nil
+}
+
+func (t *Table) fsF(context.Context) (icebergio.IO, error) { return t.st.FS(), nil }
+
+func (t *Table) path(name string) string { return t.st.Location() + "/" + name }
+
+func (t *Table) load(ctx context.Context) error {
+	n, err := t.currentVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", t.st.Location(), err)
+	}
+	data, err := t.st.Read(ctx, metadataName(n))
+	if err != nil {
+		return fmt.Errorf("load %s: %w", t.st.Location(), err)
+	}
+	md, err := table.ParseMetadataBytes(data)
+	if err != nil {
+		return fmt.Errorf("load %s v%d: %w", t.st.Location(), n, err)
+	}
+	t.tbl = table.New(t.ident, md, t.path(metadataName(n)), t.fsF, t)
+	t.version, t.stale = n, false
+	return nil
+}
+
+// writeHint rewrites version-hint.text. It is only a hint (Load probes past
+// it), so a failure is logged, not returned.
+func (t *Table) writeHint(ctx context.Context, n int) {
+	if err := t.st.Write(ctx, hintName, []byte(strconv.Itoa(n))); err != nil {
+		slog.Warn("iceberg version hint not written", "component", "iceberg", "table", t.st.Location(), "version", n, "err", err)
+	}
+}
+
+// Reload reads the newest version from the storage.
+func (t *Table) Reload(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.load(ctx)
+}
+
+// Iceberg is the loaded iceberg-go table (for scans).
+func (t *Table) Iceberg() *table.Table {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tbl
+}
+
+// Version is N of the loaded metadata/v{N}.metadata.json.
+func (t *Table) Version() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.version
+}
+
+// CommittedOffsets is zombi.offsets of the current snapshot: per partition,
+// the next offset to materialize. Empty before the first append.
+func (t *Table) CommittedOffsets() (map[int32]int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return snapshotOffsets(t.tbl.CurrentSnapshot())
+}
+
+// CommittedIncarnation is zombi.incarnation of the current snapshot ("" before the first append).
+func (t *Table) CommittedIncarnation() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.tbl.CurrentSnapshot()
+	if s == nil || s.Summary == nil {
+		return ""
+	}
+	return s.Summary.Properties[SummaryIncarnation]
+}
+
+func snapshotOffsets(s *table.Snapshot) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	if s == nil || s.Summary == nil || s.Summary.Properties[SummaryOffsets] == "" {
+		return out, nil
+	}
+	var m map[string]int64
+	if err := json.Unmarshal([]byte(s.Summary.Properties[SummaryOffsets]), &m); err != nil {
+		return nil, fmt.Errorf("snapshot %d: %s: %w", s.SnapshotID, SummaryOffsets, err)
+	}
+	for k, v := range m {
+		p, err := strconv.ParseInt(k, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %d: %s: partition %q", s.SnapshotID, SummaryOffsets, k)
+		}
+		out[int32(p)] = v
+	}
+	return out, nil
+}
+
+func encodeOffsets(m map[int32]int64) string {
+	s := make(map[string]int64, len(m))
+	for p, o := range m {
+		s[strconv.Itoa(int(p))] = o
+	}
+	b, _ := json.Marshal(s) // keys sorted
+	return string(b)
+}
+
+func (t *Table) partitioning() Partitioning {
+	spec := t.tbl.Spec()
+	if spec.NumFields() == 0 {
+		return PartitionNone
+	}
+	if _, ok := spec.Field(0).Transform.(iceberg.HourTransform); ok {
+		return PartitionHour
+	}
+	return PartitionDay
+}
+
+// Append commits recs as one snapshot: one Parquet file per partition
+// bucket (day or hour of _timestamp), rows sorted by partition and offset,
+// and a summary whose zombi.offsets is the previous one updated with next
+// (per partition, the next offset to materialize after recs; partitions
+// not in next keep their value) and whose zombi.incarnation is incarnation.
+// Every record must be at or past the committed offset of its partition and
+// before next. A lost race is ErrConflict, with the table reloaded; a race
+// lost to our own earlier attempt (a PUT that succeeded but was not
+// acknowledged) is success, and nothing is ever appended twice.
+func (t *Table) Append(ctx context.Context, incarnation string, recs []Record, next map[int32]int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stale {
+		if err := t.load(ctx); err != nil {
+			return err
+		}
+	}
+	committed, err := snapshotOffsets(t.tbl.CurrentSnapshot())
+	if err != nil {
+		return err
+	}
+	offsets := maps.Clone(committed)
+	for p, o := range next {
+		if o < committed[p] {
+			return fmt.Errorf("append: partition %d: next offset %d is behind the committed %d", p, o, committed[p])
+		}
+		offsets[p] = o
+	}
+	for _, r := range recs {
+		n, ok := next[r.Partition]
+		if !ok || r.Offset >= n || r.Offset < committed[r.Partition] {
+			return fmt.Errorf("append: partition %d offset %d is outside [%d, %d)", r.Partition, r.Offset, committed[r.Partition], n)
+		}
+	}
+
+	files, err := t.writeDataFiles(ctx, recs)
+	if err != nil {
+		return err
+	}
+	txn := t.tbl.NewTransaction()
+	props := iceberg.Properties{SummaryOffsets: encodeOffsets(offsets), SummaryIncarnation: incarnation}
+	if len(files) == 0 {
+		// Offsets can move without rows (control records, aborted
+		// transactions): an empty append still records them.
+		err = txn.AddDataFiles(ctx, nil, props)
+	} else {
+		err = txn.AddDataFiles(ctx, files, props)
+	}
+	if err != nil {
+		return fmt.Errorf("append %s: %w", t.st.Location(), err)
+	}
+	tbl, err := txn.Commit(ctx)
+	if err != nil {
+		t.stale = true
+		return fmt.Errorf("append %s: %w", t.st.Location(), err)
+	}
+	t.tbl = tbl
+	return nil
+}
+
+// writeDataFiles writes one Parquet file per bucket of recs.
+func (t *Table) writeDataFiles(ctx context.Context, recs []Record) ([]iceberg.DataFile, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	part := t.partitioning()
+	type row struct {
+		bucket int64
+		r      *Record
+	}
+	rows := make([]row, len(recs))
+	for i := range recs {
+		rows[i] = row{part.bucket(recs[i].Timestamp.UnixMicro()), &recs[i]}
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if a.bucket != b.bucket {
+			return cmpInt(a.bucket, b.bucket)
+		}
+		if a.r.Partition != b.r.Partition {
+			return cmpInt(int64(a.r.Partition), int64(b.r.Partition))
+		}
+		return cmpInt(a.r.Offset, b.r.Offset)
+	})
+	sc := t.tbl.Schema()
+	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		return nil, err
+	}
+	commit := uuid.NewString()
+	var files []iceberg.DataFile
+	for i := 0; i < len(rows); {
+		j := i
+		group := []*Record{}
+		for ; j < len(rows) && rows[j].bucket == rows[i].bucket; j++ {
+			group = append(group, rows[j].r)
+		}
+		name := fmt.Sprintf("data/%s-%05d.parquet", commit, len(files))
+		df, err := t.writeDataFile(ctx, sc, asc, name, group)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, df)
+		i = j
+	}
+	return files, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (t *Table) writeDataFile(ctx context.Context, sc *iceberg.Schema, asc *arrow.Schema, name string, recs []*Record) (iceberg.DataFile, error) {
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, asc)
+	defer bld.Release()
+	partB := bld.Field(0).(*array.Int32Builder)
+	offB := bld.Field(1).(*array.Int64Builder)
+	tsB := bld.Field(2).(*array.TimestampBuilder)
+	keyB := bld.Field(3).(*array.BinaryBuilder)
+	hdrB := bld.Field(4).(*array.ListBuilder)
+	hdrS := hdrB.ValueBuilder().(*array.StructBuilder)
+	hkB := hdrS.FieldBuilder(0).(*array.StringBuilder)
+	hvB := hdrS.FieldBuilder(1).(*array.BinaryBuilder)
+	valB := bld.Field(5).(*array.BinaryBuilder)
+	for _, r := range recs {
+		partB.Append(r.Partition)
+		offB.Append(r.Offset)
+		tsB.Append(arrow.Timestamp(r.Timestamp.UnixMicro()))
+		if r.Key == nil {
+			keyB.AppendNull()
+		} else {
+			keyB.Append(r.Key)
+		}
+		hdrB.Append(true)
+		for _, h := range r.Headers {
+			hdrS.Append(true)
+			hkB.Append(h.Key)
+			if h.Value == nil {
+				hvB.AppendNull()
+			} else {
+				hvB.Append(h.Value)
+			}
+		}
+		if r.Value == nil {
+			valB.AppendNull()
+		} else {
+			valB.Append(r.Value)
+		}
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+
+	var buf bytes.Buffer
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true))
+	fw, err := pqarrow.NewFileWriter(asc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return nil, err
+	}
+	if err := fw.Write(rec); err != nil {
+		return nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := fw.Close(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	fmeta, err := fw.FileMetadata()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.st.Write(ctx, name, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	df, err := table.DataFileFromMetadata(table.DataFileArgs{
+		Schema: sc, Spec: t.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: fmeta,
+		FilePath: t.path(name), FileSize: int64(buf.Len()), Content: iceberg.EntryContentData, FormatVersion: 2,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("data file %s: %w", name, err)
+	}
+	return df, nil
+}
+
+// LoadTable is table.CatalogIO's: the newest version.
+func (t *Table) LoadTable(ctx context.Context, _ table.Identifier) (*table.Table, error) {
+	nt := &Table{st: t.st, ident: t.ident}
+	if err := nt.load(ctx); err != nil {
+		return nil, err
+	}
+	return nt.tbl, nil
+}
+
+// CommitTable is table.CatalogIO's, called by Transaction.Commit with t.mu
+// held (from Append): apply the updates to the loaded version N and create
+// v{N+1}. When v{N+1} already exists, or the create failed in a way that
+// may have succeeded, reload and look for this commit's snapshot (our own
+// earlier PUT) or its exact zombi.offsets; otherwise ErrConflict.
+func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []table.Requirement, ups []table.Update) (table.Metadata, string, error) {
+	base := t.tbl.Metadata()
+	for _, r := range reqs {
+		if err := r.Validate(base); err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+	}
+	md, err := table.UpdateTableMetadata(base, ups, t.tbl.MetadataLocation())
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := json.Marshal(md)
+	if err != nil {
+		return nil, "", err
+	}
+	n := t.version + 1
+	cerr := t.st.Create(ctx, metadataName(n), data)
+	if cerr == nil {
+		t.writeHint(ctx, n)
+		t.version = n
+		return md, t.path(metadataName(n)), nil
+	}
+	// Unknown or lost: the table on the storage decides.
+	if err := t.load(ctx); err != nil {
+		t.stale = true
+		return nil, "", errors.Join(cerr, err)
+	}
+	if ours(t.tbl.Metadata(), md.CurrentSnapshot()) {
+		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
+		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
+	}
+	if errors.Is(cerr, ErrExists) {
+		return nil, "", fmt.Errorf("%w: v%d: now at v%d", ErrConflict, n, t.version)
+	}
+	return nil, "", cerr
+}
+
+// ours: cur holds snap (our own earlier PUT), or its current snapshot
+// records exactly snap's zombi.offsets.
+func ours(cur table.Metadata, snap *table.Snapshot) bool {
+	if snap == nil {
+		return false
+	}
+	if cur.SnapshotByID(snap.SnapshotID) != nil {
+		return true
+	}
+	want, err1 := snapshotOffsets(snap)
+	have, err2 := snapshotOffsets(cur.CurrentSnapshot())
+	return err1 == nil && err2 == nil && len(want) > 0 && maps.Equal(want, have)
+}
