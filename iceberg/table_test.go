@@ -302,9 +302,10 @@ func TestPartitionings(t *testing.T) {
 	}
 }
 
-func TestDirCreateNeverOverwrites(t *testing.T) {
+func TestDirCreateNeverOverwrites(t *testing.T) { testCreateNeverOverwrites(t, dirStore(t)) }
+
+func testCreateNeverOverwrites(t *testing.T, st Storage) {
 	ctx := context.Background()
-	st := dirStore(t)
 	if err := st.Create(ctx, "metadata/x", []byte("first")); err != nil {
 		t.Fatal(err)
 	}
