@@ -154,6 +154,13 @@ func testRoundTrip(t *testing.T, st Storage) {
 	if re.Version() != 3 {
 		t.Fatalf("with a stale hint: version %d, want 3", re.Version())
 	}
+	// An unreadable hint: the listing of metadata/ decides.
+	if err := st.Write(ctx, hintName, []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	if re, err = Load(ctx, st, ident); err != nil || re.Version() != 3 {
+		t.Fatalf("with a bad hint: %v", err)
+	}
 }
 
 // testConcurrent: two writers at the same version append different
