@@ -163,22 +163,22 @@ func testRoundTrip(t *testing.T, st Storage) {
 	}
 }
 
-// testConcurrent: two writers at the same version append different
-// offsets at once; exactly one wins, the loser gets ErrConflict and the
+// testConcurrent: four writers at the same version append different
+// offsets at once; exactly one wins, the losers get ErrConflict and the
 // table holds the winner's rows only.
 func testConcurrent(t *testing.T, st Storage) {
 	ctx := context.Background()
 	if _, err := Create(ctx, st, ident, PartitionDay); err != nil {
 		t.Fatal(err)
 	}
-	w := [2]*Table{}
+	w := [4]*Table{}
 	for i := range w {
 		var err error
 		if w[i], err = Load(ctx, st, ident); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var errs [2]error
+	var errs [4]error
 	var wg sync.WaitGroup
 	for i := range w {
 		wg.Add(1)
@@ -215,8 +215,8 @@ func testConcurrent(t *testing.T, st Storage) {
 	if rows := scanRows(t, re); len(rows) != 5+won {
 		t.Fatalf("%d rows, want %d", len(rows), 5+won)
 	}
-	// The loser, reloaded, resumes from the winner's offsets.
-	lost := w[1-won]
+	// A loser, reloaded, resumes from the winner's offsets.
+	lost := w[(won+1)%len(w)]
 	off, _ := lost.CommittedOffsets()
 	if off[0] != int64(5+won) {
 		t.Fatalf("loser sees %v after the conflict", off)
