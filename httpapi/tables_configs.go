@@ -66,14 +66,6 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-// configError turns a refused config into a 400 that says which and why.
-func configError(err error) error {
-	if errors.Is(err, topicconfig.ErrInvalid) {
-		return badRequest("invalid config: %v", err)
-	}
-	return err
-}
-
 // putTable: PUT /tables/{t} {"partitions":3,"configs":{"k":"v"}} -> 201
 // TABLE; 409 when the table exists. CREATE on the cluster or the topic.
 func (s *server) putTable(c *gin.Context) {
@@ -105,7 +97,7 @@ func (s *server) putTable(c *gin.Context) {
 	}
 	configs, err := req.Configs.strings()
 	if err == nil {
-		err = configError(topicconfig.ValidateAll(configs))
+		err = topicconfig.ValidateAll(configs) // 400 by the error table
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -171,7 +163,7 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 	}
 	next, err := topicconfig.Apply(info.Configs, changes, s.log.TopicDefaults())
 	if err != nil {
-		s.fail(c, configError(err))
+		s.fail(c, err)
 		return
 	}
 	info, err = s.log.SetTopicConfigs(table, info.UUID, next)
