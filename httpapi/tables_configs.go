@@ -184,5 +184,5 @@ func (s *server) answerTable(c *gin.Context, status int, info plog.TopicInfo) {
 		s.fail(c, err)
 		return
 	}
-	writeTable(c, status, t)
+	writeValue(c, status, t)
 }
