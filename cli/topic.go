@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -509,7 +511,7 @@ func topicAlterConfigCommand(o *options) *cobra.Command {
 				return err
 			}
 			var alters []kadm.AlterConfig
-			for _, k := range sortedKeys(kv) {
+			for _, k := range slices.Sorted(maps.Keys(kv)) {
 				alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kv[k]})
 			}
 			for _, k := range del {
@@ -715,15 +717,6 @@ func parseKV(pairs []string, flag string) (map[string]*string, error) {
 		m[strings.TrimSpace(k)] = &v
 	}
 	return m, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // printRows prints key-value rows aligned, without a header.

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -140,13 +141,8 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	names := make([]string, 0, len(set))
-	for k := range set {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	changes := make([]topicconfig.Change, 0, len(set)+len(req.Delete))
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		changes = append(changes, topicconfig.Change{Name: k, Op: topicconfig.Set, Value: set[k]})
 	}
 	for _, k := range req.Delete {
