@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +83,23 @@ func itemFailures(o *options, what, kind string, items func(yield func(name, rea
 	return fmt.Errorf("%s: %d of %d %s(s) failed", what, len(lines), total, kind)
 }
 
+// topicResults is each named topic's outcome in a kadm response (on is the
+// response's On method).
+func topicResults[R any](names []string, on func(string, func(*R) error) (R, error), errOf func(R) string) []topicResult {
+	res := make([]topicResult, 0, len(names))
+	for _, n := range names {
+		r, err := on(n, nil)
+		if err != nil {
+			res = append(res, topicResult{Topic: n, Error: "no answer for this topic"})
+			continue
+		}
+		res = append(res, topicResult{Topic: n, Error: errOf(r)})
+	}
+	return res
+}
+
+// errText is a failed item's reason ("" for no error): the broker's
+// message with the error's name, or kerr's description.
 func errText(err error, msg string) string {
 	if err == nil {
 		return ""
@@ -492,7 +511,7 @@ func topicAlterConfigCommand(o *options) *cobra.Command {
 				return err
 			}
 			var alters []kadm.AlterConfig
-			for _, k := range sortedKeys(kv) {
+			for _, k := range slices.Sorted(maps.Keys(kv)) {
 				alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kv[k]})
 			}
 			for _, k := range del {
@@ -514,15 +533,7 @@ func topicAlterConfigCommand(o *options) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("alter configs: %w", err)
 			}
-			var res []topicResult
-			for _, n := range args {
-				r, err := resp.On(n, nil)
-				if err != nil {
-					res = append(res, topicResult{Topic: n, Error: "no answer for this topic"})
-					continue
-				}
-				res = append(res, topicResult{Topic: n, Error: errText(r.Err, r.ErrMessage)})
-			}
+			res := topicResults(args, resp.On, func(r kadm.AlterConfigsResponse) string { return errText(r.Err, r.ErrMessage) })
 			return o.printResults("alter configs", res)
 		},
 	}
@@ -560,15 +571,7 @@ func topicAddPartitionsCommand(o *options) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("add partitions: %w", err)
 			}
-			var res []topicResult
-			for _, n := range args {
-				r, err := resp.On(n, nil)
-				if err != nil {
-					res = append(res, topicResult{Topic: n, Error: "no answer for this topic"})
-					continue
-				}
-				res = append(res, topicResult{Topic: n, Error: errText(r.Err, r.ErrMessage)})
-			}
+			res := topicResults(args, resp.On, func(r kadm.CreatePartitionsResponse) string { return errText(r.Err, r.ErrMessage) })
 			// The counts after the change, from the broker.
 			if md, err := adm.Metadata(cmd.Context(), args...); err == nil {
 				for i := range res {
@@ -697,15 +700,7 @@ func topicDeleteCommand(o *options) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("delete topics: %w", err)
 			}
-			var res []topicResult
-			for _, n := range args {
-				r, err := resp.On(n, nil)
-				if err != nil {
-					res = append(res, topicResult{Topic: n, Error: "no answer for this topic"})
-					continue
-				}
-				res = append(res, topicResult{Topic: n, Error: errText(r.Err, r.ErrMessage)})
-			}
+			res := topicResults(args, resp.On, func(r kadm.DeleteTopicResponse) string { return errText(r.Err, r.ErrMessage) })
 			return o.printResults("delete topics", res)
 		},
 	}
@@ -722,15 +717,6 @@ func parseKV(pairs []string, flag string) (map[string]*string, error) {
 		m[strings.TrimSpace(k)] = &v
 	}
 	return m, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // printRows prints key-value rows aligned, without a header.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -150,19 +150,17 @@ func (s *server) resetPlan(c *gin.Context, group string, target seek.Target, top
 	for _, o := range offs {
 		current[tp{o.Topic, o.Partition}] = o.Offset
 	}
+	topics = slices.Clone(topics)
 	if len(topics) == 0 {
-		seen := map[string]bool{}
 		for _, o := range offs {
-			if !seen[o.Topic] {
-				seen[o.Topic] = true
-				topics = append(topics, o.Topic)
-			}
+			topics = append(topics, o.Topic)
 		}
 		if len(topics) == 0 {
 			return nil, notFound("consumer group %s has no committed offsets: name the topics to reset", group)
 		}
 	}
-	topics = dedupSorted(topics)
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
 	plan := []resetStep{}
 	for _, t := range topics {
 		// As OffsetCommit: READ on the group (route) and on the topic.
@@ -196,19 +194,6 @@ func (s *server) resetPlan(c *gin.Context, group string, target seek.Target, top
 
 // errForbiddenAnswered: authorize already wrote the 403.
 var errForbiddenAnswered = errors.New("forbidden (answered)")
-
-func dedupSorted(in []string) []string {
-	out := append([]string(nil), in...)
-	sort.Strings(out)
-	j := 0
-	for i, v := range out {
-		if i == 0 || v != out[j-1] {
-			out[j] = v
-			j++
-		}
-	}
-	return out[:j]
-}
 
 // deleteConsumerGroup: DELETE /consumers/{g}: an empty group's committed
 // offsets (as Kafka's DeleteGroups); 404 when it has neither members nor

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,6 +117,16 @@ func writeError(c *gin.Context, status int, msg string) {
 }
 
 var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// writeValue answers v as JSON (plain structs and maps of them:
+// marshalling cannot fail).
+func writeValue(c *gin.Context, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	writeJSON(c, status, b)
+}
 
 // writeJSON writes a prepared JSON body.
 func writeJSON(c *gin.Context, status int, body []byte) {

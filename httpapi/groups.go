@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"sort"
 
@@ -95,7 +94,7 @@ func (s *server) getGroups(c *gin.Context) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	writeGroupJSON(c, map[string]any{"groups": out, "count": len(out)})
+	writeValue(c, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
 }
 
 // getGroup: GET /consumers/{g}: the group and, per partition it has
@@ -174,19 +173,11 @@ func (s *server) getGroup(c *gin.Context) {
 		}
 		return parts[i].Partition < parts[j].Partition
 	})
-	writeGroupJSON(c, struct {
+	writeValue(c, http.StatusOK, struct {
 		groupJSON
 		Partitions []groupPartitionJSON `json:"partitions"`
 		TotalLag   int64                `json:"total_lag"`
 	}{view, parts, total})
-}
-
-func writeGroupJSON(c *gin.Context, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // plain structs: cannot fail
-	}
-	writeJSON(c, http.StatusOK, b)
 }
 
 var _ GroupLister = (*groups.Coordinator)(nil)

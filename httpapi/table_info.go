@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 
-	"github.com/gin-gonic/gin"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -85,18 +83,4 @@ func (s *server) tableInfo(name string) (tableJSON, error) {
 		return tableJSON{}, notFound("table %s does not exist", name) // deleted meanwhile
 	}
 	return t, err
-}
-
-// writeTable answers a TABLE.
-func writeTable(c *gin.Context, status int, t tableJSON) {
-	writeValue(c, status, t)
-}
-
-// writeValue answers v as JSON (plain structs: marshalling cannot fail).
-func writeValue(c *gin.Context, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	writeJSON(c, status, append(b, '\n'))
 }

@@ -48,7 +48,7 @@ func (s *server) getTableInfo(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	writeTable(c, http.StatusOK, t)
+	writeValue(c, http.StatusOK, t)
 }
 
 // deleteTable: DELETE /tables/{t}: the table and all its data, as Kafka's

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -66,14 +67,6 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-// configError turns a refused config into a 400 that says which and why.
-func configError(err error) error {
-	if errors.Is(err, topicconfig.ErrInvalid) {
-		return badRequest("invalid config: %v", err)
-	}
-	return err
-}
-
 // putTable: PUT /tables/{t} {"partitions":3,"configs":{"k":"v"}} -> 201
 // TABLE; 409 when the table exists. CREATE on the cluster or the topic.
 func (s *server) putTable(c *gin.Context) {
@@ -105,7 +98,7 @@ func (s *server) putTable(c *gin.Context) {
 	}
 	configs, err := req.Configs.strings()
 	if err == nil {
-		err = configError(topicconfig.ValidateAll(configs))
+		err = topicconfig.ValidateAll(configs) // 400 by the error table
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -148,13 +141,8 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	names := make([]string, 0, len(set))
-	for k := range set {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	changes := make([]topicconfig.Change, 0, len(set)+len(req.Delete))
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		changes = append(changes, topicconfig.Change{Name: k, Op: topicconfig.Set, Value: set[k]})
 	}
 	for _, k := range req.Delete {
@@ -171,7 +159,7 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 	}
 	next, err := topicconfig.Apply(info.Configs, changes, s.log.TopicDefaults())
 	if err != nil {
-		s.fail(c, configError(err))
+		s.fail(c, err)
 		return
 	}
 	info, err = s.log.SetTopicConfigs(table, info.UUID, next)
@@ -192,5 +180,5 @@ func (s *server) answerTable(c *gin.Context, status int, info plog.TopicInfo) {
 		s.fail(c, err)
 		return
 	}
-	writeTable(c, status, t)
+	writeValue(c, status, t)
 }

@@ -118,7 +118,7 @@ func (s *server) getTokens(c *gin.Context) {
 			out = append(out, t)
 		}
 	}
-	writeGroupJSON(c, map[string]any{"tokens": out, "count": len(out)})
+	writeValue(c, http.StatusOK, map[string]any{"tokens": out, "count": len(out)})
 }
 
 // deleteToken: DELETE /auth/tokens/{id}: the caller's own token, or any

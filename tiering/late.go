@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -22,11 +21,11 @@ import (
 // directory that does not know the cold tier yet (a new disk) must load it
 // first, or its offsets could restart below the cold data's: then the error
 // is returned.
-func StartOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Logger) (io.Closer, error) {
+func StartOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Logger) (Running, error) {
 	return startOrRetry(ctx, l, cfg, logger, func(ctx context.Context) (ObjectStore, error) { return OpenS3(ctx, cfg) })
 }
 
-func startOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Logger, open func(context.Context) (ObjectStore, error)) (io.Closer, error) {
+func startOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Logger, open func(context.Context) (ObjectStore, error)) (Running, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}

@@ -1,6 +1,17 @@
 package tiering
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
+
+// Running is a started cold tier (a Tier, or one still retrying its start
+// after S3 was unreachable): Close stops it, Ready says whether it is
+// loaded (GET /health/ready).
+type Running interface {
+	io.Closer
+	Ready() error
+}
 
 // errNotStarted is Ready's answer while the tier retries its start.
 var errNotStarted = errors.New("cold tier not loaded yet: S3 unreachable since start-up, retrying")

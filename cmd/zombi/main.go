@@ -145,9 +145,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
-		if r, ok := tier.(interface{ Ready() error }); ok {
-			ready = r.Ready
-		}
+		ready = tier.Ready
 	}
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
