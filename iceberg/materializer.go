@@ -275,7 +275,7 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 			app.Abort(ctx)
 			return false, err
 		}
-		if at != committed[p] || !ok {
+		if at != from || (ok && at != committed[p]) {
 			next[p] = at
 		}
 		if at < hwm {
