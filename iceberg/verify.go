@@ -51,3 +51,30 @@ func logRange(ctx context.Context, src Source, topic string, p int32, from, to i
 	}
 	return sp, nil
 }
+
+// PartitionCheck is one partition of a Verification: the table's rows
+// against the log's records below the committed offset.
+type PartitionCheck struct {
+	Partition     int32    `json:"partition"`
+	Committed     int64    `json:"committed"` // the table's next offset to materialize
+	LogStart      int64    `json:"log_start"`
+	TableRows     int64    `json:"table_rows"`
+	TableDistinct int64    `json:"table_distinct"` // distinct offsets
+	TableMin      *int64   `json:"table_min"`
+	TableMax      *int64   `json:"table_max"`
+	LogRecords    int64    `json:"log_records"` // data records in [log_start, committed)
+	LogFirst      *int64   `json:"log_first"`
+	LogLast       *int64   `json:"log_last"`
+	OK            bool     `json:"ok"`
+	Problems      []string `json:"problems,omitempty"`
+}
+
+// Verification is `zombi iceberg verify`: per partition, the table's row
+// count, distinct offsets, min and max against the log.
+type Verification struct {
+	Topic      string           `json:"topic"`
+	Location   string           `json:"location"`
+	SnapshotID *int64           `json:"snapshot_id"`
+	OK         bool             `json:"ok"`
+	Partitions []PartitionCheck `json:"partitions"`
+}
