@@ -378,9 +378,11 @@ func scanAll(t *testing.T, tb *Table) []map[string]any {
 	return rows
 }
 
-func TestEnsureColumns(t *testing.T) {
+func TestDirEnsureColumns(t *testing.T) { testEnsureColumns(t, dirStorageT(t)) }
+func TestS3EnsureColumns(t *testing.T)  { testEnsureColumns(t, s3Store(t)) }
+
+func testEnsureColumns(t *testing.T, st Storage) {
 	ctx := context.Background()
-	st := dirStorageT(t)
 	tb, err := Create(ctx, st, ident, Layout{Mode: ModeJSON, Partitioning: PartitionDay, Columns: []Column{{"a", TypeLong}}})
 	if err != nil {
 		t.Fatal(err)
@@ -683,7 +685,11 @@ func BenchmarkJSONExtract(b *testing.B) {
 		names[c.Name] = i
 	}
 	b.Run("scanner", func(b *testing.B) {
-		s := jsonScanner{names: names, slots: make([]jsonSpan, len(names))}
+		var list []string
+		for _, c := range benchColumns {
+			list = append(list, c.Name)
+		}
+		s := newJSONScanner(list)
 		b.SetBytes(int64(len(benchValue)))
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {

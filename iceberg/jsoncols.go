@@ -51,16 +51,42 @@ type jsonSpan struct {
 }
 
 // jsonScanner validates one JSON text; with names set, it records in
-// slots the span of each top-level object member whose key is in names
+// slots[i] the span of the top-level object member whose key is names[i]
 // (the last one when a key repeats, as encoding/json does).
 type jsonScanner struct {
-	names map[string]int
+	names []string
+	index map[string]int // names -> slot, when there are many
 	slots []jsonSpan
 	buf   []byte // unescaped keys
 
 	data   []byte
 	errPos int
 	errMsg string
+}
+
+func newJSONScanner(names []string) jsonScanner {
+	s := jsonScanner{names: names, slots: make([]jsonSpan, len(names))}
+	// Up to a few names, comparing is cheaper than hashing.
+	if len(names) > 8 {
+		s.index = make(map[string]int, len(names))
+		for i, n := range names {
+			s.index[n] = i
+		}
+	}
+	return s
+}
+
+func (s *jsonScanner) slot(key []byte) (int, bool) {
+	if s.index != nil {
+		i, ok := s.index[string(key)]
+		return i, ok
+	}
+	for i, n := range s.names {
+		if len(n) == len(key) && n == string(key) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // scan validates data and fills the slots (reset first).
@@ -218,7 +244,7 @@ func (s *jsonScanner) topObject(i int) int {
 			s.buf = unescape(s.buf[:0], key)
 			key = s.buf
 		}
-		slot, want := s.names[string(key)]
+		slot, want := s.slot(key)
 		if i = s.ws(kend); i >= len(s.data) || s.data[i] != ':' {
 			return s.fail(i, "")
 		}

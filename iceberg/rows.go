@@ -132,13 +132,11 @@ func newRowEncoder(sc *iceberg.Schema, asc *arrow.Schema) (*rowEncoder, error) {
 		}
 		e.cols = append(e.cols, encCol{name: nf.Name, typ: typ, idx: i})
 	}
-	if len(e.cols) > 0 {
-		e.scan.names = make(map[string]int, len(e.cols))
-		for i, c := range e.cols {
-			e.scan.names[c.name] = i
-		}
-		e.scan.slots = make([]jsonSpan, len(e.cols))
+	names := make([]string, len(e.cols))
+	for i, c := range e.cols {
+		names[i] = c.name
 	}
+	e.scan = newJSONScanner(names)
 	return e, nil
 }
 
