@@ -418,6 +418,17 @@ func testEnsureColumns(t *testing.T, st Storage) {
 	if got := re.Iceberg().Metadata().LastColumnID(); got != 12 {
 		t.Errorf("last-column-id %d", got)
 	}
+	// The name mapping the first append set follows (readers of files
+	// without ids would use it).
+	mapped := map[string]int{}
+	for _, f := range re.Iceberg().Metadata().NameMapping() {
+		if f.FieldID != nil {
+			mapped[strings.Join(f.Names, "|")] = *f.FieldID
+		}
+	}
+	if mapped["b"] != 11 || mapped["c"] != 12 || mapped["a"] != 10 {
+		t.Errorf("name mapping %v", mapped)
+	}
 	// A type clash is refused and changes nothing; a name that differs
 	// only in case too.
 	for _, cols := range [][]Column{{{"b", TypeLong}}, {{"B", TypeString}}, {{"_key", TypeString}}} {
