@@ -1,0 +1,214 @@
+package iceberg
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// defaultRowGroupBytes is how much raw record data (keys, values, headers)
+// a file's builder holds before it becomes one row group: it is the memory
+// an open file costs beyond the encoders, and the most a file can exceed
+// the target size by.
+const defaultRowGroupBytes = 4 << 20
+
+// rowOverhead is the raw size counted per row besides key, value and
+// headers (partition, offset, timestamp, validity and offsets).
+const rowOverhead = 24
+
+// countWriter counts the bytes that reach the file.
+type countWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fileWriter is one open data file of one partition bucket, spilled to a
+// local file: rows go into arrow builders, and every rowGroupBytes of raw
+// data become one zstd row group on disk, so its memory stays bounded.
+type fileWriter struct {
+	bucket  int64
+	name    string // data/<append>-<i>.parquet, relative to the table
+	spill   string // local path
+	f       *os.File
+	cw      *countWriter
+	fw      *pqarrow.FileWriter
+	lastUse uint64
+	rows    int64 // rows in the file, flushed or not
+
+	bld   *array.RecordBuilder
+	partB *array.Int32Builder
+	offB  *array.Int64Builder
+	tsB   *array.TimestampBuilder
+	keyB  *array.BinaryBuilder
+	hdrB  *array.ListBuilder
+	hdrS  *array.StructBuilder
+	hkB   *array.StringBuilder
+	hvB   *array.BinaryBuilder
+	valB  *array.BinaryBuilder
+
+	bufRows int   // rows in the builders
+	bufRaw  int64 // raw bytes in the builders
+	// sizes of the last row group, to reserve the builders once per row
+	// group instead of growing them by doubling
+	lastRows, lastKey, lastVal, lastHdr, lastHdrKey, lastHdrVal int
+	curKey, curVal, curHdr, curHdrKey, curHdrVal                int
+}
+
+func writerProps() *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithStats(true),
+		// Values and keys are mostly distinct: a dictionary is built,
+		// then thrown away at the first page. Skip it.
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor("_headers.list.element.key", true),
+	)
+}
+
+func newFileWriter(asc *arrow.Schema, bucket int64, name, spill string) (*fileWriter, error) {
+	f, err := os.OpenFile(spill, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("spill %s: %w", spill, err)
+	}
+	cw := &countWriter{w: bufio.NewWriterSize(f, 256<<10)}
+	fw, err := pqarrow.NewFileWriter(asc, cw, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		os.Remove(spill)
+		return nil, fmt.Errorf("parquet writer %s: %w", name, err)
+	}
+	w := &fileWriter{bucket: bucket, name: name, spill: spill, f: f, cw: cw, fw: fw}
+	w.bld = array.NewRecordBuilder(memory.DefaultAllocator, asc)
+	w.partB = w.bld.Field(0).(*array.Int32Builder)
+	w.offB = w.bld.Field(1).(*array.Int64Builder)
+	w.tsB = w.bld.Field(2).(*array.TimestampBuilder)
+	w.keyB = w.bld.Field(3).(*array.BinaryBuilder)
+	w.hdrB = w.bld.Field(4).(*array.ListBuilder)
+	w.hdrS = w.hdrB.ValueBuilder().(*array.StructBuilder)
+	w.hkB = w.hdrS.FieldBuilder(0).(*array.StringBuilder)
+	w.hvB = w.hdrS.FieldBuilder(1).(*array.BinaryBuilder)
+	w.valB = w.bld.Field(5).(*array.BinaryBuilder)
+	return w, nil
+}
+
+// add appends one row to the builders (the caller checked the order).
+func (w *fileWriter) add(r *Record, micros int64) {
+	if w.bufRows == 0 && w.lastRows > 0 {
+		w.reserve()
+	}
+	w.partB.Append(r.Partition)
+	w.offB.Append(r.Offset)
+	w.tsB.Append(arrow.Timestamp(micros))
+	raw := int64(rowOverhead + len(r.Key) + len(r.Value))
+	if r.Key == nil {
+		w.keyB.AppendNull()
+	} else {
+		w.keyB.Append(r.Key)
+		w.curKey += len(r.Key)
+	}
+	w.hdrB.Append(true)
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		w.hdrS.Append(true)
+		w.hkB.Append(h.Key)
+		if h.Value == nil {
+			w.hvB.AppendNull()
+		} else {
+			w.hvB.Append(h.Value)
+		}
+		raw += int64(8 + len(h.Key) + len(h.Value))
+		w.curHdrKey += len(h.Key)
+		w.curHdrVal += len(h.Value)
+	}
+	w.curHdr += len(r.Headers)
+	if r.Value == nil {
+		w.valB.AppendNull()
+	} else {
+		w.valB.Append(r.Value)
+		w.curVal += len(r.Value)
+	}
+	w.bufRows++
+	w.bufRaw += raw
+	w.rows++
+}
+
+// reserve sizes the builders for a row group like the last one.
+func (w *fileWriter) reserve() {
+	n := w.lastRows + w.lastRows/8
+	w.bld.Reserve(n)
+	w.keyB.ReserveData(w.lastKey + w.lastKey/8)
+	w.valB.ReserveData(w.lastVal + w.lastVal/8)
+	if w.lastHdr > 0 {
+		h := w.lastHdr + w.lastHdr/8
+		w.hdrS.Reserve(h)
+		w.hkB.Reserve(h)
+		w.hkB.ReserveData(w.lastHdrKey + w.lastHdrKey/8)
+		w.hvB.Reserve(h)
+		w.hvB.ReserveData(w.lastHdrVal + w.lastHdrVal/8)
+	}
+}
+
+// flush writes the builders' rows as one row group.
+func (w *fileWriter) flush() error {
+	if w.bufRows == 0 {
+		return nil
+	}
+	rec := w.bld.NewRecordBatch()
+	defer rec.Release()
+	w.lastRows, w.lastKey, w.lastVal, w.lastHdr, w.lastHdrKey, w.lastHdrVal = w.bufRows, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal
+	w.bufRows, w.bufRaw, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal = 0, 0, 0, 0, 0, 0, 0
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("write %s: %w", w.name, err)
+	}
+	return nil
+}
+
+// size is the bytes written to the file so far (compressed) plus the raw
+// bytes waiting in the builders.
+func (w *fileWriter) size() int64 { return w.cw.n + w.bufRaw }
+
+// close flushes the last row group, writes the footer and closes the
+// spill file; it returns the footer and the file size.
+func (w *fileWriter) close() (*metadata.FileMetaData, int64, error) {
+	err := w.flush()
+	w.bld.Release()
+	if cerr := w.fw.Close(); err == nil {
+		err = cerr
+	}
+	if ferr := w.cw.w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("close %s: %w", w.name, err)
+	}
+	md, err := w.fw.FileMetadata()
+	if err != nil {
+		return nil, 0, fmt.Errorf("close %s: %w", w.name, err)
+	}
+	return md, w.cw.n, nil
+}
+
+// discard drops an open file and its spill.
+func (w *fileWriter) discard() {
+	w.bld.Release()
+	_ = w.fw.Close()
+	w.f.Close()
+	os.Remove(w.spill)
+}
