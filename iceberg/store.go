@@ -530,8 +530,10 @@ func (f *s3File) dropBody() {
 	}
 }
 
-func (f *s3File) Close() error               { f.dropBody(); return nil }
-func (f *s3File) Stat() (fs.FileInfo, error) { return s3Entry{name: path.Base(f.key), size: f.size, mod: f.mod}, nil }
+func (f *s3File) Close() error { f.dropBody(); return nil }
+func (f *s3File) Stat() (fs.FileInfo, error) {
+	return s3Entry{name: path.Base(f.key), size: f.size, mod: f.mod}, nil
+}
 
 // s3Entry is the fs.FileInfo and fs.DirEntry of an object (or of the
 // root of a WalkDir).
