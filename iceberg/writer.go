@@ -71,11 +71,19 @@ type fileWriter struct {
 func writerProps() *parquet.WriterProperties {
 	return parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1),
 		parquet.WithStats(true),
 		// Values and keys are mostly distinct: a dictionary is built,
 		// then thrown away at the first page. Skip it.
 		parquet.WithDictionaryDefault(false),
 		parquet.WithDictionaryFor("_headers.list.element.key", true),
+		// Min/max of keys, values and headers serve no query and cost a
+		// compare per row; _partition, _offset and _timestamp keep theirs
+		// (the partition value is inferred from _timestamp's bounds).
+		parquet.WithStatsFor("_key", false),
+		parquet.WithStatsFor("value", false),
+		parquet.WithStatsFor("_headers.list.element.key", false),
+		parquet.WithStatsFor("_headers.list.element.value", false),
 	)
 }
 
