@@ -278,7 +278,9 @@ func TestOutOfOrder(t *testing.T) {
 	}
 	a := tb.NewAppend(WriteOptions{SpillDir: t.TempDir()})
 	ts := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
-	add := func(p int32, o int64) error { return a.Add(ctx, Record{Partition: p, Offset: o, Timestamp: ts, Value: []byte("v")}) }
+	add := func(p int32, o int64) error {
+		return a.Add(ctx, Record{Partition: p, Offset: o, Timestamp: ts, Value: []byte("v")})
+	}
 	for _, c := range []struct {
 		p  int32
 		o  int64
