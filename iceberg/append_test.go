@@ -299,8 +299,9 @@ func TestOutOfOrder(t *testing.T) {
 	}
 }
 
-// TestMemoryBounded: 200 MB of records through one append keep the heap
-// in use under 64 MiB (row groups of 4 MiB, two open files).
+// TestMemoryBounded: 200 MB of records through one append keep the live
+// heap under 40 MiB (row groups of 4 MiB, two open files, the zstd
+// encoders; about 24 MiB measured).
 func TestMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -333,7 +334,7 @@ func TestMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("peak heap in use %d MiB for %d MB of records", peak>>20, n*1000/1_000_000)
-	if peak > 64<<20 {
+	if peak > 40<<20 {
 		t.Fatalf("heap in use reached %d MiB", peak>>20)
 	}
 }
