@@ -64,6 +64,7 @@ type Append struct {
 	rowGroup int64
 
 	open     map[int64]*fileWriter
+	comp     compressor // writes the row groups of all open files
 	tick     uint64
 	nfiles   int
 	files    []iceberg.DataFile
@@ -144,7 +145,9 @@ func (a *Append) Add(ctx context.Context, r Record) error {
 			a.err = err
 			return err
 		}
-		if w.cw.n >= a.opts.TargetFileBytes {
+		// size counts queued rows raw (more than they will take):
+		// the file ends at most one row group past the target.
+		if w.size() >= a.opts.TargetFileBytes {
 			if err := a.closeFile(ctx, w); err != nil {
 				a.err = err
 				return err
@@ -171,7 +174,7 @@ func (a *Append) openFile(ctx context.Context, b int64) (*fileWriter, error) {
 	name := fmt.Sprintf("data/%s-%05d.parquet", a.id, a.nfiles)
 	spill := filepath.Join(a.opts.SpillDir, fmt.Sprintf("%s-%05d.parquet", a.id, a.nfiles))
 	a.nfiles++
-	w, err := newFileWriter(a.asc, b, name, spill)
+	w, err := newFileWriter(a.asc, &a.comp, b, name, spill)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +239,7 @@ func (a *Append) Commit(ctx context.Context, incarnation string, next map[int32]
 		return errFinished
 	}
 	a.done = true
+	defer a.comp.stop()
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -303,6 +307,7 @@ func (a *Append) Abort(context.Context) {
 		return
 	}
 	a.done = true
+	defer a.comp.stop()
 	a.discardOpen()
 	a.removeUploaded()
 }

@@ -300,8 +300,9 @@ func TestOutOfOrder(t *testing.T) {
 }
 
 // TestMemoryBounded: 200 MB of records through one append keep the live
-// heap under 40 MiB (row groups of 4 MiB, two open files, the zstd
-// encoders; about 24 MiB measured).
+// heap under 48 MiB: two open files' builders, the row group being
+// compressed, the encoders (about 37 MiB measured; it does not grow with
+// the data).
 func TestMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -334,7 +335,7 @@ func TestMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("peak heap in use %d MiB for %d MB of records", peak>>20, n*1000/1_000_000)
-	if peak > 40<<20 {
+	if peak > 48<<20 {
 		t.Fatalf("heap in use reached %d MiB", peak>>20)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -24,16 +26,79 @@ const defaultRowGroupBytes = 4 << 20
 // headers (partition, offset, timestamp, validity and offsets).
 const rowOverhead = 24
 
-// countWriter counts the bytes that reach the file.
+// countWriter counts the bytes that reach the file (written by the
+// compressor goroutine, read by Add for Bytes and rolling).
 type countWriter struct {
 	w *bufio.Writer
-	n int64
+	n atomic.Int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
+}
+
+// compressor encodes and compresses row groups on its own goroutine, one
+// at a time in submission order, while Add fills the next: the two cores
+// share the work. Submitting waits for the previous row group to be taken,
+// so the memory it adds is one row group (the one being written).
+type compressor struct {
+	jobs    chan func() error
+	pending sync.WaitGroup
+	mu      sync.Mutex
+	err     error // the first failed job; later jobs are skipped
+	started bool
+}
+
+func (c *compressor) submit(job func() error) {
+	if !c.started {
+		c.started = true
+		c.jobs = make(chan func() error)
+		go c.run()
+	}
+	c.pending.Add(1)
+	c.jobs <- job
+}
+
+func (c *compressor) run() {
+	for job := range c.jobs {
+		c.mu.Lock()
+		failed := c.err != nil
+		c.mu.Unlock()
+		if !failed {
+			if err := job(); err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+			}
+		}
+		c.pending.Done()
+	}
+}
+
+// wait returns when every submitted job is done, with the first error.
+func (c *compressor) wait() error {
+	c.pending.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// failed is the first error so far, without waiting.
+func (c *compressor) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// stop waits for the jobs and ends the goroutine.
+func (c *compressor) stop() {
+	c.pending.Wait()
+	if c.started {
+		close(c.jobs)
+		c.started = false
+	}
 }
 
 // fileWriter is one open data file of one partition bucket, spilled to a
@@ -45,7 +110,9 @@ type fileWriter struct {
 	spill   string // local path
 	f       *os.File
 	cw      *countWriter
-	fw      *pqarrow.FileWriter
+	fw      *pqarrow.FileWriter // used by the compressor once rows are submitted
+	comp    *compressor
+	queued  atomic.Int64 // raw bytes submitted and not yet written
 	lastUse uint64
 	rows    int64 // rows in the file, flushed or not
 
@@ -87,7 +154,7 @@ func writerProps() *parquet.WriterProperties {
 	)
 }
 
-func newFileWriter(asc *arrow.Schema, bucket int64, name, spill string) (*fileWriter, error) {
+func newFileWriter(asc *arrow.Schema, comp *compressor, bucket int64, name, spill string) (*fileWriter, error) {
 	f, err := os.OpenFile(spill, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", spill, err)
@@ -99,7 +166,7 @@ func newFileWriter(asc *arrow.Schema, bucket int64, name, spill string) (*fileWr
 		os.Remove(spill)
 		return nil, fmt.Errorf("parquet writer %s: %w", name, err)
 	}
-	w := &fileWriter{bucket: bucket, name: name, spill: spill, f: f, cw: cw, fw: fw}
+	w := &fileWriter{bucket: bucket, name: name, spill: spill, f: f, cw: cw, fw: fw, comp: comp}
 	w.bld = array.NewRecordBuilder(memory.DefaultAllocator, asc)
 	w.partB = w.bld.Field(0).(*array.Int32Builder)
 	w.offB = w.bld.Field(1).(*array.Int64Builder)
@@ -170,29 +237,42 @@ func (w *fileWriter) reserve() {
 	}
 }
 
-// flush writes the builders' rows as one row group.
+// flush hands the builders' rows to the compressor as one row group.
 func (w *fileWriter) flush() error {
+	if err := w.comp.failed(); err != nil {
+		return err
+	}
 	if w.bufRows == 0 {
 		return nil
 	}
 	rec := w.bld.NewRecordBatch()
-	defer rec.Release()
+	raw := w.bufRaw
 	w.lastRows, w.lastKey, w.lastVal, w.lastHdr, w.lastHdrKey, w.lastHdrVal = w.bufRows, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal
 	w.bufRows, w.bufRaw, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal = 0, 0, 0, 0, 0, 0, 0
-	if err := w.fw.Write(rec); err != nil {
-		return fmt.Errorf("write %s: %w", w.name, err)
-	}
+	w.queued.Add(raw)
+	w.comp.submit(func() error {
+		defer rec.Release()
+		defer w.queued.Add(-raw)
+		if err := w.fw.Write(rec); err != nil {
+			return fmt.Errorf("write %s: %w", w.name, err)
+		}
+		return nil
+	})
 	return nil
 }
 
 // size is the bytes written to the file so far (compressed) plus the raw
-// bytes waiting in the builders.
-func (w *fileWriter) size() int64 { return w.cw.n + w.bufRaw }
+// bytes queued or waiting in the builders: never less than the file will
+// be once they are written.
+func (w *fileWriter) size() int64 { return w.cw.n.Load() + w.queued.Load() + w.bufRaw }
 
-// close flushes the last row group, writes the footer and closes the
-// spill file; it returns the footer and the file size.
+// close flushes the last row group, waits for the compressor, writes the
+// footer and closes the spill file; it returns the footer and the file size.
 func (w *fileWriter) close() (*metadata.FileMetaData, int64, error) {
 	err := w.flush()
+	if werr := w.comp.wait(); err == nil {
+		err = werr
+	}
 	w.bld.Release()
 	if cerr := w.fw.Close(); err == nil {
 		err = cerr
@@ -210,11 +290,12 @@ func (w *fileWriter) close() (*metadata.FileMetaData, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("close %s: %w", w.name, err)
 	}
-	return md, w.cw.n, nil
+	return md, w.cw.n.Load(), nil
 }
 
 // discard drops an open file and its spill.
 func (w *fileWriter) discard() {
+	_ = w.comp.wait()
 	w.bld.Release()
 	_ = w.fw.Close()
 	w.f.Close()
