@@ -64,7 +64,8 @@ type Append struct {
 	rowGroup int64
 
 	open     map[int64]*fileWriter
-	comp     compressor // writes the row groups of all open files
+	comp     worker // writes the row groups of all open files
+	uploads  worker // uploads closed files
 	tick     uint64
 	nfiles   int
 	files    []iceberg.DataFile
@@ -200,13 +201,25 @@ func (a *Append) closeFile(ctx context.Context, w *fileWriter) error {
 	}
 	// Counted before the upload: a failed upload may have left the object.
 	a.uploaded = append(a.uploaded, w.name)
-	err = putFile(ctx, a.t.st, w.name, w.spill)
-	os.Remove(w.spill)
-	if err != nil {
-		return fmt.Errorf("upload %s: %w", w.name, err)
-	}
 	a.files = append(a.files, df)
 	a.closed += size
+	if err := a.uploads.failed(); err != nil {
+		os.Remove(w.spill)
+		return err
+	}
+	st, name, spill := a.t.st, w.name, w.spill
+	// The upload runs after Add returns, with Add's ctx: a ctx that ends
+	// before Commit fails the append.
+	a.uploads.submit(func(skip bool) error {
+		defer os.Remove(spill)
+		if skip {
+			return nil
+		}
+		if err := putFile(ctx, st, name, spill); err != nil {
+			return fmt.Errorf("upload %s: %w", name, err)
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -240,6 +253,7 @@ func (a *Append) Commit(ctx context.Context, incarnation string, next map[int32]
 	}
 	a.done = true
 	defer a.comp.stop()
+	defer a.uploads.stop()
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -285,6 +299,9 @@ func (a *Append) Commit(ctx context.Context, incarnation string, next map[int32]
 			return fail(err)
 		}
 	}
+	if err := a.uploads.wait(); err != nil {
+		return fail(err)
+	}
 	txn := t.tbl.NewTransaction()
 	props := iceberg.Properties{SummaryOffsets: encodeOffsets(offsets), SummaryIncarnation: incarnation}
 	if err := txn.AddDataFiles(ctx, a.files, props); err != nil {
@@ -308,11 +325,15 @@ func (a *Append) Abort(context.Context) {
 	}
 	a.done = true
 	defer a.comp.stop()
+	defer a.uploads.stop()
 	a.discardOpen()
 	a.removeUploaded()
 }
 
+// discardOpen drops the open files and waits for the uploads (their spills
+// are removed either way).
 func (a *Append) discardOpen() {
+	_ = a.uploads.wait()
 	for b, w := range a.open {
 		w.discard()
 		delete(a.open, b)

@@ -408,3 +408,40 @@ func TestS3PutFileMultipart(t *testing.T) {
 		t.Fatalf("left after delete: %v", names)
 	}
 }
+
+// failingUpload is a store whose uploads fail.
+type failingUpload struct{ Storage }
+
+func (failingUpload) PutFile(context.Context, string, string) error {
+	return errors.New("injected upload failure")
+}
+
+// TestUploadFailure: an upload that fails (in the background, during Add)
+// fails the append: Add or Commit reports it, nothing is committed, no
+// spill stays.
+func TestUploadFailure(t *testing.T) {
+	ctx := context.Background()
+	st := failingUpload{dirStore(t)}
+	tb, err := Create(ctx, st, ident, PartitionDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStream()
+	spill := t.TempDir()
+	a := tb.NewAppend(WriteOptions{TargetFileBytes: 16 << 10, SpillDir: spill})
+	base := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	var addErr error
+	for o := int64(0); o < 3000 && addErr == nil; o++ {
+		addErr = a.Add(ctx, s.record(0, o, base.Add(time.Duration(o)*time.Second), 100, nil))
+	}
+	err = a.Commit(ctx, "inc", map[int32]int64{0: 3000})
+	if err == nil || !strings.Contains(errors.Join(addErr, err).Error(), "injected upload failure") {
+		t.Fatalf("add: %v, commit: %v, want the upload failure", addErr, err)
+	}
+	if tb.Version() != 1 {
+		t.Fatalf("table at v%d, want v1", tb.Version())
+	}
+	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+		t.Fatalf("spill dir holds %d files", len(ents))
+	}
+}

@@ -27,7 +27,7 @@ const defaultRowGroupBytes = 4 << 20
 const rowOverhead = 24
 
 // countWriter counts the bytes that reach the file (written by the
-// compressor goroutine, read by Add for Bytes and rolling).
+// compressing worker, read by Add for Bytes and rolling).
 type countWriter struct {
 	w *bufio.Writer
 	n atomic.Int64
@@ -39,46 +39,48 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// compressor encodes and compresses row groups on its own goroutine, one
-// at a time in submission order, while Add fills the next: the two cores
-// share the work. Submitting waits for the previous row group to be taken,
-// so the memory it adds is one row group (the one being written).
-type compressor struct {
-	jobs    chan func() error
+// worker runs jobs on its own goroutine, one at a time in submission
+// order, while Add goes on: an Append has one that encodes and compresses
+// row groups (the two cores share the work) and one that uploads closed
+// files. Submitting waits for the previous job to be taken, so the
+// compressor adds one row group of memory (the one being written) and the
+// uploader one spilled file on disk.
+type worker struct {
+	jobs    chan func(skip bool) error
 	pending sync.WaitGroup
 	mu      sync.Mutex
 	err     error // the first failed job; later jobs are skipped
 	started bool
 }
 
-func (c *compressor) submit(job func() error) {
+// submit queues job; after a job has failed, later ones run with skip
+// set (to release what they hold) and their errors are dropped.
+func (c *worker) submit(job func(skip bool) error) {
 	if !c.started {
 		c.started = true
-		c.jobs = make(chan func() error)
+		c.jobs = make(chan func(skip bool) error)
 		go c.run()
 	}
 	c.pending.Add(1)
 	c.jobs <- job
 }
 
-func (c *compressor) run() {
+func (c *worker) run() {
 	for job := range c.jobs {
 		c.mu.Lock()
 		failed := c.err != nil
 		c.mu.Unlock()
-		if !failed {
-			if err := job(); err != nil {
-				c.mu.Lock()
-				c.err = err
-				c.mu.Unlock()
-			}
+		if err := job(failed); err != nil && !failed {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
 		}
 		c.pending.Done()
 	}
 }
 
 // wait returns when every submitted job is done, with the first error.
-func (c *compressor) wait() error {
+func (c *worker) wait() error {
 	c.pending.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -86,14 +88,14 @@ func (c *compressor) wait() error {
 }
 
 // failed is the first error so far, without waiting.
-func (c *compressor) failed() error {
+func (c *worker) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
 // stop waits for the jobs and ends the goroutine.
-func (c *compressor) stop() {
+func (c *worker) stop() {
 	c.pending.Wait()
 	if c.started {
 		close(c.jobs)
@@ -111,7 +113,7 @@ type fileWriter struct {
 	f       *os.File
 	cw      *countWriter
 	fw      *pqarrow.FileWriter // used by the compressor once rows are submitted
-	comp    *compressor
+	comp    *worker
 	queued  atomic.Int64 // raw bytes submitted and not yet written
 	lastUse uint64
 	rows    int64 // rows in the file, flushed or not
@@ -154,7 +156,7 @@ func writerProps() *parquet.WriterProperties {
 	)
 }
 
-func newFileWriter(asc *arrow.Schema, comp *compressor, bucket int64, name, spill string) (*fileWriter, error) {
+func newFileWriter(asc *arrow.Schema, comp *worker, bucket int64, name, spill string) (*fileWriter, error) {
 	f, err := os.OpenFile(spill, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", spill, err)
@@ -250,9 +252,12 @@ func (w *fileWriter) flush() error {
 	w.lastRows, w.lastKey, w.lastVal, w.lastHdr, w.lastHdrKey, w.lastHdrVal = w.bufRows, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal
 	w.bufRows, w.bufRaw, w.curKey, w.curVal, w.curHdr, w.curHdrKey, w.curHdrVal = 0, 0, 0, 0, 0, 0, 0
 	w.queued.Add(raw)
-	w.comp.submit(func() error {
+	w.comp.submit(func(skip bool) error {
 		defer rec.Release()
 		defer w.queued.Add(-raw)
+		if skip {
+			return nil
+		}
 		if err := w.fw.Write(rec); err != nil {
 			return fmt.Errorf("write %s: %w", w.name, err)
 		}
