@@ -445,3 +445,33 @@ func TestUploadFailure(t *testing.T) {
 		t.Fatalf("spill dir holds %d files", len(ents))
 	}
 }
+
+// TestDirPutFileAcrossFS: a spill directory on another file system
+// (/dev/shm) is copied, not renamed, into the table.
+func TestDirPutFileAcrossFS(t *testing.T) {
+	spill, err := os.MkdirTemp("/dev/shm", "zombi-spill-")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer os.RemoveAll(spill)
+	ctx := context.Background()
+	tb, err := Create(ctx, dirStore(t), ident, PartitionDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := tb.NewAppend(WriteOptions{SpillDir: spill})
+	for _, r := range records(0, 0, 10) {
+		if err := a.Add(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(ctx, "inc", map[int32]int64{0: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(scanRows(t, tb)); n != 10 {
+		t.Fatalf("%d rows, want 10", n)
+	}
+	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+		t.Fatalf("spill dir holds %d files", len(ents))
+	}
+}

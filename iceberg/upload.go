@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/google/uuid"
 )
 
 // fileStorage is a Storage that stores a local file without reading it
@@ -53,21 +54,41 @@ func (d dirStorage) PutFile(_ context.Context, name, local string) error {
 		if !errors.Is(err, syscall.EXDEV) {
 			return err
 		}
-		data, err := os.ReadFile(local)
-		if err != nil {
-			return err
-		}
-		tmp, err := tmpFile(p, data)
-		if err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			os.Remove(tmp)
+		if err := copyFile(local, p); err != nil {
 			return err
 		}
 	}
 	syncDir(filepath.Dir(p))
 	return nil
+}
+
+// copyFile copies local to a synced temporary file next to p, then
+// renames it to p (streamed: data files are up to the target size).
+func copyFile(local, p string) error {
+	src, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp := p + "." + uuid.NewString() + ".tmp"
+	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Multipart uploads: files above multipartThreshold go up in parts of
