@@ -142,10 +142,11 @@ func writerProps() *parquet.WriterProperties {
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(1),
 		parquet.WithStats(true),
-		// Values and keys are mostly distinct: a dictionary is built,
-		// then thrown away at the first page. Skip it.
+		// No dictionaries: values and keys are mostly distinct (a
+		// dictionary would be built, then dropped at the first page), and
+		// arrow-go's dictionary encoder allocates per value (header keys
+		// repeat, but zstd folds them as well).
 		parquet.WithDictionaryDefault(false),
-		parquet.WithDictionaryFor("_headers.list.element.key", true),
 		// Min/max of keys, values and headers serve no query and cost a
 		// compare per row; _partition, _offset and _timestamp keep theirs
 		// (the partition value is inferred from _timestamp's bounds).
