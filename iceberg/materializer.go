@@ -55,6 +55,11 @@ type Materializer struct {
 	mu     sync.Mutex
 	topics map[string]*topicState // by topic name; guarded by mu
 
+	// probed: the warehouse's conditional create was checked (by the
+	// worker, once); unsafe: it is not honoured, tables are written
+	// through UnsafeCreate.
+	probed, unsafe bool
+
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -385,12 +390,19 @@ func (m *Materializer) openDLQ(ctx context.Context, ts *topicState, topic string
 	d := &deadLetters{tbl: ts.dlq, committed: map[int32]int64{}}
 	if d.tbl == nil {
 		name := DLQName(topic)
-		t, err := Load(ctx, m.cfg.Warehouse.Storage(m.cfg.Namespace, name), table.Identifier{m.cfg.Namespace, name})
+		st, err := m.storage(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := Load(ctx, st, table.Identifier{m.cfg.Namespace, name})
 		switch {
 		case errors.Is(err, ErrNoTable):
 			return d, nil
 		case err != nil:
 			return nil, err
+		}
+		if mode := t.Layout().Mode; mode != ModeDLQ {
+			return nil, fmt.Errorf("table %s is a %s table (of a topic named %s?), not the dead-letter table of %s: rename one of the topics, or turn zombi.iceberg.enable off for one", name, mode, name, topic)
 		}
 		ts.dlq, d.tbl = t, t
 	} else if err := d.tbl.Reload(ctx); err != nil {
@@ -416,7 +428,10 @@ func (d *deadLetters) add(ctx context.Context, m *Materializer, ts *topicState, 
 	}
 	if d.tbl == nil {
 		name := DLQName(topic)
-		st := m.cfg.Warehouse.Storage(m.cfg.Namespace, name)
+		st, err := m.storage(ctx, name)
+		if err != nil {
+			return err
+		}
 		ident := table.Identifier{m.cfg.Namespace, name}
 		t, err := Create(ctx, st, ident, DLQLayout(l))
 		if errors.Is(err, ErrExists) {
@@ -470,7 +485,10 @@ func (m *Materializer) noteTable(ts *topicState, tbl *Table) error {
 
 // open loads the topic's table, or creates it.
 func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.Iceberg) (*Table, error) {
-	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
+	st, err := m.storage(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
 	ident := table.Identifier{m.cfg.Namespace, topic}
 	t, err := Load(ctx, st, ident)
 	if err == nil {
@@ -561,4 +579,25 @@ func toRecord(p int32, r *batch.Record) Record {
 		}
 	}
 	return rec
+}
+
+// storage is the storage the worker writes table name through. The first
+// call checks that the warehouse honours create-if-absent (If-None-Match
+// on S3); a store that ignores it gets a warning and UnsafeCreate.
+func (m *Materializer) storage(ctx context.Context, name string) (Storage, error) {
+	if !m.probed {
+		ok, err := ProbeConditionalCreate(ctx, m.cfg.Warehouse.Storage(m.cfg.Namespace, ""))
+		if err != nil {
+			return nil, fmt.Errorf("check the warehouse's conditional writes: %w", err)
+		}
+		m.probed, m.unsafe = true, !ok
+		if !ok {
+			m.log.Warn("the Iceberg warehouse ignores conditional writes (If-None-Match: *): commits are safe only while this Zombi is the only writer of its tables; never share the warehouse between clusters", "warehouse", m.cfg.Warehouse.Location())
+		}
+	}
+	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, name)
+	if m.unsafe {
+		st = UnsafeCreate(st)
+	}
+	return st, nil
 }
