@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -380,7 +381,7 @@ func scanAll(t *testing.T, tb *Table) []map[string]any {
 		rows = append(rows, batchRows(tr.RecordBatch())...)
 	}
 	key := func(r map[string]any) int64 { return r["_partition"].(int64)<<40 | r["_offset"].(int64) }
-	slices.SortFunc(rows, func(a, b map[string]any) int { return cmpInt(key(a), key(b)) })
+	slices.SortFunc(rows, func(a, b map[string]any) int { return cmp.Compare(key(a), key(b)) })
 	return rows
 }
 
