@@ -752,3 +752,26 @@ func dirStorageT(t *testing.T) Storage {
 	}
 	return st
 }
+
+// TestJSONBigEscapes: a 70 000-character escaped string and key decode
+// right, and the scratch buffers they grew are let go of afterwards.
+func TestJSONBigEscapes(t *testing.T) {
+	big := strings.Repeat(`\n`, 70000)
+	recs := []Record{
+		{Value: []byte(`{"s":"` + big + `"}`)},
+		{Value: []byte(`{"` + big + `":1,"s":"a\tb"}`)},
+		{Value: []byte(`{"s":"\u00e9"}`)},
+	}
+	rows, errs := encodeRows(t, Layout{Mode: ModeJSON, Columns: allTypes}, recs)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+	}
+	if rows[0]["s"] != strings.Repeat("\n", 70000) || rows[1]["s"] != "a\tb" || rows[2]["s"] != "é" {
+		t.Errorf("strings %.20q %q %q", rows[0]["s"], rows[1]["s"], rows[2]["s"])
+	}
+	if b := shrink(make([]byte, 70000)); b != nil {
+		t.Errorf("shrink kept %d bytes", cap(b))
+	}
+}
