@@ -75,6 +75,10 @@ type Table struct {
 	tbl     *table.Table
 	version int  // N of tbl's metadata file
 	stale   bool // the last commit failed: reload before the next
+	// exact: a maintenance commit (expire, compaction) is in progress; its
+	// v{N+1} keeps the current offsets, so only v{N+1} holding exactly its
+	// bytes proves it ours (see CommitTable).
+	exact bool
 }
 
 func metadataName(n int) string { return fmt.Sprintf("metadata/v%d.metadata.json", n) }
@@ -517,7 +521,14 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 		t.stale = true
 		return nil, "", errors.Join(cerr, err)
 	}
-	if ours(t.tbl.Metadata(), md.CurrentSnapshot()) {
+	if t.exact {
+		if b, err := t.st.Read(ctx, metadataName(n)); err == nil && bytes.Equal(b, data) {
+			// Ours (others may have committed on top since: the
+			// reloaded newest version is what the caller continues from).
+			slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", n, "now", t.version, "err", cerr)
+			return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
+		}
+	} else if ours(t.tbl.Metadata(), md.CurrentSnapshot()) {
 		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
 		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 	}
