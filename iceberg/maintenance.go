@@ -103,6 +103,9 @@ func (t *Table) deleteOldMetadata(ctx context.Context) (int, error) {
 // those must never be taken for orphans.
 const OrphanGrace = time.Hour
 
+// orphanGrace is OrphanGrace; tests lower it.
+var orphanGrace = OrphanGrace
+
 // DeleteOrphans deletes the files under data/ and metadata/ that the newest
 // metadata version does not reference (through its metadata log, its
 // snapshots' manifest lists, their manifests and the data files those list,
@@ -114,7 +117,7 @@ const OrphanGrace = time.Hour
 // only to load the newest version: references only grow in versions
 // committed after that, and their new files are younger than olderThan.
 func (t *Table) DeleteOrphans(ctx context.Context, olderThan time.Time) (int, error) {
-	if limit := time.Now().Add(-OrphanGrace); olderThan.After(limit) {
+	if limit := time.Now().Add(-orphanGrace); olderThan.After(limit) {
 		olderThan = limit
 	}
 	t.mu.Lock()
