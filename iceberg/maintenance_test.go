@@ -543,3 +543,94 @@ func TestS3Orphans(t *testing.T)          { testOrphans(t, s3Store(t)) }
 func TestS3Compact(t *testing.T)          { testCompact(t, s3Store(t)) }
 func TestS3CompactConflict(t *testing.T)  { testCompactConflict(t, s3Store(t)) }
 func TestS3Drop(t *testing.T)             { testDrop(t, s3Store(t)) }
+
+// TestCompactConflictSameOffsets: another process's commit that keeps the
+// offsets (its own expiry) lands while we compact. The offsets alone
+// would take it for our commit; only our exact metadata bytes count, so
+// this is ErrConflict and the table is the other's.
+func TestCompactConflictSameOffsets(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	compactTable(t, st)
+	ist := &interposer{Storage: st}
+	tb, err := Load(ctx, ist, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(ctx, st, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ist.fn = func() {
+		if n, err := other.ExpireSnapshots(ctx, time.Now().Add(time.Second)); err != nil || n == 0 {
+			t.Errorf("other's expiry: %d, %v", n, err)
+		}
+	}
+	if _, err := tb.Compact(ctx, closedBefore, 1<<20); !errors.Is(err, ErrConflict) {
+		t.Fatalf("compaction across an expiry: %v, want ErrConflict", err)
+	}
+	re, err := Load(ctx, st, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := re.Summary(); s.DataFiles != 5 || s.Operation != "append" {
+		t.Fatalf("after the lost compaction: %+v", s)
+	}
+}
+
+// TestMaintenanceOwnCommit: a maintenance commit whose create succeeded
+// but answered "exists" (a retried or timed-out PUT) is success, once.
+func TestMaintenanceOwnCommit(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	compactTable(t, st)
+	v := 0
+	for _, op := range []func(*Table) (int, error){
+		func(tb *Table) (int, error) { return tb.Compact(ctx, closedBefore, 1<<20) },
+		func(tb *Table) (int, error) { return tb.ExpireSnapshots(ctx, time.Now().Add(time.Second)) },
+	} {
+		tb, err := Load(ctx, &ackLost{Storage: st}, ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = tb.Version()
+		if n, err := op(tb); err != nil || n == 0 {
+			t.Fatalf("at v%d: %d, %v", v, n, err)
+		}
+		if tb.Version() != v+1 {
+			t.Fatalf("v%d after a commit from v%d", tb.Version(), v)
+		}
+	}
+	re, err := Load(ctx, st, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := re.Summary(); s.DataFiles != 3 || len(re.Iceberg().Metadata().Snapshots()) != 1 || re.Version() != v+1 {
+		t.Fatalf("after both: %+v, %d snapshots", s, len(re.Iceberg().Metadata().Snapshots()))
+	}
+	if off, _ := re.CommittedOffsets(); !maps.Equal(off, map[int32]int64{0: 13, 1: 6}) {
+		t.Fatalf("offsets %v", off)
+	}
+}
+
+// TestMaintenanceEmptyTable: nothing to do on a table without snapshots.
+func TestMaintenanceEmptyTable(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	tb, err := Create(ctx, st, ident, PartitionDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tb.ExpireSnapshots(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("expire: %d, %v", n, err)
+	}
+	if n, err := tb.Compact(ctx, time.Now(), 1<<20); err != nil || n != 0 {
+		t.Fatalf("compact: %d, %v", n, err)
+	}
+	if n, err := tb.DeleteOrphans(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("orphans: %d, %v", n, err)
+	}
+	if tb.Version() != 1 {
+		t.Fatalf("v%d, want v1", tb.Version())
+	}
+}
