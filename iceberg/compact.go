@@ -26,20 +26,22 @@ import (
 // Compact rewrites the small data files (under smallBytes) of each closed
 // partition bucket into files of up to the target size
 // (write.target-file-size-bytes when the table has it, else
-// DefaultTargetFileBytes), rows sorted by _partition then _offset, in one
-// "replace" snapshot that carries the current zombi.offsets and
-// zombi.incarnation. A day or hour bucket is closed when it ends before
-// closedBefore; unpartitioned, a file is closed when the snapshot that added
-// it is older than closedBefore. A bucket is rewritten only when it has at
-// least 2 small files; files written under an older schema are left as they
-// are (an evolved schema never rewrites old files). The rows are never
-// changed, only regrouped. It returns the number of files replaced.
+// DefaultTargetFileBytes, and at most compactBatchBytes of input each: the
+// rows of one output file are sorted in memory), rows sorted by _partition
+// then _offset, in one "replace" snapshot that carries the current
+// zombi.offsets and zombi.incarnation. A day or hour bucket is closed when
+// it ends before closedBefore; unpartitioned, a file is closed when the
+// snapshot that added it is older than closedBefore. A bucket is rewritten
+// only when it has at least 2 small files; files written under an older
+// schema are left as they are (an evolved schema never rewrites old
+// files). The rows are never changed, only regrouped. It returns the
+// number of files replaced.
 //
 // Reading and writing happen without t.mu; the commit holds it and goes
 // through the conditional create: another process's commit in between is
 // ErrConflict (nothing changes, the files written are deleted, run it
 // again). An in-process Append in between is fine: the replaced files are
-// still in the table.
+// still in the table, and the replace snapshot carries the append's offsets.
 func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes int64) (int, error) {
 	t.mu.Lock()
 	if err := t.load(ctx); err != nil {
@@ -49,7 +51,7 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 	tbl := t.tbl
 	t.mu.Unlock()
 
-	batches, err := planCompaction(tbl, closedBefore, smallBytes, targetFileBytes(tbl))
+	batches, err := planCompaction(tbl, closedBefore, smallBytes, min(targetFileBytes(tbl), compactBatchBytes))
 	if err != nil || len(batches) == 0 {
 		return 0, err
 	}
@@ -118,6 +120,12 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 	slog.Info("iceberg files compacted", "component", "iceberg", "table", t.st.Location(), "replaced", len(del), "written", len(add), "version", t.version)
 	return len(del), nil
 }
+
+// compactBatchBytes bounds the input of one output file: a batch is
+// decoded in memory to be sorted (several times its Parquet size), so the
+// output files are at most this big even when the target is larger. (A
+// streaming merge of the sorted inputs would lift this; not done yet.)
+const compactBatchBytes = 32 << 20
 
 // targetFileBytes: the table property write.target-file-size-bytes, else
 // DefaultTargetFileBytes.
