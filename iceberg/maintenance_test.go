@@ -666,3 +666,33 @@ func TestCompactAcrossOwnAppend(t *testing.T) {
 		t.Fatalf("%d rows, want 21", len(rows))
 	}
 }
+
+// TestCompactHour: hour buckets close at the end of their hour.
+func TestCompactHour(t *testing.T) {
+	ctx := context.Background()
+	tb, err := Create(ctx, dirStore(t), ident, PartitionHour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offsets 0-5 are in 2026-12-05 23:00, 6 and up in 2026-12-06 00:00.
+	mustAppend(t, tb, records(0, 0, 2), map[int32]int64{0: 2})
+	mustAppend(t, tb, records(0, 2, 2), map[int32]int64{0: 4})
+	mustAppend(t, tb, records(0, 4, 4), map[int32]int64{0: 8})
+	mustAppend(t, tb, records(0, 8, 2), map[int32]int64{0: 10})
+	rows := allRows(t, tb)
+	if n, err := tb.Compact(ctx, closedBefore, 1); err != nil || n != 0 {
+		t.Fatalf("no file is under 1 byte: compacted %d, %v", n, err)
+	}
+	if n, err := tb.Compact(ctx, closedBefore.Add(-time.Minute), 1<<20); err != nil || n != 0 {
+		t.Fatalf("before 23:00 closed: %d, %v", n, err)
+	}
+	if n, err := tb.Compact(ctx, closedBefore, 1<<20); err != nil || n != 3 {
+		t.Fatalf("23:00 closed: compacted %d, %v, want 3", n, err)
+	}
+	if n, err := tb.Compact(ctx, closedBefore.Add(time.Hour), 1<<20); err != nil || n != 2 {
+		t.Fatalf("00:00 closed: compacted %d, %v, want 2", n, err)
+	}
+	if s := tb.Summary(); s.DataFiles != 2 || !slices.Equal(allRows(t, tb), rows) {
+		t.Fatalf("after compaction %+v", s)
+	}
+}
