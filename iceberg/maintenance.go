@@ -1,7 +1,9 @@
 package iceberg
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -263,4 +265,50 @@ func currentSummaryProps(tbl *table.Table) iceberg.Properties {
 		}
 	}
 	return props
+}
+
+// DefaultSmallFileBytes: data files under this are compacted by Maintain
+// when the caller gives no threshold.
+const DefaultSmallFileBytes = 16 << 20
+
+// MaintainOptions are the per-topic settings Maintain follows.
+type MaintainOptions struct {
+	// SnapshotKeep is zombi.iceberg.snapshot.keep.ms (DefaultSnapshotKeep
+	// when 0).
+	SnapshotKeep time.Duration
+	// CommitInterval is zombi.iceberg.commit.interval.ms: a bucket is
+	// closed once it ended an interval ago, and a file is an orphan only
+	// when older than max(2 × interval, OrphanGrace).
+	CommitInterval time.Duration
+	// SmallFileBytes: files under it are compacted (DefaultSmallFileBytes
+	// when 0; negative turns compaction off).
+	SmallFileBytes int64
+}
+
+// MaintainResult counts what one Maintain did.
+type MaintainResult struct {
+	Compacted, Expired, Orphans int
+}
+
+// Maintain runs the table's upkeep at time now, in this order: compaction
+// of closed buckets, expiry of snapshots older than SnapshotKeep (which
+// deletes the files only they reached, among them the files compacted
+// SnapshotKeep ago), then the orphan clean-up. Call it from the
+// materializer's goroutine between two appends (no append in flight). A
+// step that fails does not stop the next; the errors are joined.
+func (t *Table) Maintain(ctx context.Context, now time.Time, o MaintainOptions) (MaintainResult, error) {
+	keep := cmp.Or(o.SnapshotKeep, DefaultSnapshotKeep)
+	small := cmp.Or(o.SmallFileBytes, DefaultSmallFileBytes)
+	var res MaintainResult
+	var errs []error
+	var err error
+	if small > 0 {
+		res.Compacted, err = t.Compact(ctx, now.Add(-o.CommitInterval), small)
+		errs = append(errs, err)
+	}
+	res.Expired, err = t.ExpireSnapshots(ctx, now.Add(-keep))
+	errs = append(errs, err)
+	res.Orphans, err = t.DeleteOrphans(ctx, now.Add(-max(2*o.CommitInterval, OrphanGrace)))
+	errs = append(errs, err)
+	return res, errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -694,5 +696,53 @@ func TestCompactHour(t *testing.T) {
 	}
 	if s := tb.Summary(); s.DataFiles != 2 || !slices.Equal(allRows(t, tb), rows) {
 		t.Fatalf("after compaction %+v", s)
+	}
+}
+
+// TestMaintain: compaction, expiry and orphans in one call, with the
+// policy the materializer uses.
+func TestMaintain(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	tb := compactTable(t, st)
+	rows := allRows(t, tb)
+	offs, _ := tb.CommittedOffsets()
+	if err := st.Write(ctx, "data/lost-00000.parquet", []byte("orphan")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, "data/young-00000.parquet", []byte("in flight")); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(filepath.Join(st.Location(), "data", "lost-00000.parquet"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	res, err := tb.Maintain(ctx, time.Now(), MaintainOptions{SnapshotKeep: time.Millisecond, CommitInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (MaintainResult{Compacted: 3, Expired: 4, Orphans: 1}); res != want {
+		t.Fatalf("maintain: %+v, want %+v", res, want)
+	}
+	if exists(t, st, "data/lost-00000.parquet") || !exists(t, st, "data/young-00000.parquet") {
+		t.Fatal("orphans: the old one must go, the young one stay")
+	}
+	re, err := Load(ctx, st, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := re.CommittedOffsets(); !maps.Equal(got, offs) || !slices.Equal(allRows(t, re), rows) {
+		t.Fatalf("offsets %v (want %v) or rows changed", got, offs)
+	}
+	// Every data file left is one the table lists (plus the young one).
+	live := map[string]bool{"data/young-00000.parquet": true}
+	for _, e := range mustLive(t, re) {
+		live[rel(st, e.DataFile().FilePath())] = true
+	}
+	for _, f := range files(t, st, "data") {
+		if !live[f] {
+			t.Errorf("data file %s left that no snapshot lists", f)
+		}
 	}
 }
