@@ -746,3 +746,39 @@ func TestMaintain(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCompact: 20 appends of 10,000 records of 100 B on a closed day
+// (one small file each), compacted into one.
+func BenchmarkCompact(b *testing.B) {
+	ctx := context.Background()
+	const appends, per = 20, 10_000
+	val := make([]byte, 100)
+	for b.Loop() {
+		b.StopTimer()
+		st, err := DirStorage(b.TempDir() + "/zombi/t")
+		if err != nil {
+			b.Fatal(err)
+		}
+		tb, err := Create(ctx, st, ident, PartitionDay)
+		if err != nil {
+			b.Fatal(err)
+		}
+		day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		for a := 0; a < appends; a++ {
+			recs := make([]Record, per)
+			for i := range recs {
+				o := int64(a*per + i)
+				recs[i] = Record{Partition: 0, Offset: o, Timestamp: day.Add(time.Duration(o) * time.Millisecond), Key: []byte("k"), Value: val}
+			}
+			if err := tb.Append(ctx, "inc", recs, map[int32]int64{0: int64((a + 1) * per)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		n, err := tb.Compact(ctx, closedBefore, 1<<20)
+		if err != nil || n != appends {
+			b.Fatalf("compacted %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(appends*per)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -106,3 +106,44 @@ func TestPartitionStatsLarge(t *testing.T) {
 
 func TestDirPartitionStats(t *testing.T) { testPartitionStats(t, dirStore(t)) }
 func TestS3PartitionStats(t *testing.T)  { testPartitionStats(t, s3Store(t)) }
+
+// BenchmarkPartitionStats: 1 M rows of 4 partitions in 10 appends (20
+// files, two days each), read back as partition stats.
+func BenchmarkPartitionStats(b *testing.B) {
+	ctx := context.Background()
+	st, err := DirStorage(b.TempDir() + "/zombi/t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tb, err := Create(ctx, st, ident, PartitionDay)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const parts, per = 4, 25_000
+	for a := 0; a < 10; a++ {
+		var recs []Record
+		next := map[int32]int64{}
+		for p := int32(0); p < parts; p++ {
+			rs := records(p, int64(a*per), per)
+			for i := range rs {
+				rs[i].Key, rs[i].Headers = nil, nil
+			}
+			recs = append(recs, rs...)
+			next[p] = int64((a + 1) * per)
+		}
+		if err := tb.Append(ctx, "inc", recs, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := tb.PartitionStats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got[3].Distinct != 10*per {
+			b.Fatalf("stats %+v", got[3])
+		}
+	}
+	b.ReportMetric(float64(parts*10*per)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
