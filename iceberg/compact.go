@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -26,16 +26,17 @@ import (
 // Compact rewrites the small data files (under smallBytes) of each closed
 // partition bucket into files of up to the target size
 // (write.target-file-size-bytes when the table has it, else
-// DefaultTargetFileBytes, and at most compactBatchBytes of input each: the
-// rows of one output file are sorted in memory), rows sorted by _partition
-// then _offset, in one "replace" snapshot that carries the current
-// zombi.offsets and zombi.incarnation. A day or hour bucket is closed when
-// it ends before closedBefore; unpartitioned, a file is closed when the
-// snapshot that added it is older than closedBefore. A bucket is rewritten
-// only when it has at least 2 small files; files written under an older
-// schema are left as they are (an evolved schema never rewrites old
-// files). The rows are never changed, only regrouped. It returns the
-// number of files replaced.
+// DefaultTargetFileBytes), in one "replace" snapshot that carries the
+// current zombi.offsets and zombi.incarnation. The rows of a new file are
+// the merge of its inputs in _partition, _offset order (each input is
+// sorted so; the merge streams, holding one record batch per input and the
+// output file as written; an unsorted input would give an unsorted output,
+// never a lost row). A day or hour bucket is closed when it ends before
+// closedBefore; unpartitioned, a file is closed when the snapshot that
+// added it is older than closedBefore. A bucket is rewritten only when it
+// has at least 2 small files; files written under an older schema are left
+// as they are (an evolved schema never rewrites old files). The rows are
+// never changed, only regrouped. It returns the number of files replaced.
 //
 // Reading and writing happen without t.mu; the commit holds it and goes
 // through the conditional create: another process's commit in between is
@@ -51,7 +52,7 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 	tbl := t.tbl
 	t.mu.Unlock()
 
-	batches, err := planCompaction(tbl, closedBefore, smallBytes, min(targetFileBytes(tbl), compactBatchBytes))
+	batches, err := planCompaction(tbl, closedBefore, smallBytes, targetFileBytes(tbl))
 	if err != nil || len(batches) == 0 {
 		return 0, err
 	}
@@ -120,12 +121,6 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 	slog.Info("iceberg files compacted", "component", "iceberg", "table", t.st.Location(), "replaced", len(del), "written", len(add), "version", t.version)
 	return len(del), nil
 }
-
-// compactBatchBytes bounds the input of one output file: a batch is
-// decoded in memory to be sorted (several times its Parquet size), so the
-// output files are at most this big even when the target is larger. (A
-// streaming merge of the sorted inputs would lift this; not done yet.)
-const compactBatchBytes = 32 << 20
 
 // targetFileBytes: the table property write.target-file-size-bytes, else
 // DefaultTargetFileBytes.
@@ -244,68 +239,91 @@ func partitioningOf(tbl *table.Table) Partitioning {
 // errOldSchema: a file to compact was written under another schema.
 var errOldSchema = errors.New("file written under another schema")
 
-// rewrite reads the files of one batch, sorts their rows by _partition and
-// _offset, and writes them as one file named name.
+// rewrite merges the files of one batch, each sorted by _partition and
+// _offset, into one file named name, sorted the same way. It streams: in
+// memory are one record batch per input and the output file as written.
 func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema, name string, files []iceberg.DataFile) (iceberg.DataFile, error) {
-	cols := make([][]arrow.Array, asc.NumFields())
+	ins := make([]*mergeInput, 0, len(files))
 	defer func() {
-		for _, c := range cols {
-			for _, a := range c {
-				a.Release()
-			}
+		for _, in := range ins {
+			in.close()
 		}
 	}()
 	for _, df := range files {
-		if err := readInto(ctx, tbl, asc, df.FilePath(), cols); err != nil {
-			return nil, err
-		}
-	}
-	merged := make([]arrow.Array, len(cols))
-	defer func() {
-		for _, a := range merged {
-			if a != nil {
-				a.Release()
-			}
-		}
-	}()
-	for i, c := range cols {
-		a, err := array.Concatenate(c, memory.DefaultAllocator)
+		in, err := openMergeInput(ctx, tbl, asc, df.FilePath())
 		if err != nil {
 			return nil, err
 		}
-		merged[i] = a
+		ins = append(ins, in)
 	}
-	pi, _ := columnIndex(asc, FieldPartition)
-	oi, _ := columnIndex(asc, FieldOffset)
-	parts, offs := merged[pi].(*array.Int32), merged[oi].(*array.Int64)
-	idx := make([]int64, parts.Len())
-	for i := range idx {
-		idx[i] = int64(i)
-	}
-	slices.SortStableFunc(idx, func(a, b int64) int {
-		return cmp.Or(cmp.Compare(parts.Value(int(a)), parts.Value(int(b))), cmp.Compare(offs.Value(int(a)), offs.Value(int(b))))
-	})
-	ib := array.NewInt64Builder(memory.DefaultAllocator)
-	ib.AppendValues(idx, nil)
-	indices := ib.NewInt64Array()
-	ib.Release()
-	defer indices.Release()
-	rec := array.NewRecordBatch(asc, merged, int64(parts.Len()))
-	defer rec.Release()
-	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatum(rec), compute.NewDatum(indices))
-	if err != nil {
-		return nil, fmt.Errorf("sort rows: %w", err)
-	}
-	defer out.Release()
-	sorted := out.(*compute.RecordDatum).Value
 
 	var buf bytes.Buffer
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true))
+	// Offsets and timestamps are (nearly) unique: a dictionary only costs.
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
+		parquet.WithDictionaryFor("_offset", false), parquet.WithDictionaryFor("_timestamp", false))
 	fw, err := pqarrow.NewFileWriter(asc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, err
 	}
-	if err := fw.Write(sorted); err != nil {
+	var pending []arrow.RecordBatch
+	var rows int64
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		rec, err := concatRecords(asc, pending)
+		for _, r := range pending {
+			r.Release()
+		}
+		pending, rows = pending[:0], 0
+		if err != nil {
+			return err
+		}
+		defer rec.Release()
+		return fw.WriteBuffered(rec)
+	}
+	for {
+		// The input whose next row is least, ties to the earlier file
+		// (a stable merge), and the key its run must stay below.
+		best, second := -1, -1
+		for k, in := range ins {
+			if in.done() {
+				continue
+			}
+			switch {
+			case best < 0 || in.less(ins[best]):
+				best, second = k, best
+			case second < 0 || in.less(ins[second]):
+				second = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		in := ins[best]
+		j := in.i + 1
+		for j < in.n {
+			if second >= 0 {
+				p, o := in.part.Value(j), in.off.Value(j)
+				sp, so := ins[second].key()
+				if c := cmp.Or(cmp.Compare(p, sp), cmp.Compare(o, so)); c > 0 || (c == 0 && second < best) {
+					break
+				}
+			}
+			j++
+		}
+		pending = append(pending, in.rec.NewSlice(int64(in.i), int64(j)))
+		rows += int64(j - in.i)
+		if err := in.advance(ctx, j); err != nil {
+			return nil, err
+		}
+		if rows >= mergeBatchRows {
+			if err := flush(); err != nil {
+				return nil, fmt.Errorf("write %s: %w", name, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := fw.Close(); err != nil {
@@ -328,29 +346,134 @@ func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema
 	return df, nil
 }
 
-// readInto appends the columns of one data file to cols; a file whose
-// schema is not asc is errOldSchema.
-func readInto(ctx context.Context, tbl *table.Table, asc *arrow.Schema, path string, cols [][]arrow.Array) error {
+// mergeBatchRows is how many merged rows are gathered per write.
+const mergeBatchRows = 64 << 10
+
+// concatRecords is the records one after the other, as one record of asc.
+func concatRecords(asc *arrow.Schema, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, asc.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	parts := make([]arrow.Array, len(recs))
+	for i := range cols {
+		for k, r := range recs {
+			parts[k] = r.Column(i)
+		}
+		c, err := array.Concatenate(parts, memory.DefaultAllocator)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(asc, cols, n), nil
+}
+
+// mergeInput is one sorted data file being merged: its current record
+// batch and the next row in it.
+type mergeInput struct {
+	path string
+	c    io.Closer
+	rr   pqarrow.RecordReader
+	rec  arrow.RecordBatch // nil at the end
+	i, n int
+	part *array.Int32
+	off  *array.Int64
+	pi   int // column indexes of _partition and _offset
+	oi   int
+}
+
+// openMergeInput opens a data file for the merge; a file whose schema is
+// not asc is errOldSchema.
+func openMergeInput(ctx context.Context, tbl *table.Table, asc *arrow.Schema, path string) (*mergeInput, error) {
 	fr, c, err := openParquet(tbl, path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
-	at, err := fr.ReadTable(ctx)
+	in := &mergeInput{path: path, c: c}
+	sc, err := fr.Schema()
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		in.close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	defer at.Release()
-	if !sameColumns(at.Schema(), asc) {
-		return fmt.Errorf("%s: %w", path, errOldSchema)
+	if !sameColumns(sc, asc) {
+		in.close()
+		return nil, fmt.Errorf("%s: %w", path, errOldSchema)
 	}
-	for i := range cols {
-		for _, ch := range at.Column(i).Data().Chunks() {
-			ch.Retain()
-			cols[i] = append(cols[i], ch)
+	in.pi, _ = columnIndex(asc, FieldPartition)
+	in.oi, _ = columnIndex(asc, FieldOffset)
+	if in.rr, err = fr.GetRecordReader(ctx, nil, nil); err != nil {
+		in.close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := in.advance(ctx, 0); err != nil {
+		in.close()
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *mergeInput) done() bool { return in.rec == nil }
+
+func (in *mergeInput) key() (int32, int64) { return in.part.Value(in.i), in.off.Value(in.i) }
+
+// less: in's next row sorts before o's.
+func (in *mergeInput) less(o *mergeInput) bool {
+	p, off := in.key()
+	op, ooff := o.key()
+	return p < op || (p == op && off < ooff)
+}
+
+// advance moves to row i, reading the next non-empty batch past the end.
+func (in *mergeInput) advance(ctx context.Context, i int) error {
+	in.i = i
+	for in.rec == nil || in.i >= in.n {
+		if in.rec != nil {
+			in.rec.Release()
+			in.rec = nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := in.rr.Read()
+		if rec == nil || errors.Is(err, io.EOF) {
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read %s: %w", in.path, err)
+			}
+			return nil // the end
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", in.path, err)
+		}
+		rec.Retain()
+		in.rec, in.i, in.n = rec, 0, int(rec.NumRows())
+		var ok1, ok2 bool
+		in.part, ok1 = rec.Column(in.pi).(*array.Int32)
+		in.off, ok2 = rec.Column(in.oi).(*array.Int64)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("read %s: _partition/_offset are not int32/int64", in.path)
 		}
 	}
 	return nil
+}
+
+func (in *mergeInput) close() {
+	if in.rec != nil {
+		in.rec.Release()
+		in.rec = nil
+	}
+	if in.rr != nil {
+		in.rr.Release()
+	}
+	in.c.Close()
 }
 
 // sameColumns: same field ids, names and types in the same order.

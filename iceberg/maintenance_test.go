@@ -782,3 +782,42 @@ func BenchmarkCompact(b *testing.B) {
 	}
 	b.ReportMetric(float64(appends*per)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestCompactMergeBatches: the merge across record batch boundaries (2
+// rows a batch), with offsets present twice (a buggy writer's table):
+// every row kept, duplicates next to each other, in order.
+func TestCompactMergeBatches(t *testing.T) {
+	old := readBatchRows
+	readBatchRows = 2
+	t.Cleanup(func() { readBatchRows = old })
+	ctx := context.Background()
+	st := dirStore(t)
+	tb := compactTable(t, st)
+	appendUnchecked(t, tb, append(records(1, 1, 3), records(0, 2, 1)...))
+	rows := allRows(t, tb)
+	stats, err := tb.PartitionStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tb.Compact(ctx, closedBefore, 1<<20); err != nil || n != 4 {
+		t.Fatalf("compacted %d, %v, want 4", n, err)
+	}
+	if !slices.Equal(allRows(t, tb), rows) {
+		t.Fatal("rows changed by the compaction")
+	}
+	if got, err := tb.PartitionStats(ctx); err != nil || !maps.Equal(got, stats) {
+		t.Fatalf("stats %v (%v), want %v", got, err, stats)
+	}
+	var merged []string
+	for _, e := range mustLive(t, tb) {
+		if onDec5(t, e) {
+			merged = append(merged, e.DataFile().FilePath())
+		}
+	}
+	if len(merged) != 1 {
+		t.Fatalf("%d files on 2026-12-05, want 1", len(merged))
+	}
+	if got, want := fileOrder(t, tb, merged[0]), "0/0 0/1 0/2 0/2 0/3 0/4 0/5 1/0 1/1 1/1 1/2 1/2 1/3 1/3 1/4 1/5"; got != want {
+		t.Fatalf("compacted file rows %s, want %s", got, want)
+	}
+}

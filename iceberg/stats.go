@@ -90,6 +90,10 @@ func liveDataFiles(tbl *table.Table) ([]iceberg.ManifestEntry, error) {
 	return out, nil
 }
 
+// readBatchRows is the rows per record batch read from a data file
+// (tests lower it to cross batch boundaries).
+var readBatchRows int64 = 64 << 10
+
 // openParquet opens a data file for reading through the table's io (ranged
 // reads where the io has them).
 func openParquet(tbl *table.Table, path string) (*pqarrow.FileReader, io.Closer, error) {
@@ -106,7 +110,7 @@ func openParquet(tbl *table.Table, path string) (*pqarrow.FileReader, io.Closer,
 		f.Close()
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: readBatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		pr.Close()
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
