@@ -69,7 +69,7 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 		}
 	}
 	for _, b := range batches {
-		name := fmt.Sprintf("data/%s-c%05d.parquet", commit, len(written))
+		name := fmt.Sprintf("data/compact-%s-%05d.parquet", commit, len(written))
 		df, err := t.rewrite(ctx, tbl, asc, name, b)
 		if errors.Is(err, errOldSchema) {
 			slog.Info("iceberg compaction skips files of an older schema", "component", "iceberg", "table", t.st.Location(), "err", err)
