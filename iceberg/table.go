@@ -110,6 +110,10 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, part Partit
 				table.CommitNumRetriesKey:          "0",
 				table.ParquetCompressionKey:        "zstd",
 				"write.metadata.compression-codec": "none",
+				// Old metadata versions: iceberg-go keeps this many in
+				// the log; ExpireSnapshots deletes the older files.
+				table.MetadataDeleteAfterCommitEnabledKey: "true",
+				table.MetadataPreviousVersionsMaxKey:      "100",
 			})
 		},
 	}
