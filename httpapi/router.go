@@ -120,6 +120,8 @@ func (s *server) engine() *gin.Engine {
 	e.GET("/tables", s.getTables) // filtered per table
 	s.route(e.GET, "/tables/:table/info", s.need(describe, topic, "table"), s.getTableInfo)
 	s.route(e.GET, "/tables/:table/iceberg", s.need(describe, topic, "table"), s.getTableIceberg)
+	s.route(e.GET, "/tables/:table/iceberg/verify", s.need(describe, topic, "table"), s.getTableIcebergVerify)
+	s.route(e.DELETE, "/tables/:table/iceberg", s.need(del, topic, "table"), s.deleteTableIceberg)
 	s.route(e.DELETE, "/tables/:table", s.need(del, topic, "table"), s.deleteTable)
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
