@@ -77,13 +77,13 @@ type topicState struct {
 	dlq  *Table // the {topic}_dlq table, once loaded or created
 
 	// status (under Materializer.mu)
-	incarnation string
-	layout      topicconfig.Iceberg
-	snap        snapInfo // the table as last loaded or committed
-	lastCommit  time.Time
-	lastErr     error
-	errAt       time.Time
-	nextRun     time.Time
+	incarnation  string
+	layout       topicconfig.Iceberg
+	snap         snapInfo // the table as last loaded or committed
+	lastCommit   time.Time
+	lastErr      error
+	errAt        time.Time
+	nextRun      time.Time
 	lastMaintain time.Time
 	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
 	// recomputed every step so that a changed interval applies at once.
