@@ -1,0 +1,286 @@
+package icebergread
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/zombi-dev/zombi/iceberg"
+	"github.com/zombi-dev/zombi/internal/pyvenv"
+	"github.com/zombi-dev/zombi/tiering"
+)
+
+var ident = table.Identifier{"zombi", "t"}
+
+// testRecords are two appends: the first spans two days (2026-12-05 and
+// -06) over two partitions, the second adds to partition 0. Among them: a
+// null key, an empty key, header values \xff\x00 and null, an empty value
+// and a null value.
+func testRecords() (first, second []iceberg.Record) {
+	day := time.Date(2026, 12, 5, 23, 59, 58, 0, time.UTC)
+	rec := func(p int32, o int64, ms int64) iceberg.Record {
+		return iceberg.Record{Partition: p, Offset: o, Timestamp: day.Add(time.Duration(ms) * time.Millisecond),
+			Key: []byte(fmt.Sprintf("k%d-%d", p, o)), Value: []byte(fmt.Sprintf("v%d-%d", p, o))}
+	}
+	first = []iceberg.Record{rec(0, 0, 0), rec(0, 1, 1500), rec(0, 2, 2001), rec(0, 3, 3000), rec(1, 0, 1), rec(1, 1, 9000)}
+	first[1].Key = nil
+	first[2].Headers = []iceberg.Header{{Key: "bin", Value: []byte{0xff, 0x00}}, {Key: "nil", Value: nil}, {Key: "ünï", Value: []byte("x")}}
+	first[3].Value = []byte{}
+	first[4].Value = nil
+	first[5].Key = []byte{}
+	first[5].Value = []byte{0x00, 0xff, 0xfe}
+	second = []iceberg.Record{rec(0, 4, 60_000), rec(0, 5, 61_000)}
+	second[1].Headers = []iceberg.Header{{Key: "h", Value: []byte{}}}
+	return first, second
+}
+
+// writeTable creates the table at st with zombi's writer (iceberg-go) and
+// commits the two appends; it returns every record written.
+func writeTable(t *testing.T, st iceberg.Storage) []iceberg.Record {
+	t.Helper()
+	ctx := context.Background()
+	tb, err := iceberg.Create(ctx, st, ident, iceberg.PartitionDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := testRecords()
+	if err := tb.Append(ctx, "inc", first, map[int32]int64{0: 4, 1: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Append(ctx, "inc", second, map[int32]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	all := append(first, second...)
+	slices.SortFunc(all, func(a, b iceberg.Record) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
+	return all
+}
+
+func sortRows(rows []Row) {
+	slices.SortFunc(rows, func(a, b Row) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
+}
+
+// checkRows compares a reader's rows with the records, field by field:
+// each record exactly once, null and empty kept apart.
+func checkRows(t *testing.T, reader string, got []Row, want []iceberg.Record) {
+	t.Helper()
+	sortRows(got)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d: %+v", reader, len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		at := fmt.Sprintf("%s: row %d/%d", reader, w.Partition, w.Offset)
+		if g.Partition != w.Partition || g.Offset != w.Offset {
+			t.Fatalf("%s: got row %d/%d", at, g.Partition, g.Offset)
+		}
+		if g.TimestampMs != w.Timestamp.UnixMilli() {
+			t.Errorf("%s: timestamp %d, want %d", at, g.TimestampMs, w.Timestamp.UnixMilli())
+		}
+		if !sameBytes(g.Key, w.Key) {
+			t.Errorf("%s: key %s, want %s", at, show(g.Key), show(w.Key))
+		}
+		if !sameBytes(g.Value, w.Value) {
+			t.Errorf("%s: value %s, want %s", at, show(g.Value), show(w.Value))
+		}
+		if g.Text != nil {
+			t.Errorf("%s: json text %q in a raw table", at, *g.Text)
+		}
+		if len(g.Headers) != len(w.Headers) {
+			t.Errorf("%s: headers %+v, want %+v", at, g.Headers, w.Headers)
+			continue
+		}
+		for j, h := range w.Headers {
+			if g.Headers[j].Key != h.Key || !sameBytes(g.Headers[j].Value, h.Value) {
+				t.Errorf("%s: header %d %q=%s, want %q=%s", at, j, g.Headers[j].Key, show(g.Headers[j].Value), h.Key, show(h.Value))
+			}
+		}
+		if len(g.Extra) != 0 {
+			t.Errorf("%s: extra columns %v in a raw table", at, g.Extra)
+		}
+	}
+}
+
+// sameBytes is bytes.Equal that keeps nil (null) and empty apart.
+func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+func show(b []byte) string {
+	if b == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// readAll runs the three readers on location; a missing one skips the
+// test (make test-deps installs them).
+func readAll(t *testing.T, location string, s3c *S3Config) map[string][]Row {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	readers := []struct {
+		name string
+		read func(context.Context, string, *S3Config) ([]Row, error)
+	}{{"js", ReadJS}, {"duckdb", ReadDuckDB}, {"pyiceberg", ReadPyIceberg}}
+	out := map[string][]Row{}
+	for _, r := range readers {
+		start := time.Now()
+		rows, err := r.read(ctx, location, s3c)
+		if errors.Is(err, ErrUnavailable) {
+			t.Skipf("%s reader: %v", r.name, err)
+		}
+		if err != nil {
+			t.Fatalf("%s reader: %v", r.name, err)
+		}
+		t.Logf("%s reader: %d rows in %v", r.name, len(rows), time.Since(start).Round(time.Millisecond))
+		out[r.name] = rows
+	}
+	return out
+}
+
+func checkAll(t *testing.T, location string, s3c *S3Config, want []iceberg.Record) {
+	got := readAll(t, location, s3c)
+	for name, rows := range got {
+		checkRows(t, name, rows, want)
+	}
+	// Each reader on its own matches the records, so they agree with each
+	// other; this says which two differ if a check above was lenient.
+	for _, name := range []string{"duckdb", "pyiceberg"} {
+		for i := range got["js"] {
+			a, b := got["js"][i], got[name][i]
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("js and %s disagree: %+v vs %+v", name, a, b)
+			}
+		}
+	}
+}
+
+func TestReadersDir(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "zombi", "t")
+	st, err := iceberg.DirStorage(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeTable(t, st)
+	checkAll(t, st.Location(), nil, want)
+}
+
+func TestReadersS3(t *testing.T) {
+	st, s3c := s3Store(t)
+	want := writeTable(t, st)
+	checkAll(t, st.Location(), s3c, want)
+}
+
+// TestReadersEmptyTable: a table without a snapshot has no rows.
+func TestReadersEmptyTable(t *testing.T) {
+	st, err := iceberg.DirStorage(filepath.Join(t.TempDir(), "zombi", "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iceberg.Create(context.Background(), st, ident, iceberg.PartitionDay); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadJS(context.Background(), st.Location(), nil)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
+	}
+	if err != nil || len(rows) != 0 {
+		t.Fatalf("js on an empty table: %v rows, %v", len(rows), err)
+	}
+}
+
+// TestReadJSNoTable: a location without a table is an error, not zero rows.
+func TestReadJSNoTable(t *testing.T) {
+	_, err := ReadJS(context.Background(), t.TempDir(), nil)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
+	}
+	if err == nil {
+		t.Fatal("no error for a directory without a table")
+	}
+}
+
+// versitygwBinary finds versitygw as the iceberg and tiering tests do.
+func versitygwBinary() string {
+	if p := os.Getenv("ZOMBI_VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := filepath.Abs(filepath.Join(pyvenv.Root(), ".bin", "versitygw")); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// s3Store starts versitygw on a free port with a bucket and returns a
+// Storage in it and the readers' S3Config for it.
+func s3Store(t *testing.T) (iceberg.Storage, *S3Config) {
+	t.Helper()
+	bin := versitygwBinary()
+	if bin == "" {
+		t.Skip("versitygw not found: run `GOBIN=$PWD/.bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` or set ZOMBI_VERSITYGW")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", t.TempDir())
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=testkey", "ROOT_SECRET_ACCESS_KEY=testsecret123")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not listen on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "testkey")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret123")
+	ctx := context.Background()
+	c, err := tiering.NewS3Client(ctx, tiering.Config{Bucket: "warehouse", Endpoint: "http://" + addr, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("warehouse")}); err != nil {
+		t.Fatal(err)
+	}
+	return iceberg.S3Storage(c, "warehouse", "iceberg/zombi/t"),
+		&S3Config{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "testkey", SecretKey: "testsecret123"}
+}
