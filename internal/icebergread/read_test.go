@@ -3,13 +3,17 @@ package icebergread
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,4 +287,65 @@ func s3Store(t *testing.T) (iceberg.Storage, *S3Config) {
 	}
 	return iceberg.S3Storage(c, "warehouse", "iceberg/zombi/t"),
 		&S3Config{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "testkey", SecretKey: "testsecret123"}
+}
+
+// fakeCatalog is a stand-in for the read-only REST catalog (httpapi's
+// /iceberg/v1/, built elsewhere): config, and load-table answering the
+// table's current metadata location, its metadata and the S3 settings.
+func fakeCatalog(t *testing.T, st iceberg.Storage, s3c *S3Config) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /iceberg/v1/config", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"defaults":{},"overrides":{}}`))
+	})
+	mux.HandleFunc("GET /iceberg/v1/namespaces/zombi/tables/t", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		hint, err := st.Read(ctx, "metadata/version-hint.text")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		name := "metadata/v" + strings.TrimSpace(string(hint)) + ".metadata.json"
+		md, err := st.Read(ctx, name)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		cfg := map[string]string{}
+		if s3c != nil {
+			cfg = map[string]string{"s3.endpoint": s3c.Endpoint, "s3.region": s3c.Region,
+				"s3.access-key-id": s3c.AccessKey, "s3.secret-access-key": s3c.SecretKey}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"metadata-location": st.Location() + "/" + name,
+			"metadata":          json.RawMessage(md),
+			"config":            cfg,
+		})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("fake catalog: unexpected %s %s", r.Method, r.URL)
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestReadPyIcebergREST: pyiceberg's RestCatalog loads the table from a
+// fake catalog and follows the metadata location and the S3 settings it
+// answers (the reader itself is given no S3Config).
+func TestReadPyIcebergREST(t *testing.T) {
+	st, s3c := s3Store(t)
+	want := writeTable(t, st)
+	srv := fakeCatalog(t, st, s3c)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rows, err := ReadPyIcebergREST(ctx, srv.URL+"/iceberg", "zombi.t", nil)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "pyiceberg-rest", rows, want)
 }

@@ -108,8 +108,6 @@ def read_duckdb(location):
     con = duckdb_ext.connect()
     if location.startswith("s3://"):
         duckdb_s3_secret(con)
-    # A prepared parameter in iceberg_scan(?) gives zero rows in 1.5.5: the
-    # location goes in as a quoted literal.
     scan = "iceberg_scan('%s')" % sql_str(location)
     cols = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)" % scan).fetchall()
     # DuckDB gives no field ids: the fixed columns are known by name, the
@@ -123,6 +121,8 @@ def read_duckdb(location):
         q = '"%s"' % name.replace('"', '""')
         # Timestamps as microseconds: Python's datetime with a zone needs pytz.
         select.append("epoch_us(%s) AS %s" % (q, q) if t.startswith("TIMESTAMP") else q)
+    # Fetched before any other statement: a new execute on the connection
+    # drops a pending result (silently: zero rows).
     rows = con.execute("SELECT %s FROM %s" % (", ".join(select), scan)).fetchall()
     names = [c[0] for c in cols]
     emit(fields, (dict(zip(names, r)) for r in rows))

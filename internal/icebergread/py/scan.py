@@ -14,4 +14,4 @@ if __name__ == "__main__":
     con = duckdb_ext.connect()
     if sys.argv[1].startswith("s3://"):
         read.duckdb_s3_secret(con)
-    con.sql("SELECT * FROM iceberg_scan('%s')" % read.sql_str(sys.argv[1])).show(max_rows=100)
+    con.sql("SELECT * FROM iceberg_scan($1) ORDER BY _partition, _offset", params=[sys.argv[1]]).show(max_rows=100)
