@@ -179,6 +179,7 @@ func checkAll(t *testing.T, location string, s3c *S3Config, want []iceberg.Recor
 }
 
 func TestReadersDir(t *testing.T) {
+	t.Parallel()
 	loc := filepath.Join(t.TempDir(), "zombi", "t")
 	st, err := iceberg.DirStorage(loc)
 	if err != nil {
@@ -189,6 +190,7 @@ func TestReadersDir(t *testing.T) {
 }
 
 func TestReadersS3(t *testing.T) {
+	t.Parallel()
 	st, s3c := s3Store(t)
 	want := writeTable(t, st)
 	checkAll(t, st.Location(), s3c, want)
@@ -196,6 +198,7 @@ func TestReadersS3(t *testing.T) {
 
 // TestReadersEmptyTable: a table without a snapshot has no rows.
 func TestReadersEmptyTable(t *testing.T) {
+	t.Parallel()
 	st, err := iceberg.DirStorage(filepath.Join(t.TempDir(), "zombi", "t"))
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +217,7 @@ func TestReadersEmptyTable(t *testing.T) {
 
 // TestReadJSNoTable: a location without a table is an error, not zero rows.
 func TestReadJSNoTable(t *testing.T) {
+	t.Parallel()
 	_, err := ReadJS(context.Background(), t.TempDir(), nil)
 	if errors.Is(err, ErrUnavailable) {
 		t.Skip(err)
@@ -275,13 +279,18 @@ func s3Store(t *testing.T) (iceberg.Storage, *S3Config) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "testkey")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret123")
 	ctx := context.Background()
 	c, err := tiering.NewS3Client(ctx, tiering.Config{Bucket: "warehouse", Endpoint: "http://" + addr, Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Credentials set here, not with t.Setenv (the tests run in parallel,
+	// and the readers must get them from S3Config or the catalog only).
+	c = s3.New(c.Options(), func(o *s3.Options) {
+		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "testkey", SecretAccessKey: "testsecret123"}, nil
+		})
+	})
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("warehouse")}); err != nil {
 		t.Fatal(err)
 	}
@@ -335,6 +344,7 @@ func fakeCatalog(t *testing.T, st iceberg.Storage, s3c *S3Config) *httptest.Serv
 // fake catalog and follows the metadata location and the S3 settings it
 // answers (the reader itself is given no S3Config).
 func TestReadPyIcebergREST(t *testing.T) {
+	t.Parallel()
 	st, s3c := s3Store(t)
 	want := writeTable(t, st)
 	srv := fakeCatalog(t, st, s3c)
@@ -348,4 +358,18 @@ func TestReadPyIcebergREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRows(t, "pyiceberg-rest", rows, want)
+}
+
+// TestUnavailable: without node or python3 on PATH the readers say so
+// with ErrUnavailable and the install command, so callers can skip.
+func TestUnavailable(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("ZOMBI_PYTHON", "")
+	ctx := context.Background()
+	for name, read := range map[string]func(context.Context, string, *S3Config) ([]Row, error){"js": ReadJS, "duckdb": ReadDuckDB, "pyiceberg": ReadPyIceberg} {
+		_, err := read(ctx, t.TempDir(), nil)
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "make test-deps") {
+			t.Errorf("%s without its tools: %v, want ErrUnavailable with the install command", name, err)
+		}
+	}
 }

@@ -31,6 +31,7 @@ const (
 // has what readmeInstall installs), and scan.py on the same table. Once
 // README.md holds a `python3 -c` line with iceberg_scan, it must be this one.
 func TestREADMEDuckDB(t *testing.T) {
+	t.Parallel()
 	if readme, err := os.ReadFile(filepath.Join(pyvenv.Root(), "README.md")); err == nil {
 		for _, line := range strings.Split(string(readme), "\n") {
 			line = strings.TrimSpace(line)
