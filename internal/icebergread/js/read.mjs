@@ -119,10 +119,21 @@ function skip(schema, i) {
 const b64 = v => (v === null || v === undefined) ? null : Buffer.from(v).toString('base64')
 const str = v => (v === null || v === undefined) ? null : (typeof v === 'string' ? v : new TextDecoder().decode(v))
 
+// Micros keeps a TIMESTAMP(MICROS) exact: hyparquet's default parser
+// makes a Date, which holds milliseconds only.
+class Micros {
+  constructor(us) { this.us = BigInt(us) }
+}
+const parsers = {
+  timestampFromMicroseconds: us => new Micros(us),
+  timestampFromMilliseconds: ms => new Micros(BigInt(ms) * 1000n),
+}
+
 function micros(v) {
   if (v === null || v === undefined) return null
+  if (v instanceof Micros) return String(v.us)
   if (v instanceof Date) return String(BigInt(v.getTime()) * 1000n)
-  return String(v) // a BigInt already in micros
+  throw new Error(`unexpected timestamp ${v}`)
 }
 
 // typed renders a value of an Iceberg primitive type for the JSON line.
@@ -166,7 +177,7 @@ async function main() {
     const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)
     const meta = await parquetMetadataAsync(file)
     const names = topLevelFieldIds(meta)
-    const rows = await parquetReadObjects({ file, metadata: meta, compressors, utf8: false })
+    const rows = await parquetReadObjects({ file, metadata: meta, compressors, parsers, utf8: false })
     for (const r of rows) {
       const row = { extra: {} }
       for (const f of schema.fields) {
