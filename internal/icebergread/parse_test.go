@@ -46,3 +46,13 @@ func TestParseRows(t *testing.T) {
 		}
 	}
 }
+
+func TestByOffset(t *testing.T) {
+	m, err := ByOffset([]Row{{Partition: 1, Offset: 2}, {Partition: 2, Offset: 2}})
+	if err != nil || len(m) != 2 || m[PO{2, 2}].Partition != 2 {
+		t.Fatalf("%v %v", m, err)
+	}
+	if _, err := ByOffset([]Row{{Partition: 1, Offset: 2}, {Partition: 1, Offset: 2}}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("duplicate: %v", err)
+	}
+}

@@ -135,29 +135,24 @@ func show(b []byte) string {
 	return fmt.Sprintf("%q", b)
 }
 
-// readAll runs the three readers on location; a missing one skips the
-// test (make test-deps installs them).
+// readAll runs the three readers on location at once; a missing one
+// skips the test (make test-deps installs them).
 func readAll(t *testing.T, location string, s3c *S3Config) map[string][]Row {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	readers := []struct {
-		name string
-		read func(context.Context, string, *S3Config) ([]Row, error)
-	}{{"js", ReadJS}, {"duckdb", ReadDuckDB}, {"pyiceberg", ReadPyIceberg}}
-	out := map[string][]Row{}
-	for _, r := range readers {
-		start := time.Now()
-		rows, err := r.read(ctx, location, s3c)
-		if errors.Is(err, ErrUnavailable) {
-			t.Skipf("%s reader: %v", r.name, err)
-		}
-		if err != nil {
-			t.Fatalf("%s reader: %v", r.name, err)
-		}
-		t.Logf("%s reader: %d rows in %v", r.name, len(rows), time.Since(start).Round(time.Millisecond))
-		out[r.name] = rows
+	start := time.Now()
+	out, err := ReadAll(ctx, location, s3c)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(Readers) {
+		t.Fatalf("ReadAll: %d readers answered, want %d", len(out), len(Readers))
+	}
+	t.Logf("three readers in %v", time.Since(start).Round(time.Millisecond))
 	return out
 }
 
