@@ -29,10 +29,14 @@ const (
 // TestREADMEDuckDB runs the README's DuckDB command line, as written, on
 // a table written by zombi's writer (python3 is the readers' venv, which
 // has what readmeInstall installs), and scan.py on the same table. Once
-// README.md holds a `python3 -c` line with iceberg_scan, it must be this one.
+// README.md holds a `python3 -c` line with iceberg_scan, it must be this
+// one, and its pip line must be readmeInstall.
 func TestREADMEDuckDB(t *testing.T) {
 	t.Parallel()
 	if readme, err := os.ReadFile(filepath.Join(pyvenv.Root(), "README.md")); err == nil {
+		if strings.Contains(string(readme), "duckdb-extension-iceberg") && !strings.Contains(string(readme), readmeInstall) {
+			t.Errorf("README.md installs the DuckDB wheels otherwise than the tested line:\n%s", readmeInstall)
+		}
 		for _, line := range strings.Split(string(readme), "\n") {
 			line = strings.TrimSpace(line)
 			if strings.HasPrefix(line, "python3 -c") && strings.Contains(line, "iceberg_scan") {
