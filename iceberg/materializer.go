@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -70,14 +69,18 @@ type topicState struct {
 	// status (under Materializer.mu)
 	incarnation string
 	layout      topicconfig.Iceberg
-	committed   map[int32]int64
+	snap        snapInfo // the table as last loaded or committed
 	lastCommit  time.Time
 	lastErr     error
 	errAt       time.Time
 	nextRun     time.Time
-	caughtUpAt  time.Time // the last cycle that reached the high watermark it saw
-	commits     int64
-	enabled     bool
+	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
+	// recomputed every step so that a changed interval applies at once.
+	lastRun    time.Time
+	waitFull   bool      // the last cycle caught up: wait a whole interval
+	caughtUpAt time.Time // the last cycle that reached the high watermark it saw
+	commits    int64
+	enabled    bool
 }
 
 // Start starts the materializer; Close stops it.
@@ -161,13 +164,16 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 		}
 	}
 	var due []*topicState
-	for name := range enabled {
+	for name, ti := range enabled {
 		ts := m.topics[name]
 		if ts == nil {
 			ts = &topicState{name: name}
 			m.topics[name] = ts
 		}
 		ts.enabled = true
+		if ts.waitFull {
+			ts.nextRun = ts.lastRun.Add(time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond)
+		}
 		if !now.Before(ts.nextRun) {
 			due = append(due, ts)
 		}
@@ -206,6 +212,7 @@ func (m *Materializer) finish(ts *topicState, ti plog.TopicInfo, behind bool, er
 	interval := time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	ts.lastRun, ts.waitFull = now, err == nil && !behind
 	switch {
 	case err != nil:
 		if ts.lastErr == nil || ts.lastErr.Error() != err.Error() {
@@ -245,11 +252,10 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	if have := tbl.CommittedIncarnation(); have != "" && have != inc {
 		return false, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): drop the old table with `zombi iceberg drop %s` to materialize the new topic", tbl.st.Location(), have, ti.Name, inc, ti.Name)
 	}
-	committed, err := tbl.CommittedOffsets()
-	if err != nil {
+	if err := m.noteTable(ts, tbl); err != nil {
 		return false, err
 	}
-	m.setCommitted(ts, committed)
+	committed := ts.snap.committed
 
 	budget := m.cfg.MaxCommitBytes
 	if budget <= 0 {
@@ -302,19 +308,24 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	}
 	commitSeconds.Observe(time.Since(start).Seconds())
 	recordsTotal.WithLabelValues(ti.Name).Add(float64(app.Rows()))
-	c, _ := tbl.CommittedOffsets()
 	m.mu.Lock()
 	ts.lastCommit = m.cfg.Now()
 	ts.commits++
 	m.mu.Unlock()
-	m.setCommitted(ts, c)
-	return behind, nil
+	return behind, m.noteTable(ts, tbl)
 }
 
-func (m *Materializer) setCommitted(ts *topicState, c map[int32]int64) {
+// noteTable records the table's current snapshot for Status and the lag
+// metric.
+func (m *Materializer) noteTable(ts *topicState, tbl *Table) error {
+	si, err := snapshotInfo(tbl)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	ts.committed = maps.Clone(c)
+	ts.snap = si
 	m.mu.Unlock()
+	return nil
 }
 
 // open loads the topic's table, or creates it.
