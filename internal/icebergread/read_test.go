@@ -66,13 +66,17 @@ func writeTable(t *testing.T, st iceberg.Storage) []iceberg.Record {
 		t.Fatal(err)
 	}
 	all := append(first, second...)
-	slices.SortFunc(all, func(a, b iceberg.Record) int {
+	sortRecords(all)
+	return all
+}
+
+func sortRecords(recs []iceberg.Record) {
+	slices.SortFunc(recs, func(a, b iceberg.Record) int {
 		if a.Partition != b.Partition {
 			return int(a.Partition - b.Partition)
 		}
 		return int(a.Offset - b.Offset)
 	})
-	return all
 }
 
 func sortRows(rows []Row) {
