@@ -195,7 +195,8 @@ func TestReadersS3(t *testing.T) {
 	checkAll(t, st.Location(), s3c, want)
 }
 
-// TestReadersEmptyTable: a table without a snapshot has no rows.
+// TestReadersEmptyTable: a table without a snapshot has no rows (and is
+// not an error).
 func TestReadersEmptyTable(t *testing.T) {
 	t.Parallel()
 	st, err := iceberg.DirStorage(filepath.Join(t.TempDir(), "zombi", "t"))
@@ -205,24 +206,29 @@ func TestReadersEmptyTable(t *testing.T) {
 	if _, err := iceberg.Create(context.Background(), st, ident, iceberg.PartitionDay); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ReadJS(context.Background(), st.Location(), nil)
-	if errors.Is(err, ErrUnavailable) {
-		t.Skip(err)
-	}
-	if err != nil || len(rows) != 0 {
-		t.Fatalf("js on an empty table: %v rows, %v", len(rows), err)
+	for name, rows := range readAll(t, st.Location(), nil) {
+		if len(rows) != 0 {
+			t.Errorf("%s on an empty table: %d rows", name, len(rows))
+		}
 	}
 }
 
-// TestReadJSNoTable: a location without a table is an error, not zero rows.
-func TestReadJSNoTable(t *testing.T) {
+// TestReadersNoTable: a location without a table is an error in every
+// reader, never zero rows.
+func TestReadersNoTable(t *testing.T) {
 	t.Parallel()
-	_, err := ReadJS(context.Background(), t.TempDir(), nil)
-	if errors.Is(err, ErrUnavailable) {
+	if _, err := Python(); errors.Is(err, ErrUnavailable) {
 		t.Skip(err)
 	}
-	if err == nil {
-		t.Fatal("no error for a directory without a table")
+	dir := t.TempDir()
+	for name, read := range Readers {
+		rows, err := read(context.Background(), dir, nil)
+		if errors.Is(err, ErrUnavailable) {
+			t.Skip(err)
+		}
+		if err == nil {
+			t.Errorf("%s: %d rows and no error for a directory without a table", name, len(rows))
+		}
 	}
 }
 
