@@ -178,6 +178,7 @@ func checkAll(t *testing.T, location string, s3c *S3Config, want []iceberg.Recor
 }
 
 func TestReadersDir(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	loc := filepath.Join(t.TempDir(), "zombi", "t")
 	st, err := iceberg.DirStorage(loc)
@@ -189,6 +190,7 @@ func TestReadersDir(t *testing.T) {
 }
 
 func TestReadersS3(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	st, s3c := s3Store(t)
 	want := writeTable(t, st)
@@ -198,6 +200,7 @@ func TestReadersS3(t *testing.T) {
 // TestReadersEmptyTable: a table without a snapshot has no rows (and is
 // not an error).
 func TestReadersEmptyTable(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	st, err := iceberg.DirStorage(filepath.Join(t.TempDir(), "zombi", "t"))
 	if err != nil {
@@ -216,6 +219,7 @@ func TestReadersEmptyTable(t *testing.T) {
 // TestReadersNoTable: a location without a table is an error in every
 // reader, never zero rows.
 func TestReadersNoTable(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	if _, err := Python(); errors.Is(err, ErrUnavailable) {
 		t.Skip(err)
@@ -349,6 +353,7 @@ func fakeCatalog(t *testing.T, st iceberg.Storage, s3c *S3Config) *httptest.Serv
 // fake catalog and follows the metadata location and the S3 settings it
 // answers (the reader itself is given no S3Config).
 func TestReadPyIcebergREST(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	st, s3c := s3Store(t)
 	want := writeTable(t, st)
@@ -376,5 +381,14 @@ func TestUnavailable(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "make test-deps") {
 			t.Errorf("%s without its tools: %v, want ErrUnavailable with the install command", name, err)
 		}
+	}
+}
+
+// skipShort: the readers are real processes (node, python), not for the
+// -short inner loop.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the reader processes (node, python)")
 	}
 }

@@ -32,6 +32,7 @@ const (
 // README.md holds a `python3 -c` line with iceberg_scan, it must be this
 // one, and its pip line must be readmeInstall.
 func TestREADMEDuckDB(t *testing.T) {
+	skipShort(t)
 	t.Parallel()
 	if readme, err := os.ReadFile(filepath.Join(pyvenv.Root(), "README.md")); err == nil {
 		if strings.Contains(string(readme), "duckdb-extension-iceberg") && !strings.Contains(string(readme), readmeInstall) {
