@@ -9,7 +9,7 @@ import (
 func TestDirEmptyAppend(t *testing.T) {
 	ctx := context.Background()
 	st := dirStore(t)
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}

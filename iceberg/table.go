@@ -60,6 +60,7 @@ type Record struct {
 	Key       []byte // nil is a null key
 	Headers   []Header
 	Value     []byte // nil is a null value
+	Error     string // {topic}_dlq tables only: why the record is there
 }
 
 // Table is one Iceberg table (format v2) at a Storage, committed without a
@@ -81,10 +82,14 @@ func metadataName(n int) string { return fmt.Sprintf("metadata/v%d.metadata.json
 
 const hintName = "metadata/version-hint.text"
 
-// Create writes v1 (schema with the fixed ids, the partition spec of part,
-// no snapshot) and the hint. An existing table is ErrExists.
-func Create(ctx context.Context, st Storage, ident table.Identifier, part Partitioning) (*Table, error) {
-	spec := part.Spec()
+// Create writes v1 (l's schema with the fixed ids, its partition spec, no
+// snapshot) and the hint. An existing table is ErrExists.
+func Create(ctx context.Context, st Storage, ident table.Identifier, l Layout) (*Table, error) {
+	sc, err := l.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("create table %s: %w", st.Location(), err)
+	}
+	spec := l.Partitioning.Spec()
 	b, err := table.NewMetadataBuilder(2)
 	if err != nil {
 		return nil, err
@@ -92,7 +97,7 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, part Partit
 	// NewMetadata/CreateTable would renumber the field ids: build by hand.
 	steps := []func() error{
 		func() error { return b.SetUUID(uuid.New()) },
-		func() error { return b.AddSchema(Schema()) },
+		func() error { return b.AddSchema(sc) },
 		func() error { return b.SetCurrentSchemaID(-1) },
 		func() error { return b.AddSortOrder(&table.UnsortedSortOrder) },
 		func() error { return b.SetDefaultSortOrderID(-1) },
@@ -408,40 +413,15 @@ func cmpInt(a, b int64) int {
 }
 
 func (t *Table) writeDataFile(ctx context.Context, sc *iceberg.Schema, asc *arrow.Schema, name string, recs []*Record) (iceberg.DataFile, error) {
+	enc, err := newRowEncoder(sc, asc)
+	if err != nil {
+		return nil, err
+	}
 	bld := array.NewRecordBuilder(memory.DefaultAllocator, asc)
 	defer bld.Release()
-	partB := bld.Field(0).(*array.Int32Builder)
-	offB := bld.Field(1).(*array.Int64Builder)
-	tsB := bld.Field(2).(*array.TimestampBuilder)
-	keyB := bld.Field(3).(*array.BinaryBuilder)
-	hdrB := bld.Field(4).(*array.ListBuilder)
-	hdrS := hdrB.ValueBuilder().(*array.StructBuilder)
-	hkB := hdrS.FieldBuilder(0).(*array.StringBuilder)
-	hvB := hdrS.FieldBuilder(1).(*array.BinaryBuilder)
-	valB := bld.Field(5).(*array.BinaryBuilder)
 	for _, r := range recs {
-		partB.Append(r.Partition)
-		offB.Append(r.Offset)
-		tsB.Append(arrow.Timestamp(r.Timestamp.UnixMicro()))
-		if r.Key == nil {
-			keyB.AppendNull()
-		} else {
-			keyB.Append(r.Key)
-		}
-		hdrB.Append(true)
-		for _, h := range r.Headers {
-			hdrS.Append(true)
-			hkB.Append(h.Key)
-			if h.Value == nil {
-				hvB.AppendNull()
-			} else {
-				hvB.Append(h.Value)
-			}
-		}
-		if r.Value == nil {
-			valB.AppendNull()
-		} else {
-			valB.Append(r.Value)
+		if err := enc.append(bld, r); err != nil {
+			return nil, fmt.Errorf("write %s: partition %d offset %d: %w", name, r.Partition, r.Offset, err)
 		}
 	}
 	rec := bld.NewRecordBatch()
@@ -517,7 +497,9 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 		t.stale = true
 		return nil, "", errors.Join(cerr, err)
 	}
-	if ours(t.tbl.Metadata(), md.CurrentSnapshot()) {
+	// Only a commit that adds a snapshot can be recognised (a schema
+	// change is checked by its caller, EnsureColumns).
+	if cs := md.CurrentSnapshot(); cs != nil && base.SnapshotByID(cs.SnapshotID) == nil && ours(t.tbl.Metadata(), cs) {
 		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
 		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 	}
