@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func testRecords() (first, second []iceberg.Record) {
 func writeTable(t *testing.T, st iceberg.Storage) []iceberg.Record {
 	t.Helper()
 	ctx := context.Background()
-	tb, err := iceberg.Create(ctx, st, ident, iceberg.PartitionDay)
+	tb, err := iceberg.Create(ctx, st, ident, iceberg.Layout{Partitioning: iceberg.PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +90,9 @@ func sortRows(rows []Row) {
 }
 
 // checkRows compares a reader's rows with the records, field by field:
-// each record exactly once, null and empty kept apart.
-func checkRows(t *testing.T, reader string, got []Row, want []iceberg.Record) {
+// each record exactly once, null and empty kept apart; extra, if given,
+// is every row's other columns (else there must be none).
+func checkRows(t *testing.T, reader string, got []Row, want []iceberg.Record, extra ...map[string]any) {
 	t.Helper()
 	sortRows(got)
 	if len(got) != len(want) {
@@ -123,8 +125,12 @@ func checkRows(t *testing.T, reader string, got []Row, want []iceberg.Record) {
 				t.Errorf("%s: header %d %q=%s, want %q=%s", at, j, g.Headers[j].Key, show(g.Headers[j].Value), h.Key, show(h.Value))
 			}
 		}
-		if len(g.Extra) != 0 {
-			t.Errorf("%s: extra columns %v in a raw table", at, g.Extra)
+		var wantExtra map[string]any
+		if len(extra) > 0 {
+			wantExtra = extra[0]
+		}
+		if (len(g.Extra) != 0 || len(wantExtra) != 0) && !reflect.DeepEqual(g.Extra, wantExtra) {
+			t.Errorf("%s: other columns %v, want %v", at, g.Extra, wantExtra)
 		}
 	}
 }
@@ -206,7 +212,7 @@ func TestReadersEmptyTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := iceberg.Create(context.Background(), st, ident, iceberg.PartitionDay); err != nil {
+	if _, err := iceberg.Create(context.Background(), st, ident, iceberg.Layout{Partitioning: iceberg.PartitionDay}); err != nil {
 		t.Fatal(err)
 	}
 	for name, rows := range readAll(t, st.Location(), nil) {
