@@ -217,6 +217,16 @@ func appendBytes(b *array.BinaryBuilder, v []byte) {
 // schema). In json mode a value that is not JSON text is an
 // *InvalidValueError and bld is left unchanged.
 func (e *rowEncoder) append(bld *array.RecordBuilder, r *Record) error {
+	if err := e.check(r); err != nil {
+		return err
+	}
+	return e.put(bld, r)
+}
+
+// check is append's first half: in json mode, an *InvalidValueError when
+// r's value is not JSON text; otherwise it has read the typed columns'
+// fields, for put.
+func (e *rowEncoder) check(r *Record) error {
 	if e.mode == ModeJSON {
 		if r.Value == nil {
 			return &InvalidValueError{Reason: "value is null"}
@@ -225,6 +235,11 @@ func (e *rowEncoder) append(bld *array.RecordBuilder, r *Record) error {
 			return &InvalidValueError{Reason: reason}
 		}
 	}
+	return nil
+}
+
+// put is append's second half, for the record check accepted last.
+func (e *rowEncoder) put(bld *array.RecordBuilder, r *Record) error {
 	if bld != e.bld {
 		if err := e.bind(bld); err != nil {
 			return err
@@ -307,7 +322,7 @@ func (e *rowEncoder) text(raw []byte, k jsonKind) ([]byte, bool) {
 	case kindString:
 		return raw[1 : len(raw)-1], true
 	case kindEscString:
-		e.buf = unescape(e.buf[:0], raw[1:len(raw)-1])
+		e.buf = unescape(shrink(e.buf), raw[1:len(raw)-1])
 		return e.buf, true
 	}
 	return nil, false
