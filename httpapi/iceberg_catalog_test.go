@@ -1,12 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/iceberg"
+	"github.com/zombi-dev/zombi/internal/pyvenv"
 	"github.com/zombi-dev/zombi/stats"
 )
 
@@ -253,13 +255,13 @@ func TestIcebergCatalogReadOnly(t *testing.T) {
 	e, dir := icebergEnv(t)
 	before := treeOf(t, dir)
 	for _, c := range []struct{ method, path string }{
-		{"POST", "/iceberg/v1/namespaces"},                           // create namespace
-		{"DELETE", "/iceberg/v1/namespaces/zombi"},                   // drop namespace
-		{"POST", "/iceberg/v1/namespaces/zombi/properties"},          // set properties
-		{"POST", "/iceberg/v1/namespaces/zombi/tables"},              // create table
-		{"POST", "/iceberg/v1/namespaces/zombi/register"},            // register table
-		{"POST", "/iceberg/v1/namespaces/zombi/tables/orders"},       // commit
-		{"DELETE", "/iceberg/v1/namespaces/zombi/tables/orders"},     // drop
+		{"POST", "/iceberg/v1/namespaces"},                       // create namespace
+		{"DELETE", "/iceberg/v1/namespaces/zombi"},               // drop namespace
+		{"POST", "/iceberg/v1/namespaces/zombi/properties"},      // set properties
+		{"POST", "/iceberg/v1/namespaces/zombi/tables"},          // create table
+		{"POST", "/iceberg/v1/namespaces/zombi/register"},        // register table
+		{"POST", "/iceberg/v1/namespaces/zombi/tables/orders"},   // commit
+		{"DELETE", "/iceberg/v1/namespaces/zombi/tables/orders"}, // drop
 		{"DELETE", "/iceberg/v1/namespaces/zombi/tables/orders?purgeRequested=true"},
 		{"PUT", "/iceberg/v1/namespaces/zombi/tables/orders"},
 		{"POST", "/iceberg/v1/tables/rename"},
@@ -370,7 +372,7 @@ func TestIcebergCatalogAuth(t *testing.T) {
 		code, b = a.do("GET", "/iceberg/v1/namespaces/zombi/tables/"+tb, "", nil, bearer...)
 		icebergErr(t, "alice loads "+tb, code, b, 403, "ForbiddenException")
 	}
-	// Basic works too (pyiceberg's header.Authorization).
+	// Basic works too (pyiceberg's auth type basic).
 	req := httptest.NewRequest("GET", "/iceberg/v1/namespaces/zombi/tables/orders", nil)
 	req.SetBasicAuth("alice", "alice-pw")
 	rec := httptest.NewRecorder()
@@ -431,13 +433,94 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 	}
 }
 
-// icebergServer is a real listening Zombi REST API with the catalog.
-func icebergServer(t *testing.T, cfg Config) string {
+// icebergPyRequirements is the readers' Python environment (pyiceberg,
+// pyarrow, duckdb 1.5.5 and its iceberg extension), shared so that one
+// virtual environment serves both.
+const icebergPyRequirements = "internal/icebergread/py/requirements.txt"
+
+// icebergVenv skips without python3 or without the requirements file.
+func icebergVenv(t *testing.T) pyvenv.Venv {
 	t.Helper()
-	e := newEnv(t, Config{})
-	srv := httptest.NewServer(New(e.log, stats.New(), cfg, discardLogger()))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	if testing.Short() {
+		t.Skip("-short: no Python end-to-end test")
+	}
+	if _, err := os.Stat(filepath.Join(pyvenv.Root(), icebergPyRequirements)); err != nil {
+		t.Skipf("no %s (the Iceberg readers' Python environment, with pyiceberg[pyarrow]==0.12.0): %v", icebergPyRequirements, err)
+	}
+	return pyvenv.EnsureT(t, icebergPyRequirements)
 }
 
-var _ = http.StatusOK
+// runPy runs a script of testdata with a time limit and returns its JSON.
+func runPy(t *testing.T, v pyvenv.Venv, script string, args ...string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, v.Python(), append([]string{filepath.Join("testdata", script)}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\nstderr:\n%s", script, err, stderr.String())
+	}
+	return decodeMap(t, stdout.Bytes())
+}
+
+// TestIcebergCatalogPyiceberg: pyiceberg 0.12.0's RestCatalog, over a
+// real socket, lists, loads and scans the tables through the catalog, and
+// its writes are refused; with authentication on, with a Bearer token
+// (pyiceberg's token property) and with Basic (its auth manager "basic").
+func TestIcebergCatalogPyiceberg(t *testing.T) {
+	v := icebergVenv(t)
+	w, dir := icebergWarehouse(t)
+	check := func(what string, out map[string]any) {
+		t.Helper()
+		if fmt.Sprint(out["namespaces"]) != "[[zombi]]" || fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" {
+			t.Fatalf("%s: lists %v %v", what, out["namespaces"], out["tables"])
+		}
+		if out["namespace_exists"] != true || out["other_namespace_exists"] != false || out["table_exists"] != true || out["missing_table_exists"] != false {
+			t.Fatalf("%s: exists %v", what, out)
+		}
+		if out["metadata_location"] != filepath.Join(dir, "zombi", "orders", "metadata", "v3.metadata.json") {
+			t.Fatalf("%s: metadata location %v", what, out["metadata_location"])
+		}
+		ids := out["field_ids"].(map[string]any)
+		if num(ids["_partition"]) != 1 || num(ids["_offset"]) != 2 || num(ids["value"]) != 6 {
+			t.Fatalf("%s: field ids %v", what, ids)
+		}
+		rows := out["rows"].([]any)
+		if len(rows) != 5 {
+			t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
+		}
+		for i, r := range rows {
+			r := r.(map[string]any)
+			if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
+				t.Fatalf("%s: row %d: %v", what, i, r)
+			}
+		}
+		if out["missing_table"] != "NoSuchTableError" {
+			t.Fatalf("%s: loading a missing table: %v", what, out["missing_table"])
+		}
+		// pyiceberg reads the endpoints of /v1/config and refuses the
+		// writes the catalog does not list without asking it (a client
+		// that asks gets 405, TestIcebergCatalogReadOnly).
+		for _, k := range []string{"create_namespace", "create_table", "drop_table"} {
+			if s, _ := out[k].(string); !strings.HasPrefix(s, "NotImplementedError: Server does not support endpoint: ") {
+				t.Fatalf("%s: %s: %v", what, k, out[k])
+			}
+		}
+	}
+
+	e := newEnv(t, Config{})
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	t.Cleanup(srv.Close)
+	check("no auth", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg"))
+
+	a := secured(t)
+	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribe)
+	tok, _ := a.token("alice", time.Hour)
+	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	t.Cleanup(srv.Close)
+	check("bearer token", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg", "token="+tok))
+	// pyiceberg 0.12 sends "Bearer <token>" (even "Bearer None") over any
+	// header.Authorization: Basic goes through its auth manager.
+	check("basic", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg", `auth={"type":"basic","basic":{"username":"alice","password":"alice-pw"}}`))
+}
