@@ -524,3 +524,42 @@ func TestIcebergCatalogPyiceberg(t *testing.T) {
 	// header.Authorization: Basic goes through its auth manager.
 	check("basic", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg", `auth={"type":"basic","basic":{"username":"alice","password":"alice-pw"}}`))
 }
+
+// TestIcebergCatalogDuckDB: DuckDB 1.5.5's iceberg extension (from the
+// PyPI extension wheels, offline, signatures checked) ATTACHes the
+// catalog, lists the tables, reads the rows, and its CREATE TABLE gets the
+// read-only refusal; with authentication on, through a Bearer token secret.
+func TestIcebergCatalogDuckDB(t *testing.T) {
+	v := icebergVenv(t)
+	w, _ := icebergWarehouse(t)
+	check := func(what string, out map[string]any) {
+		t.Helper()
+		if fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" || num(out["empty_count"]) != 0 {
+			t.Fatalf("%s: %v", what, out)
+		}
+		rows := out["rows"].([]any)
+		if len(rows) != 5 {
+			t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
+		}
+		for i, r := range rows {
+			r := r.(map[string]any)
+			if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
+				t.Fatalf("%s: row %d: %v", what, i, r)
+			}
+		}
+		if s, _ := out["create_table"].(string); !strings.Contains(s, "this catalog is read-only: Zombi's materializer owns the tables") {
+			t.Fatalf("%s: CREATE TABLE: %v", what, out["create_table"])
+		}
+	}
+	e := newEnv(t, Config{})
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	t.Cleanup(srv.Close)
+	check("no auth", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg"))
+
+	a := secured(t)
+	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribe)
+	tok, _ := a.token("alice", time.Hour)
+	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	t.Cleanup(srv.Close)
+	check("bearer token", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg", tok))
+}
