@@ -33,6 +33,13 @@ func icebergWarehouse(t testing.TB) (*iceberg.Warehouse, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fillWarehouse(t, w)
+	return w, dir
+}
+
+// fillWarehouse writes the three tables.
+func fillWarehouse(t testing.TB, w *iceberg.Warehouse) {
+	t.Helper()
 	ctx := context.Background()
 	mk := func(name string, appends ...int) {
 		tb, err := iceberg.Create(ctx, w.Storage("zombi", name), table.Identifier{"zombi", name}, iceberg.PartitionDay)
@@ -58,10 +65,9 @@ func icebergWarehouse(t testing.TB) (*iceberg.Warehouse, string) {
 	mk("empty")
 	// A crash between v3.metadata.json and the hint: the catalog must
 	// probe past the hint as Load does.
-	if err := os.WriteFile(filepath.Join(dir, "zombi", "orders", "metadata", "version-hint.text"), []byte("2"), 0o644); err != nil {
+	if err := w.Storage("zombi", "orders").Write(ctx, "metadata/version-hint.text", []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	return w, dir
 }
 
 func icebergEnv(t *testing.T) (*testEnv, string) {
@@ -471,43 +477,8 @@ func runPy(t *testing.T, v pyvenv.Venv, script string, args ...string) map[strin
 func TestIcebergCatalogPyiceberg(t *testing.T) {
 	v := icebergVenv(t)
 	w, dir := icebergWarehouse(t)
-	check := func(what string, out map[string]any) {
-		t.Helper()
-		if fmt.Sprint(out["namespaces"]) != "[[zombi]]" || fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" {
-			t.Fatalf("%s: lists %v %v", what, out["namespaces"], out["tables"])
-		}
-		if out["namespace_exists"] != true || out["other_namespace_exists"] != false || out["table_exists"] != true || out["missing_table_exists"] != false {
-			t.Fatalf("%s: exists %v", what, out)
-		}
-		if out["metadata_location"] != filepath.Join(dir, "zombi", "orders", "metadata", "v3.metadata.json") {
-			t.Fatalf("%s: metadata location %v", what, out["metadata_location"])
-		}
-		ids := out["field_ids"].(map[string]any)
-		if num(ids["_partition"]) != 1 || num(ids["_offset"]) != 2 || num(ids["value"]) != 6 {
-			t.Fatalf("%s: field ids %v", what, ids)
-		}
-		rows := out["rows"].([]any)
-		if len(rows) != 5 {
-			t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
-		}
-		for i, r := range rows {
-			r := r.(map[string]any)
-			if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
-				t.Fatalf("%s: row %d: %v", what, i, r)
-			}
-		}
-		if out["missing_table"] != "NoSuchTableError" {
-			t.Fatalf("%s: loading a missing table: %v", what, out["missing_table"])
-		}
-		// pyiceberg reads the endpoints of /v1/config and refuses the
-		// writes the catalog does not list without asking it (a client
-		// that asks gets 405, TestIcebergCatalogReadOnly).
-		for _, k := range []string{"create_namespace", "create_table", "drop_table"} {
-			if s, _ := out[k].(string); !strings.HasPrefix(s, "NotImplementedError: Server does not support endpoint: ") {
-				t.Fatalf("%s: %s: %v", what, k, out[k])
-			}
-		}
-	}
+	loc := filepath.Join(dir, "zombi", "orders", "metadata", "v3.metadata.json")
+	check := func(what string, out map[string]any) { t.Helper(); checkPyiceberg(t, what, out, loc) }
 
 	e := newEnv(t, Config{})
 	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
@@ -525,6 +496,45 @@ func TestIcebergCatalogPyiceberg(t *testing.T) {
 	check("basic", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg", `auth={"type":"basic","basic":{"username":"alice","password":"alice-pw"}}`))
 }
 
+// checkPyiceberg checks the output of testdata/iceberg_pyiceberg.py.
+func checkPyiceberg(t *testing.T, what string, out map[string]any, loc string) {
+	t.Helper()
+	if fmt.Sprint(out["namespaces"]) != "[[zombi]]" || fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" {
+		t.Fatalf("%s: lists %v %v", what, out["namespaces"], out["tables"])
+	}
+	if out["namespace_exists"] != true || out["other_namespace_exists"] != false || out["table_exists"] != true || out["missing_table_exists"] != false {
+		t.Fatalf("%s: exists %v", what, out)
+	}
+	if out["metadata_location"] != loc {
+		t.Fatalf("%s: metadata location %v", what, out["metadata_location"])
+	}
+	ids := out["field_ids"].(map[string]any)
+	if num(ids["_partition"]) != 1 || num(ids["_offset"]) != 2 || num(ids["value"]) != 6 {
+		t.Fatalf("%s: field ids %v", what, ids)
+	}
+	rows := out["rows"].([]any)
+	if len(rows) != 5 {
+		t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
+	}
+	for i, r := range rows {
+		r := r.(map[string]any)
+		if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
+			t.Fatalf("%s: row %d: %v", what, i, r)
+		}
+	}
+	if out["missing_table"] != "NoSuchTableError" {
+		t.Fatalf("%s: loading a missing table: %v", what, out["missing_table"])
+	}
+	// pyiceberg reads the endpoints of /v1/config and refuses the
+	// writes the catalog does not list without asking it (a client
+	// that asks gets 405, TestIcebergCatalogReadOnly).
+	for _, k := range []string{"create_namespace", "create_table", "drop_table"} {
+		if s, _ := out[k].(string); !strings.HasPrefix(s, "NotImplementedError: Server does not support endpoint: ") {
+			t.Fatalf("%s: %s: %v", what, k, out[k])
+		}
+	}
+}
+
 // TestIcebergCatalogDuckDB: DuckDB 1.5.5's iceberg extension (from the
 // PyPI extension wheels, offline, signatures checked) ATTACHes the
 // catalog, lists the tables, reads the rows, and its CREATE TABLE gets the
@@ -532,25 +542,7 @@ func TestIcebergCatalogPyiceberg(t *testing.T) {
 func TestIcebergCatalogDuckDB(t *testing.T) {
 	v := icebergVenv(t)
 	w, _ := icebergWarehouse(t)
-	check := func(what string, out map[string]any) {
-		t.Helper()
-		if fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" || num(out["empty_count"]) != 0 {
-			t.Fatalf("%s: %v", what, out)
-		}
-		rows := out["rows"].([]any)
-		if len(rows) != 5 {
-			t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
-		}
-		for i, r := range rows {
-			r := r.(map[string]any)
-			if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
-				t.Fatalf("%s: row %d: %v", what, i, r)
-			}
-		}
-		if s, _ := out["create_table"].(string); !strings.Contains(s, "this catalog is read-only: Zombi's materializer owns the tables") {
-			t.Fatalf("%s: CREATE TABLE: %v", what, out["create_table"])
-		}
-	}
+	check := func(what string, out map[string]any) { t.Helper(); checkDuckDB(t, what, out) }
 	e := newEnv(t, Config{})
 	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
@@ -562,4 +554,25 @@ func TestIcebergCatalogDuckDB(t *testing.T) {
 	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
 	check("bearer token", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg", tok))
+}
+
+// checkDuckDB checks the output of testdata/iceberg_duckdb.py.
+func checkDuckDB(t *testing.T, what string, out map[string]any) {
+	t.Helper()
+	if fmt.Sprint(out["tables"]) != "[zombi.empty zombi.orders zombi.orders_dlq]" || num(out["empty_count"]) != 0 {
+		t.Fatalf("%s: %v", what, out)
+	}
+	rows := out["rows"].([]any)
+	if len(rows) != 5 {
+		t.Fatalf("%s: %d rows: %v", what, len(rows), rows)
+	}
+	for i, r := range rows {
+		r := r.(map[string]any)
+		if num(r["offset"]) != int64(i) || r["key"] != fmt.Sprintf("k%d", i) || r["value"] != fmt.Sprintf("orders-%d", i) {
+			t.Fatalf("%s: row %d: %v", what, i, r)
+		}
+	}
+	if s, _ := out["create_table"].(string); !strings.Contains(s, "this catalog is read-only: Zombi's materializer owns the tables") {
+		t.Fatalf("%s: CREATE TABLE: %v", what, out["create_table"])
+	}
 }
