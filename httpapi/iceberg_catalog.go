@@ -48,11 +48,12 @@ type IcebergCatalog struct {
 	// /v1/config and of each loaded table) when the warehouse is on S3:
 	// the endpoint as the clients reach it, with path-style access.
 	S3Endpoint, S3Region string
-	// VendCredentials hands the S3 keys below to every client allowed to
-	// load a table (s3.access-key-id, s3.secret-access-key,
-	// s3.session-token). Off by default: the keys are Zombi's own, with
-	// write access to the whole bucket, and the catalog cannot scope them
-	// to one table; clients normally bring their own read-only keys.
+	// VendCredentials hands the S3 keys below (s3.access-key-id,
+	// s3.secret-access-key, s3.session-token) with each loaded table whose
+	// topic the caller may READ (loading needs DESCRIBE only). Off by
+	// default: the keys are Zombi's own, with write access to the whole
+	// bucket, and the catalog cannot scope them to one table; clients
+	// normally bring their own read-only keys.
 	VendCredentials                                  bool
 	S3AccessKeyID, S3SecretAccessKey, S3SessionToken string
 }
@@ -430,7 +431,7 @@ func (s *server) icebergLoadTable(c *gin.Context) {
 	writeValue(c, http.StatusOK, map[string]any{
 		"metadata-location": loc,
 		"metadata":          json.RawMessage(md),
-		"config":            ic.s3Config(true),
+		"config":            ic.s3Config(s.allowed(c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, s.icebergTopic(t))),
 	})
 }
 

@@ -437,6 +437,25 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 	if _, ok := cfg["defaults"].(map[string]any)["s3.secret-access-key"]; ok {
 		t.Fatal("/v1/config hands out the keys (only a table load, after DESCRIBE, may)")
 	}
+
+	// With ACLs: the keys go only to a caller that may READ the topic.
+	a := secured(t)
+	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: ic}, discardLogger()))
+	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
+	a.allow("User:bob", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationRead) // READ implies DESCRIBE
+	for user, keys := range map[string]bool{"alice": false, "bob": true} {
+		for _, tb := range []string{"orders", "orders_dlq"} {
+			req := httptest.NewRequest("GET", "/iceberg/v1/namespaces/zombi/tables/"+tb, nil)
+			req.SetBasicAuth(user, user+"-pw")
+			rec := httptest.NewRecorder()
+			a.h.ServeHTTP(rec, req)
+			got := decodeMap(t, rec.Body.Bytes())
+			cfg, _ := got["config"].(map[string]any)
+			if _, has := cfg["s3.secret-access-key"]; rec.Code != 200 || has != keys || cfg["s3.endpoint"] != "http://s3.local:9000" {
+				t.Fatalf("%s loads %s: %d %v, want keys %v", user, tb, rec.Code, cfg, keys)
+			}
+		}
+	}
 }
 
 // icebergPyRequirements is the readers' Python environment (pyiceberg,
