@@ -198,9 +198,11 @@ func (ic *IcebergCatalog) s3Config(withKeys bool) map[string]string {
 }
 
 // authenticated: with ACLs on, the catalog's own routes need a principal
-// (anonymous is refused, as it could list nothing anyway).
+// (anonymous is refused), unless the operator made them public
+// (ZOMBI_HTTP_PUBLIC_PATHS=/iceberg*: public paths read no credentials,
+// and loading a table then needs ACLs for User:ANONYMOUS).
 func (s *server) authenticated(c *gin.Context) bool {
-	if !s.authz || principal(c) != auth.Anonymous {
+	if !s.authz || principal(c) != auth.Anonymous || s.public.match(c.Request.URL.Path) {
 		return true
 	}
 	s.unauthorized(c, errNoCredentials)

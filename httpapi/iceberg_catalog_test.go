@@ -354,12 +354,26 @@ func TestIcebergCatalogAuth(t *testing.T) {
 		icebergErr(t, "a wrong token", code, b, 401, "NotAuthorizedException")
 	}
 
+	// Made public by the operator: anonymous lists and loads what
+	// User:ANONYMOUS may describe.
+	p := newAuthEnv(t, authOpts{authorization: true, requireAuth: true})
+	p.h = validating(t, New(p.log, stats.New(), Config{Auth: p.svc, RequireAuth: true, PublicPaths: []string{"/iceberg*"}, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	p.allow("User:ANONYMOUS", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
+	if code, b := p.do("GET", "/iceberg/v1/namespaces/zombi/tables", "", nil); code != 200 || !strings.Contains(string(b), `"orders_dlq"`) || strings.Contains(string(b), `"empty"`) {
+		t.Fatalf("public catalog, anonymous list: %d %s", code, b)
+	}
+	if code, b := p.do("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "", nil); code != 200 {
+		t.Fatalf("public catalog, anonymous load: %d %s", code, b)
+	}
+	code, b := p.do("GET", "/iceberg/v1/namespaces/zombi/tables/empty", "", nil)
+	icebergErr(t, "public catalog, anonymous load of empty", code, b, 403, "ForbiddenException")
+
 	a := secured(t)
 	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
 	tok, _ := a.token("alice", time.Hour)
 	bearer := []string{"Authorization", "Bearer " + tok}
-	code, b := a.do("GET", "/iceberg/v1/config", "", nil, bearer...)
+	code, b = a.do("GET", "/iceberg/v1/config", "", nil, bearer...)
 	if code != 200 {
 		t.Fatalf("config with alice's token: %d %s", code, b)
 	}
