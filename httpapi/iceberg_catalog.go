@@ -69,7 +69,7 @@ const icebergPrefix = "/iceberg"
 var errReadOnly = &icebergError{status: http.StatusMethodNotAllowed, typ: "ReadOnlyCatalogException",
 	msg: "this catalog is read-only: Zombi's materializer owns the tables"}
 
-var errIcebergOff = &icebergError{status: http.StatusNotFound, typ: "NotFoundException",
+var errCatalogOff = &icebergError{status: http.StatusNotFound, typ: "NotFoundException",
 	msg: "Iceberg is not enabled on this server (no Iceberg warehouse configured)"}
 
 // icebergError is an error in the spec's model: status, type, message.
@@ -133,8 +133,8 @@ func writeIcebergError(c *gin.Context, status int, err error, msg string) {
 // method but GET and HEAD) is refused as read-only, a read is 404.
 func (s *server) icebergFallback(c *gin.Context) {
 	switch {
-	case s.cfg.Iceberg == nil:
-		s.fail(c, errIcebergOff)
+	case s.cfg.IcebergCatalog == nil:
+		s.fail(c, errCatalogOff)
 	case c.Request.Method != http.MethodGet && !isHead(c):
 		s.fail(c, errReadOnly)
 	default:
@@ -144,7 +144,7 @@ func (s *server) icebergFallback(c *gin.Context) {
 }
 
 // icebergRoutes registers the catalog. The routes exist whether or not a
-// warehouse is configured (they then answer errIcebergOff), so that the
+// warehouse is configured (they then answer errCatalogOff), so that the
 // router and openapi.json stay the same.
 func (s *server) icebergRoutes(e *gin.Engine) {
 	g := e.Group(icebergPrefix + "/v1")
@@ -158,11 +158,11 @@ func (s *server) icebergRoutes(e *gin.Engine) {
 
 // catalog returns the configuration, or answers 404 and returns nil.
 func (s *server) catalog(c *gin.Context) *IcebergCatalog {
-	if s.cfg.Iceberg == nil || s.cfg.Iceberg.Warehouse == nil {
-		s.fail(c, errIcebergOff)
+	if s.cfg.IcebergCatalog == nil || s.cfg.IcebergCatalog.Warehouse == nil {
+		s.fail(c, errCatalogOff)
 		return nil
 	}
-	return s.cfg.Iceberg
+	return s.cfg.IcebergCatalog
 }
 
 func (ic *IcebergCatalog) namespace() string {
@@ -364,10 +364,10 @@ func validTopicChars(name string) bool {
 	return true
 }
 
-// tableParam checks namespace, table name and the caller's DESCRIBE on the
+// icebergTableParam checks namespace, table name and the caller's DESCRIBE on the
 // table's topic (before existence, so that a refusal says nothing about
 // what exists).
-func (s *server) tableParam(c *gin.Context, ic *IcebergCatalog) (string, bool) {
+func (s *server) icebergTableParam(c *gin.Context, ic *IcebergCatalog) (string, bool) {
 	if !s.namespaceParam(c, ic) {
 		return "", false
 	}
@@ -390,7 +390,7 @@ func (s *server) icebergLoadTable(c *gin.Context) {
 	if ic == nil {
 		return
 	}
-	t, ok := s.tableParam(c, ic)
+	t, ok := s.icebergTableParam(c, ic)
 	if !ok {
 		return
 	}
@@ -484,7 +484,7 @@ func (s *server) icebergMetrics(c *gin.Context) {
 	if ic == nil {
 		return
 	}
-	if _, ok := s.tableParam(c, ic); !ok {
+	if _, ok := s.icebergTableParam(c, ic); !ok {
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(c.Request.Body, s.cfg.MaxRequestBytes))

@@ -88,7 +88,7 @@ func TestIcebergCatalogS3(t *testing.T) {
 	w, endpoint := s3Warehouse(t)
 	ic := &IcebergCatalog{Warehouse: w, S3Endpoint: endpoint, S3Region: "us-east-1",
 		VendCredentials: true, S3AccessKeyID: "testkey", S3SecretAccessKey: "testsecret123"}
-	e := newEnv(t, Config{Iceberg: ic})
+	e := newEnv(t, Config{IcebergCatalog: ic})
 	code, m := e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables", "")
 	if code != 200 || len(m["identifiers"].([]any)) != 3 {
 		t.Fatalf("tables: %d %v", code, m)
@@ -108,7 +108,7 @@ func TestIcebergCatalogS3(t *testing.T) {
 	// The clients must get the keys from the catalog, not the environment.
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: ic}, discardLogger()))
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: ic}, discardLogger()))
 	t.Cleanup(srv.Close)
 	checkPyiceberg(t, "pyiceberg on S3", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg"), loc)
 	checkDuckDB(t, "DuckDB on S3", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg"))

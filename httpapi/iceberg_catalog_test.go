@@ -72,7 +72,7 @@ func fillWarehouse(t testing.TB, w *iceberg.Warehouse) {
 
 func icebergEnv(t *testing.T) (*testEnv, string) {
 	w, dir := icebergWarehouse(t)
-	return newEnv(t, Config{Iceberg: &IcebergCatalog{Warehouse: w}}), dir
+	return newEnv(t, Config{IcebergCatalog: &IcebergCatalog{Warehouse: w}}), dir
 }
 
 // icebergErr checks an error answer: status, the spec's model, its type.
@@ -341,7 +341,7 @@ func TestIcebergCatalogAuth(t *testing.T) {
 	w, _ := icebergWarehouse(t)
 	for _, requireAuth := range []bool{true, false} {
 		a := newAuthEnv(t, authOpts{authorization: true, requireAuth: requireAuth})
-		a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: requireAuth, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+		a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: requireAuth, IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 		for _, p := range []string{"/iceberg/v1/config", "/iceberg/v1/namespaces", "/iceberg/v1/namespaces/zombi", "/iceberg/v1/namespaces/zombi/tables"} {
 			code, b := a.do("GET", p, "", nil)
 			icebergErr(t, fmt.Sprintf("%s without credentials (requireAuth %v)", p, requireAuth), code, b, 401, "NotAuthorizedException")
@@ -357,7 +357,7 @@ func TestIcebergCatalogAuth(t *testing.T) {
 	// Made public by the operator: anonymous lists and loads what
 	// User:ANONYMOUS may describe.
 	p := newAuthEnv(t, authOpts{authorization: true, requireAuth: true})
-	p.h = validating(t, New(p.log, stats.New(), Config{Auth: p.svc, RequireAuth: true, PublicPaths: []string{"/iceberg*"}, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	p.h = validating(t, New(p.log, stats.New(), Config{Auth: p.svc, RequireAuth: true, PublicPaths: []string{"/iceberg*"}, IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	p.allow("User:ANONYMOUS", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
 	if code, b := p.do("GET", "/iceberg/v1/namespaces/zombi/tables", "", nil); code != 200 || !strings.Contains(string(b), `"orders_dlq"`) || strings.Contains(string(b), `"empty"`) {
 		t.Fatalf("public catalog, anonymous list: %d %s", code, b)
@@ -369,7 +369,7 @@ func TestIcebergCatalogAuth(t *testing.T) {
 	icebergErr(t, "public catalog, anonymous load of empty", code, b, 403, "ForbiddenException")
 
 	a := secured(t)
-	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
 	tok, _ := a.token("alice", time.Hour)
 	bearer := []string{"Authorization", "Bearer " + tok}
@@ -430,7 +430,7 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 	w, _ := icebergWarehouse(t)
 	ic := &IcebergCatalog{Warehouse: fakeWarehouse{w}, Namespace: "zombi", S3Endpoint: "http://s3.local:9000", S3Region: "eu-west-1",
 		S3AccessKeyID: "AKID", S3SecretAccessKey: "SECRET"}
-	e := newEnv(t, Config{Iceberg: ic})
+	e := newEnv(t, Config{IcebergCatalog: ic})
 	_, cfg := e.doJSON("GET", "/iceberg/v1/config", "")
 	_, lt := e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "")
 	for what, m := range map[string]any{"config defaults": cfg["defaults"], "table config": lt["config"]} {
@@ -454,7 +454,7 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 
 	// With ACLs: the keys go only to a caller that may READ the topic.
 	a := secured(t)
-	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: ic}, discardLogger()))
+	a.h = validating(t, New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, IcebergCatalog: ic}, discardLogger()))
 	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationDescribe)
 	a.allow("User:bob", kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationRead) // READ implies DESCRIBE
 	for user, keys := range map[string]bool{"alice": false, "bob": true} {
@@ -514,14 +514,14 @@ func TestIcebergCatalogPyiceberg(t *testing.T) {
 	check := func(what string, out map[string]any) { t.Helper(); checkPyiceberg(t, what, out, loc) }
 
 	e := newEnv(t, Config{})
-	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
 	check("no auth", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg"))
 
 	a := secured(t)
 	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribe)
 	tok, _ := a.token("alice", time.Hour)
-	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
 	check("bearer token", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg", "token="+tok))
 	// pyiceberg 0.12 sends "Bearer <token>" (even "Bearer None") over any
@@ -577,14 +577,14 @@ func TestIcebergCatalogDuckDB(t *testing.T) {
 	w, _ := icebergWarehouse(t)
 	check := func(what string, out map[string]any) { t.Helper(); checkDuckDB(t, what, out) }
 	e := newEnv(t, Config{})
-	srv := httptest.NewServer(New(e.log, stats.New(), Config{Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
 	check("no auth", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg"))
 
 	a := secured(t)
 	a.allow("User:alice", kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribe)
 	tok, _ := a.token("alice", time.Hour)
-	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, Iceberg: &IcebergCatalog{Warehouse: w}}, discardLogger()))
+	srv = httptest.NewServer(New(a.log, stats.New(), Config{Auth: a.svc, RequireAuth: true, IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger()))
 	t.Cleanup(srv.Close)
 	check("bearer token", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg", tok))
 }

@@ -53,9 +53,12 @@ type Config struct {
 	// Ready is GET /health/ready's check beyond the log being open (with a
 	// bucket: the cold tier is loaded); nil: ready once the log is open.
 	Ready func() error
-	// Iceberg serves the read-only Iceberg REST catalog at /iceberg/v1/
+	// Iceberg is the Iceberg materializer (GET /tables/{t}/iceberg); nil:
+	// Iceberg tables are off.
+	Iceberg Materializer
+	// IcebergCatalog serves the read-only Iceberg REST catalog at /iceberg/v1/
 	// (iceberg_catalog.go); nil: its routes answer 404 "not enabled".
-	Iceberg *IcebergCatalog
+	IcebergCatalog *IcebergCatalog
 }
 
 // alwaysPublic are served without credentials whatever PublicPaths says:
@@ -120,6 +123,7 @@ func (s *server) engine() *gin.Engine {
 	read, write, describe, del := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete
 	e.GET("/tables", s.getTables) // filtered per table
 	s.route(e.GET, "/tables/:table/info", s.need(describe, topic, "table"), s.getTableInfo)
+	s.route(e.GET, "/tables/:table/iceberg", s.need(describe, topic, "table"), s.getTableIceberg)
 	s.route(e.DELETE, "/tables/:table", s.need(del, topic, "table"), s.deleteTable)
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)

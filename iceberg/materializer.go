@@ -1,0 +1,409 @@
+package iceberg
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/iceberg-go/table"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/log/topicconfig"
+)
+
+// Source is what the materializer reads: the log, the way a consumer does
+// (hot and cold tiers through Read). *plog.Log implements it.
+type Source interface {
+	Topics() []plog.TopicInfo
+	Topic(name string) (plog.TopicInfo, bool)
+	Offsets(topic string, part int32) (logStart, hwm int64, err error)
+	Read(topic string, part int32, offset int64, maxBytes int) (plog.ReadResult, error)
+}
+
+// Config configures a Materializer.
+type Config struct {
+	Warehouse *Warehouse
+	Namespace string // ZOMBI_ICEBERG_NAMESPACE
+	// SpillDir is where data files are written before upload.
+	SpillDir string
+	// Poll is how often topic configs are looked at (0: 1 s).
+	Poll time.Duration
+	// MaxCommitBytes bounds the data one commit writes (0: 4 × the topic's
+	// target file size): a long backfill commits in steps.
+	MaxCommitBytes int64
+	// ReadBytes is the size of one log read (0: 4 MiB).
+	ReadBytes int
+	Logger    *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Materializer turns every topic with zombi.iceberg.enable=true into an
+// Iceberg table. One goroutine does the work for all topics, one commit
+// at a time, so it takes at most one core from the write path; it is a
+// reader of the log and holds no lock the write path takes.
+type Materializer struct {
+	src Source
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	topics map[string]*topicState // by topic name; guarded by mu
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// topicState is one topic's table and status. The worker goroutine owns
+// tbl; the status fields are read by Status under Materializer.mu.
+type topicState struct {
+	name string
+	tbl  *Table // nil until opened
+
+	// status (under Materializer.mu)
+	incarnation string
+	layout      topicconfig.Iceberg
+	snap        snapInfo // the table as last loaded or committed
+	lastCommit  time.Time
+	lastErr     error
+	errAt       time.Time
+	nextRun     time.Time
+	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
+	// recomputed every step so that a changed interval applies at once.
+	lastRun    time.Time
+	waitFull   bool      // the last cycle caught up: wait a whole interval
+	caughtUpAt time.Time // the last cycle that reached the high watermark it saw
+	commits    int64
+	enabled    bool
+}
+
+// Start starts the materializer; Close stops it.
+func Start(src Source, cfg Config) *Materializer {
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.ReadBytes <= 0 {
+		cfg.ReadBytes = 4 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "zombi"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Materializer{src: src, cfg: cfg, log: cfg.Logger.With("component", "iceberg"),
+		topics: map[string]*topicState{}, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	go m.run(ctx)
+	return m
+}
+
+// Close stops the worker after the step it is in (an interrupted commit
+// is resolved by the next start from the table itself) and waits for it.
+func (m *Materializer) Close() {
+	m.cancel()
+	<-m.done
+}
+
+// Kick makes the worker look at the topics now (a config changed).
+func (m *Materializer) Kick() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Incarnation is how a topic's id appears in the snapshot summary: the
+// Kafka topic id as Kafka's tools print it.
+func Incarnation(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+func (m *Materializer) run(ctx context.Context) {
+	defer close(m.done)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
+		wait := m.step(ctx)
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+	}
+}
+
+// step runs every topic that is due, then says how long to sleep.
+func (m *Materializer) step(ctx context.Context) time.Duration {
+	now := m.cfg.Now()
+	enabled := map[string]plog.TopicInfo{}
+	for _, ti := range m.src.Topics() {
+		if ti.Effective().Iceberg.Enable {
+			enabled[ti.Name] = ti
+		}
+	}
+	m.mu.Lock()
+	for name, ts := range m.topics {
+		if _, ok := enabled[name]; !ok {
+			ts.enabled = false // disabled or deleted: the table stays
+		}
+	}
+	var due []*topicState
+	for name, ti := range enabled {
+		ts := m.topics[name]
+		if ts == nil {
+			ts = &topicState{name: name}
+			m.topics[name] = ts
+		}
+		ts.enabled = true
+		if ts.waitFull {
+			ts.nextRun = ts.lastRun.Add(time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond)
+		}
+		if !now.Before(ts.nextRun) {
+			due = append(due, ts)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(due, func(a, b *topicState) int { return a.nextRun.Compare(b.nextRun) })
+
+	for _, ts := range due {
+		if ctx.Err() != nil {
+			return 0
+		}
+		ti, ok := m.src.Topic(ts.name)
+		if !ok {
+			continue
+		}
+		behind, err := m.cycle(ctx, ts, ti)
+		m.finish(ts, ti, behind, err)
+	}
+
+	wait := m.cfg.Poll
+	m.mu.Lock()
+	for _, ts := range m.topics {
+		if ts.enabled {
+			wait = min(wait, max(0, ts.nextRun.Sub(m.cfg.Now())))
+		}
+	}
+	m.mu.Unlock()
+	return wait
+}
+
+// finish records a cycle's outcome and schedules the next: at once when
+// it stopped short of the high watermark (a backfill commits in steps),
+// after the commit interval otherwise, with a growing pause after errors.
+func (m *Materializer) finish(ts *topicState, ti plog.TopicInfo, behind bool, err error) {
+	now := m.cfg.Now()
+	interval := time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ts.lastRun, ts.waitFull = now, err == nil && !behind
+	switch {
+	case err != nil:
+		if ts.lastErr == nil || ts.lastErr.Error() != err.Error() {
+			m.log.Warn("iceberg materializer", "topic", ts.name, "err", err)
+		}
+		ts.lastErr, ts.errAt = err, now
+		ts.nextRun = now.Add(min(interval, 10*time.Second))
+	case behind:
+		ts.lastErr = nil
+		ts.nextRun = now
+	default:
+		ts.lastErr = nil
+		ts.caughtUpAt = now
+		ts.nextRun = now.Add(interval)
+	}
+}
+
+// cycle appends what the topic has beyond the table's committed offsets,
+// up to the high watermarks seen at the start and the commit budget, as
+// one snapshot. behind: it stopped at the budget with more to read.
+func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicInfo) (behind bool, err error) {
+	eff := ti.Effective().Iceberg
+	inc := Incarnation(ti.UUID)
+	m.mu.Lock()
+	ts.layout, ts.incarnation = eff, inc
+	m.mu.Unlock()
+	if ts.tbl == nil {
+		if ts.tbl, err = m.open(ctx, ti.Name, eff); err != nil {
+			return false, err
+		}
+	}
+	tbl := ts.tbl
+	if err := tbl.Reload(ctx); err != nil { // another process (or a drop) may have changed it
+		ts.tbl = nil
+		return false, err
+	}
+	if have := tbl.CommittedIncarnation(); have != "" && have != inc {
+		return false, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): drop the old table with `zombi iceberg drop %s` to materialize the new topic", tbl.st.Location(), have, ti.Name, inc, ti.Name)
+	}
+	if err := m.noteTable(ts, tbl); err != nil {
+		return false, err
+	}
+	committed := ts.snap.committed
+
+	budget := m.cfg.MaxCommitBytes
+	if budget <= 0 {
+		budget = 4 * eff.TargetFileBytes
+	}
+	app := tbl.NewAppend(WriteOptions{TargetFileBytes: eff.TargetFileBytes})
+	next := map[int32]int64{}
+	for p := int32(0); p < ti.Partitions; p++ {
+		logStart, hwm, err := m.src.Offsets(ti.Name, p)
+		if err != nil {
+			app.Abort(ctx)
+			return false, err
+		}
+		from, ok := committed[p]
+		if !ok || from < logStart {
+			if ok {
+				m.log.Warn("iceberg: records deleted by retention before they were materialized", "topic", ti.Name, "partition", p, "from", from, "log_start", logStart)
+			}
+			from = logStart
+		}
+		at, err := m.readPartition(ctx, app, ti.Name, p, from, hwm, budget)
+		if err != nil {
+			app.Abort(ctx)
+			return false, err
+		}
+		if at != from || (ok && at != committed[p]) {
+			next[p] = at
+		}
+		if at < hwm {
+			behind = true
+			break // the budget is spent: commit what there is
+		}
+	}
+	if app.Rows() == 0 && len(next) == 0 {
+		app.Abort(ctx)
+		return false, nil
+	}
+	start := time.Now()
+	err = app.Commit(ctx, inc, next)
+	result := "ok"
+	switch {
+	case errors.Is(err, ErrConflict):
+		result = "conflict"
+	case err != nil:
+		result = "error"
+	}
+	commitsTotal.WithLabelValues(ti.Name, result).Inc()
+	if err != nil {
+		return false, err
+	}
+	commitSeconds.Observe(time.Since(start).Seconds())
+	recordsTotal.WithLabelValues(ti.Name).Add(float64(app.Rows()))
+	m.mu.Lock()
+	ts.lastCommit = m.cfg.Now()
+	ts.commits++
+	m.mu.Unlock()
+	return behind, m.noteTable(ts, tbl)
+}
+
+// noteTable records the table's current snapshot for Status and the lag
+// metric.
+func (m *Materializer) noteTable(ts *topicState, tbl *Table) error {
+	si, err := snapshotInfo(tbl)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	ts.snap = si
+	m.mu.Unlock()
+	return nil
+}
+
+// open loads the topic's table, or creates it.
+func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.Iceberg) (*Table, error) {
+	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
+	ident := table.Identifier{m.cfg.Namespace, topic}
+	t, err := Load(ctx, st, ident)
+	if err == nil {
+		return t, nil
+	}
+	if !errors.Is(err, ErrNoTable) {
+		return nil, err
+	}
+	part, err := ParsePartitioning(eff.Partition)
+	if err != nil {
+		return nil, err
+	}
+	t, err = Create(ctx, st, ident, part)
+	if errors.Is(err, ErrExists) { // created meanwhile by another writer
+		return Load(ctx, st, ident)
+	}
+	if err == nil {
+		m.log.Info("iceberg table created", "topic", topic, "location", st.Location())
+	}
+	return t, err
+}
+
+// readPartition adds the records of [from, hwm) to app until the budget is
+// spent, and returns the offset reached: the next offset to materialize.
+// Control batches and gaps move it without rows.
+func (m *Materializer) readPartition(ctx context.Context, app *Append, topic string, p int32, from, hwm, budget int64) (int64, error) {
+	at := from
+	for at < hwm && app.Bytes() < budget {
+		if err := ctx.Err(); err != nil {
+			return at, err
+		}
+		res, err := m.src.Read(topic, p, at, m.cfg.ReadBytes)
+		if err != nil {
+			return at, fmt.Errorf("read %s/%d at %d: %w", topic, p, at, err)
+		}
+		if len(res.Batches) == 0 {
+			break
+		}
+		for _, b := range res.Batches {
+			if b.BaseOffset >= hwm {
+				return at, nil
+			}
+			h, recs, err := batch.Records(b.Raw, 0)
+			if err != nil {
+				return at, fmt.Errorf("%s/%d: batch at %d: %w", topic, p, b.BaseOffset, err)
+			}
+			if !h.IsControl() {
+				for i := range recs {
+					r := &recs[i]
+					if r.Offset < at || r.Offset >= hwm {
+						continue
+					}
+					if err := app.Add(ctx, toRecord(p, r)); err != nil {
+						return at, err
+					}
+				}
+			}
+			at = max(at, min(b.LastOffset+1, hwm))
+			if app.Bytes() >= budget {
+				return at, nil
+			}
+		}
+	}
+	return at, nil
+}
+
+func toRecord(p int32, r *batch.Record) Record {
+	rec := Record{Partition: p, Offset: r.Offset, Timestamp: time.UnixMilli(r.Timestamp).UTC(), Key: r.Key, Value: r.Value}
+	if len(r.Headers) > 0 {
+		rec.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			rec.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return rec
+}
