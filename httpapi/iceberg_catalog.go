@@ -48,14 +48,16 @@ type IcebergCatalog struct {
 	// /v1/config and of each loaded table) when the warehouse is on S3:
 	// the endpoint as the clients reach it, with path-style access.
 	S3Endpoint, S3Region string
-	// VendCredentials hands the S3 keys below (s3.access-key-id,
-	// s3.secret-access-key, s3.session-token) with each loaded table whose
-	// topic the caller may READ (loading needs DESCRIBE only). Off by
-	// default: the keys are Zombi's own, with write access to the whole
-	// bucket, and the catalog cannot scope them to one table; clients
-	// normally bring their own read-only keys.
-	VendCredentials                                  bool
-	S3AccessKeyID, S3SecretAccessKey, S3SessionToken string
+	// VendCredentials, when set, gives the S3 keys handed out
+	// (s3.access-key-id, s3.secret-access-key, s3.session-token) with each
+	// loaded table whose topic the caller may READ (loading needs DESCRIBE
+	// only); it is asked on each load, so rotating credentials stay
+	// current (iceberg.Warehouse.S3Credentials). nil by default, set only
+	// on an explicit opt-in (ZOMBI_ICEBERG_VEND_CREDENTIALS=true): the keys
+	// are Zombi's own, with write access to the whole bucket, and the
+	// catalog cannot scope them to one table; clients normally bring their
+	// own read-only keys.
+	VendCredentials func(ctx context.Context) (accessKeyID, secretAccessKey, sessionToken string, err error)
 }
 
 // DefaultIcebergNamespace is the namespace when IcebergCatalog leaves it empty.
@@ -173,11 +175,12 @@ func (ic *IcebergCatalog) namespace() string {
 }
 
 // s3Config is what a client needs to read the warehouse's files on S3
-// (both pyiceberg's s3.region and Java's client.region).
-func (ic *IcebergCatalog) s3Config(withKeys bool) map[string]string {
+// (both pyiceberg's s3.region and Java's client.region), with the keys
+// when withKeys and the catalog vends them.
+func (ic *IcebergCatalog) s3Config(ctx context.Context, withKeys bool) (map[string]string, error) {
 	m := map[string]string{}
 	if !strings.HasPrefix(ic.Warehouse.Location(), "s3://") {
-		return m
+		return m, nil
 	}
 	m["s3.path-style-access"] = "true"
 	if ic.S3Endpoint != "" {
@@ -187,14 +190,18 @@ func (ic *IcebergCatalog) s3Config(withKeys bool) map[string]string {
 		m["s3.region"] = ic.S3Region
 		m["client.region"] = ic.S3Region
 	}
-	if withKeys && ic.VendCredentials && ic.S3AccessKeyID != "" {
-		m["s3.access-key-id"] = ic.S3AccessKeyID
-		m["s3.secret-access-key"] = ic.S3SecretAccessKey
-		if ic.S3SessionToken != "" {
-			m["s3.session-token"] = ic.S3SessionToken
+	if withKeys && ic.VendCredentials != nil {
+		id, secret, token, err := ic.VendCredentials(ctx)
+		if err != nil {
+			return nil, &icebergError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", msg: "S3 credentials to vend: " + err.Error()}
+		}
+		m["s3.access-key-id"] = id
+		m["s3.secret-access-key"] = secret
+		if token != "" {
+			m["s3.session-token"] = token
 		}
 	}
-	return m
+	return m, nil
 }
 
 // authenticated: with ACLs on, the catalog's own routes need a principal
@@ -229,8 +236,13 @@ func (s *server) icebergConfig(c *gin.Context) {
 	if ic == nil || !s.authenticated(c) {
 		return
 	}
+	defaults, err := ic.s3Config(c.Request.Context(), false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	writeValue(c, http.StatusOK, map[string]any{
-		"defaults":  ic.s3Config(false),
+		"defaults":  defaults,
 		"overrides": map[string]string{},
 		"endpoints": icebergEndpoints,
 	})
@@ -430,10 +442,15 @@ func (s *server) icebergLoadTable(c *gin.Context) {
 		s.fail(c, errors.New("metadata "+loc+" is not JSON"))
 		return
 	}
+	cfg, err := ic.s3Config(c.Request.Context(), s.allowed(c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, s.icebergTopic(t)))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	writeValue(c, http.StatusOK, map[string]any{
 		"metadata-location": loc,
 		"metadata":          json.RawMessage(md),
-		"config":            ic.s3Config(s.allowed(c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, s.icebergTopic(t))),
+		"config":            cfg,
 	})
 }
 

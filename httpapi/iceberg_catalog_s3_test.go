@@ -87,7 +87,7 @@ func s3Warehouse(t *testing.T) (*iceberg.Warehouse, string) {
 func TestIcebergCatalogS3(t *testing.T) {
 	w, endpoint := s3Warehouse(t)
 	ic := &IcebergCatalog{Warehouse: w, S3Endpoint: endpoint, S3Region: "us-east-1",
-		VendCredentials: true, S3AccessKeyID: "testkey", S3SecretAccessKey: "testsecret123"}
+		VendCredentials: w.S3Credentials}
 	e := newEnv(t, Config{IcebergCatalog: ic})
 	code, m := e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables", "")
 	if code != 200 || len(m["identifiers"].([]any)) != 3 {

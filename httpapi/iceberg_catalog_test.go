@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http/httptest"
@@ -425,11 +426,10 @@ type fakeWarehouse struct{ *iceberg.Warehouse }
 func (fakeWarehouse) Location() string { return "s3://bucket/iceberg" }
 
 // TestIcebergCatalogS3Settings: an S3 warehouse's endpoint, path style and
-// region go to the clients; the keys only with VendCredentials.
+// region go to the clients; the keys only with VendCredentials, to READers.
 func TestIcebergCatalogS3Settings(t *testing.T) {
 	w, _ := icebergWarehouse(t)
-	ic := &IcebergCatalog{Warehouse: fakeWarehouse{w}, Namespace: "zombi", S3Endpoint: "http://s3.local:9000", S3Region: "eu-west-1",
-		S3AccessKeyID: "AKID", S3SecretAccessKey: "SECRET"}
+	ic := &IcebergCatalog{Warehouse: fakeWarehouse{w}, Namespace: "zombi", S3Endpoint: "http://s3.local:9000", S3Region: "eu-west-1"}
 	e := newEnv(t, Config{IcebergCatalog: ic})
 	_, cfg := e.doJSON("GET", "/iceberg/v1/config", "")
 	_, lt := e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "")
@@ -442,7 +442,7 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 			t.Fatalf("%s hands out the keys without VendCredentials: %v", what, got)
 		}
 	}
-	ic.VendCredentials = true
+	ic.VendCredentials = func(context.Context) (string, string, string, error) { return "AKID", "SECRET", "", nil }
 	_, cfg = e.doJSON("GET", "/iceberg/v1/config", "")
 	_, lt = e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "")
 	if got := lt["config"].(map[string]any); got["s3.access-key-id"] != "AKID" || got["s3.secret-access-key"] != "SECRET" {
@@ -470,6 +470,11 @@ func TestIcebergCatalogS3Settings(t *testing.T) {
 			}
 		}
 	}
+
+	// Credentials that cannot be had: 503, not a table without keys.
+	ic.VendCredentials = func(context.Context) (string, string, string, error) { return "", "", "", errors.New("no IMDS") }
+	code, b := e.do("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "", nil)
+	icebergErr(t, "no credentials to vend", code, b, 503, "ServiceUnavailableException")
 }
 
 // icebergPyRequirements is the readers' Python environment (pyiceberg,

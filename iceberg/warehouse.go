@@ -138,3 +138,17 @@ func (w *Warehouse) Current(ctx context.Context, namespace, name string) (locati
 func safeName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
 }
+
+// S3Credentials are the keys of the warehouse's S3 client (its credential
+// chain, so rotating credentials stay current): what the REST catalog
+// vends when told to (httpapi.IcebergCatalog.VendCredentials).
+func (w *Warehouse) S3Credentials(ctx context.Context) (accessKeyID, secretAccessKey, sessionToken string, err error) {
+	if w.c == nil || w.c.Options().Credentials == nil {
+		return "", "", "", errors.New("iceberg warehouse: no S3 credentials (not an s3:// warehouse)")
+	}
+	cr, err := w.c.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", "", "", fmt.Errorf("S3 credentials: %w", err)
+	}
+	return cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken, nil
+}
