@@ -614,3 +614,18 @@ func checkDuckDB(t *testing.T, what string, out map[string]any) {
 		t.Fatalf("%s: CREATE TABLE: %v", what, out["create_table"])
 	}
 }
+
+// BenchmarkIcebergLoadTable: GET .../tables/orders on a local warehouse
+// (hint, probe of v{N+1}, metadata read, response).
+func BenchmarkIcebergLoadTable(b *testing.B) {
+	w, _ := icebergWarehouse(b)
+	e := newEnv(b, Config{})
+	h := New(e.log, stats.New(), Config{IcebergCatalog: &IcebergCatalog{Warehouse: w}}, discardLogger())
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/iceberg/v1/namespaces/zombi/tables/orders", nil))
+		if rec.Code != 200 {
+			b.Fatal(rec.Code, rec.Body)
+		}
+	}
+}
