@@ -113,3 +113,21 @@ func TestIcebergCatalogS3(t *testing.T) {
 	checkPyiceberg(t, "pyiceberg on S3", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg"), loc)
 	checkDuckDB(t, "DuckDB on S3", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg"))
 }
+
+// TestIcebergCatalogS3Java: the Java client (Spark's and Trino's) plans a
+// scan of the S3 table with S3FileIO configured only by the catalog's
+// answers (endpoint, path style, region, vended keys): two data files, five
+// records.
+func TestIcebergCatalogS3Java(t *testing.T) {
+	cp := icebergJavaClasspath(t)
+	w, endpoint := s3Warehouse(t)
+	ic := &IcebergCatalog{Warehouse: w, S3Endpoint: endpoint, S3Region: "us-east-1", VendCredentials: w.S3Credentials}
+	e := newEnv(t, Config{})
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: ic}, discardLogger()))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	// io-impl as Spark's docs set it: the default ResolvingFileIO needs
+	// Hadoop's classes, which this classpath does not have.
+	checkJava(t, "Java on S3", runJava(t, cp, nil, srv.URL+"/iceberg", "io-impl=org.apache.iceberg.aws.s3.S3FileIO"), "s3://warehouse/iceberg/zombi/orders/metadata/v3.metadata.json", 2)
+}
