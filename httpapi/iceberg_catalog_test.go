@@ -42,8 +42,9 @@ func icebergWarehouse(t testing.TB) (*iceberg.Warehouse, string) {
 func fillWarehouse(t testing.TB, w *iceberg.Warehouse) {
 	t.Helper()
 	ctx := context.Background()
-	mk := func(name string, appends ...int) {
-		tb, err := iceberg.Create(ctx, w.Storage("zombi", name), table.Identifier{"zombi", name}, iceberg.PartitionDay)
+	raw := iceberg.Layout{Mode: iceberg.ModeRaw, Partitioning: iceberg.PartitionDay}
+	mk := func(name string, l iceberg.Layout, appends ...int) {
+		tb, err := iceberg.Create(ctx, w.Storage("zombi", name), table.Identifier{"zombi", name}, l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,6 +55,9 @@ func fillWarehouse(t testing.TB, w *iceberg.Warehouse) {
 				o := off + int64(i)
 				recs[i] = iceberg.Record{Partition: 0, Offset: o, Timestamp: time.Date(2026, 12, 6, 10, 0, int(o), 0, time.UTC),
 					Key: []byte(fmt.Sprintf("k%d", o)), Value: []byte(fmt.Sprintf("%s-%d", name, o))}
+				if l.Mode == iceberg.ModeDLQ {
+					recs[i].Error = "not JSON"
+				}
 			}
 			off += int64(n)
 			if err := tb.Append(ctx, "inc", recs, map[int32]int64{0: off}); err != nil {
@@ -61,9 +65,9 @@ func fillWarehouse(t testing.TB, w *iceberg.Warehouse) {
 			}
 		}
 	}
-	mk("orders", 3, 2)
-	mk("orders_dlq", 1)
-	mk("empty")
+	mk("orders", raw, 3, 2)
+	mk(iceberg.DLQName("orders"), iceberg.DLQLayout(raw), 1)
+	mk("empty", raw)
 	// A crash between v3.metadata.json and the hint: the catalog must
 	// probe past the hint as Load does.
 	if err := w.Storage("zombi", "orders").Write(ctx, "metadata/version-hint.text", []byte("2")); err != nil {

@@ -343,7 +343,7 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	if err != nil {
 		return nil, err
 	}
-	t, err = Create(ctx, st, ident, part)
+	t, err = Create(ctx, st, ident, Layout{Partitioning: part})
 	if errors.Is(err, ErrExists) { // created meanwhile by another writer
 		return Load(ctx, st, ident)
 	}
