@@ -61,7 +61,7 @@ type Append struct {
 	spec     iceberg.PartitionSpec
 	asc      *arrow.Schema
 	enc      *rowEncoder // the table schema's rows (raw, json or dlq)
-	id       string // names this append's files
+	id       string      // names this append's files
 	rowGroup int64
 
 	open     map[int64]*fileWriter

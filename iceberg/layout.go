@@ -1,13 +1,10 @@
 package iceberg
 
 import (
-	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/apache/iceberg-go"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // Mode is the topic config zombi.iceberg.mode: how the value is stored.
@@ -78,83 +75,34 @@ type Column struct {
 }
 
 // MaxColumns bounds zombi.iceberg.columns (every column costs per row).
-const MaxColumns = 1000
+const MaxColumns = topicconfig.MaxColumns
 
-const maxColumnName = 128
-
-// reservedNames are the fixed columns' names, compared case-insensitively
-// because DuckDB, Trino and Spark resolve identifiers that way.
-var reservedNames = []string{"_partition", "_offset", "_timestamp", "_key", "_headers", "value", "_error"}
-
-// ParseColumns parses zombi.iceberg.columns, "name:type,..." (spaces around
-// names and types are ignored; "" is no column). Names are the top-level
-// JSON field names, case-sensitive, but must differ from each other and
-// from the fixed columns case-insensitively; they may not contain
-// whitespace, control characters or any of , : . " ' ` \.
+// ParseColumns parses zombi.iceberg.columns, "name:type,..." with
+// topicconfig's rules (the same check the topic config gets).
 func ParseColumns(s string) ([]Column, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
+	tc, err := topicconfig.ParseColumns(s)
+	if err != nil {
+		return nil, err
 	}
+	return FromConfig(tc), nil
+}
+
+// FromConfig converts the topic config's columns.
+func FromConfig(tc []topicconfig.Column) []Column {
 	var cols []Column
-	for i, item := range strings.Split(s, ",") {
-		name, typ, ok := strings.Cut(item, ":")
-		name, typ = strings.TrimSpace(name), strings.TrimSpace(typ)
-		switch {
-		case strings.TrimSpace(item) == "":
-			return nil, fmt.Errorf("zombi.iceberg.columns: entry %d is empty (want name:type,...)", i+1)
-		case !ok:
-			return nil, fmt.Errorf("zombi.iceberg.columns: entry %d %q: want name:type", i+1, strings.TrimSpace(item))
-		}
-		c := Column{Name: name, Type: ColumnType(strings.ToLower(typ))}
-		cols = append(cols, c)
+	for _, c := range tc {
+		cols = append(cols, Column{Name: c.Name, Type: ColumnType(c.Type)})
 	}
-	if err := ValidateColumns(cols); err != nil {
-		return nil, fmt.Errorf("zombi.iceberg.columns: %w", err)
-	}
-	return cols, nil
+	return cols
 }
 
 // ValidateColumns checks names and types as ParseColumns does.
 func ValidateColumns(cols []Column) error {
-	if len(cols) > MaxColumns {
-		return fmt.Errorf("%d columns, at most %d", len(cols), MaxColumns)
-	}
+	tc := make([]topicconfig.Column, len(cols))
 	for i, c := range cols {
-		if err := validName(c.Name); err != nil {
-			return err
-		}
-		if _, err := c.Type.Iceberg(); err != nil {
-			return fmt.Errorf("column %q: %w", c.Name, err)
-		}
-		for _, r := range reservedNames {
-			if strings.EqualFold(c.Name, r) {
-				return fmt.Errorf("column %q: the name of a fixed column (%s)", c.Name, strings.Join(reservedNames, ", "))
-			}
-		}
-		for _, d := range cols[:i] {
-			if strings.EqualFold(c.Name, d.Name) {
-				return fmt.Errorf("column %q: given twice (names are compared case-insensitively)", c.Name)
-			}
-		}
+		tc[i] = topicconfig.Column{Name: c.Name, Type: string(c.Type)}
 	}
-	return nil
-}
-
-func validName(n string) error {
-	switch {
-	case n == "":
-		return errors.New("empty column name")
-	case len(n) > maxColumnName:
-		return fmt.Errorf("column name %.20q...: longer than %d bytes", n, maxColumnName)
-	case !utf8.ValidString(n):
-		return fmt.Errorf("column name %q: not valid UTF-8", n)
-	}
-	for _, r := range n {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(",:.\"'`\\", r) {
-			return fmt.Errorf("column name %q: may not contain %q", n, r)
-		}
-	}
-	return nil
+	return topicconfig.ValidateColumns(tc)
 }
 
 // Layout is how a topic's table is built from its topic configs.

@@ -55,6 +55,11 @@ type Materializer struct {
 	mu     sync.Mutex
 	topics map[string]*topicState // by topic name; guarded by mu
 
+	// probed: the warehouse's conditional create was checked (by the
+	// worker, once); unsafe: it is not honoured, tables are written
+	// through UnsafeCreate.
+	probed, unsafe bool
+
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -65,6 +70,7 @@ type Materializer struct {
 type topicState struct {
 	name string
 	tbl  *Table // nil until opened
+	dlq  *Table // the {topic}_dlq table, once loaded or created
 
 	// status (under Materializer.mu)
 	incarnation string
@@ -256,17 +262,44 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		return false, err
 	}
 	committed := ts.snap.committed
+	want, err := layoutFromConfig(eff)
+	if err != nil {
+		return false, err
+	}
+	have := tbl.Layout()
+	if have.Mode != want.Mode {
+		return false, fmt.Errorf("table %s is in mode %s but zombi.iceberg.mode is %s: a table's mode never changes; drop it (`zombi iceberg drop %s`) to rebuild it in the new mode", tbl.st.Location(), have.Mode, want.Mode, ti.Name)
+	}
+	if want.Mode == ModeJSON {
+		if err := tbl.EnsureColumns(ctx, want.Columns); err != nil {
+			return false, err
+		}
+	}
+	// The dead-letter table of a json topic, when it exists: records it
+	// already holds (a crash between its commit and the topic's) are not
+	// added again.
+	var dlq *deadLetters
+	if want.Mode == ModeJSON {
+		if dlq, err = m.openDLQ(ctx, ts, ti.Name, have); err != nil {
+			return false, err
+		}
+	}
 
 	budget := m.cfg.MaxCommitBytes
 	if budget <= 0 {
 		budget = 4 * eff.TargetFileBytes
 	}
-	app := tbl.NewAppend(WriteOptions{TargetFileBytes: eff.TargetFileBytes})
+	opts := WriteOptions{TargetFileBytes: eff.TargetFileBytes, SpillDir: m.cfg.SpillDir}
+	app := tbl.NewAppend(opts)
+	abort := func() {
+		app.Abort(ctx)
+		dlq.abort(ctx)
+	}
 	next := map[int32]int64{}
 	for p := int32(0); p < ti.Partitions; p++ {
 		logStart, hwm, err := m.src.Offsets(ti.Name, p)
 		if err != nil {
-			app.Abort(ctx)
+			abort()
 			return false, err
 		}
 		from, ok := committed[p]
@@ -276,9 +309,9 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 			}
 			from = logStart
 		}
-		at, err := m.readPartition(ctx, app, ti.Name, p, from, hwm, budget)
+		at, err := m.readPartition(ctx, app, dlq, opts, ti.Name, p, from, hwm, budget)
 		if err != nil {
-			app.Abort(ctx)
+			abort()
 			return false, err
 		}
 		if at != from || (ok && at != committed[p]) {
@@ -290,19 +323,19 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		}
 	}
 	if app.Rows() == 0 && len(next) == 0 {
-		app.Abort(ctx)
+		abort()
 		return false, nil
+	}
+	// The dead letters first: after a crash between the two commits the
+	// topic's table is re-read from its own offsets, and records the
+	// dead-letter table holds are skipped.
+	if err := dlq.commit(ctx, m, inc, next); err != nil {
+		app.Abort(ctx)
+		return false, err
 	}
 	start := time.Now()
 	err = app.Commit(ctx, inc, next)
-	result := "ok"
-	switch {
-	case errors.Is(err, ErrConflict):
-		result = "conflict"
-	case err != nil:
-		result = "error"
-	}
-	commitsTotal.WithLabelValues(ti.Name, result).Inc()
+	countCommit(ti.Name, err)
 	if err != nil {
 		return false, err
 	}
@@ -313,6 +346,128 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	ts.commits++
 	m.mu.Unlock()
 	return behind, m.noteTable(ts, tbl)
+}
+
+func countCommit(topic string, err error) {
+	result := "ok"
+	switch {
+	case errors.Is(err, ErrConflict):
+		result = "conflict"
+	case err != nil:
+		result = "error"
+	}
+	commitsTotal.WithLabelValues(topic, result).Inc()
+}
+
+// layoutFromConfig is the table layout the topic configs ask for.
+func layoutFromConfig(eff topicconfig.Iceberg) (Layout, error) {
+	mode, err := ParseMode(eff.Mode)
+	if err != nil {
+		return Layout{}, err
+	}
+	part, err := ParsePartitioning(eff.Partition)
+	if err != nil {
+		return Layout{}, err
+	}
+	l := Layout{Mode: mode, Partitioning: part}
+	if mode == ModeJSON {
+		l.Columns = FromConfig(eff.Columns)
+	}
+	return l, nil
+}
+
+// deadLetters is the {topic}_dlq table during one cycle: nil until a
+// record needs it (or while no such table exists).
+type deadLetters struct {
+	tbl       *Table
+	committed map[int32]int64
+	app       *Append
+}
+
+// openDLQ loads the topic's dead-letter table if it exists (it is created
+// by the first record that needs it).
+func (m *Materializer) openDLQ(ctx context.Context, ts *topicState, topic string, l Layout) (*deadLetters, error) {
+	d := &deadLetters{tbl: ts.dlq, committed: map[int32]int64{}}
+	if d.tbl == nil {
+		name := DLQName(topic)
+		st, err := m.storage(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := Load(ctx, st, table.Identifier{m.cfg.Namespace, name})
+		switch {
+		case errors.Is(err, ErrNoTable):
+			return d, nil
+		case err != nil:
+			return nil, err
+		}
+		if mode := t.Layout().Mode; mode != ModeDLQ {
+			return nil, fmt.Errorf("table %s is a %s table (of a topic named %s?), not the dead-letter table of %s: rename one of the topics, or turn zombi.iceberg.enable off for one", name, mode, name, topic)
+		}
+		ts.dlq, d.tbl = t, t
+	} else if err := d.tbl.Reload(ctx); err != nil {
+		ts.dlq = nil
+		return nil, err
+	}
+	c, err := d.tbl.CommittedOffsets()
+	if err != nil {
+		return nil, err
+	}
+	d.committed = c
+	return d, nil
+}
+
+// add puts a record refused by the topic's table into the dead letters,
+// unless the dead-letter table holds it already.
+func (d *deadLetters) add(ctx context.Context, m *Materializer, ts *topicState, topic string, l Layout, opts WriteOptions, r Record) error {
+	if d == nil {
+		return fmt.Errorf("%s/%d offset %d: %s, and json mode has no dead-letter table", topic, r.Partition, r.Offset, r.Error)
+	}
+	if r.Offset < d.committed[r.Partition] {
+		return nil
+	}
+	if d.tbl == nil {
+		name := DLQName(topic)
+		st, err := m.storage(ctx, name)
+		if err != nil {
+			return err
+		}
+		ident := table.Identifier{m.cfg.Namespace, name}
+		t, err := Create(ctx, st, ident, DLQLayout(l))
+		if errors.Is(err, ErrExists) {
+			t, err = Load(ctx, st, ident)
+		}
+		if err != nil {
+			return fmt.Errorf("dead-letter table %s: %w", name, err)
+		}
+		m.log.Info("iceberg dead-letter table created", "topic", topic, "location", st.Location())
+		ts.dlq, d.tbl = t, t
+	}
+	if d.app == nil {
+		d.app = d.tbl.NewAppend(opts)
+	}
+	return d.app.Add(ctx, r)
+}
+
+// commit commits the dead letters of the cycle, with offsets no lower than
+// the table's own.
+func (d *deadLetters) commit(ctx context.Context, m *Materializer, inc string, next map[int32]int64) error {
+	if d == nil || d.app == nil || d.app.Rows() == 0 {
+		return nil
+	}
+	dn := map[int32]int64{}
+	for p, o := range next {
+		dn[p] = max(o, d.committed[p])
+	}
+	err := d.app.Commit(ctx, inc, dn)
+	countCommit(d.tbl.ident[len(d.tbl.ident)-1], err)
+	return err
+}
+
+func (d *deadLetters) abort(ctx context.Context) {
+	if d != nil && d.app != nil {
+		d.app.Abort(ctx)
+	}
 }
 
 // noteTable records the table's current snapshot for Status and the lag
@@ -330,7 +485,10 @@ func (m *Materializer) noteTable(ts *topicState, tbl *Table) error {
 
 // open loads the topic's table, or creates it.
 func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.Iceberg) (*Table, error) {
-	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
+	st, err := m.storage(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
 	ident := table.Identifier{m.cfg.Namespace, topic}
 	t, err := Load(ctx, st, ident)
 	if err == nil {
@@ -339,11 +497,11 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	if !errors.Is(err, ErrNoTable) {
 		return nil, err
 	}
-	part, err := ParsePartitioning(eff.Partition)
+	l, err := layoutFromConfig(eff)
 	if err != nil {
 		return nil, err
 	}
-	t, err = Create(ctx, st, ident, Layout{Partitioning: part})
+	t, err = Create(ctx, st, ident, l)
 	if errors.Is(err, ErrExists) { // created meanwhile by another writer
 		return Load(ctx, st, ident)
 	}
@@ -353,10 +511,11 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	return t, err
 }
 
-// readPartition adds the records of [from, hwm) to app until the budget is
-// spent, and returns the offset reached: the next offset to materialize.
-// Control batches and gaps move it without rows.
-func (m *Materializer) readPartition(ctx context.Context, app *Append, topic string, p int32, from, hwm, budget int64) (int64, error) {
+// readPartition adds the records of [from, hwm) to app (those app refuses
+// as not JSON to the dead letters) until the budget is spent, and returns
+// the offset reached: the next offset to materialize. Control batches and
+// gaps move it without rows.
+func (m *Materializer) readPartition(ctx context.Context, app *Append, dlq *deadLetters, opts WriteOptions, topic string, p int32, from, hwm, budget int64) (int64, error) {
 	at := from
 	for at < hwm && app.Bytes() < budget {
 		if err := ctx.Err(); err != nil {
@@ -383,7 +542,14 @@ func (m *Materializer) readPartition(ctx context.Context, app *Append, topic str
 					if r.Offset < at || r.Offset >= hwm {
 						continue
 					}
-					if err := app.Add(ctx, toRecord(p, r)); err != nil {
+					rec := toRecord(p, r)
+					err := app.Add(ctx, rec)
+					var inv *InvalidValueError
+					if errors.As(err, &inv) {
+						rec.Error = inv.Reason
+						err = dlq.add(ctx, m, m.stateOf(topic), topic, app.t.Layout(), opts, rec)
+					}
+					if err != nil {
 						return at, err
 					}
 				}
@@ -397,6 +563,13 @@ func (m *Materializer) readPartition(ctx context.Context, app *Append, topic str
 	return at, nil
 }
 
+// stateOf is the worker's state of a topic.
+func (m *Materializer) stateOf(topic string) *topicState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.topics[topic]
+}
+
 func toRecord(p int32, r *batch.Record) Record {
 	rec := Record{Partition: p, Offset: r.Offset, Timestamp: time.UnixMilli(r.Timestamp).UTC(), Key: r.Key, Value: r.Value}
 	if len(r.Headers) > 0 {
@@ -406,4 +579,25 @@ func toRecord(p int32, r *batch.Record) Record {
 		}
 	}
 	return rec
+}
+
+// storage is the storage the worker writes table name through. The first
+// call checks that the warehouse honours create-if-absent (If-None-Match
+// on S3); a store that ignores it gets a warning and UnsafeCreate.
+func (m *Materializer) storage(ctx context.Context, name string) (Storage, error) {
+	if !m.probed {
+		ok, err := ProbeConditionalCreate(ctx, m.cfg.Warehouse.Storage(m.cfg.Namespace, ""))
+		if err != nil {
+			return nil, fmt.Errorf("check the warehouse's conditional writes: %w", err)
+		}
+		m.probed, m.unsafe = true, !ok
+		if !ok {
+			m.log.Warn("the Iceberg warehouse ignores conditional writes (If-None-Match: *): commits are safe only while this Zombi is the only writer of its tables; never share the warehouse between clusters", "warehouse", m.cfg.Warehouse.Location())
+		}
+	}
+	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, name)
+	if m.unsafe {
+		st = UnsafeCreate(st)
+	}
+	return st, nil
 }
