@@ -19,6 +19,22 @@ func (f fakeMaterializer) Status(_ context.Context, topic string) (iceberg.Statu
 	return st, nil
 }
 
+func (f fakeMaterializer) Verify(_ context.Context, topic string) (iceberg.Verification, error) {
+	if _, ok := f[topic]; !ok {
+		return iceberg.Verification{}, iceberg.ErrNotMaterialized
+	}
+	one := int64(0)
+	return iceberg.Verification{Topic: topic, Location: f[topic].Location, OK: true, Partitions: []iceberg.PartitionCheck{
+		{Partition: 0, Committed: 1, TableRows: 1, TableDistinct: 1, TableMin: &one, TableMax: &one, LogRecords: 1, LogFirst: &one, LogLast: &one, OK: true}}}, nil
+}
+
+func (f fakeMaterializer) Drop(_ context.Context, topic string) (iceberg.DropResult, error) {
+	if _, ok := f[topic]; !ok {
+		return iceberg.DropResult{}, iceberg.ErrNotMaterialized
+	}
+	return iceberg.DropResult{Location: f[topic].Location, Files: 3, Rebuild: true}, nil
+}
+
 // TestTableIcebergDocumented: GET /tables/{t}/iceberg's answers (before
 // and after a first commit, and its 404s) conform to openapi.json.
 func TestTableIcebergDocumented(t *testing.T) {
@@ -36,6 +52,12 @@ func TestTableIcebergDocumented(t *testing.T) {
 	}{{"fresh", 200}, {"orders", 200}, {"other", 404}} {
 		if code, b := e.do("GET", "/tables/"+c.table+"/iceberg", "", nil); code != c.code {
 			t.Fatalf("GET /tables/%s/iceberg: %d %s", c.table, code, b)
+		}
+		if code, b := e.do("GET", "/tables/"+c.table+"/iceberg/verify", "", nil); code != c.code {
+			t.Fatalf("GET /tables/%s/iceberg/verify: %d %s", c.table, code, b)
+		}
+		if code, b := e.do("DELETE", "/tables/"+c.table+"/iceberg", "", nil); code != c.code {
+			t.Fatalf("DELETE /tables/%s/iceberg: %d %s", c.table, code, b)
 		}
 	}
 	off := newEnv(t, Config{})
