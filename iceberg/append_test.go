@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
 )
 
 // stream is a source of records of size-ish values for the writer tests:
@@ -490,5 +491,34 @@ func TestDirPutFileAcrossFS(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
 		t.Fatalf("spill dir holds %d files", len(ents))
+	}
+}
+
+// TestS3OrphanWalk: iceberg-go's DeleteOrphanFiles works over the S3 io's
+// WalkDir and DeleteFiles: a data file of an aborted-before-commit upload is
+// found and deleted, the committed ones stay.
+func TestS3OrphanWalk(t *testing.T) {
+	ctx := context.Background()
+	st := s3Store(t)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Append(ctx, "inc", records(0, 0, 6), map[int32]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, "data/orphan.parquet", []byte("not referenced")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tb.Iceberg().DeleteOrphanFiles(ctx, table.WithFilesOlderThan(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.Location() + "/data/orphan.parquet"
+	if len(res.OrphanFileLocations) != 1 || res.OrphanFileLocations[0] != want || len(res.DeletedFiles) != 1 {
+		t.Fatalf("orphans %v deleted %v, want %s", res.OrphanFileLocations, res.DeletedFiles, want)
+	}
+	if n := len(scanRows(t, tb)); n != 6 {
+		t.Fatalf("%d rows after the clean-up, want 6", n)
 	}
 }
