@@ -329,7 +329,7 @@ func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Log
 		var err error
 		client, err = tiering.NewS3Client(ctx, tiering.Config{Bucket: cfg.S3Bucket, Endpoint: cfg.S3Endpoint, Region: cfg.S3Region})
 		if err != nil {
-			return nil, fmt.Errorf("Iceberg warehouse (ZOMBI_ICEBERG_WAREHOUSE=%s): %w", uri, err)
+			return nil, fmt.Errorf("iceberg warehouse (ZOMBI_ICEBERG_WAREHOUSE=%s): %w", uri, err)
 		}
 	}
 	wh, err := iceberg.OpenWarehouse(uri, client)
