@@ -19,6 +19,14 @@ func (f fakeMaterializer) Status(_ context.Context, topic string) (iceberg.Statu
 	return st, nil
 }
 
+func (fakeMaterializer) Verify(context.Context, string) (iceberg.Verification, error) {
+	return iceberg.Verification{}, iceberg.ErrNotMaterialized
+}
+
+func (fakeMaterializer) Drop(context.Context, string) (iceberg.DropResult, error) {
+	return iceberg.DropResult{}, iceberg.ErrNotMaterialized
+}
+
 // TestTableIcebergDocumented: GET /tables/{t}/iceberg's answers (before
 // and after a first commit, and its 404s) conform to openapi.json.
 func TestTableIcebergDocumented(t *testing.T) {
