@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
 
-.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-http fuzz clean
+.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean
 
 all: build
 
@@ -83,6 +83,10 @@ bench-peers: deps
 # What TLS, SASL and ACL checks cost on the Kafka write path (about 6 min).
 bench-security: deps
 	bench/security.sh
+
+# The Iceberg materializer: a 10 M record backfill, and the write path while it runs (about 6 min; docs/BENCHMARKS.md "Iceberg").
+bench-iceberg: deps
+	bench/iceberg.sh
 
 # Single-event POSTs from wrk against Zombi and a no-op gin handler (about 2 min; docs/BENCHMARKS-httpapi.md).
 bench-http: deps

@@ -111,7 +111,7 @@ func setProps(t *testing.T, tb *Table, props iceberg.Properties) {
 // write.metadata.previous-versions-max are deleted.
 func testExpire(t *testing.T, st Storage) {
 	ctx := context.Background()
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func testOrphans(t *testing.T, st Storage) {
 	old := orphanGrace
 	orphanGrace = 0
 	t.Cleanup(func() { orphanGrace = old })
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func testOrphans(t *testing.T, st Storage) {
 // day 2026-12-06 (today, for the machine's clock) holds 2.
 func compactTable(t *testing.T, st Storage) *Table {
 	t.Helper()
-	tb, err := Create(context.Background(), st, ident, PartitionDay)
+	tb, err := Create(context.Background(), st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +455,7 @@ func testCompactConflict(t *testing.T, st Storage) {
 func TestCompactUnpartitioned(t *testing.T) {
 	ctx := context.Background()
 	st := dirStore(t)
-	tb, err := Create(ctx, st, ident, PartitionNone)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +619,7 @@ func TestMaintenanceOwnCommit(t *testing.T) {
 func TestMaintenanceEmptyTable(t *testing.T) {
 	ctx := context.Background()
 	st := dirStore(t)
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +672,7 @@ func TestCompactAcrossOwnAppend(t *testing.T) {
 // TestCompactHour: hour buckets close at the end of their hour.
 func TestCompactHour(t *testing.T) {
 	ctx := context.Background()
-	tb, err := Create(ctx, dirStore(t), ident, PartitionHour)
+	tb, err := Create(ctx, dirStore(t), ident, Layout{Partitioning: PartitionHour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,7 +759,7 @@ func BenchmarkCompact(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tb, err := Create(ctx, st, ident, PartitionDay)
+		tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 		if err != nil {
 			b.Fatal(err)
 		}

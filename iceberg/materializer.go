@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -66,18 +65,23 @@ type Materializer struct {
 type topicState struct {
 	name string
 	tbl  *Table // nil until opened
+	dlq  *Table // the {topic}_dlq table, once loaded or created
 
 	// status (under Materializer.mu)
 	incarnation string
 	layout      topicconfig.Iceberg
-	committed   map[int32]int64
+	snap        snapInfo // the table as last loaded or committed
 	lastCommit  time.Time
 	lastErr     error
 	errAt       time.Time
 	nextRun     time.Time
-	caughtUpAt  time.Time // the last cycle that reached the high watermark it saw
-	commits     int64
-	enabled     bool
+	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
+	// recomputed every step so that a changed interval applies at once.
+	lastRun    time.Time
+	waitFull   bool      // the last cycle caught up: wait a whole interval
+	caughtUpAt time.Time // the last cycle that reached the high watermark it saw
+	commits    int64
+	enabled    bool
 }
 
 // Start starts the materializer; Close stops it.
@@ -161,13 +165,16 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 		}
 	}
 	var due []*topicState
-	for name := range enabled {
+	for name, ti := range enabled {
 		ts := m.topics[name]
 		if ts == nil {
 			ts = &topicState{name: name}
 			m.topics[name] = ts
 		}
 		ts.enabled = true
+		if ts.waitFull {
+			ts.nextRun = ts.lastRun.Add(time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond)
+		}
 		if !now.Before(ts.nextRun) {
 			due = append(due, ts)
 		}
@@ -206,6 +213,7 @@ func (m *Materializer) finish(ts *topicState, ti plog.TopicInfo, behind bool, er
 	interval := time.Duration(ti.Effective().Iceberg.CommitIntervalMs) * time.Millisecond
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	ts.lastRun, ts.waitFull = now, err == nil && !behind
 	switch {
 	case err != nil:
 		if ts.lastErr == nil || ts.lastErr.Error() != err.Error() {
@@ -245,22 +253,48 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	if have := tbl.CommittedIncarnation(); have != "" && have != inc {
 		return false, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): drop the old table with `zombi iceberg drop %s` to materialize the new topic", tbl.st.Location(), have, ti.Name, inc, ti.Name)
 	}
-	committed, err := tbl.CommittedOffsets()
+	if err := m.noteTable(ts, tbl); err != nil {
+		return false, err
+	}
+	committed := ts.snap.committed
+	want, err := layoutFromConfig(eff)
 	if err != nil {
 		return false, err
 	}
-	m.setCommitted(ts, committed)
+	have := tbl.Layout()
+	if have.Mode != want.Mode {
+		return false, fmt.Errorf("table %s is in mode %s but zombi.iceberg.mode is %s: a table's mode never changes; drop it (`zombi iceberg drop %s`) to rebuild it in the new mode", tbl.st.Location(), have.Mode, want.Mode, ti.Name)
+	}
+	if want.Mode == ModeJSON {
+		if err := tbl.EnsureColumns(ctx, want.Columns); err != nil {
+			return false, err
+		}
+	}
+	// The dead-letter table of a json topic, when it exists: records it
+	// already holds (a crash between its commit and the topic's) are not
+	// added again.
+	var dlq *deadLetters
+	if want.Mode == ModeJSON {
+		if dlq, err = m.openDLQ(ctx, ts, ti.Name, have); err != nil {
+			return false, err
+		}
+	}
 
 	budget := m.cfg.MaxCommitBytes
 	if budget <= 0 {
 		budget = 4 * eff.TargetFileBytes
 	}
-	app := tbl.NewAppend(WriteOptions{TargetFileBytes: eff.TargetFileBytes})
+	opts := WriteOptions{TargetFileBytes: eff.TargetFileBytes, SpillDir: m.cfg.SpillDir}
+	app := tbl.NewAppend(opts)
+	abort := func() {
+		app.Abort(ctx)
+		dlq.abort(ctx)
+	}
 	next := map[int32]int64{}
 	for p := int32(0); p < ti.Partitions; p++ {
 		logStart, hwm, err := m.src.Offsets(ti.Name, p)
 		if err != nil {
-			app.Abort(ctx)
+			abort()
 			return false, err
 		}
 		from, ok := committed[p]
@@ -270,9 +304,9 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 			}
 			from = logStart
 		}
-		at, err := m.readPartition(ctx, app, ti.Name, p, from, hwm, budget)
+		at, err := m.readPartition(ctx, app, dlq, opts, ti.Name, p, from, hwm, budget)
 		if err != nil {
-			app.Abort(ctx)
+			abort()
 			return false, err
 		}
 		if at != from || (ok && at != committed[p]) {
@@ -284,11 +318,32 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		}
 	}
 	if app.Rows() == 0 && len(next) == 0 {
-		app.Abort(ctx)
+		abort()
 		return false, nil
+	}
+	// The dead letters first: after a crash between the two commits the
+	// topic's table is re-read from its own offsets, and records the
+	// dead-letter table holds are skipped.
+	if err := dlq.commit(ctx, m, inc, next); err != nil {
+		app.Abort(ctx)
+		return false, err
 	}
 	start := time.Now()
 	err = app.Commit(ctx, inc, next)
+	countCommit(ti.Name, err)
+	if err != nil {
+		return false, err
+	}
+	commitSeconds.Observe(time.Since(start).Seconds())
+	recordsTotal.WithLabelValues(ti.Name).Add(float64(app.Rows()))
+	m.mu.Lock()
+	ts.lastCommit = m.cfg.Now()
+	ts.commits++
+	m.mu.Unlock()
+	return behind, m.noteTable(ts, tbl)
+}
+
+func countCommit(topic string, err error) {
 	result := "ok"
 	switch {
 	case errors.Is(err, ErrConflict):
@@ -296,25 +351,121 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	case err != nil:
 		result = "error"
 	}
-	commitsTotal.WithLabelValues(ti.Name, result).Inc()
-	if err != nil {
-		return false, err
-	}
-	commitSeconds.Observe(time.Since(start).Seconds())
-	recordsTotal.WithLabelValues(ti.Name).Add(float64(app.Rows()))
-	c, _ := tbl.CommittedOffsets()
-	m.mu.Lock()
-	ts.lastCommit = m.cfg.Now()
-	ts.commits++
-	m.mu.Unlock()
-	m.setCommitted(ts, c)
-	return behind, nil
+	commitsTotal.WithLabelValues(topic, result).Inc()
 }
 
-func (m *Materializer) setCommitted(ts *topicState, c map[int32]int64) {
+// layoutFromConfig is the table layout the topic configs ask for.
+func layoutFromConfig(eff topicconfig.Iceberg) (Layout, error) {
+	mode, err := ParseMode(eff.Mode)
+	if err != nil {
+		return Layout{}, err
+	}
+	part, err := ParsePartitioning(eff.Partition)
+	if err != nil {
+		return Layout{}, err
+	}
+	l := Layout{Mode: mode, Partitioning: part}
+	if mode == ModeJSON {
+		l.Columns = FromConfig(eff.Columns)
+	}
+	return l, nil
+}
+
+// deadLetters is the {topic}_dlq table during one cycle: nil until a
+// record needs it (or while no such table exists).
+type deadLetters struct {
+	tbl       *Table
+	committed map[int32]int64
+	app       *Append
+}
+
+// openDLQ loads the topic's dead-letter table if it exists (it is created
+// by the first record that needs it).
+func (m *Materializer) openDLQ(ctx context.Context, ts *topicState, topic string, l Layout) (*deadLetters, error) {
+	d := &deadLetters{tbl: ts.dlq, committed: map[int32]int64{}}
+	if d.tbl == nil {
+		name := DLQName(topic)
+		t, err := Load(ctx, m.cfg.Warehouse.Storage(m.cfg.Namespace, name), table.Identifier{m.cfg.Namespace, name})
+		switch {
+		case errors.Is(err, ErrNoTable):
+			return d, nil
+		case err != nil:
+			return nil, err
+		}
+		ts.dlq, d.tbl = t, t
+	} else if err := d.tbl.Reload(ctx); err != nil {
+		ts.dlq = nil
+		return nil, err
+	}
+	c, err := d.tbl.CommittedOffsets()
+	if err != nil {
+		return nil, err
+	}
+	d.committed = c
+	return d, nil
+}
+
+// add puts a record refused by the topic's table into the dead letters,
+// unless the dead-letter table holds it already.
+func (d *deadLetters) add(ctx context.Context, m *Materializer, ts *topicState, topic string, l Layout, opts WriteOptions, r Record) error {
+	if d == nil {
+		return fmt.Errorf("%s/%d offset %d: %s, and json mode has no dead-letter table", topic, r.Partition, r.Offset, r.Error)
+	}
+	if r.Offset < d.committed[r.Partition] {
+		return nil
+	}
+	if d.tbl == nil {
+		name := DLQName(topic)
+		st := m.cfg.Warehouse.Storage(m.cfg.Namespace, name)
+		ident := table.Identifier{m.cfg.Namespace, name}
+		t, err := Create(ctx, st, ident, DLQLayout(l))
+		if errors.Is(err, ErrExists) {
+			t, err = Load(ctx, st, ident)
+		}
+		if err != nil {
+			return fmt.Errorf("dead-letter table %s: %w", name, err)
+		}
+		m.log.Info("iceberg dead-letter table created", "topic", topic, "location", st.Location())
+		ts.dlq, d.tbl = t, t
+	}
+	if d.app == nil {
+		d.app = d.tbl.NewAppend(opts)
+	}
+	return d.app.Add(ctx, r)
+}
+
+// commit commits the dead letters of the cycle, with offsets no lower than
+// the table's own.
+func (d *deadLetters) commit(ctx context.Context, m *Materializer, inc string, next map[int32]int64) error {
+	if d == nil || d.app == nil || d.app.Rows() == 0 {
+		return nil
+	}
+	dn := map[int32]int64{}
+	for p, o := range next {
+		dn[p] = max(o, d.committed[p])
+	}
+	err := d.app.Commit(ctx, inc, dn)
+	countCommit(d.tbl.ident[len(d.tbl.ident)-1], err)
+	return err
+}
+
+func (d *deadLetters) abort(ctx context.Context) {
+	if d != nil && d.app != nil {
+		d.app.Abort(ctx)
+	}
+}
+
+// noteTable records the table's current snapshot for Status and the lag
+// metric.
+func (m *Materializer) noteTable(ts *topicState, tbl *Table) error {
+	si, err := snapshotInfo(tbl)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	ts.committed = maps.Clone(c)
+	ts.snap = si
 	m.mu.Unlock()
+	return nil
 }
 
 // open loads the topic's table, or creates it.
@@ -328,11 +479,11 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	if !errors.Is(err, ErrNoTable) {
 		return nil, err
 	}
-	part, err := ParsePartitioning(eff.Partition)
+	l, err := layoutFromConfig(eff)
 	if err != nil {
 		return nil, err
 	}
-	t, err = Create(ctx, st, ident, part)
+	t, err = Create(ctx, st, ident, l)
 	if errors.Is(err, ErrExists) { // created meanwhile by another writer
 		return Load(ctx, st, ident)
 	}
@@ -342,10 +493,11 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	return t, err
 }
 
-// readPartition adds the records of [from, hwm) to app until the budget is
-// spent, and returns the offset reached: the next offset to materialize.
-// Control batches and gaps move it without rows.
-func (m *Materializer) readPartition(ctx context.Context, app *Append, topic string, p int32, from, hwm, budget int64) (int64, error) {
+// readPartition adds the records of [from, hwm) to app (those app refuses
+// as not JSON to the dead letters) until the budget is spent, and returns
+// the offset reached: the next offset to materialize. Control batches and
+// gaps move it without rows.
+func (m *Materializer) readPartition(ctx context.Context, app *Append, dlq *deadLetters, opts WriteOptions, topic string, p int32, from, hwm, budget int64) (int64, error) {
 	at := from
 	for at < hwm && app.Bytes() < budget {
 		if err := ctx.Err(); err != nil {
@@ -372,7 +524,14 @@ func (m *Materializer) readPartition(ctx context.Context, app *Append, topic str
 					if r.Offset < at || r.Offset >= hwm {
 						continue
 					}
-					if err := app.Add(ctx, toRecord(p, r)); err != nil {
+					rec := toRecord(p, r)
+					err := app.Add(ctx, rec)
+					var inv *InvalidValueError
+					if errors.As(err, &inv) {
+						rec.Error = inv.Reason
+						err = dlq.add(ctx, m, m.stateOf(topic), topic, app.t.Layout(), opts, rec)
+					}
+					if err != nil {
 						return at, err
 					}
 				}
@@ -384,6 +543,13 @@ func (m *Materializer) readPartition(ctx context.Context, app *Append, topic str
 		}
 	}
 	return at, nil
+}
+
+// stateOf is the worker's state of a topic.
+func (m *Materializer) stateOf(topic string) *topicState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.topics[topic]
 }
 
 func toRecord(p int32, r *batch.Record) Record {

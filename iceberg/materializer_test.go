@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
@@ -145,4 +146,84 @@ func TestMaterializerBackfillsInSteps(t *testing.T) {
 		t.Fatalf("a budget of 4000 bytes should take several commits, took %d", st.Commits)
 	}
 	checkRows(t, w, "old", l, 2)
+}
+
+// offsetsOf reads a table's (partition, offset) pairs and the named string
+// column, with iceberg-go's scan.
+func offsetsOf(t *testing.T, w *Warehouse, name, col string) map[[2]int64]string {
+	t.Helper()
+	tb, err := Load(context.Background(), w.Storage("zombi", name), table.Identifier{"zombi", name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := tb.Iceberg().Scan(table.WithSelectedFields("_partition", "_offset", col)).ToArrowTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	out := map[[2]int64]string{}
+	tr := array.NewTableReader(at, 0)
+	defer tr.Release()
+	for tr.Next() {
+		r := tr.RecordBatch()
+		part, off := r.Column(0).(*array.Int32), r.Column(1).(*array.Int64)
+		for i := 0; i < int(r.NumRows()); i++ {
+			k := [2]int64{int64(part.Value(i)), off.Value(i)}
+			if _, dup := out[k]; dup {
+				t.Fatalf("%s: row %v twice", name, k)
+			}
+			out[k] = r.Column(2).ValueStr(i)
+		}
+	}
+	return out
+}
+
+// json mode: valid values go to the table with their typed columns,
+// others to {topic}_dlq with the reason, each once, across a restart.
+func TestMaterializerJSONAndDLQ(t *testing.T) {
+	l := openLog(t)
+	if _, err := l.CreateTopic("ev", 1, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100",
+		"zombi.iceberg.mode": "json", "zombi.iceberg.columns": "n:long"}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(vals ...string) {
+		b := batch.NewBuilder()
+		for _, v := range vals {
+			b.Add(time.Now().UnixMilli(), nil, []byte(v), nil)
+		}
+		if res := l.Append(context.Background(), []plog.AppendRequest{{Topic: "ev", Batch: b.Bytes()}}); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	put(`{"n":1}`, `not json`, `{"n":2}`, `{"n":`)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond}
+	m := Start(l, cfg)
+	waitCaughtUp(t, m, "ev")
+	m.Close()
+	put(`{"n":3}`, `[1,2`)
+	m = Start(l, cfg)
+	defer m.Close()
+	ti, _ := l.Topic("ev")
+	if _, err := l.SetTopicConfigs("ev", ti.UUID, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100",
+		"zombi.iceberg.mode": "json", "zombi.iceberg.columns": "n:long,s:string"}); err != nil {
+		t.Fatal(err)
+	}
+	put(`{"n":4,"s":"x"}`)
+	waitCaughtUp(t, m, "ev")
+	got := offsetsOf(t, w, "ev", "n")
+	want := map[[2]int64]string{{0, 0}: "1", {0, 2}: "2", {0, 4}: "3", {0, 6}: "4"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("table rows %v, want %v", got, want)
+	}
+	dlq := offsetsOf(t, w, "ev_dlq", "_error")
+	if len(dlq) != 3 || dlq[[2]int64{0, 1}] == "" || dlq[[2]int64{0, 3}] == "" || dlq[[2]int64{0, 5}] == "" {
+		t.Fatalf("dead letters %v, want offsets 1, 3 and 5 with their errors", dlq)
+	}
+	if s := offsetsOf(t, w, "ev", "s"); s[[2]int64{0, 6}] != "x" || s[[2]int64{0, 0}] != "(null)" {
+		t.Fatalf("column s added later: %v", s)
+	}
 }

@@ -43,7 +43,7 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 	var all []tc
 	for name, ts := range c.m.topics {
 		if ts.enabled {
-			all = append(all, tc{name, ts.committed})
+			all = append(all, tc{name, ts.snap.committed})
 		}
 	}
 	c.m.mu.Unlock()

@@ -1,24 +1,49 @@
 package iceberg
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 )
 
-// appendUnchecked commits recs without Append's offset checks, as a buggy
-// writer would: the way to get a duplicated offset into a table.
+// appendUnchecked commits recs (duplicates included), in one data file
+// per day sorted by partition and offset, written here by hand without any
+// of Append's checks: the way a buggy writer would get a duplicated offset
+// into a table. The raw schema only.
 func appendUnchecked(t *testing.T, tb *Table, recs []Record) {
 	t.Helper()
 	ctx := context.Background()
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	files, err := tb.writeDataFiles(ctx, recs)
-	if err != nil {
-		t.Fatal(err)
+	byDay := map[int64][]Record{}
+	var days []int64
+	for _, r := range recs {
+		d := PartitionDay.bucket(r.Timestamp.UnixMicro())
+		if byDay[d] == nil {
+			days = append(days, d)
+		}
+		byDay[d] = append(byDay[d], r)
+	}
+	var files []iceberg.DataFile
+	for _, d := range days {
+		slices.SortStableFunc(byDay[d], func(a, b Record) int {
+			return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+		})
+		files = append(files, writeRawFile(t, tb, fmt.Sprintf("data/unchecked-%s.parquet", uuid.NewString()), byDay[d]))
 	}
 	txn := tb.tbl.NewTransaction()
 	if err := txn.AddDataFiles(ctx, files, iceberg.Properties{SummaryOffsets: `{"0":1}`}); err != nil {
@@ -31,11 +56,71 @@ func appendUnchecked(t *testing.T, tb *Table, recs []Record) {
 	tb.tbl = ntbl
 }
 
+// writeRawFile writes recs in the given order as one data file of the raw
+// schema, with arrow-go directly.
+func writeRawFile(t *testing.T, tb *Table, name string, recs []Record) iceberg.DataFile {
+	t.Helper()
+	sc := tb.tbl.Schema()
+	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, asc)
+	defer bld.Release()
+	hdrB := bld.Field(4).(*array.ListBuilder)
+	hdrS := hdrB.ValueBuilder().(*array.StructBuilder)
+	for _, r := range recs {
+		bld.Field(0).(*array.Int32Builder).Append(r.Partition)
+		bld.Field(1).(*array.Int64Builder).Append(r.Offset)
+		bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(r.Timestamp.UnixMicro()))
+		if r.Key == nil {
+			bld.Field(3).AppendNull()
+		} else {
+			bld.Field(3).(*array.BinaryBuilder).Append(r.Key)
+		}
+		hdrB.Append(true)
+		for _, h := range r.Headers {
+			hdrS.Append(true)
+			hdrS.FieldBuilder(0).(*array.StringBuilder).Append(h.Key)
+			hdrS.FieldBuilder(1).(*array.BinaryBuilder).Append(h.Value)
+		}
+		bld.Field(5).(*array.BinaryBuilder).Append(r.Value)
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(asc, &buf, parquet.NewWriterProperties(parquet.WithStats(true)), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fmeta, err := fw.FileMetadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.st.Write(context.Background(), name, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	df, err := table.DataFileFromMetadata(table.DataFileArgs{
+		Schema: sc, Spec: tb.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: fmeta,
+		FilePath: tb.path(name), FileSize: int64(buf.Len()), Content: iceberg.EntryContentData, FormatVersion: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return df
+}
+
 // testPartitionStats: duplicates (two files and within one file), gaps,
 // several partitions, and the summary accessors.
 func testPartitionStats(t *testing.T, st Storage) {
 	ctx := context.Background()
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +170,7 @@ func TestPartitionStatsLarge(t *testing.T) {
 		t.Skip("short")
 	}
 	ctx := context.Background()
-	tb, err := Create(ctx, dirStore(t), ident, PartitionNone)
+	tb, err := Create(ctx, dirStore(t), ident, Layout{Partitioning: PartitionNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +200,7 @@ func BenchmarkPartitionStats(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package iceberg
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -58,19 +57,10 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 	var tracked topicState
 	if ts != nil {
 		tracked = *ts
-		tracked.committed = maps.Clone(ts.committed)
 	}
 	m.mu.Unlock()
 	stor := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
 	st.Location = stor.Location()
-	tbl, err := Load(ctx, stor, table.Identifier{m.cfg.Namespace, topic})
-	switch {
-	case errors.Is(err, ErrNoTable) && ts == nil:
-		return st, ErrNotMaterialized
-	case errors.Is(err, ErrNoTable):
-	case err != nil:
-		return st, err
-	}
 	if ts != nil {
 		st.Enabled = tracked.enabled
 		st.Mode, st.Partitioning = tracked.layout.Mode, tracked.layout.Partition
@@ -83,25 +73,31 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 			st.ErrorAt = &tracked.errAt
 		}
 	}
-	committed := tracked.committed
-	if tbl != nil {
-		it := tbl.Iceberg()
-		st.MetadataLocation = it.MetadataLocation()
-		st.Partitioning = string(tbl.partitioning())
-		if committed, err = tbl.CommittedOffsets(); err != nil {
+	snap := tracked.snap
+	if !snap.loaded {
+		// Not materialized by this process (disabled, deleted, or not
+		// opened yet): read the table itself.
+		tbl, err := Load(ctx, stor, table.Identifier{m.cfg.Namespace, topic})
+		switch {
+		case errors.Is(err, ErrNoTable) && ts == nil:
+			return st, ErrNotMaterialized
+		case errors.Is(err, ErrNoTable):
+		case err != nil && ts == nil:
 			return st, err
-		}
-		st.Incarnation = tbl.CommittedIncarnation()
-		if s := it.CurrentSnapshot(); s != nil {
-			id := s.SnapshotID
-			at := time.UnixMilli(s.TimestampMs).UTC()
-			st.SnapshotID, st.SnapshotTime = &id, &at
-			if s.Summary != nil {
-				num := func(k string) int64 { n, _ := strconv.ParseInt(s.Summary.Properties[k], 10, 64); return n }
-				st.Records, st.Files, st.Bytes = num("total-records"), num("total-data-files"), num("total-files-size")
+		case err != nil:
+			st.Error = err.Error()
+		default:
+			if snap, err = snapshotInfo(tbl); err != nil {
+				return st, err
 			}
 		}
 	}
+	if snap.loaded {
+		st.MetadataLocation, st.Partitioning, st.Incarnation = snap.metadataLocation, snap.partitioning, snap.incarnation
+		st.SnapshotID, st.SnapshotTime = snap.id, snap.at
+		st.Records, st.Files, st.Bytes = snap.records, snap.files, snap.bytes
+	}
+	committed := snap.committed
 	for p, o := range committed {
 		st.CommittedOffsets[strconv.Itoa(int(p))] = o
 	}
@@ -176,3 +172,37 @@ func (m *Materializer) Warehouse() *Warehouse { return m.cfg.Warehouse }
 
 // Namespace is ZOMBI_ICEBERG_NAMESPACE.
 func (m *Materializer) Namespace() string { return m.cfg.Namespace }
+
+// snapInfo is what Status shows of a table's current snapshot, kept by the
+// worker after each load and commit so that a status request reads no
+// object store.
+type snapInfo struct {
+	loaded                bool
+	metadataLocation      string
+	partitioning          string
+	incarnation           string
+	id                    *int64
+	at                    *time.Time
+	records, files, bytes int64
+	committed             map[int32]int64
+}
+
+func snapshotInfo(tbl *Table) (snapInfo, error) {
+	committed, err := tbl.CommittedOffsets()
+	if err != nil {
+		return snapInfo{}, err
+	}
+	it := tbl.Iceberg()
+	si := snapInfo{loaded: true, metadataLocation: it.MetadataLocation(), partitioning: string(tbl.partitioning()),
+		incarnation: tbl.CommittedIncarnation(), committed: committed}
+	if s := it.CurrentSnapshot(); s != nil {
+		id := s.SnapshotID
+		at := time.UnixMilli(s.TimestampMs).UTC()
+		si.id, si.at = &id, &at
+		if s.Summary != nil {
+			num := func(k string) int64 { n, _ := strconv.ParseInt(s.Summary.Properties[k], 10, 64); return n }
+			si.records, si.files, si.bytes = num("total-records"), num("total-data-files"), num("total-files-size")
+		}
+	}
+	return si, nil
+}

@@ -348,10 +348,17 @@ func s3Get(ctx context.Context, c *s3.Client, bucket, key string) ([]byte, error
 	return io.ReadAll(out.Body)
 }
 
-// s3IO is iceberg-go's io over our S3 client, for s3:// paths. Open reads
-// the whole object (manifests and metadata are small; ranged reads of data
-// files for scans are a later slice).
+// s3IO is iceberg-go's io over our S3 client, for s3:// paths. Open is a
+// HeadObject; reads are ranged GETs (ReaderAt) or one GET streamed from the
+// read position (Read), so scans and footer reads fetch what they use.
 type s3IO struct{ c *s3.Client }
+
+var (
+	_ icebergio.ReadFileIO      = (*s3IO)(nil)
+	_ icebergio.WriteFileIO     = (*s3IO)(nil)
+	_ icebergio.ListableIO      = (*s3IO)(nil)
+	_ icebergio.BulkRemovableIO = (*s3IO)(nil)
+)
 
 func splitS3(name string) (bucket, key string, err error) {
 	rest, ok := strings.CutPrefix(name, "s3://")
@@ -374,11 +381,20 @@ func (s *s3IO) ReadFile(name string) ([]byte, error) {
 }
 
 func (s *s3IO) Open(name string) (icebergio.File, error) {
-	data, err := s.ReadFile(name)
+	b, k, err := splitS3(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &memFile{Reader: bytes.NewReader(data), name: name, size: int64(len(data))}, nil
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpTimeout)
+	defer cancel()
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &k})
+	if err != nil {
+		if isNotFound(err) {
+			err = fs.ErrNotExist
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &s3File{c: s.c, bucket: b, key: k, name: name, size: aws.ToInt64(out.ContentLength), mod: aws.ToTime(out.LastModified)}, nil
 }
 
 func (s *s3IO) Remove(name string) error {
@@ -390,6 +406,89 @@ func (s *s3IO) Remove(name string) error {
 	defer cancel()
 	_, err = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: &k})
 	return err
+}
+
+// DeleteFiles is icebergio.BulkRemovableIO's: DeleteObjects, 1000 keys a
+// request. A missing key counts as deleted.
+func (s *s3IO) DeleteFiles(ctx context.Context, paths []string) ([]string, error) {
+	var deleted []string
+	var errs []error
+	byBucket := map[string][]string{}
+	for _, p := range paths {
+		b, k, err := splitS3(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		byBucket[b] = append(byBucket[b], k)
+	}
+	for b, keys := range byBucket {
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			batch := keys[:n]
+			keys = keys[n:]
+			ids := make([]types.ObjectIdentifier, len(batch))
+			for i := range batch {
+				ids[i] = types.ObjectIdentifier{Key: aws.String(batch[i])}
+			}
+			cctx, cancel := context.WithTimeout(ctx, s3OpTimeout)
+			out, err := s.c.DeleteObjects(cctx, &s3.DeleteObjectsInput{Bucket: aws.String(b), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("delete %d objects in %s: %w", len(batch), b, err))
+				continue
+			}
+			failed := map[string]bool{}
+			for _, e := range out.Errors {
+				if aws.ToString(e.Code) == "NoSuchKey" {
+					continue
+				}
+				failed[aws.ToString(e.Key)] = true
+				errs = append(errs, fmt.Errorf("delete s3://%s/%s: %s %s", b, aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message)))
+			}
+			for _, k := range batch {
+				if !failed[k] {
+					deleted = append(deleted, "s3://"+b+"/"+k)
+				}
+			}
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// WalkDir is icebergio.ListableIO's: root, then every object under it
+// (ListObjectsV2 without delimiter), as files with their size and time.
+func (s *s3IO) WalkDir(root string, fn fs.WalkDirFunc) error {
+	b, k, err := splitS3(strings.TrimSuffix(root, "/") + "/")
+	if err != nil {
+		return fn(root, nil, err)
+	}
+	if err := fn(root, s3Entry{name: path.Base(k), dir: true}, nil); err != nil {
+		if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
+			return nil
+		}
+		return err
+	}
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &b, Prefix: &k})
+	for p.HasMorePages() {
+		ctx, cancel := context.WithTimeout(context.Background(), s3OpTimeout)
+		out, err := p.NextPage(ctx)
+		cancel()
+		if err != nil {
+			return fn(root, nil, fmt.Errorf("list s3://%s/%s: %w", b, k, err))
+		}
+		for _, o := range out.Contents {
+			key := aws.ToString(o.Key)
+			e := s3Entry{name: path.Base(key), size: aws.ToInt64(o.Size), mod: aws.ToTime(o.LastModified)}
+			if err := fn("s3://"+b+"/"+key, e, nil); err != nil {
+				if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *s3IO) WriteFile(name string, p []byte) error {
@@ -419,21 +518,132 @@ type s3Writer struct {
 
 func (w *s3Writer) Close() error { return w.io.WriteFile(w.name, w.Bytes()) }
 
-// memFile is an icebergio.File over bytes.
-type memFile struct {
-	*bytes.Reader
-	name string
-	size int64
+// s3File is an object opened for reading: ReadAt is a ranged GET; Read
+// streams one GET from the position and Seek drops it.
+type s3File struct {
+	c           *s3.Client
+	bucket, key string
+	name        string
+	size        int64
+	mod         time.Time
+
+	pos    int64
+	body   io.ReadCloser // GET from bodyAt, nil when none is open
+	bodyAt int64
+	cancel context.CancelFunc
 }
 
-func (f *memFile) Stat() (fs.FileInfo, error) { return memInfo{f}, nil }
-func (f *memFile) Close() error               { return nil }
+func (f *s3File) get(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	rng := fmt.Sprintf("bytes=%d-", off)
+	if n > 0 {
+		rng = fmt.Sprintf("bytes=%d-%d", off, off+n-1)
+	}
+	out, err := f.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &f.bucket, Key: &f.key, Range: &rng})
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", f.key, rng, err)
+	}
+	return out.Body, nil
+}
 
-type memInfo struct{ f *memFile }
+func (f *s3File) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read %s: negative offset", f.name)
+	}
+	if off >= f.size {
+		return 0, io.EOF
+	}
+	n := min(int64(len(p)), f.size-off)
+	if n == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpTimeout)
+	defer cancel()
+	body, err := f.get(ctx, off, n)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	got, err := io.ReadFull(body, p[:n])
+	if err != nil {
+		return got, fmt.Errorf("read %s at %d: %w", f.name, off, err)
+	}
+	if got < len(p) {
+		return got, io.EOF
+	}
+	return got, nil
+}
 
-func (i memInfo) Name() string       { return path.Base(i.f.name) }
-func (i memInfo) Size() int64        { return i.f.size }
-func (i memInfo) Mode() fs.FileMode  { return 0o444 }
-func (i memInfo) ModTime() time.Time { return time.Time{} }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }
+func (f *s3File) Read(p []byte) (int, error) {
+	if f.pos >= f.size {
+		return 0, io.EOF
+	}
+	if f.body == nil {
+		// No timeout: a long sequential read; Close cancels it.
+		ctx, cancel := context.WithCancel(context.Background())
+		body, err := f.get(ctx, f.pos, 0)
+		if err != nil {
+			cancel()
+			return 0, err
+		}
+		f.body, f.bodyAt, f.cancel = body, f.pos, cancel
+	}
+	n, err := f.body.Read(p)
+	f.pos += int64(n)
+	if err == io.EOF && f.pos < f.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (f *s3File) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += f.pos
+	case io.SeekEnd:
+		offset += f.size
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("seek %s: negative position", f.name)
+	}
+	if offset != f.pos {
+		f.dropBody()
+		f.pos = offset
+	}
+	return offset, nil
+}
+
+func (f *s3File) dropBody() {
+	if f.body != nil {
+		f.body.Close()
+		f.cancel()
+		f.body = nil
+	}
+}
+
+func (f *s3File) Close() error { f.dropBody(); return nil }
+func (f *s3File) Stat() (fs.FileInfo, error) {
+	return s3Entry{name: path.Base(f.key), size: f.size, mod: f.mod}, nil
+}
+
+// s3Entry is the fs.FileInfo and fs.DirEntry of an object (or of the
+// root of a WalkDir).
+type s3Entry struct {
+	name string
+	size int64
+	mod  time.Time
+	dir  bool
+}
+
+func (e s3Entry) Name() string { return e.name }
+func (e s3Entry) Size() int64  { return e.size }
+func (e s3Entry) Mode() fs.FileMode {
+	if e.dir {
+		return fs.ModeDir | 0o555
+	}
+	return 0o444
+}
+func (e s3Entry) ModTime() time.Time         { return e.mod }
+func (e s3Entry) IsDir() bool                { return e.dir }
+func (e s3Entry) Sys() any                   { return nil }
+func (e s3Entry) Type() fs.FileMode          { return e.Mode().Type() }
+func (e s3Entry) Info() (fs.FileInfo, error) { return e, nil }

@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -39,10 +34,6 @@ const (
 // of the append is visible; the caller resumes from CommittedOffsets.
 var ErrConflict = errors.New("iceberg: concurrent commit by another writer")
 
-// ErrEmptyAppend: an Append without records that would move the offsets
-// (not supported yet: see Append).
-var ErrEmptyAppend = errors.New("iceberg: an append without records cannot move the committed offsets yet")
-
 // ErrNoTable: the location holds no metadata/v1.metadata.json.
 var ErrNoTable = errors.New("iceberg: no table at this location")
 
@@ -60,6 +51,7 @@ type Record struct {
 	Key       []byte // nil is a null key
 	Headers   []Header
 	Value     []byte // nil is a null value
+	Error     string // {topic}_dlq tables only: why the record is there
 }
 
 // Table is one Iceberg table (format v2) at a Storage, committed without a
@@ -85,10 +77,14 @@ func metadataName(n int) string { return fmt.Sprintf("metadata/v%d.metadata.json
 
 const hintName = "metadata/version-hint.text"
 
-// Create writes v1 (schema with the fixed ids, the partition spec of part,
-// no snapshot) and the hint. An existing table is ErrExists.
-func Create(ctx context.Context, st Storage, ident table.Identifier, part Partitioning) (*Table, error) {
-	spec := part.Spec()
+// Create writes v1 (l's schema with the fixed ids, its partition spec, no
+// snapshot) and the hint. An existing table is ErrExists.
+func Create(ctx context.Context, st Storage, ident table.Identifier, l Layout) (*Table, error) {
+	sc, err := l.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("create table %s: %w", st.Location(), err)
+	}
+	spec := l.Partitioning.Spec()
 	b, err := table.NewMetadataBuilder(2)
 	if err != nil {
 		return nil, err
@@ -96,7 +92,7 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, part Partit
 	// NewMetadata/CreateTable would renumber the field ids: build by hand.
 	steps := []func() error{
 		func() error { return b.SetUUID(uuid.New()) },
-		func() error { return b.AddSchema(Schema()) },
+		func() error { return b.AddSchema(sc) },
 		func() error { return b.SetCurrentSchemaID(-1) },
 		func() error { return b.AddSortOrder(&table.UnsortedSortOrder) },
 		func() error { return b.SetDefaultSortOrderID(-1) },
@@ -295,193 +291,24 @@ func (t *Table) partitioning() Partitioning {
 	return PartitionDay
 }
 
-// Append commits recs as one snapshot: one Parquet file per partition
-// bucket (day or hour of _timestamp), rows sorted by partition and offset,
-// and a summary whose zombi.offsets is the previous one updated with next
-// (per partition, the next offset to materialize after recs; partitions
-// not in next keep their value) and whose zombi.incarnation is incarnation.
-// Every record must be at or past the committed offset of its partition and
-// before next. A lost race is ErrConflict, with the table reloaded; a race
-// lost to our own earlier attempt (a PUT that succeeded but was not
-// acknowledged) is success, and nothing is ever appended twice.
+// Append commits recs (in any order) as one snapshot through an Append
+// with the default options; see Append.Commit for the rules.
 func (t *Table) Append(ctx context.Context, incarnation string, recs []Record, next map[int32]int64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stale {
-		if err := t.load(ctx); err != nil {
-			return err
+	sorted := slices.Clone(recs)
+	slices.SortStableFunc(sorted, func(a, b Record) int {
+		if a.Partition != b.Partition {
+			return cmp.Compare(a.Partition, b.Partition)
 		}
-	}
-	committed, err := snapshotOffsets(t.tbl.CurrentSnapshot())
-	if err != nil {
-		return err
-	}
-	offsets := maps.Clone(committed)
-	for p, o := range next {
-		if o < committed[p] {
-			return fmt.Errorf("append: partition %d: next offset %d is behind the committed %d", p, o, committed[p])
-		}
-		offsets[p] = o
-	}
-	for _, r := range recs {
-		n, ok := next[r.Partition]
-		if !ok || r.Offset >= n || r.Offset < committed[r.Partition] {
-			return fmt.Errorf("append: partition %d offset %d is outside [%d, %d)", r.Partition, r.Offset, committed[r.Partition], n)
-		}
-	}
-
-	if len(recs) == 0 {
-		// iceberg-go makes no snapshot for an append without files, so
-		// offsets that moved without rows (control records) cannot be
-		// recorded alone yet: the caller carries them into its next
-		// append with rows (re-reading them after a restart adds no row).
-		if maps.Equal(offsets, committed) {
-			return nil
-		}
-		return ErrEmptyAppend
-	}
-	files, err := t.writeDataFiles(ctx, recs)
-	if err != nil {
-		return err
-	}
-	txn := t.tbl.NewTransaction()
-	props := iceberg.Properties{SummaryOffsets: encodeOffsets(offsets), SummaryIncarnation: incarnation}
-	if err := txn.AddDataFiles(ctx, files, props); err != nil {
-		return fmt.Errorf("append %s: %w", t.st.Location(), err)
-	}
-	tbl, err := txn.Commit(ctx)
-	if err != nil {
-		t.stale = true
-		return fmt.Errorf("append %s: %w", t.st.Location(), err)
-	}
-	t.tbl = tbl
-	return nil
-}
-
-// writeDataFiles writes one Parquet file per bucket of recs.
-func (t *Table) writeDataFiles(ctx context.Context, recs []Record) ([]iceberg.DataFile, error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	part := t.partitioning()
-	type row struct {
-		bucket int64
-		r      *Record
-	}
-	rows := make([]row, len(recs))
-	for i := range recs {
-		rows[i] = row{part.bucket(recs[i].Timestamp.UnixMicro()), &recs[i]}
-	}
-	slices.SortFunc(rows, func(a, b row) int {
-		if a.bucket != b.bucket {
-			return cmpInt(a.bucket, b.bucket)
-		}
-		if a.r.Partition != b.r.Partition {
-			return cmpInt(int64(a.r.Partition), int64(b.r.Partition))
-		}
-		return cmpInt(a.r.Offset, b.r.Offset)
+		return cmp.Compare(a.Offset, b.Offset)
 	})
-	sc := t.tbl.Schema()
-	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
-	if err != nil {
-		return nil, err
-	}
-	commit := uuid.NewString()
-	var files []iceberg.DataFile
-	for i := 0; i < len(rows); {
-		j := i
-		group := []*Record{}
-		for ; j < len(rows) && rows[j].bucket == rows[i].bucket; j++ {
-			group = append(group, rows[j].r)
-		}
-		name := fmt.Sprintf("data/%s-%05d.parquet", commit, len(files))
-		df, err := t.writeDataFile(ctx, sc, asc, name, group)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, df)
-		i = j
-	}
-	return files, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (t *Table) writeDataFile(ctx context.Context, sc *iceberg.Schema, asc *arrow.Schema, name string, recs []*Record) (iceberg.DataFile, error) {
-	bld := array.NewRecordBuilder(memory.DefaultAllocator, asc)
-	defer bld.Release()
-	partB := bld.Field(0).(*array.Int32Builder)
-	offB := bld.Field(1).(*array.Int64Builder)
-	tsB := bld.Field(2).(*array.TimestampBuilder)
-	keyB := bld.Field(3).(*array.BinaryBuilder)
-	hdrB := bld.Field(4).(*array.ListBuilder)
-	hdrS := hdrB.ValueBuilder().(*array.StructBuilder)
-	hkB := hdrS.FieldBuilder(0).(*array.StringBuilder)
-	hvB := hdrS.FieldBuilder(1).(*array.BinaryBuilder)
-	valB := bld.Field(5).(*array.BinaryBuilder)
-	for _, r := range recs {
-		partB.Append(r.Partition)
-		offB.Append(r.Offset)
-		tsB.Append(arrow.Timestamp(r.Timestamp.UnixMicro()))
-		if r.Key == nil {
-			keyB.AppendNull()
-		} else {
-			keyB.Append(r.Key)
-		}
-		hdrB.Append(true)
-		for _, h := range r.Headers {
-			hdrS.Append(true)
-			hkB.Append(h.Key)
-			if h.Value == nil {
-				hvB.AppendNull()
-			} else {
-				hvB.Append(h.Value)
-			}
-		}
-		if r.Value == nil {
-			valB.AppendNull()
-		} else {
-			valB.Append(r.Value)
+	a := t.NewAppend(WriteOptions{})
+	for _, r := range sorted {
+		if err := a.Add(ctx, r); err != nil {
+			a.Abort(ctx)
+			return fmt.Errorf("append: %w", err)
 		}
 	}
-	rec := bld.NewRecordBatch()
-	defer rec.Release()
-
-	var buf bytes.Buffer
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true))
-	fw, err := pqarrow.NewFileWriter(asc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		return nil, err
-	}
-	if err := fw.Write(rec); err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := fw.Close(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
-	}
-	fmeta, err := fw.FileMetadata()
-	if err != nil {
-		return nil, err
-	}
-	if err := t.st.Write(ctx, name, buf.Bytes()); err != nil {
-		return nil, err
-	}
-	df, err := table.DataFileFromMetadata(table.DataFileArgs{
-		Schema: sc, Spec: t.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: fmeta,
-		FilePath: t.path(name), FileSize: int64(buf.Len()), Content: iceberg.EntryContentData, FormatVersion: 2,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("data file %s: %w", name, err)
-	}
-	return df, nil
+	return a.Commit(ctx, incarnation, next)
 }
 
 // LoadTable is table.CatalogIO's: the newest version.
@@ -525,6 +352,9 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 		t.stale = true
 		return nil, "", errors.Join(cerr, err)
 	}
+	// A maintenance commit keeps the offsets: only its exact bytes make
+	// v{N} ours. Otherwise only a commit that adds a snapshot can be
+	// recognised (a schema change is checked by its caller, EnsureColumns).
 	if t.exact {
 		if b, err := t.st.Read(ctx, metadataName(n)); err == nil && bytes.Equal(b, data) {
 			// Ours (others may have committed on top since: the
@@ -532,7 +362,7 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 			slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", n, "now", t.version, "err", cerr)
 			return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 		}
-	} else if ours(t.tbl.Metadata(), md.CurrentSnapshot()) {
+	} else if cs := md.CurrentSnapshot(); cs != nil && base.SnapshotByID(cs.SnapshotID) == nil && ours(t.tbl.Metadata(), cs) {
 		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
 		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 	}

@@ -80,11 +80,11 @@ func wantRow(r Record) string {
 
 func testRoundTrip(t *testing.T, st Storage) {
 	ctx := context.Background()
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Create(ctx, st, ident, PartitionDay); !errors.Is(err, ErrExists) {
+	if _, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay}); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create: %v, want ErrExists", err)
 	}
 	a := append(records(0, 0, 10), records(1, 0, 4)...)
@@ -168,7 +168,7 @@ func testRoundTrip(t *testing.T, st Storage) {
 // table holds the winner's rows only.
 func testConcurrent(t *testing.T, st Storage) {
 	ctx := context.Background()
-	if _, err := Create(ctx, st, ident, PartitionDay); err != nil {
+	if _, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay}); err != nil {
 		t.Fatal(err)
 	}
 	w := [4]*Table{}
@@ -250,7 +250,7 @@ func (a *ackLost) Create(ctx context.Context, name string, data []byte) error {
 func testOwnCommit(t *testing.T, st Storage) {
 	ctx := context.Background()
 	st = &ackLost{Storage: st}
-	tb, err := Create(ctx, st, ident, PartitionDay)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestPartitionings(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			ctx := context.Background()
 			st := dirStore(t)
-			tb, err := Create(ctx, st, ident, p)
+			tb, err := Create(ctx, st, ident, Layout{Partitioning: p})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,9 +1,12 @@
 package topicconfig
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Zombi's own topic configs (DESIGN.md, "Iceberg (contract)"): Kafka does
@@ -50,7 +53,13 @@ func rule(name string) (topicConfigRule, bool) {
 // ColumnTypes are the types zombi.iceberg.columns knows.
 var ColumnTypes = []string{"string", "long", "double", "boolean", "timestamp"}
 
-// reservedColumns are the names of the fixed columns (and the DLQ's).
+// MaxColumns bounds zombi.iceberg.columns (every column costs per row).
+const MaxColumns = 1000
+
+const maxColumnName = 128
+
+// reservedColumns are the fixed columns' names, compared case-insensitively
+// because DuckDB, Trino and Spark resolve identifiers that way.
 var reservedColumns = []string{"_partition", "_offset", "_timestamp", "_key", "_headers", "value", "_error"}
 
 // Column is one typed column of zombi.iceberg.columns: a top-level JSON
@@ -60,31 +69,74 @@ type Column struct {
 	Type string // one of ColumnTypes
 }
 
-// ParseColumns reads zombi.iceberg.columns: "name:type,..." ("" is none).
-func ParseColumns(v string) ([]Column, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
+// ParseColumns parses zombi.iceberg.columns, "name:type,..." (spaces around
+// names and types are ignored; "" is no column). Names are the top-level
+// JSON field names, case-sensitive, but must differ from each other and
+// from the fixed columns case-insensitively; they may not contain
+// whitespace, control characters or any of , : . " ' ` \.
+func ParseColumns(s string) ([]Column, error) {
+	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
 	var cols []Column
-	seen := map[string]bool{}
-	for _, e := range strings.Split(v, ",") {
-		name, typ, ok := strings.Cut(strings.TrimSpace(e), ":")
-		name, typ = strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(typ))
+	for i, item := range strings.Split(s, ",") {
+		name, typ, ok := strings.Cut(item, ":")
+		name, typ = strings.TrimSpace(name), strings.TrimSpace(typ)
 		switch {
-		case !ok || name == "":
-			return nil, fmt.Errorf("%q is not name:type", strings.TrimSpace(e))
-		case !contains(ColumnTypes, typ):
-			return nil, fmt.Errorf("column %s: type %q is not one of %s", name, typ, strings.Join(ColumnTypes, ", "))
-		case contains(reservedColumns, name):
-			return nil, fmt.Errorf("column %s: the name is taken by a fixed column", name)
-		case seen[name]:
-			return nil, fmt.Errorf("column %s appears twice", name)
+		case strings.TrimSpace(item) == "":
+			return nil, fmt.Errorf("zombi.iceberg.columns: entry %d is empty (want name:type,...)", i+1)
+		case !ok:
+			return nil, fmt.Errorf("zombi.iceberg.columns: entry %d %q: want name:type", i+1, strings.TrimSpace(item))
 		}
-		seen[name] = true
-		cols = append(cols, Column{Name: name, Type: typ})
+		cols = append(cols, Column{Name: name, Type: strings.ToLower(typ)})
+	}
+	if err := ValidateColumns(cols); err != nil {
+		return nil, fmt.Errorf("zombi.iceberg.columns: %w", err)
 	}
 	return cols, nil
+}
+
+// ValidateColumns checks names and types as ParseColumns does.
+func ValidateColumns(cols []Column) error {
+	if len(cols) > MaxColumns {
+		return fmt.Errorf("%d columns, at most %d", len(cols), MaxColumns)
+	}
+	for i, c := range cols {
+		if err := validColumnName(c.Name); err != nil {
+			return err
+		}
+		if !contains(ColumnTypes, c.Type) {
+			return fmt.Errorf("column %q: unknown column type %q: want string, long, double, boolean or timestamp", c.Name, c.Type)
+		}
+		for _, r := range reservedColumns {
+			if strings.EqualFold(c.Name, r) {
+				return fmt.Errorf("column %q: the name of a fixed column (%s)", c.Name, strings.Join(reservedColumns, ", "))
+			}
+		}
+		for _, d := range cols[:i] {
+			if strings.EqualFold(c.Name, d.Name) {
+				return fmt.Errorf("column %q: given twice (names are compared case-insensitively)", c.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func validColumnName(n string) error {
+	switch {
+	case n == "":
+		return errors.New("empty column name")
+	case len(n) > maxColumnName:
+		return fmt.Errorf("column name %.20q...: longer than %d bytes", n, maxColumnName)
+	case !utf8.ValidString(n):
+		return fmt.Errorf("column name %q: not valid UTF-8", n)
+	}
+	for _, r := range n {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(",:.\"'`\\", r) {
+			return fmt.Errorf("column name %q: may not contain %q", n, r)
+		}
+	}
+	return nil
 }
 
 func checkColumns(v string) string {
