@@ -15,8 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -258,10 +256,8 @@ func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema
 	}
 
 	var buf bytes.Buffer
-	// Offsets and timestamps are (nearly) unique: a dictionary only costs.
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
-		parquet.WithDictionaryFor("_offset", false), parquet.WithDictionaryFor("_timestamp", false))
-	fw, err := pqarrow.NewFileWriter(asc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	// The same encoding as the appends' files (writer.go).
+	fw, err := pqarrow.NewFileWriter(asc, &buf, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, err
 	}
