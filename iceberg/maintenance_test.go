@@ -821,3 +821,64 @@ func TestCompactMergeBatches(t *testing.T) {
 		t.Fatalf("compacted file rows %s, want %s", got, want)
 	}
 }
+
+// TestExpireMergedManifests: with manifest merging (on in new tables; at
+// 5 manifests here), appends keep few manifests, and the expiry deletes
+// the manifests the merges replaced while every row still reads.
+func TestExpireMergedManifests(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.Iceberg().Properties()[table.ManifestMergeEnabledKey] != "true" {
+		t.Fatal("new tables do not merge manifests")
+	}
+	setProps(t, tb, iceberg.Properties{table.ManifestMinMergeCountKey: "5"})
+	for i := 0; i < 12; i++ {
+		mustAppend(t, tb, records(0, int64(i), 1), map[int32]int64{0: int64(i + 1)})
+	}
+	mans, err := tb.Iceberg().CurrentSnapshot().Manifests(st.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mans) >= 12 {
+		t.Fatalf("%d manifests after 12 appends: not merged", len(mans))
+	}
+	rows := allRows(t, tb)
+	avro := func() int {
+		n := 0
+		for _, f := range files(t, st, "metadata") {
+			if strings.HasSuffix(f, ".avro") {
+				n++
+			}
+		}
+		return n
+	}
+	before := avro()
+	time.Sleep(5 * time.Millisecond)
+	if _, err := tb.ExpireSnapshots(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A merge writes the commit's own manifest, then merges it into a
+	// bigger one: the small one was never in any snapshot, so it is the
+	// orphan clean-up's, not the expiry's.
+	after := avro()
+	if after >= before {
+		t.Fatalf("%d avro files after the expiry, %d before", after, before)
+	}
+	old := orphanGrace
+	orphanGrace = 0
+	t.Cleanup(func() { orphanGrace = old })
+	if _, err := tb.DeleteOrphans(ctx, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Left: the current manifest list and its manifests.
+	if left := avro(); left != len(mans)+1 {
+		t.Fatalf("%d avro files after expiry and orphans (%d before, %d after the expiry), want %d", left, before, after, len(mans)+1)
+	}
+	if len(rows) != 12 || !slices.Equal(allRows(t, tb), rows) {
+		t.Fatalf("rows after the expiry: %d", len(allRows(t, tb)))
+	}
+}

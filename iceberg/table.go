@@ -110,6 +110,10 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, l Layout) (
 				// the log; ExpireSnapshots deletes the older files.
 				table.MetadataDeleteAfterCommitEnabledKey: "true",
 				table.MetadataPreviousVersionsMaxKey:      "100",
+				// Merge small manifests on append (one per commit
+				// otherwise: 10,000 a week at one commit a minute, all
+				// read by every scan plan).
+				table.ManifestMergeEnabledKey: "true",
 			})
 		},
 	}
