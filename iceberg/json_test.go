@@ -306,6 +306,12 @@ func TestJSONInvalidToDLQ(t *testing.T) {
 	if got := dlq.Layout(); !reflect.DeepEqual(got, Layout{Mode: ModeDLQ, Partitioning: PartitionHour}) {
 		t.Errorf("dlq layout %+v", got)
 	}
+	if err := dlq.EnsureLayout(ctx, DLQLayout(l)); err != nil {
+		t.Errorf("dlq EnsureLayout: %v", err)
+	}
+	if err := main.EnsureLayout(ctx, l); err != nil || main.Version() != 1 {
+		t.Errorf("main EnsureLayout: %v at v%d", err, main.Version())
+	}
 	if n, ok := dlq.Iceberg().Schema().FindColumnName(FieldError); !ok || n != "_error" {
 		t.Errorf("dlq field %d is %q", FieldError, n)
 	}
@@ -443,6 +449,15 @@ func testEnsureColumns(t *testing.T, st Storage) {
 	// Removing a name from the config keeps the column.
 	if err := tb.EnsureColumns(ctx, []Column{{"c", TypeTimestamp}}); err != nil || tb.Version() != v+1 {
 		t.Errorf("fewer columns: %v, version %d", err, tb.Version())
+	}
+	// EnsureLayout: mode and partitioning are refused, columns added.
+	for _, l := range []Layout{{Mode: ModeRaw}, {Mode: ModeJSON, Partitioning: PartitionHour}, {Mode: ModeJSON, Columns: []Column{{"a", TypeString}}}} {
+		if err := tb.EnsureLayout(ctx, l); err == nil || tb.Version() != v+1 {
+			t.Errorf("EnsureLayout(%+v): %v, version %d", l, err, tb.Version())
+		}
+	}
+	if err := tb.EnsureLayout(ctx, Layout{Mode: ModeJSON, Columns: []Column{{"b", TypeString}}}); err != nil || tb.Version() != v+1 {
+		t.Errorf("EnsureLayout, nothing to do: %v, version %d", err, tb.Version())
 	}
 	// A raw table has no typed columns.
 	raw, err := Create(ctx, dirStorageT(t), ident, Layout{})
@@ -736,4 +751,27 @@ func dirStorageT(t *testing.T) Storage {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestJSONBigEscapes: a 70 000-character escaped string and key decode
+// right, and the scratch buffers they grew are let go of afterwards.
+func TestJSONBigEscapes(t *testing.T) {
+	big := strings.Repeat(`\n`, 70000)
+	recs := []Record{
+		{Value: []byte(`{"s":"` + big + `"}`)},
+		{Value: []byte(`{"` + big + `":1,"s":"a\tb"}`)},
+		{Value: []byte(`{"s":"\u00e9"}`)},
+	}
+	rows, errs := encodeRows(t, Layout{Mode: ModeJSON, Columns: allTypes}, recs)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+	}
+	if rows[0]["s"] != strings.Repeat("\n", 70000) || rows[1]["s"] != "a\tb" || rows[2]["s"] != "é" {
+		t.Errorf("strings %.20q %q %q", rows[0]["s"], rows[1]["s"], rows[2]["s"])
+	}
+	if b := shrink(make([]byte, 70000)); b != nil {
+		t.Errorf("shrink kept %d bytes", cap(b))
+	}
 }

@@ -241,7 +241,7 @@ func (s *jsonScanner) topObject(i int) int {
 		}
 		key := s.data[kstart+1 : kend-1]
 		if esc {
-			s.buf = unescape(s.buf[:0], key)
+			s.buf = unescape(shrink(s.buf), key)
 			key = s.buf
 		}
 		slot, want := s.slot(key)
@@ -433,6 +433,15 @@ func unescape(dst, src []byte) []byte {
 }
 
 const unicodeReplacement = '\uFFFD'
+
+// shrink empties a scratch buffer, and lets go of one that a huge value
+// grew, so an encoder does not keep it for the rest of its life.
+func shrink(b []byte) []byte {
+	if cap(b) > 64<<10 {
+		return nil
+	}
+	return b[:0]
+}
 
 func hex4(b []byte) rune {
 	var r rune

@@ -212,6 +212,16 @@ func TestMaterializerJSONAndDLQ(t *testing.T) {
 		"zombi.iceberg.mode": "json", "zombi.iceberg.columns": "n:long,s:string"}); err != nil {
 		t.Fatal(err)
 	}
+	// The column is added by the next cycle, with or without new records.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		tb, err := Load(context.Background(), w.Storage("zombi", "ev"), table.Identifier{"zombi", "ev"})
+		if err == nil && len(tb.Layout().Columns) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("column s not added within 10 s of the config change")
+		}
+	}
 	put(`{"n":4,"s":"x"}`)
 	waitCaughtUp(t, m, "ev")
 	got := offsetsOf(t, w, "ev", "n")

@@ -322,7 +322,7 @@ func (e *rowEncoder) text(raw []byte, k jsonKind) ([]byte, bool) {
 	case kindString:
 		return raw[1 : len(raw)-1], true
 	case kindEscString:
-		e.buf = unescape(e.buf[:0], raw[1:len(raw)-1])
+		e.buf = unescape(shrink(e.buf), raw[1:len(raw)-1])
 		return e.buf, true
 	}
 	return nil, false

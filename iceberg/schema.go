@@ -226,3 +226,29 @@ func missingColumns(sc *iceberg.Schema, cols []Column) ([]Column, error) {
 	}
 	return missing, nil
 }
+
+// EnsureLayout makes the table follow the topic's layout l where Iceberg
+// allows it, and says why not otherwise: the mode and the partitioning of
+// an existing table cannot change (value binary <-> string is no type
+// promotion; no spec evolution here); json columns go through
+// EnsureColumns. An error changes nothing.
+func (t *Table) EnsureLayout(ctx context.Context, l Layout) error {
+	have := t.Layout()
+	mode, part := l.Mode, l.Partitioning
+	if mode == "" {
+		mode = ModeRaw
+	}
+	if part == "" {
+		part = PartitionDay
+	}
+	if have.Mode != mode {
+		return fmt.Errorf("table %s is in %s mode, the topic asks for %s: the mode of an existing table cannot change (drop the table to rebuild it)", t.st.Location(), have.Mode, mode)
+	}
+	if have.Partitioning != part {
+		return fmt.Errorf("table %s is partitioned by %s, the topic asks for %s: the partitioning of an existing table cannot change (drop the table to rebuild it)", t.st.Location(), have.Partitioning, part)
+	}
+	if mode != ModeJSON {
+		return nil
+	}
+	return t.EnsureColumns(ctx, l.Columns)
+}
