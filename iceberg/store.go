@@ -48,6 +48,12 @@ type Storage interface {
 	Create(ctx context.Context, name string, data []byte) error
 	// List returns the names of the files directly under dir.
 	List(ctx context.Context, dir string) ([]string, error)
+	// Walk calls fn for every file under dir (recursively), with its name
+	// relative to Location, its size and modification time; a missing dir
+	// is no files. An error from fn stops the walk and is returned.
+	Walk(ctx context.Context, dir string, fn func(name string, size int64, mod time.Time) error) error
+	// Delete removes files; one that is already gone is not an error.
+	Delete(ctx context.Context, names ...string) error
 }
 
 // dirStorage is Storage over a local directory.
@@ -151,6 +157,45 @@ func (d dirStorage) List(_ context.Context, dir string) ([]string, error) {
 	return names, nil
 }
 
+func (d dirStorage) Walk(ctx context.Context, dir string, fn func(string, int64, time.Time) error) error {
+	err := filepath.WalkDir(d.path(dir), func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		return fn(filepath.ToSlash(rel), info.Size(), info.ModTime())
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func (d dirStorage) Delete(_ context.Context, names ...string) error {
+	for _, n := range names {
+		if err := os.Remove(d.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // s3Storage is Storage over a prefix of an S3 bucket.
 type s3Storage struct {
 	c      *s3.Client
@@ -220,6 +265,51 @@ func (s *s3Storage) List(ctx context.Context, dir string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+func (s *s3Storage) Walk(ctx context.Context, dir string, fn func(string, int64, time.Time) error) error {
+	root := ""
+	if s.prefix != "" {
+		root = s.prefix + "/"
+	}
+	pre := s.key(dir) + "/"
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &pre})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", pre, err)
+		}
+		for _, o := range out.Contents {
+			if err := fn(strings.TrimPrefix(aws.ToString(o.Key), root), aws.ToInt64(o.Size), aws.ToTime(o.LastModified)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete uses DeleteObjects, 1000 keys a request (the S3 limit).
+func (s *s3Storage) Delete(ctx context.Context, names ...string) error {
+	for len(names) > 0 {
+		n := min(len(names), 1000)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, name := range names[:n] {
+			objs[i] = types.ObjectIdentifier{Key: aws.String(s.key(name))}
+		}
+		names = names[n:]
+		rctx, cancel := context.WithTimeout(ctx, s3OpTimeout)
+		out, err := s.c.DeleteObjects(rctx, &s3.DeleteObjectsInput{Bucket: &s.bucket, Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("delete %d objects under %s: %w", len(objs), s.prefix, err)
+		}
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) != "NoSuchKey" {
+				return fmt.Errorf("delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			}
+		}
+	}
+	return nil
 }
 
 // isPreconditionFailed: 412 (the object exists), or 409

@@ -1,6 +1,7 @@
 package iceberg
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -66,6 +67,10 @@ type Table struct {
 	tbl     *table.Table
 	version int  // N of tbl's metadata file
 	stale   bool // the last commit failed: reload before the next
+	// exact: a maintenance commit (expire, compaction) is in progress; its
+	// v{N+1} keeps the current offsets, so only v{N+1} holding exactly its
+	// bytes proves it ours (see CommitTable).
+	exact bool
 }
 
 func metadataName(n int) string { return fmt.Sprintf("metadata/v%d.metadata.json", n) }
@@ -101,6 +106,10 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, l Layout) (
 				table.CommitNumRetriesKey:          "0",
 				table.ParquetCompressionKey:        "zstd",
 				"write.metadata.compression-codec": "none",
+				// Old metadata versions: iceberg-go keeps this many in
+				// the log; ExpireSnapshots deletes the older files.
+				table.MetadataDeleteAfterCommitEnabledKey: "true",
+				table.MetadataPreviousVersionsMaxKey:      "100",
 			})
 		},
 	}
@@ -343,9 +352,16 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 		t.stale = true
 		return nil, "", errors.Join(cerr, err)
 	}
-	// Only a commit that adds a snapshot can be recognised (a schema
-	// change is checked by its caller, EnsureColumns).
-	if cs := md.CurrentSnapshot(); cs != nil && base.SnapshotByID(cs.SnapshotID) == nil && ours(t.tbl.Metadata(), cs) {
+	if t.exact {
+		if b, err := t.st.Read(ctx, metadataName(n)); err == nil && bytes.Equal(b, data) {
+			// Ours (others may have committed on top since: the
+			// reloaded newest version is what the caller continues from).
+			slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", n, "now", t.version, "err", cerr)
+			return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
+		}
+	} else if cs := md.CurrentSnapshot(); cs != nil && base.SnapshotByID(cs.SnapshotID) == nil && ours(t.tbl.Metadata(), cs) {
+		// Only a commit that adds a snapshot can be recognised (a schema
+		// change is checked by its caller, EnsureColumns).
 		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
 		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 	}
