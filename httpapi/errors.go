@@ -105,6 +105,10 @@ func (s *server) fail(c *gin.Context, err error) {
 		s.logger.Debug("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	s.stats.Error()
+	if isIcebergPath(c.Request.URL.Path) {
+		writeIcebergError(c, status, err, msg) // the Iceberg REST spec's error model
+		return
+	}
 	writeError(c, status, msg)
 }
 

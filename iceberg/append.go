@@ -65,6 +65,7 @@ type Append struct {
 	rowGroup int64
 
 	open     map[int64]*fileWriter
+	buffered int64  // raw bytes in the open files' builders
 	comp     worker // writes the row groups of all open files
 	uploads  worker // uploads closed files
 	tick     uint64
@@ -142,10 +143,12 @@ func (a *Append) Add(ctx context.Context, r Record) error {
 	}
 	a.tick++
 	w.lastUse = a.tick
-	if err := w.add(a.enc, &r); err != nil {
+	before := w.bufRaw
+	if err := w.add(a.enc, &r, len(a.open) <= 2); err != nil {
 		a.err = err
 		return err
 	}
+	a.buffered += w.bufRaw - before
 	if rg, ok := a.ranges[r.Partition]; ok {
 		a.ranges[r.Partition] = [2]int64{rg[0], r.Offset}
 	} else {
@@ -153,19 +156,34 @@ func (a *Append) Add(ctx context.Context, r Record) error {
 	}
 	a.lastPart, a.lastOff = r.Partition, r.Offset
 	a.rows++
-	if w.bufRaw >= a.rowGroup {
-		if err := w.flush(); err != nil {
-			a.err = err
-			return err
-		}
-		// size counts queued rows raw (more than they will take):
-		// the file ends at most one row group past the target.
-		if w.size() >= a.opts.TargetFileBytes {
-			if err := a.closeFile(ctx, w); err != nil {
-				a.err = err
-				return err
+	if w.bufRaw < a.rowGroup && a.buffered >= 2*a.rowGroup {
+		// Many open files, each with part of a row group: the builders
+		// hold at most two row groups in all, so flush the fullest.
+		for _, o := range a.open {
+			if o.bufRaw > w.bufRaw {
+				w = o
 			}
 		}
+	} else if w.bufRaw < a.rowGroup {
+		return nil
+	}
+	if err := a.flush(ctx, w); err != nil {
+		a.err = err
+		return err
+	}
+	return nil
+}
+
+// flush makes w's buffered rows a row group, then rolls w if it reached
+// the target size (size counts queued rows raw, more than they will take,
+// so the file ends at most one row group past the target).
+func (a *Append) flush(ctx context.Context, w *fileWriter) error {
+	a.buffered -= w.bufRaw
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if w.size() >= a.opts.TargetFileBytes {
+		return a.closeFile(ctx, w)
 	}
 	return nil
 }
@@ -198,6 +216,7 @@ func (a *Append) openFile(ctx context.Context, b int64) (*fileWriter, error) {
 // closeFile finishes w, uploads it and records its DataFile.
 func (a *Append) closeFile(ctx context.Context, w *fileWriter) error {
 	delete(a.open, w.bucket)
+	a.buffered -= w.bufRaw
 	md, size, err := w.close()
 	if err != nil {
 		os.Remove(w.spill)
@@ -350,6 +369,7 @@ func (a *Append) discardOpen() {
 		w.discard()
 		delete(a.open, b)
 	}
+	a.buffered = 0
 }
 
 // removeUploaded deletes the data files this append uploaded; they are in

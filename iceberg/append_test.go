@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
 )
 
 // stream is a source of records of size-ish values for the writer tests:
@@ -299,44 +300,61 @@ func TestOutOfOrder(t *testing.T) {
 	}
 }
 
-// TestMemoryBounded: 200 MB of records through one append keep the live
-// heap under 48 MiB: two open files' builders, the row group being
-// compressed, the encoders (about 37 MiB measured; it does not grow with
-// the data).
+// TestMemoryBounded: records through one append keep the live heap
+// bounded, whatever the data size: 200 MB over two open files (day), and
+// 100 MB spread over eight open files (hour, interleaved), where the
+// builders share two row groups in all. The heap grows by about 25-30 MiB
+// (builders, the row group being compressed, encoders, bufio buffers).
 func TestMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	ctx := context.Background()
-	tb, err := Create(ctx, dirStore(t), ident, Layout{Partitioning: PartitionDay})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newStream()
-	a := tb.NewAppend(WriteOptions{TargetFileBytes: 64 << 20, SpillDir: t.TempDir()})
-	base := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
-	const n = 200_000 // of 1000 bytes
-	var ms runtime.MemStats
-	var peak uint64
-	for o := int64(0); o < n; o++ {
-		// two day buckets interleaved: two open files
-		ts := base.Add(time.Duration(o%2) * 2 * time.Hour)
-		if err := a.Add(ctx, s.record(0, o, ts, 1000, nil)); err != nil {
-			t.Fatal(err)
-		}
-		if o%20_000 == 0 {
+	for _, c := range []struct {
+		part    Partitioning
+		n       int64
+		buckets int64
+		step    time.Duration
+		limit   uint64
+	}{
+		{PartitionDay, 200_000, 2, 2 * time.Hour, 40 << 20},
+		{PartitionHour, 100_000, 8, time.Hour, 40 << 20},
+	} {
+		t.Run(string(c.part), func(t *testing.T) {
+			ctx := context.Background()
+			tb, err := Create(ctx, dirStore(t), ident, Layout{Partitioning: c.part})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newStream()
+			a := tb.NewAppend(WriteOptions{TargetFileBytes: 64 << 20, SpillDir: t.TempDir()})
+			base := time.Date(2026, 12, 5, 16, 0, 0, 0, time.UTC)
+			var ms runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-
-		}
-	}
-	if err := a.Commit(ctx, "inc", map[int32]int64{0: n}); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("peak heap in use %d MiB for %d MB of records", peak>>20, n*1000/1_000_000)
-	if peak > 48<<20 {
-		t.Fatalf("heap in use reached %d MiB", peak>>20)
+			base0 := ms.HeapInuse
+			var peak uint64
+			for o := int64(0); o < c.n; o++ {
+				ts := base.Add(time.Duration(o%c.buckets) * c.step) // buckets interleaved
+				if err := a.Add(ctx, s.record(0, o, ts, 1000, nil)); err != nil {
+					t.Fatal(err)
+				}
+				if len(a.open) > int(c.buckets) {
+					t.Fatalf("%d files open", len(a.open))
+				}
+				if o%10_000 == 0 {
+					runtime.GC()
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse)
+				}
+			}
+			if err := a.Commit(ctx, "inc", map[int32]int64{0: c.n}); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("peak heap in use %d MiB (%d MiB before) for %d MB of records over %d files", peak>>20, base0>>20, c.n*1000/1_000_000, c.buckets)
+			if peak-min(peak, base0) > c.limit {
+				t.Fatalf("heap in use grew by %d MiB", (peak-base0)>>20)
+			}
+		})
 	}
 }
 
@@ -473,5 +491,34 @@ func TestDirPutFileAcrossFS(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
 		t.Fatalf("spill dir holds %d files", len(ents))
+	}
+}
+
+// TestS3OrphanWalk: iceberg-go's DeleteOrphanFiles works over the S3 io's
+// WalkDir and DeleteFiles: a data file of an aborted-before-commit upload is
+// found and deleted, the committed ones stay.
+func TestS3OrphanWalk(t *testing.T) {
+	ctx := context.Background()
+	st := s3Store(t)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Append(ctx, "inc", records(0, 0, 6), map[int32]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, "data/orphan.parquet", []byte("not referenced")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tb.Iceberg().DeleteOrphanFiles(ctx, table.WithFilesOlderThan(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.Location() + "/data/orphan.parquet"
+	if len(res.OrphanFileLocations) != 1 || res.OrphanFileLocations[0] != want || len(res.DeletedFiles) != 1 {
+		t.Fatalf("orphans %v deleted %v, want %s", res.OrphanFileLocations, res.DeletedFiles, want)
+	}
+	if n := len(scanRows(t, tb)); n != 6 {
+		t.Fatalf("%d rows after the clean-up, want 6", n)
 	}
 }

@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,23 @@ func cpuTime() time.Duration {
 // records/cpu-s (user+system CPU of the process: the machine is shared,
 // so wall time depends on the neighbours).
 func BenchmarkAppend(b *testing.B) {
+	benchAppend(b, func(int) Storage {
+		st, err := DirStorage(b.TempDir() + "/t")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	})
+}
+
+// BenchmarkAppendS3: the same into versitygw on this machine (uploads
+// through PutObject / multipart instead of a rename).
+func BenchmarkAppendS3(b *testing.B) {
+	s3 := s3Store(b).(*s3Storage)
+	benchAppend(b, func(i int) Storage { return S3Storage(s3.c, s3.bucket, fmt.Sprintf("bench/t%d", i)) })
+}
+
+func benchAppend(b *testing.B, store func(i int) Storage) {
 	ctx := context.Background()
 	s := newStream()
 	const perPart = 250_000
@@ -27,12 +45,9 @@ func BenchmarkAppend(b *testing.B) {
 	base := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	next := map[int32]int64{0: perPart, 1: perPart, 2: perPart, 3: perPart}
 	var cpu time.Duration
-	for b.Loop() {
+	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		st, err := DirStorage(b.TempDir() + "/t")
-		if err != nil {
-			b.Fatal(err)
-		}
+		st := store(i)
 		tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
 		if err != nil {
 			b.Fatal(err)

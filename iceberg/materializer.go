@@ -36,6 +36,9 @@ type Config struct {
 	// MaxCommitBytes bounds the data one commit writes (0: 4 × the topic's
 	// target file size): a long backfill commits in steps.
 	MaxCommitBytes int64
+	// MaintainEvery is how often a table's upkeep runs: compaction of
+	// closed buckets, snapshot expiry, orphan clean-up (0: 15 minutes).
+	MaintainEvery time.Duration
 	// ReadBytes is the size of one log read (0: 4 MiB).
 	ReadBytes int
 	Logger    *slog.Logger
@@ -61,6 +64,7 @@ type Materializer struct {
 	probed, unsafe bool
 
 	kick   chan struct{}
+	reqs   chan func(context.Context) // run by the worker between cycles (Drop)
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -73,13 +77,14 @@ type topicState struct {
 	dlq  *Table // the {topic}_dlq table, once loaded or created
 
 	// status (under Materializer.mu)
-	incarnation string
-	layout      topicconfig.Iceberg
-	snap        snapInfo // the table as last loaded or committed
-	lastCommit  time.Time
-	lastErr     error
-	errAt       time.Time
-	nextRun     time.Time
+	incarnation  string
+	layout       topicconfig.Iceberg
+	snap         snapInfo // the table as last loaded or committed
+	lastCommit   time.Time
+	lastErr      error
+	errAt        time.Time
+	nextRun      time.Time
+	lastMaintain time.Time
 	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
 	// recomputed every step so that a changed interval applies at once.
 	lastRun    time.Time
@@ -93,6 +98,9 @@ type topicState struct {
 func Start(src Source, cfg Config) *Materializer {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.MaintainEvery <= 0 {
+		cfg.MaintainEvery = 15 * time.Minute
 	}
 	if cfg.ReadBytes <= 0 {
 		cfg.ReadBytes = 4 << 20
@@ -108,7 +116,7 @@ func Start(src Source, cfg Config) *Materializer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Materializer{src: src, cfg: cfg, log: cfg.Logger.With("component", "iceberg"),
-		topics: map[string]*topicState{}, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		topics: map[string]*topicState{}, kick: make(chan struct{}, 1), reqs: make(chan func(context.Context)), cancel: cancel, done: make(chan struct{})}
 	go m.run(ctx)
 	return m
 }
@@ -142,6 +150,8 @@ func (m *Materializer) run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-m.kick:
+		case f := <-m.reqs:
+			f(ctx)
 		}
 		wait := m.step(ctx)
 		if !t.Stop() {
@@ -197,6 +207,9 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 		}
 		behind, err := m.cycle(ctx, ts, ti)
 		m.finish(ts, ti, behind, err)
+		if err == nil && !behind {
+			m.maintain(ctx, ts, ti)
+		}
 	}
 
 	wait := m.cfg.Poll
@@ -600,4 +613,102 @@ func (m *Materializer) storage(ctx context.Context, name string) (Storage, error
 		st = UnsafeCreate(st)
 	}
 	return st, nil
+}
+
+// maintain runs a table's upkeep (and its dead-letter table's) when it is
+// due, on the worker between two cycles.
+func (m *Materializer) maintain(ctx context.Context, ts *topicState, ti plog.TopicInfo) {
+	now := m.cfg.Now()
+	if ts.tbl == nil || now.Sub(ts.lastMaintain) < m.cfg.MaintainEvery {
+		return
+	}
+	ts.lastMaintain = now
+	eff := ti.Effective().Iceberg
+	o := MaintainOptions{SnapshotKeep: time.Duration(eff.SnapshotKeepMs) * time.Millisecond,
+		CommitInterval: time.Duration(eff.CommitIntervalMs) * time.Millisecond}
+	for _, t := range []*Table{ts.tbl, ts.dlq} {
+		if t == nil {
+			continue
+		}
+		res, err := t.Maintain(ctx, now, o)
+		if err != nil {
+			m.log.Warn("iceberg table upkeep", "table", t.st.Location(), "err", err)
+		}
+		if res != (MaintainResult{}) {
+			m.log.Info("iceberg table upkeep", "table", t.st.Location(), "compacted_files", res.Compacted, "expired_snapshots", res.Expired, "orphans_deleted", res.Orphans)
+		}
+	}
+	if err := m.noteTable(ts, ts.tbl); err != nil {
+		m.log.Warn("iceberg table upkeep", "topic", ts.name, "err", err)
+	}
+}
+
+// DropResult is what Drop removed.
+type DropResult struct {
+	Location string `json:"location"`
+	Files    int    `json:"files"`
+	// Rebuild: the topic still has zombi.iceberg.enable=true, so its table
+	// is materialized again from the log start.
+	Rebuild bool `json:"rebuild"`
+}
+
+// Drop deletes a topic's table and its dead-letter table, on the worker so
+// that no commit runs meanwhile. A topic that still enables Iceberg gets
+// a new table from its log start. ErrNotMaterialized when there is none.
+func (m *Materializer) Drop(ctx context.Context, topic string) (DropResult, error) {
+	type result struct {
+		r   DropResult
+		err error
+	}
+	done := make(chan result, 1)
+	f := func(wctx context.Context) {
+		r, err := m.drop(wctx, topic)
+		done <- result{r, err}
+	}
+	select {
+	case m.reqs <- f:
+	case <-ctx.Done():
+		return DropResult{}, ctx.Err()
+	case <-m.done:
+		return DropResult{}, errors.New("iceberg: materializer stopped")
+	}
+	select {
+	case r := <-done:
+		return r.r, r.err
+	case <-ctx.Done():
+		return DropResult{}, ctx.Err()
+	}
+}
+
+func (m *Materializer) drop(ctx context.Context, topic string) (DropResult, error) {
+	m.mu.Lock()
+	if ts := m.topics[topic]; ts != nil {
+		// Forget the handles; the next cycle starts from a new table.
+		*ts = topicState{name: ts.name, enabled: ts.enabled}
+	}
+	m.mu.Unlock()
+	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
+	res := DropResult{Location: st.Location()}
+	n, err := Drop(ctx, st)
+	res.Files = n
+	if errors.Is(err, ErrNoTable) {
+		return res, ErrNotMaterialized
+	}
+	if err != nil {
+		return res, err
+	}
+	// The dead-letter table too, when it is one (a topic may be named
+	// {topic}_dlq: its table is its own).
+	dst := m.cfg.Warehouse.Storage(m.cfg.Namespace, DLQName(topic))
+	if dt, err := Load(ctx, dst, table.Identifier{m.cfg.Namespace, DLQName(topic)}); err == nil && dt.Layout().Mode == ModeDLQ {
+		n, err := Drop(ctx, dst)
+		res.Files += n
+		if err != nil {
+			return res, err
+		}
+	}
+	if ti, ok := m.src.Topic(topic); ok && ti.Effective().Iceberg.Enable {
+		res.Rebuild = true
+	}
+	return res, nil
 }

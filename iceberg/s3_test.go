@@ -37,7 +37,7 @@ func versitygwBinary() string {
 // s3Store starts versitygw (honours If-None-Match: * with 412 since
 // v1.8.0) on a free port, makes a bucket, and returns a Storage on it
 // built with the cold tier's client settings.
-func s3Store(t *testing.T) Storage {
+func s3Store(t testing.TB) Storage {
 	t.Helper()
 	bin := versitygwBinary()
 	if bin == "" {

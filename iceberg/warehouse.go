@@ -108,3 +108,47 @@ func (w *Warehouse) Tables(ctx context.Context, namespace string) ([]string, err
 	slices.Sort(names)
 	return names, nil
 }
+
+// Current is the newest committed metadata of table namespace.name, found
+// as Load finds it (the hint, or a later version when the hint is stale):
+// its full location (what readers open) and its bytes, verbatim. A missing
+// table matches both ErrNoTable and fs.ErrNotExist. It is what the REST
+// catalog serves: metadata files are never overwritten, so the pair is
+// consistent without a lock.
+func (w *Warehouse) Current(ctx context.Context, namespace, name string) (location string, metadata []byte, err error) {
+	if !safeName(namespace) || !safeName(name) {
+		return "", nil, fmt.Errorf("table %q.%q: %w (%w)", namespace, name, ErrNoTable, fs.ErrNotExist)
+	}
+	st := w.Storage(namespace, name)
+	n, err := (&Table{st: st}).currentVersion(ctx)
+	if errors.Is(err, ErrNoTable) {
+		return "", nil, fmt.Errorf("table %s.%s: %w (%w)", namespace, name, ErrNoTable, fs.ErrNotExist)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
+	}
+	data, err := st.Read(ctx, metadataName(n))
+	if err != nil {
+		return "", nil, fmt.Errorf("table %s.%s v%d: %w", namespace, name, n, err)
+	}
+	return st.Location() + "/" + metadataName(n), data, nil
+}
+
+// safeName: one path element that cannot leave the warehouse.
+func safeName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
+}
+
+// S3Credentials are the keys of the warehouse's S3 client (its credential
+// chain, so rotating credentials stay current): what the REST catalog
+// vends when told to (httpapi.IcebergCatalog.VendCredentials).
+func (w *Warehouse) S3Credentials(ctx context.Context) (accessKeyID, secretAccessKey, sessionToken string, err error) {
+	if w.c == nil || w.c.Options().Credentials == nil {
+		return "", "", "", errors.New("iceberg warehouse: no S3 credentials (not an s3:// warehouse)")
+	}
+	cr, err := w.c.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", "", "", fmt.Errorf("S3 credentials: %w", err)
+	}
+	return cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken, nil
+}

@@ -192,8 +192,12 @@ func newFileWriter(asc *arrow.Schema, comp *worker, bucket int64, name, spill st
 
 // add appends one row to the builders through enc (the caller checked the
 // order, and enc.check the record).
-func (w *fileWriter) add(enc *rowEncoder, r *Record) error {
-	if w.bufRows == 0 && w.lastRows > 0 {
+//
+// With reserve, a row group's first row sizes the builders like the last
+// row group (no regrowth); the caller turns it off when many files share
+// the builders' budget, where a row group is cut smaller than the last.
+func (w *fileWriter) add(enc *rowEncoder, r *Record, reserve bool) error {
+	if w.bufRows == 0 && w.lastRows > 0 && reserve {
 		w.reserve()
 	}
 	if err := enc.put(w.bld, r); err != nil {

@@ -49,6 +49,7 @@ type Config struct {
 	IcebergDefault      bool   // zombi.iceberg.enable for topics that do not set it
 	IcebergWarehouse    string // "" until resolved: s3://{bucket}/iceberg or {data dir}/iceberg
 	IcebergNamespace    string
+	IcebergVendKeys     bool // the REST catalog hands out Zombi's S3 keys
 
 	// Security (DESIGN.md "Security"); security_config.go checks how they
 	// fit together.
@@ -217,6 +218,7 @@ var settings = []setting{
 		c.IcebergNamespace = v
 		return nil
 	}},
+	{"ZOMBI_ICEBERG_VEND_CREDENTIALS", "iceberg-vend-credentials", "false", "the Iceberg REST catalog (/iceberg/v1/) hands Zombi's own S3 keys to clients that may READ the topic (they can write the whole bucket: off unless every such client is trusted)", boolSetter(func(c *Config, b bool) { c.IcebergVendKeys = b })},
 	{"ZOMBI_LOG_FORMAT", "log-format", "text", "log line format: text (key=value) or json (one JSON object per line)", func(c *Config, v string) error {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if v != "text" && v != "json" {

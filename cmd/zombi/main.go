@@ -210,6 +210,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		PublicPaths:       cfg.HTTPPublicPaths,
 		Ready:             ready,
 		Iceberg:           mat,
+		IcebergCatalog:    icebergCatalog(cfg, mat),
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
@@ -328,17 +329,32 @@ func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Log
 		var err error
 		client, err = tiering.NewS3Client(ctx, tiering.Config{Bucket: cfg.S3Bucket, Endpoint: cfg.S3Endpoint, Region: cfg.S3Region})
 		if err != nil {
-			return nil, fmt.Errorf("Iceberg warehouse (ZOMBI_ICEBERG_WAREHOUSE=%s): %w", uri, err)
+			return nil, fmt.Errorf("iceberg warehouse (ZOMBI_ICEBERG_WAREHOUSE=%s): %w", uri, err)
 		}
 	}
 	wh, err := iceberg.OpenWarehouse(uri, client)
 	if err != nil {
 		return nil, fmt.Errorf("ZOMBI_ICEBERG_WAREHOUSE: %w", err)
 	}
+	// Spilled files of a process that crashed mid-append are garbage.
+	spill := filepath.Join(cfg.DataDir, "iceberg-spill")
+	if err := os.RemoveAll(spill); err != nil {
+		return nil, fmt.Errorf("empty %s: %w", spill, err)
+	}
 	return iceberg.Start(l, iceberg.Config{
 		Warehouse: wh,
 		Namespace: cfg.IcebergNamespace,
-		SpillDir:  filepath.Join(cfg.DataDir, "iceberg-spill"),
+		SpillDir:  spill,
 		Logger:    logger,
 	}), nil
+}
+
+// icebergCatalog is the read-only REST catalog over the materializer's
+// warehouse, handing clients the S3 endpoint they reach it at.
+func icebergCatalog(cfg Config, mat *iceberg.Materializer) *httpapi.IcebergCatalog {
+	c := &httpapi.IcebergCatalog{Warehouse: mat.Warehouse(), Namespace: mat.Namespace(), S3Endpoint: cfg.S3Endpoint, S3Region: cfg.S3Region}
+	if _, onS3 := mat.Warehouse().S3(); onS3 && cfg.IcebergVendKeys {
+		c.VendCredentials = mat.Warehouse().S3Credentials
+	}
+	return c
 }
