@@ -39,6 +39,11 @@ type Config struct {
 	// MaintainEvery is how often a table's upkeep runs: compaction of
 	// closed buckets, snapshot expiry, orphan clean-up (0: 15 minutes).
 	MaintainEvery time.Duration
+	// BusyShare is the share of the time a catch-up (a backfill, or a
+	// table far behind) may work while producers write to the log: after
+	// each commit it pauses for work × (1/BusyShare - 1). 0: 0.5; 1: no
+	// pacing. When nobody writes it runs flat out.
+	BusyShare float64
 	// ReadBytes is the size of one log read (0: 4 MiB).
 	ReadBytes int
 	Logger    *slog.Logger
@@ -101,6 +106,9 @@ func Start(src Source, cfg Config) *Materializer {
 	}
 	if cfg.MaintainEvery <= 0 {
 		cfg.MaintainEvery = 15 * time.Minute
+	}
+	if cfg.BusyShare <= 0 || cfg.BusyShare > 1 {
+		cfg.BusyShare = 0.5
 	}
 	if cfg.ReadBytes <= 0 {
 		cfg.ReadBytes = 4 << 20
@@ -205,10 +213,16 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 		if !ok {
 			continue
 		}
+		before, started := m.written(), time.Now()
 		behind, err := m.cycle(ctx, ts, ti)
 		m.finish(ts, ti, behind, err)
 		if err == nil && !behind {
 			m.maintain(ctx, ts, ti)
+		}
+		if behind && m.written() > before {
+			// Catching up while producers write: pace, so that the
+			// backfill takes at most its share of the machine.
+			m.pause(ctx, time.Since(started))
 		}
 	}
 
@@ -711,4 +725,33 @@ func (m *Materializer) drop(ctx context.Context, topic string) (DropResult, erro
 		res.Rebuild = true
 	}
 	return res, nil
+}
+
+// written is the sum of every partition's high watermark: it grows while
+// producers write.
+func (m *Materializer) written() int64 {
+	var n int64
+	for _, ti := range m.src.Topics() {
+		for p := int32(0); p < ti.Partitions; p++ {
+			if _, hwm, err := m.src.Offsets(ti.Name, p); err == nil {
+				n += hwm
+			}
+		}
+	}
+	return n
+}
+
+// pause waits work × (1/BusyShare - 1), or until ctx ends.
+func (m *Materializer) pause(ctx context.Context, work time.Duration) {
+	d := time.Duration(float64(work) * (1/m.cfg.BusyShare - 1))
+	if d <= 0 {
+		return
+	}
+	pausedSeconds.Add(d.Seconds())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

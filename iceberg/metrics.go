@@ -21,6 +21,10 @@ var (
 		Name: "zombi_iceberg_records_total",
 		Help: "Records committed into Iceberg tables, by topic.",
 	}, []string{"topic"})
+	pausedSeconds = metrics.Factory.NewCounter(prometheus.CounterOpts{
+		Name: "zombi_iceberg_paced_seconds_total",
+		Help: "Time the materializer paused a catch-up to leave the machine to producers writing at the same time.",
+	})
 	descLag = prometheus.NewDesc("zombi_iceberg_lag_records",
 		"Records in the log not yet in the topic's Iceberg table (high watermark minus the table's committed offset, summed over partitions).",
 		[]string{"topic"}, nil)
