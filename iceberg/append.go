@@ -335,7 +335,10 @@ func (a *Append) Commit(ctx context.Context, incarnation string, next map[int32]
 	}
 	txn := t.tbl.NewTransaction()
 	props := iceberg.Properties{SummaryOffsets: encodeOffsets(offsets), SummaryIncarnation: incarnation}
-	if err := txn.AddDataFiles(ctx, a.files, props); err != nil {
+	// The duplicate check re-reads every manifest of the table, so each
+	// commit would cost more than the last; our file names are fresh
+	// UUIDs and can never be there already.
+	if err := txn.AddDataFiles(ctx, a.files, props, table.WithoutDuplicateCheck()); err != nil {
 		return fail(fmt.Errorf("append %s: %w", t.st.Location(), err))
 	}
 	tbl, err := txn.Commit(ctx)

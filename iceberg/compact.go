@@ -15,8 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -70,17 +68,16 @@ func (t *Table) Compact(ctx context.Context, closedBefore time.Time, smallBytes 
 	}
 	for _, b := range batches {
 		name := fmt.Sprintf("data/compact-%s-%05d.parquet", commit, len(written))
-		df, err := t.rewrite(ctx, tbl, asc, name, b)
-		if errors.Is(err, errOldSchema) {
-			slog.Info("iceberg compaction skips files of an older schema", "component", "iceberg", "table", t.st.Location(), "err", err)
-			continue
-		}
+		df, used, err := t.rewrite(ctx, tbl, asc, name, b)
 		if err != nil {
 			cleanup()
 			return 0, fmt.Errorf("compact %s: %w", t.st.Location(), err)
 		}
+		if df == nil {
+			continue // fewer than 2 files of the current schema
+		}
 		written = append(written, name)
-		del, add = append(del, b...), append(add, df)
+		del, add = append(del, used...), append(add, df)
 	}
 	if len(del) == 0 {
 		return 0, nil
@@ -240,30 +237,40 @@ func partitioningOf(tbl *table.Table) Partitioning {
 var errOldSchema = errors.New("file written under another schema")
 
 // rewrite merges the files of one batch, each sorted by _partition and
-// _offset, into one file named name, sorted the same way. It streams: in
-// memory are one record batch per input and the output file as written.
-func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema, name string, files []iceberg.DataFile) (iceberg.DataFile, error) {
+// _offset, into one file named name, sorted the same way, and returns it
+// with the files it merged: those of another schema (before an evolution)
+// are left out, and with fewer than 2 left nothing is written (nil). It
+// streams: in memory are one record batch per input and the output file
+// as written.
+func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema, name string, files []iceberg.DataFile) (iceberg.DataFile, []iceberg.DataFile, error) {
 	ins := make([]*mergeInput, 0, len(files))
 	defer func() {
 		for _, in := range ins {
 			in.close()
 		}
 	}()
+	var used []iceberg.DataFile
 	for _, df := range files {
 		in, err := openMergeInput(ctx, tbl, asc, df.FilePath())
+		if errors.Is(err, errOldSchema) {
+			slog.Info("iceberg compaction leaves a file of an older schema", "component", "iceberg", "table", t.st.Location(), "file", df.FilePath())
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ins = append(ins, in)
+		used = append(used, df)
+	}
+	if len(used) < 2 {
+		return nil, nil, nil
 	}
 
 	var buf bytes.Buffer
-	// Offsets and timestamps are (nearly) unique: a dictionary only costs.
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true),
-		parquet.WithDictionaryFor("_offset", false), parquet.WithDictionaryFor("_timestamp", false))
-	fw, err := pqarrow.NewFileWriter(asc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	// The same encoding as the appends' files (writer.go).
+	fw, err := pqarrow.NewFileWriter(asc, &buf, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pending []arrow.RecordBatch
 	var rows int64
@@ -315,35 +322,35 @@ func (t *Table) rewrite(ctx context.Context, tbl *table.Table, asc *arrow.Schema
 		pending = append(pending, in.rec.NewSlice(int64(in.i), int64(j)))
 		rows += int64(j - in.i)
 		if err := in.advance(ctx, j); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if rows >= mergeBatchRows {
 			if err := flush(); err != nil {
-				return nil, fmt.Errorf("write %s: %w", name, err)
+				return nil, nil, fmt.Errorf("write %s: %w", name, err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
+		return nil, nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := fw.Close(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
+		return nil, nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	fmeta, err := fw.FileMetadata()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := t.st.Write(ctx, name, buf.Bytes()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	df, err := table.DataFileFromMetadata(table.DataFileArgs{
 		Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: fmeta,
 		FilePath: t.path(name), FileSize: int64(buf.Len()), Content: iceberg.EntryContentData, FormatVersion: 2,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("data file %s: %w", name, err)
+		return nil, nil, fmt.Errorf("data file %s: %w", name, err)
 	}
-	return df, nil
+	return df, used, nil
 }
 
 // mergeBatchRows is how many merged rows are gathered per write.

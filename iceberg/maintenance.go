@@ -36,31 +36,124 @@ func (t *Table) ExpireSnapshots(ctx context.Context, olderThan time.Time) (int, 
 	if err := t.load(ctx); err != nil {
 		return 0, err
 	}
-	before := len(t.tbl.Metadata().Snapshots())
+	pre := t.tbl
 	age := max(time.Since(olderThan), 0)
-	txn := t.tbl.NewTransaction()
-	if err := txn.ExpireSnapshots(table.WithOlderThan(age), table.WithRetainLast(1)); err != nil {
+	txn := pre.NewTransaction()
+	// The files are deleted below rather than by iceberg-go's post-commit,
+	// which reads every kept snapshot's manifest list one at a time.
+	if err := txn.ExpireSnapshots(table.WithOlderThan(age), table.WithRetainLast(1), table.WithPostCommit(false)); err != nil {
 		return 0, fmt.Errorf("expire snapshots %s: %w", t.st.Location(), err)
 	}
 	t.exact = true
 	tbl, err := txn.Commit(ctx)
 	t.exact = false
-	if tbl != nil {
-		t.tbl = tbl
-	}
 	if err != nil {
 		t.stale = true
 		return 0, fmt.Errorf("expire snapshots %s: %w", t.st.Location(), err)
 	}
-	n := before - len(t.tbl.Metadata().Snapshots())
+	t.tbl = tbl
+	var expired []table.Snapshot
+	for _, s := range pre.Metadata().Snapshots() {
+		if tbl.Metadata().SnapshotByID(s.SnapshotID) == nil {
+			expired = append(expired, s)
+		}
+	}
+	files, err := t.deleteExpired(ctx, expired, tbl)
+	if err != nil {
+		return len(expired), fmt.Errorf("expire snapshots %s: files of the expired snapshots (left to the orphan clean-up): %w", t.st.Location(), err)
+	}
 	gone, err := t.deleteOldMetadata(ctx)
 	if err != nil {
-		return n, err
+		return len(expired), err
 	}
-	if n > 0 || gone > 0 {
-		slog.Info("iceberg snapshots expired", "component", "iceberg", "table", t.st.Location(), "snapshots", n, "metadata_files", gone, "version", t.version)
+	if len(expired) > 0 || gone > 0 {
+		slog.Info("iceberg snapshots expired", "component", "iceberg", "table", t.st.Location(), "snapshots", len(expired), "files", files, "metadata_files", gone, "version", t.version)
 	}
-	return n, nil
+	return len(expired), nil
+}
+
+// deleteExpired deletes the manifest lists, manifests and data files that
+// the expired snapshots reached and kept (the table after the expiry) does
+// not, and returns how many.
+func (t *Table) deleteExpired(ctx context.Context, expired []table.Snapshot, kept *table.Table) (int, error) {
+	if len(expired) == 0 {
+		return 0, nil
+	}
+	live, err := t.referenced(ctx, kept)
+	if err != nil {
+		return 0, err
+	}
+	fsys, err := kept.FS(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var cands []string
+	add := func(p string) {
+		if name, ok := strings.CutPrefix(p, t.st.Location()+"/"); ok && !live[name] {
+			live[name] = true // once
+			cands = append(cands, name)
+		}
+	}
+	lists := make([][]iceberg.ManifestFile, len(expired))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(referenceReaders)
+	for i, s := range expired {
+		add(s.ManifestList)
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			mans, err := s.Manifests(fsys)
+			if err != nil {
+				return fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
+			}
+			lists[i] = mans
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	// Manifests no kept snapshot lists: they and their files go (a file
+	// a kept manifest still lists is in live and stays).
+	var gone []iceberg.ManifestFile
+	for _, l := range lists {
+		for _, m := range l {
+			if name, ok := strings.CutPrefix(m.FilePath(), t.st.Location()+"/"); ok && !live[name] {
+				add(m.FilePath())
+				gone = append(gone, m)
+			}
+		}
+	}
+	files := make([][]string, len(gone))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(referenceReaders)
+	for i, m := range gone {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			for e, err := range m.Entries(fsys, false) {
+				if err != nil {
+					return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
+				}
+				files[i] = append(files[i], e.DataFile().FilePath())
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	for _, fs := range files {
+		for _, f := range fs {
+			add(f)
+		}
+	}
+	if err := t.st.Delete(ctx, cands...); err != nil {
+		return 0, err
+	}
+	return len(cands), nil
 }
 
 var metadataVersionRE = regexp.MustCompile(`(?:^|/)v([0-9]+)\.metadata\.json$`)
@@ -230,9 +323,10 @@ func (t *Table) referenced(ctx context.Context, tbl *table.Table) (map[string]bo
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			// Deleted entries too: a file deleted in this manifest's
-			// snapshot may be live in an older snapshot still kept.
-			for e, err := range m.Entries(fsys, false) {
+			// Not the DELETED entries (tombstones of a replace): a
+			// file they name is live only where an older kept
+			// snapshot's manifest lists it as added or existing.
+			for e, err := range m.Entries(fsys, true) {
 				if err != nil {
 					return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
 				}

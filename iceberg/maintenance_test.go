@@ -821,3 +821,132 @@ func TestCompactMergeBatches(t *testing.T) {
 		t.Fatalf("compacted file rows %s, want %s", got, want)
 	}
 }
+
+// TestExpireMergedManifests: with manifest merging (on in new tables; at
+// 5 manifests here), appends keep few manifests, and the expiry deletes
+// the manifests the merges replaced while every row still reads.
+func TestExpireMergedManifests(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.Iceberg().Properties()[table.ManifestMergeEnabledKey] != "true" {
+		t.Fatal("new tables do not merge manifests")
+	}
+	setProps(t, tb, iceberg.Properties{table.ManifestMinMergeCountKey: "5"})
+	for i := 0; i < 12; i++ {
+		mustAppend(t, tb, records(0, int64(i), 1), map[int32]int64{0: int64(i + 1)})
+	}
+	mans, err := tb.Iceberg().CurrentSnapshot().Manifests(st.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mans) >= 12 {
+		t.Fatalf("%d manifests after 12 appends: not merged", len(mans))
+	}
+	rows := allRows(t, tb)
+	avro := func() int {
+		n := 0
+		for _, f := range files(t, st, "metadata") {
+			if strings.HasSuffix(f, ".avro") {
+				n++
+			}
+		}
+		return n
+	}
+	before := avro()
+	time.Sleep(5 * time.Millisecond)
+	if _, err := tb.ExpireSnapshots(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A merge writes the commit's own manifest, then merges it into a
+	// bigger one: the small one was never in any snapshot, so it is the
+	// orphan clean-up's, not the expiry's.
+	after := avro()
+	if after >= before {
+		t.Fatalf("%d avro files after the expiry, %d before", after, before)
+	}
+	old := orphanGrace
+	orphanGrace = 0
+	t.Cleanup(func() { orphanGrace = old })
+	if _, err := tb.DeleteOrphans(ctx, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Left: the current manifest list and its manifests.
+	if left := avro(); left != len(mans)+1 {
+		t.Fatalf("%d avro files after expiry and orphans (%d before, %d after the expiry), want %d", left, before, after, len(mans)+1)
+	}
+	if len(rows) != 12 || !slices.Equal(allRows(t, tb), rows) {
+		t.Fatalf("rows after the expiry: %d", len(allRows(t, tb)))
+	}
+}
+
+// anyRows is the multiset of rows of any schema, each as its columns'
+// ValueStr, sorted.
+func anyRows(t *testing.T, tb *Table) []string {
+	t.Helper()
+	at, err := tb.Iceberg().Scan().ToArrowTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	var rows []string
+	tr := array.NewTableReader(at, 0)
+	defer tr.Release()
+	for tr.Next() {
+		r := tr.RecordBatch()
+		for i := 0; i < int(r.NumRows()); i++ {
+			var cols []string
+			for c := 0; c < int(r.NumCols()); c++ {
+				cols = append(cols, r.Schema().Field(c).Name+"="+r.Column(c).ValueStr(i))
+			}
+			rows = append(rows, strings.Join(cols, " "))
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// TestCompactAcrossSchemaEvolution: in a json table whose schema gained a
+// column, the files written before stay as they are (never rewritten
+// under the new schema), the newer small files of the same day merge.
+func TestCompactAcrossSchemaEvolution(t *testing.T) {
+	ctx := context.Background()
+	tb, err := Create(ctx, dirStore(t), ident, Layout{Mode: ModeJSON, Partitioning: PartitionDay, Columns: []Column{{"a", TypeLong}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	next := int64(0)
+	add := func(n int) {
+		var recs []Record
+		for i := 0; i < n; i++ {
+			recs = append(recs, Record{Offset: next, Timestamp: day.Add(time.Duration(next) * time.Minute), Value: []byte(fmt.Sprintf(`{"a":%d,"b":"x%d"}`, next, next))})
+			next++
+		}
+		mustAppend(t, tb, recs, map[int32]int64{0: next})
+	}
+	add(2)
+	add(3)
+	if err := tb.EnsureColumns(ctx, []Column{{"a", TypeLong}, {"b", TypeString}}); err != nil {
+		t.Fatal(err)
+	}
+	add(2)
+	add(2)
+	add(1)
+	rows := anyRows(t, tb)
+	if n, err := tb.Compact(ctx, closedBefore, 1<<20); err != nil || n != 3 {
+		t.Fatalf("compacted %d, %v, want the 3 files of the new schema", n, err)
+	}
+	if s := tb.Summary(); s.DataFiles != 3 || s.Records != 10 {
+		t.Fatalf("after compaction %+v, want 3 files (2 old, 1 merged), 10 records", s)
+	}
+	if got := anyRows(t, tb); !slices.Equal(got, rows) {
+		t.Fatalf("rows changed:\n%v\nwant\n%v", got, rows)
+	}
+	if n, err := tb.Compact(ctx, closedBefore, 1<<20); err != nil || n != 0 {
+		t.Fatalf("again: compacted %d, %v, want 0", n, err)
+	}
+}

@@ -37,7 +37,8 @@ type Config struct {
 	// target file size): a long backfill commits in steps.
 	MaxCommitBytes int64
 	// MaintainEvery is how often a table's upkeep runs: compaction of
-	// closed buckets, snapshot expiry, orphan clean-up (0: 15 minutes).
+	// closed buckets, snapshot expiry, orphan clean-up (0: an hour: expiry
+	// and the orphan walk read every kept snapshot's manifest list).
 	MaintainEvery time.Duration
 	// BusyShare is the share of the time a catch-up (a backfill, or a
 	// table far behind) may work while producers write to the log: after
@@ -105,7 +106,7 @@ func Start(src Source, cfg Config) *Materializer {
 		cfg.Poll = time.Second
 	}
 	if cfg.MaintainEvery <= 0 {
-		cfg.MaintainEvery = 15 * time.Minute
+		cfg.MaintainEvery = time.Hour
 	}
 	if cfg.BusyShare <= 0 || cfg.BusyShare > 1 {
 		cfg.BusyShare = 0.5

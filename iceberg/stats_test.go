@@ -1,48 +1,52 @@
 package iceberg
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 )
 
-// appendUnchecked commits recs without Append's offset checks, as a buggy
-// writer would: the way to get a duplicated offset into a table.
+// appendUnchecked commits recs (duplicates included), in one data file
+// per day sorted by partition and offset, written here by hand without any
+// of Append's checks: the way a buggy writer would get a duplicated offset
+// into a table. The raw schema only.
 func appendUnchecked(t *testing.T, tb *Table, recs []Record) {
 	t.Helper()
 	ctx := context.Background()
-	a := tb.NewAppend(WriteOptions{SpillDir: t.TempDir()})
-	// Sorted like every file the writer makes (the merge of compaction
-	// relies on it), duplicates side by side.
-	recs = slices.Clone(recs)
-	slices.SortStableFunc(recs, func(x, y Record) int {
-		return cmp.Or(cmp.Compare(x.Partition, y.Partition), cmp.Compare(x.Offset, y.Offset))
-	})
-	for _, r := range recs {
-		a.rows = 0 // skip the order check: duplicates on purpose
-		if err := a.Add(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, b := range slices.Sorted(maps.Keys(a.open)) {
-		if err := a.closeFile(ctx, a.open[b]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.uploads.wait(); err != nil {
-		t.Fatal(err)
-	}
-	a.comp.stop()
-	a.uploads.stop()
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
+	byDay := map[int64][]Record{}
+	var days []int64
+	for _, r := range recs {
+		d := PartitionDay.bucket(r.Timestamp.UnixMicro())
+		if byDay[d] == nil {
+			days = append(days, d)
+		}
+		byDay[d] = append(byDay[d], r)
+	}
+	var files []iceberg.DataFile
+	for _, d := range days {
+		slices.SortStableFunc(byDay[d], func(a, b Record) int {
+			return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+		})
+		files = append(files, writeRawFile(t, tb, fmt.Sprintf("data/unchecked-%s.parquet", uuid.NewString()), byDay[d]))
+	}
 	txn := tb.tbl.NewTransaction()
-	if err := txn.AddDataFiles(ctx, a.files, iceberg.Properties{SummaryOffsets: `{"0":1}`}); err != nil {
+	if err := txn.AddDataFiles(ctx, files, iceberg.Properties{SummaryOffsets: `{"0":1}`}); err != nil {
 		t.Fatal(err)
 	}
 	ntbl, err := txn.Commit(ctx)
@@ -50,6 +54,66 @@ func appendUnchecked(t *testing.T, tb *Table, recs []Record) {
 		t.Fatal(err)
 	}
 	tb.tbl = ntbl
+}
+
+// writeRawFile writes recs in the given order as one data file of the raw
+// schema, with arrow-go directly.
+func writeRawFile(t *testing.T, tb *Table, name string, recs []Record) iceberg.DataFile {
+	t.Helper()
+	sc := tb.tbl.Schema()
+	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, asc)
+	defer bld.Release()
+	hdrB := bld.Field(4).(*array.ListBuilder)
+	hdrS := hdrB.ValueBuilder().(*array.StructBuilder)
+	for _, r := range recs {
+		bld.Field(0).(*array.Int32Builder).Append(r.Partition)
+		bld.Field(1).(*array.Int64Builder).Append(r.Offset)
+		bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(r.Timestamp.UnixMicro()))
+		if r.Key == nil {
+			bld.Field(3).AppendNull()
+		} else {
+			bld.Field(3).(*array.BinaryBuilder).Append(r.Key)
+		}
+		hdrB.Append(true)
+		for _, h := range r.Headers {
+			hdrS.Append(true)
+			hdrS.FieldBuilder(0).(*array.StringBuilder).Append(h.Key)
+			hdrS.FieldBuilder(1).(*array.BinaryBuilder).Append(h.Value)
+		}
+		bld.Field(5).(*array.BinaryBuilder).Append(r.Value)
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(asc, &buf, parquet.NewWriterProperties(parquet.WithStats(true)), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fmeta, err := fw.FileMetadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.st.Write(context.Background(), name, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	df, err := table.DataFileFromMetadata(table.DataFileArgs{
+		Schema: sc, Spec: tb.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: fmeta,
+		FilePath: tb.path(name), FileSize: int64(buf.Len()), Content: iceberg.EntryContentData, FormatVersion: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return df
 }
 
 // testPartitionStats: duplicates (two files and within one file), gaps,

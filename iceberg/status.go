@@ -54,9 +54,10 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 	st := Status{Topic: topic, Table: m.cfg.Namespace + "." + topic, CommittedOffsets: map[string]int64{}, Partitions: []PartitionStatus{}}
 	m.mu.Lock()
 	ts := m.topics[topic]
-	var tracked topicState
+	var tracked topicState // the status fields only: tbl and dlq are the worker's
 	if ts != nil {
-		tracked = *ts
+		tracked = topicState{enabled: ts.enabled, layout: ts.layout, snap: ts.snap, commits: ts.commits,
+			lastCommit: ts.lastCommit, lastErr: ts.lastErr, errAt: ts.errAt}
 	}
 	m.mu.Unlock()
 	stor := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)

@@ -110,6 +110,10 @@ func Create(ctx context.Context, st Storage, ident table.Identifier, l Layout) (
 				// the log; ExpireSnapshots deletes the older files.
 				table.MetadataDeleteAfterCommitEnabledKey: "true",
 				table.MetadataPreviousVersionsMaxKey:      "100",
+				// Merge small manifests on append (one per commit
+				// otherwise: 10,000 a week at one commit a minute, all
+				// read by every scan plan).
+				table.ManifestMergeEnabledKey: "true",
 			})
 		},
 	}
@@ -352,6 +356,9 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 		t.stale = true
 		return nil, "", errors.Join(cerr, err)
 	}
+	// A maintenance commit keeps the offsets: only its exact bytes make
+	// v{N} ours. Otherwise only a commit that adds a snapshot can be
+	// recognised (a schema change is checked by its caller, EnsureColumns).
 	if t.exact {
 		if b, err := t.st.Read(ctx, metadataName(n)); err == nil && bytes.Equal(b, data) {
 			// Ours (others may have committed on top since: the
@@ -360,8 +367,6 @@ func (t *Table) CommitTable(ctx context.Context, _ table.Identifier, reqs []tabl
 			return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 		}
 	} else if cs := md.CurrentSnapshot(); cs != nil && base.SnapshotByID(cs.SnapshotID) == nil && ours(t.tbl.Metadata(), cs) {
-		// Only a commit that adds a snapshot can be recognised (a schema
-		// change is checked by its caller, EnsureColumns).
 		slog.Info("iceberg commit found already applied", "component", "iceberg", "table", t.st.Location(), "version", t.version, "err", cerr)
 		return t.tbl.Metadata(), t.tbl.MetadataLocation(), nil
 	}

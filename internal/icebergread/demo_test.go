@@ -21,9 +21,9 @@ import (
 // TestREADMEDemo is the README's demo end to end: the real binary on the
 // embedded default (a local warehouse under the data directory), records
 // produced through the Kafka door, the table's path from
-// GET /tables/{t}/iceberg, then the README's DuckDB line and the three
-// independent readers: every record exactly once with key, value, headers
-// and timestamp.
+// GET /tables/{t}/iceberg, then the README's DuckDB line, the three
+// independent readers, and pyiceberg through Zombi's REST catalog: every
+// record exactly once with key, value, headers and timestamp.
 func TestREADMEDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
@@ -96,6 +96,10 @@ func TestREADMEDemo(t *testing.T) {
 
 	got, err := ReadAll(ctx, location, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The REST catalog answers a load-table request that pyiceberg follows.
+	if got["pyiceberg-rest"], err = ReadPyIcebergREST(ctx, p.HTTPBase+"/iceberg", "zombi.orders", nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, rows := range got {

@@ -19,6 +19,8 @@ var Honoured = []string{
 	"message.timestamp.type",
 	"retention.bytes",
 	"retention.ms",
+	IcebergColumns, IcebergCommitInterval, IcebergEnable, IcebergMode, // Zombi's own
+	IcebergPartition, IcebergSnapshotKeepMs, IcebergTargetFileBytes,
 }
 
 // DefaultMaxMessageBytes is Kafka's message.max.bytes default.

@@ -146,6 +146,12 @@ func checkColumns(v string) string {
 	return ""
 }
 
+// CheckChange refuses a change of a topic's configs from old to next that
+// cannot be applied to what exists: today a column of zombi.iceberg.columns
+// that changes type. Apply checks it; a door that replaces the whole set
+// (AlterConfigs) calls it.
+func CheckChange(old, next map[string]string) error { return checkColumnsChange(old, next) }
+
 // checkColumnsChange refuses a change of zombi.iceberg.columns that gives
 // an existing column another type: its field id holds the old type in
 // every file already written (ids are forever; a new name is a new id).
