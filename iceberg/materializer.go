@@ -284,7 +284,7 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		return false, err
 	}
 	if have := tbl.CommittedIncarnation(); have != "" && have != inc {
-		return false, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): drop the old table with `zombi iceberg drop %s` to materialize the new topic", tbl.st.Location(), have, ti.Name, inc, ti.Name)
+		return false, fmt.Errorf("%w: table %s holds topic id %s, but topic %s is now %s (deleted and created again): drop the old table with `zombi iceberg drop %s` to materialize the new topic", ErrOtherTopic, tbl.st.Location(), have, ti.Name, inc, ti.Name)
 	}
 	if err := m.noteTable(ts, tbl); err != nil {
 		return false, err
@@ -639,7 +639,9 @@ func (m *Materializer) maintain(ctx context.Context, ts *topicState, ti plog.Top
 	}
 	ts.lastMaintain = now
 	eff := ti.Effective().Iceberg
-	o := MaintainOptions{SnapshotKeep: time.Duration(eff.SnapshotKeepMs) * time.Millisecond,
+	// keep.ms 0 keeps the current snapshot only (Maintain reads 0 as its
+	// default).
+	o := MaintainOptions{SnapshotKeep: max(time.Nanosecond, time.Duration(eff.SnapshotKeepMs)*time.Millisecond),
 		CommitInterval: time.Duration(eff.CommitIntervalMs) * time.Millisecond}
 	for _, t := range []*Table{ts.tbl, ts.dlq} {
 		if t == nil {

@@ -45,6 +45,10 @@ type Status struct {
 	ErrorAt    *time.Time `json:"error_at,omitempty"`
 }
 
+// ErrOtherTopic: the table belongs to an earlier topic of the same name
+// (deleted and created again), or its topic is gone.
+var ErrOtherTopic = errors.New("iceberg: the table is not the topic's")
+
 // ErrNotMaterialized: the topic has no table and is not being materialized.
 var ErrNotMaterialized = errors.New("iceberg: topic is not materialized")
 
@@ -95,6 +99,7 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 	}
 	if snap.loaded {
 		st.MetadataLocation, st.Partitioning, st.Incarnation = snap.metadataLocation, snap.partitioning, snap.incarnation
+		st.Mode = snap.mode // the table's, whatever the topic config says now
 		st.SnapshotID, st.SnapshotTime = snap.id, snap.at
 		st.Records, st.Files, st.Bytes = snap.records, snap.files, snap.bytes
 	}
@@ -181,6 +186,7 @@ type snapInfo struct {
 	loaded                bool
 	metadataLocation      string
 	partitioning          string
+	mode                  string
 	incarnation           string
 	id                    *int64
 	at                    *time.Time
@@ -194,7 +200,7 @@ func snapshotInfo(tbl *Table) (snapInfo, error) {
 		return snapInfo{}, err
 	}
 	it := tbl.Iceberg()
-	si := snapInfo{loaded: true, metadataLocation: it.MetadataLocation(), partitioning: string(tbl.partitioning()),
+	si := snapInfo{loaded: true, metadataLocation: it.MetadataLocation(), partitioning: string(tbl.partitioning()), mode: string(tbl.Layout().Mode),
 		incarnation: tbl.CommittedIncarnation(), committed: committed}
 	if s := it.CurrentSnapshot(); s != nil {
 		id := s.SnapshotID

@@ -130,10 +130,10 @@ func (m *Materializer) Verify(ctx context.Context, topic string) (Verification, 
 	}
 	ti, ok := m.src.Topic(topic)
 	if !ok {
-		return v, fmt.Errorf("topic %s does not exist any more: nothing to compare its table with", topic)
+		return v, fmt.Errorf("%w: topic %s does not exist any more: nothing to compare its table with", ErrOtherTopic, topic)
 	}
 	if inc := tbl.CommittedIncarnation(); inc != "" && inc != Incarnation(ti.UUID) {
-		return v, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): nothing to compare", st.Location(), inc, topic, Incarnation(ti.UUID))
+		return v, fmt.Errorf("%w: table %s holds topic id %s, but topic %s is now %s (deleted and created again): nothing to compare", ErrOtherTopic, st.Location(), inc, topic, Incarnation(ti.UUID))
 	}
 	parts := map[int32]bool{}
 	for p := int32(0); p < ti.Partitions; p++ {
