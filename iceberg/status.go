@@ -56,7 +56,10 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 	ts := m.topics[topic]
 	var tracked topicState
 	if ts != nil {
-		tracked = *ts
+		// Only the fields under mu: the worker writes tbl, dlq and
+		// lastMaintain without it.
+		tracked = topicState{enabled: ts.enabled, layout: ts.layout, snap: ts.snap, commits: ts.commits,
+			lastCommit: ts.lastCommit, lastErr: ts.lastErr, errAt: ts.errAt}
 	}
 	m.mu.Unlock()
 	stor := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
