@@ -609,7 +609,10 @@ func toRecord(p int32, r *batch.Record) Record {
 	if len(r.Headers) > 0 {
 		rec.Headers = make([]Header, len(r.Headers))
 		for i, h := range r.Headers {
-			rec.Headers[i] = Header{Key: h.Key, Value: h.Value}
+			// _headers.key is an Iceberg string: one key that is not
+			// UTF-8 (Kafka clients can send any bytes) would make the
+			// whole file unreadable to DuckDB and pyiceberg.
+			rec.Headers[i] = Header{Key: strings.ToValidUTF8(h.Key, "\uFFFD"), Value: h.Value}
 		}
 	}
 	return rec

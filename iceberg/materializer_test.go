@@ -288,3 +288,12 @@ func TestMaterializerDLQNameClash(t *testing.T) {
 		t.Fatalf("dead letters of ev %v, want offsets 1 and 2 with their errors", dlq)
 	}
 }
+
+// A header key that is not UTF-8 is stored with U+FFFD in its place
+// (found by hand: DuckDB refused the whole data file, pyiceberg too).
+func TestToRecordHeaderKeyUTF8(t *testing.T) {
+	r := toRecord(0, &batch.Record{Headers: []batch.RecordHeader{{Key: "\xff\xfebad", Value: []byte{0xff}}, {Key: "ok", Value: nil}}})
+	if r.Headers[0].Key != "\uFFFDbad" || string(r.Headers[0].Value) != "\xff" || r.Headers[1].Key != "ok" {
+		t.Fatalf("headers %q", r.Headers)
+	}
+}
