@@ -297,3 +297,26 @@ func TestToRecordHeaderKeyUTF8(t *testing.T) {
 		t.Fatalf("headers %q", r.Headers)
 	}
 }
+
+// Verify of a deleted topic's table says the topic is unknown (the REST
+// API answers 404, not 500 with "internal error").
+func TestMaterializerVerifyDeletedTopic(t *testing.T) {
+	l := openLog(t)
+	if _, err := l.CreateTopic("gone", 1, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100"}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "gone", 0, 3, 3)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Start(l, Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond})
+	defer m.Close()
+	waitCaughtUp(t, m, "gone")
+	if err := l.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(context.Background(), "gone"); !errors.Is(err, plog.ErrUnknownTopic) {
+		t.Fatalf("verify of a deleted topic: %v, want ErrUnknownTopic", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/apache/iceberg-go/table"
+	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
 )
 
@@ -130,10 +131,10 @@ func (m *Materializer) Verify(ctx context.Context, topic string) (Verification, 
 	}
 	ti, ok := m.src.Topic(topic)
 	if !ok {
-		return v, fmt.Errorf("topic %s does not exist any more: nothing to compare its table with", topic)
+		return v, fmt.Errorf("topic %s does not exist any more: nothing to compare its table with: %w", topic, plog.ErrUnknownTopic)
 	}
 	if inc := tbl.CommittedIncarnation(); inc != "" && inc != Incarnation(ti.UUID) {
-		return v, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): nothing to compare", st.Location(), inc, topic, Incarnation(ti.UUID))
+		return v, fmt.Errorf("table %s holds topic id %s, but topic %s is now %s (deleted and created again): nothing to compare: %w", st.Location(), inc, topic, Incarnation(ti.UUID), ErrTableClash)
 	}
 	parts := map[int32]bool{}
 	for p := int32(0); p < ti.Partitions; p++ {
