@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -430,12 +431,15 @@ func (m *Materializer) openDLQ(ctx context.Context, ts *topicState, topic string
 			return nil, err
 		}
 		if mode := t.Layout().Mode; mode != ModeDLQ {
-			return nil, fmt.Errorf("table %s is a %s table (of a topic named %s?), not the dead-letter table of %s: rename one of the topics, or turn zombi.iceberg.enable off for one", name, mode, name, topic)
+			return nil, fmt.Errorf("table %s is a %s table (of a topic named %s?), not the dead-letter table of %s: rename one of the topics, or turn zombi.iceberg.enable off for one: %w", name, mode, name, topic, ErrTableClash)
 		}
 		ts.dlq, d.tbl = t, t
 	} else if err := d.tbl.Reload(ctx); err != nil {
 		ts.dlq = nil
 		return nil, err
+	} else if mode := d.tbl.Layout().Mode; mode != ModeDLQ {
+		ts.dlq = nil
+		return nil, fmt.Errorf("table %s is now a %s table, not the dead-letter table of %s: %w", DLQName(topic), mode, topic, ErrTableClash)
 	}
 	c, err := d.tbl.CommittedOffsets()
 	if err != nil {
@@ -520,6 +524,9 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 	ident := table.Identifier{m.cfg.Namespace, topic}
 	t, err := Load(ctx, st, ident)
 	if err == nil {
+		if t.Layout().Mode == ModeDLQ {
+			return nil, dlqClash(topic)
+		}
 		return t, nil
 	}
 	if !errors.Is(err, ErrNoTable) {
@@ -603,7 +610,10 @@ func toRecord(p int32, r *batch.Record) Record {
 	if len(r.Headers) > 0 {
 		rec.Headers = make([]Header, len(r.Headers))
 		for i, h := range r.Headers {
-			rec.Headers[i] = Header{Key: h.Key, Value: h.Value}
+			// _headers.key is an Iceberg string: one key that is not
+			// UTF-8 (Kafka clients can send any bytes) would make the
+			// whole file unreadable to DuckDB and pyiceberg.
+			rec.Headers[i] = Header{Key: strings.ToValidUTF8(h.Key, "\uFFFD"), Value: h.Value}
 		}
 	}
 	return rec
@@ -706,6 +716,9 @@ func (m *Materializer) drop(ctx context.Context, topic string) (DropResult, erro
 	m.mu.Unlock()
 	st := m.cfg.Warehouse.Storage(m.cfg.Namespace, topic)
 	res := DropResult{Location: st.Location()}
+	if t, err := Load(ctx, st, table.Identifier{m.cfg.Namespace, topic}); err == nil && t.Layout().Mode == ModeDLQ {
+		return res, dlqClash(topic)
+	}
 	n, err := Drop(ctx, st)
 	res.Files = n
 	if errors.Is(err, ErrNoTable) {
@@ -728,6 +741,17 @@ func (m *Materializer) drop(ctx context.Context, topic string) (DropResult, erro
 		res.Rebuild = true
 	}
 	return res, nil
+}
+
+// ErrTableClash: a table's location belongs to another table (a topic
+// named {x}_dlq and the dead-letter table of topic x).
+var ErrTableClash = errors.New("iceberg: the table belongs to another topic")
+
+// dlqClash is the error for a topic whose table location holds the
+// dead-letter table of another topic.
+func dlqClash(topic string) error {
+	owner := strings.TrimSuffix(topic, "_dlq")
+	return fmt.Errorf("table %s is the dead-letter table of topic %s, so topic %s cannot have an Iceberg table of that name (rename the topic or turn its zombi.iceberg.enable off); `zombi iceberg drop %s` drops it together with %s's table: %w", DLQName(owner), owner, topic, owner, owner, ErrTableClash)
 }
 
 // written is the sum of every partition's high watermark: it grows while

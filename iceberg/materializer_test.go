@@ -2,8 +2,10 @@ package iceberg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,5 +237,86 @@ func TestMaterializerJSONAndDLQ(t *testing.T) {
 	}
 	if s := offsetsOf(t, w, "ev", "s"); s[[2]int64{0, 6}] != "x" || s[[2]int64{0, 0}] != "(null)" {
 		t.Fatalf("column s added later: %v", s)
+	}
+}
+
+// A topic named {x}_dlq never takes, drops or mixes its rows into the
+// dead-letter table of topic x (found by hand: it adopted it, and `zombi
+// iceberg drop x_dlq` deleted x's dead letters for good).
+func TestMaterializerDLQNameClash(t *testing.T) {
+	l := openLog(t)
+	if _, err := l.CreateTopic("ev", 1, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100",
+		"zombi.iceberg.mode": "json"}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(topic string, vals ...string) {
+		b := batch.NewBuilder()
+		for _, v := range vals {
+			b.Add(time.Now().UnixMilli(), nil, []byte(v), nil)
+		}
+		if res := l.Append(context.Background(), []plog.AppendRequest{{Topic: topic, Batch: b.Bytes()}}); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	put("ev", `{"n":1}`, `not json`)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Start(l, Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond})
+	defer m.Close()
+	waitCaughtUp(t, m, "ev")
+	if _, err := l.CreateTopic("ev_dlq", 1, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100"}); err != nil {
+		t.Fatal(err)
+	}
+	put("ev_dlq", "raw")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, _ := m.Status(context.Background(), "ev_dlq")
+		if strings.Contains(st.Error, "dead-letter table of topic ev") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic ev_dlq: no clear error within 10 s: %+v", st)
+		}
+	}
+	if _, err := m.Drop(context.Background(), "ev_dlq"); !errors.Is(err, ErrTableClash) {
+		t.Fatalf("drop ev_dlq: %v, want ErrTableClash", err)
+	}
+	put("ev", `[1,`)
+	waitCaughtUp(t, m, "ev")
+	if dlq := offsetsOf(t, w, "ev_dlq", "_error"); len(dlq) != 2 || dlq[[2]int64{0, 1}] == "" || dlq[[2]int64{0, 2}] == "" {
+		t.Fatalf("dead letters of ev %v, want offsets 1 and 2 with their errors", dlq)
+	}
+}
+
+// A header key that is not UTF-8 is stored with U+FFFD in its place
+// (found by hand: DuckDB refused the whole data file, pyiceberg too).
+func TestToRecordHeaderKeyUTF8(t *testing.T) {
+	r := toRecord(0, &batch.Record{Headers: []batch.RecordHeader{{Key: "\xff\xfebad", Value: []byte{0xff}}, {Key: "ok", Value: nil}}})
+	if r.Headers[0].Key != "\uFFFDbad" || string(r.Headers[0].Value) != "\xff" || r.Headers[1].Key != "ok" {
+		t.Fatalf("headers %q", r.Headers)
+	}
+}
+
+// Verify of a deleted topic's table says there is nothing to compare
+// (ErrOtherTopic: the REST API answers 409, not 500 "internal error").
+func TestMaterializerVerifyDeletedTopic(t *testing.T) {
+	l := openLog(t)
+	if _, err := l.CreateTopic("gone", 1, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100"}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "gone", 0, 3, 3)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Start(l, Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond})
+	defer m.Close()
+	waitCaughtUp(t, m, "gone")
+	if err := l.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(context.Background(), "gone"); !errors.Is(err, ErrOtherTopic) {
+		t.Fatalf("verify of a deleted topic: %v, want ErrOtherTopic", err)
 	}
 }
