@@ -250,6 +250,7 @@ func (m *Materializer) finish(ts *topicState, ti plog.TopicInfo, behind bool, er
 	ts.lastRun, ts.waitFull = now, err == nil && !behind
 	switch {
 	case err != nil:
+		cycleErrors.WithLabelValues(ts.name).Inc()
 		if ts.lastErr == nil || ts.lastErr.Error() != err.Error() {
 			m.log.Warn("iceberg materializer", "topic", ts.name, "err", err)
 		}

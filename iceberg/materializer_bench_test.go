@@ -12,7 +12,9 @@ import (
 
 // BenchmarkMaterialize is the whole materializer in one process: records
 // of 100 bytes (keys of 10, one header) in 4 partitions, read from the log
-// and committed to a table in a local directory. b.N is records.
+// and committed to a table in a local directory. b.N is records. Values
+// are distinct pseudo-random printable text (about as compressible as
+// base64), not one value repeated: zstd would fold those to nothing.
 func BenchmarkMaterialize(b *testing.B) {
 	l, err := plog.Open(plog.Options{Dir: b.TempDir()})
 	if err != nil {
@@ -22,15 +24,20 @@ func BenchmarkMaterialize(b *testing.B) {
 	if _, err := l.CreateTopic("bench", 4, nil); err != nil {
 		b.Fatal(err)
 	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+	x := uint64(88172645463325252)
 	value := make([]byte, 100)
-	for i := range value {
-		value[i] = byte('a' + i%26)
-	}
 	for done := 0; done < b.N; {
 		var reqs []plog.AppendRequest
 		for p := int32(0); p < 4 && done < b.N; p++ {
 			bb := batch.NewBuilder()
 			for i := 0; i < 1000 && done < b.N; i++ {
+				for j := range value {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					value[j] = alphabet[x&63]
+				}
 				bb.Add(time.Now().UnixMilli(), []byte(fmt.Sprintf("key-%06d", done%1000000)), value, []batch.RecordHeader{{Key: "h", Value: []byte("v")}})
 				done++
 			}

@@ -25,6 +25,10 @@ var (
 		Name: "zombi_iceberg_paced_seconds_total",
 		Help: "Time the materializer paused a catch-up to leave the machine to producers writing at the same time.",
 	})
+	cycleErrors = metrics.Factory.NewCounterVec(prometheus.CounterOpts{
+		Name: "zombi_iceberg_errors_total",
+		Help: "Materializer cycles of a topic that failed (S3 unreachable, a table of an earlier topic, a mode that differs from the table's, a failed commit): the topic's table is not advancing while it grows.",
+	}, []string{"topic"})
 	descLag = prometheus.NewDesc("zombi_iceberg_lag_records",
 		"Records in the log not yet in the topic's Iceberg table (high watermark minus the table's committed offset, summed over partitions).",
 		[]string{"topic"}, nil)
@@ -42,17 +46,17 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	type tc struct {
 		name string
-		c    map[int32]int64
+		snap snapInfo
 	}
 	var all []tc
 	for name, ts := range c.m.topics {
 		if ts.enabled {
-			all = append(all, tc{name, ts.snap.committed})
+			all = append(all, tc{name, ts.snap})
 		}
 	}
 	c.m.mu.Unlock()
 	for _, t := range all {
-		lag, _ := c.m.lag(t.name, t.c)
+		lag, _ := c.m.lag(t.name, t.snap)
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), t.name)
 	}
 }

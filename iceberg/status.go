@@ -107,7 +107,11 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 	for p, o := range committed {
 		st.CommittedOffsets[strconv.Itoa(int(p))] = o
 	}
-	if ti, ok := m.src.Topic(topic); ok && (st.Incarnation == "" || st.Incarnation == Incarnation(ti.UUID)) {
+	if ti, ok := m.src.Topic(topic); ok {
+		if st.Incarnation != "" && st.Incarnation != Incarnation(ti.UUID) {
+			// The table is an earlier topic's: all of this one is lag.
+			committed = nil
+		}
 		oldest := time.Time{}
 		for p := int32(0); p < ti.Partitions; p++ {
 			logStart, hwm, err := m.src.Offsets(topic, p)
@@ -139,10 +143,14 @@ func (m *Materializer) Status(ctx context.Context, topic string) (Status, error)
 }
 
 // lag is hwm minus committed over a topic's partitions.
-func (m *Materializer) lag(topic string, committed map[int32]int64) (int64, error) {
+func (m *Materializer) lag(topic string, snap snapInfo) (int64, error) {
 	ti, ok := m.src.Topic(topic)
 	if !ok {
 		return 0, ErrNotMaterialized
+	}
+	committed := snap.committed
+	if snap.incarnation != "" && snap.incarnation != Incarnation(ti.UUID) {
+		committed = nil // an earlier topic's table: all of this one is lag
 	}
 	var lag int64
 	for p := int32(0); p < ti.Partitions; p++ {
