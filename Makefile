@@ -5,9 +5,9 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/...
+RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/...
 
-.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-http fuzz clean
+.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean
 
 all: build
 
@@ -25,15 +25,23 @@ $(KAFKAJS): compat-tests/kafkajs/package-lock.json
 	@if command -v npm >/dev/null; then cd compat-tests/kafkajs && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: TestKafkaJS will skip" >&2; fi
 
+# The independent Iceberg reader of internal/icebergread (hyparquet, icebird,
+# aws4; ReadJS returns ErrUnavailable and its tests skip where there is no node).
+ICEBERGREAD_JS := internal/icebergread/js/node_modules/.package-lock.json
+$(ICEBERGREAD_JS): internal/icebergread/js/package-lock.json
+	@if command -v npm >/dev/null; then cd internal/icebergread/js && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the internal/icebergread tests will skip" >&2; fi
+
 # Python virtual environments from PyPI (scripts/pyvenv.sh: outside git in
 # ~/.cache/zombi, made once, re-made when a requirements file changes): the
-# current Python Kafka clients and the spec's load producer. Exit status 3 is
+# current Python Kafka clients, the spec's load producer, and the Iceberg
+# readers (pyiceberg, DuckDB 1.5.5 with its extension wheels). Exit status 3 is
 # "no python3": those tests skip.
-PY_REQS := compat-tests/python/requirements.txt tools/producer/requirements.txt
+PY_REQS := compat-tests/python/requirements.txt tools/producer/requirements.txt internal/icebergread/py/requirements.txt
 
 # helm for the chart tests (deploy/): built once from the Go module proxy into
 # ~/.cache/zombi by scripts/ensure-helm.sh (a few minutes cold).
-test-deps: $(VERSITYGW) $(KAFKAJS)
+test-deps: $(VERSITYGW) $(KAFKAJS) $(ICEBERGREAD_JS)
 	@scripts/ensure-deps.sh test
 	@scripts/ensure-helm.sh >/dev/null
 	@tools/apache-kafka/kafka.sh fetch
@@ -83,6 +91,10 @@ bench-peers: deps
 # What TLS, SASL and ACL checks cost on the Kafka write path (about 6 min).
 bench-security: deps
 	bench/security.sh
+
+# The Iceberg materializer: a 10 M record backfill, and the write path while it runs (about 6 min; docs/BENCHMARKS.md "Iceberg").
+bench-iceberg: deps
+	bench/iceberg.sh
 
 # Single-event POSTs from wrk against Zombi and a no-op gin handler (about 2 min; docs/BENCHMARKS-httpapi.md).
 bench-http: deps

@@ -610,7 +610,7 @@ func TestCLIClusterInfoHelpCompletion(t *testing.T) {
 	}
 
 	out := p.ok(t, "", "--help")
-	for _, c := range []string{"serve", "topic", "produce", "consume", "group", "cluster", "health", "user", "acl", "token", "certs", "segments", "bench", "version", "completion"} {
+	for _, c := range []string{"serve", "topic", "produce", "consume", "group", "cluster", "health", "user", "acl", "token", "certs", "segments", "bench", "version", "completion", "iceberg"} {
 		if !strings.Contains(out, "\n  "+c+" ") {
 			t.Errorf("zombi --help does not list %s:\n%s", c, out)
 		}

@@ -194,7 +194,7 @@ ZOMBI_KAFKA_LISTENERS, ZOMBI_S3_BUCKET, ...), all listed by zombi serve --help.
 
 The other commands talk to a running server: the Kafka commands (topic,
 produce, consume, group, cluster, user, acl) over the Kafka protocol, so they
-work against any Kafka broker too; health and token over the REST API.`
+work against any Kafka broker too; health, token and iceberg over the REST API.`
 
 // newRoot builds the command tree.
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -214,6 +214,6 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	o.addFlags(root)
 	root.AddCommand(topicCommand(o), produceCommand(o), consumeCommand(o), groupCommand(o), clusterCommand(o),
-		userCommand(o), aclCommand(o), tokenCommand(o), versionCommand(o), healthCommand(o))
+		userCommand(o), aclCommand(o), tokenCommand(o), versionCommand(o), healthCommand(o), icebergCommand(o))
 	return root
 }

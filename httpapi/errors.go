@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/zombi-dev/zombi/auth"
+	"github.com/zombi-dev/zombi/iceberg"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/topicconfig"
 )
@@ -51,6 +52,7 @@ var errorStatus = []struct {
 	{plog.ErrInvalidTopic, http.StatusBadRequest},
 	{topicconfig.ErrInvalid, http.StatusBadRequest},
 	{plog.ErrTopicExists, http.StatusConflict},
+	{iceberg.ErrTableClash, http.StatusConflict},
 	{plog.ErrInvalidPartitions, http.StatusBadRequest},
 	{plog.ErrTooManyPartitions, http.StatusBadRequest},
 	{plog.ErrInvalidGroup, http.StatusBadRequest},
@@ -105,6 +107,10 @@ func (s *server) fail(c *gin.Context, err error) {
 		s.logger.Debug("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	s.stats.Error()
+	if isIcebergPath(c.Request.URL.Path) {
+		writeIcebergError(c, status, err, msg) // the Iceberg REST spec's error model
+		return
+	}
 	writeError(c, status, msg)
 }
 

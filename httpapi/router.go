@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,12 @@ type Config struct {
 	// Ready is GET /health/ready's check beyond the log being open (with a
 	// bucket: the cold tier is loaded); nil: ready once the log is open.
 	Ready func() error
+	// Iceberg is the Iceberg materializer (GET /tables/{t}/iceberg); nil:
+	// Iceberg tables are off.
+	Iceberg Materializer
+	// IcebergCatalog serves the read-only Iceberg REST catalog at /iceberg/v1/
+	// (iceberg_catalog.go); nil: its routes answer 404 "not enabled".
+	IcebergCatalog *IcebergCatalog
 }
 
 // alwaysPublic are served without credentials whatever PublicPaths says:
@@ -116,6 +123,9 @@ func (s *server) engine() *gin.Engine {
 	read, write, describe, del := kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete
 	e.GET("/tables", s.getTables) // filtered per table
 	s.route(e.GET, "/tables/:table/info", s.need(describe, topic, "table"), s.getTableInfo)
+	s.route(e.GET, "/tables/:table/iceberg", s.need(describe, topic, "table"), s.getTableIceberg)
+	s.route(e.GET, "/tables/:table/iceberg/verify", s.need(describe, topic, "table"), s.getTableIcebergVerify)
+	s.route(e.DELETE, "/tables/:table/iceberg", s.need(del, topic, "table"), s.deleteTableIceberg)
 	s.route(e.DELETE, "/tables/:table", s.need(del, topic, "table"), s.deleteTable)
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
@@ -144,10 +154,19 @@ func (s *server) engine() *gin.Engine {
 	ag.GET("/tokens", s.getTokens)
 	ag.DELETE("/tokens/:id", s.deleteToken)
 	ag.GET("/whoami", s.getWhoami)
+	s.icebergRoutes(e)
 	e.NoRoute(func(c *gin.Context) {
+		if isIcebergPath(c.Request.URL.Path) {
+			s.icebergFallback(c)
+			return
+		}
 		s.fail(c, notFound("no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
+		if isIcebergPath(c.Request.URL.Path) {
+			s.icebergFallback(c)
+			return
+		}
 		s.fail(c, &apiError{status: http.StatusMethodNotAllowed, msg: "method " + c.Request.Method + " not allowed on " + c.Request.URL.Path})
 	})
 	return e
@@ -159,9 +178,10 @@ func (s *server) engine() *gin.Engine {
 func headAsGet(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {
-			g := *r
+			// Marked: the Iceberg catalog answers HEAD with 204.
+			g := r.WithContext(context.WithValue(r.Context(), headKey{}, true))
 			g.Method = http.MethodGet
-			r = &g
+			r = g
 		}
 		h.ServeHTTP(w, r)
 	})

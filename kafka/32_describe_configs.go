@@ -130,7 +130,9 @@ func (s *Server) eachTopicConfig(overrides map[string]string, add func(e configE
 		} else {
 			e.value, e.src = bval, bsrc
 		}
-		e.synonyms = append(e.synonyms, configSynonym{d.BrokerName, bval, bsrc})
+		if d.BrokerName != "" { // Zombi's own configs have no broker-level name
+			e.synonyms = append(e.synonyms, configSynonym{d.BrokerName, bval, bsrc})
+		}
 		add(e)
 	}
 	var extra []string

@@ -55,7 +55,7 @@ func (s *Server) handleAlterConfigs(ctx context.Context, kreq kmsg.Request) (kms
 			res.ErrorCode, res.ErrorMessage = errInvalidRequest, strp("Duplicate resource "+rr.ResourceName)
 		} else {
 			res.ErrorCode, res.ErrorMessage = s.alterConfigs(ctx, rr.ResourceType, rr.ResourceName, names, req.ValidateOnly,
-				func(map[string]string) (map[string]string, error) {
+				func(cur map[string]string) (map[string]string, error) {
 					next := make(map[string]string, len(rr.Configs))
 					var nulls []string
 					for _, c := range rr.Configs {
@@ -68,7 +68,10 @@ func (s *Server) handleAlterConfigs(ctx context.Context, kreq kmsg.Request) (kms
 					if len(nulls) > 0 {
 						return nil, &topicconfig.InvalidError{Msg: "Null value not supported for topic configs: " + strings.Join(nulls, ",")}
 					}
-					return next, topicconfig.ValidateAll(next)
+					if err := topicconfig.ValidateAll(next); err != nil {
+						return nil, err
+					}
+					return next, topicconfig.CheckChange(cur, next)
 				})
 		}
 		resp.Resources = append(resp.Resources, res)

@@ -96,6 +96,26 @@ func openS3(ctx context.Context, cfg Config, create bool) (ObjectStore, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
+	c, err := NewS3Client(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &s3Store{c: c, bucket: cfg.Bucket}
+	if err := st.ensureBucket(ctx, region, create); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// NewS3Client builds the S3 client of cfg the way the cold tier does
+// (credential chain, AWS_CA_BUNDLE, path style with an endpoint, checksums
+// only when required, UNSIGNED-PAYLOAD, 3 attempts), without touching the
+// bucket. Other packages (iceberg/) share these settings through it.
+func NewS3Client(ctx context.Context, cfg Config) (*s3.Client, error) {
+	region := cfg.Region
+	if region == "" {
+		region = "us-east-1"
+	}
 	// LoadDefaultConfig only for the credential chain (env, shared files,
 	// AWS_PROFILE, SSO, IMDS); the client is built by hand (TOOLCHAIN.md:
 	// LoadDefaultConfig with a custom HTTP client panics with AWS_CA_BUNDLE).
@@ -123,11 +143,7 @@ func openS3(ctx context.Context, cfg Config, create bool) (ObjectStore, error) {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 		opts.UsePathStyle = true
 	}
-	st := &s3Store{c: s3.New(opts), bucket: cfg.Bucket}
-	if err := st.ensureBucket(ctx, region, create); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return s3.New(opts), nil
 }
 
 // httpClient is a pooled client that trusts AWS_CA_BUNDLE when it is set.

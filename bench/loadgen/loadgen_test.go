@@ -239,9 +239,11 @@ func TestRunDurationPaced(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("run took %v", el)
 	}
-	// 200/s for 1.2 s: records 0..240 are due by the end.
-	if res.Records < 200 || res.Records > 241 || res.Errors != 0 {
-		t.Errorf("paced run sent %d records, %d errors", res.Records, res.Errors)
+	// 200/s for 1.2 s: records 0..240 are due by the end; on a loaded
+	// machine the run may end late, and then the records due by then.
+	due := max(241, int64(200*res.ElapsedSecs)+1)
+	if res.Records < 200 || res.Records > due || res.Errors != 0 {
+		t.Errorf("paced run sent %d records (at most %d due after %.2f s), %d errors", res.Records, due, res.ElapsedSecs, res.Errors)
 	}
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
 	if len(lines) < 2 || !strings.Contains(lines[0], "rec/s") {

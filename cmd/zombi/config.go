@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type Config struct {
 	RetentionCheck      time.Duration
 	LogLevel            slog.Level
 	LogFormat           string // text or json
+	IcebergDefault      bool   // zombi.iceberg.enable for topics that do not set it
+	IcebergWarehouse    string // "" until resolved: s3://{bucket}/iceberg or {data dir}/iceberg
+	IcebergNamespace    string
+	IcebergVendKeys     bool // the REST catalog hands out Zombi's S3 keys
 
 	// Security (DESIGN.md "Security"); security_config.go checks how they
 	// fit together.
@@ -195,6 +200,25 @@ var settings = []setting{
 	{"ZOMBI_SASL_MAX_RECEIVE_BYTES", "sasl-max-receive-bytes", "524288", "largest Kafka frame accepted before authentication", intSetter(64, math.MaxInt32, func(c *Config, n int64) { c.SASLMaxReceiveBytes = int(n) })},
 	{"ZOMBI_MAX_CONNECTIONS", "max-connections", "65536", "most open connections per door (Kafka, HTTP); new ones past it are closed at once", intSetter(1, 1<<24, func(c *Config, n int64) { c.MaxConnections = int(n) })},
 	{"ZOMBI_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "most open connections per door from one IP address (0: no cap)", intSetter(0, 1<<24, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) })},
+	{"ZOMBI_ICEBERG_DEFAULT", "iceberg-default", "false", "materialize every topic that does not set zombi.iceberg.enable as an Iceberg table", boolSetter(func(c *Config, b bool) { c.IcebergDefault = b })},
+	{"ZOMBI_ICEBERG_WAREHOUSE", "iceberg-warehouse", "", "where Iceberg tables live: s3://bucket/prefix or a local directory (default: s3://{ZOMBI_S3_BUCKET}/iceberg with a bucket, {ZOMBI_DATA_DIR}/iceberg without)", func(c *Config, v string) error {
+		if v != "" && strings.Contains(v, "://") && !strings.HasPrefix(v, "s3://") {
+			return fmt.Errorf("%q: only s3://bucket/prefix or a local directory", v)
+		}
+		if rest, ok := strings.CutPrefix(v, "s3://"); ok && strings.Trim(rest, "/") == "" {
+			return fmt.Errorf("%q names no bucket", v)
+		}
+		c.IcebergWarehouse = v
+		return nil
+	}},
+	{"ZOMBI_ICEBERG_NAMESPACE", "iceberg-namespace", "zombi", "Iceberg namespace of the tables: {warehouse}/{namespace}/{topic}", func(c *Config, v string) error {
+		if v == "" || strings.ContainsAny(v, "/\\.") || strings.TrimSpace(v) != v {
+			return fmt.Errorf("%q: a namespace is one non-empty name without '/', '\\', '.' or spaces", v)
+		}
+		c.IcebergNamespace = v
+		return nil
+	}},
+	{"ZOMBI_ICEBERG_VEND_CREDENTIALS", "iceberg-vend-credentials", "false", "the Iceberg REST catalog (/iceberg/v1/) hands Zombi's own S3 keys to clients that may READ the topic (they can write the whole bucket: off unless every such client is trusted)", boolSetter(func(c *Config, b bool) { c.IcebergVendKeys = b })},
 	{"ZOMBI_LOG_FORMAT", "log-format", "text", "log line format: text (key=value) or json (one JSON object per line)", func(c *Config, v string) error {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if v != "text" && v != "json" {
@@ -311,19 +335,36 @@ func validHostname(h string) bool {
 }
 
 // topicDefaults are the broker-level values of the topic configs Zombi
-// honours: with a bucket, ZOMBI_HOT_RETENTION_SECS is local.retention.ms
+// honours: ZOMBI_ICEBERG_DEFAULT is zombi.iceberg.enable; with a bucket, ZOMBI_HOT_RETENTION_SECS is local.retention.ms
 // and ZOMBI_RETENTION_SECS (when set) retention.ms, as DescribeConfigs
 // reports them (STATIC_BROKER_CONFIG); the rest are Kafka's defaults.
 func (c *Config) topicDefaults() topicconfig.Broker {
 	b := topicconfig.KafkaDefaults()
+	b.IcebergDefault = c.IcebergDefault
+	b.Static = map[string]string{}
+	if c.IcebergDefault {
+		b.Static[topicconfig.IcebergEnable] = "ZOMBI_ICEBERG_DEFAULT"
+	}
 	if c.S3Bucket == "" {
 		return b
 	}
-	b.Static = map[string]string{"local.retention.ms": "ZOMBI_HOT_RETENTION_SECS"}
+	b.Static["local.retention.ms"] = "ZOMBI_HOT_RETENTION_SECS"
 	b.LocalRetentionMs = c.HotRetention.Milliseconds()
 	if c.Retention > 0 {
 		b.RetentionMs = c.Retention.Milliseconds()
 		b.Static["retention.ms"] = "ZOMBI_RETENTION_SECS"
 	}
 	return b
+}
+
+// icebergWarehouse is ZOMBI_ICEBERG_WAREHOUSE or its default:
+// s3://{bucket}/iceberg with a bucket, {data dir}/iceberg without.
+func (c *Config) icebergWarehouse() string {
+	switch {
+	case c.IcebergWarehouse != "":
+		return c.IcebergWarehouse
+	case c.S3Bucket != "":
+		return "s3://" + c.S3Bucket + "/iceberg"
+	}
+	return filepath.Join(c.DataDir, "iceberg")
 }

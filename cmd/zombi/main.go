@@ -13,16 +13,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/httpapi"
+	"github.com/zombi-dev/zombi/iceberg"
 	"github.com/zombi-dev/zombi/internal/connlimit"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
@@ -148,6 +151,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		ready = tier.Ready
 	}
 
+	mat, err := startIceberg(ctx, cfg, l, logger)
+	if err != nil {
+		return err
+	}
+	// Stopped before the cold tier and the log it reads.
+	defer mat.Close()
+
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen for HTTP (ZOMBI_PORT): %w", err)
@@ -199,6 +209,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		RequireAuth:       cfg.Authenticates(),
 		PublicPaths:       cfg.HTTPPublicPaths,
 		Ready:             ready,
+		Iceberg:           mat,
+		IcebergCatalog:    icebergCatalog(cfg, mat),
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
@@ -206,6 +218,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		},
 		Metrics: []prometheus.Collector{
 			ks.Collector(),
+			mat.Collector(),
 			metrics.BuildInfo(build.Version, build.Commit),
 			metrics.Connections(func() map[string]int {
 				m := ks.Connections()
@@ -304,4 +317,44 @@ func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, erro
 		}
 	}
 	return svc, nil
+}
+
+// startIceberg starts the Iceberg materializer over the warehouse
+// (ZOMBI_ICEBERG_WAREHOUSE or its default). It runs whether or not a topic
+// enables it yet: a topic config change needs no restart.
+func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Logger) (*iceberg.Materializer, error) {
+	uri := cfg.icebergWarehouse()
+	var client *s3.Client
+	if strings.HasPrefix(uri, "s3://") {
+		var err error
+		client, err = tiering.NewS3Client(ctx, tiering.Config{Bucket: cfg.S3Bucket, Endpoint: cfg.S3Endpoint, Region: cfg.S3Region})
+		if err != nil {
+			return nil, fmt.Errorf("iceberg warehouse (ZOMBI_ICEBERG_WAREHOUSE=%s): %w", uri, err)
+		}
+	}
+	wh, err := iceberg.OpenWarehouse(uri, client)
+	if err != nil {
+		return nil, fmt.Errorf("ZOMBI_ICEBERG_WAREHOUSE: %w", err)
+	}
+	// Spilled files of a process that crashed mid-append are garbage.
+	spill := filepath.Join(cfg.DataDir, "iceberg-spill")
+	if err := os.RemoveAll(spill); err != nil {
+		return nil, fmt.Errorf("empty %s: %w", spill, err)
+	}
+	return iceberg.Start(l, iceberg.Config{
+		Warehouse: wh,
+		Namespace: cfg.IcebergNamespace,
+		SpillDir:  spill,
+		Logger:    logger,
+	}), nil
+}
+
+// icebergCatalog is the read-only REST catalog over the materializer's
+// warehouse, handing clients the S3 endpoint they reach it at.
+func icebergCatalog(cfg Config, mat *iceberg.Materializer) *httpapi.IcebergCatalog {
+	c := &httpapi.IcebergCatalog{Warehouse: mat.Warehouse(), Namespace: mat.Namespace(), S3Endpoint: cfg.S3Endpoint, S3Region: cfg.S3Region}
+	if _, onS3 := mat.Warehouse().S3(); onS3 && cfg.IcebergVendKeys {
+		c.VendCredentials = mat.Warehouse().S3Credentials
+	}
+	return c
 }

@@ -83,6 +83,9 @@ func Apply(cur map[string]string, changes []Change, b Broker) (map[string]string
 			}
 		}
 	}
+	if err := checkColumnsChange(cur, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -19,6 +19,8 @@ var Honoured = []string{
 	"message.timestamp.type",
 	"retention.bytes",
 	"retention.ms",
+	IcebergColumns, IcebergCommitInterval, IcebergEnable, IcebergMode, // Zombi's own
+	IcebergPartition, IcebergSnapshotKeepMs, IcebergTargetFileBytes,
 }
 
 // DefaultMaxMessageBytes is Kafka's message.max.bytes default.
@@ -31,6 +33,9 @@ type Broker struct {
 	RetentionBytes   int64 // -1: unlimited
 	LocalRetentionMs int64 // -2: retention.ms
 	MaxMessageBytes  int
+	// IcebergDefault is zombi.iceberg.enable for topics that do not set it
+	// (ZOMBI_ICEBERG_DEFAULT).
+	IcebergDefault bool
 	// Static names the Zombi setting behind a value, by topic config name
 	// (DescribeConfigs reports it as STATIC_BROKER_CONFIG); a value not
 	// named here is Kafka's default (DEFAULT_CONFIG).
@@ -57,6 +62,8 @@ type Effective struct {
 	// RetentionMsSet and LocalRetentionMsSet: the topic overrides them (the
 	// cold tier otherwise applies its own settings).
 	RetentionMsSet, LocalRetentionMsSet bool
+	// Iceberg is the zombi.iceberg.* configs.
+	Iceberg Iceberg
 }
 
 // Resolve computes a topic's effective configs. Overrides are assumed
@@ -86,6 +93,7 @@ func Resolve(overrides map[string]string, b Broker) *Effective {
 		e.LocalRetentionMs = e.RetentionMs
 	}
 	e.LogAppendTime = strings.TrimSpace(overrides["message.timestamp.type"]) == "LogAppendTime"
+	e.Iceberg = resolveIceberg(overrides, b)
 	return e
 }
 
@@ -106,7 +114,7 @@ func i64(f func(b Broker) int64) func(Broker) string {
 
 // Describe lists the topic configs DescribeConfigs reports for every topic,
 // with the broker-level value (Zombi's effective default), in name order.
-var Describe = []Described{
+var Describe = append([]Described{
 	{"cleanup.policy", "log.cleanup.policy", constant("delete")},
 	{"compression.type", "compression.type", constant("producer")},
 	{"delete.retention.ms", "log.cleaner.delete.retention.ms", constant("86400000")},
@@ -119,7 +127,7 @@ var Describe = []Described{
 	{"segment.bytes", "log.segment.bytes", constant("1073741824")},
 	{"segment.ms", "log.roll.ms", constant("604800000")},
 	{"unclean.leader.election.enable", "unclean.leader.election.enable", constant("false")},
-}
+}, describeIceberg...)
 
 // BrokerSynonym is a topic config's broker-level name ("" when none).
 func BrokerSynonym(name string) string {

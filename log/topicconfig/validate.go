@@ -101,9 +101,9 @@ var kafkaTopicConfigs = map[string]topicConfigRule{
 	"unclean.leader.election.enable": boolean,
 }
 
-// Known reports whether Kafka 4.4 knows a topic config name.
+// Known reports whether a topic config name is Kafka 4.4's or Zombi's own.
 func Known(name string) bool {
-	_, ok := kafkaTopicConfigs[name]
+	_, ok := rule(name)
 	return ok
 }
 
@@ -126,7 +126,7 @@ func Validate(name, value string) error {
 // such a topic keeps the config, stored and not honoured (nothing is
 // compacted). Every other door refuses compact (Validate).
 func ValidateKafka(name, value string) error {
-	r, ok := kafkaTopicConfigs[name]
+	r, ok := rule(name)
 	if !ok {
 		return invalid("Unknown topic config name: " + name)
 	}
@@ -217,7 +217,7 @@ func contains(list []string, s string) bool {
 // Type is the type Kafka gives a topic config: INT, LONG, DOUBLE, BOOLEAN,
 // STRING or LIST (STRING for names it does not know).
 func Type(name string) string {
-	if r, ok := kafkaTopicConfigs[name]; ok {
+	if r, ok := rule(name); ok {
 		return r.typ
 	}
 	return "STRING"

@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/zombi-dev/zombi/iceberg"
+	"github.com/zombi-dev/zombi/internal/pyvenv"
+	"github.com/zombi-dev/zombi/stats"
+	"github.com/zombi-dev/zombi/tiering"
+)
+
+// The catalog over an S3 warehouse (versitygw v1.8.0, as the iceberg
+// package's tests): the settings it hands out let pyiceberg and DuckDB
+// read the files from the bucket.
+
+// versitygw starts versitygw on a free port and returns its endpoint; it
+// skips without the binary.
+func versitygw(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("ZOMBI_VERSITYGW")
+	if bin == "" {
+		bin = filepath.Join(pyvenv.Root(), ".bin", "versitygw")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("versitygw not found: run `GOBIN=$PWD/.bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` or set ZOMBI_VERSITYGW")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", t.TempDir())
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=testkey", "ROOT_SECRET_ACCESS_KEY=testsecret123")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not listen on %s", addr)
+		}
+	}
+	return "http://" + addr
+}
+
+// s3Warehouse is s3://warehouse/iceberg on versitygw with the three tables.
+func s3Warehouse(t *testing.T) (*iceberg.Warehouse, string) {
+	t.Helper()
+	endpoint := versitygw(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testkey")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret123")
+	ctx := context.Background()
+	c, err := tiering.NewS3Client(ctx, tiering.Config{Bucket: "warehouse", Endpoint: endpoint, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("warehouse")}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := iceberg.OpenWarehouse("s3://warehouse/iceberg", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillWarehouse(t, w)
+	return w, endpoint
+}
+
+// TestIcebergCatalogS3: the catalog lists and loads the tables of an S3
+// warehouse (past a stale hint), and pyiceberg and DuckDB scan them with
+// the settings and keys the catalog vends.
+func TestIcebergCatalogS3(t *testing.T) {
+	w, endpoint := s3Warehouse(t)
+	ic := &IcebergCatalog{Warehouse: w, S3Endpoint: endpoint, S3Region: "us-east-1",
+		VendCredentials: w.S3Credentials}
+	e := newEnv(t, Config{IcebergCatalog: ic})
+	code, m := e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables", "")
+	if code != 200 || len(m["identifiers"].([]any)) != 3 {
+		t.Fatalf("tables: %d %v", code, m)
+	}
+	const loc = "s3://warehouse/iceberg/zombi/orders/metadata/v3.metadata.json"
+	code, m = e.doJSON("GET", "/iceberg/v1/namespaces/zombi/tables/orders", "")
+	if code != 200 || m["metadata-location"] != loc || m["metadata"].(map[string]any)["location"] != "s3://warehouse/iceberg/zombi/orders" {
+		t.Fatalf("load: %d %v", code, m)
+	}
+	if cfg := m["config"].(map[string]any); cfg["s3.endpoint"] != endpoint || cfg["s3.access-key-id"] != "testkey" {
+		t.Fatalf("config: %v", cfg)
+	}
+	code, b := e.do("GET", "/iceberg/v1/namespaces/zombi/tables/nosuch", "", nil)
+	icebergErr(t, "nosuch on S3", code, b, 404, "NoSuchTableException")
+
+	v := icebergVenv(t)
+	// The clients must get the keys from the catalog, not the environment.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: ic}, discardLogger()))
+	t.Cleanup(srv.Close)
+	checkPyiceberg(t, "pyiceberg on S3", runPy(t, v, "iceberg_pyiceberg.py", srv.URL+"/iceberg"), loc)
+	checkDuckDB(t, "DuckDB on S3", runPy(t, v, "iceberg_duckdb.py", srv.URL+"/iceberg"))
+}
+
+// TestIcebergCatalogS3Java: the Java client (Spark's and Trino's) plans a
+// scan of the S3 table with S3FileIO configured only by the catalog's
+// answers (endpoint, path style, region, vended keys): two data files, five
+// records.
+func TestIcebergCatalogS3Java(t *testing.T) {
+	cp := icebergJavaClasspath(t)
+	w, endpoint := s3Warehouse(t)
+	ic := &IcebergCatalog{Warehouse: w, S3Endpoint: endpoint, S3Region: "us-east-1", VendCredentials: w.S3Credentials}
+	e := newEnv(t, Config{})
+	srv := httptest.NewServer(New(e.log, stats.New(), Config{IcebergCatalog: ic}, discardLogger()))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	// io-impl as Spark's docs set it: the default ResolvingFileIO needs
+	// Hadoop's classes, which this classpath does not have.
+	checkJava(t, "Java on S3", runJava(t, cp, nil, srv.URL+"/iceberg", "io-impl=org.apache.iceberg.aws.s3.S3FileIO"), "s3://warehouse/iceberg/zombi/orders/metadata/v3.metadata.json", 2)
+}
