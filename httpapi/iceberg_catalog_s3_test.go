@@ -2,18 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zombi-dev/zombi/iceberg"
-	"github.com/zombi-dev/zombi/internal/pyvenv"
+	"github.com/zombi-dev/zombi/internal/s3test"
 	"github.com/zombi-dev/zombi/stats"
 	"github.com/zombi-dev/zombi/tiering"
 )
@@ -22,47 +17,10 @@ import (
 // package's tests): the settings it hands out let pyiceberg and DuckDB
 // read the files from the bucket.
 
-// versitygw starts versitygw on a free port and returns its endpoint; it
-// skips without the binary.
-func versitygw(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("ZOMBI_VERSITYGW")
-	if bin == "" {
-		bin = filepath.Join(pyvenv.Root(), ".bin", "versitygw")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("versitygw not found: run `GOBIN=$PWD/.bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` or set ZOMBI_VERSITYGW")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", t.TempDir())
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=testkey", "ROOT_SECRET_ACCESS_KEY=testsecret123")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s", addr)
-		}
-	}
-	return "http://" + addr
-}
-
 // s3Warehouse is s3://warehouse/iceberg on versitygw with the three tables.
 func s3Warehouse(t *testing.T) (*iceberg.Warehouse, string) {
 	t.Helper()
-	endpoint := versitygw(t)
+	endpoint := s3test.Start(t).Endpoint()
 	t.Setenv("AWS_ACCESS_KEY_ID", "testkey")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret123")
 	ctx := context.Background()

@@ -35,8 +35,12 @@ const DefaultTargetFileBytes = 128 << 20
 
 // maxOpenFiles bounds the data files an append writes at once (one per
 // day or hour bucket): past it the least recently used one is closed and
-// uploaded (hour partitioning over a long backfill).
-const maxOpenFiles = 8
+// uploaded (hour partitioning over a long backfill). Event times that
+// interleave across more buckets than this make small files: 64 covers
+// late data within 2.5 days of hours (an open file costs its 64 KiB write
+// buffer; the builders of all files share two row groups,
+// TestMemoryBounded).
+const maxOpenFiles = 64
 
 // ErrOutOfOrder: Add got a record that is not after the previous one in
 // (partition, offset) order. The record is refused; the append stays usable.

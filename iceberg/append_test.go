@@ -172,9 +172,9 @@ func testRolling(t *testing.T, st Storage) {
 func TestDirHourBuckets(t *testing.T) { testHourBuckets(t, dirStore(t)) }
 func TestS3HourBuckets(t *testing.T)  { testHourBuckets(t, s3Store(t)) }
 
-// testHourBuckets: hour partitioning over 20 hours and two partitions
-// (more buckets than open files): never more than maxOpenFiles open, one
-// hour per file, every record once.
+// testHourBuckets: hour partitioning over maxOpenFiles+12 hours and two
+// partitions (more buckets than open files): never more than maxOpenFiles
+// open, one hour per file, every record once.
 func testHourBuckets(t *testing.T, st Storage) {
 	ctx := context.Background()
 	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionHour})
@@ -188,8 +188,8 @@ func testHourBuckets(t *testing.T, st Storage) {
 	const n = 400
 	for p := int32(0); p < 2; p++ {
 		for o := int64(0); o < n; o++ {
-			// 20 hours, with a record an hour back now and then.
-			ts := base.Add(time.Duration(o) * 3 * time.Minute)
+			// maxOpenFiles+12 hours, with a record an hour back now and then.
+			ts := base.Add(time.Duration(o) * (maxOpenFiles + 12) * time.Hour / n)
 			if o%7 == 3 {
 				ts = ts.Add(-time.Hour)
 			}
@@ -217,6 +217,36 @@ func testHourBuckets(t *testing.T, st Storage) {
 	}
 	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
 		t.Fatalf("spill dir holds %d files after commit", len(ents))
+	}
+}
+
+// TestInterleavedBuckets: records whose times cycle over 50 hours, one
+// at a time (late, event-time data), make one file per hour, not one per
+// record.
+func TestInterleavedBuckets(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	tb, err := Create(ctx, st, ident, Layout{Partitioning: PartitionHour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStream()
+	a := tb.NewAppend(WriteOptions{SpillDir: t.TempDir()})
+	base := time.Date(2026, 12, 5, 0, 30, 0, 0, time.UTC)
+	const n, hours = 5000, 50
+	for o := int64(0); o < n; o++ {
+		if err := a.Add(ctx, s.record(0, o, base.Add(time.Duration(o%hours)*time.Hour), 50, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(ctx, "inc", map[int32]int64{0: n}); err != nil {
+		t.Fatal(err)
+	}
+	if files := dataFiles(t, tb); len(files) != hours {
+		t.Fatalf("%d data files for %d hours", len(files), hours)
+	}
+	if rows := len(scanRows(t, tb)); rows != n {
+		t.Fatalf("%d rows, want %d", rows, n)
 	}
 }
 
@@ -318,8 +348,9 @@ func TestMemoryBounded(t *testing.T) {
 	}{
 		{PartitionDay, 200_000, 2, 2 * time.Hour, 40 << 20},
 		{PartitionHour, 100_000, 8, time.Hour, 40 << 20},
+		{PartitionHour, 100_000, maxOpenFiles, time.Hour, 48 << 20},
 	} {
-		t.Run(string(c.part), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%d", c.part, c.buckets), func(t *testing.T) {
 			ctx := context.Background()
 			tb, err := Create(ctx, dirStore(t), ident, Layout{Partitioning: c.part})
 			if err != nil {

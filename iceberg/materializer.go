@@ -92,6 +92,7 @@ type topicState struct {
 	errAt        time.Time
 	nextRun      time.Time
 	lastMaintain time.Time
+	resumeFrom   int32 // the partition the next cycle starts at (worker only)
 	// lastRun: after a cycle that caught up, nextRun is lastRun plus the commit interval,
 	// recomputed every step so that a changed interval applies at once.
 	lastRun    time.Time
@@ -326,7 +327,16 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		dlq.abort(ctx)
 	}
 	next := map[int32]int64{}
-	for p := int32(0); p < ti.Partitions; p++ {
+	// A cycle cut short by the budget ends at some partition; the next one
+	// starts after it (partitions in increasing order within a cycle, as
+	// the files' row order needs), so a partition written faster than the
+	// materializer reads cannot starve the others.
+	first := ts.resumeFrom
+	if first >= ti.Partitions {
+		first = 0
+	}
+	ts.resumeFrom = 0
+	for p := first; p < ti.Partitions; p++ {
 		logStart, hwm, err := m.src.Offsets(ti.Name, p)
 		if err != nil {
 			abort()
@@ -349,8 +359,12 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 		}
 		if at < hwm {
 			behind = true
+			ts.resumeFrom = p + 1
 			break // the budget is spent: commit what there is
 		}
+	}
+	if first > 0 {
+		behind = true // partitions before first wait for the next cycle
 	}
 	if app.Rows() == 0 && len(next) == 0 {
 		abort()

@@ -320,3 +320,39 @@ func TestMaterializerVerifyDeletedTopic(t *testing.T) {
 		t.Fatalf("verify of a deleted topic: %v, want ErrOtherTopic", err)
 	}
 }
+
+// A partition with a long backlog does not hold the others back: a cycle
+// cut short by the budget is followed by one that starts at the next
+// partition. In the table's history partition 1 is complete before
+// partition 0 is.
+func TestMaterializerBudgetTakesTurns(t *testing.T) {
+	l := openLog(t)
+	if _, err := l.CreateTopic("busy", 2, map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100"}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "busy", 0, 600, 20)
+	produce(t, l, "busy", 1, 10, 10)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Start(l, Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond, MaxCommitBytes: 2000})
+	defer m.Close()
+	waitCaughtUp(t, m, "busy")
+	tb, err := Load(context.Background(), w.Storage("zombi", "busy"), table.Identifier{"zombi", "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var history []string
+	for _, s := range tb.Iceberg().Metadata().Snapshots() {
+		offs, err := snapshotOffsets(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history = append(history, fmt.Sprint(offs))
+		if offs[1] == 10 && offs[0] < 600 {
+			return
+		}
+	}
+	t.Fatalf("partition 1 waited for partition 0's backlog: %v", history)
+}

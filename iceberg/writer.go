@@ -160,7 +160,7 @@ func newFileWriter(asc *arrow.Schema, comp *worker, bucket int64, name, spill st
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", spill, err)
 	}
-	cw := &countWriter{w: bufio.NewWriterSize(f, 256<<10)}
+	cw := &countWriter{w: bufio.NewWriterSize(f, 64<<10)}
 	fw, err := pqarrow.NewFileWriter(asc, cw, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		f.Close()

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -22,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zombi-dev/zombi/iceberg"
-	"github.com/zombi-dev/zombi/internal/pyvenv"
+	"github.com/zombi-dev/zombi/internal/s3test"
 	"github.com/zombi-dev/zombi/tiering"
 )
 
@@ -242,58 +239,11 @@ func TestReadersNoTable(t *testing.T) {
 	}
 }
 
-// versitygwBinary finds versitygw as the iceberg and tiering tests do.
-func versitygwBinary() string {
-	if p := os.Getenv("ZOMBI_VERSITYGW"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := filepath.Abs(filepath.Join(pyvenv.Root(), ".bin", "versitygw")); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	return ""
-}
-
 // s3Store starts versitygw on a free port with a bucket and returns a
 // Storage in it and the readers' S3Config for it.
 func s3Store(t *testing.T) (iceberg.Storage, *S3Config) {
 	t.Helper()
-	bin := versitygwBinary()
-	if bin == "" {
-		t.Skip("versitygw not found: run `GOBIN=$PWD/.bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` or set ZOMBI_VERSITYGW")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", t.TempDir())
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=testkey", "ROOT_SECRET_ACCESS_KEY=testsecret123")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr := s3test.Start(t).Addr
 	ctx := context.Background()
 	c, err := tiering.NewS3Client(ctx, tiering.Config{Bucket: "warehouse", Endpoint: "http://" + addr, Region: "us-east-1"})
 	if err != nil {
