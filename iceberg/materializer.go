@@ -797,3 +797,37 @@ func (m *Materializer) pause(ctx context.Context, work time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+// CheckConfigChange refuses a change of zombi.iceberg.mode that the
+// topic's existing table cannot take (its value column is binary in raw
+// mode, a string in json mode): without this, the change would be stored
+// and the topic's commits would stop. It is the log's config guard
+// (plog.Log.SetConfigGuard). A table that cannot be read now (S3 down)
+// lets the change through; the materializer reports the mismatch then.
+func (m *Materializer) CheckConfigChange(topic string, old, next map[string]string) error {
+	mode := func(c map[string]string) Mode {
+		md, err := ParseMode(strings.TrimSpace(c[topicconfig.IcebergMode]))
+		if err != nil {
+			return ""
+		}
+		return md
+	}
+	want := mode(next)
+	if want == "" || want == mode(old) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := Load(ctx, m.cfg.Warehouse.Storage(m.cfg.Namespace, topic), table.Identifier{m.cfg.Namespace, topic})
+	if err != nil {
+		if !errors.Is(err, ErrNoTable) {
+			m.log.Warn("iceberg: table unreadable, mode change let through", "topic", topic, "err", err)
+		}
+		return nil
+	}
+	if have := t.Layout().Mode; have != want {
+		return &topicconfig.InvalidError{Msg: fmt.Sprintf("Invalid value %s for configuration %s: the Iceberg table of %s is in mode %s, and a table's mode never changes: set zombi.iceberg.enable=false, drop the table (zombi iceberg drop %s --yes), then set the mode with zombi.iceberg.enable=true to rebuild it from the log start",
+			next[topicconfig.IcebergMode], topicconfig.IcebergMode, topic, have, topic)}
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 )
 
 // produce appends n records to topic/p in batches of per, with keys,
@@ -355,4 +356,41 @@ func TestMaterializerBudgetTakesTurns(t *testing.T) {
 		}
 	}
 	t.Fatalf("partition 1 waited for partition 0's backlog: %v", history)
+}
+
+// A mode change that the existing table cannot take is refused before it
+// is stored; without a table, or back to the table's mode, it is not.
+func TestMaterializerRefusesModeChange(t *testing.T) {
+	l := openLog(t)
+	json := map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.commit.interval.ms": "100", "zombi.iceberg.mode": "json"}
+	if _, err := l.CreateTopic("j", 1, json); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("fresh", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "j", 0, 3, 3)
+	w, err := OpenWarehouse(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Start(l, Config{Warehouse: w, SpillDir: t.TempDir(), Poll: 20 * time.Millisecond})
+	defer m.Close()
+	l.SetConfigGuard(m.CheckConfigChange)
+	waitCaughtUp(t, m, "j")
+	ti, _ := l.Topic("j")
+	raw := map[string]string{"zombi.iceberg.enable": "true", "zombi.iceberg.mode": "raw"}
+	if _, err := l.SetTopicConfigs("j", ti.UUID, raw); !errors.Is(err, topicconfig.ErrInvalid) || !strings.Contains(err.Error(), "zombi iceberg drop j --yes") {
+		t.Fatalf("mode change on a json table: %v, want an invalid config that says to drop", err)
+	}
+	if ti, _ = l.Topic("j"); ti.Configs["zombi.iceberg.mode"] != "json" {
+		t.Fatalf("configs changed anyway: %v", ti.Configs)
+	}
+	if _, err := l.SetTopicConfigs("j", ti.UUID, map[string]string{"zombi.iceberg.mode": "json", "zombi.iceberg.columns": "n:long"}); err != nil {
+		t.Fatalf("a change that keeps the mode: %v", err)
+	}
+	fi, _ := l.Topic("fresh")
+	if _, err := l.SetTopicConfigs("fresh", fi.UUID, raw); err != nil {
+		t.Fatalf("a topic without a table: %v", err)
+	}
 }

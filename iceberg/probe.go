@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 
 	"github.com/google/uuid"
 )
@@ -34,6 +35,9 @@ func ProbeConditionalCreate(ctx context.Context, st Storage) (bool, error) {
 	defer func() {
 		if err := st.FS().Remove(st.Location() + "/" + name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			slog.Warn("iceberg conditional-write probe object not removed", "component", "iceberg", "location", st.Location(), "name", name, "err", err)
+		}
+		if d, ok := st.(dirStorage); ok { // S3 has no directories to leave behind
+			_ = os.Remove(d.path(probeDir))
 		}
 	}()
 	if err := st.Create(ctx, name, []byte("first")); err != nil {

@@ -59,8 +59,11 @@ func logRange(ctx context.Context, src Source, topic string, p int32, from, to i
 // PartitionCheck is one partition of a Verification: the table's rows
 // against the log's records below the committed offset.
 type PartitionCheck struct {
-	Partition     int32    `json:"partition"`
-	Committed     int64    `json:"committed"` // the table's next offset to materialize
+	Partition int32 `json:"partition"`
+	Committed int64 `json:"committed"` // the table's next offset to materialize
+	// HighWatermark is the log's: records from Committed on are not in the
+	// table yet and are not compared.
+	HighWatermark int64    `json:"high_watermark"`
 	LogStart      int64    `json:"log_start"`
 	TableRows     int64    `json:"table_rows"`
 	TableDistinct int64    `json:"table_distinct"` // distinct offsets
@@ -175,11 +178,11 @@ func (m *Materializer) checkPartition(ctx context.Context, topic string, p int32
 		bad("the table has rows of a partition the topic does not have")
 		return c, nil
 	}
-	logStart, _, err := m.src.Offsets(topic, p)
+	logStart, hwm, err := m.src.Offsets(topic, p)
 	if err != nil {
 		return c, err
 	}
-	c.LogStart = logStart
+	c.LogStart, c.HighWatermark = logStart, hwm
 	sp, err := logRange(ctx, m.src, topic, p, logStart, committed)
 	if err != nil {
 		return c, err

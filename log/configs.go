@@ -12,6 +12,15 @@ import (
 // honours (what a topic without an override gets).
 func (l *Log) TopicDefaults() topicconfig.Broker { return l.broker }
 
+// SetConfigGuard installs a check of every config change of an existing
+// topic (old and next overrides) before it is stored; its error refuses the
+// change and is returned as it is (a *topicconfig.InvalidError for
+// INVALID_CONFIG and 400). The Iceberg materializer refuses a mode its
+// existing table cannot take.
+func (l *Log) SetConfigGuard(f func(name string, old, next map[string]string) error) {
+	l.guard.Store(&f)
+}
+
 // SetTopicConfigs replaces a topic's config overrides with configs (nil or
 // empty: none), durably: one fsynced RocksDB write of the topic's metadata.
 // The change applies only to the incarnation of the topic whose id is uuid:
@@ -24,6 +33,17 @@ func (l *Log) SetTopicConfigs(name string, uuid [16]byte, configs map[string]str
 		return TopicInfo{}, err
 	}
 	defer l.closeMu.RUnlock()
+	if g := l.guard.Load(); g != nil {
+		// Before metaMu: the guard may read the object store.
+		l.mu.RLock()
+		t, ok := l.topics[name]
+		l.mu.RUnlock()
+		if ok && t.info.UUID == uuid {
+			if err := (*g)(name, t.info.Configs, configs); err != nil {
+				return TopicInfo{}, err
+			}
+		}
+	}
 	l.metaMu.Lock()
 	defer l.metaMu.Unlock()
 	l.mu.RLock()

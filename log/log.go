@@ -125,6 +125,8 @@ type Log struct {
 
 	cold atomic.Pointer[coldHolder]
 	gate atomic.Pointer[gateHolder]
+	// guard checks config changes before they are stored (SetConfigGuard).
+	guard atomic.Pointer[func(name string, old, next map[string]string) error]
 }
 
 // Open opens (creating if needed) the log in opts.Dir.

@@ -157,6 +157,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// Stopped before the cold tier and the log it reads.
 	defer mat.Close()
+	l.SetConfigGuard(mat.CheckConfigChange)
 
 	rawHTTPLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
