@@ -53,6 +53,7 @@ var errorStatus = []struct {
 	{topicconfig.ErrInvalid, http.StatusBadRequest},
 	{plog.ErrTopicExists, http.StatusConflict},
 	{iceberg.ErrTableClash, http.StatusConflict},
+	{iceberg.ErrOtherTopic, http.StatusConflict},
 	{plog.ErrInvalidPartitions, http.StatusBadRequest},
 	{plog.ErrTooManyPartitions, http.StatusBadRequest},
 	{plog.ErrInvalidGroup, http.StatusBadRequest},

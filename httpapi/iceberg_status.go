@@ -60,10 +60,6 @@ func (s *server) icebergCall(c *gin.Context, f func(ctx context.Context, topic s
 		s.fail(c, notFound("table %s has no Iceberg table", name))
 		return
 	}
-	if errors.Is(err, iceberg.ErrOtherTopic) {
-		s.fail(c, &apiError{status: http.StatusConflict, msg: err.Error()})
-		return
-	}
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"golang.org/x/sync/errgroup"
 )
@@ -94,24 +95,11 @@ func (t *Table) deleteExpired(ctx context.Context, expired []table.Snapshot, kep
 			cands = append(cands, name)
 		}
 	}
-	lists := make([][]iceberg.ManifestFile, len(expired))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(referenceReaders)
-	for i, s := range expired {
+	for _, s := range expired {
 		add(s.ManifestList)
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			mans, err := s.Manifests(fsys)
-			if err != nil {
-				return fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
-			}
-			lists[i] = mans
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
+	lists, err := manifestLists(ctx, fsys, expired)
+	if err != nil {
 		return 0, err
 	}
 	// Manifests no kept snapshot lists: they and their files go (a file
@@ -125,24 +113,8 @@ func (t *Table) deleteExpired(ctx context.Context, expired []table.Snapshot, kep
 			}
 		}
 	}
-	files := make([][]string, len(gone))
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(referenceReaders)
-	for i, m := range gone {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			for e, err := range m.Entries(fsys, false) {
-				if err != nil {
-					return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
-				}
-				files[i] = append(files[i], e.DataFile().FilePath())
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	files, err := manifestDataFiles(ctx, fsys, gone, false)
+	if err != nil {
 		return 0, err
 	}
 	for _, fs := range files {
@@ -256,6 +228,51 @@ func (t *Table) DeleteOrphans(ctx context.Context, olderThan time.Time) (int, er
 // referenceReaders is how many manifest (list) reads run at once.
 const referenceReaders = 8
 
+// manifestLists reads each snapshot's manifest list, referenceReaders at a
+// time (a week of minute commits is 10,000 snapshots).
+func manifestLists(ctx context.Context, fsys icebergio.IO, snaps []table.Snapshot) ([][]iceberg.ManifestFile, error) {
+	lists := make([][]iceberg.ManifestFile, len(snaps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(referenceReaders)
+	for i, s := range snaps {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			mans, err := s.Manifests(fsys)
+			if err != nil {
+				return fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
+			}
+			lists[i] = mans
+			return nil
+		})
+	}
+	return lists, g.Wait()
+}
+
+// manifestDataFiles reads the data file paths each manifest lists,
+// referenceReaders at a time; discardDeleted leaves out DELETED entries.
+func manifestDataFiles(ctx context.Context, fsys icebergio.IO, mans []iceberg.ManifestFile, discardDeleted bool) ([][]string, error) {
+	files := make([][]string, len(mans))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(referenceReaders)
+	for i, m := range mans {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			for e, err := range m.Entries(fsys, discardDeleted) {
+				if err != nil {
+					return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
+				}
+				files[i] = append(files[i], e.DataFile().FilePath())
+			}
+			return nil
+		})
+	}
+	return files, g.Wait()
+}
+
 // referenced is every file tbl references, by name relative to the
 // table's location (paths elsewhere are not ours to delete and are left out).
 func (t *Table) referenced(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
@@ -284,24 +301,11 @@ func (t *Table) referenced(ctx context.Context, tbl *table.Table) (map[string]bo
 	// Manifest lists, then the manifests they name (each once), read
 	// concurrently: a week of minute commits is 10,000 snapshots.
 	snaps := md.Snapshots()
-	lists := make([][]iceberg.ManifestFile, len(snaps))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(referenceReaders)
-	for i, s := range snaps {
+	for _, s := range snaps {
 		add(s.ManifestList)
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			mans, err := s.Manifests(fsys)
-			if err != nil {
-				return fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
-			}
-			lists[i] = mans
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
+	lists, err := manifestLists(ctx, fsys, snaps)
+	if err != nil {
 		return nil, err
 	}
 	var mans []iceberg.ManifestFile
@@ -315,27 +319,11 @@ func (t *Table) referenced(ctx context.Context, tbl *table.Table) (map[string]bo
 			}
 		}
 	}
-	files := make([][]string, len(mans))
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(referenceReaders)
-	for i, m := range mans {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			// Not the DELETED entries (tombstones of a replace): a
-			// file they name is live only where an older kept
-			// snapshot's manifest lists it as added or existing.
-			for e, err := range m.Entries(fsys, true) {
-				if err != nil {
-					return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
-				}
-				files[i] = append(files[i], e.DataFile().FilePath())
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	// Not the DELETED entries (tombstones of a replace): a file they name
+	// is live only where an older kept snapshot's manifest lists it as
+	// added or existing.
+	files, err := manifestDataFiles(ctx, fsys, mans, true)
+	if err != nil {
 		return nil, err
 	}
 	for _, fs := range files {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -246,6 +247,16 @@ func TestIcebergKill9DuringUploadAndCommit(t *testing.T) {
 	st, _ := icebergStatus(t, base, "ev")
 	if st.Error == "" || st.LagRecords != 20 {
 		t.Fatalf("with S3 down: status %+v", st)
+	}
+	// The metrics an alert would watch say the same.
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbody, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(mbody), `zombi_iceberg_lag_records{topic="ev"} 20`) || !regexp.MustCompile(`zombi_iceberg_errors_total\{topic="ev"\} [1-9]`).Match(mbody) {
+		t.Fatalf("with S3 down, /metrics has no lag of 20 or no errors for ev:\n%s", mbody)
 	}
 	proxy.setDown(false)
 	waitIcebergCaughtUp(t, base, "ev", 120)
