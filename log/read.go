@@ -21,6 +21,12 @@ type ReadResult struct {
 	Batches        []Batch
 	HighWatermark  int64
 	LogStartOffset int64
+	// LastStableOffset is the first offset of the oldest open transaction,
+	// or HighWatermark when none is open.
+	LastStableOffset int64
+	// Aborted (ReadCommitted reads only): the aborted transactions whose
+	// batches the result may hold, oldest marker first.
+	Aborted []AbortedTxn
 }
 
 // Offsets returns a partition's log start offset (the earliest readable
