@@ -56,9 +56,9 @@ func TestTxnCommitAbortAndLSO(t *testing.T) {
 	if _, err := l.CreateTopic("t", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	appendOne(t, l, "t", 0, oneRecord(1, "", "plain"))           // 0
-	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 2))                // 1-2: txn A (pid 7)
-	appendOne(t, l, "t", 0, txnBatch(8, 0, 0, 1))                // 3: txn B (pid 8)
+	appendOne(t, l, "t", 0, oneRecord(1, "", "plain")) // 0
+	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 2))      // 1-2: txn A (pid 7)
+	appendOne(t, l, "t", 0, txnBatch(8, 0, 0, 1))      // 3: txn B (pid 8)
 	if lso, _ := l.LastStable("t", 0); lso != 1 {
 		t.Fatalf("LSO with A open = %d, want 1", lso)
 	}
