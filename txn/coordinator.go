@@ -77,6 +77,7 @@ type Coordinator struct {
 
 	startMu sync.Mutex // Start and Close
 	started bool
+	closed  bool // for good: Start refuses
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -103,9 +104,8 @@ func New(store Store, cfg Config) *Coordinator {
 		txns: map[string]*entry{}, byPID: map[int64]*entry{}}
 }
 
-// ErrNotStarted is returned by calls made before Start succeeded or after
-// Close (the handlers answer COORDINATOR_NOT_AVAILABLE... retriable).
-var ErrNotStarted = errors.New("transaction coordinator not started")
+// ErrClosed is Start's error after Close.
+var ErrClosed = errors.New("transaction coordinator closed")
 
 // Start loads the stored transactions, aborts every transaction open in a
 // partition that no ongoing transaction covers (a producer that crashed
@@ -116,6 +116,9 @@ func (c *Coordinator) Start() error {
 	defer c.startMu.Unlock()
 	if c.started {
 		return nil
+	}
+	if c.closed {
+		return ErrClosed
 	}
 	kvs, err := c.store.MetaList(metaPrefix)
 	if err != nil {
@@ -181,10 +184,11 @@ func (c *Coordinator) Started() bool {
 }
 
 // Close stops the timeout checker and waits for it; ongoing transactions
-// stay as stored.
+// stay as stored. The coordinator cannot be started again.
 func (c *Coordinator) Close() {
 	c.startMu.Lock()
 	defer c.startMu.Unlock()
+	c.closed = true
 	if !c.started {
 		return
 	}
