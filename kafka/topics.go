@@ -13,6 +13,9 @@ func (s *Server) topicByID(id [16]byte) (plog.TopicInfo, bool) {
 	if id == ([16]byte{}) {
 		return plog.TopicInfo{}, false
 	}
+	if it, ok := internalTopicByID(id); ok {
+		return it.Info(), true
+	}
 	if name, ok := s.topicIDCache.Load(id); ok {
 		// A deleted and re-created topic has a new id: check it still holds.
 		if info, ok := s.log.Topic(name.(string)); ok && info.UUID == id {
