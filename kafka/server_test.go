@@ -521,10 +521,12 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Unknown API key.
+	// An API key kmsg does not know (those it knows but Zombi does not
+	// implement are answered: TestUnsupportedAPIsAnswerAtOnce).
 	c := e.dial(t)
-	req := kmsg.NewPtrAddPartitionsToTxnRequest()
-	c.send(req, 3)
+	unknown := frame(kmsg.NewPtrMetadataRequest(), 1)
+	binary.BigEndian.PutUint16(unknown[4:], 32000)
+	write(c, unknown)
 	c.expectClosed()
 	// Frame over the size limit.
 	c = e.dial(t)
