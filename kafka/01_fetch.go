@@ -26,6 +26,7 @@ import (
 //     OFFSET_OUT_OF_RANGE with the log start and high watermark.
 //   - Zombi has no transactions: the last stable offset is the high
 //     watermark and read_committed reads the same as read_uncommitted.
+//   - The internal topics: no records, high watermark 0 (internal_topics.go).
 //   - READ on the topic (consumers), else TOPIC_AUTHORIZATION_FAILED for
 //     its partitions, decided once per request.
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
@@ -65,7 +66,10 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			watches = s.fetchWatches(req)
 		}
 		resp, n, records, hasErr, served := s.fetchOnce(req, denied)
-		if !waiting || n >= int(req.MinBytes) || hasErr || len(watches) == 0 {
+		// No watch at all (only internal topics, which never change, or no
+		// partition): wait out max_wait_ms as Kafka does, so that a consumer
+		// polling them does not spin.
+		if !waiting || n >= int(req.MinBytes) || hasErr {
 			if records > 0 {
 				s.st.Read(records, time.Since(start))
 			}
@@ -179,6 +183,12 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			sp.RecordBatches = []byte{}
 			if tcode != 0 {
 				sp.ErrorCode, hasErr = tcode, true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if it, ok := internalTopic(name); ok { // never a record (internal_topics.go)
+				fetchInternal(it, &sp, rp.FetchOffset)
+				hasErr = hasErr || sp.ErrorCode != 0
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

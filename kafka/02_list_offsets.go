@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // ListOffsets (key 2), v0-v11.
@@ -17,6 +18,8 @@ import (
 //     timestamp, from the time index.
 //   - Any other timestamp: the first offset whose record timestamp is at or
 //     after it, and that record's timestamp; -1/-1 when there is none.
+//   - The internal topics are empty: 0 for earliest and latest, -1/-1 for
+//     a timestamp (internal_topics.go).
 //   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED (-1/-1).
 //
 // Version notes:
@@ -69,9 +72,12 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 
 // listOffset resolves one ListOffsets query to an offset and a timestamp.
 func (s *Server) listOffset(topic string, part int32, ts int64) (int64, int64, error) {
-	logStart, hwm, err := s.log.Offsets(topic, part)
+	logStart, hwm, err := s.partitionOffsets(topic, part)
 	if err != nil {
 		return -1, -1, err
+	}
+	if ts >= 0 && plog.IsInternalTopic(topic) {
+		return -1, -1, nil // never a record
 	}
 	switch ts {
 	case tsLatest:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -73,17 +75,51 @@ func (s *Server) describableTopics() []plog.TopicInfo {
 	return topics
 }
 
-// internalTopicError is the message that goes with INVALID_TOPIC_EXCEPTION
-// for an operation refused on an internal topic.
-func internalTopicError(op, name string) *string {
-	var m string
+// internalTopicRefusal is the error of an operation refused on an internal
+// topic: INVALID_TOPIC_EXCEPTION (errorCode), with a message that says why.
+type internalTopicRefusal struct{ msg string }
+
+func (e internalTopicRefusal) Error() string { return e.msg }
+func (e internalTopicRefusal) Unwrap() error { return plog.ErrInternalTopic }
+
+// refuseInternal returns the refusal of op on name when name is an internal
+// topic, else nil.
+func refuseInternal(op, name string) error {
+	if !plog.IsInternalTopic(name) {
+		return nil
+	}
 	switch op {
 	case "produce":
-		m = fmt.Sprintf("Cannot append to internal topic %s", name) // Kafka's words
+		return internalTopicRefusal{fmt.Sprintf("Cannot append to internal topic %s", name)} // Kafka's words
 	case "delete records":
-		m = fmt.Sprintf("Cannot delete records of internal topic %s", name)
-	default:
-		m = fmt.Sprintf("Cannot %s internal topic %s: Zombi keeps group offsets and transactions outside of it", op, name)
+		return internalTopicRefusal{fmt.Sprintf("Cannot delete records of internal topic %s", name)} // Kafka's words
 	}
-	return &m
+	return internalTopicRefusal{fmt.Sprintf("Cannot %s internal topic %s: Zombi keeps group offsets and transaction state outside of it", op, name)}
+}
+
+// partitionOffsets is s.log.Offsets that also answers for the internal
+// topics: their partitions are empty (log start and high watermark 0).
+func (s *Server) partitionOffsets(topic string, part int32) (logStart, hwm int64, err error) {
+	if it, ok := internalTopic(topic); ok {
+		if part < 0 || part >= it.Partitions {
+			return -1, -1, fmt.Errorf("%w: %s/%d", plog.ErrUnknownTopic, topic, part)
+		}
+		return 0, 0, nil
+	}
+	return s.log.Offsets(topic, part)
+}
+
+// fetchInternal answers a Fetch of an internal topic's partition: no
+// records, high watermark, last stable offset and log start 0; an offset
+// other than 0 is out of range, as for any empty partition.
+func fetchInternal(it plog.InternalTopic, sp *kmsg.FetchResponseTopicPartition, offset int64) {
+	switch {
+	case sp.Partition < 0 || sp.Partition >= it.Partitions:
+		sp.ErrorCode = errUnknownTopic
+	case offset != 0:
+		sp.ErrorCode = kerr.OffsetOutOfRange.Code
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = 0, 0, 0
+	default:
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = 0, 0, 0
+	}
 }

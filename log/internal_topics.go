@@ -62,7 +62,7 @@ func init() {
 // ErrInternalTopic refuses an operation on an internal topic that would
 // need it to be a log topic (writing, creating, deleting, reading through
 // the REST API).
-var ErrInternalTopic = errors.New("internal topic: managed by the broker, read-only to clients and not a table")
+var ErrInternalTopic = errors.New("internal topic")
 
 // InternalTopics returns the internal topics, sorted by name. The caller
 // must not modify the Configs maps.
