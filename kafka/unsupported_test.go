@@ -168,3 +168,34 @@ func TestUnsupportedResponseMirrorsRequest(t *testing.T) {
 		t.Fatalf("%d topics mirrored", len(dp.Topics))
 	}
 }
+
+// unsupportedSeeds are fuzz seeds for the unsupported path and the internal
+// topics: every API kmsg knows that no handler registers (at its highest
+// version, empty), two with items to mirror, and requests naming the
+// internal topics.
+func unsupportedSeeds() []kmsg.Request {
+	var out []kmsg.Request
+	for key := int16(0); key <= 100; key++ {
+		if r := kmsg.RequestForKey(key); r != nil {
+			if _, ok := apis[key]; !ok {
+				r.SetVersion(r.MaxVersion())
+				out = append(out, r)
+			}
+		}
+	}
+	apa := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	apa.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "fz", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 1}}}}
+	apa.SetVersion(apa.MaxVersion())
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dp.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "fz", Partitions: []int32{0, 1}}}
+	dp.SetVersion(0)
+	out = append(out, apa, dp)
+	md := kmsg.NewPtrMetadataRequest()
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("__consumer_offsets")}}
+	md.SetVersion(12)
+	pr := produceReq("__transaction_state", 0, -1, mkBatch("x"))
+	pr.SetVersion(9)
+	fr := fetchReq("__consumer_offsets", 0, 0, 1, 10)
+	fr.SetVersion(12)
+	return append(out, md, pr, fr)
+}
