@@ -66,7 +66,7 @@ test: test-deps
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/... ./deploy/...
 
-# franz-go's own pkg/kgo suite alone against a fresh Zombi (about 1.5 min; part
+# franz-go's own pkg/kgo suite alone against a fresh Zombi (about 1 min; part
 # of make test too): compat-tests/kgo_suite_test.go, allow-list
 # compat-tests/kgo-allowlist.txt. KGO_TEST_RECORDS=100000 soaks; the runner's
 # deadline is ZOMBI_KGO_TIMEOUT (default 6m).

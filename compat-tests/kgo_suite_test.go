@@ -34,10 +34,11 @@ import (
 // line). Each pass has its -test.timeout, whose panic names the tests still
 // running, and the whole runner a deadline, ZOMBI_KGO_TIMEOUT (6 minutes
 // unless set), so nothing hangs CI. A failing or hung test that is not
-// allowed fails this test with the tail of its output. About 80 s on 2 cores.
+// allowed fails this test with the tail of its output. About a minute on 2
+// cores.
 func TestFranzGoKgoSuite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: franz-go's suite takes one to two minutes")
+		t.Skip("-short: franz-go's suite takes about a minute")
 	}
 	start := time.Now()
 	budget := 6 * time.Minute
