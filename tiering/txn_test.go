@@ -295,3 +295,48 @@ func TestManifestAbortedChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestAbortedChunks: aborted lists survive sealing into chunks and
+// loading back; a chunk that holds some is version 2, one without stays 1,
+// and the head is version 3 while any segment lists some.
+func TestManifestAbortedChunks(t *testing.T) {
+	setChunkSegments(t, 2)
+	st := newMemStore()
+	m := &Manifest{Topic: "t", Partition: 0, Partitions: 1}
+	for i := int64(0); i < 5; i++ {
+		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10), Start: i * 10, End: i*10 + 10}
+		if i < 2 { // the first chunk's
+			s.Aborted = AbortedList{{ProducerID: i, FirstOffset: i * 10, LastOffset: i*10 + 3, StableAt: i*10 + 4}}
+		}
+		m.Segments = append(m.Segments, s)
+		m.End = s.End
+		if _, err := saveManifest(context.Background(), st, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &manifestHead{}
+	body, _ := st.Get(context.Background(), manifestKey("t", 0), 0, -1)
+	if err := json.Unmarshal(body, h); err != nil || h.Version != abortedManifestVersion || len(h.Chunks) != 2 {
+		t.Fatalf("head: version %d, %d chunks (%v)", h.Version, len(h.Chunks), err)
+	}
+	for i, want := range []int{abortedChunkVersion, chunkVersion} {
+		var c manifestChunk
+		body, _ := st.Get(context.Background(), h.Chunks[i].Key, 0, -1)
+		if err := json.Unmarshal(body, &c); err != nil || c.Version != want {
+			t.Fatalf("chunk %d: version %d, want %d (%v)", i, c.Version, want, err)
+		}
+	}
+	ms, err := loadManifests(context.Background(), st)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("load: %v", err)
+	}
+	if !reflect.DeepEqual(ms[0].Segments, m.Segments) {
+		t.Fatalf("loaded segments\n got %+v\nwant %+v", ms[0].Segments, m.Segments)
+	}
+	// Once the segments that list some expire, the head is version 2 again.
+	m.Segments = append([]SegmentMeta(nil), m.Segments[2:]...)
+	m.LogStart = 20
+	if dropped, err := saveManifest(context.Background(), st, m); err != nil || m.Version != manifestVersion || len(dropped) != 1 {
+		t.Fatalf("save after expiry: version %d, %d chunks dropped, %v", m.Version, len(dropped), err)
+	}
+}
