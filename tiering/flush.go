@@ -255,6 +255,12 @@ func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs 
 	if len(aborted) > 0 {
 		seg.meta.Aborted = aborted
 	}
+	// A trim past start (DeleteRecords) since the batches were read may have
+	// taken index entries with it: not this segment, then. The next flush
+	// moves the cold start past the deleted range.
+	if hs, err := t.l.HotStart(ps.topic, ps.part); err != nil || hs > start {
+		return fmt.Errorf("%w: %s/%d: hot log start moved past %d while flushing", errHotRead, ps.topic, ps.part, start)
+	}
 	if err := t.st.Put(ctx, seg.meta.Key, seg.body); err != nil {
 		return err
 	}
