@@ -2,9 +2,7 @@ package log
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"testing"
 
 	"github.com/zombi-dev/zombi/log/batch"
@@ -18,8 +16,7 @@ func txnBatch(pid int64, epoch int16, seq int32, n int) []byte {
 		b.Add(1000, nil, []byte("v"), nil)
 	}
 	raw := append([]byte(nil), b.Bytes()...)
-	raw[22] |= batch.TransactionalMask // attributes (int16 at 21): low byte
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	batch.SetTransactional(raw)
 	return raw
 }
 
@@ -56,9 +53,9 @@ func TestTxnCommitAbortAndLSO(t *testing.T) {
 	if _, err := l.CreateTopic("t", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	appendOne(t, l, "t", 0, oneRecord(1, "", "plain"))           // 0
-	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 2))                // 1-2: txn A (pid 7)
-	appendOne(t, l, "t", 0, txnBatch(8, 0, 0, 1))                // 3: txn B (pid 8)
+	appendOne(t, l, "t", 0, oneRecord(1, "", "plain")) // 0
+	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 2))      // 1-2: txn A (pid 7)
+	appendOne(t, l, "t", 0, txnBatch(8, 0, 0, 1))      // 3: txn B (pid 8)
 	if lso, _ := l.LastStable("t", 0); lso != 1 {
 		t.Fatalf("LSO with A open = %d, want 1", lso)
 	}
