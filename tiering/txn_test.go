@@ -2,10 +2,8 @@ package tiering
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"reflect"
 	"strings"
 	"testing"
@@ -28,8 +26,7 @@ func txnRecords(pid int64, n int) []byte {
 		b.Add(1000, nil, []byte(fmt.Sprintf("tx%d-%d", pid, i)), nil)
 	}
 	raw := append([]byte(nil), b.Bytes()...)
-	raw[22] |= batch.TransactionalMask // attributes (int16 at 21): low byte
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	batch.SetTransactional(raw)
 	return raw
 }
 
