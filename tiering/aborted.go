@@ -73,9 +73,9 @@ func hasAborted(segs []SegmentMeta) bool {
 }
 
 // AbortedTxns returns the cold aborted transactions with LastOffset >= from
-// and FirstOffset < upTo (log.ColdAborted). It walks the segments from the
-// one that may hold from's marker on, and stops at the first entry whose
-// StableAt reaches upTo: every later abort began after it.
+// and FirstOffset < upTo (log.ColdAborted). It walks them from the first
+// marker at or after from and stops at the first entry whose StableAt
+// reaches upTo: every later abort began after it.
 func (t *Tier) AbortedTxns(_ context.Context, topic string, part int32, from, upTo int64) ([]plog.AbortedTxn, error) {
 	ps := t.lookup(topic, part)
 	if ps == nil {
@@ -85,19 +85,36 @@ func (t *Tier) AbortedTxns(_ context.Context, topic string, part int32, from, up
 	if m == nil {
 		return nil, nil
 	}
+	all := ps.abortedOf(m)
 	var out []plog.AbortedTxn
-	for i := sort.Search(len(m.Segments), func(i int) bool { return m.Segments[i].End > from }); i < len(m.Segments); i++ {
-		for _, a := range m.Segments[i].Aborted {
-			if a.LastOffset < from {
-				continue
-			}
-			if a.FirstOffset < upTo {
-				out = append(out, a)
-			}
-			if a.StableAt >= upTo {
-				return out, nil
-			}
+	for _, a := range all[sort.Search(len(all), func(i int) bool { return all[i].LastOffset >= from }):] {
+		if a.FirstOffset < upTo {
+			out = append(out, a)
+		}
+		if a.StableAt >= upTo {
+			break
 		}
 	}
 	return out, nil
+}
+
+// abortedIndex is every aborted transaction a manifest's segments list, in
+// marker order: a lookup skips the segments without any in one search.
+type abortedIndex struct {
+	man     *Manifest
+	entries []plog.AbortedTxn
+}
+
+// abortedOf returns the aborted transactions of m, the partition's manifest,
+// built once per manifest (readers racing to build it store equal copies).
+func (ps *partState) abortedOf(m *Manifest) []plog.AbortedTxn {
+	if ix := ps.aborted.Load(); ix != nil && ix.man == m {
+		return ix.entries
+	}
+	var all []plog.AbortedTxn
+	for _, s := range m.Segments {
+		all = append(all, s.Aborted...)
+	}
+	ps.aborted.Store(&abortedIndex{man: m, entries: all})
+	return all
 }

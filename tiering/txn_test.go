@@ -246,6 +246,14 @@ func TestAbortedTxnsLookup(t *testing.T) {
 			t.Errorf("AbortedTxns(%d, %d) = %v, want %v", c.from, c.upTo, got, c.want)
 		}
 	}
+	// A new manifest (retention dropped the first three segments) is what
+	// the next lookup sees, not the index of the old one.
+	m2 := m.clone()
+	m2.Segments, m2.LogStart = m.Segments[3:], 30
+	ps.man.Store(m2)
+	if got := pids(0, 100); !reflect.DeepEqual(got, []int64{5}) {
+		t.Errorf("after retention: AbortedTxns(0, 100) = %v, want [5]", got)
+	}
 	if got, err := tr.AbortedTxns(context.Background(), "other", 0, 0, 10); err != nil || got != nil {
 		t.Fatalf("unknown partition: %v %v", got, err)
 	}
