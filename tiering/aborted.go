@@ -62,6 +62,15 @@ func checkAborted(s SegmentMeta) error {
 	return nil
 }
 
+// countAborted is how many aborted transactions segs list.
+func countAborted(segs []SegmentMeta) int {
+	n := 0
+	for _, s := range segs {
+		n += len(s.Aborted)
+	}
+	return n
+}
+
 // hasAborted reports whether any of segs carries aborted transactions.
 func hasAborted(segs []SegmentMeta) bool {
 	for _, s := range segs {

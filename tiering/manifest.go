@@ -85,6 +85,12 @@ const (
 // that tests can lower it.
 var manifestChunkSegments = 256
 
+// sealAbortedEntries: a head tail whose segments list this many aborted
+// transactions is sealed whole into a chunk, so that the head stays small
+// (a few hundred KiB) under a workload that aborts often. A variable so that
+// tests can lower it.
+var sealAbortedEntries = 10000
+
 // loadConcurrency bounds the GETs of heads and chunks loadManifests runs at
 // once.
 const loadConcurrency = 8
@@ -229,6 +235,13 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 			return nil, err
 		}
 		chunks = append(chunks, ref)
+	}
+	if len(rest) > 0 && countAborted(rest) >= sealAbortedEntries {
+		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest)
+		if err != nil {
+			return nil, err
+		}
+		chunks, rest = append(chunks, ref), nil
 	}
 	version := manifestVersion
 	if hasAborted(m.Segments) {

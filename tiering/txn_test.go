@@ -345,3 +345,35 @@ func TestManifestAbortedChunks(t *testing.T) {
 		t.Fatalf("save after expiry: version %d, %d chunks dropped, %v", m.Version, len(dropped), err)
 	}
 }
+
+// TestManifestAbortedSealsEarly: a head tail listing sealAbortedEntries
+// aborted transactions is sealed whole, so the head stays small; the
+// manifest reads back the same.
+func TestManifestAbortedSealsEarly(t *testing.T) {
+	old := sealAbortedEntries
+	sealAbortedEntries = 3
+	t.Cleanup(func() { sealAbortedEntries = old })
+	st := newMemStore()
+	m := &Manifest{Topic: "t", Partition: 0, Partitions: 1}
+	for i := int64(0); i < 4; i++ {
+		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10), Start: i * 10, End: i*10 + 10}
+		if i != 1 {
+			s.Aborted = AbortedList{{ProducerID: 1, FirstOffset: i * 10, LastOffset: i*10 + 1, StableAt: i*10 + 2}}
+		}
+		m.Segments = append(m.Segments, s)
+		m.End = s.End
+		if _, err := saveManifest(context.Background(), st, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sealed after the fourth segment (the third entry): [0, 40) in one chunk.
+	h := &manifestHead{}
+	body, _ := st.Get(context.Background(), manifestKey("t", 0), 0, -1)
+	if err := json.Unmarshal(body, h); err != nil || len(h.Chunks) != 1 || h.Chunks[0].Start != 0 || h.Chunks[0].End != 40 || len(h.Segments) != 0 {
+		t.Fatalf("head: %v, chunks %+v, %d segments in the tail", err, h.Chunks, len(h.Segments))
+	}
+	ms, err := loadManifests(context.Background(), st)
+	if err != nil || len(ms) != 1 || !reflect.DeepEqual(ms[0].Segments, m.Segments) {
+		t.Fatalf("load: %v", err)
+	}
+}
