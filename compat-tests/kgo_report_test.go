@@ -31,7 +31,8 @@ const (
 	kgoPass    kgoStatus = "pass"
 	kgoFail    kgoStatus = "fail"
 	kgoSkip    kgoStatus = "skip"
-	kgoHung    kgoStatus = "hung" // still running when the pass ended (-test.timeout, a crash)
+	kgoHung    kgoStatus = "hung"    // still running when the pass ended (-test.timeout, a crash)
+	kgoNotRun  kgoStatus = "not run" // waiting (t.Parallel) when the pass ended
 )
 
 // kgoResult is one test or subtest (Parent/Sub, as go test names them).
@@ -41,6 +42,7 @@ type kgoResult struct {
 	elapsed time.Duration
 	tail    []string // its last kgoTailLines output lines
 	skipMsg string   // why it skipped (setSkipMessages)
+	paused  bool     // t.Parallel: waiting for its turn
 }
 
 // kgoRun is what one kgo.test process reported.
@@ -80,10 +82,16 @@ func readKgoEvents(r io.Reader) (*kgoRun, error) {
 		var ev kgoEvent
 		if err := dec.Decode(&ev); err != nil {
 			if errors.Is(err, io.EOF) {
-				// The process ended (killed, or a panic) without their result.
+				// The process ended (killed, or a panic) without their
+				// result. A timeout's panic named those that were running
+				// (hung already); the others were waiting for their turn.
 				for _, res := range run.results {
 					if res.status == kgoRunning {
-						res.status = kgoHung
+						if run.timedOut != "" || res.paused {
+							res.status = kgoNotRun
+						} else {
+							res.status = kgoHung
+						}
 					}
 				}
 				return run, nil
@@ -93,6 +101,8 @@ func readKgoEvents(r io.Reader) (*kgoRun, error) {
 		switch ev.Action {
 		case "run":
 			get(ev.Test)
+		case "pause", "cont":
+			get(ev.Test).paused = ev.Action == "pause"
 		case "pass", "fail", "skip":
 			if ev.Test == "" {
 				continue // the package's result; the exit status says it too
@@ -211,7 +221,7 @@ func parseKgoAllowlist(r io.Reader) (map[string]string, error) {
 		name := strings.Fields(line)[0]
 		reason := strings.TrimSpace(line[len(name):])
 		switch {
-		case !strings.HasPrefix(name, "Test"):
+		case !strings.HasPrefix(name, "Test") && !strings.HasPrefix(name, "Fuzz"):
 			return nil, fmt.Errorf("line %d: %q is not a test name (want \"TestName  reason\")", n, name)
 		case reason == "":
 			return nil, fmt.Errorf("line %d: %s has no reason: each entry says why it may fail", n, name)
@@ -322,7 +332,7 @@ func judgeKgo(results map[string]*kgoResult, listed []string, allow map[string]s
 	// Tests that never ran: the pass ended (crash, timeout) before them.
 	var notRun []string
 	for _, name := range listed {
-		if strings.HasPrefix(name, "Test") && results[name] == nil && allowedBy(name) == "" {
+		if r := results[name]; (r == nil || r.status == kgoNotRun) && allowedBy(name) == "" {
 			notRun = append(notRun, name)
 		}
 	}
@@ -338,7 +348,7 @@ func judgeKgo(results map[string]*kgoResult, listed []string, allow map[string]s
 	for _, n := range names {
 		r := results[n]
 		switch {
-		case r == nil:
+		case r == nil || r.status == kgoNotRun:
 			rep.notes = append(rep.notes, fmt.Sprintf("allow-listed %s did not run (%s)", n, allow[n]))
 		case r.status == kgoPass:
 			rep.notes = append(rep.notes, fmt.Sprintf("allow-listed %s passes now (%s): remove its line from kgo-allowlist.txt (it said: %s)", n, r.elapsed.Round(10*time.Millisecond), allow[n]))
@@ -362,7 +372,7 @@ const kgoQuick = 100 * time.Millisecond
 // kgoSummary is the table of the run: a line per top-level test (but the
 // quick passing ones), the subtests that did not pass beneath their test,
 // then the counts.
-func kgoSummary(results map[string]*kgoResult, rep kgoReport, allow map[string]string) string {
+func kgoSummary(results map[string]*kgoResult, listed []string, rep kgoReport, allow map[string]string) string {
 	rank := map[kgoStatus]int{kgoFail: 0, kgoHung: 0, kgoRunning: 1, kgoSkip: 3, kgoPass: 4}
 	verdict := func(r *kgoResult) (string, int) {
 		if rep.allowed[r.name] {
@@ -372,7 +382,16 @@ func kgoSummary(results map[string]*kgoResult, rep kgoReport, allow map[string]s
 	}
 	var tops []*kgoResult
 	subs := map[string][]*kgoResult{}
+	notRun := 0 // named in the failure, not listed here
+	for _, name := range listed {
+		if r := results[name]; r == nil || r.status == kgoNotRun {
+			notRun++
+		}
+	}
 	for _, r := range results {
+		if r.status == kgoNotRun {
+			continue
+		}
 		if strings.Contains(r.name, "/") {
 			if r.status != kgoPass {
 				subs[topLevel(r.name)] = append(subs[topLevel(r.name)], r)
@@ -432,7 +451,11 @@ func kgoSummary(results map[string]*kgoResult, rep kgoReport, allow map[string]s
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(&b, "%d top-level tests:", len(tops))
+	if notRun > 0 {
+		keys = append(keys, string(kgoNotRun))
+		count[string(kgoNotRun)] = notRun
+	}
+	fmt.Fprintf(&b, "%d top-level tests:", len(tops)+notRun)
 	for _, k := range keys {
 		fmt.Fprintf(&b, " %s %d,", k, count[k])
 	}
@@ -502,6 +525,8 @@ func TestKgoEventsAndVerdict(t *testing.T) {
 		ev("run", "TestTxnEtl", "", 0),
 		ev("run", "TestDirectPartitionPurge", "", 0),
 		ev("output", "TestDirectPartitionPurge", "    consumer_test.go:1: waiting\n", 0),
+		ev("run", "TestWaiting", "", 0),
+		ev("pause", "TestWaiting", "", 0),
 		ev("output", "TestTxnEtl", "panic: test timed out after 15s\n", 0),
 		ev("output", "TestTxnEtl", "\trunning tests:\n", 0),
 		ev("output", "TestTxnEtl", "\t\tTestTxnEtl (15s)\n", 0),
@@ -521,6 +546,7 @@ func TestKgoEventsAndVerdict(t *testing.T) {
 	for name, want := range map[string]kgoStatus{
 		"TestPing": kgoPass, "TestShareGroup": kgoSkip, "TestGroupETL/range/848": kgoFail,
 		"TestTxnEtl": kgoHung, "TestDirectPartitionPurge": kgoHung, "TestConsumeRegex": kgoPass,
+		"TestWaiting": kgoNotRun,
 	} {
 		if got := run.results[name]; got == nil || got.status != want {
 			t.Errorf("%s: got %+v, want %s", name, got, want)
@@ -543,12 +569,12 @@ func TestKgoEventsAndVerdict(t *testing.T) {
 		t.Errorf("TestTxnEtl kept the panic's lines: %q", tail)
 	}
 	allow := map[string]string{"TestTxnEtl": "no coordinator", "TestConsumeRegex": "no internal topics", "TestGroupETL/range/848": "no 848"}
-	listed := []string{"TestPing", "TestShareGroup", "TestGroupETL", "TestIssue337", "TestConsumeRegex", "TestTxnEtl", "TestDirectPartitionPurge", "TestNeverRan"}
+	listed := []string{"TestPing", "TestShareGroup", "TestGroupETL", "TestIssue337", "TestConsumeRegex", "TestTxnEtl", "TestDirectPartitionPurge", "TestWaiting", "TestNeverRan"}
 	rep := judgeKgo(run.results, listed, allow)
 	if len(rep.failures) != 3 {
-		t.Fatalf("failures %d, want 3 (TestDirectPartitionPurge hung, TestIssue337, TestNeverRan not run):\n%s", len(rep.failures), strings.Join(rep.failures, "\n"))
+		t.Fatalf("failures %d, want 3 (TestDirectPartitionPurge hung, TestIssue337, TestWaiting and TestNeverRan not run):\n%s", len(rep.failures), strings.Join(rep.failures, "\n"))
 	}
-	for i, want := range []string{"TestDirectPartitionPurge hung", "TestIssue337 failed (2.5s)", "1 tests did not run (the pass ended before them): TestNeverRan"} {
+	for i, want := range []string{"TestDirectPartitionPurge hung", "TestIssue337 failed (2.5s)", "2 tests did not run (the pass ended before them): TestWaiting TestNeverRan"} {
 		if !strings.Contains(rep.failures[i], want) {
 			t.Errorf("failure %d = %q, want %q in it", i, rep.failures[i], want)
 		}
@@ -564,8 +590,8 @@ func TestKgoEventsAndVerdict(t *testing.T) {
 	if len(rep.notes) != 1 || !strings.Contains(rep.notes[0], "allow-listed TestConsumeRegex passes now") {
 		t.Errorf("notes %q", rep.notes)
 	}
-	sum := kgoSummary(run.results, rep, allow)
-	for _, want := range []string{"TestShareGroup", "broker does not support share groups", "allowed hung", "allowed fail", "TestConsumeRegex", "(1 more)                  pass", "TestConsumeRegex          pass          0.05s        allow-listed, passes now", "7 top-level tests: allowed fail 1, allowed hung 1, fail 1, hung 1, pass 2, skip 1"} {
+	sum := kgoSummary(run.results, listed, rep, allow)
+	for _, want := range []string{"TestShareGroup", "broker does not support share groups", "allowed hung", "allowed fail", "TestConsumeRegex", "(1 more)                  pass", "TestConsumeRegex          pass          0.05s        allow-listed, passes now", "9 top-level tests: allowed fail 1, allowed hung 1, fail 1, hung 1, pass 2, skip 1, not run 2"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}

@@ -149,7 +149,7 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	setSkipMessages(results, sourceLines(pkgDir))
 	rep := judgeKgo(results, listed, allow)
 	t.Logf("franz-go %s pkg/kgo against Zombi, KGO_TEST_RECORDS=%d: built in %.1f s, package pass %.1f s, runner %.1f s wall\n%s",
-		version, records, built.Seconds(), passes[0].wall.Seconds(), time.Since(start).Seconds(), kgoSummary(results, rep, allow))
+		version, records, built.Seconds(), passes[0].wall.Seconds(), time.Since(start).Seconds(), kgoSummary(results, listed, rep, allow))
 	for _, n := range rep.notes {
 		t.Log(n)
 	}
@@ -170,7 +170,8 @@ func franzGoModule(ctx context.Context, t *testing.T) (dir, version string) {
 	return dir, version
 }
 
-// listKgoTests is the binary's top-level tests.
+// listKgoTests is the binary's top-level tests (fuzz targets run their seeds
+// as tests; benchmarks and examples are left out).
 func listKgoTests(ctx context.Context, t *testing.T, bin, dir string) []string {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, "-test.list=.*")
@@ -181,7 +182,7 @@ func listKgoTests(ctx context.Context, t *testing.T, bin, dir string) []string {
 	}
 	var names []string
 	for _, l := range strings.Fields(string(out)) {
-		if strings.HasPrefix(l, "Test") {
+		if strings.HasPrefix(l, "Test") || strings.HasPrefix(l, "Fuzz") {
 			names = append(names, l)
 		}
 	}
