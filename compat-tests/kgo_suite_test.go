@@ -94,6 +94,9 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	deadline, _ := ctx.Deadline()
 	// Room after the pass's own timeout for its panic to name the hung tests.
 	passTimeout := time.Until(deadline) - 30*time.Second
+	if passTimeout < 10*time.Second { // -test.timeout=0 would mean none
+		t.Fatalf("ZOMBI_KGO_TIMEOUT=%s leaves %s for the suite after the build: too little", budget, passTimeout)
+	}
 	ownTimeout := min(75*time.Second, passTimeout)
 
 	type pass struct {
