@@ -79,8 +79,11 @@ func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) 
 		return -1, -1, err
 	}
 	if plog.IsInternalTopic(topic) { // empty, never a record
-		if ts == tsLatest || ts == tsEarliest || ts == tsEarliestLocal {
+		switch {
+		case ts == tsLatest || ts == tsEarliest || ts == tsEarliestLocal:
 			return 0, -1, nil
+		case ts < 0 && ts != tsMaxTimestamp:
+			return -1, -1, errInvalidTimestamp
 		}
 		return -1, -1, nil
 	}

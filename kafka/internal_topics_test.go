@@ -276,3 +276,24 @@ func TestInternalTopicsKadm(t *testing.T) {
 		t.Fatalf("produce: %v", err)
 	}
 }
+
+// TestInternalTopicsACL: the internal topics are described under the same
+// DESCRIBE ACL as any topic, and producing to them needs WRITE first.
+func TestInternalTopicsACL(t *testing.T) {
+	e := startAuthServer(t)
+	e.grant(t, "erin", topicR, "__consumer_offsets", litACL, kmsg.ACLOperationDescribe)
+	c := e.dial(t)
+	md := c.doAs("erin", kmsg.NewPtrMetadataRequest(), 12).(*kmsg.MetadataResponse)
+	if len(md.Topics) != 1 || *md.Topics[0].Topic != "__consumer_offsets" || !md.Topics[0].IsInternal {
+		t.Fatalf("all topics as erin: %+v", md.Topics)
+	}
+	named := kmsg.NewPtrMetadataRequest()
+	named.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("__transaction_state")}}
+	md = c.doAs("erin", named, 12).(*kmsg.MetadataResponse)
+	wantCode(t, "metadata of an internal topic without DESCRIBE", md.Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	p := c.doAs("erin", produceReq("__consumer_offsets", 0, -1, mkBatch("x")), 9).(*kmsg.ProduceResponse)
+	wantCode(t, "produce without WRITE", p.Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	e.grant(t, "erin", topicR, "__consumer_offsets", litACL, kmsg.ACLOperationWrite)
+	p = c.doAs("erin", produceReq("__consumer_offsets", 0, -1, mkBatch("x")), 9).(*kmsg.ProduceResponse)
+	wantCode(t, "produce with WRITE", p.Topics[0].Partitions[0].ErrorCode, kerr.InvalidTopicException)
+}
