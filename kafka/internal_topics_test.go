@@ -236,6 +236,26 @@ func TestInternalTopicsReadOnly(t *testing.T) {
 	if el := time.Since(start); fr.ErrorCode != 0 || el < 250*time.Millisecond || el > 5*time.Second {
 		t.Fatalf("long poll: code %d after %v", fr.ErrorCode, el)
 	}
+	// Group offsets are unaffected: a simple commit on an internal topic's
+	// partition is stored, fetched and deleted as any other.
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Group, oc.Generation = "g", -1
+	oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: name, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 0}}}}
+	if got := c.do(oc, 8).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; got != 0 {
+		t.Fatalf("offset commit: %d", got)
+	}
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = "g"
+	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: name, Partitions: []int32{1}}}
+	if got := c.do(of, 7).(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || got.Offset != 0 {
+		t.Fatalf("offset fetch: %+v", got)
+	}
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "g"
+	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: name, Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 1}}}}
+	if r := c.do(od, 0).(*kmsg.OffsetDeleteResponse); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("offset delete: %+v", r)
+	}
 	if _, ok := e.l.Topic(name); ok {
 		t.Fatal("a log topic was created")
 	}
