@@ -78,17 +78,12 @@ func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) 
 	if err != nil {
 		return -1, -1, err
 	}
-	if plog.IsInternalTopic(topic) { // empty, never a record
-		switch {
-		case ts == tsLatest || ts == tsEarliest || ts == tsEarliestLocal:
-			return 0, -1, nil
-		case ts < 0 && ts != tsMaxTimestamp:
-			return -1, -1, errInvalidTimestamp
-		}
-		return -1, -1, nil
+	internal := plog.IsInternalTopic(topic)
+	if ts >= 0 && internal {
+		return -1, -1, nil // never a record
 	}
 	limit := hwm
-	if committed {
+	if committed && !internal {
 		if limit, err = s.log.LastStable(topic, part); err != nil {
 			return -1, -1, err
 		}
