@@ -250,6 +250,11 @@ func TestInternalTopicsReadOnly(t *testing.T) {
 	if got := c.do(of, 7).(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || got.Offset != 0 {
 		t.Fatalf("offset fetch: %+v", got)
 	}
+	of10 := kmsg.NewPtrOffsetFetchRequest()
+	of10.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "g"}} // all topics, by id
+	if g := c.do(of10, 10).(*kmsg.OffsetFetchResponse).Groups[0]; len(g.Topics) != 1 || g.Topics[0].TopicID != it.UUID {
+		t.Fatalf("offset fetch v10 of all topics: %+v", g)
+	}
 	od := kmsg.NewPtrOffsetDeleteRequest()
 	od.Group = "g"
 	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: name, Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 1}}}}
