@@ -453,19 +453,21 @@ func (l *Log) AbortedIn(topic string, part int32, from, to int64) ([]AbortedTxn,
 func Committed(rr ReadResult) []Batch {
 	out := make([]Batch, 0, len(rr.Batches))
 	for _, b := range rr.Batches {
-		h, err := batch.ReadHeader(b.Raw)
-		if err != nil {
-			continue // Read validated it: cannot happen
+		if rr.Keeps(b) {
+			out = append(out, b)
 		}
-		if h.IsControl() {
-			continue
-		}
-		if h.IsTransactional() && isAborted(rr.Aborted, h.ProducerID, b.BaseOffset) {
-			continue
-		}
-		out = append(out, b)
 	}
 	return out
+}
+
+// Keeps reports whether a read_committed consumer keeps batch b of rr: not
+// a control batch, not a batch of an aborted transaction.
+func (rr ReadResult) Keeps(b Batch) bool {
+	h, err := batch.ReadHeader(b.Raw)
+	if err != nil || h.IsControl() {
+		return false // a stored batch was validated: err cannot happen
+	}
+	return !h.IsTransactional() || !isAborted(rr.Aborted, h.ProducerID, b.BaseOffset)
 }
 
 func isAborted(aborted []AbortedTxn, pid, offset int64) bool {

@@ -2,9 +2,7 @@ package log
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"testing"
 
 	"github.com/zombi-dev/zombi/log/batch"
@@ -18,8 +16,7 @@ func txnBatch(pid int64, epoch int16, seq int32, n int) []byte {
 		b.Add(1000, nil, []byte("v"), nil)
 	}
 	raw := append([]byte(nil), b.Bytes()...)
-	raw[22] |= batch.TransactionalMask // attributes (int16 at 21): low byte
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	batch.SetTransactional(raw)
 	return raw
 }
 

@@ -42,3 +42,11 @@ func MarkerType(key []byte) (typ int16, ok bool) {
 	typ = int16(be.Uint16(key[2:]))
 	return typ, typ == MarkerAbort || typ == MarkerCommit
 }
+
+// SetTransactional marks batch b as part of a transaction (the attribute a
+// transactional producer sets) and recomputes its CRC: for tools and tests
+// that build transactional batches with Builder.
+func SetTransactional(b []byte) {
+	be.PutUint16(b[offAttributes:], be.Uint16(b[offAttributes:])|TransactionalMask)
+	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+}
