@@ -525,10 +525,10 @@ func TestConnectionClosedOnBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Unknown API key.
+	// Unknown API key (WriteTxnMarkers: broker to broker, never served).
 	c := e.dial(t)
-	req := kmsg.NewPtrAddPartitionsToTxnRequest()
-	c.send(req, 3)
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	c.send(req, 1)
 	c.expectClosed()
 	// Frame over the size limit.
 	c = e.dial(t)
