@@ -439,3 +439,60 @@ func TestTxnRestart(t *testing.T) {
 	c = (&testEnv{l: l, addr: addr}).dial(t)
 	wantCode(t, "the timed-out producer commits", endTxn(t, c, 3, "rs", pid, ep, true), kerr.ProducerFenced)
 }
+
+// TestTxnACL: the transactional id is a resource (DESCRIBE to find its
+// coordinator and describe it, WRITE to use it), topics need WRITE to be
+// added, groups READ, and the batched broker form of AddPartitionsToTxn
+// CLUSTER_ACTION.
+func TestTxnACL(t *testing.T) {
+	e := startAuthServer(t)
+	e.createTopics(t, "orders")
+	c := e.dial(t)
+	txnR := kmsg.ACLResourceTypeTransactionalId
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey, fc.CoordinatorType = "tx", 1
+	wantCode(t, "find coordinator without DESCRIBE", c.doAs("bob", fc, 3).(*kmsg.FindCoordinatorResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+	id := "tx"
+	ireq := kmsg.NewPtrInitProducerIDRequest()
+	ireq.TransactionalID, ireq.TransactionTimeoutMillis, ireq.ProducerID, ireq.ProducerEpoch = &id, 10_000, -1, -1
+	wantCode(t, "init without WRITE", c.doAs("bob", ireq, 4).(*kmsg.InitProducerIDResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+	e.grant(t, "bob", txnR, "tx", litACL, kmsg.ACLOperationWrite)
+	wantCode(t, "find coordinator with WRITE (implies DESCRIBE)", c.doAs("bob", fc, 3).(*kmsg.FindCoordinatorResponse).ErrorCode, nil)
+	ip := c.doAs("bob", ireq, 4).(*kmsg.InitProducerIDResponse)
+	wantCode(t, "init", ip.ErrorCode, nil)
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID, ap.ProducerID, ap.ProducerEpoch = "tx", ip.ProducerID, ip.ProducerEpoch
+	ap.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "orders", Partitions: []int32{0}}}
+	wantCode(t, "add a topic without WRITE", c.doAs("bob", ap, 3).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	e.grant(t, "bob", topicR, "orders", litACL, kmsg.ACLOperationWrite)
+	wantCode(t, "add", c.doAs("bob", ap, 3).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode, nil)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "tx", ip.ProducerID, ip.ProducerEpoch, "g"
+	wantCode(t, "add offsets without READ on the group", c.doAs("bob", ao, 3).(*kmsg.AddOffsetsToTxnResponse).ErrorCode, kerr.GroupAuthorizationFailed)
+	pr := produceReq("orders", 0, -1, mkBatch("x"))
+	other := "other"
+	pr.TransactionID = &other
+	wantCode(t, "produce with a transactional id not WRITE-able", c.doAs("bob", pr, 9).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+	v4 := kmsg.NewPtrAddPartitionsToTxnRequest()
+	v4.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{{TransactionalID: "tx", ProducerID: ip.ProducerID, ProducerEpoch: ip.ProducerEpoch, VerifyOnly: true}}
+	wantCode(t, "broker form without CLUSTER_ACTION", c.doAs("bob", v4, 4).(*kmsg.AddPartitionsToTxnResponse).ErrorCode, kerr.ClusterAuthorizationFailed)
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "tx", ip.ProducerID, ip.ProducerEpoch, true
+	wantCode(t, "end as another user", c.doAs("eve", end, 3).(*kmsg.EndTxnResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+	wantCode(t, "end", c.doAs("bob", end, 3).(*kmsg.EndTxnResponse).ErrorCode, nil)
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{"tx"}
+	wantCode(t, "describe without DESCRIBE", c.doAs("eve", dt, 0).(*kmsg.DescribeTransactionsResponse).TransactionStates[0].ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+	wantCode(t, "describe", c.doAs("bob", dt, 0).(*kmsg.DescribeTransactionsResponse).TransactionStates[0].ErrorCode, nil)
+	lt := kmsg.NewPtrListTransactionsRequest()
+	lt.DurationFilterMillis = -1
+	if n := len(c.doAs("eve", lt, 1).(*kmsg.ListTransactionsResponse).TransactionStates); n != 0 {
+		t.Fatalf("eve lists %d transactions", n)
+	}
+	if n := len(c.doAs("bob", lt, 1).(*kmsg.ListTransactionsResponse).TransactionStates); n != 1 {
+		t.Fatalf("bob lists %d transactions", n)
+	}
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dp.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "orders", Partitions: []int32{0}}}
+	wantCode(t, "describe producers without READ", c.doAs("eve", dp, 0).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+}
