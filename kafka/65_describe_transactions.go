@@ -1,10 +1,14 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // DescribeTransactions (key 65), v0.
@@ -45,7 +49,11 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Reque
 		}
 		st.State, st.TimeoutMillis, st.StartTimestamp = string(info.State), info.TimeoutMs, info.StartMs
 		st.ProducerID, st.ProducerEpoch = info.ProducerID, info.ProducerEpoch
-		for _, tp := range info.Partitions {
+		parts := info.Partitions
+		slices.SortFunc(parts, func(a, b plog.TopicPartition) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+		for _, tp := range parts {
 			if n := len(st.Topics); n > 0 && st.Topics[n-1].Topic == tp.Topic {
 				st.Topics[n-1].Partitions = append(st.Topics[n-1].Partitions, tp.Partition)
 				continue

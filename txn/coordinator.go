@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -75,9 +76,9 @@ type Coordinator struct {
 	cfg    Config
 	logger *slog.Logger
 
-	startMu sync.Mutex // Start and Close
-	started bool
-	closed  bool // for good: Start refuses
+	startMu sync.Mutex  // Start and Close
+	started atomic.Bool // read on every request without startMu
+	closed  bool        // for good: Start refuses
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -114,7 +115,7 @@ var ErrClosed = errors.New("transaction coordinator closed")
 func (c *Coordinator) Start() error {
 	c.startMu.Lock()
 	defer c.startMu.Unlock()
-	if c.started {
+	if c.started.Load() {
 		return nil
 	}
 	if c.closed {
@@ -171,17 +172,13 @@ func (c *Coordinator) Start() error {
 	c.mu.Unlock()
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	go c.expireLoop(c.stop, c.done)
-	c.started = true
+	c.started.Store(true)
 	c.logger.Info("transaction coordinator started", "transactional_ids", len(txns), "aborted_on_recovery", len(orphans))
 	return nil
 }
 
 // Started reports whether Start succeeded and Close has not been called.
-func (c *Coordinator) Started() bool {
-	c.startMu.Lock()
-	defer c.startMu.Unlock()
-	return c.started
-}
+func (c *Coordinator) Started() bool { return c.started.Load() }
 
 // Close stops the timeout checker and waits for it; ongoing transactions
 // stay as stored. The coordinator cannot be started again.
@@ -189,12 +186,12 @@ func (c *Coordinator) Close() {
 	c.startMu.Lock()
 	defer c.startMu.Unlock()
 	c.closed = true
-	if !c.started {
+	if !c.started.Load() {
 		return
 	}
 	close(c.stop)
 	<-c.done
-	c.started = false
+	c.started.Store(false)
 }
 
 // Verify is the log's transaction verifier (log.SetTxnVerifier): a
