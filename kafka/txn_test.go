@@ -71,6 +71,7 @@ func TestTxnProtocolRaw(t *testing.T) {
 		t.Fatalf("find coordinator: %+v", r)
 	}
 	wantCode(t, "timeout above the maximum", initTxn(t, c, "tx", 4, 60_001, -1, -1).ErrorCode, kerr.InvalidTransactionTimeout)
+	wantCode(t, "empty transactional id", initTxn(t, c, "", 4, 10_000, -1, -1).ErrorCode, kerr.InvalidRequest)
 	ip := initTxn(t, c, "tx", 4, 10_000, -1, -1)
 	wantCode(t, "init", ip.ErrorCode, nil)
 	pid, ep := ip.ProducerID, ip.ProducerEpoch
