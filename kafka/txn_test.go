@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -496,4 +497,47 @@ func TestTxnACL(t *testing.T) {
 	dp := kmsg.NewPtrDescribeProducersRequest()
 	dp.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "orders", Partitions: []int32{0}}}
 	wantCode(t, "describe producers without READ", c.doAs("eve", dp, 0).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+}
+
+// TestTxnKgoFencing: a second producer with the same transactional id fences
+// the first: the first's open transaction is aborted (its records never
+// reach read_committed consumers) and its next requests fail.
+func TestTxnKgoFencing(t *testing.T) {
+	e := startServer(t, testConfig())
+	if _, err := e.l.CreateTopic("fence", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	old := kgoTxnClient(t, e.addr, "fence-tx", kgo.DefaultProduceTopic("fence"))
+	if err := old.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ProduceSync(ctx, kgo.StringRecord("zombie")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The new instance: its InitProducerId aborts the old transaction.
+	cur := kgoTxnClient(t, e.addr, "fence-tx", kgo.DefaultProduceTopic("fence"))
+	if err := cur.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.ProduceSync(ctx, kgo.StringRecord("live")).FirstErr(); err != nil {
+		t.Fatalf("new instance produce: %v", err)
+	}
+	if err := cur.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("new instance commit: %v", err)
+	}
+	err := old.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil {
+		t.Fatal("the fenced producer committed")
+	}
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("fenced producer's commit: %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
+	}
+	// The zombie's record comes first in the log: a read_committed reader
+	// must skip it.
+	got := consumeAll(t, e.addr, "fence", kgo.ReadCommitted(), 1)
+	if fmt.Sprint(got) != "[live]" {
+		t.Fatalf("read_committed: %v", got)
+	}
 }
