@@ -39,6 +39,7 @@ import (
 type Store interface {
 	MetaList(prefix string) ([]plog.MetaKV, error)
 	SetMeta(key string, v []byte) error
+	DeleteMeta(key string) error
 	EndTxn(ctx context.Context, req plog.EndTxnRequest) error
 	OpenTxns() ([]plog.OpenTxn, error)
 }
@@ -53,13 +54,21 @@ type Config struct {
 	// CheckInterval is how often timed-out transactions are looked for
 	// (default 1 s).
 	CheckInterval time.Duration
+	// IDExpiration forgets a transactional id without a transaction after
+	// this long without a request (Kafka's transactional.id.expiration.ms,
+	// default 7 days): its next InitProducerId gets a new producer id.
+	IDExpiration time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
-// DefaultMaxTimeout is Kafka's transaction.max.timeout.ms default.
-const DefaultMaxTimeout = 15 * time.Minute
+// Defaults (Kafka's transaction.max.timeout.ms and
+// transactional.id.expiration.ms).
+const (
+	DefaultMaxTimeout   = 15 * time.Minute
+	DefaultIDExpiration = 7 * 24 * time.Hour
+)
 
 // entry is one transactional id.
 type entry struct {
@@ -68,6 +77,10 @@ type entry struct {
 	// rec is guarded by Coordinator.mu; rec.ProducerID < 0 means the id was
 	// never initialised (not stored).
 	rec record
+	// dead (guarded by Coordinator.mu, set with op held) marks an entry
+	// expired and out of the map: whoever waited for its op mutex looks the
+	// id up again.
+	dead bool
 }
 
 // Coordinator is the transaction coordinator.
@@ -94,6 +107,9 @@ func New(store Store, cfg Config) *Coordinator {
 	}
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = time.Second
+	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = DefaultIDExpiration
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -230,6 +246,25 @@ func (c *Coordinator) entryFor(id string, create bool) *entry {
 		c.txns[id] = e
 	}
 	return e
+}
+
+// acquire returns id's live entry with its op mutex held (nil when there is
+// none and not create).
+func (c *Coordinator) acquire(id string, create bool) *entry {
+	for {
+		e := c.entryFor(id, create)
+		if e == nil {
+			return nil
+		}
+		e.op.Lock()
+		c.mu.Lock()
+		dead := e.dead
+		c.mu.Unlock()
+		if !dead {
+			return e
+		}
+		e.op.Unlock()
+	}
 }
 
 // snapshot returns a copy of e's record.
