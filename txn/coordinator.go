@@ -98,6 +98,9 @@ type Coordinator struct {
 	mu    sync.Mutex
 	txns  map[string]*entry
 	byPID map[int64]*entry // current producer id -> its transactional id
+	// pending counts the ongoing transactions holding an offset of a group's
+	// partition (OffsetFetch require_stable asks, per partition).
+	pending map[offKey]int
 }
 
 // New returns a coordinator over store; Start loads its state.
@@ -118,7 +121,7 @@ func New(store Store, cfg Config) *Coordinator {
 		cfg.Logger = slog.Default()
 	}
 	return &Coordinator{store: store, cfg: cfg, logger: cfg.Logger.With("component", "txn"),
-		txns: map[string]*entry{}, byPID: map[int64]*entry{}}
+		txns: map[string]*entry{}, byPID: map[int64]*entry{}, pending: map[offKey]int{}}
 }
 
 // ErrClosed is Start's error after Close.
@@ -185,6 +188,9 @@ func (c *Coordinator) Start() error {
 	}
 	c.mu.Lock()
 	c.txns, c.byPID = txns, byPID
+	for _, e := range txns {
+		c.countPending(e.rec, 1)
+	}
 	c.mu.Unlock()
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	go c.expireLoop(c.stop, c.done)
@@ -281,9 +287,28 @@ func (c *Coordinator) install(e *entry, r record) {
 	if old := e.rec.ProducerID; old != r.ProducerID && c.byPID[old] == e {
 		delete(c.byPID, old)
 	}
+	c.countPending(e.rec, -1)
+	c.countPending(r, 1)
 	e.rec = r
 	if r.ProducerID >= 0 {
 		c.byPID[r.ProducerID] = e
+	}
+}
+
+// offKey names a group's partition.
+type offKey struct {
+	group, topic string
+	part         int32
+}
+
+// countPending adds d to the pending count of each of r's offsets (c.mu
+// held).
+func (c *Coordinator) countPending(r record, d int) {
+	for _, o := range r.Offsets {
+		k := offKey{o.Group, o.Topic, o.Partition}
+		if c.pending[k] += d; c.pending[k] <= 0 {
+			delete(c.pending, k)
+		}
 	}
 }
 

@@ -585,6 +585,18 @@ func TestConcurrentUse(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("deadlock: concurrent use did not finish in 60 s")
 	}
+	// The pending-offset index matches the records.
+	c.mu.Lock()
+	want := map[offKey]int{}
+	for _, en := range c.txns {
+		for _, o := range en.rec.Offsets {
+			want[offKey{o.Group, o.Topic, o.Partition}]++
+		}
+	}
+	if fmt.Sprint(want) != fmt.Sprint(c.pending) {
+		t.Errorf("pending index %v, records say %v", c.pending, want)
+	}
+	c.mu.Unlock()
 	// Whatever interleaving happened, memory and store agree.
 	for _, info := range c.List() {
 		r := store.record(t, info.TransactionalID)
