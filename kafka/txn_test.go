@@ -541,3 +541,48 @@ func TestTxnKgoFencing(t *testing.T) {
 		t.Fatalf("read_committed: %v", got)
 	}
 }
+
+// TestTxnHostileInput: requests naming what does not exist, or out of
+// range, get a clear error code and change nothing.
+func TestTxnHostileInput(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	if _, err := e.l.CreateTopic("h", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "end of an unknown transactional id", endTxn(t, c, 3, "ghost", 1, 0, true), kerr.InvalidProducerIDMapping)
+	wantCode(t, "add for an unknown transactional id", addParts(t, c, 3, "ghost", 1, 0, "h", 0)[0], kerr.InvalidProducerIDMapping)
+	ip := initTxn(t, c, "h", 5, 10_000, -1, -1)
+	wantCode(t, "init", ip.ErrorCode, nil)
+	pid, ep := ip.ProducerID, ip.ProducerEpoch
+	wantCode(t, "negative partition", addParts(t, c, 3, "h", pid, ep, "h", -1)[0], kerr.UnknownTopicOrPartition)
+	wantCode(t, "invalid topic name", addParts(t, c, 3, "h", pid, ep, "a b", 0)[0], kerr.UnknownTopicOrPartition)
+	wantCode(t, "another producer's id", addParts(t, c, 3, "h", pid+1, ep, "h", 0)[0], kerr.InvalidProducerIDMapping)
+	wantCode(t, "a future epoch", addParts(t, c, 3, "h", pid, ep+5, "h", 0)[0], kerr.ProducerFenced)
+	wantCode(t, "half a producer (v3+)", initTxn(t, c, "h", 4, 10_000, pid, -1).ErrorCode, kerr.InvalidRequest)
+	wantCode(t, "negative timeout", initTxn(t, c, "h", 4, -1, -1, -1).ErrorCode, kerr.InvalidTransactionTimeout)
+	tc := kmsg.NewPtrTxnOffsetCommitRequest()
+	tc.TransactionalID, tc.Group, tc.ProducerID, tc.ProducerEpoch, tc.Generation = "h", "g", pid, ep, -1
+	long := string(make([]byte, maxOffsetMetadata+1))
+	tc.Topics = []kmsg.TxnOffsetCommitRequestTopic{
+		{Topic: "h", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: -3}, {Partition: 5, Offset: 1}, {Partition: 0, Offset: 1, Metadata: &long}}},
+		{Topic: "nope", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}},
+	}
+	tr := c.do(tc, 3).(*kmsg.TxnOffsetCommitResponse)
+	wantCode(t, "negative offset", tr.Topics[0].Partitions[0].ErrorCode, kerr.OffsetOutOfRange)
+	wantCode(t, "unknown partition", tr.Topics[0].Partitions[1].ErrorCode, kerr.UnknownTopicOrPartition)
+	wantCode(t, "metadata too large", tr.Topics[0].Partitions[2].ErrorCode, kerr.OffsetMetadataTooLarge)
+	wantCode(t, "unknown topic", tr.Topics[1].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
+	tc.Group = ""
+	wantCode(t, "empty group", c.do(tc, 3).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidGroupID)
+	// Nothing of that changed the transactional id.
+	if info, ok := e.s.txn.Describe("h"); !ok || info.State != "Empty" || len(info.Partitions) != 0 || len(info.Groups) != 0 {
+		t.Fatalf("after hostile requests: %+v", info)
+	}
+	if _, ok := e.s.txn.Describe("ghost"); ok {
+		t.Fatal("a hostile request created a transactional id")
+	}
+	// The server still serves.
+	wantCode(t, "add", addParts(t, c, 3, "h", pid, ep, "h", 0)[0], nil)
+	wantCode(t, "abort", endTxn(t, c, 3, "h", pid, ep, false), nil)
+}
