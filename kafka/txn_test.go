@@ -551,6 +551,8 @@ func TestTxnHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, "end of an unknown transactional id", endTxn(t, c, 3, "ghost", 1, 0, true), kerr.InvalidProducerIDMapping)
+	wantCode(t, "end of an empty transactional id", endTxn(t, c, 3, "", 1, 0, true), kerr.InvalidRequest)
+	wantCode(t, "add for an empty transactional id", addParts(t, c, 3, "", 1, 0, "h", 0)[0], kerr.InvalidRequest)
 	wantCode(t, "add for an unknown transactional id", addParts(t, c, 3, "ghost", 1, 0, "h", 0)[0], kerr.InvalidProducerIDMapping)
 	ip := initTxn(t, c, "h", 5, 10_000, -1, -1)
 	wantCode(t, "init", ip.ErrorCode, nil)

@@ -32,6 +32,9 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 	if !c.Started() {
 		return -1, -1, errUnavailable
 	}
+	if req.TransactionalID == "" {
+		return -1, -1, kerr.InvalidRequest // null is an idempotent producer, not ours
+	}
 	if req.TimeoutMs <= 0 || time.Duration(req.TimeoutMs)*time.Millisecond > c.cfg.MaxTimeout {
 		return -1, -1, kerr.InvalidTransactionTimeout
 	}
@@ -138,6 +141,9 @@ func (c *Coordinator) lock(id string, pid int64, epoch int16) (*entry, record, *
 	if !c.Started() {
 		return nil, record{}, errUnavailable
 	}
+	if id == "" {
+		return nil, record{}, kerr.InvalidRequest // as Kafka
+	}
 	e := c.entryFor(id, false)
 	if e == nil {
 		return nil, record{}, kerr.InvalidProducerIDMapping
@@ -194,6 +200,9 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []p
 func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, parts []plog.TopicPartition) ([]*kerr.Error, *kerr.Error) {
 	if !c.Started() {
 		return nil, errUnavailable
+	}
+	if id == "" {
+		return nil, kerr.InvalidRequest
 	}
 	e := c.entryFor(id, false)
 	if e == nil {
