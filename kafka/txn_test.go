@@ -101,6 +101,19 @@ func TestTxnProtocolRaw(t *testing.T) {
 		vr.Transactions[0].Topics[0].Partitions[1].ErrorCode != kerr.InvalidTxnState.Code {
 		t.Fatalf("verify only: %+v", vr)
 	}
+	if info, _ := e.s.txn.Describe("tx"); len(info.Partitions) != 1 {
+		t.Fatalf("VerifyOnly changed the transaction: %+v", info)
+	}
+	// The broker form without VerifyOnly adds, as v3 does.
+	ver.Transactions[0].VerifyOnly = false
+	ver.Transactions[0].Topics[0].Partitions = []int32{1}
+	if vr := c.do(ver, 4).(*kmsg.AddPartitionsToTxnResponse); vr.ErrorCode != 0 || vr.Transactions[0].Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("batched add: %+v", vr)
+	}
+	if info, _ := e.s.txn.Describe("tx"); len(info.Partitions) != 2 {
+		t.Fatalf("after the batched add: %+v", info)
+	}
+	wantCode(t, "produce to the partition added by the broker form", txnProduce(t, c, "tx", "rt", 1, pid, ep, 0, "c"), nil)
 
 	// DescribeTransactions, ListTransactions, DescribeProducers.
 	dt := kmsg.NewPtrDescribeTransactionsRequest()
@@ -165,7 +178,10 @@ func TestTxnProtocolRaw(t *testing.T) {
 		t.Fatalf("init over an ongoing transaction: %+v", ip3)
 	}
 	rr, err := e.l.ReadIsolated("rt", 1, 0, 1<<20, plog.ReadCommitted)
-	if err != nil || rr.LastStableOffset != 2 || len(rr.Aborted) != 1 || rr.Aborted[0].ProducerID != pid || len(plog.Committed(rr)) != 0 {
+	// Partition 1: "c" (committed) and its marker, then "x" and the abort
+	// marker of the fencing.
+	if err != nil || rr.LastStableOffset != 4 || len(rr.Aborted) != 1 || rr.Aborted[0].ProducerID != pid ||
+		rr.Aborted[0].FirstOffset != 2 || len(plog.Committed(rr)) != 1 {
 		t.Fatalf("partition 1 after the fencing abort: %+v, %v", rr, err)
 	}
 }
