@@ -19,8 +19,9 @@ import (
 //     start time of the ongoing transaction (-1 when none), producer id and
 //     epoch, and the partitions of the ongoing transaction.
 //   - DESCRIBE on the transactional id, else
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an id never initialised gets
-//     TRANSACTIONAL_ID_NOT_FOUND.
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an id never initialised (or
+//     forgotten after 7 idle days) gets TRANSACTIONAL_ID_NOT_FOUND, an empty
+//     one INVALID_REQUEST.
 func init() { register(kmsg.DescribeTransactions, 0, 0, (*Server).handleDescribeTransactions) }
 
 func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -33,6 +34,11 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Reque
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
 		if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, id) {
 			st.ErrorCode = errTxnIDAuthz
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		if id == "" {
+			st.ErrorCode = errInvalidRequest // as Kafka
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -71,6 +72,7 @@ func TestTxnProtocolRaw(t *testing.T) {
 		t.Fatalf("find coordinator: %+v", r)
 	}
 	wantCode(t, "timeout above the maximum", initTxn(t, c, "tx", 4, 60_001, -1, -1).ErrorCode, kerr.InvalidTransactionTimeout)
+	wantCode(t, "empty transactional id", initTxn(t, c, "", 4, 10_000, -1, -1).ErrorCode, kerr.InvalidRequest)
 	ip := initTxn(t, c, "tx", 4, 10_000, -1, -1)
 	wantCode(t, "init", ip.ErrorCode, nil)
 	pid, ep := ip.ProducerID, ip.ProducerEpoch
@@ -99,6 +101,19 @@ func TestTxnProtocolRaw(t *testing.T) {
 		vr.Transactions[0].Topics[0].Partitions[1].ErrorCode != kerr.InvalidTxnState.Code {
 		t.Fatalf("verify only: %+v", vr)
 	}
+	if info, _ := e.s.txn.Describe("tx"); len(info.Partitions) != 1 {
+		t.Fatalf("VerifyOnly changed the transaction: %+v", info)
+	}
+	// The broker form without VerifyOnly adds, as v3 does.
+	ver.Transactions[0].VerifyOnly = false
+	ver.Transactions[0].Topics[0].Partitions = []int32{1}
+	if vr := c.do(ver, 4).(*kmsg.AddPartitionsToTxnResponse); vr.ErrorCode != 0 || vr.Transactions[0].Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("batched add: %+v", vr)
+	}
+	if info, _ := e.s.txn.Describe("tx"); len(info.Partitions) != 2 {
+		t.Fatalf("after the batched add: %+v", info)
+	}
+	wantCode(t, "produce to the partition added by the broker form", txnProduce(t, c, "tx", "rt", 1, pid, ep, 0, "c"), nil)
 
 	// DescribeTransactions, ListTransactions, DescribeProducers.
 	dt := kmsg.NewPtrDescribeTransactionsRequest()
@@ -163,7 +178,10 @@ func TestTxnProtocolRaw(t *testing.T) {
 		t.Fatalf("init over an ongoing transaction: %+v", ip3)
 	}
 	rr, err := e.l.ReadIsolated("rt", 1, 0, 1<<20, plog.ReadCommitted)
-	if err != nil || rr.LastStableOffset != 2 || len(rr.Aborted) != 1 || rr.Aborted[0].ProducerID != pid || len(plog.Committed(rr)) != 0 {
+	// Partition 1: "c" (committed) and its marker, then "x" and the abort
+	// marker of the fencing.
+	if err != nil || rr.LastStableOffset != 4 || len(rr.Aborted) != 1 || rr.Aborted[0].ProducerID != pid ||
+		rr.Aborted[0].FirstOffset != 2 || len(plog.Committed(rr)) != 1 {
 		t.Fatalf("partition 1 after the fencing abort: %+v, %v", rr, err)
 	}
 }
@@ -495,4 +513,94 @@ func TestTxnACL(t *testing.T) {
 	dp := kmsg.NewPtrDescribeProducersRequest()
 	dp.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "orders", Partitions: []int32{0}}}
 	wantCode(t, "describe producers without READ", c.doAs("eve", dp, 0).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+}
+
+// TestTxnKgoFencing: a second producer with the same transactional id fences
+// the first: the first's open transaction is aborted (its records never
+// reach read_committed consumers) and its next requests fail.
+func TestTxnKgoFencing(t *testing.T) {
+	e := startServer(t, testConfig())
+	if _, err := e.l.CreateTopic("fence", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	old := kgoTxnClient(t, e.addr, "fence-tx", kgo.DefaultProduceTopic("fence"))
+	if err := old.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ProduceSync(ctx, kgo.StringRecord("zombie")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The new instance: its InitProducerId aborts the old transaction.
+	cur := kgoTxnClient(t, e.addr, "fence-tx", kgo.DefaultProduceTopic("fence"))
+	if err := cur.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.ProduceSync(ctx, kgo.StringRecord("live")).FirstErr(); err != nil {
+		t.Fatalf("new instance produce: %v", err)
+	}
+	if err := cur.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("new instance commit: %v", err)
+	}
+	err := old.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil {
+		t.Fatal("the fenced producer committed")
+	}
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("fenced producer's commit: %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
+	}
+	// The zombie's record comes first in the log: a read_committed reader
+	// must skip it.
+	got := consumeAll(t, e.addr, "fence", kgo.ReadCommitted(), 1)
+	if fmt.Sprint(got) != "[live]" {
+		t.Fatalf("read_committed: %v", got)
+	}
+}
+
+// TestTxnHostileInput: requests naming what does not exist, or out of
+// range, get a clear error code and change nothing.
+func TestTxnHostileInput(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	if _, err := e.l.CreateTopic("h", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "end of an unknown transactional id", endTxn(t, c, 3, "ghost", 1, 0, true), kerr.InvalidProducerIDMapping)
+	wantCode(t, "end of an empty transactional id", endTxn(t, c, 3, "", 1, 0, true), kerr.InvalidRequest)
+	wantCode(t, "add for an empty transactional id", addParts(t, c, 3, "", 1, 0, "h", 0)[0], kerr.InvalidRequest)
+	wantCode(t, "add for an unknown transactional id", addParts(t, c, 3, "ghost", 1, 0, "h", 0)[0], kerr.InvalidProducerIDMapping)
+	ip := initTxn(t, c, "h", 5, 10_000, -1, -1)
+	wantCode(t, "init", ip.ErrorCode, nil)
+	pid, ep := ip.ProducerID, ip.ProducerEpoch
+	wantCode(t, "negative partition", addParts(t, c, 3, "h", pid, ep, "h", -1)[0], kerr.UnknownTopicOrPartition)
+	wantCode(t, "invalid topic name", addParts(t, c, 3, "h", pid, ep, "a b", 0)[0], kerr.UnknownTopicOrPartition)
+	wantCode(t, "another producer's id", addParts(t, c, 3, "h", pid+1, ep, "h", 0)[0], kerr.InvalidProducerIDMapping)
+	wantCode(t, "a future epoch", addParts(t, c, 3, "h", pid, ep+5, "h", 0)[0], kerr.ProducerFenced)
+	wantCode(t, "half a producer (v3+)", initTxn(t, c, "h", 4, 10_000, pid, -1).ErrorCode, kerr.InvalidRequest)
+	wantCode(t, "negative timeout", initTxn(t, c, "h", 4, -1, -1, -1).ErrorCode, kerr.InvalidTransactionTimeout)
+	tc := kmsg.NewPtrTxnOffsetCommitRequest()
+	tc.TransactionalID, tc.Group, tc.ProducerID, tc.ProducerEpoch, tc.Generation = "h", "g", pid, ep, -1
+	long := string(make([]byte, maxOffsetMetadata+1))
+	tc.Topics = []kmsg.TxnOffsetCommitRequestTopic{
+		{Topic: "h", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: -3}, {Partition: 5, Offset: 1}, {Partition: 0, Offset: 1, Metadata: &long}}},
+		{Topic: "nope", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}},
+	}
+	tr := c.do(tc, 3).(*kmsg.TxnOffsetCommitResponse)
+	wantCode(t, "negative offset", tr.Topics[0].Partitions[0].ErrorCode, kerr.OffsetOutOfRange)
+	wantCode(t, "unknown partition", tr.Topics[0].Partitions[1].ErrorCode, kerr.UnknownTopicOrPartition)
+	wantCode(t, "metadata too large", tr.Topics[0].Partitions[2].ErrorCode, kerr.OffsetMetadataTooLarge)
+	wantCode(t, "unknown topic", tr.Topics[1].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
+	tc.Group = ""
+	wantCode(t, "empty group", c.do(tc, 3).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidGroupID)
+	// Nothing of that changed the transactional id.
+	if info, ok := e.s.txn.Describe("h"); !ok || info.State != "Empty" || len(info.Partitions) != 0 || len(info.Groups) != 0 {
+		t.Fatalf("after hostile requests: %+v", info)
+	}
+	if _, ok := e.s.txn.Describe("ghost"); ok {
+		t.Fatal("a hostile request created a transactional id")
+	}
+	// The server still serves.
+	wantCode(t, "add", addParts(t, c, 3, "h", pid, ep, "h", 0)[0], nil)
+	wantCode(t, "abort", endTxn(t, c, 3, "h", pid, ep, false), nil)
 }

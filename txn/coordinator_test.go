@@ -52,6 +52,16 @@ func (f *fakeStore) SetMeta(key string, v []byte) error {
 	return nil
 }
 
+func (f *fakeStore) DeleteMeta(key string) error {
+	if f.failSet.Load() {
+		return errors.New("disk on fire")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.meta, key)
+	return nil
+}
+
 func (f *fakeStore) EndTxn(_ context.Context, req plog.EndTxnRequest) error {
 	if f.onEnd != nil {
 		f.onEnd(req)
@@ -113,7 +123,7 @@ type env struct {
 	clk   *clock
 }
 
-func newEnv(t *testing.T, store *fakeStore) *env {
+func newEnv(t *testing.T, store *fakeStore, mods ...func(*Config)) *env {
 	t.Helper()
 	if store == nil {
 		store = newFakeStore()
@@ -122,12 +132,16 @@ func newEnv(t *testing.T, store *fakeStore) *env {
 	clk.ms.Store(1_000_000)
 	var next atomic.Int64
 	next.Store(100)
-	c := New(store, Config{
+	cfg := Config{
 		NewProducerID: func() (int64, error) { return next.Add(1) - 1, nil },
 		Now:           clk.now,
 		CheckInterval: time.Hour, // tests call expire themselves
 		MaxTimeout:    time.Minute,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c := New(store, cfg)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -483,6 +497,33 @@ func TestRecovery(t *testing.T) {
 	}
 }
 
+func TestIDExpiration(t *testing.T) {
+	e := newEnv(t, nil)
+	pid, ep := e.init(t, "idle", -1, -1)
+	pid2, ep2 := e.init(t, "busy", -1, -1)
+	wantErr(t, "add", e.c.AddPartitions("busy", pid2, ep2, []plog.TopicPartition{tp0}), nil)
+	e.clk.add(DefaultIDExpiration - time.Second)
+	wantErr(t, "end", e.c.EndTxn("busy", pid2, ep2, false), nil) // busy: recent request
+	e.clk.add(time.Second)
+	e.c.expire(nil)
+	if _, ok := e.c.Describe("idle"); ok {
+		t.Fatal("idle transactional id not forgotten")
+	}
+	e.store.mu.Lock()
+	_, stored := e.store.meta[metaKey("idle")]
+	e.store.mu.Unlock()
+	if stored {
+		t.Fatal("idle transactional id still stored")
+	}
+	if _, ok := e.c.Describe("busy"); !ok {
+		t.Fatal("busy transactional id forgotten")
+	}
+	wantErr(t, "the forgotten producer", e.c.AddPartitions("idle", pid, ep, []plog.TopicPartition{tp0}), kerr.InvalidProducerIDMapping)
+	if p, ep := e.init(t, "idle", -1, -1); p == pid || ep != 0 {
+		t.Fatalf("re-init after expiry: %d/%d, want a new producer id", p, ep)
+	}
+}
+
 func TestClosedCoordinator(t *testing.T) {
 	c := New(newFakeStore(), Config{NewProducerID: func() (int64, error) { return 1, nil }})
 	_, _, ke := c.InitProducerID(InitRequest{TransactionalID: "a", TimeoutMs: 1000, ProducerID: -1, ProducerEpoch: -1})
@@ -499,7 +540,8 @@ func TestConcurrentUse(t *testing.T) {
 	store := newFakeStore()
 	var c *Coordinator
 	store.onEnd = func(req plog.EndTxnRequest) { _ = c.Verify(req.ProducerID, req.ProducerEpoch, "t", 0) }
-	e := newEnv(t, store)
+	// Ids expire after 2 s of the fast clock: expiry races the producers.
+	e := newEnv(t, store, func(cfg *Config) { cfg.IDExpiration = 2 * time.Second })
 	c = e.c
 	var producers, expirer sync.WaitGroup
 	stop := make(chan struct{})
@@ -543,6 +585,18 @@ func TestConcurrentUse(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("deadlock: concurrent use did not finish in 60 s")
 	}
+	// The pending-offset index matches the records.
+	c.mu.Lock()
+	want := map[offKey]int{}
+	for _, en := range c.txns {
+		for _, o := range en.rec.Offsets {
+			want[offKey{o.Group, o.Topic, o.Partition}]++
+		}
+	}
+	if fmt.Sprint(want) != fmt.Sprint(c.pending) {
+		t.Errorf("pending index %v, records say %v", c.pending, want)
+	}
+	c.mu.Unlock()
 	// Whatever interleaving happened, memory and store agree.
 	for _, info := range c.List() {
 		r := store.record(t, info.TransactionalID)
