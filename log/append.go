@@ -268,8 +268,15 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 		}
 	}
 
+	if h.IsControl() {
+		// Markers come from EndTxn only: a forged one would end another
+		// producer's transaction for readers, and its epoch would fence that
+		// producer when the partition is loaded again.
+		res.Err = fmt.Errorf("%w: control batches are written by the transaction coordinator only", ErrInvalidTxnState)
+		return res
+	}
 	var newProducer *producerState
-	if h.ProducerID >= 0 && !h.IsControl() {
+	if h.ProducerID >= 0 {
 		prev, err := r.producer(p, h.ProducerID)
 		if err != nil {
 			res.Err = err

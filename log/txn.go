@@ -112,9 +112,6 @@ func (r *round) openTxn(p *partition, pid int64) (openTxn, bool) {
 // the first one of its producer since its last marker opens a transaction,
 // if the verifier agrees.
 func (r *round) openTxnFor(p *partition, topic string, h batch.Header, base int64) error {
-	if h.IsControl() {
-		return fmt.Errorf("%w: control batches are written by the transaction coordinator only", ErrInvalidTxnState)
-	}
 	if h.ProducerID < 0 {
 		return fmt.Errorf("%w: a transactional batch without a producer id", ErrInvalidTxnState)
 	}

@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"github.com/zombi-dev/zombi/log/batch"
@@ -176,4 +177,41 @@ func TestTxnVerifierRefuses(t *testing.T) {
 	if !errors.Is(res[0].Err, ErrInvalidTxnState) {
 		t.Fatalf("produced control batch: %v", res[0].Err)
 	}
+}
+
+// A client may not write control batches, transactional or not: a forged
+// marker with a producer id and a high epoch would fence that producer once
+// the partition is loaded again (markers raise the producer epoch).
+func TestTxnClientControlBatchRefused(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	victim := idemBatch(7, 0, 0)
+	appendOne(t, l, "t", 0, victim)
+	forged := batch.Marker(7, 5, true, 0, 1000)
+	// Clear the transactional bit: a control batch outside any transaction.
+	be.PutUint16(forged[21:], batch.ControlMask)
+	be.PutUint32(forged[17:], crc32.Checksum(forged[21:], crc32.MakeTable(crc32.Castagnoli)))
+	for _, b := range [][]byte{forged, batch.Marker(7, 5, false, 0, 1000)} {
+		res := l.Append(context.Background(), []AppendRequest{{Topic: "t", Partition: 0, Batch: b}})
+		if !errors.Is(res[0].Err, ErrInvalidTxnState) {
+			t.Fatalf("client control batch (attributes %#x): err %v, want ErrInvalidTxnState", be.Uint16(b[21:]), res[0].Err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir)
+	if res := l.Append(context.Background(), []AppendRequest{{Topic: "t", Partition: 0, Batch: idemBatch(7, 0, 1)}}); res[0].Err != nil {
+		t.Fatalf("the producer after a reload: %v", res[0].Err)
+	}
+}
+
+func idemBatch(pid int64, epoch int16, seq int32) []byte {
+	b := batch.NewBuilder()
+	b.SetProducer(pid, epoch, seq)
+	b.Add(1000, nil, []byte("v"), nil)
+	return append([]byte(nil), b.Bytes()...)
 }
