@@ -116,6 +116,7 @@ var testHookBeforeScan func()
 
 func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, maxBytes int, iso Isolation) (res ReadResult, trimmed bool, err error) {
 	lso, hwm := p.stable()
+	lso = l.stableAtLeastStart(topic, p, lso)
 	res = ReadResult{HighWatermark: hwm, LastStableOffset: lso, LogStartOffset: p.logStart.Load()}
 	// limit: what this read may return (read_committed: below the LSO; a
 	// batch never straddles it, which is a batch's base offset).

@@ -335,7 +335,17 @@ func (l *Log) LastStable(topic string, part int32) (int64, error) {
 		return 0, err
 	}
 	lso, _ := p.stable()
-	return lso, nil
+	return l.stableAtLeastStart(topic, p, lso), nil
+}
+
+// stableAtLeastStart clamps lso to the partition's earliest offset (cold
+// tier included), as Kafka clamps its first unstable offset: records
+// deleted past an open transaction's start leave it below the log start.
+func (l *Log) stableAtLeastStart(topic string, p *partition, lso int64) int64 {
+	if hot := p.logStart.Load(); lso < hot {
+		return max(lso, l.earliest(topic, p.id, hot))
+	}
+	return lso
 }
 
 // ReadIsolated is Read at an isolation level; ReadCommitted returns batches

@@ -215,3 +215,32 @@ func idemBatch(pid int64, epoch int16, seq int32) []byte {
 	b.Add(1000, nil, []byte("v"), nil)
 	return append([]byte(nil), b.Bytes()...)
 }
+
+// Records deleted past an open transaction's start (DeleteRecords): the
+// last stable offset is never below the log start, as Kafka clamps its first
+// unstable offset; else a read_committed consumer resetting to "latest"
+// lands out of range, over and over.
+func TestTxnLastStableNotBelowLogStart(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, l, "t", 0, oneRecord(1, "", "a")) // 0
+	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 2))  // 1-2: open
+	appendOne(t, l, "t", 0, oneRecord(1, "", "b")) // 3
+	appendOne(t, l, "t", 0, oneRecord(1, "", "c")) // 4
+	if _, err := l.TrimBefore(context.Background(), "t", 0, 4); err != nil {
+		t.Fatal(err)
+	}
+	if lso, _ := l.LastStable("t", 0); lso != 4 {
+		t.Fatalf("LastStable = %d, want the log start 4", lso)
+	}
+	rr, err := l.ReadIsolated("t", 0, 4, 1<<20, ReadCommitted)
+	if err != nil || rr.LastStableOffset != 4 || len(rr.Batches) != 0 {
+		t.Fatalf("read_committed at the log start: LSO %d, %d batches, %v; want LSO 4, none", rr.LastStableOffset, len(rr.Batches), err)
+	}
+	mustEnd(t, l, EndTxnRequest{ProducerID: 7, ProducerEpoch: 0, Commit: true, Partitions: []TopicPartition{{"t", 0}}}) // 5
+	if got, lso := committedOffsets(t, l, "t", 0, 4); len(got) != 1 || got[0] != 4 || lso != 6 {
+		t.Fatalf("after the commit: %v (LSO %d), want [4] (LSO 6)", got, lso)
+	}
+}
