@@ -313,6 +313,13 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 			res.Err = err
 			return res
 		}
+	} else if h.ProducerID >= 0 {
+		if _, open := r.openTxn(p, h.ProducerID); open {
+			// As Kafka: a plain batch inside the producer's open
+			// transaction would survive its abort.
+			res.Err = fmt.Errorf("%w: producer %d has a transaction open in the partition: transactional batches only", ErrInvalidTxnState, h.ProducerID)
+			return res
+		}
 	}
 	h.BaseOffset = base
 	r.put(p, st, req.Batch, h)

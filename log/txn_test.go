@@ -244,3 +244,24 @@ func TestTxnLastStableNotBelowLogStart(t *testing.T) {
 		t.Fatalf("after the commit: %v (LSO %d), want [4] (LSO 6)", got, lso)
 	}
 }
+
+// A producer with a transaction open in a partition writes only
+// transactional batches there (Kafka's "Expected transactional write"): a
+// plain batch in the middle would stay visible after an abort.
+func TestTxnPlainBatchInsideOpenTxnRefused(t *testing.T) {
+	l := openTest(t, "")
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, l, "t", 0, txnBatch(7, 0, 0, 1)) // 0: open
+	res := l.Append(context.Background(), []AppendRequest{{Topic: "t", Partition: 0, Batch: idemBatch(7, 0, 1)}})
+	if !errors.Is(res[0].Err, ErrInvalidTxnState) {
+		t.Fatalf("plain batch inside the open transaction: err %v, want ErrInvalidTxnState", res[0].Err)
+	}
+	mustEnd(t, l, EndTxnRequest{ProducerID: 7, ProducerEpoch: 0, Partitions: []TopicPartition{{"t", 0}}}) // abort
+	if got, _ := committedOffsets(t, l, "t", 0, 0); len(got) != 0 {
+		t.Fatalf("read_committed after the abort sees %v, want nothing", got)
+	}
+	// Once the transaction is over, the producer's plain batches are fine.
+	appendOne(t, l, "t", 0, idemBatch(7, 0, 1))
+}
