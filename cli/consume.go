@@ -194,7 +194,10 @@ func (cr *consumeRun) run(ctx context.Context, sp startSpec, parts []int32) erro
 		return nil // nothing between the start and the end
 	}
 
-	opts := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}
+	// Committed records only, as GET /tables/{t}; the control records
+	// (transaction markers) are kept to move past them: a partition may end
+	// with one, and the run ends when every partition is past its end.
+	opts := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}
 	if cr.group == "" {
 		m := map[string]map[int32]kgo.Offset{}
 		for k, start := range plan.start {
@@ -302,6 +305,13 @@ func (cr *consumeRun) loop(ctx context.Context, cl *kgo.Client) error {
 				return
 			}
 			cr.pos[k] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				cr.mu.Unlock()
+				if cr.group != "" {
+					marks = append(marks, r)
+				}
+				return // a marker: moves the position, prints nothing
+			}
 			cr.mu.Unlock()
 			line = cr.render(line[:0], r)
 			_, _ = w.Write(line)
@@ -483,7 +493,9 @@ func planConsume(ctx context.Context, adm *kadm.Client, topics []string, parts [
 	if err != nil {
 		return consumePlan{}, fmt.Errorf("list start offsets: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	// The last stable offsets: a read_committed consumer gets nothing past
+	// them until the open transactions end.
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
 	if err == nil {
 		err = ends.Error()
 	}
