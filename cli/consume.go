@@ -96,7 +96,9 @@ func consumeCommand(o *options) *cobra.Command {
 		Use:   "consume TOPIC...",
 		Short: "Print records (as GET /tables/{t} does, or with an rpk-style --format)",
 		Long: "Print the records of topics, from -o to the end each partition had when the command\n" +
-			"started (--follow: keep waiting for new ones, until -n records or Ctrl-C).\n\n" +
+			"started (--follow: keep waiting for new ones, until -n records or Ctrl-C). Only\n" +
+			"committed records (read_committed): an open transaction's records appear once it\n" +
+			"commits, aborted ones never, as in GET /tables/{t}.\n\n" +
 			"-o: start (default), end, N (an offset), -N (N records before the end, per partition),\n" +
 			"@TIMESTAMP (milliseconds or RFC 3339: the first record at or after it) or @-DURATION\n" +
 			"(like @-1h or @-2d: from that long ago).\n\n" +
