@@ -30,7 +30,8 @@ import (
 //     retried batch gets its original offsets and no error.
 //   - Transactional produce (a transactional_id): WRITE on the
 //     transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
-//     partition. The batches go to the log as any other; the first one of
+//     partition; a transactional batch in a request without a
+//     transactional_id gets it too (on its partition). The batches go to the log as any other; the first one of
 //     a producer in a partition opens a transaction there only if the
 //     transaction coordinator (package txn) has that partition in the
 //     producer's ongoing transaction at that epoch, else INVALID_TXN_STATE.
@@ -129,6 +130,11 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 					break
 				}
 				h, _ := batch.ReadHeader(b)
+				if h.IsTransactional() && req.TransactionID == nil {
+					// As Kafka: no WRITE check on a transactional id skipped.
+					code = kerr.TransactionalIDAuthorizationFailed.Code
+					break
+				}
 				sl.records += int(h.NumRecords)
 				sl.bytes += len(b)
 			}
