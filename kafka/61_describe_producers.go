@@ -16,7 +16,8 @@ import (
 //     coordinator epoch is 0 for a producer with an open transaction (one
 //     node: the coordinator's epoch never changes), -1 otherwise.
 //   - READ on the topic, else TOPIC_AUTHORIZATION_FAILED; an unknown topic
-//     or partition gets UNKNOWN_TOPIC_OR_PARTITION.
+//     or partition gets UNKNOWN_TOPIC_OR_PARTITION. An internal topic's
+//     partitions have no producers (they hold no record).
 func init() { register(kmsg.DescribeProducers, 0, 0, (*Server).handleDescribeProducers) }
 
 func (s *Server) handleDescribeProducers(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -31,6 +32,16 @@ func (s *Server) handleDescribeProducers(ctx context.Context, kreq kmsg.Request)
 			sp.Partition = p
 			if !allowed {
 				sp.ErrorCode = errTopicAuthz
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if it, ok := internalTopic(rt.Topic); ok {
+				// Never a record, so never a producer (internal_topics.go).
+				// An error here would make Kafka's admin retry it until
+				// its timeout (kafka-transactions.sh find-hanging).
+				if p < 0 || p >= it.Partitions {
+					sp.ErrorCode = errUnknownTopic
+				}
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

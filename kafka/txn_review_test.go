@@ -30,3 +30,27 @@ func TestTxnProduceWithoutTransactionalID(t *testing.T) {
 		t.Fatalf("high watermark %d after the refused batch, want 1", hwm)
 	}
 }
+
+// DescribeProducers on an internal topic's partition: no producers, no
+// error, as an empty partition of Kafka's. UNKNOWN_TOPIC_OR_PARTITION made
+// Kafka's admin client retry until its timeout: `kafka-transactions.sh
+// find-hanging --broker-id 1` hung for 60 s.
+func TestDescribeProducersInternalTopics(t *testing.T) {
+	e := startServer(t, testConfig())
+	c := e.dial(t)
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dp.Topics = []kmsg.DescribeProducersRequestTopic{
+		{Topic: "__consumer_offsets", Partitions: []int32{0, 49, 50}},
+		{Topic: "__transaction_state", Partitions: []int32{7}},
+	}
+	r := c.do(dp, 0).(*kmsg.DescribeProducersResponse)
+	want := [][]*kerr.Error{{nil, nil, kerr.UnknownTopicOrPartition}, {nil}}
+	for ti, rt := range r.Topics {
+		for pi, rp := range rt.Partitions {
+			wantCode(t, rt.Topic+" partition", rp.ErrorCode, want[ti][pi])
+			if len(rp.ActiveProducers) != 0 {
+				t.Fatalf("%s/%d: producers %+v", rt.Topic, rp.Partition, rp.ActiveProducers)
+			}
+		}
+	}
+}
