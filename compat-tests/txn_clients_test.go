@@ -1,0 +1,372 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Transactions through real clients (issue 14 point 8), the same scenario
+// for each, against Zombi and against Apache Kafka 4.4:
+//
+//  1. Produce: a transactional producer commits a transaction of 6 records,
+//     aborts one of 4, commits one of 4 more, over the 2 partitions of the
+//     topic "out" (record i of a transaction to partition i%2).
+//  2. Consume-transform-produce: a read_committed member of a group reads the
+//     6 records of "in" (written here, without a transaction) and, three at
+//     a time, writes "x-" + value to "ctp" (2 partitions) in a transaction
+//     that also carries the group's offset: in-0..2 committed (offset 3),
+//     in-3..5 aborted (the offset stays 3: the script reads it while the
+//     first transaction is open and after each end), then a new member of
+//     the group resumes from offset 3 and commits in-3..5 (offset 6).
+//  3. The client's own consumers read "out" and "ctp" with read_committed and
+//     read_uncommitted.
+//
+// The scripts print what they saw as one JSON object (txnResult) and the
+// assertions are here: read_committed sees exactly the committed records,
+// read_uncommitted every data record, both at Kafka's offsets (each commit
+// or abort marker takes one offset in each partition of the transaction and
+// is never delivered as a record); franz-go reads the same at both levels
+// and kadm sees the group at offset 6.
+
+// txnParts is the partition count of the output topics.
+const txnParts = 2
+
+// txnInputs are the records of "in", consumed by the transform.
+var txnInputs = []string{"in-0", "in-1", "in-2", "in-3", "in-4", "in-5"}
+
+// txnRec is a record as a client saw it.
+type txnRec struct {
+	P int32  `json:"p"`
+	O int64  `json:"o"`
+	V string `json:"v"`
+}
+
+func (r txnRec) String() string { return fmt.Sprintf("%d@%d=%s", r.P, r.O, r.V) }
+
+// txnResult is what a scenario script prints.
+type txnResult struct {
+	Client         string     `json:"client"`
+	Committed      []txnRec   `json:"committed"`       // "out", read_committed
+	Uncommitted    []txnRec   `json:"uncommitted"`     // "out", read_uncommitted
+	CTPCommitted   []txnRec   `json:"ctp_committed"`   // "ctp", read_committed
+	CTPUncommitted []txnRec   `json:"ctp_uncommitted"` // "ctp", read_uncommitted
+	Inputs         [][]string `json:"inputs"`          // "in" values each transform transaction read
+	// The group's committed offset of in/0 (-1: none), as the client's
+	// admin API reads it without require_stable.
+	Offsets struct {
+		Pending     int64 `json:"pending"`      // first transaction open, offsets sent
+		AfterCommit int64 `json:"after_commit"` // first transaction committed
+		AfterAbort  int64 `json:"after_abort"`  // second aborted
+		Final       int64 `json:"final"`        // third committed
+	} `json:"offsets"`
+}
+
+// txnBatch is one transaction: values in order, record i to partition i%2.
+type txnBatch struct {
+	values []string
+	commit bool
+}
+
+func txnSeq(prefix string, from, n int) []string {
+	var out []string
+	for i := from; i < from+n; i++ {
+		out = append(out, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return out
+}
+
+// txnProduceBatches is step 1; txnCTPBatches what step 2 writes to "ctp".
+var (
+	txnProduceBatches = []txnBatch{{txnSeq("c1-", 0, 6), true}, {txnSeq("a-", 0, 4), false}, {txnSeq("c2-", 0, 4), true}}
+	txnCTPBatches     = []txnBatch{{txnSeq("x-in-", 0, 3), true}, {txnSeq("x-in-", 3, 3), false}, {txnSeq("x-in-", 3, 3), true}}
+)
+
+// txnPartition is where the scripts send the i-th record of a transaction;
+// for "ctp", i is the input's index (in-3 is the first record of its
+// transaction but goes to partition 1).
+func txnPartition(v string, i int) int32 {
+	var n int
+	if _, err := fmt.Sscanf(v, "x-in-%d", &n); err == nil {
+		return int32(n % txnParts)
+	}
+	return int32(i % txnParts)
+}
+
+// txnExpect is what read_committed and read_uncommitted consumers see of a
+// topic written by batches, in (partition, offset) order: one offset per
+// record, and one per control batch in each partition a transaction wrote.
+func txnExpect(batches []txnBatch) (committed, uncommitted []txnRec) {
+	next := make([]int64, txnParts)
+	for _, b := range batches {
+		touched := make([]bool, txnParts)
+		for i, v := range b.values {
+			p := txnPartition(v, i)
+			r := txnRec{p, next[p], v}
+			next[p]++
+			touched[p] = true
+			uncommitted = append(uncommitted, r)
+			if b.commit {
+				committed = append(committed, r)
+			}
+		}
+		for p, ok := range touched {
+			if ok {
+				next[p]++ // the marker
+			}
+		}
+	}
+	sortTxnRecs(committed)
+	sortTxnRecs(uncommitted)
+	return committed, uncommitted
+}
+
+func sortTxnRecs(rs []txnRec) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].P != rs[j].P {
+			return rs[i].P < rs[j].P
+		}
+		return rs[i].O < rs[j].O
+	})
+}
+
+// checkTxnRecs compares what a consumer saw with what it should have:
+// the same records at the same offsets, each once.
+func checkTxnRecs(t *testing.T, what string, got, want []txnRec) {
+	t.Helper()
+	got = append([]txnRec(nil), got...)
+	sortTxnRecs(got)
+	if fmt.Sprint(got) == fmt.Sprint(want) {
+		return
+	}
+	wantSet := map[txnRec]bool{}
+	for _, r := range want {
+		wantSet[r] = true
+	}
+	var extra, missing []string
+	gotSet := map[txnRec]bool{}
+	for _, r := range got {
+		if !wantSet[r] || gotSet[r] {
+			extra = append(extra, r.String())
+		}
+		gotSet[r] = true
+	}
+	for _, r := range want {
+		if !gotSet[r] {
+			missing = append(missing, r.String())
+		}
+	}
+	t.Errorf("%s: read %d records, want %d (partition@offset=value)\n  unexpected or repeated: %v\n  missing: %v\n  got:  %v\n  want: %v",
+		what, len(got), len(want), extra, missing, got, want)
+}
+
+// txnTopics names the scenario's topics and group, creates the topics and
+// writes the inputs (franz-go, no transaction).
+type txnTopics struct {
+	out, in, ctp, group, txnID string
+}
+
+func setupTxnTopics(t *testing.T, b broker) txnTopics {
+	t.Helper()
+	tt := txnTopics{out: topicName(t, "out"), in: topicName(t, "in"), ctp: topicName(t, "ctp"),
+		group: topicName(t, "g"), txnID: topicName(t, "txn")}
+	ctx := testCtx(t, 30*time.Second)
+	cl := newClient(t, b.addr)
+	adm := kadm.NewClient(cl)
+	for topic, parts := range map[string]int32{tt.out: txnParts, tt.in: 1, tt.ctp: txnParts} {
+		if _, err := adm.CreateTopic(ctx, parts, 1, nil, topic); err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+	}
+	waitTopics(t, ctx, cl, map[string]int{tt.out: txnParts, tt.in: 1, tt.ctp: txnParts})
+	for _, v := range txnInputs {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: tt.in, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatalf("produce %s to %s: %v", v, tt.in, err)
+		}
+	}
+	return tt
+}
+
+// runTxnScript runs a scenario script (its stdout is one txnResult) with a
+// deadline.
+func runTxnScript(t *testing.T, dir string, timeout time.Duration, name string, args ...string) txnResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	if err != nil {
+		t.Fatalf("%s %s: %v after %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err,
+			time.Since(start).Round(time.Millisecond), stdout.String(), tail(stderr.String(), 20000))
+	}
+	var res txnResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("%s: output: %v\n%s\nstderr: %s", name, err, stdout.String(), tail(stderr.String(), 20000))
+	}
+	t.Logf("%s against %s: %v", res.Client, b2s(args), time.Since(start).Round(time.Millisecond))
+	return res
+}
+
+func b2s(args []string) string {
+	if len(args) > 1 {
+		return args[1]
+	}
+	return strings.Join(args, " ")
+}
+
+// checkTxnResult makes the scenario's assertions on what a script saw, then
+// reads the topics with franz-go and the group's offset with kadm.
+func checkTxnResult(t *testing.T, b broker, tt txnTopics, res txnResult) {
+	t.Helper()
+	committed, uncommitted := txnExpect(txnProduceBatches)
+	checkTxnRecs(t, "out, read_committed", res.Committed, committed)
+	checkTxnRecs(t, "out, read_uncommitted", res.Uncommitted, uncommitted)
+	ctpCommitted, ctpUncommitted := txnExpect(txnCTPBatches)
+	checkTxnRecs(t, "ctp, read_committed", res.CTPCommitted, ctpCommitted)
+	checkTxnRecs(t, "ctp, read_uncommitted", res.CTPUncommitted, ctpUncommitted)
+	wantInputs := [][]string{txnInputs[:3], txnInputs[3:], txnInputs[3:]}
+	if fmt.Sprint(res.Inputs) != fmt.Sprint(wantInputs) {
+		t.Errorf("the transform's transactions read %v, want %v (the third resumes from the offset the first committed)", res.Inputs, wantInputs)
+	}
+	o := res.Offsets
+	if o.Pending != -1 || o.AfterCommit != 3 || o.AfterAbort != 3 || o.Final != 6 {
+		t.Errorf("the group's committed offset of %s/0: %d while the first transaction was open (want -1: none), %d after its commit (want 3), %d after the abort (want 3), %d at the end (want 6)",
+			tt.in, o.Pending, o.AfterCommit, o.AfterAbort, o.Final)
+	}
+	checkTxnFranzGo(t, b, tt.out, committed, uncommitted)
+	checkTxnFranzGo(t, b, tt.ctp, ctpCommitted, ctpUncommitted)
+	ctx := testCtx(t, 20*time.Second)
+	offs, err := kadm.NewClient(newClient(t, b.addr)).FetchOffsets(ctx, tt.group)
+	if err != nil {
+		t.Fatalf("kadm fetch offsets of %s: %v", tt.group, err)
+	}
+	if o, ok := offs.Lookup(tt.in, 0); !ok || o.Err != nil || o.At != 6 {
+		t.Errorf("kadm: group %s at %+v on %s/0, want offset 6", tt.group, o, tt.in)
+	}
+}
+
+// checkTxnFranzGo reads topic with franz-go at both isolation levels.
+func checkTxnFranzGo(t *testing.T, b broker, topic string, committed, uncommitted []txnRec) {
+	t.Helper()
+	for _, c := range []struct {
+		what string
+		iso  kgo.IsolationLevel
+		want []txnRec
+	}{
+		{"read_committed", kgo.ReadCommitted(), committed},
+		{"read_uncommitted", kgo.ReadUncommitted(), uncommitted},
+	} {
+		var got []txnRec
+		for _, r := range consume(t, b.addr, topic, len(c.want), kgo.FetchIsolationLevel(c.iso)) {
+			got = append(got, txnRec{r.Partition, r.Offset, string(r.Value)})
+		}
+		checkTxnRecs(t, "franz-go: "+topic+", "+c.what, got, c.want)
+	}
+}
+
+// txnFranzGoProduce writes txnProduceBatches to topic with a franz-go
+// transactional producer (for the consumers that cannot produce in a
+// transaction themselves: kcat).
+func txnFranzGoProduce(t *testing.T, b broker, topic, txnID string) {
+	t.Helper()
+	ctx := testCtx(t, 30*time.Second)
+	cl := newClient(t, b.addr, kgo.TransactionalID(txnID), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for _, batch := range txnProduceBatches {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatalf("franz-go begin transaction: %v", err)
+		}
+		for i, v := range batch.values {
+			r := &kgo.Record{Value: []byte(v), Partition: txnPartition(v, i)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("franz-go produce %s in a transaction: %v", v, err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(batch.commit)); err != nil {
+			t.Fatalf("franz-go end transaction (commit %v): %v", batch.commit, err)
+		}
+	}
+}
+
+// TestTxnKcatReadCommitted: kcat (librdkafka 2.0.2) with -X
+// isolation.level=read_committed reads only the committed records franz-go
+// wrote in transactions; with read_uncommitted, every data record and never
+// a marker.
+func TestTxnKcatReadCommitted(t *testing.T) {
+	eachBroker(t, func(t *testing.T, b broker) {
+		t.Parallel()
+		topic := topicName(t, "out")
+		ctx := testCtx(t, 30*time.Second)
+		cl := newClient(t, b.addr)
+		if _, err := kadm.NewClient(cl).CreateTopic(ctx, txnParts, 1, nil, topic); err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+		waitTopics(t, ctx, cl, map[string]int{topic: txnParts})
+		txnFranzGoProduce(t, b, topic, topicName(t, "txn"))
+		committed, uncommitted := txnExpect(txnProduceBatches)
+		for _, c := range []struct {
+			iso  string
+			want []txnRec
+		}{{"read_committed", committed}, {"read_uncommitted", uncommitted}} {
+			// -c N without -e: Kafka writes the last markers just after
+			// EndTxn answers, and a read_committed reader at the end of a
+			// partition waits for them. A leaked aborted record would be
+			// among the first N.
+			var got []txnRec
+			for _, m := range kcatConsumeIso(t, b.addr, topic, c.iso, len(c.want)) {
+				got = append(got, txnRec{m.Partition, m.Offset, *m.Payload})
+			}
+			checkTxnRecs(t, "kcat -X isolation.level="+c.iso, got, c.want)
+		}
+	})
+}
+
+// kcatConsumeIso reads n messages of topic from the start at an isolation level.
+func kcatConsumeIso(t *testing.T, addr, topic, iso string, n int) []kcatMessage {
+	t.Helper()
+	path, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat not on PATH (Debian package kcat)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args := []string{"-C", "-b", addr, "-t", topic, "-o", "beginning", "-X", "isolation.level=" + iso,
+		"-J", "-c", fmt.Sprint(n), "-m", "10"}
+	cmd := exec.CommandContext(ctx, "timeout", append([]string{"15", path}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kcat %s: %v (read %d lines of %d)\nstdout: %s\nstderr: %s", strings.Join(args, " "), err,
+			strings.Count(stdout.String(), "\n"), n, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	var msgs []kcatMessage
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var m kcatMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("kcat line %q: %v", line, err)
+		}
+		if m.Payload == nil {
+			t.Fatalf("kcat read a record without a value (a control record?): %s", line)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
