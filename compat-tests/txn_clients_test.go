@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/zombi-dev/zombi/internal/pyvenv"
 )
 
 // Transactions through real clients (issue 14 point 8), the same scenario
@@ -196,9 +198,9 @@ func setupTxnTopics(t *testing.T, b broker) txnTopics {
 	return tt
 }
 
-// runTxnScript runs a scenario script (its stdout is one txnResult) with a
-// deadline.
-func runTxnScript(t *testing.T, dir string, timeout time.Duration, name string, args ...string) txnResult {
+// runTxnScript runs a scenario script against b (its stdout is one
+// txnResult) with a deadline.
+func runTxnScript(t *testing.T, b broker, dir string, timeout time.Duration, name string, args ...string) txnResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -217,15 +219,25 @@ func runTxnScript(t *testing.T, dir string, timeout time.Duration, name string, 
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("%s: output: %v\n%s\nstderr: %s", name, err, stdout.String(), tail(stderr.String(), 20000))
 	}
-	t.Logf("%s against %s: %v", res.Client, b2s(args), time.Since(start).Round(time.Millisecond))
+	t.Logf("%s against %s: %v", res.Client, b.name, time.Since(start).Round(time.Millisecond))
 	return res
 }
 
-func b2s(args []string) string {
-	if len(args) > 1 {
-		return args[1]
-	}
-	return strings.Join(args, " ")
+// txnArgs are the scripts' arguments after the bootstrap address.
+func (tt txnTopics) args() []string { return []string{tt.out, tt.in, tt.ctp, tt.group, tt.txnID} }
+
+// TestTxnConfluentPython: confluent-kafka 2.16.1 (PyPI, the librdkafka its
+// wheel bundles): transactional producer, send_offsets_to_transaction,
+// read_committed and read_uncommitted consumers (python/confluent_txn.py).
+func TestTxnConfluentPython(t *testing.T) {
+	venv := pyvenv.EnsureT(t, "compat-tests/python/requirements.txt")
+	eachBroker(t, func(t *testing.T, b broker) {
+		t.Parallel()
+		tt := setupTxnTopics(t, b)
+		script := filepath.Join(pyvenv.Root(), "compat-tests", "python", "confluent_txn.py")
+		res := runTxnScript(t, b, t.TempDir(), 90*time.Second, venv.Python(), append([]string{script, b.addr}, tt.args()...)...)
+		checkTxnResult(t, b, tt, res)
+	})
 }
 
 // checkTxnResult makes the scenario's assertions on what a script saw, then
