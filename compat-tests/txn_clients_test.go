@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -381,4 +382,23 @@ func kcatConsumeIso(t *testing.T, addr, topic, iso string, n int) []kcatMessage 
 		msgs = append(msgs, m)
 	}
 	return msgs
+}
+
+// TestTxnKafkaJS: kafkajs 2.2.4 transactions with sendOffsets, consumers
+// with readUncommitted false and true (kafkajs/txn.js).
+func TestTxnKafkaJS(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	dir, _ := filepath.Abs("kafkajs")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kafkajs")); err != nil {
+		t.Fatalf("kafkajs is not installed: run `npm ci` in %s (make test does)", dir)
+	}
+	eachBroker(t, func(t *testing.T, b broker) {
+		t.Parallel()
+		tt := setupTxnTopics(t, b)
+		res := runTxnScript(t, b, dir, 90*time.Second, node, append([]string{"txn.js", b.addr}, tt.args()...)...)
+		checkTxnResult(t, b, tt, res)
+	})
 }
