@@ -235,7 +235,9 @@ func (s *server) collect(out []rec, table string, part int32, from, since int64,
 	n, bytes := 0, 0
 	next := from
 	for {
-		rr, err := s.log.Read(table, part, next, readChunkBytes)
+		// Committed records only: a transaction's records appear once it
+		// commits, aborted ones and markers never.
+		rr, err := s.log.ReadIsolated(table, part, next, readChunkBytes, plog.ReadCommitted)
 		if errors.Is(err, plog.ErrOffsetOutOfRange) && rr.LogStartOffset > next && next == from && n == 0 {
 			// Trimmed under us: what was asked for is gone; start at the new start.
 			next, from = rr.LogStartOffset, rr.LogStartOffset
@@ -248,6 +250,10 @@ func (s *server) collect(out []rec, table string, part int32, from, since int64,
 			return out, next, false, nil
 		}
 		for _, b := range rr.Batches {
+			if !rr.Keeps(b) {
+				next = max(next, b.LastOffset+1)
+				continue
+			}
 			_, recs, err := batch.Records(b.Raw, 0)
 			if err != nil {
 				return out, next, false, err
@@ -272,7 +278,7 @@ func (s *server) collect(out []rec, table string, part int32, from, since int64,
 				next = b.LastOffset + 1 // records compacted away or control records
 			}
 		}
-		if next >= rr.HighWatermark {
+		if next >= rr.LastStableOffset {
 			return out, next, false, nil
 		}
 	}

@@ -24,6 +24,11 @@ type Source interface {
 	Topic(name string) (plog.TopicInfo, bool)
 	Offsets(topic string, part int32) (logStart, hwm int64, err error)
 	Read(topic string, part int32, offset int64, maxBytes int) (plog.ReadResult, error)
+	// ReadIsolated and LastStable: the materializer reads committed
+	// records only, up to the last stable offset, as a read_committed
+	// consumer does.
+	ReadIsolated(topic string, part int32, offset int64, maxBytes int, iso plog.Isolation) (plog.ReadResult, error)
+	LastStable(topic string, part int32) (int64, error)
 }
 
 // Config configures a Materializer.
@@ -337,7 +342,11 @@ func (m *Materializer) cycle(ctx context.Context, ts *topicState, ti plog.TopicI
 	}
 	ts.resumeFrom = 0
 	for p := first; p < ti.Partitions; p++ {
-		logStart, hwm, err := m.src.Offsets(ti.Name, p)
+		logStart, _, err := m.src.Offsets(ti.Name, p)
+		var hwm int64 // the last stable offset: open transactions wait
+		if err == nil {
+			hwm, err = m.src.LastStable(ti.Name, p)
+		}
 		if err != nil {
 			abort()
 			return false, err
@@ -563,15 +572,15 @@ func (m *Materializer) open(ctx context.Context, topic string, eff topicconfig.I
 
 // readPartition adds the records of [from, hwm) to app (those app refuses
 // as not JSON to the dead letters) until the budget is spent, and returns
-// the offset reached: the next offset to materialize. Control batches and
-// gaps move it without rows.
+// the offset reached: the next offset to materialize. Control batches,
+// aborted transactions and gaps move it without rows.
 func (m *Materializer) readPartition(ctx context.Context, app *Append, dlq *deadLetters, opts WriteOptions, topic string, p int32, from, hwm, budget int64) (int64, error) {
 	at := from
 	for at < hwm && app.Bytes() < budget {
 		if err := ctx.Err(); err != nil {
 			return at, err
 		}
-		res, err := m.src.Read(topic, p, at, m.cfg.ReadBytes)
+		res, err := m.src.ReadIsolated(topic, p, at, m.cfg.ReadBytes, plog.ReadCommitted)
 		if err != nil {
 			return at, fmt.Errorf("read %s/%d at %d: %w", topic, p, at, err)
 		}
@@ -582,11 +591,11 @@ func (m *Materializer) readPartition(ctx context.Context, app *Append, dlq *dead
 			if b.BaseOffset >= hwm {
 				return at, nil
 			}
-			h, recs, err := batch.Records(b.Raw, 0)
-			if err != nil {
-				return at, fmt.Errorf("%s/%d: batch at %d: %w", topic, p, b.BaseOffset, err)
-			}
-			if !h.IsControl() {
+			if res.Keeps(b) { // not a marker, not an aborted transaction's
+				_, recs, err := batch.Records(b.Raw, 0)
+				if err != nil {
+					return at, fmt.Errorf("%s/%d: batch at %d: %w", topic, p, b.BaseOffset, err)
+				}
 				for i := range recs {
 					r := &recs[i]
 					if r.Offset < at || r.Offset >= hwm {

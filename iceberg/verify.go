@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/apache/iceberg-go/table"
-	"github.com/zombi-dev/zombi/log/batch"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // logSpan is what the log holds of a partition in [from, to): its data
@@ -27,7 +27,7 @@ func logRange(ctx context.Context, src Source, topic string, p int32, from, to i
 		if err := ctx.Err(); err != nil {
 			return sp, err
 		}
-		res, err := src.Read(topic, p, at, 4<<20)
+		res, err := src.ReadIsolated(topic, p, at, 4<<20, plog.ReadCommitted)
 		if err != nil {
 			return sp, fmt.Errorf("read %s/%d at %d: %w", topic, p, at, err)
 		}
@@ -35,12 +35,8 @@ func logRange(ctx context.Context, src Source, topic string, p int32, from, to i
 			break
 		}
 		for _, b := range res.Batches {
-			h, err := batch.ReadHeader(b.Raw)
-			if err != nil {
-				return sp, fmt.Errorf("%s/%d: batch at %d: %w", topic, p, b.BaseOffset, err)
-			}
 			lo, hi := max(b.BaseOffset, at), min(b.LastOffset, to-1)
-			if !h.IsControl() && lo <= hi {
+			if res.Keeps(b) && lo <= hi {
 				sp.Records += hi - lo + 1
 				if sp.First < 0 {
 					sp.First = lo

@@ -26,7 +26,12 @@ import (
 //     Idempotent producers need nothing more (Kafka 3.0+, KIP-679).
 //   - Idempotent producers: the log dedupes per producer id/epoch/sequence; a
 //     retried batch gets its original offsets and no error.
-//   - Transactional produce is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//   - Transactional produce (a transactional_id): WRITE on the
+//     transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
+//     partition. The batches go to the log as any other; the first one of
+//     a producer in a partition opens a transaction there only if the
+//     transaction coordinator (package txn) has that partition in the
+//     producer's ongoing transaction at that epoch, else INVALID_TXN_STATE.
 //   - A batch above the topic's max.message.bytes gets MESSAGE_TOO_LARGE.
 //   - A topic with message.timestamp.type=LogAppendTime: the log stamps each
 //     batch with the append time (MaxTimestamp, the timestamp-type bit, a new
@@ -46,6 +51,8 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 	req := kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	start := time.Now()
+	txnDenied := req.TransactionID != nil &&
+		!s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID)
 
 	type slot struct {
 		ti, pi         int
@@ -88,7 +95,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			switch {
 			case req.Version < 3:
 				code = errUnsupportedVersion
-			case req.TransactionID != nil:
+			case txnDenied:
 				code = kerr.TransactionalIDAuthorizationFailed.Code
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				code = kerr.InvalidRequiredAcks.Code

@@ -24,8 +24,12 @@ import (
 //     partition (no polling) until enough arrives or max_wait_ms passes.
 //   - Offsets below the log start or above the high watermark get
 //     OFFSET_OUT_OF_RANGE with the log start and high watermark.
-//   - Zombi has no transactions: the last stable offset is the high
-//     watermark and read_committed reads the same as read_uncommitted.
+//   - isolation_level 1 (read_committed): batches below the last stable
+//     offset only, with the aborted transactions among them, so that the
+//     client drops their batches; control batches (markers) are returned
+//     as stored, as Kafka does (clients skip them and count their offsets).
+//     read_uncommitted reads up to the high watermark. Both get the last
+//     stable offset.
 //   - READ on the topic (consumers), else TOPIC_AUTHORIZATION_FAILED for
 //     its partitions, decided once per request.
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
@@ -156,6 +160,10 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 	// client asking for gigabytes gets at most this per response (still at
 	// least one batch, so large batches make progress).
 	remaining := min(int(req.MaxBytes), maxFetchBytes)
+	iso := plog.ReadUncommitted
+	if req.IsolationLevel == 1 {
+		iso = plog.ReadCommitted
+	}
 	for ti, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -189,11 +197,14 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			if !first && limit <= 0 {
 				// The response is full: report offsets only.
 				rr.LogStartOffset, rr.HighWatermark, err = s.log.Offsets(name, rp.Partition)
+				if err == nil {
+					rr.LastStableOffset, err = s.log.LastStable(name, rp.Partition)
+				}
 			} else {
-				rr, err = s.log.Read(name, rp.Partition, rp.FetchOffset, max(limit, 1))
+				rr, err = s.log.ReadIsolated(name, rp.Partition, rp.FetchOffset, max(limit, 1), iso)
 			}
 			if err == nil || errors.Is(err, plog.ErrOffsetOutOfRange) {
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rr.HighWatermark, rr.HighWatermark, rr.LogStartOffset
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
 			}
 			if err != nil {
 				sp.ErrorCode, hasErr = errorCode(err), true
@@ -202,6 +213,12 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			}
 			if len(rr.Batches) > 0 && !first && len(rr.Batches[0].Raw) > limit {
 				rr.Batches = nil // only the first partition with data may go over
+			}
+			if len(rr.Batches) > 0 && iso == plog.ReadCommitted {
+				sp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(rr.Aborted))
+				for i, a := range rr.Aborted {
+					sp.AbortedTransactions[i] = kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset}
+				}
 			}
 			switch len(rr.Batches) {
 			case 0:

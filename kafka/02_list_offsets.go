@@ -11,12 +11,14 @@ import (
 //
 // Behavior:
 //   - Timestamp -2 (earliest) and -4 (earliest local): the log start offset.
-//   - Timestamp -1 (latest): the high watermark (also the last stable offset:
-//     no transactions).
+//   - Timestamp -1 (latest): the high watermark; with isolation_level 1
+//     (read_committed, v2+) the last stable offset.
 //   - Timestamp -3 (max timestamp, v7+): the first record with the largest
 //     timestamp, from the time index.
 //   - Any other timestamp: the first offset whose record timestamp is at or
 //     after it, and that record's timestamp; -1/-1 when there is none.
+//   - read_committed lookups by time or max timestamp answer -1/-1 for an
+//     offset at or past the last stable offset, as Kafka does.
 //   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED (-1/-1).
 //
 // Version notes:
@@ -47,7 +49,7 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			off, ts, err := s.listOffset(rt.Topic, rp.Partition, rp.Timestamp)
+			off, ts, err := s.listOffset(rt.Topic, rp.Partition, rp.Timestamp, req.Version >= 2 && req.IsolationLevel == 1)
 			switch {
 			case err != nil:
 				sp.ErrorCode = errorCode(err)
@@ -68,25 +70,36 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 }
 
 // listOffset resolves one ListOffsets query to an offset and a timestamp.
-func (s *Server) listOffset(topic string, part int32, ts int64) (int64, int64, error) {
+func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) (int64, int64, error) {
 	logStart, hwm, err := s.log.Offsets(topic, part)
 	if err != nil {
 		return -1, -1, err
 	}
+	limit := hwm
+	if committed {
+		if limit, err = s.log.LastStable(topic, part); err != nil {
+			return -1, -1, err
+		}
+	}
+	var off, rts int64
 	switch ts {
 	case tsLatest:
-		return hwm, -1, nil
+		return limit, -1, nil
 	case tsEarliest, tsEarliestLocal:
 		return logStart, -1, nil
 	case tsMaxTimestamp:
-		return s.maxTimestampOffset(topic, part, logStart, hwm)
+		off, rts, err = s.maxTimestampOffset(topic, part, logStart, hwm)
+	default:
+		if ts < 0 {
+			return -1, -1, errInvalidTimestamp
+		}
+		off, rts, err = s.log.OffsetForTimestamp(topic, part, ts)
 	}
-	if ts < 0 {
-		return -1, -1, errInvalidTimestamp
-	}
-	off, rts, err := s.log.OffsetForTimestamp(topic, part, ts)
 	if err != nil {
 		return -1, -1, err
+	}
+	if off >= limit {
+		return -1, -1, nil
 	}
 	return off, rts, nil
 }

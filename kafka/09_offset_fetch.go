@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -16,7 +17,10 @@ import (
 //     before v2, top-level v2-v7, per group v8+). A topic without DESCRIBE
 //     is left out of an all-topics answer, and gets
 //     TOPIC_AUTHORIZATION_FAILED when named.
-//   - require_stable is moot: there are no pending transactional commits.
+//   - require_stable (v7+): a partition with a transactional offset commit
+//     pending (TxnOffsetCommit of an ongoing transaction) gets
+//     UNSTABLE_OFFSET_COMMIT (retriable), as Kafka; without it the last
+//     committed offset is answered.
 //
 // Version notes:
 //   - v0-v7 one group; v8+ several groups, each answered on its own.
@@ -50,6 +54,9 @@ func (s *Server) handleOffsetFetch(ctx context.Context, kreq kmsg.Request) (kmsg
 			}
 		}
 		fts, code := s.fetchGroupOffsets(ctx, req.Group, topics, false)
+		if req.Version >= 7 && req.RequireStable {
+			s.markUnstable(req.Group, fts)
+		}
 		resp.ErrorCode = code
 		if code == errGroupAuthz && req.Version < 2 {
 			// No top-level error before v2: every partition carries it.
@@ -79,6 +86,9 @@ func (s *Server) handleOffsetFetch(ctx context.Context, kreq kmsg.Request) (kmsg
 		rg := kmsg.NewOffsetFetchResponseGroup()
 		rg.Group = g.Group
 		fts, code := s.fetchGroupOffsets(ctx, g.Group, g.Topics, req.Version >= 10)
+		if req.RequireStable {
+			s.markUnstable(g.Group, fts)
+		}
 		rg.ErrorCode = code
 		for _, ft := range fts {
 			t := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -166,4 +176,21 @@ func (s *Server) fetchGroupOffsets(ctx context.Context, group string, topics []k
 		out = append(out, ft)
 	}
 	return out, 0
+}
+
+// markUnstable gives UNSTABLE_OFFSET_COMMIT to the partitions of fts with a
+// transactional offset commit pending (require_stable).
+func (s *Server) markUnstable(group string, fts []fetchedTopic) {
+	c := s.transactions()
+	if c == nil {
+		return
+	}
+	for i := range fts {
+		for j := range fts[i].parts {
+			fp := &fts[i].parts[j]
+			if fp.code == 0 && fts[i].code == 0 && c.PendingOffset(group, fts[i].name, fp.partition) {
+				fp.code, fp.offset, fp.epoch, fp.metadata = kerr.UnstableOffsetCommit.Code, -1, -1, ""
+			}
+		}
+	}
 }

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -12,8 +11,9 @@ import (
 // Behavior:
 //   - Group keys: node 1, the only broker, is every group's coordinator;
 //     GROUP_AUTHORIZATION_FAILED without DESCRIBE on the group.
-//   - Transaction keys: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (no
-//     transactions; fatal in clients rather than retried forever).
+//   - Transaction keys: node 1 is every transactional id's coordinator
+//     (package txn); TRANSACTIONAL_ID_AUTHORIZATION_FAILED without DESCRIBE
+//     on the transactional id, as Kafka.
 //   - Other key types (share groups): INVALID_REQUEST.
 //
 // Version notes:
@@ -42,10 +42,12 @@ func (s *Server) handleFindCoordinator(ctx context.Context, kreq kmsg.Request) (
 			}
 			c.NodeID, c.Host, c.Port = NodeID, host, port
 		case coordinatorTransaction:
-			c.NodeID, c.Port = -1, -1
-			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-			msg := "transactions are not supported by Zombi"
-			c.ErrorMessage = &msg
+			if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key) {
+				c.NodeID, c.Port = -1, -1
+				c.ErrorCode = errTxnIDAuthz
+				break
+			}
+			c.NodeID, c.Host, c.Port = NodeID, host, port
 		default:
 			c.NodeID, c.Port = -1, -1
 			c.ErrorCode = errInvalidRequest

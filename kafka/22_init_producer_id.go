@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/txn"
 )
 
 // InitProducerID (key 22), v0-v5.
@@ -22,9 +23,20 @@ import (
 //     a duplicate of an old one.
 //   - v3+: a producer that sends its current id and epoch (after an error)
 //     gets the same id with the epoch bumped, which resets its sequences in
-//     the log; at the top epoch it gets a new id.
-//   - Transactions are not supported: a transactional id gets
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients report as fatal.
+//     the log; at the top epoch it gets a new id. With a transactional id
+//     these are checked against the coordinator's: another producer id or
+//     an older epoch gets PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before
+//     v4, as Kafka); a retry of a bump whose answer was lost gets the same
+//     answer.
+//   - With a transactional id (package txn): a new producer id on its first
+//     use, the epoch bumped on each later call (fencing the previous
+//     producer); an ongoing transaction of the old epoch is aborted first,
+//     its markers carrying the bumped epoch; CONCURRENT_TRANSACTIONS while
+//     an EndTxn is being written; INVALID_TRANSACTION_TIMEOUT for a timeout
+//     of 0 or above ZOMBI_TRANSACTION_MAX_TIMEOUT_MS; a new producer id once
+//     the epoch is exhausted. WRITE on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. The state is durable before
+//     the answer.
 //   - Without a transactional id: IDEMPOTENT_WRITE on the cluster or WRITE
 //     on any topic (Kafka 3.0+, KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 func init() { register(kmsg.InitProducerID, 0, 5, (*Server).handleInitProducerID) }
@@ -33,11 +45,7 @@ func (s *Server) handleInitProducerID(ctx context.Context, kreq kmsg.Request) (k
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	if req.TransactionalID != nil && *req.TransactionalID != "" {
-		// Refused with or without WRITE on the transactional id: the same
-		// code either way.
-		resp.ErrorCode = errTxnIDAuthz
-		resp.ProducerID, resp.ProducerEpoch = -1, -1
-		return resp, nil
+		return s.initTransactional(ctx, req, resp), nil
 	}
 	if !s.mayProduceIdempotently(ctx) {
 		resp.ErrorCode = errClusterAuthz
@@ -57,6 +65,32 @@ func (s *Server) handleInitProducerID(ctx context.Context, kreq kmsg.Request) (k
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp, nil
+}
+
+// initTransactional answers an InitProducerId with a transactional id.
+func (s *Server) initTransactional(ctx context.Context, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) *kmsg.InitProducerIDResponse {
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	id := *req.TransactionalID
+	if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, id) {
+		resp.ErrorCode = errTxnIDAuthz
+		return resp
+	}
+	c := s.transactions()
+	if c == nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp
+	}
+	treq := txn.InitRequest{TransactionalID: id, TimeoutMs: req.TransactionTimeoutMillis, ProducerID: -1, ProducerEpoch: -1}
+	if req.Version >= 3 {
+		treq.ProducerID, treq.ProducerEpoch = req.ProducerID, req.ProducerEpoch
+	}
+	pid, epoch, ke := c.InitProducerID(treq)
+	if ke != nil {
+		resp.ErrorCode = fencedCode(ke, req.Version, 4)
+		return resp
+	}
+	resp.ProducerID, resp.ProducerEpoch = pid, epoch
+	return resp
 }
 
 // pidCeilingKey is the log metadata key of the producer-id ceiling.

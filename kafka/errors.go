@@ -44,6 +44,8 @@ func errorCode(err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, plog.ErrProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, plog.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, plog.ErrInvalidGroup):
 		return kerr.InvalidGroupID.Code
 	case errors.Is(err, plog.ErrStorage), errors.Is(err, plog.ErrClosed),

@@ -19,6 +19,7 @@ import (
 	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/stats"
+	"github.com/zombi-dev/zombi/txn"
 )
 
 // Config configures the Kafka listener.
@@ -68,6 +69,11 @@ type Config struct {
 	// TLSHandshakeTimeout bounds the TLS handshake of SSL and SASL_SSL
 	// connections (default 10 s).
 	TLSHandshakeTimeout time.Duration
+	// TransactionMaxTimeout bounds a transactional producer's
+	// transaction.timeout.ms (Kafka's transaction.max.timeout.ms; default
+	// 15 minutes): above it InitProducerId answers
+	// INVALID_TRANSACTION_TIMEOUT.
+	TransactionMaxTimeout time.Duration
 }
 
 // Defaults.
@@ -132,6 +138,7 @@ type Server struct {
 	pidCeiling int64 // stored bound: ids below it may have been handed out
 
 	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
+	txn    *txn.Coordinator    // the transaction coordinator (package txn)
 
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
@@ -182,7 +189,34 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	if cfg.Auth != nil {
 		s.saslAuth = cfg.Auth
 	}
+	s.txn = txn.New(l, txn.Config{MaxTimeout: cfg.TransactionMaxTimeout, NewProducerID: s.newProducerID, Logger: logger})
 	return s
+}
+
+// StartTransactions loads the transaction coordinator's state, aborts the
+// transactions a crash left open and installs the log's transaction
+// verifier; run it before serving (a transactional request would start it
+// too, but recovery belongs to startup). Close stops it.
+func (s *Server) StartTransactions() error {
+	if err := s.txn.Start(); err != nil {
+		return err
+	}
+	s.log.SetTxnVerifier(s.txn.Verify)
+	return nil
+}
+
+// transactions returns the started transaction coordinator, or nil (the
+// handlers answer COORDINATOR_NOT_AVAILABLE, retriable) when its state
+// cannot be loaded.
+func (s *Server) transactions() *txn.Coordinator {
+	if s.txn.Started() {
+		return s.txn
+	}
+	if err := s.StartTransactions(); err != nil {
+		s.logger.Warn("start the transaction coordinator", "err", err)
+		return nil
+	}
+	return s.txn
 }
 
 // Serve accepts PLAINTEXT connections on ln: ServeListener(ln,
@@ -318,6 +352,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.cancel()
 	s.groups.Close() // waiting JoinGroup/SyncGroup get COORDINATOR_NOT_AVAILABLE
+	s.txn.Close()
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}

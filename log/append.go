@@ -201,11 +201,18 @@ func (op *appendOp) stageGroup(r *round, i, j int) {
 		p := op.parts[i]
 		saved := *r.state(p)
 		prods := map[producerKey]*producerState{}
+		type stagedTxn struct {
+			t      *openTxn
+			staged bool
+		}
+		txns := map[producerKey]stagedTxn{}
 		for k := i; k < j; k++ {
 			if h := op.headers[k]; h.ProducerID >= 0 {
 				key := producerKey{p, h.ProducerID}
 				if _, seen := prods[key]; !seen {
 					prods[key] = r.producers[key]
+					t, staged := r.txns[key]
+					txns[key] = stagedTxn{t, staged}
 				}
 			}
 		}
@@ -227,6 +234,13 @@ func (op *appendOp) stageGroup(r *round, i, j int) {
 				delete(r.producers, key)
 			} else {
 				r.producers[key] = prev
+			}
+		}
+		for key, prev := range txns {
+			if prev.staged {
+				r.txns[key] = prev.t
+			} else {
+				delete(r.txns, key)
 			}
 		}
 	}
@@ -287,21 +301,15 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 	}
 
 	base := st.next
-	batch.SetBaseOffset(req.Batch, base)
-	batch.SetLeaderEpoch(req.Batch, LeaderEpoch)
-	r.wb.Put(batchKey(p.tid, p.id, base), req.Batch)
-	if h.MaxTimestamp > st.maxTs {
-		st.maxTs = h.MaxTimestamp
-		if st.sinceIdx >= timeIndexInterval {
-			r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
-			st.sinceIdx = 0
+	if h.IsTransactional() {
+		if err := r.openTxnFor(p, req.Topic, h, base); err != nil {
+			res.Err = err
+			return res
 		}
 	}
-	st.next = base + int64(h.LastOffsetDelta) + 1
-	st.appended += int64(len(req.Batch))
+	h.BaseOffset = base
+	r.put(p, st, req.Batch, h)
 	st.records += st.next - base
-	st.sinceIdx += int64(len(req.Batch))
-	st.sinceCkpt += int64(len(req.Batch))
 	if newProducer != nil {
 		// Written with the next checkpoint; until then the batch is the record.
 		pk := producerKey{p, h.ProducerID}
@@ -320,6 +328,27 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 	}
 	res.BaseOffset, res.LastOffset = base, st.next-1
 	return res
+}
+
+// put stages batch b at h.BaseOffset, the staged next offset: it sets the
+// base offset and leader epoch in place, keeps the time index and moves
+// the staged state past it.
+func (r *round) put(p *partition, st *pstate, b []byte, h batch.Header) {
+	base := h.BaseOffset
+	batch.SetBaseOffset(b, base)
+	batch.SetLeaderEpoch(b, LeaderEpoch)
+	r.wb.Put(batchKey(p.tid, p.id, base), b)
+	if h.MaxTimestamp > st.maxTs {
+		st.maxTs = h.MaxTimestamp
+		if st.sinceIdx >= timeIndexInterval {
+			r.wb.Put(partKey(kindTime, p.tid, p.id, tsKey(h.MaxTimestamp)), be.AppendUint64(nil, uint64(base)))
+			st.sinceIdx = 0
+		}
+	}
+	st.next = base + int64(h.LastOffsetDelta) + 1
+	st.appended += int64(len(b))
+	st.sinceIdx += int64(len(b))
+	st.sinceCkpt += int64(len(b))
 }
 
 func (r *round) lookupIdem(k string) (idemEntry, bool, error) {

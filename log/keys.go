@@ -19,6 +19,10 @@ import "encoding/binary"
 //	                                       committed consumer offset (JSON)
 //	'X' key                               metadata of other packages (Meta, SetMeta, MetaList,
 //	                                       DeleteMeta), e.g. auth's users, ACLs and tokens
+//	'O' tid u32 | part u32 | pid u64      open transaction: first offset u64, producer epoch u16
+//	                                       (written with its first batch, deleted with its marker)
+//	'A' tid u32 | part u32 | last u64     aborted transaction, keyed by its abort marker's offset:
+//	                                       producer id u64, first offset u64, stable-at u64
 const (
 	kindNextTopicID = 'N'
 	kindTopic       = 'M'
@@ -30,6 +34,8 @@ const (
 	kindIdemExpiry  = 'E'
 	kindCommit      = 'C'
 	kindMeta        = 'X'
+	kindTxnOpen     = 'O'
+	kindAborted     = 'A'
 )
 
 var be = binary.BigEndian

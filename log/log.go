@@ -125,6 +125,9 @@ type Log struct {
 
 	cold atomic.Pointer[coldHolder]
 	gate atomic.Pointer[gateHolder]
+	// verifier decides whether a transactional batch may open a
+	// transaction (SetTxnVerifier).
+	verifier atomic.Pointer[TxnVerifier]
 	// guard checks config changes before they are stored (SetConfigGuard).
 	guard atomic.Pointer[func(name string, old, next map[string]string) error]
 }
@@ -292,12 +295,21 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 		next = max(next, h.LastOffset()+1)
 		pt.maxTs = max(pt.maxTs, h.MaxTimestamp)
 		pt.sinceCkpt += int64(len(v))
-		if h.ProducerID >= 0 && !h.IsControl() {
+		if h.ProducerID >= 0 {
 			prev, ok := pt.producers[h.ProducerID]
 			if !ok {
 				if prev, perr = l.storedProducer(pt, h.ProducerID); perr != nil {
 					return false
 				}
+			}
+			if h.IsControl() {
+				// A marker of a newer epoch fences the older one, as when
+				// it was written (EndTxn).
+				if prev == nil || h.ProducerEpoch > prev.Epoch {
+					pt.producers[h.ProducerID] = &producerState{Epoch: h.ProducerEpoch}
+					pt.dirtyProducers[h.ProducerID] = true
+				}
+				return true
 			}
 			pt.producers[h.ProducerID] = prev.withBatch(h, h.BaseOffset)
 			pt.dirtyProducers[h.ProducerID] = true
@@ -310,7 +322,19 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read partition %d/%d: %w", tid, p, err)
 	}
+	op := partPrefix(kindTxnOpen, tid, p)
+	for it.Seek(op); it.ValidForPrefix(op); it.Next() {
+		k, v := it.Key().Data(), it.Value().Data()
+		if len(k) != 17 || len(v) != 10 {
+			return nil, fmt.Errorf("read open transactions %d/%d: bad entry", tid, p)
+		}
+		pt.txns[int64(be.Uint64(k[9:]))] = openTxn{first: int64(be.Uint64(v)), epoch: int16(be.Uint16(v[8:]))}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read open transactions %d/%d: %w", tid, p, err)
+	}
 	pt.next = next
+	pt.lso.Store(stableFrom(pt.txns, next))
 	pt.hwm.Store(next)
 	pt.logStart.Store(start)
 	pt.maxTsPub.Store(pt.maxTs)

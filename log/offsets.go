@@ -49,17 +49,24 @@ func (op *commitOp) stage(r *round) {
 // with appends).
 func (l *Log) CommitOffsets(offs []CommittedOffset) error {
 	for _, o := range offs {
-		if o.Group == "" || len(o.Group) > MaxGroupLen {
-			return fmt.Errorf("%w: %q", ErrInvalidGroup, o.Group)
-		}
-		if !ValidTopicName(o.Topic) {
-			return fmt.Errorf("%w: %q", ErrInvalidTopic, o.Topic)
-		}
-		if o.Offset < 0 || o.Partition < 0 {
-			return fmt.Errorf("%w: %s/%d offset %d", ErrInvalidOffset, o.Topic, o.Partition, o.Offset)
+		if err := validOffset(o); err != nil {
+			return err
 		}
 	}
 	return l.runCommit(&commitOp{offs: offs, done: make(chan struct{})})
+}
+
+func validOffset(o CommittedOffset) error {
+	if o.Group == "" || len(o.Group) > MaxGroupLen {
+		return fmt.Errorf("%w: %q", ErrInvalidGroup, o.Group)
+	}
+	if !ValidTopicName(o.Topic) {
+		return fmt.Errorf("%w: %q", ErrInvalidTopic, o.Topic)
+	}
+	if o.Offset < 0 || o.Partition < 0 {
+		return fmt.Errorf("%w: %s/%d offset %d", ErrInvalidOffset, o.Topic, o.Partition, o.Offset)
+	}
+	return nil
 }
 
 // DeleteOffsets removes committed offsets of a group (OffsetDelete); with

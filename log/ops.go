@@ -126,7 +126,7 @@ func (op *deleteTopicOp) stage(r *round) {
 		return
 	}
 	r.deleted[tid] = true
-	for _, kind := range []byte{kindBatch, kindPartition, kindTime, kindProducer, kindIdem} {
+	for _, kind := range []byte{kindBatch, kindPartition, kindTime, kindProducer, kindIdem, kindTxnOpen, kindAborted} {
 		p := topicPrefix(kind, tid)
 		r.wb.DeleteRange(p, prefixEnd(p))
 	}

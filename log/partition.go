@@ -21,9 +21,13 @@ type partition struct {
 	// writer: producers whose state is newer than their 'S' key; the batches
 	// after the checkpoint hold it, and Open replays them.
 	dirtyProducers map[int64]bool
-	deleted        bool // writer: topic deleted
+	// writer: open transactions by producer id (never evicted: each one
+	// holds the last stable offset back until its marker).
+	txns    map[int64]openTxn
+	deleted bool // writer: topic deleted
 
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
+	lso      atomic.Int64 // last stable offset: <= hwm once hwm is published
 	logStart atomic.Int64
 	appended atomic.Int64 // batch bytes appended since Open
 	records  atomic.Int64 // records (offsets) appended since Open, for zombi_records_in_total
@@ -34,13 +38,38 @@ type partition struct {
 }
 
 func newPartition(tid uint32, id int32) *partition {
-	p := &partition{tid: tid, id: id, maxTs: -1 << 63, sinceIdx: timeIndexInterval, producers: map[int64]*producerState{}, dirtyProducers: map[int64]bool{}, notify: make(chan struct{})}
+	p := &partition{tid: tid, id: id, maxTs: -1 << 63, sinceIdx: timeIndexInterval, producers: map[int64]*producerState{}, dirtyProducers: map[int64]bool{}, txns: map[int64]openTxn{}, notify: make(chan struct{})}
 	p.maxTsPub.Store(p.maxTs)
 	return p
 }
 
-// publish makes offsets below hwm visible and wakes waiters.
-func (p *partition) publish(hwm int64) {
+// openTxn is a transaction open in a partition.
+type openTxn struct {
+	epoch int16
+	first int64
+}
+
+// stableFrom returns the last stable offset given the open transactions and
+// the next offset.
+func stableFrom(txns map[int64]openTxn, next int64) int64 {
+	lso := next
+	for _, t := range txns {
+		lso = min(lso, t.first)
+	}
+	return lso
+}
+
+// stable returns the last stable offset as readers may use it.
+func (p *partition) stable() (lso, hwm int64) {
+	hwm = p.hwm.Load()
+	return min(p.lso.Load(), hwm), hwm
+}
+
+// publish makes offsets below hwm visible and wakes waiters. The last
+// stable offset is stored first: a reader loads hwm, then lso, and takes the
+// smaller, so it never sees an lso past what it may read.
+func (p *partition) publish(hwm, lso int64) {
+	p.lso.Store(lso)
 	p.hwm.Store(hwm)
 	p.mu.Lock()
 	close(p.notify)

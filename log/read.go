@@ -85,6 +85,10 @@ func (l *Log) WaitFor(ctx context.Context, topic string, part int32, offset int6
 // high watermark returns no batches; below the log start or above the high
 // watermark is ErrOffsetOutOfRange.
 func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadResult, error) {
+	return l.read(topic, part, offset, maxBytes, ReadUncommitted)
+}
+
+func (l *Log) read(topic string, part int32, offset int64, maxBytes int, iso Isolation) (ReadResult, error) {
 	p, err := l.partition(topic, part)
 	if err != nil {
 		return ReadResult{}, err
@@ -94,10 +98,13 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 	// cold tier; without it (or with the offset not there) the data is gone,
 	// and reading again reports the range once the new log start is out.
 	for attempt := 0; ; attempt++ {
-		res, trimmed, err := l.readOnce(p, topic, part, offset, maxBytes)
+		res, trimmed, err := l.readOnce(p, topic, part, offset, maxBytes, iso)
 		if !trimmed || attempt == 3 {
 			if trimmed {
 				err = fmt.Errorf("%w: %s/%d at %d: trimmed while reading", ErrOffsetOutOfRange, topic, part, offset)
+			}
+			if err == nil && iso == ReadCommitted && len(res.Batches) > 0 {
+				res.Aborted, err = l.abortedTxns(p, topic, offset, res.Batches[len(res.Batches)-1].LastOffset+1)
 			}
 			return res, err
 		}
@@ -107,10 +114,20 @@ func (l *Log) Read(topic string, part int32, offset int64, maxBytes int) (ReadRe
 // testHookBeforeScan lets tests act between the range check and the scan.
 var testHookBeforeScan func()
 
-func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, maxBytes int) (res ReadResult, trimmed bool, err error) {
-	res = ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
+func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, maxBytes int, iso Isolation) (res ReadResult, trimmed bool, err error) {
+	lso, hwm := p.stable()
+	res = ReadResult{HighWatermark: hwm, LastStableOffset: lso, LogStartOffset: p.logStart.Load()}
+	// limit: what this read may return (read_committed: below the LSO; a
+	// batch never straddles it, which is a batch's base offset).
+	limit := hwm
+	if iso == ReadCommitted {
+		limit = lso
+	}
 	if offset < res.LogStartOffset {
 		if res, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
+			if iso == ReadCommitted {
+				res.Batches = below(res.Batches, limit)
+			}
 			return res, false, err
 		}
 	}
@@ -118,7 +135,7 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 	if offset < res.LogStartOffset || offset > res.HighWatermark {
 		return res, false, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
 	}
-	if offset == res.HighWatermark {
+	if offset >= limit {
 		return res, false, nil
 	}
 	if testHookBeforeScan != nil {
@@ -128,7 +145,7 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 		return res, false, err
 	}
 	defer l.closeMu.RUnlock()
-	err = l.scan(p, offset, res.HighWatermark, func(b Batch) bool {
+	err = l.scan(p, offset, limit, func(b Batch) bool {
 		if len(res.Batches) > 0 && maxBytes-len(b.Raw) < 0 {
 			return false
 		}
@@ -145,11 +162,24 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 		// it there now.
 		res.Batches = nil
 		if cres, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
+			if iso == ReadCommitted {
+				cres.Batches = below(cres.Batches, limit)
+			}
 			return cres, false, err
 		}
 		return res, true, nil
 	}
 	return res, false, err
+}
+
+// below returns the leading batches that start below limit.
+func below(bs []Batch, limit int64) []Batch {
+	for i, b := range bs {
+		if b.BaseOffset >= limit {
+			return bs[:i]
+		}
+	}
+	return bs
 }
 
 // scan calls fn with copies of the batches from the one holding offset up to

@@ -68,7 +68,10 @@ type round struct {
 	producers map[producerKey]*producerState
 	idem      map[string]idemEntry
 	deleted   map[uint32]bool
-	now       int64
+	// txns holds the open transactions staged in this round: a nil value
+	// is one a marker closed.
+	txns map[producerKey]*openTxn
+	now  int64
 }
 
 func newWriter(l *Log) *writer {
@@ -80,6 +83,7 @@ func newWriter(l *Log) *writer {
 		producers: map[producerKey]*producerState{},
 		idem:      map[string]idemEntry{},
 		deleted:   map[uint32]bool{},
+		txns:      map[producerKey]*openTxn{},
 	}
 	return w
 }
@@ -177,6 +181,13 @@ func (w *writer) commit(ops []writeOp) error {
 	for pk, st := range r.producers {
 		pk.p.cacheProducer(pk.pid, st, !r.parts[pk.p].ckpt)
 	}
+	for pk, t := range r.txns {
+		if t == nil {
+			delete(pk.p.txns, pk.pid)
+		} else {
+			pk.p.txns[pk.pid] = *t
+		}
+	}
 	var records int64
 	for _, p := range r.order {
 		st := r.parts[p]
@@ -195,8 +206,8 @@ func (w *writer) commit(ops []writeOp) error {
 		if st.logStart != p.logStart.Load() {
 			p.logStart.Store(st.logStart)
 		}
-		if st.next != p.hwm.Load() {
-			p.publish(st.next)
+		if lso := stableFrom(p.txns, st.next); st.next != p.hwm.Load() || lso != p.lso.Load() {
+			p.publish(st.next, lso)
 		}
 	}
 	if records > 0 {
@@ -212,6 +223,7 @@ func (r *round) reset() {
 	clear(r.producers)
 	clear(r.idem)
 	clear(r.deleted)
+	clear(r.txns)
 	r.now = time.Now().UnixMilli()
 }
 

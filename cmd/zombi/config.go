@@ -28,6 +28,7 @@ type Config struct {
 	KafkaAdvPort        int
 	KafkaMaxRequest     int64
 	GroupRebalanceDelay time.Duration
+	TxnMaxTimeout       time.Duration // caps a producer's transaction.timeout.ms
 	AutoCreateTopics    bool
 	DefaultPartitions   int
 	SyncWrites          bool
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"ZOMBI_KAFKA_ADVERTISED_PORT", "kafka-advertised-port", "0", "port Kafka clients are told to connect to (0: the Kafka port)", portSetter(func(c *Config) *int { return &c.KafkaAdvPort })},
 	{"ZOMBI_KAFKA_MAX_REQUEST_BYTES", "kafka-max-request-bytes", "104857600", "largest Kafka request accepted, in bytes", intSetter(1024, math.MaxInt32, func(c *Config, n int64) { c.KafkaMaxRequest = n })},
 	{"ZOMBI_GROUP_INITIAL_REBALANCE_DELAY_MS", "group-initial-rebalance-delay-ms", "0", "hold the first rebalance of an empty consumer group this long so members starting together share one generation (Kafka's group.initial.rebalance.delay.ms; 3000 suits production)", intSetter(0, 300000, func(c *Config, n int64) { c.GroupRebalanceDelay = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_TRANSACTION_MAX_TIMEOUT_MS", "transaction-max-timeout-ms", "900000", "largest transaction.timeout.ms a transactional producer may ask for; a transaction open longer is aborted (Kafka's transaction.max.timeout.ms)", intSetter(1000, math.MaxInt32, func(c *Config, n int64) { c.TxnMaxTimeout = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_AUTO_CREATE_TOPICS", "auto-create-topics", "true", "create topics on first Kafka Metadata/Produce", boolSetter(func(c *Config, b bool) { c.AutoCreateTopics = b })},
 	{"ZOMBI_DEFAULT_PARTITIONS", "default-partitions", "1", "partitions of auto-created topics and tables", intSetter(1, 10000, func(c *Config, n int64) { c.DefaultPartitions = int(n) })},
 	{"ZOMBI_SYNC_WRITES", "sync-writes", "true", "fsync the write-ahead log before acknowledging (false: faster, loses recent writes on power loss)", boolSetter(func(c *Config, b bool) { c.SyncWrites = b })},

@@ -23,7 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 		!c.SyncWrites || !c.AutoCreateTopics || c.DefaultPartitions != 1 || c.MaxRequestBytes != 1<<20 ||
 		c.KafkaMaxRequest != 100<<20 || c.S3Region != "us-east-1" || c.FlushInterval != 5*time.Second ||
 		c.FlushBatchSize != 1000 || c.FlushMaxSegment != 10000 || c.LogLevel != slog.LevelInfo ||
-		c.IdempotencyWindow != 24*time.Hour || c.GroupRebalanceDelay != 0 {
+		c.IdempotencyWindow != 24*time.Hour || c.GroupRebalanceDelay != 0 || c.TxnMaxTimeout != 15*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

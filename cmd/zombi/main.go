@@ -193,6 +193,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		DefaultPartitions:          int32(cfg.DefaultPartitions),
 		IdleTimeout:                10 * time.Minute,
 		GroupInitialRebalanceDelay: cfg.GroupRebalanceDelay,
+		TransactionMaxTimeout:      cfg.TxnMaxTimeout,
 		Auth:                       authSvc,
 		MaxConnections:             cfg.MaxConnections,
 		MaxConnectionsPerIP:        cfg.MaxConnectionsPerIP,
@@ -201,6 +202,12 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
 	}, logger)
+	// The transaction coordinator loads its state and aborts what a crash
+	// left open before any client is served.
+	if err := ks.StartTransactions(); err != nil {
+		_ = ks.Close()
+		return fmt.Errorf("start the transaction coordinator: %w", err)
+	}
 	build := cli.Build()
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,

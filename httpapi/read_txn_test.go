@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+// TestReadCommittedOnly: both read forms show committed records only: an
+// open transaction's records wait, aborted ones and markers never appear,
+// and next_offset moves past them.
+func TestReadCommittedOnly(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("tx", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	txn := func(pid int64, seq int32, values ...string) []byte {
+		b := batch.NewBuilder()
+		b.SetProducer(pid, 0, seq)
+		for _, v := range values {
+			b.Add(1000, nil, []byte(`"`+v+`"`), nil)
+		}
+		raw := append([]byte(nil), b.Bytes()...)
+		batch.SetTransactional(raw)
+		return raw
+	}
+	app := func(raw []byte) {
+		t.Helper()
+		if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: "tx", Batch: raw}}); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	end := func(pid int64, commit bool) {
+		t.Helper()
+		if err := e.log.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, Commit: commit, Partitions: []plog.TopicPartition{{Topic: "tx"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := func(r readResp) []string {
+		var out []string
+		for _, rec := range r.Records {
+			out = append(out, string(rec.Payload))
+		}
+		return out
+	}
+	app(txn(1, 0, "a1", "a2")) // 0-1
+	app(txn(2, 0, "b1"))       // 2
+	for _, path := range []string{"/tables/tx?offset=0&partition=0", "/tables/tx"} {
+		if r := e.read(path); len(r.Records) != 0 {
+			t.Fatalf("%s with both transactions open: %v", path, values(r))
+		}
+	}
+	end(1, false) // 3: abort a
+	end(2, true)  // 4: commit b
+	for _, path := range []string{"/tables/tx?offset=0&partition=0", "/tables/tx"} {
+		r := e.read(path)
+		if got := values(r); len(got) != 1 || !strings.Contains(got[0], "b1") {
+			t.Fatalf("%s after abort a, commit b: %v, want [\"b1\"]", path, got)
+		}
+	}
+	r := e.read("/tables/tx?offset=0&partition=0")
+	if r.NextOffset == nil || *r.NextOffset != 5 {
+		t.Fatalf("next_offset = %v, want 5 (past the markers)", r.NextOffset)
+	}
+}
