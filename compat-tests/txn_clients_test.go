@@ -28,9 +28,11 @@ import (
 //     6 records of "in" (written here, without a transaction) and, three at
 //     a time, writes "x-" + value to "ctp" (2 partitions) in a transaction
 //     that also carries the group's offset: in-0..2 committed (offset 3),
-//     in-3..5 aborted (the offset stays 3: the script reads it while the
-//     first transaction is open and after each end), then a new member of
-//     the group resumes from offset 3 and commits in-3..5 (offset 6).
+//     in-3..5 aborted, then a new member of the group resumes from offset 3
+//     (the abort did not move it) and commits in-3..5 (offset 6). The script
+//     reads the group's offset with its admin API (no require_stable) while
+//     the first transaction is open (none yet), after its commit (3), once
+//     the new member resumed (3) and at the end (6).
 //  3. The client's own consumers read "out" and "ctp" with read_committed and
 //     read_uncommitted.
 //
@@ -69,7 +71,7 @@ type txnResult struct {
 	Offsets struct {
 		Pending     int64 `json:"pending"`      // first transaction open, offsets sent
 		AfterCommit int64 `json:"after_commit"` // first transaction committed
-		AfterAbort  int64 `json:"after_abort"`  // second aborted
+		AfterAbort  int64 `json:"after_abort"`  // second aborted, a new member resumed
 		Final       int64 `json:"final"`        // third committed
 	} `json:"offsets"`
 }
