@@ -1,0 +1,308 @@
+package dev.zombi.compat;
+
+import static dev.zombi.compat.Clients.tp;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * kafka-clients 4.4.0 transactions (issue 14): a KafkaProducer with a
+ * transactional.id and read_committed / read_uncommitted KafkaConsumers. Against
+ * Zombi the client uses the explicit AddPartitionsToTxn / AddOffsetsToTxn
+ * requests (Zombi advertises no transaction.version feature); against Apache
+ * Kafka 4.4, transaction version 2. Offsets are Kafka's: each commit or abort
+ * marker takes one in each partition of its transaction.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class TransactionsTest {
+
+  private static final int PARTS = 2;
+
+  /** A record as read: partition, offset, value. */
+  record Rec(int p, long o, String v) {
+    @Override
+    public String toString() {
+      return p + "@" + o + "=" + v;
+    }
+  }
+
+  /** One transaction: values, record i to partition i % 2 (or n % 2 for x-in-n), committed or aborted. */
+  record Txn(List<String> values, boolean commit) {}
+
+  private static List<String> seq(String prefix, int from, int n) {
+    List<String> out = new ArrayList<>();
+    for (int i = from; i < from + n; i++) {
+      out.add(prefix + i);
+    }
+    return out;
+  }
+
+  private static int partition(String v, int i) {
+    return v.startsWith("x-in-") ? Integer.parseInt(v.substring(5)) % PARTS : i % PARTS;
+  }
+
+  /** What a consumer sees of txns at one isolation level, in (partition, offset) order. */
+  private static List<Rec> expect(List<Txn> txns, boolean committedOnly) {
+    long[] next = new long[PARTS];
+    List<Rec> out = new ArrayList<>();
+    for (Txn t : txns) {
+      boolean[] touched = new boolean[PARTS];
+      for (int i = 0; i < t.values().size(); i++) {
+        String v = t.values().get(i);
+        int p = partition(v, i);
+        if (t.commit() || !committedOnly) {
+          out.add(new Rec(p, next[p], v));
+        }
+        next[p]++;
+        touched[p] = true;
+      }
+      for (int p = 0; p < PARTS; p++) {
+        if (touched[p]) {
+          next[p]++; // the marker
+        }
+      }
+    }
+    out.sort(Comparator.comparingInt(Rec::p).thenComparingLong(Rec::o));
+    return out;
+  }
+
+  /** Reads n records of topic's partitions from the start at an isolation level, then half a second more. */
+  private static List<Rec> read(String topic, String isolation, int n) {
+    List<TopicPartition> tps = new ArrayList<>();
+    for (int p = 0; p < PARTS; p++) {
+      tps.add(tp(topic, p));
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", isolation)) {
+      c.assign(tps);
+      c.seekToBeginning(tps);
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, n, Duration.ofSeconds(20));
+      long stop = System.nanoTime() + 500_000_000L;
+      while (System.nanoTime() < stop) {
+        c.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      List<Rec> out = new ArrayList<>();
+      for (var r : got) {
+        out.add(new Rec(r.partition(), r.offset(), r.value()));
+      }
+      out.sort(Comparator.comparingInt(Rec::p).thenComparingLong(Rec::o));
+      return out;
+    }
+  }
+
+  private static KafkaProducer<String, String> txnProducer(String id) {
+    KafkaProducer<String, String> p = Clients.producer("transactional.id", id, "transaction.timeout.ms", "60000",
+        "linger.ms", "5");
+    p.initTransactions();
+    return p;
+  }
+
+  /** Sends the values (to partition(v, i)) in a transaction, flushes, then commits or aborts. */
+  private static void run(KafkaProducer<String, String> p, String topic, Txn t) {
+    p.beginTransaction();
+    for (int i = 0; i < t.values().size(); i++) {
+      String v = t.values().get(i);
+      p.send(new ProducerRecord<>(topic, partition(v, i), null, v));
+    }
+    p.flush(); // the aborted records too are in the log, for read_uncommitted
+    if (t.commit()) {
+      p.commitTransaction();
+    } else {
+      p.abortTransaction();
+    }
+  }
+
+  /** Commit 6, abort 4, commit 4: read_committed sees the 10 committed, read_uncommitted all 14, no marker. */
+  @Test
+  void commitAbortCommit() throws Exception {
+    String topic = Broker.unique("j-txn");
+    Clients.createTopic(topic, PARTS);
+    List<Txn> txns = List.of(new Txn(seq("c1-", 0, 6), true), new Txn(seq("a-", 0, 4), false),
+        new Txn(seq("c2-", 0, 4), true));
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-txn-id"))) {
+      for (Txn t : txns) {
+        run(p, topic, t);
+      }
+    }
+    assertEquals(expect(txns, true), read(topic, "read_committed", 10), "read_committed");
+    assertEquals(expect(txns, false), read(topic, "read_uncommitted", 14), "read_uncommitted");
+  }
+
+  /**
+   * An open transaction holds read_committed consumers at its first offset (the last stable offset),
+   * in Fetch and in ListOffsets LATEST (endOffsets), while read_uncommitted reads on to the high
+   * watermark; its commit releases them.
+   */
+  @Test
+  void openTransactionHoldsTheLastStableOffset() throws Exception {
+    String topic = Broker.unique("j-lso");
+    Clients.createTopic(topic, 1);
+    TopicPartition tp0 = tp(topic, 0);
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-lso-id"));
+        KafkaProducer<String, String> plain = Clients.producer("acks", "all");
+        KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed");
+        KafkaConsumer<String, String> ru = Clients.consumer("isolation.level", "read_uncommitted")) {
+      plain.send(new ProducerRecord<>(topic, 0, null, "before")).get(30, TimeUnit.SECONDS);
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(topic, 0, null, "open-0"));
+      p.flush();
+      plain.send(new ProducerRecord<>(topic, 0, null, "after")).get(30, TimeUnit.SECONDS);
+      rc.assign(List.of(tp0));
+      ru.assign(List.of(tp0));
+      assertEquals(1L, rc.endOffsets(List.of(tp0)).get(tp0), "read_committed end offset: the open transaction's first offset");
+      assertEquals(3L, ru.endOffsets(List.of(tp0)).get(tp0), "read_uncommitted end offset: the high watermark");
+      List<ConsumerRecord<String, String>> got = Clients.pollN(rc, 1, Duration.ofSeconds(20));
+      long stop = System.nanoTime() + 1_000_000_000L;
+      while (System.nanoTime() < stop) {
+        rc.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      assertEquals("[" + topic + "/0@0=before]", Clients.describe(got), "read_committed stops at the open transaction");
+      assertEquals("[" + topic + "/0@0=before, " + topic + "/0@1=open-0, " + topic + "/0@2=after]",
+          Clients.describe(Clients.pollN(ru, 3, Duration.ofSeconds(20))), "read_uncommitted reads on");
+      p.commitTransaction();
+      got = Clients.pollN(rc, 2, Duration.ofSeconds(20));
+      assertEquals("[" + topic + "/0@1=open-0, " + topic + "/0@2=after]", Clients.describe(got),
+          "read_committed after the commit");
+      Clients.waitFor("read_committed end offset 4 after the commit", Duration.ofSeconds(10),
+          () -> rc.endOffsets(List.of(tp0)).get(tp0) == 4L);
+    }
+  }
+
+  /**
+   * A second producer with the same transactional.id fences the first: its open transaction is
+   * aborted and its commit fails with ProducerFencedException.
+   */
+  @Test
+  void newProducerFencesTheOld() throws Exception {
+    String topic = Broker.unique("j-fence");
+    Clients.createTopic(topic, 1);
+    String id = Broker.unique("j-fence-id");
+    try (KafkaProducer<String, String> old = txnProducer(id)) {
+      old.beginTransaction();
+      old.send(new ProducerRecord<>(topic, 0, null, "old")).get(30, TimeUnit.SECONDS);
+      try (KafkaProducer<String, String> next = txnProducer(id)) {
+        KafkaException e = assertThrows(KafkaException.class, old::commitTransaction, "commit by the fenced producer");
+        assertTrue(e instanceof ProducerFencedException || e.getCause() instanceof ProducerFencedException,
+            "the fenced producer's commit fails with ProducerFencedException, not " + e);
+        run(next, topic, new Txn(List.of("new"), true));
+      }
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(List.of(tp(topic, 0)));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 1, Duration.ofSeconds(20));
+      assertEquals("[" + topic + "/0@2=new]", Clients.describe(got),
+          "read_committed: the fenced producer's record was aborted (its marker at 1)");
+    }
+  }
+
+  /**
+   * Consume-transform-produce: a read_committed group member reads 6 records three at a time and
+   * writes them to another topic in transactions with sendOffsetsToTransaction: in-0..2 committed,
+   * in-3..5 aborted; a new member resumes from the group's offset (3: the abort did not move it)
+   * and commits in-3..5. The group's offset moves only at each commit.
+   */
+  @Test
+  void consumeTransformProduce() throws Exception {
+    String in = Broker.unique("j-ctp-in");
+    String out = Broker.unique("j-ctp-out");
+    String group = Broker.unique("j-ctp-g");
+    Clients.createTopic(in, 1);
+    Clients.createTopic(out, PARTS);
+    try (KafkaProducer<String, String> plain = Clients.producer("acks", "all")) {
+      for (int i = 0; i < 6; i++) {
+        plain.send(new ProducerRecord<>(in, 0, null, "in-" + i)).get(30, TimeUnit.SECONDS);
+      }
+    }
+    List<List<String>> inputs = new ArrayList<>();
+    try (Admin admin = Clients.admin();
+        KafkaProducer<String, String> p = txnProducer(Broker.unique("j-ctp-id"))) {
+      try (KafkaConsumer<String, String> c = member(group, in)) {
+        transform(p, c, take(c, 3), out, true, inputs,
+            () -> assertEquals(-1, committed(admin, group, in), "the group's offset while the first transaction is open"));
+        Clients.waitFor("the group's offset 3 after the first commit", Duration.ofSeconds(10),
+            () -> committed(admin, group, in) == 3);
+        List<ConsumerRecord<String, String>> msgs = take(c, 3);
+        transform(p, c, msgs, out, false, inputs, () -> {});
+      }
+      try (KafkaConsumer<String, String> c = member(group, in)) {
+        List<ConsumerRecord<String, String>> msgs = take(c, 3);
+        assertEquals(3, committed(admin, group, in), "the group's offset after the abort");
+        transform(p, c, msgs, out, true, inputs, () -> {});
+        Clients.waitFor("the group's offset 6 after the last commit", Duration.ofSeconds(10),
+            () -> committed(admin, group, in) == 6);
+      }
+    }
+    assertEquals(List.of(seq("in-", 0, 3), seq("in-", 3, 3), seq("in-", 3, 3)), inputs,
+        "what each transaction read (the third resumes from the first's offset)");
+    List<Txn> txns = List.of(new Txn(seq("x-in-", 0, 3), true), new Txn(seq("x-in-", 3, 3), false),
+        new Txn(seq("x-in-", 3, 3), true));
+    assertEquals(expect(txns, true), read(out, "read_committed", 6), "read_committed");
+    assertEquals(expect(txns, false), read(out, "read_uncommitted", 9), "read_uncommitted");
+  }
+
+  private static KafkaConsumer<String, String> member(String group, String topic) {
+    KafkaConsumer<String, String> c = Clients.consumer("group.id", group, "isolation.level", "read_committed",
+        "max.poll.records", "1", "session.timeout.ms", "10000", "heartbeat.interval.ms", "500");
+    c.subscribe(List.of(topic));
+    return c;
+  }
+
+  /** Exactly n records (max.poll.records is 1). */
+  private static List<ConsumerRecord<String, String>> take(KafkaConsumer<String, String> c, int n) {
+    return Clients.pollN(c, n, Duration.ofSeconds(20));
+  }
+
+  /** The group's committed offset of topic/0 as the Admin client reads it (no require_stable); -1: none. */
+  private static long committed(Admin admin, String group, String topic) {
+    try {
+      Map<TopicPartition, OffsetAndMetadata> m = admin.listConsumerGroupOffsets(group)
+          .partitionsToOffsetAndMetadata().get(20, TimeUnit.SECONDS);
+      OffsetAndMetadata o = m.get(tp(topic, 0));
+      return o == null ? -1 : o.offset();
+    } catch (Exception e) {
+      throw new AssertionError("listConsumerGroupOffsets " + group, e);
+    }
+  }
+
+  private static void transform(KafkaProducer<String, String> p, KafkaConsumer<String, String> c,
+      List<ConsumerRecord<String, String>> msgs, String out, boolean commit, List<List<String>> inputs,
+      Runnable whileOpen) {
+    List<String> values = new ArrayList<>();
+    for (var m : msgs) {
+      values.add(m.value());
+    }
+    inputs.add(values);
+    assertEquals(3, msgs.size(), "records per transaction: " + values);
+    p.beginTransaction();
+    for (String v : values) {
+      p.send(new ProducerRecord<>(out, partition("x-" + v, 0), null, "x-" + v));
+    }
+    ConsumerRecord<String, String> last = msgs.get(msgs.size() - 1);
+    p.sendOffsetsToTransaction(Map.of(tp(last.topic(), last.partition()), new OffsetAndMetadata(last.offset() + 1)),
+        c.groupMetadata());
+    p.flush();
+    whileOpen.run();
+    if (commit) {
+      p.commitTransaction();
+    } else {
+      p.abortTransaction();
+    }
+  }
+}
