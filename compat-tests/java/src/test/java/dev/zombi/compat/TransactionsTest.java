@@ -10,8 +10,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -20,6 +23,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -155,7 +159,8 @@ class TransactionsTest {
     String topic = Broker.unique("j-lso");
     Clients.createTopic(topic, 1);
     TopicPartition tp0 = tp(topic, 0);
-    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-lso-id"));
+    String id = Broker.unique("j-lso-id");
+    try (KafkaProducer<String, String> p = txnProducer(id);
         KafkaProducer<String, String> plain = Clients.producer("acks", "all");
         KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed");
         KafkaConsumer<String, String> ru = Clients.consumer("isolation.level", "read_uncommitted")) {
@@ -166,6 +171,14 @@ class TransactionsTest {
       plain.send(new ProducerRecord<>(topic, 0, null, "after")).get(30, TimeUnit.SECONDS);
       rc.assign(List.of(tp0));
       ru.assign(List.of(tp0));
+      try (Admin admin = Clients.admin()) {
+        assertTrue(admin.listTransactions().all().get(20, TimeUnit.SECONDS).stream()
+            .anyMatch(l -> l.transactionalId().equals(id) && l.state() == TransactionState.ONGOING),
+            "listTransactions shows " + id + " ONGOING");
+        TransactionDescription d = admin.describeTransactions(List.of(id)).description(id).get(20, TimeUnit.SECONDS);
+        assertEquals(TransactionState.ONGOING, d.state(), "describeTransactions: state of the open transaction");
+        assertEquals(Set.of(tp0), d.topicPartitions(), "describeTransactions: its partitions");
+      }
       assertEquals(1L, rc.endOffsets(List.of(tp0)).get(tp0), "read_committed end offset: the open transaction's first offset");
       assertEquals(3L, ru.endOffsets(List.of(tp0)).get(tp0), "read_uncommitted end offset: the high watermark");
       List<ConsumerRecord<String, String>> got = Clients.pollN(rc, 1, Duration.ofSeconds(20));
@@ -182,6 +195,16 @@ class TransactionsTest {
           "read_committed after the commit");
       Clients.waitFor("read_committed end offset 4 after the commit", Duration.ofSeconds(10),
           () -> rc.endOffsets(List.of(tp0)).get(tp0) == 4L);
+      try (Admin admin = Clients.admin()) {
+        Clients.waitFor("describeTransactions: " + id + " COMPLETE_COMMIT with no partitions", Duration.ofSeconds(10), () -> {
+          try {
+            TransactionDescription d = admin.describeTransactions(List.of(id)).description(id).get(20, TimeUnit.SECONDS);
+            return d.state() == TransactionState.COMPLETE_COMMIT && d.topicPartitions().isEmpty();
+          } catch (Exception e) {
+            throw new AssertionError("describeTransactions " + id, e);
+          }
+        });
+      }
     }
   }
 
@@ -213,6 +236,90 @@ class TransactionsTest {
   }
 
   /**
+   * An aborted transaction of many batches read with small fetches (each response ends inside it)
+   * and from a seek into its middle: read_committed never sees its records, whatever offset a
+   * fetch starts at (the aborted list of a response covers transactions begun before it).
+   */
+  @Test
+  void abortedTransactionAcrossFetches() throws Exception {
+    String topic = Broker.unique("j-abort-big");
+    Clients.createTopic(topic, 1);
+    int n = 400;
+    String pad = "x".repeat(200);
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-abort-big-id"))) {
+      run(p, topic, new Txn(List.of("first"), true));
+      p.beginTransaction();
+      for (int i = 0; i < n; i++) {
+        p.send(new ProducerRecord<>(topic, 0, null, "aborted-" + i + "-" + pad));
+        if (i % 20 == 19) {
+          p.flush(); // many batches
+        }
+      }
+      p.flush();
+      p.abortTransaction();
+      run(p, topic, new Txn(List.of("last"), true));
+    }
+    // first@0, marker@1, aborted@2..401, marker@402, last@403, marker@404
+    Object[] small = {"isolation.level", "read_committed", "max.partition.fetch.bytes", "2048", "fetch.max.bytes", "2048"};
+    try (KafkaConsumer<String, String> c = Clients.consumer(small)) {
+      c.assign(List.of(tp(topic, 0)));
+      c.seekToBeginning(List.of(tp(topic, 0)));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 2, Duration.ofSeconds(30));
+      assertEquals("[" + topic + "/0@0=first, " + topic + "/0@403=last]", Clients.describe(got),
+          "read_committed with 2 KiB fetches over an aborted transaction of " + n + " records");
+      c.seek(tp(topic, 0), 2 + n / 2);
+      got = Clients.pollN(c, 1, Duration.ofSeconds(30));
+      assertEquals("[" + topic + "/0@403=last]", Clients.describe(got), "read_committed from the middle of the aborted transaction");
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("max.partition.fetch.bytes", "2048", "fetch.max.bytes", "2048")) {
+      c.assign(List.of(tp(topic, 0)));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, n + 2, Duration.ofSeconds(30));
+      assertEquals(n + 2, got.size(), "read_uncommitted reads every record");
+      assertEquals(403L, got.get(got.size() - 1).offset(), "offset of the last record");
+    }
+  }
+
+  /**
+   * Two transactional producers and a plain one interleaved in one partition; one transaction
+   * aborts, the other commits: read_committed drops only the aborted producer's records.
+   */
+  @Test
+  void interleavedProducers() throws Exception {
+    String topic = Broker.unique("j-interleave");
+    Clients.createTopic(topic, 1);
+    try (KafkaProducer<String, String> p1 = txnProducer(Broker.unique("j-inter-1"));
+        KafkaProducer<String, String> p2 = txnProducer(Broker.unique("j-inter-2"));
+        KafkaProducer<String, String> plain = Clients.producer("acks", "all")) {
+      p1.beginTransaction();
+      p2.beginTransaction();
+      for (int i = 0; i < 2; i++) {
+        p1.send(new ProducerRecord<>(topic, 0, null, "t1-" + i)).get(30, TimeUnit.SECONDS);
+        p2.send(new ProducerRecord<>(topic, 0, null, "t2-" + i)).get(30, TimeUnit.SECONDS);
+        plain.send(new ProducerRecord<>(topic, 0, null, "p-" + i)).get(30, TimeUnit.SECONDS);
+      }
+      p1.abortTransaction();
+      p2.commitTransaction();
+    }
+    // t1-0@0 t2-0@1 p-0@2 t1-1@3 t2-1@4 p-1@5, abort marker@6, commit marker@7
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(List.of(tp(topic, 0)));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 4, Duration.ofSeconds(20));
+      long stop = System.nanoTime() + 500_000_000L;
+      while (System.nanoTime() < stop) {
+        c.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      String t = topic + "/0@";
+      assertEquals("[" + t + "1=t2-0, " + t + "2=p-0, " + t + "4=t2-1, " + t + "5=p-1]", Clients.describe(got), "read_committed");
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_uncommitted")) {
+      c.assign(List.of(tp(topic, 0)));
+      String t = topic + "/0@";
+      assertEquals("[" + t + "0=t1-0, " + t + "1=t2-0, " + t + "2=p-0, " + t + "3=t1-1, " + t + "4=t2-1, " + t + "5=p-1]",
+          Clients.describe(Clients.pollN(c, 6, Duration.ofSeconds(20))), "read_uncommitted");
+    }
+  }
+
+  /**
    * Consume-transform-produce: a read_committed group member reads 6 records three at a time and
    * writes them to another topic in transactions with sendOffsetsToTransaction: in-0..2 committed,
    * in-3..5 aborted; a new member resumes from the group's offset (3: the abort did not move it)
@@ -235,9 +342,21 @@ class TransactionsTest {
         KafkaProducer<String, String> p = txnProducer(Broker.unique("j-ctp-id"))) {
       try (KafkaConsumer<String, String> c = member(group, in)) {
         transform(p, c, take(c, 3), out, true, inputs,
-            () -> assertEquals(-1, committed(admin, group, in), "the group's offset while the first transaction is open"));
+            () -> {
+              assertEquals(-1, committed(admin, group, in), "the group's offset while the first transaction is open");
+              // A read_committed consumer asks with require_stable: the broker answers
+              // UNSTABLE_OFFSET_COMMIT while the transaction is open, the client retries until its timeout.
+              try (KafkaConsumer<String, String> probe = Clients.consumer("group.id", group, "isolation.level", "read_committed")) {
+                assertThrows(TimeoutException.class, () -> probe.committed(Set.of(tp(in, 0)), Duration.ofSeconds(2)),
+                    "committed() with require_stable while the transaction's offsets are pending");
+              }
+            });
         Clients.waitFor("the group's offset 3 after the first commit", Duration.ofSeconds(10),
             () -> committed(admin, group, in) == 3);
+        try (KafkaConsumer<String, String> probe = Clients.consumer("group.id", group, "isolation.level", "read_committed")) {
+          OffsetAndMetadata o = probe.committed(Set.of(tp(in, 0)), Duration.ofSeconds(10)).get(tp(in, 0));
+          assertEquals(3L, o == null ? -1 : o.offset(), "committed() with require_stable after the commit");
+        }
         List<ConsumerRecord<String, String>> msgs = take(c, 3);
         transform(p, c, msgs, out, false, inputs, () -> {});
       }
