@@ -320,6 +320,39 @@ class TransactionsTest {
   }
 
   /**
+   * A transaction left open past its transaction.timeout.ms (1 s) is aborted by the coordinator:
+   * read_committed moves past it without the producer, which is fenced (its commit fails). Kafka
+   * looks for timed-out transactions every transaction.abort.timed.out.transaction.cleanup.interval.ms
+   * (1 s in compat-tests/main_test.go), Zombi every second.
+   */
+  @Test
+  void timedOutTransactionIsAborted() throws Exception {
+    String topic = Broker.unique("j-timeout");
+    Clients.createTopic(topic, 1);
+    TopicPartition tp0 = tp(topic, 0);
+    try (KafkaProducer<String, String> p = Clients.producer("transactional.id", Broker.unique("j-timeout-id"),
+        "transaction.timeout.ms", "1000");
+        KafkaProducer<String, String> plain = Clients.producer("acks", "all");
+        KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed")) {
+      p.initTransactions();
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(topic, 0, null, "abandoned")).get(30, TimeUnit.SECONDS);
+      plain.send(new ProducerRecord<>(topic, 0, null, "plain")).get(30, TimeUnit.SECONDS);
+      long sent = System.nanoTime();
+      rc.assign(List.of(tp0));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(rc, 1, Duration.ofSeconds(20));
+      long read = System.nanoTime();
+      assertEquals("[" + topic + "/0@1=plain]", Clients.describe(got), "read_committed once the open transaction timed out");
+      Clients.waitFor("read_committed end offset 3 (abandoned@0, plain@1, abort marker@2)", Duration.ofSeconds(10),
+          () -> rc.endOffsets(List.of(tp0)).get(tp0) == 3L);
+      KafkaException e = assertThrows(KafkaException.class, p::commitTransaction,
+          "commit of a transaction the coordinator aborted on timeout");
+      System.err.printf("TransactionsTest.timedOutTransactionIsAborted on %s: read_committed moved on after %d ms; the commit failed with %s%n",
+          Broker.name(), (read - sent) / 1_000_000, e);
+    }
+  }
+
+  /**
    * Consume-transform-produce: a read_committed group member reads 6 records three at a time and
    * writes them to another topic in transactions with sendOffsetsToTransaction: in-0..2 committed,
    * in-3..5 aborted; a new member resumes from the group's offset (3: the abort did not move it)
