@@ -194,6 +194,9 @@ func (s *server) authorizeCreate(c *gin.Context, table string) bool {
 
 // route registers a handler behind the ACL middleware when ACLs are on.
 func (s *server) route(register func(string, ...gin.HandlerFunc) gin.IRoutes, path string, acl gin.HandlerFunc, h gin.HandlerFunc) {
+	if strings.Contains(path, "/:table") {
+		h = s.noInternalTable(h)
+	}
 	if s.authz && acl != nil {
 		register(path, acl, h)
 		return

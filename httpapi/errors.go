@@ -50,6 +50,7 @@ var errorStatus = []struct {
 	status int
 }{
 	{plog.ErrInvalidTopic, http.StatusBadRequest},
+	{plog.ErrInternalTopic, http.StatusBadRequest},
 	{topicconfig.ErrInvalid, http.StatusBadRequest},
 	{plog.ErrTopicExists, http.StatusConflict},
 	{iceberg.ErrTableClash, http.StatusConflict},
@@ -141,4 +142,20 @@ func writeJSON(c *gin.Context, status int, body []byte) {
 	h["Content-Type"] = jsonContentType
 	c.Status(status)
 	_, _ = c.Writer.Write(body)
+}
+
+// noInternalTable refuses every /tables/{t} route for Kafka's internal
+// topics (__consumer_offsets, __transaction_state) with 400: they are not
+// tables (no records, nothing to create, write, read or delete; Zombi keeps
+// group offsets under /consumers), and the Kafka door answers
+// INVALID_TOPIC_EXCEPTION, which is 400 here too. A 200 with no records, the
+// answer for a table that does not exist yet, would suggest writing to it.
+func (s *server) noInternalTable(h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if t := c.Param("table"); plog.IsInternalTopic(t) {
+			s.fail(c, fmt.Errorf("%w: %s belongs to the Kafka protocol and holds no records; it is not a table (group offsets: /consumers)", plog.ErrInternalTopic, t))
+			return
+		}
+		h(c)
+	}
 }

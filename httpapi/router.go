@@ -130,7 +130,7 @@ func (s *server) engine() *gin.Engine {
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
 	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
-	e.PUT("/tables/:table", s.putTable) // CREATE on the cluster or the topic, checked inside
+	e.PUT("/tables/:table", s.noInternalTable(s.putTable)) // CREATE on the cluster or the topic, checked inside
 	s.route(e.PATCH, "/tables/:table/configs", s.need(kmsg.ACLOperationAlterConfigs, topic, "table"), s.patchTableConfigs)
 	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.postCommit)
 	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.getOffset)

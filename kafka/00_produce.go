@@ -23,6 +23,8 @@ import (
 //   - Unknown topics are created when auto-creation is on (and the
 //     principal may CREATE them; otherwise UNKNOWN_TOPIC_OR_PARTITION).
 //   - WRITE on the topic, else TOPIC_AUTHORIZATION_FAILED per partition.
+//   - The internal topics are read-only: INVALID_TOPIC_EXCEPTION per
+//     partition, as Kafka answers (internal_topics.go).
 //     Idempotent producers need nothing more (Kafka 3.0+, KIP-679).
 //   - Idempotent producers: the log dedupes per producer id/epoch/sequence; a
 //     retried batch gets its original offsets and no error.
@@ -102,6 +104,9 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			case code != 0:
 			case rp.Partition < 0 || rp.Partition >= info.Partitions:
 				code = errUnknownTopic
+			case plog.IsInternalTopic(info.Name):
+				err := refuseInternal("produce", info.Name)
+				code, sp.ErrorMessage = errorCode(err), errorMessage(err)
 			}
 			var batches [][]byte
 			if code == 0 {

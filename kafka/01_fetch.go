@@ -30,6 +30,7 @@ import (
 //     as stored, as Kafka does (clients skip them and count their offsets).
 //     read_uncommitted reads up to the high watermark. Both get the last
 //     stable offset.
+//   - The internal topics: no records, high watermark 0 (internal_topics.go).
 //   - READ on the topic (consumers), else TOPIC_AUTHORIZATION_FAILED for
 //     its partitions, decided once per request.
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
@@ -69,7 +70,10 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			watches = s.fetchWatches(req)
 		}
 		resp, n, records, hasErr, served := s.fetchOnce(req, denied)
-		if !waiting || n >= int(req.MinBytes) || hasErr || len(watches) == 0 {
+		// No watch at all (only internal topics, which never change, or no
+		// partition): wait out max_wait_ms as Kafka does, so that a consumer
+		// polling them does not spin.
+		if !waiting || n >= int(req.MinBytes) || hasErr {
 			if records > 0 {
 				s.st.Read(records, time.Since(start))
 			}
@@ -187,6 +191,12 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			sp.RecordBatches = []byte{}
 			if tcode != 0 {
 				sp.ErrorCode, hasErr = tcode, true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if it, ok := internalTopic(name); ok { // never a record (internal_topics.go)
+				fetchInternal(it, &sp, rp.FetchOffset)
+				hasErr = hasErr || sp.ErrorCode != 0
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // ListOffsets (key 2), v0-v11.
@@ -19,6 +20,8 @@ import (
 //     after it, and that record's timestamp; -1/-1 when there is none.
 //   - read_committed lookups by time or max timestamp answer -1/-1 for an
 //     offset at or past the last stable offset, as Kafka does.
+//   - The internal topics are empty: 0 for earliest and latest, -1/-1 for
+//     a timestamp (internal_topics.go).
 //   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED (-1/-1).
 //
 // Version notes:
@@ -71,12 +74,16 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 
 // listOffset resolves one ListOffsets query to an offset and a timestamp.
 func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) (int64, int64, error) {
-	logStart, hwm, err := s.log.Offsets(topic, part)
+	logStart, hwm, err := s.partitionOffsets(topic, part)
 	if err != nil {
 		return -1, -1, err
 	}
+	internal := plog.IsInternalTopic(topic)
+	if ts >= 0 && internal {
+		return -1, -1, nil // never a record
+	}
 	limit := hwm
-	if committed {
+	if committed && !internal {
 		if limit, err = s.log.LastStable(topic, part); err != nil {
 			return -1, -1, err
 		}

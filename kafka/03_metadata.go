@@ -13,7 +13,8 @@ import (
 //   - One broker, node 1, at the advertised host and port; it is the
 //     controller and the leader of every partition (epoch 0, replicas and
 //     ISR [1]).
-//   - All topics for a null topic list (an empty one in v0).
+//   - All topics for a null topic list (an empty one in v0), with the
+//     internal topics (is_internal; internal_topics.go).
 //   - Unknown topics are created when auto-creation is on and the request
 //     allows it (always before v4; AllowAutoTopicCreation from v4).
 //   - Authorization (Kafka's): only topics with DESCRIBE are listed; one
@@ -59,7 +60,7 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 	}
 
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
-		for _, t := range s.log.Topics() {
+		for _, t := range s.describableTopics() {
 			if describable(t.Name) { // the others are not even mentioned
 				resp.Topics = append(resp.Topics, withOps(topicMetadata(t, 0)))
 			}
@@ -103,6 +104,10 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
+		if it, ok := internalTopic(name); ok {
+			resp.Topics = append(resp.Topics, withOps(topicMetadata(it.Info(), 0)))
+			continue
+		}
 		info, createDenied, err := s.autoCreateAs(ctx, name, allowCreate)
 		if err != nil {
 			t := kmsg.NewMetadataResponseTopic()
@@ -124,6 +129,7 @@ func topicMetadata(info plog.TopicInfo, code int16) kmsg.MetadataResponseTopic {
 	t := kmsg.NewMetadataResponseTopic()
 	name := info.Name
 	t.Topic, t.TopicID, t.ErrorCode = &name, info.UUID, code
+	t.IsInternal = plog.IsInternalTopic(name)
 	for p := int32(0); p < info.Partitions; p++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition, mp.Leader, mp.LeaderEpoch = p, NodeID, 0

@@ -16,6 +16,8 @@ import (
 // Behavior:
 //   - num_partitions -1 means the default partition count; an explicit
 //     replica assignment gives the count by its length.
+//   - The internal topics (__consumer_offsets, __transaction_state) get
+//     TOPIC_ALREADY_EXISTS, as from Kafka (internal_topics.go).
 //   - One broker: replication factor -1 or 1; anything larger gets
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
 //   - Configs are checked as Kafka 4.4 checks them (an unknown name, a value
@@ -75,6 +77,9 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			code, err = errTopicAuthz, errAuthorizationFailed
 		case !plog.ValidTopicName(rt.Topic):
 			err = fmt.Errorf("%w: %q", plog.ErrInvalidTopic, rt.Topic)
+		case plog.IsInternalTopic(rt.Topic):
+			// They always exist (Kafka's answer once they do).
+			err = fmt.Errorf("%w: Topic '%s' already exists.", plog.ErrTopicExists, rt.Topic)
 		case parts <= 0 || parts > plog.MaxPartitions:
 			err = fmt.Errorf("%w: %d (1..%d)", plog.ErrInvalidPartitions, parts, plog.MaxPartitions)
 		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment):

@@ -13,6 +13,9 @@ import (
 //     Kafka keeps them until the group expires).
 //   - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids
 //     UNKNOWN_TOPIC_ID.
+//   - The internal topics cannot be deleted: INVALID_TOPIC_EXCEPTION with a
+//     message (Kafka 4.4 deletes them and re-creates them on the next
+//     FindCoordinator; Zombi has nothing to delete: internal_topics.go).
 //   - DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED (before its
 //     existence is looked at; by id, the name is returned only with
 //     DESCRIBE on the topic).
@@ -45,7 +48,7 @@ func (s *Server) handleDeleteTopics(ctx context.Context, kreq kmsg.Request) (kms
 				resp.Topics = append(resp.Topics, st)
 				continue
 			}
-			if info, ok := s.log.Topic(name); ok {
+			if info, ok := s.lookupTopic(name); ok {
 				st.TopicID = info.UUID
 			}
 		default:
@@ -66,7 +69,11 @@ func (s *Server) handleDeleteTopics(ctx context.Context, kreq kmsg.Request) (kms
 			}
 			st.Topic = &name
 		}
-		if err := s.log.DeleteTopic(name); err != nil {
+		err := refuseInternal("delete", name)
+		if err == nil {
+			err = s.log.DeleteTopic(name)
+		}
+		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -14,6 +14,7 @@ import (
 //     start is the low watermark in the response.
 //   - Offsets above the high watermark get OFFSET_OUT_OF_RANGE.
 //   - DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED.
+//   - The internal topics: INVALID_TOPIC_EXCEPTION, as Kafka.
 func init() { register(kmsg.DeleteRecords, 0, 2, (*Server).handleDeleteRecords) }
 
 func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -28,6 +29,11 @@ func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (km
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
 			if denied {
 				sp.ErrorCode = errTopicAuthz
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if err := refuseInternal("delete records", rt.Topic); err != nil {
+				sp.ErrorCode = errorCode(err) // Kafka's answer
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

@@ -34,7 +34,7 @@ func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, kreq kmsg.Reque
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			_, hwm, err := s.log.Offsets(rt.Topic, rp.Partition)
+			_, hwm, err := s.partitionOffsets(rt.Topic, rp.Partition) // the internal topics' too
 			switch {
 			case err != nil:
 				sp.ErrorCode = errorCode(err)

@@ -25,6 +25,8 @@ import (
 //   - DESCRIBE_CONFIGS on the topic, else TOPIC_AUTHORIZATION_FAILED; on
 //     the cluster for brokers and broker loggers, else
 //     CLUSTER_AUTHORIZATION_FAILED.
+//   - The internal topics: the overrides Kafka creates them with
+//     (cleanup.policy=compact...) over the broker's values.
 //   - Unknown topics get UNKNOWN_TOPIC_OR_PARTITION, other brokers or
 //     resource types INVALID_REQUEST.
 //

@@ -15,6 +15,9 @@ import (
 // AlterConfigs (key 33), v0-v2.
 //
 // Behavior:
+//   - The internal topics' configs are fixed: INVALID_TOPIC_EXCEPTION with a
+//     message, validate_only too (Kafka 4.4 would store them; here, and for
+//     IncrementalAlterConfigs: internal_topics.go).
 //   - Topic: the request's configs replace the topic's whole set of
 //     overrides, as Kafka's legacy AlterConfigs does (a config left out goes
 //     back to its default). Every value is checked as Kafka 4.4 checks it
@@ -97,6 +100,9 @@ func (s *Server) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 	case kmsg.ConfigResourceTypeTopic:
 		if !s.allowed(ctx, kmsg.ACLOperationAlterConfigs, kmsg.ACLResourceTypeTopic, name) {
 			return errTopicAuthz, strp(msgTopicAuthz)
+		}
+		if err := refuseInternal("alter the configs of", name); err != nil {
+			return errorCode(err), errorMessage(err)
 		}
 		info, ok := s.log.Topic(name)
 		if !ok {

@@ -15,6 +15,8 @@ import (
 //     above the current one gets INVALID_PARTITIONS.
 //   - validate_only checks and changes nothing.
 //   - A topic named twice gets INVALID_REQUEST.
+//   - The internal topics keep their 50 partitions: INVALID_TOPIC_EXCEPTION
+//     with a message (Kafka 4.4 would add them; internal_topics.go).
 //   - ALTER on the topic, else TOPIC_AUTHORIZATION_FAILED (before its
 //     existence is looked at).
 func init() { register(kmsg.CreatePartitions, 0, 3, (*Server).handleCreatePartitions) }
@@ -30,7 +32,7 @@ func (s *Server) handleCreatePartitions(ctx context.Context, kreq kmsg.Request) 
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
-		info, ok := s.log.Topic(rt.Topic)
+		info, ok := s.lookupTopic(rt.Topic)
 		switch {
 		case seen[rt.Topic] > 1:
 			st.ErrorCode = errInvalidRequest
@@ -39,6 +41,8 @@ func (s *Server) handleCreatePartitions(ctx context.Context, kreq kmsg.Request) 
 			st.ErrorCode = errTopicAuthz
 		case !ok:
 			err = fmt.Errorf("%w: %s", plog.ErrUnknownTopic, rt.Topic)
+		case plog.IsInternalTopic(rt.Topic):
+			err = refuseInternal("add partitions to", rt.Topic)
 		case rt.Count <= info.Partitions:
 			err = fmt.Errorf("%w: %s has %d partitions, asked for %d", plog.ErrPartitionsNotRaised, rt.Topic, info.Partitions, rt.Count)
 		case rt.Count > plog.MaxPartitions:

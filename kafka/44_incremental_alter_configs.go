@@ -10,6 +10,8 @@ import (
 // IncrementalAlterConfigs (key 44), v0-v1.
 //
 // Behavior:
+//   - The internal topics' configs are fixed: INVALID_TOPIC_EXCEPTION (as
+//     AlterConfigs).
 //   - Topic: SET and DELETE change one override each (deleting one that is
 //     not set is no error); APPEND and SUBTRACT work on list configs
 //     (cleanup.policy) from the override or else the default, as Kafka, and

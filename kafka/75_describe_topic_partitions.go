@@ -24,6 +24,7 @@ import (
 //     answer and get TOPIC_AUTHORIZATION_FAILED (after the described ones)
 //     when named. Each described topic carries its authorized operations
 //     (a bit per operation; all of a topic's when nothing is enforced).
+//   - The internal topics too (is_internal; internal_topics.go).
 //   - One broker: leader 1, epoch 0, replicas and ISR [1], no eligible
 //     leader replicas (empty lists: with one replica there are none).
 func init() { register(kmsg.DescribeTopicPartitions, 0, 0, (*Server).handleDescribeTopicPartitions) }
@@ -49,7 +50,7 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Re
 		return s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
 	}
 	if len(req.Topics) == 0 {
-		for _, t := range s.log.Topics() {
+		for _, t := range s.describableTopics() {
 			if describable(t.Name) {
 				topics = append(topics, entry{t.Name, t, true})
 			}
@@ -65,7 +66,7 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Re
 				denied = append(denied, describedTopic(rt.Topic, errTopicAuthz))
 				continue
 			}
-			info, ok := s.log.Topic(rt.Topic)
+			info, ok := s.lookupTopic(rt.Topic)
 			topics = append(topics, entry{rt.Topic, info, ok})
 		}
 		sort.Slice(topics, func(i, j int) bool { return topics[i].name < topics[j].name })
@@ -122,7 +123,7 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Re
 			break
 		}
 		t := describedTopic(e.name, 0)
-		t.TopicID = e.info.UUID
+		t.TopicID, t.IsInternal = e.info.UUID, plog.IsInternalTopic(e.name)
 		t.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 		for p := first; p < e.info.Partitions; p++ {
 			if limit == 0 {

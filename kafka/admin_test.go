@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
 	"github.com/zombi-dev/zombi/log/topicconfig"
 )
@@ -320,15 +321,25 @@ func TestDescribeTopicPartitions(t *testing.T) {
 		return s
 	}
 	unknown := kerr.UnknownTopicOrPartition.Code
+	// Every topic: the internal ones (50 partitions each) come first.
+	internalPages := ""
+	for _, it := range plog.InternalTopics() {
+		internalPages += it.Name + "/0:"
+		for p := range it.Partitions {
+			internalPages += fmt.Sprint(p)
+		}
+		internalPages += "|"
+	}
 	cases := []struct {
 		name   string
 		resp   *kmsg.DescribeTopicPartitionsResponse
 		expect string
 	}{
-		{"all", describe(100, nil), "a/0:012|b/0:01|c/0:0|"},
+		{"all", describe(200, nil), internalPages + "a/0:012|b/0:01|c/0:0|"},
+		{"the internal topics fill a page", describe(100, nil), internalPages + "next a/0"},
 		{"named, sorted, unknown, no auto-create", describe(100, nil, "c", "zz", "a"), fmt.Sprintf("a/0:012|c/0:0|zz/%d:|", unknown)},
-		{"first page", describe(2, nil), "a/0:01|next a/2"},
-		{"page ends on a topic's end", describe(3, nil), "a/0:012|next b/0"},
+		{"first page", describe(2, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "a"}), "a/0:01|next a/2"},
+		{"page ends on a topic's end", describe(3, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "a"}), "a/0:012|next b/0"},
 		{"from a cursor", describe(2, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "a", Partition: 2}), "a/0:2|b/0:0|next b/1"},
 		{"last page", describe(5, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "b", Partition: 1}), "b/0:1|c/0:0|"},
 		{"cursor outside the named topics", describe(5, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "b"}, "a", "c"), fmt.Sprintf("a/%d:|c/%d:|", kerr.InvalidRequest.Code, kerr.InvalidRequest.Code)},

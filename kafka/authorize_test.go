@@ -290,7 +290,7 @@ func TestACLMetadata(t *testing.T) {
 
 	// A superuser's authorized operations: everything a topic supports.
 	mr = c.doAs("admin", all, 9).(*kmsg.MetadataResponse)
-	if len(mr.Topics) != 3 || mr.Topics[0].AuthorizedOperations != 3576 || mr.AuthorizedOperations != 8096 {
+	if len(mr.Topics) != 5 || mr.Topics[0].AuthorizedOperations != 3576 || mr.AuthorizedOperations != 8096 {
 		t.Fatalf("admin: %d topics, topic ops %d, cluster ops %d", len(mr.Topics), mr.Topics[0].AuthorizedOperations, mr.AuthorizedOperations)
 	}
 	// DescribeTopicPartitions: the same rule, refused ones last.

@@ -306,9 +306,8 @@ func parseHeader(buf []byte) (requestHeader, kmsg.Request, []byte, error) {
 	} else if n != -1 {
 		return h, nil, nil, fmt.Errorf("%w: client id length %d", errProtocol, n)
 	}
-	if _, ok := apis[h.key]; !ok {
-		return h, nil, nil, fmt.Errorf("%w: unknown api key %d", errProtocol, h.key)
-	}
+	// An API key kmsg knows is decoded even when no handler implements it:
+	// it is answered with UNSUPPORTED_VERSION (unsupported.go).
 	req := kmsg.RequestForKey(h.key)
 	if req == nil {
 		return h, nil, nil, fmt.Errorf("%w: unknown api key %d", errProtocol, h.key)
@@ -378,7 +377,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 			return refuseRequest(h, req, body, err)
 		}
 	}
-	api := apis[h.key]
+	api, implemented := apis[h.key]
 	if h.key == kmsg.ApiVersions.Int16() && (h.version > api.max || h.version > req.MaxVersion()) {
 		// Kafka answers an ApiVersions it cannot parse with a v0 body that
 		// carries UNSUPPORTED_VERSION and the versions it does support, so
@@ -387,10 +386,21 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		resp.ErrorCode = errUnsupportedVersion
 		return encodeResponse(h, resp, false), nil
 	}
-	if h.version > req.MaxVersion() || h.version > api.max {
+	if h.version > req.MaxVersion() {
 		// A version we cannot even decode, nor answer in a format the
 		// client expects: Kafka closes the connection.
 		return nil, fmt.Errorf("%w: %s v%d not supported (v%d-v%d)", errProtocol, kmsg.NameForKey(h.key), h.version, api.min, api.max)
+	}
+	if !implemented || h.version > api.max {
+		// Decodable but not implemented (an API no handler serves, or a
+		// version above the handler's): UNSUPPORTED_VERSION at once
+		// (unsupported.go; Kafka would close the connection).
+		if err := req.ReadFrom(body); err != nil {
+			return nil, fmt.Errorf("%w: decode %s v%d: %w", errProtocol, kmsg.NameForKey(h.key), h.version, err)
+		}
+		s.logger.Debug("unsupported request", "api", kmsg.NameForKey(h.key), "version", h.version)
+		resp := unsupportedResponse(req, implemented, api.min, api.max)
+		return encodeResponse(h, resp, req.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), nil
 	}
 	// Versions below api.min are decoded and handed to the handler, which
 	// answers them with UNSUPPORTED_VERSION error codes (Produce v0-v2,

@@ -28,7 +28,7 @@ func errorCode(err error) int16 {
 		return 0
 	case errors.Is(err, plog.ErrUnknownTopic):
 		return kerr.UnknownTopicOrPartition.Code
-	case errors.Is(err, plog.ErrInvalidTopic):
+	case errors.Is(err, plog.ErrInvalidTopic), errors.Is(err, plog.ErrInternalTopic):
 		return kerr.InvalidTopicException.Code
 	case errors.Is(err, plog.ErrTopicExists):
 		return kerr.TopicAlreadyExists.Code

@@ -101,7 +101,7 @@ func seedRequests() []kmsg.Request {
 	asc.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{{Name: "fz", Mechanism: 1, Iterations: 4096, Salt: []byte("s"), SaltedPassword: make([]byte, 32)}}
 	asc.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{{Name: "fy", Mechanism: 2}}
 	add(asc, 0)
-	return out
+	return append(out, unsupportedSeeds()...)
 }
 
 // FuzzRequest feeds arbitrary request frames (everything after the size)

@@ -13,6 +13,9 @@ func (s *Server) topicByID(id [16]byte) (plog.TopicInfo, bool) {
 	if id == ([16]byte{}) {
 		return plog.TopicInfo{}, false
 	}
+	if it, ok := internalTopicByID(id); ok {
+		return it.Info(), true
+	}
 	if name, ok := s.topicIDCache.Load(id); ok {
 		// A deleted and re-created topic has a new id: check it still holds.
 		if info, ok := s.log.Topic(name.(string)); ok && info.UUID == id {
@@ -41,7 +44,7 @@ func (s *Server) topicIDs() map[string][16]byte {
 // autoCreate returns the topic, creating it when auto-creation is on and
 // allowed by the request.
 func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
-	if info, ok := s.log.Topic(name); ok {
+	if info, ok := s.lookupTopic(name); ok { // internal topics exist: never created
 		return info, nil
 	}
 	if !plog.ValidTopicName(name) {
@@ -59,7 +62,7 @@ func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
 // cluster or the topic); otherwise it is unknown and createDenied is true
 // (Metadata answers TOPIC_AUTHORIZATION_FAILED then, as Kafka).
 func (s *Server) autoCreateAs(ctx context.Context, name string, allowed bool) (info plog.TopicInfo, createDenied bool, err error) {
-	if info, ok := s.log.Topic(name); ok {
+	if info, ok := s.lookupTopic(name); ok {
 		return info, false, nil
 	}
 	if allowed && s.cfg.AutoCreateTopics && plog.ValidTopicName(name) && !s.mayCreateTopic(ctx, name) {

@@ -439,6 +439,9 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 	if !ValidTopicName(name) {
 		return TopicInfo{}, false, fmt.Errorf("%w: %q", ErrInvalidTopic, name)
 	}
+	if IsInternalTopic(name) {
+		return TopicInfo{}, false, fmt.Errorf("%w: %s", ErrInternalTopic, name)
+	}
 	if partitions <= 0 || partitions > MaxPartitions {
 		return TopicInfo{}, false, fmt.Errorf("%w: %d (1..%d)", ErrInvalidPartitions, partitions, MaxPartitions)
 	}

@@ -86,6 +86,11 @@ func (op *trimOp) stage(r *round) {
 	st.logStart = op.offset
 	st.dirty = true
 	r.wb.DeleteRange(batchKey(p.tid, p.id, 0), batchKey(p.tid, p.id, op.keepFrom))
+	// Aborted transactions whose markers are below the new start: no hot read
+	// needs them (a read from offset o asks for markers at or after o), and
+	// the cold tier, which trims only what its manifest holds, keeps its own
+	// copy for cold reads.
+	r.wb.DeleteRange(abortedKey(p, 0), abortedKey(p, op.offset))
 	// Time index entries pointing below keepFrom are dead, except the last
 	// one, which may still cover the batch that holds keepFrom.
 	prefix := partPrefix(kindTime, p.tid, p.id)

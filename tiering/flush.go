@@ -246,6 +246,21 @@ func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, 
 func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs []plog.Batch) error {
 	seg := encodeSegment(ps.topic, ps.part, start, bs)
 	seg.meta.FlushedMs = time.Now().UnixMilli()
+	// The batches were read first, so every abort marker among them is in
+	// the log's index (a marker and its entry are one write).
+	aborted, err := t.l.AbortedIn(ps.topic, ps.part, seg.meta.Start, seg.meta.End)
+	if err != nil {
+		return fmt.Errorf("%w: aborted transactions of %s/%d: %w", errHotRead, ps.topic, ps.part, err)
+	}
+	if len(aborted) > 0 {
+		seg.meta.Aborted = aborted
+	}
+	// A trim past start (DeleteRecords) since the batches were read may have
+	// taken index entries with it: not this segment, then. The next flush
+	// moves the cold start past the deleted range.
+	if hs, err := t.l.HotStart(ps.topic, ps.part); err != nil || hs > start {
+		return fmt.Errorf("%w: %s/%d: hot log start moved past %d while flushing", errHotRead, ps.topic, ps.part, start)
+	}
 	if err := t.st.Put(ctx, seg.meta.Key, seg.body); err != nil {
 		return err
 	}

@@ -80,6 +80,10 @@ func (notLoaded) StartForTimestamp(context.Context, string, int32, int64) (int64
 	return 0, false, errNotLoaded
 }
 
+func (notLoaded) AbortedTxns(context.Context, string, int32, int64, int64) ([]plog.AbortedTxn, error) {
+	return nil, errNotLoaded
+}
+
 // retrying starts the tier in the background.
 type retrying struct {
 	l      *plog.Log

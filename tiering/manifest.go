@@ -18,11 +18,12 @@ import (
 // an orphan and never read. End is the flush watermark.
 //
 // In memory it holds the partition's whole segment list. In S3 (version 2,
-// docs/SEGMENT_FORMAT.md) it is a small head object under
-// manifests/{table}/{partition}.json that lists the unsealed tail of the
-// segments and refers to immutable chunk objects holding the older ones in
-// runs of manifestChunkSegments, so that the object rewritten per segment
-// stays small however long the partition is kept.
+// 3 when it lists aborted transactions; docs/SEGMENT_FORMAT.md) it is a
+// small head object under manifests/{table}/{partition}.json that lists the
+// unsealed tail of the segments and refers to immutable chunk objects
+// holding the older ones in runs of manifestChunkSegments, so that the
+// object rewritten per segment stays small however long the partition is
+// kept.
 type Manifest struct {
 	Version    int    `json:"version"`
 	Topic      string `json:"topic"`
@@ -57,20 +58,38 @@ type SegmentMeta struct {
 	IndexPos     int64  `json:"index_pos"`
 	DataCRC      uint32 `json:"data_crc32c"`
 	FlushedMs    int64  `json:"flushed_ms"`
+	// Aborted: the transactions whose abort markers are in [Start, End)
+	// (omitted when none; manifests before version 3 have none).
+	Aborted AbortedList `json:"aborted,omitempty"`
 }
 
 // manifestVersion is the version written. Version 1 (everything in one
 // object, no chunks) is still read and is rewritten as version 2 by the next
-// save.
-const manifestVersion = 2
+// save. A manifest whose segments list aborted transactions is written as
+// abortedManifestVersion, so that a Zombi that does not know them refuses it
+// rather than dropping them with its next save.
+const (
+	manifestVersion        = 2
+	abortedManifestVersion = 3
+)
 
-// chunkVersion is the version of manifest chunk objects.
-const chunkVersion = 1
+// chunkVersion is the version of manifest chunk objects; abortedChunkVersion
+// that of a chunk whose segments list aborted transactions.
+const (
+	chunkVersion        = 1
+	abortedChunkVersion = 2
+)
 
 // manifestChunkSegments is how many segments one chunk object holds: the
 // head's tail is sealed into a chunk once it holds this many. A variable so
 // that tests can lower it.
 var manifestChunkSegments = 256
+
+// sealAbortedEntries: a head tail whose segments list this many aborted
+// transactions is sealed whole into a chunk, so that the head stays small
+// (a few hundred KiB) under a workload that aborts often. A variable so that
+// tests can lower it.
+var sealAbortedEntries = 10000
 
 // loadConcurrency bounds the GETs of heads and chunks loadManifests runs at
 // once.
@@ -155,12 +174,15 @@ func (m *Manifest) clone() *Manifest {
 }
 
 // check verifies the invariants of a loaded manifest: segments contiguous,
-// in order, inside [LogStart, End).
+// in order, inside [LogStart, End), their aborted lists inside them.
 func (m *Manifest) check() error {
 	next := m.LogStart
 	for _, s := range m.Segments {
 		if s.Start != next || s.End <= s.Start || s.BaseOffset > s.Start {
 			return fmt.Errorf("segment %s does not continue at %d", s.Key, next)
+		}
+		if err := checkAborted(s); err != nil {
+			return err
 		}
 		next = s.End
 	}
@@ -214,8 +236,19 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 		}
 		chunks = append(chunks, ref)
 	}
+	if len(rest) > 0 && countAborted(rest) >= sealAbortedEntries {
+		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest)
+		if err != nil {
+			return nil, err
+		}
+		chunks, rest = append(chunks, ref), nil
+	}
+	version := manifestVersion
+	if hasAborted(m.Segments) {
+		version = abortedManifestVersion
+	}
 	h := manifestHead{
-		Version: manifestVersion, Topic: m.Topic, TopicUUID: m.TopicUUID,
+		Version: version, Topic: m.Topic, TopicUUID: m.TopicUUID,
 		Partition: m.Partition, Partitions: m.Partitions,
 		LogStart: m.LogStart, End: m.End, Generation: m.Generation, UpdatedMs: m.UpdatedMs,
 		Chunks: chunks, Segments: rest,
@@ -227,14 +260,18 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 	if err := st.Put(ctx, manifestKey(m.Topic, m.Partition), body); err != nil {
 		return nil, err
 	}
-	m.Version, m.chunks = manifestVersion, chunks
+	m.Version, m.chunks = version, chunks
 	return dropped, nil
 }
 
 // putChunk writes the chunk object holding segs and returns its reference.
 func putChunk(ctx context.Context, st ObjectStore, topic string, part int32, segs []SegmentMeta) (chunkRef, error) {
 	first, last := segs[0], segs[len(segs)-1]
-	body, err := json.Marshal(&manifestChunk{Version: chunkVersion, Topic: topic, Partition: part, Start: first.Start, End: last.End, Segments: segs})
+	version := chunkVersion
+	if hasAborted(segs) {
+		version = abortedChunkVersion
+	}
+	body, err := json.Marshal(&manifestChunk{Version: version, Topic: topic, Partition: part, Start: first.Start, End: last.End, Segments: segs})
 	if err != nil {
 		return chunkRef{}, err
 	}
@@ -344,7 +381,7 @@ func decodeManifest(key string, body []byte, get func(string) ([]byte, error)) (
 	if err := json.Unmarshal(body, h); err != nil {
 		return nil, err
 	}
-	if (h.Version != 1 && h.Version != manifestVersion) || manifestKey(h.Topic, h.Partition) != key || (h.Version == 1 && len(h.Chunks) > 0) {
+	if (h.Version != 1 && h.Version != manifestVersion && h.Version != abortedManifestVersion) || manifestKey(h.Topic, h.Partition) != key || (h.Version == 1 && len(h.Chunks) > 0) {
 		return nil, fmt.Errorf("version %d for %s/%d not understood", h.Version, h.Topic, h.Partition)
 	}
 	m := &Manifest{
@@ -415,7 +452,7 @@ func loadChunk(topic string, part int32, ref chunkRef, get func(string) ([]byte,
 	if err := json.Unmarshal(body, c); err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", ref.Key, err)
 	}
-	if c.Version != chunkVersion || c.Topic != topic || c.Partition != part || c.Start != ref.Start || c.End != ref.End || len(c.Segments) != ref.Segments {
+	if (c.Version != chunkVersion && c.Version != abortedChunkVersion) || c.Topic != topic || c.Partition != part || c.Start != ref.Start || c.End != ref.End || len(c.Segments) != ref.Segments {
 		return nil, fmt.Errorf("chunk %s: version %d, %s/%d [%d, %d) with %d segments does not match its reference", ref.Key, c.Version, c.Topic, c.Partition, c.Start, c.End, len(c.Segments))
 	}
 	next := c.Start

@@ -111,6 +111,9 @@ type partState struct {
 	part  int32
 	uuid  [16]byte                 // the topic incarnation this state belongs to
 	man   atomic.Pointer[Manifest] // nil until the first flush
+	// aborted indexes the aborted transactions of a recent manifest (built
+	// by the first read_committed cold read after it changes).
+	aborted atomic.Pointer[abortedIndex]
 
 	queued  atomic.Bool
 	dead    atomic.Bool // topic deleted: jobs skip it

@@ -256,4 +256,3 @@ func readAllTxn(t *testing.T, addr, topic string, parts int32, checkOffsets bool
 	}
 	return seen
 }
-

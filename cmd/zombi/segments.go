@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 const segmentsUsage = `Usage:
   zombi segments ls [--table T]   one JSON line per cold segment (from the manifests)
   zombi segments cat KEY          one JSON line per record of a segment object
+                                  (transaction markers as {"control":"commit"|"abort",...})
 
 The bucket comes from ZOMBI_S3_BUCKET, ZOMBI_S3_ENDPOINT and ZOMBI_S3_REGION,
 credentials from the standard AWS environment variables and files.
@@ -110,14 +112,19 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 		w := bufio.NewWriter(stdout)
 		var line []byte
 		for _, b := range bs {
-			_, recs, err := batch.Records(b.Raw, 0)
+			h, recs, err := batch.Records(b.Raw, 0)
 			if err != nil {
 				fmt.Fprintf(stderr, "zombi segments cat: batch at %d: %v\n", b.BaseOffset, err)
 				return 1
 			}
 			for i := range recs {
-				// The REST API's rendering of a record, one per line.
-				line = append(httpapi.AppendRecord(line[:0], part, &recs[i]), '\n')
+				// The REST API's rendering of a record, one per line; a
+				// control record (a transaction marker) as what it says.
+				if h.IsControl() {
+					line = append(appendControl(line[:0], part, h, &recs[i]), '\n')
+				} else {
+					line = append(httpapi.AppendRecord(line[:0], part, &recs[i]), '\n')
+				}
 				if _, err := w.Write(line); err != nil {
 					return 1
 				}
@@ -131,4 +138,38 @@ func segmentsCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zombi segments: unknown command %q\n%s", args[0], segmentsUsage)
 		return 2
 	}
+}
+
+// appendControl renders a control record: {"control":"commit"|"abort",...}
+// with the producer and the coordinator epoch of a transaction marker, or
+// "control":"unknown" with the type Kafka's key gives.
+func appendControl(b []byte, part int32, h batch.Header, r *batch.Record) []byte {
+	c := struct {
+		Control          string `json:"control"`
+		Type             *int16 `json:"type,omitempty"`
+		Offset           int64  `json:"offset"`
+		Partition        int32  `json:"partition"`
+		Timestamp        int64  `json:"timestamp_ms"`
+		ProducerID       int64  `json:"producer_id"`
+		ProducerEpoch    int16  `json:"producer_epoch"`
+		CoordinatorEpoch *int32 `json:"coordinator_epoch,omitempty"`
+	}{Control: "unknown", Offset: r.Offset, Partition: part, Timestamp: r.Timestamp, ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch}
+	typ, ok := batch.MarkerType(r.Key)
+	switch {
+	case ok && typ == batch.MarkerCommit:
+		c.Control = "commit"
+	case ok:
+		c.Control = "abort"
+	case len(r.Key) >= 4:
+		c.Type = &typ
+	}
+	if ok && len(r.Value) >= 6 {
+		e := int32(binary.BigEndian.Uint32(r.Value[2:]))
+		c.CoordinatorEpoch = &e
+	}
+	out, err := json.Marshal(&c)
+	if err != nil {
+		return append(b, `{"control":"unknown"}`...) // cannot happen: plain fields
+	}
+	return append(b, out...)
 }

@@ -1,0 +1,40 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInternalTopicsAreNotTables: every /tables/{t} route refuses Kafka's
+// internal topics with 400 and a message saying why; none becomes a table.
+func TestInternalTopicsAreNotTables(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, name := range []string{"__consumer_offsets", "__transaction_state"} {
+		for _, r := range []struct{ method, path, body string }{
+			{"POST", "/tables/" + name, `{"payload":"x"}`},
+			{"POST", "/tables/" + name + "/bulk", `{"records":[{"payload":"x"}]}`},
+			{"GET", "/tables/" + name, ""},
+			{"GET", "/tables/" + name + "?partition=0&offset=0", ""},
+			{"GET", "/tables/" + name + "/info", ""},
+			{"PUT", "/tables/" + name, `{"partitions":1}`},
+			{"DELETE", "/tables/" + name, ""},
+			{"PATCH", "/tables/" + name + "/configs", `{"retention.ms":"1000"}`},
+		} {
+			ct := ""
+			if r.body != "" {
+				ct = "application/json"
+			}
+			code, body := e.do(r.method, r.path, ct, []byte(r.body))
+			if code != 400 || !strings.Contains(string(body), "internal topic") {
+				t.Errorf("%s %s: %d %s, want 400 naming the internal topic", r.method, r.path, code, body)
+			}
+		}
+	}
+	code, body := e.do("GET", "/tables", "", nil)
+	if code != 200 || strings.Contains(string(body), "__") {
+		t.Fatalf("GET /tables: %d %s", code, body)
+	}
+	if n := len(e.log.Topics()); n != 0 {
+		t.Fatalf("%d tables created", n)
+	}
+}
