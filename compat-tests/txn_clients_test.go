@@ -60,12 +60,18 @@ func (r txnRec) String() string { return fmt.Sprintf("%d@%d=%s", r.P, r.O, r.V) 
 
 // txnResult is what a scenario script prints.
 type txnResult struct {
-	Client         string     `json:"client"`
-	Committed      []txnRec   `json:"committed"`       // "out", read_committed
-	Uncommitted    []txnRec   `json:"uncommitted"`     // "out", read_uncommitted
-	CTPCommitted   []txnRec   `json:"ctp_committed"`   // "ctp", read_committed
-	CTPUncommitted []txnRec   `json:"ctp_uncommitted"` // "ctp", read_uncommitted
-	Inputs         [][]string `json:"inputs"`          // "in" values each transform transaction read
+	Client         string   `json:"client"`
+	Committed      []txnRec `json:"committed"`       // "out", read_committed
+	Uncommitted    []txnRec `json:"uncommitted"`     // "out", read_uncommitted
+	CTPCommitted   []txnRec `json:"ctp_committed"`   // "ctp", read_committed
+	CTPUncommitted []txnRec `json:"ctp_uncommitted"` // "ctp", read_uncommitted
+	// confluent_txn.py only: many transactions, and fencing.
+	ManyCommitted    []txnRec   `json:"many_committed"`
+	ManyUncommitted  []txnRec   `json:"many_uncommitted"`
+	FencedError      string     `json:"fenced_error"`
+	FenceCommitted   []txnRec   `json:"fence_committed"`
+	FenceUncommitted []txnRec   `json:"fence_uncommitted"`
+	Inputs           [][]string `json:"inputs"` // "in" values each transform transaction read
 	// The group's committed offset of in/0 (-1: none), as the client's
 	// admin API reads it without require_stable.
 	Offsets struct {
@@ -231,15 +237,45 @@ func (tt txnTopics) args() []string { return []string{tt.out, tt.in, tt.ctp, tt.
 
 // TestTxnConfluentPython: confluent-kafka 2.16.1 (PyPI, the librdkafka its
 // wheel bundles): transactional producer, send_offsets_to_transaction,
-// read_committed and read_uncommitted consumers (python/confluent_txn.py).
+// read_committed and read_uncommitted consumers (python/confluent_txn.py);
+// then 30 lz4 transactions, every third aborted, read with 1 KiB fetches, and
+// a producer fenced by a new one with its transactional.id.
 func TestTxnConfluentPython(t *testing.T) {
 	venv := pyvenv.EnsureT(t, "compat-tests/python/requirements.txt")
 	eachBroker(t, func(t *testing.T, b broker) {
 		t.Parallel()
 		tt := setupTxnTopics(t, b)
+		many, fence := topicName(t, "many"), topicName(t, "fence")
+		ctx := testCtx(t, 30*time.Second)
+		cl := newClient(t, b.addr)
+		for topic, parts := range map[string]int32{many: txnParts, fence: 1} {
+			if _, err := kadm.NewClient(cl).CreateTopic(ctx, parts, 1, nil, topic); err != nil {
+				t.Fatalf("create %s: %v", topic, err)
+			}
+		}
+		waitTopics(t, ctx, cl, map[string]int{many: txnParts, fence: 1})
 		script := filepath.Join(pyvenv.Root(), "compat-tests", "python", "confluent_txn.py")
-		res := runTxnScript(t, b, t.TempDir(), 90*time.Second, venv.Python(), append([]string{script, b.addr}, tt.args()...)...)
+		res := runTxnScript(t, b, t.TempDir(), 90*time.Second, venv.Python(), append(append([]string{script, b.addr}, tt.args()...), many, fence)...)
 		checkTxnResult(t, b, tt, res)
+
+		// 30 transactions of 5 records (m<k>-<i>, partition i%2), every
+		// third aborted, read with 1 KiB partition fetches.
+		var batches []txnBatch
+		for k := 0; k < 30; k++ {
+			batches = append(batches, txnBatch{txnSeq(fmt.Sprintf("m%d-", k), 0, 5), k%3 != 1})
+		}
+		committed, uncommitted := txnExpect(batches)
+		checkTxnRecs(t, "many transactions, read_committed", res.ManyCommitted, committed)
+		checkTxnRecs(t, "many transactions, read_uncommitted", res.ManyUncommitted, uncommitted)
+
+		// Fencing: fenced-0@0 aborted by the new producer's InitProducerId
+		// (marker@1), fence-ok@2, commit marker@3.
+		if res.FencedError == "" {
+			t.Errorf("the fenced producer's commit_transaction succeeded")
+		}
+		t.Logf("the fenced producer's commit_transaction: %s", res.FencedError)
+		checkTxnRecs(t, "after fencing, read_committed", res.FenceCommitted, []txnRec{{0, 2, "fence-ok"}})
+		checkTxnRecs(t, "after fencing, read_uncommitted", res.FenceUncommitted, []txnRec{{0, 0, "fenced-0"}, {0, 2, "fence-ok"}})
 	})
 }
 

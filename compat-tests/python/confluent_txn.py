@@ -1,6 +1,6 @@
 """confluent-kafka (librdkafka) transactions against one broker.
 
-Usage: python confluent_txn.py BOOTSTRAP OUT IN CTP GROUP TXNID
+Usage: python confluent_txn.py BOOTSTRAP OUT IN CTP GROUP TXNID [MANY FENCE]
 
 Runs the transaction scenario of compat-tests/txn_clients_test.go and prints
 what came back as one JSON object on stdout; the Go test makes the
@@ -17,8 +17,12 @@ and the script exits non-zero with the step's name.
    group's offset and commits in-3..5. The group's offset is read with the
    AdminClient (require_stable=False) while the first transaction is open,
    after its commit, once the new member has resumed, and at the end.
-3. Consumers read OUT and CTP from the start with isolation.level
-   read_committed and read_uncommitted.
+3. With MANY and FENCE: an lz4 producer writes 30 transactions of 5 records
+   to MANY, aborting every third; then a second producer with the id of a
+   first fences it while its transaction on FENCE is open (fenced-0,
+   flushed): the old producer's commit fails, the new one commits fence-ok.
+4. Two consumers, isolation.level read_committed and read_uncommitted, read
+   every topic from the start with 1 KiB partition fetches.
 """
 
 import json
@@ -31,6 +35,7 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaExcept
 from confluent_kafka.admin import AdminClient
 
 bootstrap, out_topic, in_topic, ctp_topic, group, txn_id = sys.argv[1:7]
+many_topic, fence_topic = (sys.argv[7:9] + [None, None])[:2]
 PARTS = 2
 
 
@@ -51,9 +56,9 @@ def on_delivery(err, m):
         delivery_errors.append(str(err))
 
 
-def producer(tid):
+def producer(tid, **extra):
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": tid,
-                  "transaction.timeout.ms": 60000, "linger.ms": 5})
+                  "transaction.timeout.ms": 60000, "linger.ms": 5, **extra})
     p.init_transactions(30)
     return p
 
@@ -162,35 +167,70 @@ transform(c, msgs, True)
 offsets["final"] = wait_committed(6)
 c.close()
 
-# 3. Read both topics at both isolation levels.
+# 3. (With MANY and FENCE) many small transactions, compressed; fencing.
+if many_topic:
+    m = producer(txn_id + "-many", **{"compression.type": "lz4"})
+    for k in range(30):
+        m.begin_transaction()
+        for i in range(5):
+            m.produce(many_topic, value=f"m{k}-{i}", partition=i % PARTS, on_delivery=on_delivery)
+        end(m, k % 3 != 1)
+
+    old = producer(txn_id + "-fence")
+    old.begin_transaction()
+    old.produce(fence_topic, value="fenced-0", partition=0, on_delivery=on_delivery)
+    old.flush(30)
+    new = producer(txn_id + "-fence")
+    try:
+        old.commit_transaction(30)
+        out["fenced_error"] = ""
+    except KafkaException as e:
+        err = e.args[0]
+        out["fenced_error"] = f"{err.name()} fatal={err.fatal()}: {err.str()}"
+    new.begin_transaction()
+    new.produce(fence_topic, value="fence-ok", partition=0, on_delivery=on_delivery)
+    end(new, True)
+
+# 4. Every topic at both isolation levels, with 1 KiB partition fetches (many
+# of them end inside a transaction), the two consumers at once.
+topics = {out_topic: PARTS, ctp_topic: PARTS}
+want = {"read_committed": 10 + 6, "read_uncommitted": 14 + 9}
+if many_topic:
+    topics.update({many_topic: PARTS, fence_topic: 1})
+    want["read_committed"] += 100 + 1
+    want["read_uncommitted"] += 150 + 2
+readers = {}
+for iso in want:
+    c = readers[iso] = Consumer({"bootstrap.servers": bootstrap, "group.id": group + "-reader",
+                                 "isolation.level": iso, "enable.auto.commit": False,
+                                 "max.partition.fetch.bytes": 1024})
+    c.assign([TopicPartition(t, p, confluent_kafka.OFFSET_BEGINNING) for t, n in topics.items() for p in range(n)])
+got = {iso: {t: [] for t in topics} for iso in want}
 
 
-def read(topic, isolation, n):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group + "-reader", "isolation.level": isolation,
-                  "enable.auto.commit": False})
-    c.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(PARTS)])
-    got = []
-    check = deadline(f"{isolation} read of {n} records of {topic}", 20)
-    while len(got) < n:
-        check()
-        m = c.poll(0.2)
+def poll_all():
+    for iso, c in readers.items():
+        m = c.poll(0.05)
         if m is None:
             continue
         if m.error():
             raise KafkaException(m.error())
-        got.append({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})
-    # Nothing beyond them.
-    stop = time.monotonic() + 0.5
-    while time.monotonic() < stop:
-        m = c.poll(0.1)
-        if m is not None and not m.error():
-            got.append({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})
+        got[iso][m.topic()].append({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})
+
+
+check = deadline(f"reads of {want} records", 20)
+while any(sum(len(v) for v in got[iso].values()) < n for iso, n in want.items()):
+    check()
+    poll_all()
+stop = time.monotonic() + 0.5  # nothing beyond them
+while time.monotonic() < stop:
+    poll_all()
+for c in readers.values():
     c.close()
-    return got
-
-
-out["committed"] = read(out_topic, "read_committed", 10)
-out["uncommitted"] = read(out_topic, "read_uncommitted", 14)
-out["ctp_committed"] = read(ctp_topic, "read_committed", 6)
-out["ctp_uncommitted"] = read(ctp_topic, "read_uncommitted", 9)
+for key, iso, topic in (("committed", "read_committed", out_topic), ("uncommitted", "read_uncommitted", out_topic),
+                        ("ctp_committed", "read_committed", ctp_topic), ("ctp_uncommitted", "read_uncommitted", ctp_topic),
+                        ("many_committed", "read_committed", many_topic), ("many_uncommitted", "read_uncommitted", many_topic),
+                        ("fence_committed", "read_committed", fence_topic), ("fence_uncommitted", "read_uncommitted", fence_topic)):
+    if topic:
+        out[key] = got[iso][topic]
 print(json.dumps(out))
