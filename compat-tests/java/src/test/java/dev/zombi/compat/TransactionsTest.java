@@ -2,6 +2,7 @@ package dev.zombi.compat;
 
 import static dev.zombi.compat.Clients.tp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,7 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -24,6 +27,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -349,6 +353,52 @@ class TransactionsTest {
           "commit of a transaction the coordinator aborted on timeout");
       System.err.printf("TransactionsTest.timedOutTransactionIsAborted on %s: read_committed moved on after %d ms; the commit failed with %s%n",
           Broker.name(), (read - sent) / 1_000_000, e);
+    }
+  }
+
+  /**
+   * The operator's view of a hanging transaction (what kafka-transactions.sh describe-producers and
+   * abort do): describeProducers shows the open transaction's producer and first offset; Kafka's
+   * Admin.abortTransaction writes the abort marker to the partition (WriteTxnMarkers), after which
+   * read_committed moves on. Zombi does not take WriteTxnMarkers from clients: it must refuse at
+   * once (UnsupportedVersionException, from ApiVersions), not hang.
+   */
+  @Test
+  void describeProducersAndAbortTransaction() throws Exception {
+    String topic = Broker.unique("j-hanging");
+    Clients.createTopic(topic, 1);
+    TopicPartition tp0 = tp(topic, 0);
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-hanging-id"));
+        KafkaProducer<String, String> plain = Clients.producer("acks", "all");
+        Admin admin = Clients.admin()) {
+      plain.send(new ProducerRecord<>(topic, 0, null, "before")).get(30, TimeUnit.SECONDS);
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(topic, 0, null, "hanging")).get(30, TimeUnit.SECONDS);
+      List<ProducerState> active = admin.describeProducers(List.of(tp0)).partitionResult(tp0)
+          .get(20, TimeUnit.SECONDS).activeProducers();
+      ProducerState open = active.stream().filter(s -> s.currentTransactionStartOffset().isPresent()).findFirst()
+          .orElseThrow(() -> new AssertionError("describeProducers: no producer with an open transaction in " + active));
+      assertEquals(1L, open.currentTransactionStartOffset().getAsLong(), "describeProducers: first offset of the open transaction");
+      assertTrue(open.lastSequence() >= 0, "describeProducers: last sequence of " + open);
+      var abort = admin.abortTransaction(new AbortTransactionSpec(tp0, open.producerId(), (short) open.producerEpoch(),
+          open.coordinatorEpoch().orElse(-1))).all();
+      if (Broker.isZombi()) {
+        long start = System.nanoTime();
+        var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> abort.get(20, TimeUnit.SECONDS),
+            "Admin.abortTransaction on Zombi");
+        assertInstanceOf(UnsupportedVersionException.class, e.getCause(), "Admin.abortTransaction on Zombi");
+        assertTrue(System.nanoTime() - start < 5_000_000_000L, "Admin.abortTransaction refused at once");
+        p.abortTransaction();
+      } else {
+        abort.get(20, TimeUnit.SECONDS);
+      }
+      try (KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed")) {
+        rc.assign(List.of(tp0));
+        plain.send(new ProducerRecord<>(topic, 0, null, "after")).get(30, TimeUnit.SECONDS);
+        List<ConsumerRecord<String, String>> got = Clients.pollN(rc, 2, Duration.ofSeconds(20));
+        assertEquals("[" + topic + "/0@0=before, " + topic + "/0@3=after]", Clients.describe(got),
+            "read_committed after the abort (marker@2)");
+      }
     }
   }
 
