@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.AbortTransactionSpec;
@@ -18,6 +19,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -124,11 +127,17 @@ class TransactionsTest {
 
   /** Sends the values (to partition(v, i)) in a transaction, flushes, then commits or aborts. */
   private static void run(KafkaProducer<String, String> p, String topic, Txn t) {
+    run(p, topic, t, () -> {});
+  }
+
+  /** run, with beforeEnd done in the transaction after the sends. */
+  private static void run(KafkaProducer<String, String> p, String topic, Txn t, Runnable beforeEnd) {
     p.beginTransaction();
     for (int i = 0; i < t.values().size(); i++) {
       String v = t.values().get(i);
       p.send(new ProducerRecord<>(topic, partition(v, i), null, v));
     }
+    beforeEnd.run();
     p.flush(); // the aborted records too are in the log, for read_uncommitted
     if (t.commit()) {
       p.commitTransaction();
@@ -399,6 +408,51 @@ class TransactionsTest {
         assertEquals("[" + topic + "/0@0=before, " + topic + "/0@3=after]", Clients.describe(got),
             "read_committed after the abort (marker@2)");
       }
+    }
+  }
+
+  /**
+   * A group member's offsets in a transaction carry its generation (TxnOffsetCommit v3+): after a
+   * rebalance, offsets sent with the old generation are refused (ILLEGAL_GENERATION:
+   * CommitFailedException in the client) and the transaction can only be aborted; with the
+   * current generation they commit.
+   */
+  @Test
+  void staleGenerationCannotCommitOffsets() throws Exception {
+    String in = Broker.unique("j-gen-in");
+    String out = Broker.unique("j-gen-out");
+    String group = Broker.unique("j-gen-g");
+    Clients.createTopic(in, 2);
+    Clients.createTopic(out, 1);
+    Object[] kv = {"group.id", group, "isolation.level", "read_committed", "session.timeout.ms", "10000",
+        "heartbeat.interval.ms", "500"};
+    try (Admin admin = Clients.admin();
+        KafkaProducer<String, String> p = txnProducer(Broker.unique("j-gen-id"));
+        Clients.Member m1 = new Clients.Member("m1", in, kv)) {
+      Clients.waitFor("m1 in the group", Duration.ofSeconds(30), () -> m1.assignment().size() == 2);
+      ConsumerGroupMetadata stale = new ConsumerGroupMetadata(group, m1.generation, m1.memberId, Optional.empty());
+      try (Clients.Member m2 = new Clients.Member("m2", in, kv)) {
+        Clients.waitFor("a rebalance: m1 and m2 hold one partition each", Duration.ofSeconds(30),
+            () -> m1.assignment().size() == 1 && m2.assignment().size() == 1 && m1.generation > stale.generationId());
+        Map<TopicPartition, OffsetAndMetadata> offsets = Map.of(tp(in, 0), new OffsetAndMetadata(1));
+        p.beginTransaction();
+        p.send(new ProducerRecord<>(out, 0, null, "stale")).get(30, TimeUnit.SECONDS);
+        KafkaException e = assertThrows(KafkaException.class, () -> {
+          p.sendOffsetsToTransaction(offsets, stale);
+          p.commitTransaction();
+        }, "offsets of generation " + stale.generationId() + " after a rebalance to " + m1.generation);
+        assertInstanceOf(CommitFailedException.class, e, "the stale member's offsets");
+        p.abortTransaction();
+        ConsumerGroupMetadata current = new ConsumerGroupMetadata(group, m1.generation, m1.memberId, Optional.empty());
+        run(p, out, new Txn(List.of("current"), true), () -> p.sendOffsetsToTransaction(offsets, current));
+        Clients.waitFor("the group's offset 1 after the commit", Duration.ofSeconds(10),
+            () -> committed(admin, group, in) == 1);
+      }
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(List.of(tp(out, 0)));
+      assertEquals("[" + out + "/0@2=current]", Clients.describe(Clients.pollN(c, 1, Duration.ofSeconds(20))),
+          "read_committed: the stale transaction was aborted (marker@1)");
     }
   }
 
