@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ProducerState;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -33,6 +34,8 @@ import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * kafka-clients 4.4.0 transactions (issue 14): a KafkaProducer with a
@@ -43,6 +46,7 @@ import org.junit.jupiter.api.Timeout;
  * marker takes one in each partition of its transaction.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Execution(ExecutionMode.CONCURRENT) // each test its own topics and transactional ids
 class TransactionsTest {
 
   private static final int PARTS = 2;
@@ -289,6 +293,55 @@ class TransactionsTest {
       List<ConsumerRecord<String, String>> got = Clients.pollN(c, n + 2, Duration.ofSeconds(30));
       assertEquals(n + 2, got.size(), "read_uncommitted reads every record");
       assertEquals(403L, got.get(got.size() - 1).offset(), "offset of the last record");
+    }
+  }
+
+  /**
+   * DeleteRecords up to an offset inside an aborted transaction: the log now starts in its middle,
+   * and a read_committed consumer from the start still drops its remaining records (the aborted
+   * index keeps the transaction that began before the new log start).
+   */
+  @Test
+  void deleteRecordsIntoAnAbortedTransaction() throws Exception {
+    String topic = Broker.unique("j-txn-trim");
+    Clients.createTopic(topic, 1);
+    TopicPartition tp0 = tp(topic, 0);
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-txn-trim-id"))) {
+      for (Txn t : List.of(new Txn(List.of("first"), true), new Txn(seq("aborted-", 0, 10), false),
+          new Txn(List.of("last"), true))) {
+        p.beginTransaction();
+        for (String v : t.values()) {
+          p.send(new ProducerRecord<>(topic, 0, null, v));
+        }
+        p.flush();
+        if (t.commit()) {
+          p.commitTransaction();
+        } else {
+          p.abortTransaction();
+        }
+      }
+    }
+    // first@0 marker@1 aborted-0..9@2..11 marker@12 last@13 marker@14
+    try (Admin admin = Clients.admin()) {
+      admin.deleteRecords(Map.of(tp0, RecordsToDelete.beforeOffset(6))).all().get(20, TimeUnit.SECONDS);
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(List.of(tp0));
+      c.seekToBeginning(List.of(tp0));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 1, Duration.ofSeconds(20));
+      long stop = System.nanoTime() + 500_000_000L;
+      while (System.nanoTime() < stop) {
+        c.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      assertEquals("[" + topic + "/0@13=last]", Clients.describe(got), "read_committed from a log start inside an aborted transaction");
+    }
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_uncommitted")) {
+      c.assign(List.of(tp0));
+      c.seekToBeginning(List.of(tp0));
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 7, Duration.ofSeconds(20));
+      assertEquals(6L, got.get(0).offset(), "read_uncommitted starts at the new log start");
+      assertEquals("aborted-4", got.get(0).value(), "first record after the deletion");
+      assertEquals(13L, got.get(6).offset(), "read_uncommitted: offset of the last record");
     }
   }
 
