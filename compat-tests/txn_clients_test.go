@@ -353,6 +353,21 @@ func txnFranzGoProduce(t *testing.T, b broker, topic, txnID string) {
 	}
 }
 
+// TestTxnKafkaPython: kafka-python 3.0.12 (PyPI, pure Python): the
+// scenario with its transactional KafkaProducer, send_offsets_to_transaction
+// with the consumer's group_metadata(), isolation_level read_committed and
+// read_uncommitted (python/kafka_python_txn.py).
+func TestTxnKafkaPython(t *testing.T) {
+	venv := pyvenv.EnsureT(t, "compat-tests/python/requirements.txt")
+	eachBroker(t, func(t *testing.T, b broker) {
+		t.Parallel()
+		tt := setupTxnTopics(t, b)
+		script := filepath.Join(pyvenv.Root(), "compat-tests", "python", "kafka_python_txn.py")
+		res := runTxnScript(t, b, t.TempDir(), 90*time.Second, venv.Python(), append([]string{script, b.addr}, tt.args()...)...)
+		checkTxnResult(t, b, tt, res)
+	})
+}
+
 // TestTxnKafkaJS: kafkajs 2.2.4 transactions with sendOffsets, consumers
 // with readUncommitted false and true (kafkajs/txn.js).
 func TestTxnKafkaJS(t *testing.T) {
