@@ -5,9 +5,9 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/...
+RACE_PKGS   := ./log/... ./txn/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/...
 
-.PHONY: all deps test-deps build run test test-short lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean
+.PHONY: all deps test-deps build run test test-short test-kgo lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean
 
 all: build
 
@@ -64,7 +64,15 @@ test: export ZOMBI_VERSITYGW := $(VERSITYGW)
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/... ./deploy/...
+	$(GO) test -count=1 -timeout 20m ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/... ./deploy/...
+
+# franz-go's own pkg/kgo suite alone against a fresh Zombi (about 1 min; part
+# of make test too): compat-tests/kgo_suite_test.go, allow-list
+# compat-tests/kgo-allowlist.txt. KGO_TEST_RECORDS=100000 soaks; the runner's
+# deadline is ZOMBI_KGO_TIMEOUT (default 6m).
+KGO_TEST_RECORDS ?= 10000
+test-kgo: deps
+	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuite$$' ./compat-tests/
 
 # The fast inner loop: no race detector, no real-process tests.
 test-short: deps

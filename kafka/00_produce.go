@@ -55,6 +55,9 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 	start := time.Now()
 	txnDenied := req.TransactionID != nil &&
 		!s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID)
+	if req.TransactionID != nil && !txnDenied {
+		s.transactions() // loaded, so that the verifier knows the ongoing transactions
+	}
 
 	type slot struct {
 		ti, pi         int

@@ -79,7 +79,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			err = fmt.Errorf("%w: %q", plog.ErrInvalidTopic, rt.Topic)
 		case plog.IsInternalTopic(rt.Topic):
 			// They always exist (Kafka's answer once they do).
-			err = fmt.Errorf("%w: Topic '%s' already exists.", plog.ErrTopicExists, rt.Topic)
+			err = fmt.Errorf("%w: Topic '%s' already exists", plog.ErrTopicExists, rt.Topic)
 		case parts <= 0 || parts > plog.MaxPartitions:
 			err = fmt.Errorf("%w: %d (1..%d)", plog.ErrInvalidPartitions, parts, plog.MaxPartitions)
 		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment):

@@ -36,7 +36,8 @@ import (
 //     of 0 or above ZOMBI_TRANSACTION_MAX_TIMEOUT_MS; a new producer id once
 //     the epoch is exhausted. WRITE on the transactional id, else
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. The state is durable before
-//     the answer.
+//     the answer. An empty transactional id gets INVALID_REQUEST (Kafka's
+//     answer; a null one is an idempotent producer).
 //   - Without a transactional id: IDEMPOTENT_WRITE on the cluster or WRITE
 //     on any topic (Kafka 3.0+, KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 func init() { register(kmsg.InitProducerID, 0, 5, (*Server).handleInitProducerID) }
@@ -44,7 +45,7 @@ func init() { register(kmsg.InitProducerID, 0, 5, (*Server).handleInitProducerID
 func (s *Server) handleInitProducerID(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
-	if req.TransactionalID != nil && *req.TransactionalID != "" {
+	if req.TransactionalID != nil {
 		return s.initTransactional(ctx, req, resp), nil
 	}
 	if !s.mayProduceIdempotently(ctx) {
@@ -71,6 +72,10 @@ func (s *Server) handleInitProducerID(ctx context.Context, kreq kmsg.Request) (k
 func (s *Server) initTransactional(ctx context.Context, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) *kmsg.InitProducerIDResponse {
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	id := *req.TransactionalID
+	if id == "" {
+		resp.ErrorCode = errInvalidRequest // as Kafka: null is idempotent, "" an error
+		return resp
+	}
 	if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, id) {
 		resp.ErrorCode = errTxnIDAuthz
 		return resp

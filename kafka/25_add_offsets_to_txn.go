@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // AddOffsetsToTxn (key 25), v0-v4.
@@ -15,7 +16,8 @@ import (
 //     TxnOffsetCommits then stay pending until the transaction ends.
 //   - WRITE on the transactional id, else
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; READ on the group, else
-//     GROUP_AUTHORIZATION_FAILED; an empty group gets INVALID_GROUP_ID.
+//     GROUP_AUTHORIZATION_FAILED; an empty group or one over 32767 bytes
+//     gets INVALID_GROUP_ID.
 //   - Producer errors as AddPartitionsToTxn: INVALID_PRODUCER_ID_MAPPING,
 //     PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v2),
 //     CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE.
@@ -32,7 +34,7 @@ func (s *Server) handleAddOffsetsToTxn(ctx context.Context, kreq kmsg.Request) (
 		resp.ErrorCode = errTxnIDAuthz
 	case !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group):
 		resp.ErrorCode = errGroupAuthz
-	case req.Group == "":
+	case req.Group == "" || len(req.Group) > plog.MaxGroupLen:
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 	default:
 		c := s.transactions()

@@ -22,7 +22,8 @@ import (
 //   - WRITE on the transactional id, else
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; READ on the group, else
 //     GROUP_AUTHORIZATION_FAILED; READ on each topic, else
-//     TOPIC_AUTHORIZATION_FAILED. An unknown topic or partition gets
+//     TOPIC_AUTHORIZATION_FAILED. An empty group or one over 32767 bytes
+//     gets INVALID_GROUP_ID on every partition. An unknown topic or partition gets
 //     UNKNOWN_TOPIC_OR_PARTITION, metadata over 4096 bytes
 //     OFFSET_METADATA_TOO_LARGE, a negative offset OFFSET_OUT_OF_RANGE.
 //   - Producer errors on every partition: INVALID_PRODUCER_ID_MAPPING,
@@ -46,7 +47,7 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, kreq kmsg.Request) (
 		first = errTxnIDAuthz
 	case !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group):
 		first = errGroupAuthz
-	case req.Group == "":
+	case req.Group == "" || len(req.Group) > plog.MaxGroupLen:
 		first = kerr.InvalidGroupID.Code
 	case req.Version >= 3 && (req.MemberID != "" || req.Generation >= 0):
 		first = code(s.groups.CheckCommit(req.Group, req.MemberID, deref(req.InstanceID), req.Generation))

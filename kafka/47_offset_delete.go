@@ -58,7 +58,7 @@ func (s *Server) handleOffsetDelete(ctx context.Context, kreq kmsg.Request) (kms
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetDeleteResponseTopic()
 		st.Topic = rt.Topic
-		info, exists := s.log.Topic(rt.Topic)
+		info, exists := s.lookupTopic(rt.Topic) // the internal topics too: their offsets can be committed
 		readable := s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic)
 		var del []int32
 		for _, rp := range rt.Partitions {

@@ -1,10 +1,14 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // DescribeTransactions (key 65), v0.
@@ -15,8 +19,9 @@ import (
 //     start time of the ongoing transaction (-1 when none), producer id and
 //     epoch, and the partitions of the ongoing transaction.
 //   - DESCRIBE on the transactional id, else
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an id never initialised gets
-//     TRANSACTIONAL_ID_NOT_FOUND.
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an id never initialised (or
+//     forgotten after 7 idle days) gets TRANSACTIONAL_ID_NOT_FOUND, an empty
+//     one INVALID_REQUEST.
 func init() { register(kmsg.DescribeTransactions, 0, 0, (*Server).handleDescribeTransactions) }
 
 func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -29,6 +34,11 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Reque
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
 		if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, id) {
 			st.ErrorCode = errTxnIDAuthz
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		if id == "" {
+			st.ErrorCode = errInvalidRequest // as Kafka
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}
@@ -45,7 +55,11 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Reque
 		}
 		st.State, st.TimeoutMillis, st.StartTimestamp = string(info.State), info.TimeoutMs, info.StartMs
 		st.ProducerID, st.ProducerEpoch = info.ProducerID, info.ProducerEpoch
-		for _, tp := range info.Partitions {
+		parts := info.Partitions
+		slices.SortFunc(parts, func(a, b plog.TopicPartition) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+		for _, tp := range parts {
 			if n := len(st.Topics); n > 0 && st.Topics[n-1].Topic == tp.Topic {
 				st.Topics[n-1].Partitions = append(st.Topics[n-1].Partitions, tp.Partition)
 				continue

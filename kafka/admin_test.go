@@ -166,7 +166,7 @@ func TestFindCoordinator(t *testing.T) {
 		}
 		req.CoordinatorType = 1
 		resp = c.do(req, v).(*kmsg.FindCoordinatorResponse)
-		if resp.Coordinators[0].ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+		if resp.Coordinators[0].ErrorCode != 0 || resp.Coordinators[0].NodeID != 1 || resp.Coordinators[0].Port == 0 {
 			t.Fatalf("v%d txn: %+v", v, resp)
 		}
 	}

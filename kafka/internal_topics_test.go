@@ -236,6 +236,31 @@ func TestInternalTopicsReadOnly(t *testing.T) {
 	if el := time.Since(start); fr.ErrorCode != 0 || el < 250*time.Millisecond || el > 5*time.Second {
 		t.Fatalf("long poll: code %d after %v", fr.ErrorCode, el)
 	}
+	// Group offsets are unaffected: a simple commit on an internal topic's
+	// partition is stored, fetched and deleted as any other.
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Group, oc.Generation = "g", -1
+	oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: name, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 0}}}}
+	if got := c.do(oc, 8).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; got != 0 {
+		t.Fatalf("offset commit: %d", got)
+	}
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = "g"
+	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: name, Partitions: []int32{1}}}
+	if got := c.do(of, 7).(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || got.Offset != 0 {
+		t.Fatalf("offset fetch: %+v", got)
+	}
+	of10 := kmsg.NewPtrOffsetFetchRequest()
+	of10.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "g"}} // all topics, by id
+	if g := c.do(of10, 10).(*kmsg.OffsetFetchResponse).Groups[0]; len(g.Topics) != 1 || g.Topics[0].TopicID != it.UUID {
+		t.Fatalf("offset fetch v10 of all topics: %+v", g)
+	}
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "g"
+	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: name, Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 1}}}}
+	if r := c.do(od, 0).(*kmsg.OffsetDeleteResponse); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("offset delete: %+v", r)
+	}
 	if _, ok := e.l.Topic(name); ok {
 		t.Fatal("a log topic was created")
 	}
@@ -275,4 +300,25 @@ func TestInternalTopicsKadm(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidTopicException) {
 		t.Fatalf("produce: %v", err)
 	}
+}
+
+// TestInternalTopicsACL: the internal topics are described under the same
+// DESCRIBE ACL as any topic, and producing to them needs WRITE first.
+func TestInternalTopicsACL(t *testing.T) {
+	e := startAuthServer(t)
+	e.grant(t, "erin", topicR, "__consumer_offsets", litACL, kmsg.ACLOperationDescribe)
+	c := e.dial(t)
+	md := c.doAs("erin", kmsg.NewPtrMetadataRequest(), 12).(*kmsg.MetadataResponse)
+	if len(md.Topics) != 1 || *md.Topics[0].Topic != "__consumer_offsets" || !md.Topics[0].IsInternal {
+		t.Fatalf("all topics as erin: %+v", md.Topics)
+	}
+	named := kmsg.NewPtrMetadataRequest()
+	named.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("__transaction_state")}}
+	md = c.doAs("erin", named, 12).(*kmsg.MetadataResponse)
+	wantCode(t, "metadata of an internal topic without DESCRIBE", md.Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	p := c.doAs("erin", produceReq("__consumer_offsets", 0, -1, mkBatch("x")), 9).(*kmsg.ProduceResponse)
+	wantCode(t, "produce without WRITE", p.Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	e.grant(t, "erin", topicR, "__consumer_offsets", litACL, kmsg.ACLOperationWrite)
+	p = c.doAs("erin", produceReq("__consumer_offsets", 0, -1, mkBatch("x")), 9).(*kmsg.ProduceResponse)
+	wantCode(t, "produce with WRITE", p.Topics[0].Partitions[0].ErrorCode, kerr.InvalidTopicException)
 }

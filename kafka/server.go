@@ -190,19 +190,18 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		s.saslAuth = cfg.Auth
 	}
 	s.txn = txn.New(l, txn.Config{MaxTimeout: cfg.TransactionMaxTimeout, NewProducerID: s.newProducerID, Logger: logger})
+	// Until the coordinator has loaded its state it knows no transaction:
+	// the verifier refuses every batch that would open one.
+	l.SetTxnVerifier(s.txn.Verify)
 	return s
 }
 
-// StartTransactions loads the transaction coordinator's state, aborts the
-// transactions a crash left open and installs the log's transaction
-// verifier; run it before serving (a transactional request would start it
+// StartTransactions loads the transaction coordinator's state and aborts
+// the transactions a crash left open (NewServer installed the coordinator as
+// the log's transaction verifier); run it before serving (a transactional request would start it
 // too, but recovery belongs to startup). Close stops it.
 func (s *Server) StartTransactions() error {
-	if err := s.txn.Start(); err != nil {
-		return err
-	}
-	s.log.SetTxnVerifier(s.txn.Verify)
-	return nil
+	return s.txn.Start()
 }
 
 // transactions returns the started transaction coordinator, or nil (the

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 	"github.com/zombi-dev/zombi/stats"
 )
 
@@ -243,10 +244,13 @@ func TestProduceErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, kerr.ErrorForCode(p.ErrorCode), tc.want)
 		}
 	}
-	req := produceReq("pe", 0, -1, mkBatch("x"))
+	// A transactional batch of a producer without a transaction.
+	tb := mkIdemBatch(424242, 0, 0, "x")
+	batch.SetTransactional(tb)
+	req := produceReq("pe", 0, -1, tb)
 	txn := "t"
 	req.TransactionID = &txn
-	if p := c.do(req, 9).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+	if p := c.do(req, 9).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != kerr.InvalidTxnState.Code {
 		t.Errorf("transactional: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
 	req = produceReq("pe", 0, 2, mkBatch("x"))
@@ -331,9 +335,9 @@ func TestIdempotentProduce(t *testing.T) {
 	}
 	txn := "txn"
 	req = kmsg.NewPtrInitProducerIDRequest()
-	req.TransactionalID = &txn
-	if ip := c.do(req, 4).(*kmsg.InitProducerIDResponse); ip.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
-		t.Fatalf("transactional: %v", kerr.ErrorForCode(ip.ErrorCode))
+	req.TransactionalID, req.TransactionTimeoutMillis = &txn, 60000
+	if ip := c.do(req, 4).(*kmsg.InitProducerIDResponse); ip.ErrorCode != 0 || ip.ProducerID <= last || ip.ProducerEpoch != 0 {
+		t.Fatalf("transactional: %+v", ip)
 	}
 }
 

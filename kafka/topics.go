@@ -38,6 +38,9 @@ func (s *Server) topicIDs() map[string][16]byte {
 	for _, t := range s.log.Topics() {
 		m[t.Name] = t.UUID
 	}
+	for _, it := range plog.InternalTopics() {
+		m[it.Name] = it.UUID
+	}
 	return m
 }
 

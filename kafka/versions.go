@@ -23,8 +23,10 @@ type api struct {
 // apis is the registry of implemented APIs. Each handler file registers
 // itself with its version range in an init function; ApiVersions is built
 // from this registry, so what is advertised is what is implemented. A
-// request above max closes the connection; one below min still reaches the
-// handler, which answers it with UNSUPPORTED_VERSION error codes.
+// request above max, or of an API not registered here, is answered with
+// UNSUPPORTED_VERSION when kmsg can decode it and closes the connection
+// when it cannot (unsupported.go); one below min still reaches the handler,
+// which answers it with UNSUPPORTED_VERSION error codes.
 var apis = map[int16]api{}
 
 func register(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,6 +39,7 @@ import (
 type Store interface {
 	MetaList(prefix string) ([]plog.MetaKV, error)
 	SetMeta(key string, v []byte) error
+	DeleteMeta(key string) error
 	EndTxn(ctx context.Context, req plog.EndTxnRequest) error
 	OpenTxns() ([]plog.OpenTxn, error)
 }
@@ -52,13 +54,21 @@ type Config struct {
 	// CheckInterval is how often timed-out transactions are looked for
 	// (default 1 s).
 	CheckInterval time.Duration
+	// IDExpiration forgets a transactional id without a transaction after
+	// this long without a request (Kafka's transactional.id.expiration.ms,
+	// default 7 days): its next InitProducerId gets a new producer id.
+	IDExpiration time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
-// DefaultMaxTimeout is Kafka's transaction.max.timeout.ms default.
-const DefaultMaxTimeout = 15 * time.Minute
+// Defaults (Kafka's transaction.max.timeout.ms and
+// transactional.id.expiration.ms).
+const (
+	DefaultMaxTimeout   = 15 * time.Minute
+	DefaultIDExpiration = 7 * 24 * time.Hour
+)
 
 // entry is one transactional id.
 type entry struct {
@@ -67,6 +77,10 @@ type entry struct {
 	// rec is guarded by Coordinator.mu; rec.ProducerID < 0 means the id was
 	// never initialised (not stored).
 	rec record
+	// dead (guarded by Coordinator.mu, set with op held) marks an entry
+	// expired and out of the map: whoever waited for its op mutex looks the
+	// id up again.
+	dead bool
 }
 
 // Coordinator is the transaction coordinator.
@@ -75,15 +89,18 @@ type Coordinator struct {
 	cfg    Config
 	logger *slog.Logger
 
-	startMu sync.Mutex // Start and Close
-	started bool
-	closed  bool // for good: Start refuses
+	startMu sync.Mutex  // Start and Close
+	started atomic.Bool // read on every request without startMu
+	closed  bool        // for good: Start refuses
 	stop    chan struct{}
 	done    chan struct{}
 
 	mu    sync.Mutex
 	txns  map[string]*entry
 	byPID map[int64]*entry // current producer id -> its transactional id
+	// pending counts the ongoing transactions holding an offset of a group's
+	// partition (OffsetFetch require_stable asks, per partition).
+	pending map[offKey]int
 }
 
 // New returns a coordinator over store; Start loads its state.
@@ -94,6 +111,9 @@ func New(store Store, cfg Config) *Coordinator {
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = time.Second
 	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = DefaultIDExpiration
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -101,7 +121,7 @@ func New(store Store, cfg Config) *Coordinator {
 		cfg.Logger = slog.Default()
 	}
 	return &Coordinator{store: store, cfg: cfg, logger: cfg.Logger.With("component", "txn"),
-		txns: map[string]*entry{}, byPID: map[int64]*entry{}}
+		txns: map[string]*entry{}, byPID: map[int64]*entry{}, pending: map[offKey]int{}}
 }
 
 // ErrClosed is Start's error after Close.
@@ -114,7 +134,7 @@ var ErrClosed = errors.New("transaction coordinator closed")
 func (c *Coordinator) Start() error {
 	c.startMu.Lock()
 	defer c.startMu.Unlock()
-	if c.started {
+	if c.started.Load() {
 		return nil
 	}
 	if c.closed {
@@ -168,20 +188,19 @@ func (c *Coordinator) Start() error {
 	}
 	c.mu.Lock()
 	c.txns, c.byPID = txns, byPID
+	for _, e := range txns {
+		c.countPending(e.rec, 1)
+	}
 	c.mu.Unlock()
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	go c.expireLoop(c.stop, c.done)
-	c.started = true
+	c.started.Store(true)
 	c.logger.Info("transaction coordinator started", "transactional_ids", len(txns), "aborted_on_recovery", len(orphans))
 	return nil
 }
 
 // Started reports whether Start succeeded and Close has not been called.
-func (c *Coordinator) Started() bool {
-	c.startMu.Lock()
-	defer c.startMu.Unlock()
-	return c.started
-}
+func (c *Coordinator) Started() bool { return c.started.Load() }
 
 // Close stops the timeout checker and waits for it; ongoing transactions
 // stay as stored. The coordinator cannot be started again.
@@ -189,12 +208,12 @@ func (c *Coordinator) Close() {
 	c.startMu.Lock()
 	defer c.startMu.Unlock()
 	c.closed = true
-	if !c.started {
+	if !c.started.Load() {
 		return
 	}
 	close(c.stop)
 	<-c.done
-	c.started = false
+	c.started.Store(false)
 }
 
 // Verify is the log's transaction verifier (log.SetTxnVerifier): a
@@ -235,6 +254,25 @@ func (c *Coordinator) entryFor(id string, create bool) *entry {
 	return e
 }
 
+// acquire returns id's live entry with its op mutex held (nil when there is
+// none and not create).
+func (c *Coordinator) acquire(id string, create bool) *entry {
+	for {
+		e := c.entryFor(id, create)
+		if e == nil {
+			return nil
+		}
+		e.op.Lock()
+		c.mu.Lock()
+		dead := e.dead
+		c.mu.Unlock()
+		if !dead {
+			return e
+		}
+		e.op.Unlock()
+	}
+}
+
 // snapshot returns a copy of e's record.
 func (c *Coordinator) snapshot(e *entry) record {
 	c.mu.Lock()
@@ -249,9 +287,28 @@ func (c *Coordinator) install(e *entry, r record) {
 	if old := e.rec.ProducerID; old != r.ProducerID && c.byPID[old] == e {
 		delete(c.byPID, old)
 	}
+	c.countPending(e.rec, -1)
+	c.countPending(r, 1)
 	e.rec = r
 	if r.ProducerID >= 0 {
 		c.byPID[r.ProducerID] = e
+	}
+}
+
+// offKey names a group's partition.
+type offKey struct {
+	group, topic string
+	part         int32
+}
+
+// countPending adds d to the pending count of each of r's offsets (c.mu
+// held).
+func (c *Coordinator) countPending(r record, d int) {
+	for _, o := range r.Offsets {
+		k := offKey{o.Group, o.Topic, o.Partition}
+		if c.pending[k] += d; c.pending[k] <= 0 {
+			delete(c.pending, k)
+		}
 	}
 }
 

@@ -61,12 +61,5 @@ func (c *Coordinator) List() []Info {
 func (c *Coordinator) PendingOffset(group, topic string, part int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range c.txns {
-		for _, o := range e.rec.Offsets {
-			if o.Group == group && o.Topic == topic && o.Partition == part {
-				return true
-			}
-		}
-	}
-	return false
+	return c.pending[offKey{group, topic, part}] > 0
 }

@@ -32,6 +32,9 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 	if !c.Started() {
 		return -1, -1, errUnavailable
 	}
+	if req.TransactionalID == "" {
+		return -1, -1, kerr.InvalidRequest // null is an idempotent producer, not ours
+	}
 	if req.TimeoutMs <= 0 || time.Duration(req.TimeoutMs)*time.Millisecond > c.cfg.MaxTimeout {
 		return -1, -1, kerr.InvalidTransactionTimeout
 	}
@@ -39,11 +42,10 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 		return -1, -1, kerr.InvalidRequest
 	}
 	hasExp := req.ProducerID >= 0
-	e := c.entryFor(req.TransactionalID, true)
-	if s := c.snapshot(e); s.State == PrepareCommit || s.State == PrepareAbort {
+	if s := c.snapshot(c.entryFor(req.TransactionalID, true)); s.State == PrepareCommit || s.State == PrepareAbort {
 		return -1, -1, kerr.ConcurrentTransactions
 	}
-	e.op.Lock()
+	e := c.acquire(req.TransactionalID, true)
 	defer e.op.Unlock()
 	r := c.snapshot(e)
 	now := c.nowMs()
@@ -139,6 +141,9 @@ func (c *Coordinator) lock(id string, pid int64, epoch int16) (*entry, record, *
 	if !c.Started() {
 		return nil, record{}, errUnavailable
 	}
+	if id == "" {
+		return nil, record{}, kerr.InvalidRequest // as Kafka
+	}
 	e := c.entryFor(id, false)
 	if e == nil {
 		return nil, record{}, kerr.InvalidProducerIDMapping
@@ -146,7 +151,9 @@ func (c *Coordinator) lock(id string, pid int64, epoch int16) (*entry, record, *
 	if ke := check(c.snapshot(e), pid, epoch); ke != nil {
 		return nil, record{}, ke
 	}
-	e.op.Lock()
+	if e = c.acquire(id, false); e == nil {
+		return nil, record{}, kerr.InvalidProducerIDMapping
+	}
 	r := c.snapshot(e)
 	if ke := check(r, pid, epoch); ke != nil {
 		e.op.Unlock()
@@ -193,6 +200,9 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []p
 func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, parts []plog.TopicPartition) ([]*kerr.Error, *kerr.Error) {
 	if !c.Started() {
 		return nil, errUnavailable
+	}
+	if id == "" {
+		return nil, kerr.InvalidRequest
 	}
 	e := c.entryFor(id, false)
 	if e == nil {
@@ -322,15 +332,23 @@ func expired(r record, nowMs int64) bool {
 	return r.State == Ongoing && nowMs >= r.StartMs+int64(r.TimeoutMs)
 }
 
+// idle reports whether r's transactional id has had no transaction nor
+// request for the expiration time at nowMs.
+func (c *Coordinator) idle(r record, nowMs int64) bool {
+	return r.State != Ongoing && r.State != PrepareCommit && r.State != PrepareAbort &&
+		nowMs-r.UpdateMs >= c.cfg.IDExpiration.Milliseconds()
+}
+
 // expire aborts every ongoing transaction past its timeout, bumping the
 // epoch as Kafka does: the producer is fenced (PRODUCER_FENCED on its next
-// request) rather than left to write into a transaction that is gone.
+// request) rather than left to write into a transaction that is gone. It
+// also forgets the transactional ids idle for IDExpiration.
 func (c *Coordinator) expire(stop <-chan struct{}) {
 	now := c.nowMs()
 	var due []*entry
 	c.mu.Lock()
 	for _, e := range c.txns {
-		if expired(e.rec, now) {
+		if expired(e.rec, now) || e.rec.ProducerID >= 0 && c.idle(e.rec, now) {
 			due = append(due, e)
 		}
 	}
@@ -350,6 +368,26 @@ func (c *Coordinator) expireOne(e *entry) {
 	defer e.op.Unlock()
 	now := c.nowMs()
 	r := c.snapshot(e)
+	c.mu.Lock()
+	dead := e.dead
+	c.mu.Unlock()
+	if dead {
+		return
+	}
+	if r.ProducerID >= 0 && c.idle(r, now) {
+		if err := c.store.DeleteMeta(metaKey(e.id)); err != nil {
+			c.logger.Warn("forget an expired transactional id", "transactional_id", e.id, "err", err)
+			return
+		}
+		c.mu.Lock()
+		e.dead = true
+		delete(c.txns, e.id)
+		if c.byPID[r.ProducerID] == e {
+			delete(c.byPID, r.ProducerID)
+		}
+		c.mu.Unlock()
+		return
+	}
 	if !expired(r, now) {
 		return
 	}
