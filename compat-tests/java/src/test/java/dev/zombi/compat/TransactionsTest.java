@@ -181,13 +181,19 @@ class TransactionsTest {
         KafkaProducer<String, String> plain = Clients.producer("acks", "all");
         KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed");
         KafkaConsumer<String, String> ru = Clients.consumer("isolation.level", "read_uncommitted")) {
-      plain.send(new ProducerRecord<>(topic, 0, null, "before")).get(30, TimeUnit.SECONDS);
+      long t0 = System.currentTimeMillis() - 60_000;
+      plain.send(new ProducerRecord<>(topic, 0, t0, null, "before")).get(30, TimeUnit.SECONDS);
       p.beginTransaction();
-      p.send(new ProducerRecord<>(topic, 0, null, "open-0"));
+      p.send(new ProducerRecord<>(topic, 0, t0 + 1000, null, "open-0"));
       p.flush();
-      plain.send(new ProducerRecord<>(topic, 0, null, "after")).get(30, TimeUnit.SECONDS);
+      plain.send(new ProducerRecord<>(topic, 0, t0 + 2000, null, "after")).get(30, TimeUnit.SECONDS);
       rc.assign(List.of(tp0));
       ru.assign(List.of(tp0));
+      // ListOffsets by timestamp: read_committed finds nothing at or above the last stable offset.
+      assertEquals(0L, rc.offsetsForTimes(Map.of(tp0, t0)).get(tp0).offset(), "read_committed offsetsForTimes(t0)");
+      assertEquals(null, rc.offsetsForTimes(Map.of(tp0, t0 + 500)).get(tp0),
+          "read_committed offsetsForTimes(t0+500): the first record at or after it is in the open transaction");
+      assertEquals(1L, ru.offsetsForTimes(Map.of(tp0, t0 + 500)).get(tp0).offset(), "read_uncommitted offsetsForTimes(t0+500)");
       try (Admin admin = Clients.admin()) {
         assertTrue(admin.listTransactions().all().get(20, TimeUnit.SECONDS).stream()
             .anyMatch(l -> l.transactionalId().equals(id) && l.state() == TransactionState.ONGOING),
