@@ -352,6 +352,82 @@ class TransactionsTest {
   }
 
   /**
+   * Three transactional producers at once over three partitions, 20 transactions each (every fourth
+   * aborted), while a read_committed consumer reads: it gets every committed record once, each
+   * producer's in its order, and no aborted one; several transactions are open in a partition at
+   * a time, so the last stable offset is the first offset of the oldest of them.
+   */
+  @Test
+  void concurrentTransactions() throws Exception {
+    String topic = Broker.unique("j-txn-conc");
+    int parts = 3;
+    int producers = 3;
+    int txns = 20;
+    int per = 6;
+    Clients.createTopic(topic, parts);
+    List<TopicPartition> tps = new ArrayList<>();
+    for (int p = 0; p < parts; p++) {
+      tps.add(tp(topic, p));
+    }
+    Set<String> committed = new java.util.HashSet<>();
+    for (int k = 0; k < producers; k++) {
+      for (int t = 0; t < txns; t++) {
+        for (int i = 0; i < per && t % 4 != 3; i++) {
+          committed.add("k" + k + "-t" + t + "-" + i);
+        }
+      }
+    }
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(producers);
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(tps);
+      c.seekToBeginning(tps);
+      List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+      for (int k = 0; k < producers; k++) {
+        int kk = k;
+        fs.add(pool.submit(() -> {
+          try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-conc-" + kk))) {
+            for (int t = 0; t < txns; t++) {
+              p.beginTransaction();
+              for (int i = 0; i < per; i++) {
+                p.send(new ProducerRecord<>(topic, i % parts, null, "k" + kk + "-t" + t + "-" + i));
+              }
+              p.flush();
+              if (t % 4 == 3) {
+                p.abortTransaction();
+              } else {
+                p.commitTransaction();
+              }
+            }
+          }
+          return null;
+        }));
+      }
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, committed.size(), Duration.ofSeconds(60));
+      for (var f : fs) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+      long stop = System.nanoTime() + 500_000_000L;
+      while (System.nanoTime() < stop) {
+        c.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      Set<String> seen = new java.util.HashSet<>();
+      Map<String, Integer> lastTxn = new java.util.HashMap<>(); // producer/partition -> last transaction read
+      for (var r : got) {
+        assertTrue(committed.contains(r.value()), "read_committed read " + r.value() + " at " + r.partition() + "@" + r.offset()
+            + (r.value().matches("k\\d-t\\d+-\\d") ? " (an aborted transaction's)" : ""));
+        assertTrue(seen.add(r.value()), "read twice: " + r.value());
+        String[] kt = r.value().split("-");
+        int t = Integer.parseInt(kt[1].substring(1));
+        Integer prev = lastTxn.put(kt[0] + "/" + r.partition(), t);
+        assertTrue(prev == null || prev <= t, r.value() + " after a record of transaction " + prev);
+      }
+      assertEquals(committed.size(), seen.size(), "committed records read");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /**
    * Two transactional producers and a plain one interleaved in one partition; one transaction
    * aborts, the other commits: read_committed drops only the aborted producer's records.
    */
