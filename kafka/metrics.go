@@ -8,6 +8,7 @@ import (
 	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/metrics"
+	"github.com/zombi-dev/zombi/txn"
 )
 
 // The Kafka door's metrics. Each API's histogram and counter children are
@@ -49,6 +50,7 @@ var (
 	descGroupLagSum    = prometheus.NewDesc("kafka_consumergroup_lag_sum", "Current Approximate Lag of a ConsumerGroup at Topic for all partitions", []string{"consumergroup", "topic"}, nil)
 	descGroupMembers   = prometheus.NewDesc("kafka_consumergroup_members", "Amount of members in a consumer group", []string{"consumergroup"}, nil)
 	descGroups         = prometheus.NewDesc("zombi_groups", "Consumer groups by state (Kafka's names; a group known only by committed offsets is Empty).", []string{"state"}, nil)
+	descTransactions   = prometheus.NewDesc("zombi_transactions", "Transactional ids by the state of their transaction (Kafka's names: Ongoing is open; Empty, CompleteCommit and CompleteAbort have none open).", []string{"state"}, nil)
 )
 
 // Collector reports at scrape time what the coordinator and the log know,
@@ -62,7 +64,7 @@ func (s *Server) Collector() prometheus.Collector { return serverCollector{s} }
 type serverCollector struct{ s *Server }
 
 func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBrokers, descGroupOffset, descGroupOffsetSum, descGroupLag, descGroupLagSum, descGroupMembers, descGroups} {
+	for _, d := range []*prometheus.Desc{descBrokers, descGroupOffset, descGroupOffsetSum, descGroupLag, descGroupLagSum, descGroupMembers, descGroups, descTransactions} {
 		ch <- d
 	}
 }
@@ -105,6 +107,15 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(n), st)
+	}
+	txns := map[txn.State]int{}
+	if s.txn.Started() {
+		for _, t := range s.txn.List() {
+			txns[t.State]++
+		}
+	}
+	for _, st := range txn.States() {
+		ch <- prometheus.MustNewConstMetric(descTransactions, prometheus.GaugeValue, float64(txns[st]), string(st))
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
+	"github.com/zombi-dev/zombi/metrics"
 	"github.com/zombi-dev/zombi/stats"
 )
 
@@ -280,9 +284,25 @@ func TestTxnKgoCommitAbort(t *testing.T) {
 			t.Fatalf("end %s: %v", prefix, err)
 		}
 	}
+	commits, aborts := txnEnded(t, "commit"), txnEnded(t, "abort")
 	run("c", kgo.TryCommit)
 	run("a", kgo.TryAbort)
 	run("d", kgo.TryCommit)
+	if c, a := txnEnded(t, "commit")-commits, txnEnded(t, "abort")-aborts; c != 2 || a != 1 {
+		t.Fatalf("zombi_transactions_ended_total grew by commit %v, abort %v; want 2 and 1", c, a)
+	}
+	if err := testutil.CollectAndCompare(e.s.Collector(), strings.NewReader(`
+# HELP zombi_transactions Transactional ids by the state of their transaction (Kafka's names: Ongoing is open; Empty, CompleteCommit and CompleteAbort have none open).
+# TYPE zombi_transactions gauge
+zombi_transactions{state="CompleteAbort"} 0
+zombi_transactions{state="CompleteCommit"} 1
+zombi_transactions{state="Empty"} 0
+zombi_transactions{state="Ongoing"} 0
+zombi_transactions{state="PrepareAbort"} 0
+zombi_transactions{state="PrepareCommit"} 0
+`), "zombi_transactions"); err != nil {
+		t.Fatal(err)
+	}
 	committed := consumeAll(t, e.addr, "kt", kgo.ReadCommitted(), 10)
 	if fmt.Sprint(committed) != "[c0 c1 c2 c3 c4 d0 d1 d2 d3 d4]" {
 		t.Fatalf("read_committed: %v", committed)
@@ -603,4 +623,27 @@ func TestTxnHostileInput(t *testing.T) {
 	// The server still serves.
 	wantCode(t, "add", addParts(t, c, 3, "h", pid, ep, "h", 0)[0], nil)
 	wantCode(t, "abort", endTxn(t, c, 3, "h", pid, ep, false), nil)
+}
+
+// txnEnded reads zombi_transactions_ended_total{result} from the process's
+// registry.
+func txnEnded(t *testing.T, result string) float64 {
+	t.Helper()
+	mfs, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "zombi_transactions_ended_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -564,14 +564,10 @@ func (l *Log) Meta(key string) ([]byte, error) {
 
 // SetMeta stores a metadata value durably.
 func (l *Log) SetMeta(key string, v []byte) error {
-	if err := l.enter(); err != nil {
-		return err
+	if v == nil {
+		v = []byte{} // nil would delete
 	}
-	defer l.closeMu.RUnlock()
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	wb.Put(append([]byte{kindMeta}, key...), v)
-	return l.writeSync(wb)
+	return l.writeMeta([]MetaKV{{Key: key, Value: v}})
 }
 
 // MetaKV is one metadata entry returned by MetaList.
@@ -603,14 +599,42 @@ func (l *Log) MetaList(prefix string) ([]MetaKV, error) {
 
 // DeleteMeta removes a metadata value durably (no error when absent).
 func (l *Log) DeleteMeta(key string) error {
-	if err := l.enter(); err != nil {
+	return l.writeMeta([]MetaKV{{Key: key}})
+}
+
+// metaOp writes meta entries in a round of the writer: a meta write shares
+// the group commit's fsync with appends and other meta writes (the
+// transaction coordinator writes one per AddPartitionsToTxn, beside its
+// producer's appends).
+type metaOp struct {
+	kvs  []MetaKV
+	done chan struct{}
+	err  error
+}
+
+func (op *metaOp) size() int        { return 64 * len(op.kvs) }
+func (op *metaOp) finish(err error) { op.err = err; close(op.done) }
+func (op *metaOp) stage(r *round)   { stageMeta(r, op.kvs) }
+
+// stageMeta stages meta entries: a nil Value deletes the key.
+func stageMeta(r *round, kvs []MetaKV) {
+	for _, m := range kvs {
+		k := append([]byte{kindMeta}, m.Key...)
+		if m.Value == nil {
+			r.wb.Delete(k)
+		} else {
+			r.wb.Put(k, m.Value)
+		}
+	}
+}
+
+func (l *Log) writeMeta(kvs []MetaKV) error {
+	op := &metaOp{kvs: kvs, done: make(chan struct{})}
+	if err := l.w.submit(op); err != nil {
 		return err
 	}
-	defer l.closeMu.RUnlock()
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	wb.Delete(append([]byte{kindMeta}, key...))
-	return l.writeSync(wb)
+	<-op.done
+	return op.err
 }
 
 // enter guards a call against a concurrent Close; callers must RUnlock

@@ -246,14 +246,7 @@ func (op *endTxnOp) stage(r *round) {
 	if req.Commit {
 		(&commitOp{offs: req.Offsets}).stage(r)
 	}
-	for _, m := range req.Meta {
-		k := append([]byte{kindMeta}, m.Key...)
-		if m.Value == nil {
-			r.wb.Delete(k)
-		} else {
-			r.wb.Put(k, m.Value)
-		}
-	}
+	stageMeta(r, req.Meta)
 }
 
 // EndTxn writes the markers, offsets and meta entries of req in one durable

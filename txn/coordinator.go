@@ -185,6 +185,7 @@ func (c *Coordinator) Start() error {
 		if err := c.store.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, ProducerEpoch: or.epoch, Partitions: or.parts}); err != nil {
 			return fmt.Errorf("abort transaction of producer %d left open: %w", pid, err)
 		}
+		endedRecovered.Inc()
 	}
 	c.mu.Lock()
 	c.txns, c.byPID = txns, byPID

@@ -81,6 +81,7 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 		if ke := c.end(e, r, false, fence, next); ke != nil {
 			return -1, -1, ke
 		}
+		endedFenced.Inc()
 		r = next
 		hasExp = false // checked against the epoch just fenced
 	}
@@ -309,7 +310,15 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) *ke
 	} else {
 		c.setState(e, PrepareAbort)
 	}
-	return c.end(e, r, commit, r.Epoch, r.completed(commit, c.nowMs()))
+	if ke := c.end(e, r, commit, r.Epoch, r.completed(commit, c.nowMs())); ke != nil {
+		return ke
+	}
+	if commit {
+		endedCommit.Inc()
+	} else {
+		endedAbort.Inc()
+	}
+	return nil
 }
 
 // expireLoop aborts timed-out transactions until stop is closed.
@@ -399,6 +408,7 @@ func (c *Coordinator) expireOne(e *entry) {
 	next := r.completed(false, now)
 	next.Epoch, next.LastEpoch = fence, -1
 	if c.end(e, r, false, fence, next) == nil {
+		endedTimeout.Inc()
 		c.logger.Info("aborted a timed-out transaction", "transactional_id", e.id, "producer_id", r.ProducerID,
 			"timeout_ms", r.TimeoutMs, "partitions", len(r.Partitions))
 	}

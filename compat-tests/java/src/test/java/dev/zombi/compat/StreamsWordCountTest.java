@@ -85,13 +85,11 @@ class StreamsWordCountTest {
   private static final String REPARTITION = "words";
 
   /**
-   * The processing guarantees under test. Only at_least_once for now: exactly_once_v2 needs
-   * transactions (InitProducerId with a transactional id, AddPartitionsToTxn, EndTxn,
-   * TxnOffsetCommit), which Zombi does not implement yet — issue 14 adds
-   * StreamsConfig.EXACTLY_ONCE_V2 here (on both brokers). Do not enable it on Zombi before.
+   * The processing guarantees under test: at_least_once, and exactly_once_v2 (transactional
+   * producers, read_committed consumers, offsets sent with each transaction; issue 14).
    */
   static Stream<String> guarantees() {
-    return Stream.of(StreamsConfig.AT_LEAST_ONCE /* , StreamsConfig.EXACTLY_ONCE_V2: issue 14 */);
+    return Stream.of(StreamsConfig.AT_LEAST_ONCE, StreamsConfig.EXACTLY_ONCE_V2);
   }
 
   private static final List<String> FIRST =
