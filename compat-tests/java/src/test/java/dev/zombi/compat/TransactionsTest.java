@@ -231,6 +231,18 @@ class TransactionsTest {
     }
   }
 
+  /** A transaction.timeout.ms above the broker's transaction.max.timeout.ms (15 min) is refused at initTransactions. */
+  @Test
+  void transactionTimeoutAboveTheMaximum() {
+    try (KafkaProducer<String, String> p = Clients.producer("transactional.id", Broker.unique("j-maxto-id"),
+        "transaction.timeout.ms", Integer.toString(15 * 60 * 1000 + 1))) {
+      KafkaException e = assertThrows(KafkaException.class, p::initTransactions, "initTransactions with 15 min + 1 ms");
+      // The client reports INVALID_TRANSACTION_TIMEOUT as an unexpected error with the error's message.
+      assertTrue(String.valueOf(e.getMessage()).contains("transaction.max.timeout.ms"),
+          "INVALID_TRANSACTION_TIMEOUT, not " + e);
+    }
+  }
+
   /**
    * A second producer with the same transactional.id fences the first: its open transaction is
    * aborted and its commit fails with ProducerFencedException.
