@@ -440,6 +440,53 @@ class TransactionsTest {
   }
 
   /**
+   * One transaction over 64 partitions committed, one aborted: a marker in each of them (every
+   * partition's end offset is 6), read_committed reads the committed record of each.
+   */
+  @Test
+  void manyPartitions() throws Exception {
+    String topic = Broker.unique("j-txn-wide");
+    int parts = 64;
+    Clients.createTopic(topic, parts);
+    List<TopicPartition> tps = new ArrayList<>();
+    for (int p = 0; p < parts; p++) {
+      tps.add(tp(topic, p));
+    }
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-wide-id"))) {
+      for (String tag : List.of("c", "a")) {
+        p.beginTransaction();
+        for (int i = 0; i < parts; i++) {
+          p.send(new ProducerRecord<>(topic, i, null, tag + i + "-0"));
+          p.send(new ProducerRecord<>(topic, i, null, tag + i + "-1"));
+        }
+        p.flush();
+        if (tag.equals("c")) {
+          p.commitTransaction();
+        } else {
+          p.abortTransaction();
+        }
+      }
+    }
+    // Per partition: c-0@0 c-1@1 marker@2 a-0@3 a-1@4 marker@5.
+    try (KafkaConsumer<String, String> c = Clients.consumer("isolation.level", "read_committed")) {
+      c.assign(tps);
+      c.seekToBeginning(tps);
+      List<ConsumerRecord<String, String>> got = Clients.pollN(c, 2 * parts, Duration.ofSeconds(30));
+      long stop = System.nanoTime() + 500_000_000L;
+      while (System.nanoTime() < stop) {
+        c.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      assertEquals(2 * parts, got.size(), "read_committed: two committed records per partition, no aborted one: "
+          + Clients.describe(got));
+      for (var r : got) {
+        assertEquals("c" + r.partition() + "-" + r.offset(), r.value(), "record at " + r.partition() + "@" + r.offset());
+      }
+      Clients.waitFor("every partition's read_committed end offset at 6", Duration.ofSeconds(10),
+          () -> c.endOffsets(tps).values().stream().allMatch(o -> o == 6L));
+    }
+  }
+
+  /**
    * Two transactional producers and a plain one interleaved in one partition; one transaction
    * aborts, the other commits: read_committed drops only the aborted producer's records.
    */
