@@ -42,6 +42,18 @@ import (
 // or abort marker takes one offset in each partition of the transaction and
 // is never delivered as a record); franz-go reads the same at both levels
 // and kadm sees the group at offset 6.
+//
+// Where each client runs it: confluent-kafka (python/confluent_txn.py, plus
+// many small transactions and fencing) and kafka-python
+// (python/kafka_python_txn.py) here, kafkajs (kafkajs/txn.js) here, sarama in
+// txn_sarama_test.go. kcat cannot produce in a transaction: it reads what
+// franz-go wrote (txn_kcat_test.go, also the last stable offset of an open
+// transaction). The Java client's transactions are JUnit tests
+// (java/src/test/java/dev/zombi/compat/TransactionsTest.java, run by
+// TestJavaClient): the scenario's parts and the last stable offset, fencing,
+// timeouts, stale generations, aborted transactions across fetches and
+// DeleteRecords, concurrent producers, describe/list transactions and
+// producers. txn_restart_test.go: a transaction open across a Zombi restart.
 
 // txnParts is the partition count of the output topics.
 const txnParts = 2
