@@ -244,6 +244,40 @@ class TransactionsTest {
   }
 
   /**
+   * A read_committed consumer positioned inside an open transaction (above the last stable offset,
+   * below the high watermark) waits there: no error, no offset reset (auto.offset.reset=earliest
+   * would deliver the record at 0); after the commit it reads from its position.
+   */
+  @Test
+  void positionAboveTheLastStableOffset() throws Exception {
+    String topic = Broker.unique("j-above-lso");
+    Clients.createTopic(topic, 1);
+    TopicPartition tp0 = tp(topic, 0);
+    try (KafkaProducer<String, String> p = txnProducer(Broker.unique("j-above-lso-id"));
+        KafkaProducer<String, String> plain = Clients.producer("acks", "all");
+        KafkaConsumer<String, String> rc = Clients.consumer("isolation.level", "read_committed")) {
+      plain.send(new ProducerRecord<>(topic, 0, null, "before")).get(30, TimeUnit.SECONDS);
+      p.beginTransaction();
+      for (int i = 0; i < 3; i++) {
+        p.send(new ProducerRecord<>(topic, 0, null, "open-" + i)).get(30, TimeUnit.SECONDS);
+      }
+      rc.assign(List.of(tp0));
+      rc.seek(tp0, 2); // open-1
+      List<ConsumerRecord<String, String>> got = new ArrayList<>();
+      long stop = System.nanoTime() + 1_500_000_000L;
+      while (System.nanoTime() < stop) {
+        rc.poll(Duration.ofMillis(100)).forEach(got::add);
+      }
+      assertEquals("[]", Clients.describe(got), "read_committed at offset 2 while the transaction from 1 is open");
+      assertEquals(2L, rc.position(tp0), "position kept (no reset)");
+      p.commitTransaction();
+      got = Clients.pollN(rc, 2, Duration.ofSeconds(20));
+      assertEquals("[" + topic + "/0@2=open-1, " + topic + "/0@3=open-2]", Clients.describe(got),
+          "read_committed from its position after the commit");
+    }
+  }
+
+  /**
    * A second producer with the same transactional.id fences the first: its open transaction is
    * aborted and its commit fails with ProducerFencedException.
    */
