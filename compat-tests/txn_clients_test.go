@@ -280,14 +280,7 @@ func TestTxnConfluentPython(t *testing.T) {
 		checkTxnRecs(t, "many transactions, read_committed", res.ManyCommitted, committed)
 		checkTxnRecs(t, "many transactions, read_uncommitted", res.ManyUncommitted, uncommitted)
 
-		// Fencing: fenced-0@0 aborted by the new producer's InitProducerId
-		// (marker@1), fence-ok@2, commit marker@3.
-		if res.FencedError == "" {
-			t.Errorf("the fenced producer's commit_transaction succeeded")
-		}
-		t.Logf("the fenced producer's commit_transaction: %s", res.FencedError)
-		checkTxnRecs(t, "after fencing, read_committed", res.FenceCommitted, []txnRec{{0, 2, "fence-ok"}})
-		checkTxnRecs(t, "after fencing, read_uncommitted", res.FenceUncommitted, []txnRec{{0, 0, "fenced-0"}, {0, 2, "fence-ok"}})
+		checkTxnFence(t, res)
 	})
 }
 
@@ -365,6 +358,20 @@ func txnFranzGoProduce(t *testing.T, b broker, topic, txnID string) {
 	}
 }
 
+// checkTxnFence checks the fencing step of the scripts that run it: a
+// producer whose transaction was open (fenced-0@0) when a new one with its
+// transactional id initialized (the abort marker@1) cannot commit; the new
+// one commits fence-ok@2 (marker@3).
+func checkTxnFence(t *testing.T, res txnResult) {
+	t.Helper()
+	if res.FencedError == "" {
+		t.Errorf("the fenced producer's commit succeeded")
+	}
+	t.Logf("the fenced producer's commit: %s", res.FencedError)
+	checkTxnRecs(t, "after fencing, read_committed", res.FenceCommitted, []txnRec{{0, 2, "fence-ok"}})
+	checkTxnRecs(t, "after fencing, read_uncommitted", res.FenceUncommitted, []txnRec{{0, 0, "fenced-0"}, {0, 2, "fence-ok"}})
+}
+
 // TestTxnKafkaPython: kafka-python 3.0.12 (PyPI, pure Python): the
 // scenario with its transactional KafkaProducer, send_offsets_to_transaction
 // with the consumer's group_metadata(), isolation_level read_committed and
@@ -381,7 +388,7 @@ func TestTxnKafkaPython(t *testing.T) {
 }
 
 // TestTxnKafkaJS: kafkajs 2.2.4 transactions with sendOffsets, consumers
-// with readUncommitted false and true (kafkajs/txn.js).
+// with readUncommitted false and true, and fencing (kafkajs/txn.js).
 func TestTxnKafkaJS(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -396,5 +403,6 @@ func TestTxnKafkaJS(t *testing.T) {
 		tt := setupTxnTopics(t, b)
 		res := runTxnScript(t, b, dir, 90*time.Second, node, append([]string{"txn.js", b.addr}, tt.args()...)...)
 		checkTxnResult(t, b, tt, res)
+		checkTxnFence(t, res)
 	})
 }

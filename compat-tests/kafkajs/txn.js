@@ -14,8 +14,10 @@
 //    in-3..5. admin.fetchOffsets reads the group's offset while the first
 //    transaction is open, after its commit, once the new member resumed, and
 //    at the end.
-// 3. Two consumers (readUncommitted false and true) read OUT and CTP from
-//    the start.
+// 3. A second producer with the same transactional id fences a first whose
+//    transaction is open on OUT-fence: the first's commit fails.
+// 4. Two consumers (readUncommitted false and true) read OUT, CTP and
+//    OUT-fence from the start.
 'use strict'
 const { Kafka, logLevel } = require('kafkajs')
 
@@ -128,9 +130,29 @@ async function main () {
   offsets.final = await waitCommitted(6)
   await c.disconnect()
   await tp.disconnect()
+
+  // 3. Fencing: a second producer with the id of a first whose transaction
+  // is open (fenced-0, acknowledged) aborts it; the first cannot commit.
+  const fenceTopic = outTopic + '-fence'
+  await admin.createTopics({ topics: [{ topic: fenceTopic, numPartitions: 1 }], waitForLeaders: true })
+  const old = await transactionalProducer(txnId + '-fence')
+  const oldTxn = await old.transaction()
+  await oldTxn.send({ topic: fenceTopic, acks: -1, messages: [{ value: 'fenced-0', partition: 0 }] })
+  const fresh = await transactionalProducer(txnId + '-fence')
+  const freshTxn = await fresh.transaction() // InitProducerId: bumps the epoch, aborts the open transaction
+  out.fenced_error = ''
+  try {
+    await oldTxn.commit()
+  } catch (e) {
+    out.fenced_error = `${e.name}: ${e.type || ''} ${e.message}`
+  }
+  await freshTxn.send({ topic: fenceTopic, acks: -1, messages: [{ value: 'fence-ok', partition: 0 }] })
+  await freshTxn.commit()
+  await old.disconnect().catch(() => {})
+  await fresh.disconnect()
   await admin.disconnect()
 
-  // 3. Both topics at both isolation levels, the two readers at once.
+  // 4. Every topic at both isolation levels, the two readers at once.
   const read = async (readUncommitted, counts) => {
     const c = kafka.consumer({ groupId: `${group}-reader-${readUncommitted}`, readUncommitted, maxWaitTimeInMs: 200 })
     await c.connect()
@@ -153,13 +175,15 @@ async function main () {
     return got
   }
   const [rc, ru] = await Promise.all([
-    read(false, { [outTopic]: 10, [ctpTopic]: 6 }),
-    read(true, { [outTopic]: 14, [ctpTopic]: 9 })
+    read(false, { [outTopic]: 10, [ctpTopic]: 6, [fenceTopic]: 1 }),
+    read(true, { [outTopic]: 14, [ctpTopic]: 9, [fenceTopic]: 2 })
   ])
   out.committed = rc[outTopic]
   out.ctp_committed = rc[ctpTopic]
+  out.fence_committed = rc[fenceTopic]
   out.uncommitted = ru[outTopic]
   out.ctp_uncommitted = ru[ctpTopic]
+  out.fence_uncommitted = ru[fenceTopic]
   console.log(JSON.stringify(out))
 }
 
