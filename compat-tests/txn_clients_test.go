@@ -48,12 +48,13 @@ import (
 // (python/kafka_python_txn.py) here, kafkajs (kafkajs/txn.js) here, sarama in
 // txn_sarama_test.go. kcat cannot produce in a transaction: it reads what
 // franz-go wrote (txn_kcat_test.go, also the last stable offset of an open
-// transaction). The Java client's transactions are JUnit tests
-// (java/src/test/java/dev/zombi/compat/TransactionsTest.java, run by
-// TestJavaClient): the scenario's parts and the last stable offset, fencing,
-// timeouts, stale generations, aborted transactions across fetches and
-// DeleteRecords, concurrent producers, describe/list transactions and
-// producers. txn_restart_test.go: a transaction open across a Zombi restart.
+// transaction). The Java client's transactions are JUnit tests run by
+// TestJavaClient (java/src/test/java/dev/zombi/compat/): TransactionsTest
+// (the scenario's parts, fencing, timeouts, stale generations, the admin's
+// view of transactions and producers) and ReadCommittedTest (the last stable
+// offset, aborted transactions across fetches, a seek and DeleteRecords,
+// concurrent producers, many partitions). txn_restart_test.go: a
+// transaction open across a Zombi restart.
 
 // txnParts is the partition count of the output topics.
 const txnParts = 2
