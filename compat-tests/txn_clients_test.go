@@ -41,7 +41,8 @@ import (
 // read_uncommitted every data record, both at Kafka's offsets (each commit
 // or abort marker takes one offset in each partition of the transaction and
 // is never delivered as a record); franz-go reads the same at both levels
-// and kadm sees the group at offset 6.
+// and kadm sees the group at offset 6; Zombi's HTTP door (GET /tables/{t})
+// shows the committed records only.
 //
 // Where each client runs it: confluent-kafka (python/confluent_txn.py, plus
 // many small transactions and fencing) and kafka-python
@@ -280,6 +281,9 @@ func TestTxnConfluentPython(t *testing.T) {
 		committed, uncommitted := txnExpect(batches)
 		checkTxnRecs(t, "many transactions, read_committed", res.ManyCommitted, committed)
 		checkTxnRecs(t, "many transactions, read_uncommitted", res.ManyUncommitted, uncommitted)
+		if b.isZombi() { // librdkafka's lz4 transactional batches through the HTTP door
+			checkTxnHTTP(t, many, committed)
+		}
 
 		checkTxnFence(t, res)
 	})
@@ -306,6 +310,10 @@ func checkTxnResult(t *testing.T, b broker, tt txnTopics, res txnResult) {
 	}
 	checkTxnFranzGo(t, b, tt.out, committed, uncommitted)
 	checkTxnFranzGo(t, b, tt.ctp, ctpCommitted, ctpUncommitted)
+	if b.isZombi() {
+		checkTxnHTTP(t, tt.out, committed)
+		checkTxnHTTP(t, tt.ctp, ctpCommitted)
+	}
 	ctx := testCtx(t, 20*time.Second)
 	offs, err := kadm.NewClient(newClient(t, b.addr)).FetchOffsets(ctx, tt.group)
 	if err != nil {
@@ -314,6 +322,21 @@ func checkTxnResult(t *testing.T, b broker, tt txnTopics, res txnResult) {
 	if o, ok := offs.Lookup(tt.in, 0); !ok || o.Err != nil || o.At != 6 {
 		t.Errorf("kadm: group %s at %+v on %s/0, want offset 6", tt.group, o, tt.in)
 	}
+}
+
+// checkTxnHTTP reads topic through Zombi's other door, GET /tables/{t}:
+// committed records only, at their offsets, never a marker.
+func checkTxnHTTP(t *testing.T, topic string, committed []txnRec) {
+	t.Helper()
+	var got []txnRec
+	for _, e := range httpGetRecords(t, topic) {
+		var v string
+		if err := json.Unmarshal(e.Payload, &v); err != nil {
+			v = string(e.Payload)
+		}
+		got = append(got, txnRec{e.Partition, e.Offset, v})
+	}
+	checkTxnRecs(t, "GET /tables/"+topic, got, committed)
 }
 
 // checkTxnFranzGo reads topic with franz-go at both isolation levels.
