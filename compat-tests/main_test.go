@@ -109,7 +109,8 @@ func run(m *testing.M) int {
 // startReference starts Apache Kafka 4.4 with Zombi's defaults where a
 // scenario depends on them: one partition per auto-created topic, session
 // timeouts from 1 s (Kafka's group.min.session.timeout.ms is 6 s; the group
-// scenarios use 3 s so that a killed member's partitions move quickly), and
+// scenarios use 3 s so that a killed member's partitions move quickly),
+// timed-out transactions looked for every second as Zombi does (Kafka: 10 s), and
 // the security tests' listeners, users and authorizer beside the PLAINTEXT
 // listener the other tests use (security_setup_test.go). It
 // returns why not when it cannot run here (missing) and an error when it
@@ -125,7 +126,8 @@ func startReference(dir string) (b *kafkatest.Broker, missing string, err error)
 	if err != nil {
 		return nil, "", err
 	}
-	b, err = kafkatest.Start(dir, append([]string{"num.partitions=1", "group.min.session.timeout.ms=1000"}, sec...)...)
+	b, err = kafkatest.Start(dir, append([]string{"num.partitions=1", "group.min.session.timeout.ms=1000",
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms=1000"}, sec...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("apache kafka: %w", err)
 	}
