@@ -31,10 +31,11 @@ import (
 //   - Transactional produce (a transactional_id): WRITE on the
 //     transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
 //     partition; a transactional batch in a request without a
-//     transactional_id gets it too (on its partition). The batches go to the log as any other; the first one of
-//     a producer in a partition opens a transaction there only if the
-//     transaction coordinator (package txn) has that partition in the
-//     producer's ongoing transaction at that epoch, else INVALID_TXN_STATE.
+//     transactional_id gets it too (on its partition), as in Kafka. The
+//     batches go to the log as any other; the first one of a producer in a
+//     partition opens a transaction there only if the transaction
+//     coordinator (package txn) has that partition in the producer's
+//     ongoing transaction at that epoch, else INVALID_TXN_STATE.
 //   - A batch above the topic's max.message.bytes gets MESSAGE_TOO_LARGE.
 //   - A topic with message.timestamp.type=LogAppendTime: the log stamps each
 //     batch with the append time (MaxTimestamp, the timestamp-type bit, a new
