@@ -106,6 +106,7 @@ type Log struct {
 	dbOpts *grocksdb.Options
 	ro     *grocksdb.ReadOptions
 	wo     *grocksdb.WriteOptions
+	woLazy *grocksdb.WriteOptions // a round of lazy ops only: no fsync of its own
 
 	// metaMu serialises the changes of an existing topic's metadata
 	// (configs, partitions, deletion), so that none lands on a topic
@@ -188,6 +189,7 @@ func Open(opts Options) (*Log, error) {
 		stop:   make(chan struct{}),
 	}
 	l.wo.SetSync(opts.SyncWrites)
+	l.woLazy = grocksdb.NewDefaultWriteOptions()
 	if err := l.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -217,6 +219,7 @@ func (l *Log) Close() error {
 	l.db.Close()
 	l.ro.Destroy()
 	l.wo.Destroy()
+	l.woLazy.Destroy()
 	if err != nil {
 		return fmt.Errorf("flush rocksdb: %w", err)
 	}
@@ -607,10 +610,13 @@ func (l *Log) DeleteMeta(key string) error {
 // transaction coordinator writes one per AddPartitionsToTxn, beside its
 // producer's appends).
 type metaOp struct {
-	kvs  []MetaKV
-	done chan struct{}
-	err  error
+	kvs    []MetaKV
+	isLazy bool
+	done   chan struct{}
+	err    error
 }
+
+func (op *metaOp) lazy() bool { return op.isLazy }
 
 func (op *metaOp) size() int        { return 64 * len(op.kvs) }
 func (op *metaOp) finish(err error) { op.err = err; close(op.done) }
@@ -628,8 +634,26 @@ func stageMeta(r *round, kvs []MetaKV) {
 	}
 }
 
+// SetMetaLazy is SetMeta without waiting for an fsync of its own: the
+// entry is in RocksDB's write-ahead log when it returns, and durable with
+// the next synced write (RocksDB syncs the log up to that write), or lost
+// with a crash before one. For state that matters only once a later
+// durable write depends on it: the transaction coordinator's record of a
+// partition added to a transaction (the producer's first append to it, acknowledged only
+// once synced, makes it durable; a partition never written to needs no
+// marker).
+func (l *Log) SetMetaLazy(key string, v []byte) error {
+	if v == nil {
+		v = []byte{}
+	}
+	return l.writeMetaOp(&metaOp{kvs: []MetaKV{{Key: key, Value: v}}, isLazy: true, done: make(chan struct{})})
+}
+
 func (l *Log) writeMeta(kvs []MetaKV) error {
-	op := &metaOp{kvs: kvs, done: make(chan struct{})}
+	return l.writeMetaOp(&metaOp{kvs: kvs, done: make(chan struct{})})
+}
+
+func (l *Log) writeMetaOp(op *metaOp) error {
 	if err := l.w.submit(op); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"testing"
 
@@ -264,4 +265,43 @@ func TestTxnPlainBatchInsideOpenTxnRefused(t *testing.T) {
 	}
 	// Once the transaction is over, the producer's plain batches are fine.
 	appendOne(t, l, "t", 0, idemBatch(7, 0, 1))
+}
+
+// TestSetMetaLazy: lazy meta writes are readable at once, also when they
+// share a round with appends (written first, without the round's fsync),
+// and survive a reopen.
+func TestSetMetaLazy(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	if _, err := l.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 400)
+	for i := 0; i < 200; i++ {
+		go func() {
+			errs <- l.SetMetaLazy(fmt.Sprintf("lazy/%03d", i), []byte{byte(i)})
+		}()
+		go func() {
+			res := l.Append(context.Background(), []AppendRequest{{Topic: "t", Batch: oneRecord(1, "", "x")}})
+			errs <- res[0].Err
+		}()
+	}
+	for i := 0; i < 400; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(l *Log) {
+		t.Helper()
+		kvs, err := l.MetaList("lazy/")
+		if err != nil || len(kvs) != 200 {
+			t.Fatalf("lazy entries: %d, %v", len(kvs), err)
+		}
+		if _, hwm, _ := l.Offsets("t", 0); hwm != 200 {
+			t.Fatalf("hwm %d, want 200", hwm)
+		}
+	}
+	check(l)
+	_ = l.Close()
+	check(openTest(t, dir))
 }

@@ -105,6 +105,7 @@ func (w *writer) submit(op writeOp) error {
 func (w *writer) run() {
 	defer w.r.wb.Destroy()
 	ops := make([]writeOp, 0, 64)
+	var lazyOps []writeOp
 	for {
 		var op writeOp
 		select {
@@ -129,11 +130,35 @@ func (w *writer) run() {
 			}
 		}
 		w.pending.Add(-int64(len(ops)))
+		if lazy, rest := splitLazy(ops, lazyOps[:0]); len(lazy) > 0 && len(rest) > 0 {
+			// Lazy ops first, in a write of their own without an fsync:
+			// they need not wait for the round's, and the round's covers
+			// them anyway.
+			err := w.commit(lazy)
+			for _, op := range lazy {
+				op.finish(err)
+			}
+			lazyOps, ops = lazy, rest
+		}
 		err := w.commit(ops)
 		for _, op := range ops {
 			op.finish(err)
 		}
 	}
+}
+
+// splitLazy moves the lazy ops of ops into lazy and returns both; ops keeps
+// the others, in order.
+func splitLazy(ops, lazy []writeOp) ([]writeOp, []writeOp) {
+	rest := ops[:0]
+	for _, op := range ops {
+		if l, ok := op.(lazyOp); ok && l.lazy() {
+			lazy = append(lazy, op)
+		} else {
+			rest = append(rest, op)
+		}
+	}
+	return lazy, rest
 }
 
 func (w *writer) commit(ops []writeOp) error {
@@ -163,7 +188,11 @@ func (w *writer) commit(ops []writeOp) error {
 		}
 	}
 	if r.wb.Count() > 0 {
-		if err := w.l.db.Write(w.l.wo, r.wb); err != nil {
+		wo := w.l.wo
+		if allLazy(ops) {
+			wo = w.l.woLazy
+		}
+		if err := w.l.db.Write(wo, r.wb); err != nil {
 			if w.l.failures.Add(1) == 1 {
 				w.l.logger.Error("write failed; /health reports unhealthy until a write succeeds", "err", err)
 			}
@@ -214,6 +243,20 @@ func (w *writer) commit(ops []writeOp) error {
 		commitRecords.Observe(float64(records))
 	}
 	return nil
+}
+
+// lazyOp is a writeOp that needs no fsync of its own (SetMetaLazy).
+type lazyOp interface{ lazy() bool }
+
+// allLazy reports whether a round may skip the fsync: every op in it is
+// lazy. One op that is not makes the round synced, lazy ones included.
+func allLazy(ops []writeOp) bool {
+	for _, op := range ops {
+		if l, ok := op.(lazyOp); !ok || !l.lazy() {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *round) reset() {

@@ -52,6 +52,8 @@ func (f *fakeStore) SetMeta(key string, v []byte) error {
 	return nil
 }
 
+func (f *fakeStore) SetMetaLazy(key string, v []byte) error { return f.SetMeta(key, v) }
+
 func (f *fakeStore) DeleteMeta(key string) error {
 	if f.failSet.Load() {
 		return errors.New("disk on fire")

@@ -192,7 +192,7 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []p
 			next.Partitions = append(next.Partitions, tp)
 		}
 	}
-	return c.persist(e, next)
+	return c.persistLazy(e, next)
 }
 
 // VerifyPartitions answers AddPartitionsToTxn's VerifyOnly form: nil for a
