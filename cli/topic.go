@@ -141,7 +141,10 @@ func topicCreateCommand(o *options) *cobra.Command {
 				return fmt.Errorf("create topics: %w", err)
 			}
 			var res []topicResult
-			for _, r := range resp.Sorted() {
+			// By name: kadm's Sorted orders by topic id first, which is random.
+			byName := resp.Sorted()
+			sort.Slice(byName, func(i, j int) bool { return byName[i].Topic < byName[j].Topic })
+			for _, r := range byName {
 				tr := topicResult{Topic: r.Topic, Partitions: r.NumPartitions, ReplicationFactor: r.ReplicationFactor,
 					TopicID: topicID(r.ID), Error: errText(r.Err, r.ErrMessage)}
 				if r.Err == nil && len(cfg) > 0 {
