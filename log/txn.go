@@ -399,52 +399,62 @@ func (l *Log) abortedTxns(p *partition, topic string, from, upTo int64) ([]Abort
 	return out, nil
 }
 
-// hotAborted reads the aborted-transaction index kept with the hot tier.
+// hotAborted reads the aborted-transaction index kept with the hot tier:
+// the entries with LastOffset >= from and FirstOffset < upTo, stopping at
+// the first whose StableAt reaches upTo.
 func (l *Log) hotAborted(p *partition, from, upTo int64) ([]AbortedTxn, error) {
+	var out []AbortedTxn
+	err := l.scanAborted(p, from, func(a AbortedTxn) bool {
+		if a.FirstOffset < upTo {
+			out = append(out, a)
+		}
+		return a.StableAt < upTo
+	})
+	return out, err
+}
+
+// scanAborted calls fn with the index entries of p from marker offset from
+// on, in marker order, while fn returns true.
+func (l *Log) scanAborted(p *partition, from int64, fn func(AbortedTxn) bool) error {
 	if err := l.enter(); err != nil {
-		return nil, err
+		return err
 	}
 	defer l.closeMu.RUnlock()
 	prefix := partPrefix(kindAborted, p.tid, p.id)
 	it := l.db.NewIterator(l.ro)
 	defer it.Close()
-	var out []AbortedTxn
 	for it.Seek(abortedKey(p, max(from, 0))); it.ValidForPrefix(prefix); it.Next() {
 		a, ok := decodeAborted(it.Key().Data(), it.Value().Data())
 		if !ok {
-			return nil, fmt.Errorf("%w: aborted transaction index of %d/%d", ErrCorruptBatch, p.tid, p.id)
+			return fmt.Errorf("%w: aborted transaction index of %d/%d", ErrCorruptBatch, p.tid, p.id)
 		}
-		if a.FirstOffset < upTo {
-			out = append(out, a)
-		}
-		if a.StableAt >= upTo {
+		if !fn(a) {
 			break
 		}
 	}
 	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("%w: aborted transaction index: %w", ErrStorage, err)
+		return fmt.Errorf("%w: aborted transaction index: %w", ErrStorage, err)
 	}
-	return out, nil
+	return nil
 }
 
 // AbortedIn returns the aborted transactions whose abort markers are in
 // [from, to): what the tiering flusher copies into a segment of that range.
+// The index is keyed by marker offset: the scan stops at to.
 func (l *Log) AbortedIn(topic string, part int32, from, to int64) ([]AbortedTxn, error) {
 	p, err := l.partition(topic, part)
 	if err != nil {
 		return nil, err
 	}
-	all, err := l.hotAborted(p, from, 1<<62)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, a := range all {
-		if a.LastOffset < to {
-			out = append(out, a)
+	var out []AbortedTxn
+	err = l.scanAborted(p, from, func(a AbortedTxn) bool {
+		if a.LastOffset >= to {
+			return false
 		}
-	}
-	return out, nil
+		out = append(out, a)
+		return true
+	})
+	return out, err
 }
 
 // Committed returns the batches of rr a read_committed consumer keeps: no

@@ -105,6 +105,15 @@ func TestTxnCommitAbortAndLSO(t *testing.T) {
 		}
 	}
 	check(l)
+	// AbortedIn takes the entries whose markers are in [from, to).
+	for _, c := range []struct {
+		from, to int64
+		want     int
+	}{{0, 4, 0}, {0, 5, 1}, {4, 5, 1}, {5, 100, 0}} {
+		if got, err := l.AbortedIn("t", 0, c.from, c.to); err != nil || len(got) != c.want {
+			t.Fatalf("AbortedIn [%d, %d) = %+v %v, want %d entries", c.from, c.to, got, err, c.want)
+		}
+	}
 	_ = l.Close()
 	check(openTest(t, dir))
 }
