@@ -108,11 +108,9 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(n), st)
 	}
-	txns := map[txn.State]int{}
+	var txns map[txn.State]int
 	if s.txn.Started() {
-		for _, t := range s.txn.List() {
-			txns[t.State]++
-		}
+		txns = s.txn.StateCounts()
 	}
 	for _, st := range txn.States() {
 		ch <- prometheus.MustNewConstMetric(descTransactions, prometheus.GaugeValue, float64(txns[st]), string(st))

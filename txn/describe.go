@@ -41,6 +41,20 @@ func (c *Coordinator) Describe(id string) (Info, bool) {
 	return e.info(), true
 }
 
+// StateCounts counts the initialised transactional ids by state (the
+// zombi_transactions gauge), without List's copies and sort.
+func (c *Coordinator) StateCounts() map[State]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[State]int{}
+	for _, e := range c.txns {
+		if e.rec.ProducerID >= 0 {
+			out[e.rec.State]++
+		}
+	}
+	return out
+}
+
 // List returns every initialised transactional id, sorted by id.
 func (c *Coordinator) List() []Info {
 	c.mu.Lock()
