@@ -161,7 +161,7 @@ export default async function render(main, route, app) {
     setValue(c.topics, num(o.topics));
     c.topics.sub.textContent = `${plural(o.partitions || 0, 'partition')}${o.iceberg ? ' \u00b7 Iceberg on' : ''}`;
     setValue(c.groups, num(o.groups));
-    c.groups.sub.textContent = o.auth_required ? 'REST API asks for credentials' : '\u00a0';
+    c.groups.sub.textContent = '\u00a0';
     const hot = o.hot || {};
     setValue(c.hot, bytes(hot.bytes));
     if (hot.max_bytes > 0) {
