@@ -397,3 +397,27 @@ func TestTailErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTailHead: HEAD answers the stream's headers at once instead of a
+// stream that would never end.
+func TestTailHead(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(e.log, e.stats, Config{}, discardLogger()))
+	t.Cleanup(srv.Close)
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Head(srv.URL + "/tables/t/tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, err = cl.Head(srv.URL + "/tables/nope/tail"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("HEAD of an unknown table: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+}
