@@ -421,3 +421,23 @@ func TestTailHead(t *testing.T) {
 	}
 	_ = resp.Body.Close()
 }
+
+// TestTailOutlivesReadTimeout: a server's ReadTimeout (cmd/zombi sets 2
+// minutes) does not end a stream (net/http clears the read deadline once
+// a request without a body is read; this keeps it so).
+func TestTailOutlivesReadTimeout(t *testing.T) {
+	e := newEnv(t, Config{})
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if _, err := e.log.CreateTopic("slow", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, srv.URL, "/tables/slow/tail")
+	tail.quiet(600 * time.Millisecond)
+	e.write("slow", `{"payload":"still here"}`)
+	if r := tail.record(2 * time.Second); *r.Value != "still here" {
+		t.Fatalf("record %+v", r)
+	}
+}
