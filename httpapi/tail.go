@@ -223,6 +223,8 @@ func (t *tailer) run(topics <-chan struct{}) {
 		select {
 		case <-t.ctx.Done():
 			return
+		case <-t.s.cfg.StreamsDone:
+			return // shutting down: the client reconnects to the next server
 		case <-t.wake:
 			if !t.drain() {
 				return

@@ -441,3 +441,19 @@ func TestTailOutlivesReadTimeout(t *testing.T) {
 		t.Fatalf("record %+v", r)
 	}
 }
+
+// TestTailEndsOnShutdown: closing Config.StreamsDone ends open streams
+// (http.Server.Shutdown would wait for them otherwise).
+func TestTailEndsOnShutdown(t *testing.T) {
+	done := make(chan struct{})
+	e := newEnv(t, Config{StreamsDone: done})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/t/tail")
+	close(done)
+	if ev := tail.next(2 * time.Second); ev.typ != "eof" {
+		t.Fatalf("after shutdown: %+v, want the stream closed", ev)
+	}
+}
