@@ -150,6 +150,16 @@ func TestMessagesModes(t *testing.T) {
 			t.Errorf("%s: %s\nwant %s", c.path, got, keysFor(c.want...))
 		}
 	}
+	// A cursor alone continues in its own direction.
+	first := e.messages("/tables/m/messages?from=oldest&limit=4")
+	next := e.messages("/tables/m/messages?limit=4&cursor=" + url.QueryEscape(*first.NextCursor))
+	if got := recKeys(append(first.Records, next.Records...)); got != keysFor(seq(0, 8, 1)...) {
+		t.Errorf("oldest, then its cursor alone: %s", got)
+	}
+	next = e.messages("/tables/m/messages?limit=4&cursor=" + url.QueryEscape(*next.NextCursor))
+	if got := recKeys(next.Records); got != keysFor(seq(8, 12, 1)...) {
+		t.Errorf("the cursor of a cursor-only call: %s", got)
+	}
 	// An offset below the log start is clamped to it.
 	if _, err := e.log.TrimBefore(context.Background(), "m", 0, 3); err != nil {
 		t.Fatal(err)
