@@ -371,6 +371,9 @@ func TestMessagesBothTiers(t *testing.T) {
 		t.Errorf("from time 105: %s", recKeys(recs))
 	}
 	cold.err = fmt.Errorf("connection refused")
+	if code, m := e.doJSON("GET", "/tables/t/messages?from=time&time_ms=105", ""); code != 503 || !strings.Contains(m["error"].(string), "cold tier unavailable") {
+		t.Errorf("from time with the cold tier down: %d %v", code, m)
+	}
 	p := e.messages("/tables/t/messages?from=oldest")
 	if recKeys(p.Records) != keysFor(seq(10, 15, 1)...) || !strings.Contains(p.Warning, "cold tier unavailable") {
 		t.Errorf("oldest with the cold tier down: %s warning %q", recKeys(p.Records), p.Warning)
