@@ -26,6 +26,11 @@ import (
 type Config struct {
 	MaxRequestBytes   int64 // ZOMBI_MAX_REQUEST_BYTES, default 1 MiB: larger bodies -> 413
 	DefaultPartitions int32 // ZOMBI_DEFAULT_PARTITIONS, partitions of auto-created tables
+	// StreamsDone, closed when the server shuts down, ends the open event
+	// streams (GET /tables/{t}/tail): http.Server.Shutdown waits for every
+	// handler, and a stream never ends by itself (cmd/zombi closes it from
+	// http.Server.RegisterOnShutdown). nil: streams end with their clients.
+	StreamsDone <-chan struct{}
 	// Groups is the Kafka door's group coordinator (kafka.Server.Groups())
 	// for GET /consumers and GET /consumers/{g}; nil: groups are known by
 	// their committed offsets only.
@@ -141,6 +146,9 @@ func (s *server) engine() *gin.Engine {
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
 	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
+	// The console's message browser and live tail (SSE).
+	s.route(e.GET, "/tables/:table/messages", s.need(read, topic, "table"), s.getMessages)
+	s.route(e.GET, "/tables/:table/tail", s.need(read, topic, "table"), s.getTail)
 	e.PUT("/tables/:table", s.noInternalTable(s.putTable)) // CREATE on the cluster or the topic, checked inside
 	s.route(e.PATCH, "/tables/:table/configs", s.need(kmsg.ACLOperationAlterConfigs, topic, "table"), s.patchTableConfigs)
 	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.postCommit)
