@@ -184,6 +184,8 @@ func (s *server) getStatsStream(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.cfg.StreamsDone: // shutdown: do not hold it for the timeout
+			return
 		case <-ping.C:
 			buf = append(buf[:0], ": ping\n\n"...)
 		case smp, ok := <-samples:
