@@ -128,7 +128,10 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     el.querySelector('.ctl-time').classList.toggle('inactive', from.value !== 'time');
   }
 
+  // setPartitions fills the partition choice; it runs at each refresh of
+  // the page's figures, so it leaves an unchanged list (maybe open) alone.
   function setPartitions(n) {
+    if (partition.options.length === n + 1) return;
     const keep = partition.value;
     clear(partition);
     partition.append(h('option', { value: '' }, 'All'));
