@@ -263,7 +263,12 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     const row = recordRow(r);
     if (prepend) {
       row.classList.add('fresh');
+      // Someone reading further down keeps their place: the new row
+      // pushes the content down by its height, the scroll follows it.
+      const reading = wrap.scrollTop > 0;
+      const before = wrap.scrollHeight;
       tbody.prepend(row);
+      if (reading) wrap.scrollTop += wrap.scrollHeight - before;
     } else {
       tbody.append(row);
     }
