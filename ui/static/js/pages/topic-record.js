@@ -2,7 +2,7 @@
 // key and value) and its details (key, headers and value in full: JSON
 // pretty-printed, text as text, binary as hex or base64 with a toggle).
 // Everything goes in as text nodes: a record's bytes never become markup.
-import { h } from '../dom.js';
+import { h, clear } from '../dom.js';
 import { bytes, time, ago, b64ToBytes, hex, prettyValue } from '../format.js';
 
 const PREVIEW_CHARS = 160;
@@ -66,35 +66,77 @@ function headersView(headers) {
         : hd.encoding === 'base64' ? prettyValue(hd.value, 'base64').text : hd.value))))));
 }
 
-// valueView: a key or value in full. JSON pretty-printed, text as text,
-// binary as hex or base64 with a toggle.
+// valueView: a key or value in full. JSON pretty-printed (and coloured),
+// with its raw text a click away; text as text; binary as hex or base64.
 function valueView(s, encoding, what) {
   if (s === null || s === undefined) {
     return h('p', { class: 'muted' }, what === 'value' ? 'null (a tombstone: no value)' : 'null (no key)');
   }
   const v = prettyValue(s, encoding);
   const size = encoding === 'base64' ? b64ToBytes(s).length : new TextEncoder().encode(s).length;
-  const pre = h('pre', { class: ['value', `kind-${v.kind}`], dataset: { kind: v.kind }, tabindex: '0' }, v.text);
+  const pre = h('pre', { class: ['value', `kind-${v.kind}`], dataset: { kind: v.kind }, tabindex: '0' });
   const head = h('div', { class: 'rec-kind' }, h('span', { class: 'badge' }, v.kind.toUpperCase()), h('span', { class: 'muted' }, bytes(size)),
     copyButton(pre, what));
-  if (v.kind === 'binary') {
-    const b64 = encoding === 'base64' ? s : null;
-    const seg = h('div', { class: 'seg', role: 'group', 'aria-label': `Show the ${what} as` });
-    const show = (mode) => {
-      pre.textContent = mode === 'hex' ? v.text : b64;
-      pre.dataset.format = mode;
-      seg.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.mode === mode)));
-    };
-    for (const mode of ['hex', 'base64']) {
-      seg.append(h('button', {
-        type: 'button', class: 'seg-btn', 'aria-pressed': String(mode === 'hex'),
-        dataset: { mode, testid: `${what}-as-${mode}` }, onclick: () => show(mode),
-      }, mode === 'hex' ? 'Hex' : 'Base64'));
-    }
-    pre.dataset.format = 'hex';
-    head.append(seg);
-  }
+  const views = {
+    hex: () => v.text,
+    base64: () => s,
+    pretty: () => jsonNodes(v.text),
+    raw: () => s,
+    text: () => v.text,
+  };
+  const show = (mode) => {
+    clear(pre);
+    const out = views[mode]();
+    pre.append(...(Array.isArray(out) ? out : [out]));
+    pre.dataset.format = mode;
+  };
+  if (v.kind === 'binary') head.append(segToggle(what, [['hex', 'Hex'], ['base64', 'Base64']], show));
+  else if (v.kind === 'json' && encoding !== 'base64') head.append(segToggle(what, [['pretty', 'Pretty'], ['raw', 'Raw']], show));
+  show(v.kind === 'binary' ? 'hex' : v.kind === 'json' ? 'pretty' : 'text');
   return h('div', { class: 'rec-value' }, head, pre);
+}
+
+// segToggle: buttons that choose one view of a value (the first at start);
+// data-testid "{what}-as-{mode}".
+function segToggle(what, modes, show) {
+  const seg = h('div', { class: 'seg', role: 'group', 'aria-label': `Show the ${what} as` });
+  for (const [mode, label] of modes) {
+    seg.append(h('button', {
+      type: 'button', class: 'seg-btn', 'aria-pressed': String(mode === modes[0][0]),
+      dataset: { mode, testid: `${what}-as-${mode}` },
+      onclick: () => {
+        show(mode);
+        seg.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.mode === mode)));
+      },
+    }, label));
+  }
+  return seg;
+}
+
+const JSON_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b/g;
+const HIGHLIGHT_MAX = 64 * 1024;
+
+// jsonNodes: pretty JSON text as text nodes and spans per token (keys,
+// strings, numbers, literals), for colour. Past HIGHLIGHT_MAX it stays
+// one text node: thousands of spans would make the page slow.
+function jsonNodes(text) {
+  if (text.length > HIGHLIGHT_MAX) return text;
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(JSON_TOKEN)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    if (m[1] !== undefined) {
+      out.push(h('span', { class: m[2] ? 'j-key' : 'j-str' }, m[1]));
+      if (m[2]) out.push(m[2]);
+    } else if (m[3] !== undefined) {
+      out.push(h('span', { class: 'j-num' }, m[3]));
+    } else {
+      out.push(h('span', { class: 'j-lit' }, m[4]));
+    }
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
 }
 
 // copyButton copies what pre shows. The clipboard API exists only in a
