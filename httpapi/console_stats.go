@@ -68,6 +68,7 @@ func (s *server) getOverview(c *gin.Context) {
 		Cold         cold    `json:"cold"`
 		Connections  conns   `json:"connections"`
 		Iceberg      bool    `json:"iceberg"`
+		IcebergDflt  bool    `json:"iceberg_default"`
 		AuthRequired bool    `json:"auth_required"`
 	}
 	info := s.cfg.Overview
@@ -99,6 +100,7 @@ func (s *server) getOverview(c *gin.Context) {
 		v.Connections = conns{live.KafkaConnections, live.HTTPConnections}
 	}
 	v.Iceberg = s.cfg.Iceberg != nil
+	v.IcebergDflt = v.Iceberg && s.log.TopicDefaults().IcebergDefault
 	v.AuthRequired = s.cfg.RequireAuth
 	writeValue(c, http.StatusOK, v)
 }
