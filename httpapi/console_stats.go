@@ -168,12 +168,15 @@ func (s *server) getStatsStream(c *gin.Context) {
 	samples, cancel := s.cfg.History.Subscribe()
 	defer cancel()
 	w := c.Writer
+	sw := newStreamWriter(w)
+	defer sw.disarm()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	// The first line at once, so that the client sees the stream open.
+	sw.arm()
 	if _, err := w.WriteString(": stream open\n\n"); err != nil {
 		return
 	}
@@ -198,6 +201,7 @@ func (s *server) getStatsStream(c *gin.Context) {
 			buf = smp.AppendJSON(buf)
 			buf = append(buf, '\n', '\n')
 		}
+		sw.arm()
 		if _, err := w.Write(buf); err != nil {
 			return
 		}

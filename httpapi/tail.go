@@ -46,6 +46,7 @@ type tailer struct {
 	all   bool // every partition, new ones included
 	f     textFilter
 	w     gin.ResponseWriter
+	sw    streamWriter // the write deadline of each event
 	ctx   context.Context
 	wg    sync.WaitGroup
 	pos   map[int32]int64 // next offset to send per partition
@@ -111,9 +112,10 @@ func (s *server) getTail(c *gin.Context) {
 		return
 	}
 	ctx, cancel := context.WithCancel(c.Request.Context())
-	t := &tailer{s: s, table: table, uuid: info.UUID, all: part < 0, f: f, w: c.Writer, ctx: ctx,
+	t := &tailer{s: s, table: table, uuid: info.UUID, all: part < 0, f: f, w: c.Writer, sw: newStreamWriter(c.Writer), ctx: ctx,
 		pos: map[int32]int64{}, pending: map[int32]bool{}, wake: make(chan struct{}, 1)}
 	defer func() {
+		t.sw.disarm()
 		cancel()
 		t.wg.Wait() // the watchers are gone when the handler returns
 		t.countServed()
@@ -413,6 +415,7 @@ func (t *tailer) failed(err error) bool {
 
 // write writes and flushes one event; false when the client is gone.
 func (t *tailer) write(b []byte) bool {
+	t.sw.arm()
 	if _, err := t.w.Write(b); err != nil {
 		return false
 	}
