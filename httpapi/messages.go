@@ -239,17 +239,26 @@ func (s *server) cursorScans(info plog.TopicInfo, q *msgQuery) ([]*partScan, err
 // partition, offset), ascending forward and descending backward. partial
 // reports a stop on the scan budget before limit records were found.
 func mergeScans(scans []*partScan, b *scanBudget, limit int) ([]rec, bool, error) {
-	// Every partition needs its head before anything can be taken.
+	// Every partition needs its head before anything can be taken. Each
+	// one not ready reads at least once, budget or not (fill reads before
+	// it looks at the budget): stopping at the first partition past the
+	// budget would hand back a cursor with the same positions, and a topic
+	// with more partitions than one budget covers would answer empty pages
+	// forever. A partition that read without a match moves on, so the
+	// next call gets further.
+	heads := true
 	for _, ps := range scans {
 		if ps.ready() {
 			continue
 		}
-		if b.spent() {
-			return nil, true, nil
+		ok, err := ps.fill(b)
+		if err != nil {
+			return nil, false, err
 		}
-		if ok, err := ps.fill(b); err != nil || !ok {
-			return nil, !ok, err
-		}
+		heads = heads && ok
+	}
+	if !heads {
+		return nil, true, nil
 	}
 	out := make([]rec, 0, min(limit, 64))
 	for len(out) < limit {
