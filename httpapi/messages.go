@@ -19,7 +19,15 @@ import (
 const (
 	DefaultMessagesLimit = 50
 	MaxMessagesLimit     = 500
+	// MaxMessagesBytes bounds the record bytes (recordSize) of one answer:
+	// 500 records of a topic of 1 MB messages would otherwise be built in
+	// memory as one body of 500 MB or more. A page stops at the record
+	// that reaches it (at least one record) and next_cursor goes on.
+	MaxMessagesBytes = 16 << 20
 )
+
+// maxMessagesBytes is MaxMessagesBytes, a variable for tests.
+var maxMessagesBytes = MaxMessagesBytes
 
 // Where a read starts.
 const (
@@ -235,9 +243,10 @@ func (s *server) cursorScans(info plog.TopicInfo, q *msgQuery) ([]*partScan, err
 	return scans, nil
 }
 
-// mergeScans takes up to limit records across the scans, by (timestamp,
-// partition, offset), ascending forward and descending backward. partial
-// reports a stop on the scan budget before limit records were found.
+// mergeScans takes up to limit records (stopping at the one that reaches
+// maxMessagesBytes) across the scans, by (timestamp, partition, offset),
+// ascending forward and descending backward. partial reports a stop on the
+// scan budget before limit records were found.
 func mergeScans(scans []*partScan, b *scanBudget, limit int) ([]rec, bool, error) {
 	// Every partition needs its head before anything can be taken. Each
 	// one not ready reads at least once, budget or not (fill reads before
@@ -261,7 +270,7 @@ func mergeScans(scans []*partScan, b *scanBudget, limit int) ([]rec, bool, error
 		return nil, true, nil
 	}
 	out := make([]rec, 0, min(limit, 64))
-	for len(out) < limit {
+	for size := 0; len(out) < limit && size < maxMessagesBytes; {
 		var best *partScan
 		for _, ps := range scans {
 			if len(ps.buf) == 0 {
@@ -280,7 +289,8 @@ func mergeScans(scans []*partScan, b *scanBudget, limit int) ([]rec, bool, error
 			return out, false, nil // every partition exhausted
 		}
 		out = append(out, best.pop())
-		if !best.ready() && len(out) < limit {
+		size += recordSize(&out[len(out)-1].r)
+		if !best.ready() && len(out) < limit && size < maxMessagesBytes {
 			if ok, err := best.fill(b); err != nil || !ok {
 				return out, !ok, err
 			}
