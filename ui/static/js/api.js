@@ -185,7 +185,13 @@ async function readEvents(body, onEvent) {
 
 function sleep(ms, signal) {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    if (signal) signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    // The abort listener goes with the timer, so that a stream that
+    // reconnects for hours does not pile listeners on its signal.
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => {
+      if (signal) signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
   });
 }
