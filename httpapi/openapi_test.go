@@ -124,10 +124,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	engine := s.engine()
 	served := map[string]bool{}
 	for _, r := range engine.Routes() {
-		// gin's :param is OpenAPI's {param}.
+		// gin's :param (and catch-all *param) is OpenAPI's {param}.
 		parts := strings.Split(r.Path, "/")
 		for i, p := range parts {
-			if strings.HasPrefix(p, ":") {
+			if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "*") {
 				parts[i] = "{" + p[1:] + "}"
 			}
 		}

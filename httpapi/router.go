@@ -63,7 +63,9 @@ type Config struct {
 
 // alwaysPublic are served without credentials whatever PublicPaths says:
 // probes cannot authenticate, and the API's schema is no secret.
-var alwaysPublic = []string{"/health/live", "/health/ready", "/openapi.json"}
+// The console's assets (/ui/) hold no data: it calls the API with the
+// user's own credentials.
+var alwaysPublic = []string{"/health/live", "/health/ready", "/openapi.json", "/", "/ui", "/ui/*"}
 
 // DefaultMaxRequestBytes is the request body limit when Config leaves it 0.
 const DefaultMaxRequestBytes = 1 << 20
@@ -142,6 +144,7 @@ func (s *server) engine() *gin.Engine {
 	e.GET("/health/live", s.getLive)
 	e.GET("/health/ready", s.getReady)
 	e.GET("/openapi.json", s.getOpenAPI)
+	s.consoleRoutes(e)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
 	// The token routes read credentials even when nothing else does, so

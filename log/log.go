@@ -115,7 +115,10 @@ type Log struct {
 	mu     sync.RWMutex // guards topics, nextID
 	topics map[string]*topic
 	nextID uint32
-	broker topicconfig.Broker
+	// topicsCh is closed when the topic set changes (WatchTopics).
+	topicsMu sync.Mutex
+	topicsCh chan struct{}
+	broker   topicconfig.Broker
 
 	w        *writer
 	closed   atomic.Bool
@@ -479,6 +482,7 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 	}
 	l.topics[name] = t
 	l.nextID++
+	l.topicsChanged() // waiters see the change once l.mu is released
 	l.logger.Info("topic created", "topic", name, "partitions", partitions)
 	return info, true, nil
 }
@@ -520,6 +524,7 @@ func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
 		parts = append(parts, newPartition(info.ID, p))
 	}
 	l.topics[name] = &topic{info: info, parts: parts, out: t.out}
+	l.topicsChanged() // waiters see the change once l.mu is released
 	return info, nil
 }
 
@@ -546,6 +551,7 @@ func (l *Log) DeleteTopic(name string) error {
 		delete(l.topics, name)
 	}
 	l.mu.Unlock()
+	l.topicsChanged()
 	l.logger.Info("topic deleted", "topic", name)
 	return nil
 }

@@ -1,0 +1,7 @@
+// group: being written.
+import { h } from '../dom.js';
+
+export default async function render(main) {
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, 'group')));
+  main.dataset.ready = 'true';
+}

@@ -1,0 +1,7 @@
+// groups: being written.
+import { h } from '../dom.js';
+
+export default async function render(main) {
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, 'groups')));
+  main.dataset.ready = 'true';
+}
