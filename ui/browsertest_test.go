@@ -241,8 +241,11 @@ func newPage(t *testing.T, srv *zombitest.Proc, vp viewport) *page {
 	ctx, cancel := context.WithTimeout(tab, testTimeout)
 	p.tab, p.ctx = tab, ctx
 	t.Cleanup(func() {
-		p.shot("final")
+		p.shot(finalShot)
 		p.checkClean("at the end of the test")
+		if t.Failed() {
+			t.Logf("screenshots in %s", t.ArtifactDir())
+		}
 		cancel()
 		cancelTab()
 	})
@@ -435,6 +438,14 @@ func (p *page) waitFor(what, cond string, d time.Duration) {
 	}
 }
 
+// within reports whether a JavaScript condition becomes truthy within d.
+func (p *page) within(cond string, d time.Duration) bool {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](`!!(`+cond+`)`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	return err == nil
+}
+
 // open loads path and waits for the page's first data.
 func (p *page) open(path, pageName string) {
 	p.t.Helper()
@@ -497,6 +508,9 @@ func (p *page) attr(sel, name string) string {
 	return js[string](p, `(document.querySelector(`+jsq(sel)+`) || {getAttribute(){return ""}}).getAttribute(`+jsq(name)+`) || ""`)
 }
 
+// finalShot names the screenshot of a test's last state.
+const finalShot = "final"
+
 // shot saves a PNG of the viewport into the test's artifact directory and,
 // when ZOMBI_UI_SCREENSHOTS names a directory, as console-<name>.png there
 // (how `make ui-screenshots` refreshes docs/img for the README).
@@ -509,10 +523,15 @@ func (p *page) shot(name string) {
 		p.t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(p.t.ArtifactDir(), name+".png"), buf, 0o644); err != nil {
+	file := name
+	if name == finalShot {
+		// Artifact directories have opaque names: say whose state it is.
+		file = "final-" + strings.NewReplacer("/", "-").Replace(p.t.Name())
+	}
+	if err := os.WriteFile(filepath.Join(p.t.ArtifactDir(), file+".png"), buf, 0o644); err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 	}
-	if dir := screenshotDir(); dir != "" && name != "final" {
+	if dir := screenshotDir(); dir != "" && name != finalShot {
 		err := os.MkdirAll(dir, 0o755)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, "console-"+name+".png"), buf, 0o644)
