@@ -27,6 +27,10 @@ var (
 	}, []string{"route", "method", "code"})
 )
 
+// RequestDurations is zombi_http_request_duration_seconds{route,method,code}
+// (the process-wide histogram vector), for the console's latency history.
+func RequestDurations() prometheus.Collector { return httpDuration }
+
 type routeMetrics struct {
 	dur   prometheus.Observer
 	count prometheus.Counter

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strings"
 
@@ -12,28 +13,66 @@ import (
 // /tables/{t}. PUT /tables/{t} and PATCH /tables/{t}/configs live with the
 // topic configs.
 
-// getTables: GET /tables?prefix=: every table the caller may DESCRIBE (as
-// Kafka's Metadata lists topics), sorted by name.
+// MaxTablesLimit bounds GET /tables?limit=.
+const MaxTablesLimit = 1000
+
+// getTables: GET /tables?prefix=&q=&offset=&limit=: the tables the caller
+// may DESCRIBE (as Kafka's Metadata lists topics), sorted by name; prefix
+// and q (a case-insensitive substring) filter, offset and limit page, total
+// counts the matches before paging. Names are filtered and paged first and
+// the TABLE views built for the page only, so a page stays quick with
+// thousands of topics.
 func (s *server) getTables(c *gin.Context) {
 	prefix := c.Query("prefix")
-	out := []tableJSON{}
-	for _, info := range s.log.Topics() { // sorted by name
-		if !strings.HasPrefix(info.Name, prefix) {
+	q := c.Query("q")
+	if len(q) > maxFilterBytes {
+		s.fail(c, badRequest("query parameter q is %d bytes, at most %d", len(q), maxFilterBytes))
+		return
+	}
+	q = strings.ToLower(q)
+	qASCII := isASCII(q)
+	offset, _, err := queryInt(c, "offset", 0, math.MaxInt32)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limit, paged, err := queryInt(c, "limit", 1, MaxTablesLimit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	all := s.log.TopicNames() // sorted
+	match := all[:0]
+	for _, name := range all {
+		if !strings.HasPrefix(name, prefix) || !containsFold(name, q, qASCII) {
 			continue
 		}
-		if !s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, info.Name) {
+		if !s.allowed(c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
 			continue
+		}
+		match = append(match, name)
+	}
+	page := match[min(int(offset), len(match)):]
+	if paged && int64(len(page)) > limit {
+		page = page[:limit]
+	}
+	out := make([]tableJSON, 0, len(page))
+	for _, name := range page {
+		info, ok := s.log.Topic(name)
+		if !ok {
+			continue // deleted while listing
 		}
 		t, err := s.tableView(info)
 		if err != nil {
-			continue // deleted while listing
+			continue
 		}
 		out = append(out, t)
 	}
 	writeValue(c, http.StatusOK, struct {
 		Tables []tableJSON `json:"tables"`
 		Count  int         `json:"count"`
-	}{out, len(out)})
+		Total  int         `json:"total"`
+	}{out, len(out), len(match)})
 }
 
 // getTableInfo: GET /tables/{t}/info.

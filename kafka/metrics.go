@@ -26,6 +26,10 @@ var (
 	}, []string{"api"})
 )
 
+// RequestDurations is zombi_kafka_request_duration_seconds{api} (the
+// process-wide histogram vector), for the console's latency history.
+func RequestDurations() prometheus.Collector { return requestDuration }
+
 // apiMetrics are one API's children.
 type apiMetrics struct {
 	dur   prometheus.Observer

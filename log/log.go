@@ -115,9 +115,13 @@ type Log struct {
 	mu     sync.RWMutex // guards topics, nextID
 	topics map[string]*topic
 	nextID uint32
-	// topicsCh is closed when the topic set changes (WatchTopics).
+	// topicsCh is closed when the topic set changes (WatchTopics); names
+	// is the sorted name list until then (TopicNames), namesGen counts the
+	// changes.
 	topicsMu sync.Mutex
 	topicsCh chan struct{}
+	names    []string
+	namesGen uint64
 	broker   topicconfig.Broker
 
 	w        *writer

@@ -37,3 +37,23 @@ func TestWatchTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicNames: sorted, current after each change, and a copy.
+func TestTopicNames(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	for _, n := range []string{"b", "a", "c"} {
+		if _, err := l.CreateTopic(n, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.TopicNames(); len(got) != 3 || got[0] != "a" || got[1] != "b" || got[2] != "c" {
+		t.Fatalf("TopicNames = %v", got)
+	}
+	l.TopicNames()[0] = "mutated"
+	if err := l.DeleteTopic("b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.TopicNames(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Fatalf("after deleting b: %v", got)
+	}
+}

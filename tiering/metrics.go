@@ -155,7 +155,6 @@ func (tierCollector) Collect(ch chan<- prometheus.Metric) {
 		parts = append(parts, ps)
 	}
 	t.mu.RUnlock()
-	var pending int64
 	for _, ps := range parts {
 		if ps.dead.Load() {
 			continue
@@ -163,16 +162,35 @@ func (tierCollector) Collect(ch chan<- prometheus.Metric) {
 		if m := ps.man.Load(); m != nil {
 			ch <- prometheus.MustNewConstMetric(descColdEnd, prometheus.GaugeValue, float64(m.End), ps.topic, strconv.Itoa(int(ps.part)))
 		}
-		if t.cfg.HotMaxBytes <= 0 {
-			if b, err := t.l.AppendedBytes(ps.topic, ps.part); err == nil {
-				pending += max(0, b-ps.flushedB.Load())
-			}
+	}
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(t.pendingBytes(parts)))
+}
+
+// pendingBytes is zombi_tier_pending_bytes: the gate's measure when
+// HotMaxBytes is set, else what was appended since start and not flushed.
+// parts nil: every partition the tier tracks.
+func (t *Tier) pendingBytes(parts []*partState) int64 {
+	if t.cfg.HotMaxBytes > 0 {
+		return t.pending.Load()
+	}
+	if parts == nil {
+		t.mu.RLock()
+		parts = make([]*partState, 0, len(t.parts))
+		for _, ps := range t.parts {
+			parts = append(parts, ps)
+		}
+		t.mu.RUnlock()
+	}
+	var pending int64
+	for _, ps := range parts {
+		if ps.dead.Load() {
+			continue
+		}
+		if b, err := t.l.AppendedBytes(ps.topic, ps.part); err == nil {
+			pending += max(0, b-ps.flushedB.Load())
 		}
 	}
-	if t.cfg.HotMaxBytes > 0 {
-		pending = t.pending.Load()
-	}
-	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
+	return pending
 }
 
 // appended is what the hot log took since start-up: all of it waits for

@@ -78,10 +78,16 @@ func TestTierMetrics(t *testing.T) {
 	if v, _ := tierValue(t, "zombi_tier_pending_bytes", nil); v <= 0 {
 		t.Fatalf("zombi_tier_pending_bytes = %v with 30 unflushed records", v)
 	}
+	if s := tr.Status(); s.Reachable || s.PendingBytes <= 0 {
+		t.Fatalf("Status() = %+v during the outage, want unreachable and bytes pending", s)
+	}
 	st.down.Store(false)
 	waitFlushed(t, tr, "ev", 0, 330)
 	if !eventually(10*time.Second, func() bool { v, _ := tierValue(t, "zombi_tier_s3_reachable", nil); return v == 1 }) {
 		t.Fatal("zombi_tier_s3_reachable does not come back to 1")
+	}
+	if !eventually(10*time.Second, func() bool { return tr.Status().Reachable }) {
+		t.Fatalf("Status() = %+v once S3 answers again", tr.Status())
 	}
 
 	// Closed: no tier to report.

@@ -11,6 +11,7 @@ import (
 type Running interface {
 	io.Closer
 	Ready() error
+	Status() Status
 }
 
 // errNotStarted is Ready's answer while the tier retries its start.
