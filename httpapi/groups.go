@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/kafka/groups"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // GroupLister is the group coordinator as the REST API sees it:
@@ -67,7 +68,7 @@ func emptyGroup(name string) groupJSON {
 // getGroups: GET /consumers: every group, with members or with committed
 // offsets only.
 func (s *server) getGroups(c *gin.Context) {
-	out := []groupJSON{}
+	out := []groupListJSON{}
 	seen := map[string]bool{}
 	// As Kafka's ListGroups: DESCRIBE on the cluster sees every group,
 	// otherwise those the caller may DESCRIBE.
@@ -79,7 +80,7 @@ func (s *server) getGroups(c *gin.Context) {
 		for _, info := range s.cfg.Groups.List() {
 			seen[info.Group] = true
 			if visible(info.Group) {
-				out = append(out, groupView(info))
+				out = append(out, groupListJSON{groupJSON: groupView(info)})
 			}
 		}
 	}
@@ -90,10 +91,14 @@ func (s *server) getGroups(c *gin.Context) {
 	}
 	for _, name := range names {
 		if !seen[name] && visible(name) {
-			out = append(out, emptyGroup(name))
+			out = append(out, groupListJSON{groupJSON: emptyGroup(name)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	if err := s.totalLags(c, out); err != nil {
+		s.fail(c, err)
+		return
+	}
 	writeValue(c, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
 }
 
@@ -127,6 +132,18 @@ func (s *server) getGroup(c *gin.Context) {
 	if !active {
 		view = emptyGroup(group)
 	}
+	parts, total := s.groupPartitions(c, view, offs)
+	writeValue(c, http.StatusOK, struct {
+		groupJSON
+		Partitions []groupPartitionJSON `json:"partitions"`
+		TotalLag   int64                `json:"total_lag"`
+	}{view, parts, total})
+}
+
+// groupPartitions is a group's partitions (committed or assigned) the
+// caller may DESCRIBE, with committed offset, high watermark and lag, sorted
+// by topic and partition, and the sum of their lags.
+func (s *server) groupPartitions(c *gin.Context, view groupJSON, offs []plog.CommittedOffset) ([]groupPartitionJSON, int64) {
 	type tp struct {
 		topic string
 		part  int32
@@ -173,11 +190,7 @@ func (s *server) getGroup(c *gin.Context) {
 		}
 		return parts[i].Partition < parts[j].Partition
 	})
-	writeValue(c, http.StatusOK, struct {
-		groupJSON
-		Partitions []groupPartitionJSON `json:"partitions"`
-		TotalLag   int64                `json:"total_lag"`
-	}{view, parts, total})
+	return parts, total
 }
 
 var _ GroupLister = (*groups.Coordinator)(nil)

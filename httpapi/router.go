@@ -56,6 +56,15 @@ type Config struct {
 	// Iceberg is the Iceberg materializer (GET /tables/{t}/iceberg); nil:
 	// Iceberg tables are off.
 	Iceberg Materializer
+	// History is the console's in-memory history (*history.Sampler) behind
+	// GET /stats/history, GET /stats/stream, GET /consumers/{g}/lag-history,
+	// GET /tables?with=rates and the live figures of GET /overview. nil: the
+	// first three answer 404 "history is not enabled", rates are left out
+	// and /overview's hot bytes, cold pending bytes, S3 reachability and
+	// connections are 0.
+	History History
+	// Overview is the static part of GET /overview (build, limits, bucket).
+	Overview OverviewInfo
 	// IcebergCatalog serves the read-only Iceberg REST catalog at /iceberg/v1/
 	// (iceberg_catalog.go); nil: its routes answer 404 "not enabled".
 	IcebergCatalog *IcebergCatalog
@@ -147,6 +156,11 @@ func (s *server) engine() *gin.Engine {
 	s.consoleRoutes(e)
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
+	// The console's live numbers (console_stats.go, consumers_lag.go).
+	s.route(e.GET, "/overview", s.need(describe, cluster, ""), s.getOverview)
+	s.route(e.GET, "/stats/history", s.need(describe, cluster, ""), s.getStatsHistory)
+	s.route(e.GET, "/stats/stream", s.need(describe, cluster, ""), s.getStatsStream)
+	s.route(e.GET, "/consumers/:group/lag-history", s.need(describe, group, "group"), s.getLagHistory)
 	// The token routes read credentials even when nothing else does, so
 	// that a user can make tokens before authentication is switched on.
 	ag := e.Group("/auth")

@@ -17,6 +17,8 @@ type tableJSON struct {
 	Records    int64             `json:"records"`
 	Bytes      int64             `json:"bytes"`
 	Offsets    []partitionJSON   `json:"partition_offsets"`
+	// Rates: GET /tables?with=rates only (tables_rates.go).
+	Rates []float64 `json:"rates,omitempty"`
 }
 
 // partitionJSON is one partition's offsets: the readable range [log_start,

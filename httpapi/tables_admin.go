@@ -68,6 +68,7 @@ func (s *server) getTables(c *gin.Context) {
 		}
 		out = append(out, t)
 	}
+	s.addRates(c, out)
 	writeValue(c, http.StatusOK, struct {
 		Tables []tableJSON `json:"tables"`
 		Count  int         `json:"count"`
