@@ -130,6 +130,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
+	var tierStatus func() tiering.Status
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -149,6 +150,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// Closed after the front doors stop and before the log closes.
 		defer tier.Close()
 		ready = tier.Ready
+		tierStatus = tier.Status
 	}
 
 	mat, err := startIceberg(ctx, cfg, l, logger)
@@ -208,6 +210,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = ks.Close()
 		return fmt.Errorf("start the transaction coordinator: %w", err)
 	}
+	// The console's history runs from the start, so that its 15 minutes
+	// exist when someone opens it; stopped before the tier and the log close.
+	hist := startHistory(ctx, l, ks, httpLn, tierStatus, cfg, logger)
+	defer hist.stop()
 	build := cli.Build()
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
@@ -219,6 +225,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Ready:             ready,
 		Iceberg:           mat,
 		IcebergCatalog:    icebergCatalog(cfg, mat),
+		History:           hist.Sampler,
+		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.HotMaxBytes, Bucket: cfg.S3Bucket},
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
