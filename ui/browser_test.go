@@ -101,6 +101,7 @@ func TestConsolePagesLoad(t *testing.T) {
 				p.open(pg.path, pg.name)
 				p.waitSel(pg.shows, 10*time.Second)
 				p.checkClean("loading " + pg.path)
+				p.noJunkText("loading " + pg.path)
 				switch {
 				case vp == desktop:
 					p.shot(pg.name)
@@ -116,6 +117,29 @@ func TestConsolePagesLoad(t *testing.T) {
 				p.checkClean("reloading " + pg.path)
 			}
 		})
+	}
+}
+
+// noJunkText fails the test for text a user should never read: a value
+// the page printed without formatting it (null, undefined, NaN, an object),
+// outside the records of the message browser.
+func (p *page) noJunkText(when string) {
+	p.t.Helper()
+	raw := js[string](p, `(() => { const out = []; const main = document.querySelector('main');
+		const w = document.createTreeWalker(main || document.body, NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			const s = n.textContent.trim();
+			// Record contents are the user's data: anything goes there.
+			if (n.parentElement && n.parentElement.closest('[data-testid=messages]')) continue;
+			if (/^(null|undefined|NaN|\[object Object\])$/.test(s) || /\b(undefined|NaN)\b|\[object Object\]/.test(s))
+				out.push((n.parentElement ? n.parentElement.tagName.toLowerCase() + ': ' : '') + s.slice(0, 80)); }
+		return JSON.stringify(out); })()`)
+	var junk []string
+	if err := json.Unmarshal([]byte(raw), &junk); err != nil {
+		p.fatal("read the page's text: %v", err)
+	}
+	for _, j := range junk {
+		p.t.Errorf("%s (%s): the page shows %q", when, p.vp.name, j)
 	}
 }
 

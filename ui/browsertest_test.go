@@ -232,6 +232,9 @@ func newPage(t *testing.T, srv *zombitest.Proc, vp viewport) *page {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without -artifacts the directory is temporary: make it now, so that it
+	// is removed after the final screenshot below, not before.
+	t.ArtifactDir()
 	p := &page{t: t, origin: u.Scheme + "://" + u.Host, base: srv.HTTPBase, vp: vp, reqs: map[network.RequestID]*request{}}
 	tab, cancelTab := chromedp.NewContext(browser(t), chromedp.WithNewBrowserContext(), chromedp.WithListener(p.onEvent))
 	if err := chromedp.Do(tab); err != nil {
@@ -244,7 +247,7 @@ func newPage(t *testing.T, srv *zombitest.Proc, vp viewport) *page {
 		p.shot(finalShot)
 		p.checkClean("at the end of the test")
 		if t.Failed() {
-			t.Logf("screenshots in %s", t.ArtifactDir())
+			t.Logf("screenshots in %s (kept with go test -artifacts -outputdir DIR)", t.ArtifactDir())
 		}
 		cancel()
 		cancelTab()
