@@ -75,6 +75,12 @@ func appendString[T string | []byte](b []byte, s T) []byte {
 // string when they are valid UTF-8, else base64 followed by
 // `,"name_encoding":"base64"`; nil is null.
 func appendBytesField(b []byte, name string, v []byte) []byte {
+	return appendBytesFieldAs(b, name, "", v)
+}
+
+// appendBytesFieldAs is appendBytesField with the encoding field named
+// encName ("": name_encoding).
+func appendBytesFieldAs(b []byte, name, encName string, v []byte) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
@@ -87,8 +93,12 @@ func appendBytesField(b []byte, name string, v []byte) []byte {
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, v)
 		b = append(b, `","`...)
-		b = append(b, name...)
-		return append(b, `_encoding":"base64"`...)
+		if encName == "" {
+			b = append(b, name...)
+			encName = "_encoding"
+		}
+		b = append(b, encName...)
+		return append(b, `":"base64"`...)
 	}
 }
 

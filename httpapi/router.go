@@ -141,6 +141,9 @@ func (s *server) engine() *gin.Engine {
 	s.route(e.POST, "/tables/:table", s.need(write, topic, "table"), s.postEvent)
 	s.route(e.POST, "/tables/:table/bulk", s.need(write, topic, "table"), s.postBulk)
 	s.route(e.GET, "/tables/:table", s.need(read, topic, "table"), s.getTable)
+	// The console's message browser and live tail (SSE).
+	s.route(e.GET, "/tables/:table/messages", s.need(read, topic, "table"), s.getMessages)
+	s.route(e.GET, "/tables/:table/tail", s.need(read, topic, "table"), s.getTail)
 	e.PUT("/tables/:table", s.noInternalTable(s.putTable)) // CREATE on the cluster or the topic, checked inside
 	s.route(e.PATCH, "/tables/:table/configs", s.need(kmsg.ACLOperationAlterConfigs, topic, "table"), s.patchTableConfigs)
 	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.postCommit)

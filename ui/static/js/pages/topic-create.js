@@ -15,7 +15,7 @@ export async function createTopic() {
     pattern: '[a-zA-Z0-9._\\-]{1,249}',
   });
   const partitions = h('input', {
-    id: 'new-topic-partitions', class: 'num', type: 'number', min: '1', max: '100000',
+    id: 'new-topic-partitions', type: 'number', min: '1', max: '100000',
     step: '1', required: true, value: '1', inputmode: 'numeric',
   });
   const configs = kvRows({ kind: 'config', keyLabel: 'Config name', valueLabel: 'Value', keyList: 'topic-config-names', addLabel: 'Add config' });

@@ -31,7 +31,8 @@ export default async function render(main, route, app) {
   let info;
   let iceberg;
   try {
-    [info, iceberg] = await Promise.all([get(`${base}/info`), icebergStatus(base)]);
+    info = await get(`${base}/info`);
+    iceberg = await icebergStatus(base, info.configs || {});
   } catch (err) {
     if (!alive) return undefined;
     clear(main);
@@ -55,7 +56,7 @@ export default async function render(main, route, app) {
   const partitions = h('section', { class: 'section', 'aria-labelledby': 'parts-title' },
     h('div', { class: 'section-head' }, h('h2', { id: 'parts-title' }, 'Partitions'),
       h('span', { class: 'muted small', dataset: { testid: 'info-updated' } })),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'data partitions-table' },
+    h('div', { class: 'table-wrap' }, h('table', { class: 'data compact partitions-table' },
       h('thead', null, h('tr', null,
         h('th', { scope: 'col', class: 'num' }, 'Partition'),
         h('th', { scope: 'col', class: 'num' }, 'Log start'),
@@ -93,7 +94,7 @@ export default async function render(main, route, app) {
   });
 
   clear(main);
-  main.append(
+  main.append(...[
     h('header', { class: 'page-head' }, titleEl(),
       iceberg ? h('span', { class: 'pill pill-ok', title: 'materialized as an Iceberg table' }, 'Iceberg') : null,
       h('div', { class: 'actions' }, deleteBtn)),
@@ -102,7 +103,8 @@ export default async function render(main, route, app) {
     h('div', { class: 'topic-grid' }, partitions, configs),
     iceberg ? icebergCard(iceberg) : null,
     browser.el,
-    produce.el);
+    produce.el,
+  ].filter(Boolean)); // DOM append writes a null as the text "null"
   showInfo();
 
   function showInfo() {
@@ -153,13 +155,20 @@ export default async function render(main, route, app) {
 }
 
 // icebergStatus: the topic's Iceberg table, or null when the server or the
-// topic does not materialize one (404) or the status cannot be read.
-async function icebergStatus(base) {
+// topic does not materialize one or the status cannot be read. It asks only
+// when the topic's config or the server (GET /overview "iceberg") says the
+// table may exist: a 404 is an error line in the browser's console.
+async function icebergStatus(base, configs) {
+  const enable = configs['zombi.iceberg.enable'];
+  if (enable === 'false') return null;
   try {
+    if (enable !== 'true') {
+      const ov = await get('/overview');
+      if (!ov || ov.iceberg !== true) return null;
+    }
     return await get(`${base}/iceberg`);
-  } catch (err) {
-    if (err.status !== 404 && err.status !== 403) console.warn(`iceberg status: ${err.message}`);
-    return null;
+  } catch {
+    return null; // off (404), not allowed (403) or unreachable: no Iceberg section
   }
 }
 
