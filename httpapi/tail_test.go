@@ -1,0 +1,399 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/zombi-dev/zombi/kafka"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
+)
+
+func init() {
+	// The tail's body is checked against openapi.json as text.
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+}
+
+// sseEvent is one server-sent event, or a comment (typ "comment").
+type sseEvent struct {
+	typ, data string
+}
+
+// tailStream is an open GET /tables/{t}/tail.
+type tailStream struct {
+	t      testing.TB
+	resp   *http.Response
+	events chan sseEvent // closed at the end of the stream
+}
+
+// serveEnv serves e over a real listener (streams need one).
+func serveEnv(t testing.TB, e *testEnv) string {
+	t.Helper()
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close) // waits for the handlers: registered first, runs last
+	return srv.URL
+}
+
+// openTail opens a tail and waits for the stream to start.
+func openTail(t testing.TB, base, path string) *tailStream {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	h := resp.Header
+	if h.Get("Content-Type") != "text/event-stream" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("GET %s: headers %v", path, h)
+	}
+	s := &tailStream{t: t, resp: resp, events: make(chan sseEvent, 10000)}
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.typ != "" {
+					s.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+				s.events <- sseEvent{typ: "comment", data: strings.TrimSpace(line[1:])}
+			case strings.HasPrefix(line, "event: "):
+				ev.typ = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[len("data: "):]
+			}
+		}
+	}()
+	if ev := s.next(2 * time.Second); ev.typ != "comment" || !strings.HasPrefix(ev.data, "tail of") {
+		t.Fatalf("first event %+v, want the opening comment", ev)
+	}
+	return s
+}
+
+// next returns the next event other than a ping, or fails after d.
+func (s *tailStream) next(d time.Duration) sseEvent {
+	s.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				return sseEvent{typ: "eof"}
+			}
+			if ev.typ == "comment" && ev.data == "ping" {
+				continue
+			}
+			return ev
+		case <-deadline:
+			s.t.Fatalf("no event within %v", d)
+			return sseEvent{}
+		}
+	}
+}
+
+// quiet fails if an event other than a ping comes within d.
+func (s *tailStream) quiet(d time.Duration) {
+	s.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-s.events:
+			if ev.typ == "comment" && ev.data == "ping" {
+				continue
+			}
+			s.t.Fatalf("unexpected event %+v", ev)
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func (s *tailStream) record(d time.Duration) msgRec {
+	s.t.Helper()
+	ev := s.next(d)
+	if ev.typ != "record" {
+		s.t.Fatalf("event %+v, want a record", ev)
+	}
+	var r msgRec
+	if err := json.Unmarshal([]byte(ev.data), &r); err != nil {
+		s.t.Fatalf("record data %q: %v", ev.data, err)
+	}
+	return r
+}
+
+// TestTailKafkaProduce: a record produced through the Kafka door (franz-go)
+// reaches an open tail within 2 s; what was there before the tail opened
+// is not sent.
+func TestTailKafkaProduce(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	ks := kafka.NewServer(e.log, e.stats, kafka.Config{AutoCreateTopics: true, DefaultPartitions: 1}, discardLogger())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- ks.Serve(ln) }()
+	t.Cleanup(func() { _ = ks.Close(); <-served })
+	if _, err := e.log.CreateTopic("live", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.write("live", `{"payload":"before","partition":1}`)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ln.Addr().String()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A first produce, before the tail, connects the client.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "live", Partition: 0, Value: []byte("warm-up")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/live/tail")
+	start := time.Now()
+	rec := &kgo.Record{Topic: "live", Partition: 1, Key: []byte("k"), Value: []byte(`{"via":"kafka"}`), Headers: []kgo.RecordHeader{{Key: "src", Value: []byte("franz-go")}}}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := tail.record(2 * time.Second)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("record reached the tail after %v", took)
+	}
+	if r.Partition != 1 || r.Offset != 1 || *r.Key != "k" || *r.Value != `{"via":"kafka"}` || len(r.Headers) != 1 || *r.Headers[0].Value != "franz-go" {
+		t.Fatalf("tail record %+v", r)
+	}
+	t.Logf("produced through Kafka, on the tail after %v", time.Since(start))
+}
+
+// TestTailFilterAndPartition: partition, q and in choose what is sent.
+func TestTailFilterAndPartition(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("f", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/f/tail?partition=1&q=RED&in=value,headers")
+	e.write("f", `{"payload":"red","partition":0}`)                        // other partition
+	e.write("f", `{"payload":"blue","key":"red","partition":1}`)           // key not searched
+	e.write("f", `{"payload":"blue","partition":1,"headers":{"c":"Red"}}`) // header value
+	e.write("f", `{"payload":"dark red","partition":1}`)
+	for _, want := range []string{"blue", "dark red"} {
+		if r := tail.record(2 * time.Second); *r.Value != want || r.Partition != 1 {
+			t.Fatalf("record %+v, want value %q", r, want)
+		}
+	}
+	tail.quiet(100 * time.Millisecond)
+}
+
+// TestTailAndBrowserCommittedOnly: an open transaction holds the tail
+// back, an aborted one never shows (records nor markers), a committed one
+// shows once committed; the message browser agrees.
+func TestTailAndBrowserCommittedOnly(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("tx", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	txn := func(pid int64, values ...string) []byte {
+		b := batch.NewBuilder()
+		b.SetProducer(pid, 0, 0)
+		for _, v := range values {
+			b.Add(1000, nil, []byte(v), nil)
+		}
+		raw := append([]byte(nil), b.Bytes()...)
+		batch.SetTransactional(raw)
+		return raw
+	}
+	app := func(raw []byte) {
+		t.Helper()
+		if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: "tx", Batch: raw}}); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	end := func(pid int64, commit bool) {
+		t.Helper()
+		if err := e.log.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, Commit: commit, Partitions: []plog.TopicPartition{{Topic: "tx"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tail := openTail(t, base, "/tables/tx/tail")
+	app(txn(1, "aborted-1", "aborted-2")) // 0-1
+	app(txn(2, "committed"))              // 2
+	e.write("tx", `{"payload":"plain"}`)  // 3: after both, held back by them
+	tail.quiet(300 * time.Millisecond)
+	end(1, false) // 4
+	tail.quiet(200 * time.Millisecond)
+	end(2, true) // 5
+	for _, want := range []string{"committed", "plain"} {
+		if r := tail.record(2 * time.Second); *r.Value != want {
+			t.Fatalf("tail: %+v, want %q", r, want)
+		}
+	}
+	e.write("tx", `{"payload":"last"}`) // 6
+	if r := tail.record(2 * time.Second); *r.Value != "last" || r.Offset != 6 {
+		t.Fatalf("tail: %+v, want last at 6", r)
+	}
+	tail.quiet(100 * time.Millisecond)
+	for _, path := range []string{"/tables/tx/messages?from=oldest", "/tables/tx/messages", "/tables/tx/messages?from=offset&offset=0&limit=1"} {
+		recs, _ := e.allMessages(path)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%d:%s", r.Offset, *r.Value))
+		}
+		want := "2:committed,3:plain,6:last"
+		if !strings.HasPrefix(path, "/tables/tx/messages?from=") {
+			want = "6:last,3:plain,2:committed"
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %v, want %s", path, got, want)
+		}
+	}
+}
+
+// TestTailRateCap: past 500 records in a second the rest are counted in a
+// skipped event.
+func TestTailRateCap(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("fast", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/fast/tail")
+	b := batch.NewBuilder()
+	for i := range 1500 {
+		b.Add(int64(i), nil, []byte("v"), nil)
+	}
+	if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: "fast", Batch: append([]byte(nil), b.Bytes()...)}}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	records, skipped := 0, 0
+	for records+skipped < 1500 {
+		ev := tail.next(3 * time.Second)
+		switch ev.typ {
+		case "record":
+			records++
+		case "skipped":
+			var s struct {
+				Count int `json:"count"`
+			}
+			if err := json.Unmarshal([]byte(ev.data), &s); err != nil || s.Count <= 0 {
+				t.Fatalf("skipped event %q", ev.data)
+			}
+			skipped += s.Count
+		default:
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	if records != MaxTailRate || skipped != 1500-MaxTailRate {
+		t.Fatalf("%d records and %d skipped, want %d and %d", records, skipped, MaxTailRate, 1500-MaxTailRate)
+	}
+}
+
+// TestTailNewPartitionsAndDelete: partitions added while tailing are
+// followed from their start; deleting the table ends the stream with an
+// end event.
+func TestTailNewPartitionsAndDelete(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("grow", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/grow/tail")
+	if _, err := e.log.AddPartitions("grow", 3); err != nil {
+		t.Fatal(err)
+	}
+	e.write("grow", `{"payload":"new","partition":2}`)
+	if r := tail.record(2 * time.Second); r.Partition != 2 || *r.Value != "new" {
+		t.Fatalf("record %+v, want one of partition 2", r)
+	}
+	if err := e.log.DeleteTopic("grow"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := tail.next(2 * time.Second); ev.typ != "end" || !strings.Contains(ev.data, "deleted") {
+		t.Fatalf("after delete: %+v, want an end event", ev)
+	}
+	if ev := tail.next(2 * time.Second); ev.typ != "eof" {
+		t.Fatalf("after the end event: %+v, want the stream closed", ev)
+	}
+}
+
+// TestTailGoroutinesEnd: when the client goes, the handler and its
+// watchers end (the goroutine count comes back).
+func TestTailGoroutinesEnd(t *testing.T) {
+	defer func(d time.Duration) { tailPingInterval = d }(tailPingInterval)
+	tailPingInterval = 20 * time.Millisecond
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("many", 130, nil); err != nil { // three watcher goroutines
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	before := runtime.NumGoroutine()
+	tail := openTail(t, base, "/tables/many/tail")
+	// Pings come while nothing else does.
+	if ev := <-tail.events; ev.typ != "comment" || ev.data != "ping" {
+		t.Fatalf("event %+v, want a ping", ev)
+	}
+	if n := runtime.NumGoroutine(); n < before+3 {
+		t.Fatalf("%d goroutines while tailing, %d before", n, before)
+	}
+	_ = tail.resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines 3 s after the client left, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTailErrors: the errors come before the stream starts, as JSON.
+func TestTailErrors(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("t", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/tables/nope/tail", 404, "does not exist"},
+		{"/tables/t/tail?partition=2", 400, "out of range"},
+		{"/tables/t/tail?partition=-1", 400, "partition"},
+		{"/tables/t/tail?in=nothing", 400, "in:"},
+		{"/tables/t/tail?q=" + strings.Repeat("q", 2000), 400, "q is"},
+		{"/tables/bad%20name/tail", 400, ""},
+	} {
+		code, m := e.doJSON("GET", c.path, "")
+		if msg, _ := m["error"].(string); code != c.code || !strings.Contains(msg, c.want) {
+			t.Errorf("%.40s: %d %v, want %d with %q", c.path, code, m, c.code, c.want)
+		}
+	}
+}
