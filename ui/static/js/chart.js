@@ -13,21 +13,28 @@ function s(tag, attrs = {}, ...children) {
   return el;
 }
 
-// niceMax rounds up to 1, 2, 2.5 or 5 times a power of ten.
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+// niceScale rounds the top of the axis up to 1, 2, 2.5 or 5 times a power
+// of ten (of 1024 units first for sizes, so ticks read 256 KiB, not 244.1
+// KiB) and picks the tick count that keeps every tick round.
+function niceScale(v, base2 = false) {
+  if (!(v > 0)) return { max: 1, ticks: 4 };
+  let unit = 1;
+  if (base2 && v >= 1024) unit = 1024 ** Math.floor(Math.log(v) / Math.log(1024));
+  const x = v / unit;
+  const p = 10 ** Math.floor(Math.log10(x));
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    if (x <= m * p * (1 + 1e-9)) return { max: m * p * unit, ticks: m === 2.5 || m === 5 ? 5 : 4 };
+  }
+  return { max: 10 * p * unit, ticks: 4 };
 }
 
 const PAD = { l: 56, r: 14, t: 12, b: 24 };
 
 // lineChart(container, {series: [{name, color, points: [[t, v|null]...]}],
-// yFormat, windowMs, height}) draws into container and returns
+// yFormat, windowMs, height, minMax (the smallest top of the y axis), base2 (sizes)}) draws into container and returns
 // {update(series), maxOf(name), lastOf(name)}. color is any CSS color
 // (e.g. 'var(--c1)'); a null value breaks the line.
-export function lineChart(container, { series = [], yFormat = String, windowMs = 15 * 60 * 1000, height = 180, title = '' } = {}) {
+export function lineChart(container, { series = [], yFormat = String, windowMs = 15 * 60 * 1000, height = 180, title = '', minMax = 1, base2 = false } = {}) {
   container.classList.add('chart');
   const svg = s('svg', { class: 'chart-svg', role: 'img', height, focusable: 'false' });
   const tip = h('div', { class: 'chart-tip', hidden: true });
@@ -51,7 +58,7 @@ export function lineChart(container, { series = [], yFormat = String, windowMs =
     const tMin = tMax - windowMs;
     let vMax = 0;
     for (const p of pts) if (p[0] >= tMin && typeof p[1] === 'number' && p[1] > vMax) vMax = p[1];
-    const yMax = niceMax(vMax);
+    const { max: yMax, ticks } = niceScale(Math.max(vMax, minMax), base2);
     const iw = width - PAD.l - PAD.r;
     const ih = height - PAD.t - PAD.b;
     const x = (t) => PAD.l + ((t - tMin) / windowMs) * iw;
@@ -59,8 +66,8 @@ export function lineChart(container, { series = [], yFormat = String, windowMs =
     geom = { x, y, tMin, tMax, iw };
 
     const grid = s('g', { class: 'chart-grid' });
-    for (let i = 0; i <= 4; i++) {
-      const v = (yMax * i) / 4;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (yMax * i) / ticks;
       const yy = Math.round(y(v)) + 0.5;
       grid.append(s('line', { x1: PAD.l, x2: width - PAD.r, y1: yy, y2: yy }));
       grid.append(s('text', { x: PAD.l - 8, y: yy + 4, 'text-anchor': 'end', class: 'chart-ylabel' }, document.createTextNode(yFormat(v))));

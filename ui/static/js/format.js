@@ -29,7 +29,7 @@ export function compact(n) {
   const a = Math.abs(n);
   const units = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
   for (const [d, u] of units) if (a >= d) return `${dec(n / d, a / d < 10 ? 1 : 0)}${u}`;
-  return dec(n, a < 10 ? 1 : 0);
+  return dec(n, a < 1 ? 2 : a < 10 ? 1 : 0);
 }
 
 // rate(1234) -> "1.2k/s"

@@ -89,10 +89,10 @@ export default async function render(main, route, app) {
       h('div', { class: 'section-head' }, h('h2', { id: 'g-reset' }, 'Reset offsets')),
       h('div', { class: 'panel panel-pad' },
         h('p', { class: 'muted' }, 'Moves the group\u2019s committed offsets. Kafka refuses a reset while the group has members: stop its consumers first. Preview shows the change; nothing moves until you apply it.'),
-        h('div', { class: 'toolbar reset-form' }, field('Reset to', resetTo), valueField, field('Topics', resetTopics, 'comma separated'), h('div', { class: 'field field-buttons' }, h('span', { class: 'field-spacer', 'aria-hidden': 'true' }, '\u00a0'), h('div', { class: 'btn-row' }, previewBtn, applyBtn))),
+        h('div', { class: 'toolbar reset-form' }, field('Reset to', resetTo), valueField, field('Topics (comma separated)', resetTopics), h('div', { class: 'field field-buttons' }, h('span', { class: 'field-spacer', 'aria-hidden': 'true' }, '\u00a0'), h('div', { class: 'btn-row' }, previewBtn, applyBtn))),
         resetErr, planBox)));
 
-  const lag = lineChart(chartEl, { title: 'Lag per partition', yFormat: num });
+  const lag = lineChart(chartEl, { title: 'Lag per partition', yFormat: num, minMax: 10 });
 
   // --- group ---
   let group = null;
@@ -124,6 +124,8 @@ export default async function render(main, route, app) {
     setStat(sLag, num(typeof g.total_lag === 'number' ? g.total_lag : parts.reduce((s, p) => s + (p.lag || 0), 0)));
     sLag.v.classList.toggle('lag-pos', (g.total_lag || 0) > 0);
 
+    const focusedRow = partsBody.contains(document.activeElement) ? document.activeElement.closest('tr') : null;
+    const refocus = focusedRow && `tr[data-topic="${CSS.escape(focusedRow.dataset.topic)}"][data-partition="${focusedRow.dataset.partition}"] a`;
     clear(partsBody);
     for (const p of parts) {
       partsBody.append(h('tr', { dataset: { topic: p.topic, partition: String(p.partition) } },
@@ -134,7 +136,8 @@ export default async function render(main, route, app) {
         h('td', { class: ['num', p.lag > 0 && 'lag-pos'] }, num(p.lag)),
         h('td', { class: 'mono muted member-cell' }, p.member_id || '\u2014')));
     }
-    clear(partsHolder).append(parts.length ? partsTable : h('div', { class: 'panel' }, empty('No partitions', 'The group has neither committed offsets nor assignments.')));
+    place(partsHolder, parts.length ? partsTable : noParts);
+    if (refocus) partsBody.querySelector(refocus)?.focus();
 
     clear(membersBody);
     for (const m of members) {
@@ -145,8 +148,16 @@ export default async function render(main, route, app) {
         h('td', { class: 'muted' }, m.client_host || '\u2014'),
         h('td', {}, asg.length ? asg.map(([t, ps]) => h('span', { class: 'tag' }, `${t}: ${ps.slice().sort((a, b) => a - b).join(', ')}`)) : h('span', { class: 'muted' }, g.state === 'Stable' ? 'nothing assigned' : 'not assigned yet'))));
     }
-    clear(membersHolder).append(members.length ? membersTable : h('div', { class: 'panel' }, empty('No members', 'No consumer is in the group now; its committed offsets stay.')));
+    place(membersHolder, members.length ? membersTable : noMembers);
   }
+
+  // place shows node in holder, moving nothing when it is there already (a
+  // refresh must not blur the table or scroll the page).
+  function place(holder, node) {
+    if (holder.childNodes.length !== 1 || holder.firstChild !== node) clear(holder).append(node);
+  }
+  const noParts = h('div', { class: 'panel' }, empty('No partitions', 'The group has neither committed offsets nor assignments.'));
+  const noMembers = h('div', { class: 'panel' }, empty('No members', 'No consumer is in the group now; its committed offsets stay.'));
 
   function setStat(s, text) {
     s.v.classList.remove('placeholder');

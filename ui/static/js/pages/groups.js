@@ -40,6 +40,8 @@ export default async function render(main, route, app) {
     const q = search.value.trim().toLowerCase();
     const rows = q ? groups.filter((g) => g.group.toLowerCase().includes(q)) : groups;
     count.textContent = q ? `${num(rows.length)} of ${num(groups.length)}` : `${num(groups.length)} ${groups.length === 1 ? 'group' : 'groups'}`;
+    // A refresh keeps the keyboard focus on the row it was on.
+    const focused = body.contains(document.activeElement) ? document.activeElement.closest('tr').dataset.group : null;
     clear(body);
     for (const g of rows) {
       const lag = typeof g.total_lag === 'number' ? g.total_lag : null;
@@ -50,10 +52,14 @@ export default async function render(main, route, app) {
         h('td', { class: 'muted' }, [g.protocol_type, g.protocol].filter(Boolean).join(' \u00b7 ') || '\u2014'),
         h('td', { class: ['num', lag > 0 && 'lag-pos'] }, lag === null ? '\u2014' : num(lag))));
     }
-    clear(holder);
-    if (!groups.length) holder.append(h('div', { class: 'panel' }, empty('No consumer groups yet', 'A group appears here once a consumer joins or commits an offset.')));
-    else if (!rows.length) holder.append(table, h('div', { class: 'panel' }, empty('No group matches', `Nothing named like \u201c${search.value.trim()}\u201d.`)));
-    else holder.append(table);
+    const want = !groups.length
+      ? [h('div', { class: 'panel' }, empty('No consumer groups yet', 'A group appears here once a consumer joins or commits an offset.'))]
+      : !rows.length
+        ? [table, h('div', { class: 'panel' }, empty('No group matches', `Nothing named like \u201c${search.value.trim()}\u201d.`))]
+        : [table];
+    // Swapped only when it changes, so a refresh does not blur the table.
+    if (want.length !== holder.childNodes.length || want.length > 1 || holder.firstChild !== want[0]) clear(holder).append(...want);
+    if (focused !== null) body.querySelector(`tr[data-group="${CSS.escape(focused)}"] a`)?.focus();
   }
 
   async function load() {

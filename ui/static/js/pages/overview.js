@@ -58,8 +58,8 @@ export default async function render(main, route, app) {
   );
 
   const colors = { in: 'var(--c1)', out: 'var(--c2)', p50: 'var(--c3)', p99: 'var(--c5)' };
-  const records = lineChart(cr.el, { title: 'Records per second', yFormat: rate });
-  const bytesChart = lineChart(cb.el, { title: 'Bytes per second', yFormat: bytesRate });
+  const records = lineChart(cr.el, { title: 'Records per second', yFormat: rate, minMax: 10 });
+  const bytesChart = lineChart(cb.el, { title: 'Bytes per second', yFormat: bytesRate, minMax: 1024, base2: true });
   const latency = lineChart(cl.el, { title: 'Latency', yFormat: ms });
 
   // Samples, oldest first, the last window_ms.
@@ -150,7 +150,7 @@ export default async function render(main, route, app) {
     const healthy = o.health && o.health.status === 'healthy';
     setValue(c.health, h('span', { class: `pill ${healthy ? 'pill-ok' : 'pill-err'}` }, healthy ? 'Healthy' : (o.health && o.health.status) || 'unknown'));
     c.health.sub.textContent = (o.health && o.health.reason) || (o.ready ? 'Ready to serve' : 'Not ready yet');
-    setValue(c.version, o.version || '\u2014');
+    setValue(c.version, o.version || 'dev build');
     c.version.sub.textContent = [o.commit && `commit ${o.commit.slice(0, 12)}`, o.go_version].filter(Boolean).join(' \u00b7 ') || '\u00a0';
     setValue(c.uptime, duration((o.uptime_secs || 0) * 1000));
     c.uptime.sub.textContent = o.started_ms ? `since ${time(o.started_ms).slice(0, 19)}` : '\u00a0';
