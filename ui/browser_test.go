@@ -60,6 +60,9 @@ func seedTour(t *testing.T, srv *zombitest.Proc) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		serverMu.Lock()
+		closers = append(closers, member.Close)
+		serverMu.Unlock()
 		got := 0
 		for got < 60 && ctx.Err() == nil {
 			fs := member.PollFetches(ctx)
@@ -71,9 +74,6 @@ func seedTour(t *testing.T, srv *zombitest.Proc) {
 		if err := member.CommitUncommittedOffsets(ctx); err != nil {
 			t.Fatalf("seed group %s: commit: %v", tourGroup, err)
 		}
-		serverMu.Lock()
-		closers = append(closers, member.Close)
-		serverMu.Unlock()
 		orders(60, 25) // the group's lag
 	})
 }
