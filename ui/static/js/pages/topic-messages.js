@@ -105,6 +105,7 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
   const seen = new Set(); // "p:o" of the rows shown, so the tail never doubles one
   let tail = null; // {ctl, skipped}
   let rows = 0;
+  let scanned = 0;
 
   from.addEventListener('change', () => {
     markInactive();
@@ -199,15 +200,14 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     try {
       const res = await get(`${base}/messages?${p}`, ctl.signal);
       if (my !== seq) return;
-      alertBox(alertEl, null);
+      // The cold tier (S3) down: the answer holds what the hot tier has.
+      alertBox(alertEl, res.warning ? `Some records may be missing: ${res.warning}` : null, { kind: 'warn' });
       if (!append) resetRows();
       for (const r of res.records || []) addRow(r, false);
       cursor = res.next_cursor || null;
       more.hidden = !cursor;
-      const newest = lastParams.get('from') === 'newest';
-      statusEl.textContent = `${num(rows)} record${rows === 1 ? '' : 's'}` +
-        (newest ? ', newest first' : ', oldest first') +
-        (lastParams.get('q') ? ` · scanned ${num(res.scanned)}` : '');
+      scanned = (append ? scanned : 0) + (Number(res.scanned) || 0);
+      showStatus();
       if (rows === 0) {
         showEmpty(lastParams.get('q')
           ? (cursor ? 'No match in the records scanned so far: “Load more” scans further.' : 'No record matches the filter.')
@@ -225,6 +225,15 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
         browseCtl = null;
       }
     }
+  }
+
+  function showStatus() {
+    if (!lastParams) return;
+    const newest = lastParams.get('from') === 'newest';
+    statusEl.textContent = `${num(rows)} record${rows === 1 ? '' : 's'}` +
+      (newest ? ', newest first' : ', oldest first') +
+      (lastParams.get('q') ? ` · ${num(scanned)} scanned` : '') +
+      (tail ? ' · new ones on top' : '');
   }
 
   function resetRows() {
@@ -294,12 +303,14 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
       t.count++;
       trim();
       noticeText(t);
+      showStatus();
     } else if (type === 'skipped') {
       t.skipped += Number(data && data.count) || 0;
       noticeText(t);
     } else if (type === 'end') {
       stopTail();
-      alertBox(alertEl, 'The topic was deleted: the live tail stopped.', { kind: 'info' });
+      const why = data && typeof data.reason === 'string' && data.reason ? data.reason : 'the stream ended';
+      alertBox(alertEl, `The live tail stopped: ${why}.`, { kind: 'info' });
     }
   }
 
@@ -325,9 +336,12 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
 
   function stopTail() {
     if (!tail) return;
-    tail.ctl.abort();
+    const t = tail;
+    t.ctl.abort();
     tail = null;
     setTailState('off');
+    noticeEl.textContent = t.count ? `Live tail paused after ${num(t.count)} new record${t.count === 1 ? '' : 's'}.` : '';
+    showStatus();
     if (tbody.querySelector('.empty-row')) showEmpty('No records here.');
   }
 
@@ -335,8 +349,10 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     tailBtn.dataset.state = state;
     tailBtn.setAttribute('aria-pressed', state === 'off' ? 'false' : 'true');
     tailBtn.classList.toggle('on', state !== 'off');
-    tailBtn.querySelector('.tail-label').textContent = state === 'off' ? 'Live tail'
-      : state === 'open' ? 'Live: pause' : state === 'retrying' ? 'Reconnecting…' : 'Connecting…';
+    // The label stays "Live tail" (a toggle's name does not change);
+    // aria-pressed and the dot say whether it runs.
+    tailBtn.title = state === 'off' ? 'Follow new records as they arrive' : 'Pause the live tail';
+    if (state === 'connecting') noticeEl.textContent = 'Connecting the live tail…';
   }
 
   // --- record details: a click on a row (or Enter/Space on its button)
@@ -411,7 +427,7 @@ function recordRow(r) {
       type: 'button', class: 'expand', 'aria-expanded': 'false', 'aria-controls': detailId,
       'aria-label': `Record ${r.offset} of partition ${r.partition}`,
     }, h('span', { class: 'chev', 'aria-hidden': 'true' }))),
-    h('td', { class: 'num' }, String(r.partition)),
+    h('td', { class: 'num mono' }, String(r.partition)),
     h('td', { class: 'num mono' }, String(r.offset)),
     h('td', { class: 'ts', title: ago(r.timestamp_ms) }, time(r.timestamp_ms)),
     h('td', { class: 'mono key' }, preview(r.key, r.key_encoding)),

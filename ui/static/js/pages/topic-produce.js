@@ -5,8 +5,9 @@ import { send, enc } from '../api.js';
 import { h, clear, alertBox, field } from '../dom.js';
 import { kvRows } from './kv-rows.js';
 
-// produceForm({topic, partitions, onShow(partition, offset)}) -> {el, setPartitions}
-export function produceForm({ topic, partitions, onShow }) {
+// produceForm({topic, partitions, onProduced(answer), onShow(partition,
+// offset)}) -> {el, setPartitions}
+export function produceForm({ topic, partitions, onProduced, onShow }) {
   const partition = h('select', { id: 'produce-partition' });
   const key = h('input', {
     id: 'produce-key', class: 'mono', type: 'text', autocomplete: 'off', spellcheck: 'false',
@@ -60,6 +61,7 @@ export function produceForm({ topic, partitions, onShow }) {
         ' Written to partition ', h('strong', { class: 'mono', dataset: { partition: String(res.partition) } }, String(res.partition)),
         ' at offset ', h('strong', { class: 'mono', dataset: { offset: String(res.offset) } }, String(res.offset)), '. ',
         onShow ? h('button', { type: 'button', class: 'btn-link', onclick: () => onShow(res.partition, res.offset) }, 'Show it') : null);
+      if (onProduced) onProduced(res);
     } catch (err) {
       clear(result);
       alertBox(alertEl, `Not written: ${err.message}`);

@@ -87,6 +87,7 @@ export default async function render(main, route, app) {
   browser = messageBrowser({ topic: name, partitions: info.partitions, query: route.query, setQuery: (q) => app.setQuery(q) });
   const produce = produceForm({
     topic: name, partitions: info.partitions,
+    onProduced: () => refreshInfo(),
     onShow: (p, o) => {
       browser.showOffset(p, o);
       browser.el.scrollIntoView({ block: 'start', behavior: 'smooth' });
@@ -124,24 +125,26 @@ export default async function render(main, route, app) {
     upd.textContent = `updated ${time(Date.now()).slice(11, 19)}`;
   }
 
+  // refreshInfo reads the partitions and configs again; false once the
+  // topic is gone.
+  async function refreshInfo() {
+    try {
+      const next = await get(`${base}/info`);
+      if (alive) { info = next; showInfo(); }
+    } catch (err) {
+      if (alive && err.status === 404) {
+        alertBox(alertEl, `Topic ${name} no longer exists (deleted elsewhere).`);
+        return false;
+      }
+      // a transient failure: keep the last figures, try again later
+    }
+    return true;
+  }
+
   async function refresh() {
     if (!alive) return;
-    if (document.visibilityState === 'visible') {
-      try {
-        const next = await get(`${base}/info`);
-        if (!alive) return;
-        info = next;
-        showInfo();
-      } catch (err) {
-        if (!alive) return;
-        if (err.status === 404) {
-          alertBox(alertEl, `Topic ${name} no longer exists (deleted elsewhere).`);
-          return; // no more refreshes
-        }
-        // a transient failure: keep the last figures, try again later
-      }
-    }
-    timer = setTimeout(refresh, REFRESH_MS);
+    if (document.visibilityState === 'visible' && !(await refreshInfo())) return; // gone: no more refreshes
+    if (alive) timer = setTimeout(refresh, REFRESH_MS);
   }
   timer = setTimeout(refresh, REFRESH_MS);
 

@@ -171,6 +171,8 @@ function pageOf(res, { q, offset }) {
 
 function topicRow(t) {
   const rates = Array.isArray(t.rates) ? t.rates : null;
+  // No traffic at all: the sparkline's flat, quiet line instead of a blue one.
+  const quiet = rates && !rates.some((v) => v > 0);
   return h('tr', { dataset: { topic: t.name } },
     h('td', { class: 'name' }, h('a', { href: `/ui/topics/${enc(t.name)}`, class: 'mono' }, t.name)),
     h('td', { class: 'num' }, num(t.partitions)),
@@ -178,7 +180,7 @@ function topicRow(t) {
     h('td', { class: 'num' }, bytes(t.bytes)),
     h('td', { class: 'spark-col' }, rates
       ? h('span', { class: 'spark-cell', title: 'records in per second, last 15 minutes' },
-        sparkline(rates, { width: 96, height: 22, label: `records in per second over 15 minutes, last ${rate(rates.length ? rates[rates.length - 1] : 0)}` }), h('span', { class: 'spark-last num' }, rate(rates.length ? rates[rates.length - 1] : 0)))
+        sparkline(quiet ? [] : rates, { width: 96, height: 22, label: `records in per second over 15 minutes, last ${rate(rates.length ? rates[rates.length - 1] : 0)}` }), h('span', { class: 'spark-last num' }, rate(rates.length ? rates[rates.length - 1] : 0)))
       : h('span', { class: 'muted' }, '—')));
 }
 
