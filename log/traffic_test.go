@@ -1,6 +1,7 @@
 package log
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -29,5 +30,25 @@ func TestTrafficAndDiskBytes(t *testing.T) {
 	}
 	if n := l.DiskBytes(); n <= 0 {
 		t.Fatalf("DiskBytes = %d after appends, want > 0 (memtables at least)", n)
+	}
+}
+
+// BenchmarkTraffic10k is the history sampler's read of the log every 2 s:
+// 10,000 topics' counters.
+func BenchmarkTraffic10k(b *testing.B) {
+	l := openTest(b, "")
+	for i := range 10_000 {
+		if _, err := l.CreateTopic(fmt.Sprintf("t-%05d", i), 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var buf []TopicTraffic
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		buf = l.Traffic(buf[:0])
+	}
+	if len(buf) != 10_000 {
+		b.Fatalf("%d topics", len(buf))
 	}
 }

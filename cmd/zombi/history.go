@@ -51,7 +51,7 @@ func startHistory(ctx context.Context, l *plog.Log, ks *kafka.Server, httpLn *co
 			st := tierStatus()
 			return st.PendingBytes, st.Reachable
 		}
-		if cfg.HotMaxBytes > 0 {
+		if cfg.hotLimit() > 0 {
 			hc.HotBytes = func() int64 { return tierStatus().PendingBytes }
 		}
 	}
@@ -62,4 +62,13 @@ func startHistory(ctx context.Context, l *plog.Log, ks *kafka.Server, httpLn *co
 		h.Run(ctx)
 	}()
 	return h
+}
+
+// hotLimit is the ZOMBI_HOT_MAX_BYTES that applies: the append gate exists
+// only with a cold tier to wait for (0 = no limit).
+func (c Config) hotLimit() int64 {
+	if c.S3Bucket == "" {
+		return 0
+	}
+	return c.HotMaxBytes
 }

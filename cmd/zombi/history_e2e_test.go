@@ -77,7 +77,9 @@ func TestHistoryE2E(t *testing.T) {
 
 	_, o := call(t, "GET", p.HTTPBase+"/overview", "")
 	conns := o["connections"].(map[string]any)
-	if conns["kafka"].(float64) < 1 || o["topics"].(float64) != 1 || o["health"].(map[string]any)["status"] != "healthy" {
+	hot, cold := o["hot"].(map[string]any), o["cold"].(map[string]any)
+	if conns["kafka"].(float64) < 1 || o["topics"].(float64) != 1 || o["health"].(map[string]any)["status"] != "healthy" ||
+		hot["bytes"].(float64) <= 0 || hot["max_bytes"].(float64) != 0 || cold["enabled"] != false {
 		t.Fatalf("GET /overview = %v", o)
 	}
 

@@ -226,7 +226,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Iceberg:           mat,
 		IcebergCatalog:    icebergCatalog(cfg, mat),
 		History:           hist.Sampler,
-		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.HotMaxBytes, Bucket: cfg.S3Bucket},
+		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.hotLimit(), Bucket: cfg.S3Bucket},
 		SecurityCounters: func() map[string]uint64 {
 			m := ks.SecurityCounters().Map()
 			m["http_refused_connections"] = httpLn.Refused()
