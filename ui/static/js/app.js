@@ -105,15 +105,21 @@ window.addEventListener('popstate', show);
 // Sign-in: user + password (Basic) or a token (Bearer), checked against
 // GET /auth/whoami before it is kept in sessionStorage.
 onSignIn((reason) => {
+  // Credentials kept from before and now refused (an expired token, a
+  // changed password) are forgotten.
+  const refused = !!authorization();
+  if (refused) setAuthorization(null);
   const user = h('input', { id: 'signin-user', type: 'text', autocomplete: 'username', autocapitalize: 'off', spellcheck: 'false' });
   const pw = h('input', { id: 'signin-password', type: 'password', autocomplete: 'current-password' });
-  const token = h('input', { id: 'signin-token', type: 'password', autocomplete: 'off', spellcheck: 'false', placeholder: 'zt_\u2026' });
+  const token = h('input', { id: 'signin-token', type: 'password', autocomplete: 'off', spellcheck: 'false' });
   const body = [
-    h('p', { class: 'muted dialog-lead' }, 'The REST API asks for credentials', reason ? h('span', {}, ': ', reason) : null, '.'),
+    h('p', { class: 'muted dialog-lead' }, refused
+      ? `This server refused the credentials of this tab (${reason}). Sign in again.`
+      : 'This server asks who you are: a user and password (the same users as SASL/SCRAM on the Kafka port), or an API token.'),
     field('User', user),
     field('Password', pw),
     h('div', { class: 'or' }, h('span', {}, 'or')),
-    field('Token', token, 'An API token (POST /auth/tokens) is sent as Authorization: Bearer.'),
+    field('API token', token, 'Made with POST /auth/tokens or zombi token create; sent as Authorization: Bearer.'),
   ];
   const p = dialog({
     title: 'Sign in to Zombi',

@@ -86,10 +86,15 @@ export function lineChart(container, { series = [], yFormat = String, windowMs =
     for (const ser of cur) {
       let d = '';
       let pen = false;
-      for (const [t, v] of ser.points || []) {
+      const pts = ser.points || [];
+      for (let i = 0; i < pts.length; i++) {
+        const [t, v] = pts[i];
         if (t < tMin || typeof v !== 'number') { pen = false; continue; }
-        d += `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
-        pen = true;
+        const xy = `${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+        // A point alone (the first sample, or between gaps) is a dot.
+        const alone = !pen && (i + 1 >= pts.length || typeof pts[i + 1][1] !== 'number');
+        d += alone ? `M${xy}h0.01` : `${pen ? 'L' : 'M'}${xy}`;
+        pen = !alone;
       }
       const path = s('path', { d: d || 'M0,0', class: 'chart-line', fill: 'none' });
       path.style.stroke = ser.color;

@@ -129,7 +129,8 @@ export function dialog({ title, body, actions = [{ label: 'Close', value: null }
   });
   document.body.append(dlg);
   dlg.showModal();
-  const first = dlg.querySelector('[autofocus]') || dlg.querySelector('.dialog-body ' + FOCUSABLE) || buttons[0] || close;
+  const bodyEl = dlg.querySelector('.dialog-body');
+  const first = dlg.querySelector('[autofocus]') || bodyEl.querySelector(FOCUSABLE) || buttons[0] || close;
   first.focus();
   done.dialog = dlg;
   done.close = finish;

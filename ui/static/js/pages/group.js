@@ -59,6 +59,7 @@ export default async function render(main, route, app) {
   const previewBtn = h('button', { type: 'button', class: 'btn', dataset: { testid: 'reset-preview' } }, 'Preview');
   const applyBtn = h('button', { type: 'button', class: 'btn btn-danger', dataset: { testid: 'reset-apply' }, disabled: true }, 'Apply reset');
   const resetErr = h('div');
+  const memberNote = h('div', { class: 'note', hidden: true });
   const planBox = h('div', { class: 'plan-box' });
   let plan = null; // the previewed request, what Apply sends
 
@@ -90,7 +91,7 @@ export default async function render(main, route, app) {
       h('div', { class: 'panel panel-pad' },
         h('p', { class: 'muted' }, 'Moves the group\u2019s committed offsets. Kafka refuses a reset while the group has members: stop its consumers first. Preview shows the change; nothing moves until you apply it.'),
         h('div', { class: 'toolbar reset-form' }, field('Reset to', resetTo), valueField, field('Topics (comma separated)', resetTopics), h('div', { class: 'field field-buttons' }, h('span', { class: 'field-spacer', 'aria-hidden': 'true' }, '\u00a0'), h('div', { class: 'btn-row' }, previewBtn, applyBtn))),
-        resetErr, planBox)));
+        memberNote, resetErr, planBox)));
 
   const lag = lineChart(chartEl, { title: 'Lag per partition', yFormat: num, minMax: 10 });
 
@@ -149,6 +150,8 @@ export default async function render(main, route, app) {
         h('td', {}, asg.length ? asg.map(([t, ps]) => h('span', { class: 'tag' }, `${t}: ${ps.slice().sort((a, b) => a - b).join(', ')}`)) : h('span', { class: 'muted' }, g.state === 'Stable' ? 'nothing assigned' : 'not assigned yet'))));
     }
     place(membersHolder, members.length ? membersTable : noMembers);
+    memberNote.hidden = !members.length;
+    memberNote.textContent = members.length ? `${members.length === 1 ? 'One consumer is' : `${num(members.length)} consumers are`} in the group now: a reset is refused until the group is Empty.` : '';
   }
 
   // place shows node in holder, moving nothing when it is there already (a
@@ -241,7 +244,7 @@ export default async function render(main, route, app) {
 
   const resetError = (e) => {
     if (e instanceof ApiError && e.status === 409) {
-      return `The group has members, so its offsets cannot be reset (${e.message}). Stop its consumers, wait until the group is Empty, then try again.`;
+      return 'The group has active members, so the reset was refused and nothing changed. Stop its consumers, wait until the group is Empty, then preview again.';
     }
     return e instanceof ApiError ? `Reset: ${e.message}` : e.message;
   };
