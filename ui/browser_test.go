@@ -102,6 +102,11 @@ func TestConsolePagesLoad(t *testing.T) {
 				p.waitSel(pg.shows, 10*time.Second)
 				p.checkClean("loading " + pg.path)
 				p.noJunkText("loading " + pg.path)
+				// Readable on a phone: wide tables scroll in their own box,
+				// the page itself does not scroll sideways.
+				if w := js[[]int](p, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+					t.Errorf("%s (%s): the page is %d px wide in a %d px viewport", pg.path, vp.name, w[0], w[1])
+				}
 				switch {
 				case vp == desktop:
 					p.shot(pg.name)
@@ -743,16 +748,24 @@ func TestConsoleKeyboardAndTheme(t *testing.T) {
 		t.Errorf("Tab never reached the main action [data-testid=create-topic] (stops: %+v)", stops)
 	}
 
-	// Enter on the Groups link follows it.
-	for range 60 {
-		if js[string](p, `document.activeElement.getAttribute('href') || ''`) == "/ui/groups" {
+	// Enter on the main action opens its dialog; Tab stays inside it; Esc
+	// closes it.
+	p.tabTo(`[data-testid=create-topic]`)
+	p.do("press Enter", chromedp.KeyEvent(kb.Enter))
+	p.waitFor("the create-topic dialog with the focus inside", `(() => { const d = document.querySelector('dialog[open]');
+		return d && d.contains(document.activeElement); })()`, 5*time.Second)
+	for i := range 12 {
+		p.do("press Tab", chromedp.KeyEvent(kb.Tab))
+		if !js[bool](p, `(() => { const d = document.querySelector('dialog[open]'); return !!d && d.contains(document.activeElement); })()`) {
+			t.Errorf("Tab %d left the open dialog (focus on %s)", i+1, js[string](p, `document.activeElement.outerHTML.slice(0, 120)`))
 			break
 		}
-		p.do("press Tab", chromedp.KeyEvent(kb.Tab))
 	}
-	if got := js[string](p, `document.activeElement.getAttribute('href') || ''`); got != "/ui/groups" {
-		t.Fatalf("could not Tab to the Groups link (focus on %q)", got)
-	}
+	p.do("press Escape", chromedp.KeyEvent(kb.Escape))
+	p.waitFor("Esc closing the dialog", `!document.querySelector('dialog[open]')`, 5*time.Second)
+
+	// Enter on the Groups link follows it.
+	p.tabTo(`nav a[href="/ui/groups"]`)
 	p.do("press Enter", chromedp.KeyEvent(kb.Enter))
 	p.waitFor("the Groups page after Enter", `location.pathname === "/ui/groups"`, 10*time.Second)
 	p.waitReady("groups")
@@ -769,6 +782,19 @@ func TestConsoleKeyboardAndTheme(t *testing.T) {
 		t.Errorf("the dark background %s is not darker than the light one %s", dark, light)
 	}
 	p.shot("groups-dark")
+}
+
+// tabTo presses Tab (at most 60 times) until sel has the focus.
+func (p *page) tabTo(sel string) {
+	p.t.Helper()
+	focused := `document.activeElement && document.activeElement.matches(` + jsq(sel) + `)`
+	for range 60 {
+		if js[bool](p, focused) {
+			return
+		}
+		p.do("press Tab", chromedp.KeyEvent(kb.Tab))
+	}
+	p.fatal("Tab never reached %s (focus on %s)", sel, js[string](p, `document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : ''`))
 }
 
 var rgbRE = regexp.MustCompile(`rgba?\((\d+),\s*(\d+),\s*(\d+)`)
