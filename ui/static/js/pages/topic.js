@@ -157,17 +157,19 @@ export default async function render(main, route, app) {
   };
 }
 
-// icebergStatus: the topic's Iceberg table, or null when the server or the
-// topic does not materialize one or the status cannot be read. It asks only
-// when the topic's config or the server (GET /overview "iceberg") says the
-// table may exist: a 404 is an error line in the browser's console.
+// icebergStatus: the topic's Iceberg table, or null when the topic is not
+// materialized or the status cannot be read. It asks only when the topic
+// sets zombi.iceberg.enable=true, or leaves it unset on a server that
+// materializes every topic by default (GET /overview "iceberg_default"):
+// the materializer always runs, so asking about every topic would answer
+// 404 for most, and each 404 is an error line in the browser's console.
 async function icebergStatus(base, configs) {
   const enable = configs['zombi.iceberg.enable'];
   if (enable === 'false') return null;
   try {
     if (enable !== 'true') {
       const ov = await get('/overview');
-      if (!ov || ov.iceberg !== true) return null;
+      if (!ov || ov.iceberg !== true || ov.iceberg_default !== true) return null;
     }
     return await get(`${base}/iceberg`);
   } catch {
@@ -203,19 +205,38 @@ function icebergCard(st) {
     h('div', { class: 'panel panel-pad' },
     st.error ? h('div', { role: 'alert', class: 'alert alert-error' },
       h('span', { class: 'alert-icon', 'aria-hidden': 'true' }, '!'),
-      h('span', { class: 'alert-text' }, `Last cycle failed${st.error_at ? ` at ${new Date(st.error_at).toLocaleString()}` : ''}: ${st.error}`)) : null,
+      h('span', { class: 'alert-text' }, `Last cycle failed${st.error_at ? ` at ${time(Date.parse(st.error_at))}` : ''}: ${st.error}`)) : null,
     h('dl', { class: 'kv ice-kv' },
       item('Table', st.table, 'mono'),
       item('Mode', st.mode || '—'),
       item('Partitioning', st.partitioning || '—'),
-      item('Snapshot', st.snapshot_id === null || st.snapshot_id === undefined ? 'none yet' : String(st.snapshot_id), 'mono'),
+      item('Snapshot', snapshotText(st)),
       item('Rows', num(st.records)),
       item('Files', `${num(st.files)} (${bytes(st.bytes)})`),
       item('Lag', `${num(st.lag_records)} records${st.lag_seconds ? `, ${duration(st.lag_seconds * 1000)}` : ''}`),
-      item('Last commit', st.last_commit ? new Date(st.last_commit).toLocaleString() : '—'),
+      item('Last commit', st.last_commit ? time(Date.parse(st.last_commit)) : '—'),
       item('Location', st.location || '—', 'mono small wrap')),
     parts.length ? h('details', { class: 'ice-parts' }, h('summary', null, 'Per partition'),
-      h('pre', { class: 'value' }, JSON.stringify(parts, null, 2))) : null));
+      h('div', { class: 'table-wrap' }, h('table', { class: 'data compact' },
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col', class: 'num' }, 'Partition'),
+          h('th', { scope: 'col', class: 'num' }, 'In the table up to'),
+          h('th', { scope: 'col', class: 'num' }, 'High watermark'),
+          h('th', { scope: 'col', class: 'num' }, 'Lag'))),
+        h('tbody', null, parts.map((p) => h('tr', null,
+          h('td', { class: 'num mono' }, String(p.partition)),
+          h('td', { class: 'num mono' }, String(p.committed ?? '—')),
+          h('td', { class: 'num mono' }, String(p.high_watermark ?? '—')),
+          h('td', { class: 'num' }, num(p.lag_records)))))))) : null));
+}
+
+// snapshotText: when the current snapshot was taken. Its id is a 64-bit
+// number that JSON.parse rounds: shown only when it is exact.
+function snapshotText(st) {
+  if (st.snapshot_id === null || st.snapshot_id === undefined) return 'none yet';
+  const when = st.snapshot_time ? time(Date.parse(st.snapshot_time)) : '';
+  const id = Number.isSafeInteger(st.snapshot_id) ? `#${st.snapshot_id}` : '';
+  return [when, id].filter(Boolean).join(' ') || 'taken';
 }
 
 function notFound(name) {
