@@ -97,6 +97,13 @@ func (s *server) getTail(c *gin.Context) {
 		s.fail(c, badRequest("partition %d out of range: table %s has %d partition(s)", part, table, info.Partitions))
 		return
 	}
+	if isHead(c) {
+		// HEAD: the headers a GET would have, no stream (net/http would eat
+		// the events of a stream that never ends).
+		setStreamHeaders(c)
+		c.Status(http.StatusOK)
+		return
+	}
 	ctx, cancel := context.WithCancel(c.Request.Context())
 	t := &tailer{s: s, table: table, uuid: info.UUID, all: part < 0, f: f, w: c.Writer, ctx: ctx,
 		pos: map[int32]int64{}, pending: map[int32]bool{}, wake: make(chan struct{}, 1)}
@@ -113,15 +120,19 @@ func (s *server) getTail(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	setStreamHeaders(c)
 	c.Status(http.StatusOK)
 	if !t.write([]byte(": tail of " + table + "\n\n")) {
 		return
 	}
 	t.run(topics)
+}
+
+func setStreamHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 }
 
 func partitionRange(from, to int32) []int32 {

@@ -397,3 +397,47 @@ func TestTailErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTailHead: HEAD answers the stream's headers at once instead of a
+// stream that would never end.
+func TestTailHead(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(e.log, e.stats, Config{}, discardLogger()))
+	t.Cleanup(srv.Close)
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Head(srv.URL + "/tables/t/tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, err = cl.Head(srv.URL + "/tables/nope/tail"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("HEAD of an unknown table: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+}
+
+// TestTailOutlivesReadTimeout: a server's ReadTimeout (cmd/zombi sets 2
+// minutes) does not end a stream (net/http clears the read deadline once
+// a request without a body is read; this keeps it so).
+func TestTailOutlivesReadTimeout(t *testing.T) {
+	e := newEnv(t, Config{})
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if _, err := e.log.CreateTopic("slow", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, srv.URL, "/tables/slow/tail")
+	tail.quiet(600 * time.Millisecond)
+	e.write("slow", `{"payload":"still here"}`)
+	if r := tail.record(2 * time.Second); *r.Value != "still here" {
+		t.Fatalf("record %+v", r)
+	}
+}
