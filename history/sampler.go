@@ -2,8 +2,10 @@ package history
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -98,15 +100,26 @@ func (s *Sampler) SlowInterval() time.Duration { return s.cfg.Interval * SlowEve
 func (s *Sampler) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
-	s.tick(time.Now())
+	s.safeTick(time.Now())
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			s.tick(now)
+			s.safeTick(now)
 		}
 	}
+}
+
+// safeTick is tick that logs a panic instead of taking the server down:
+// the console's numbers are not worth the broker.
+func (s *Sampler) safeTick(now time.Time) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.Error("history sample failed", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	s.tick(now)
 }
 
 // tick takes one sample at now; the first only sets the baselines. Every

@@ -3,7 +3,10 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,4 +250,34 @@ func TestRunStopsWithContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+type panicTraffic struct{}
+
+func (panicTraffic) Traffic([]plog.TopicTraffic) []plog.TopicTraffic { panic("source bug") }
+
+func TestRunSurvivesAPanickingSource(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	s := New(Config{Traffic: panicTraffic{}, Interval: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	s.Run(ctx) // returns at the deadline: the panics were recovered
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "source bug") {
+		t.Fatalf("the panic was not logged: %q", logged.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

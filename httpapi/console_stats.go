@@ -166,9 +166,6 @@ func (s *server) getStatsStream(c *gin.Context) {
 	samples, cancel := s.cfg.History.Subscribe()
 	defer cancel()
 	w := c.Writer
-	// The server's ReadTimeout would end the stream: net/http cancels the
-	// request's context when the connection's read deadline passes.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

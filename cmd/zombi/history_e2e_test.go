@@ -107,3 +107,41 @@ func TestHistoryE2E(t *testing.T) {
 		t.Fatalf("GET /consumers = %v, want total_lag 50", groups)
 	}
 }
+
+// With a cold tier: /overview reports the bucket, the limit and S3's
+// reachability from the running tier, and sees S3 go away.
+func TestHistoryE2EColdTier(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary and an S3 server")
+	}
+	s3 := startS3Server(t)
+	env := append(s3.env("hist"), "ZOMBI_FLUSH_INTERVAL_SECS=1", "ZOMBI_HOT_MAX_BYTES=1000000")
+	p := startZombi(t, t.TempDir(), env...)
+	for i := range 20 {
+		if _, ok := postEvent(t, e2eClient, p.HTTPBase, "cold", fmt.Sprintf("event-%d", i)); !ok {
+			t.Fatalf("write %d refused", i)
+		}
+	}
+	_, o := call(t, "GET", p.HTTPBase+"/overview", "")
+	hot, cold := o["hot"].(map[string]any), o["cold"].(map[string]any)
+	if hot["max_bytes"].(float64) != 1_000_000 || cold["enabled"] != true || cold["bucket"] != "hist" || cold["s3_reachable"] != true {
+		t.Fatalf("GET /overview with a bucket = %v", o)
+	}
+	// S3 gone: the next flush fails and the overview says so.
+	_ = s3.cmd.Process.Kill()
+	<-s3.done
+	if _, ok := postEvent(t, e2eClient, p.HTTPBase, "cold", "after"); !ok {
+		t.Fatal("a write while S3 is down was refused")
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		_, o = call(t, "GET", p.HTTPBase+"/overview", "")
+		cold = o["cold"].(map[string]any)
+		if cold["s3_reachable"] == false && cold["pending_bytes"].(float64) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after S3 went away: %v", cold)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
