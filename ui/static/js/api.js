@@ -26,6 +26,7 @@ export function authorization() {
   try { return sessionStorage.getItem(AUTH_KEY); } catch { return null; }
 }
 export function setAuthorization(value) {
+  if (value) declined = false;
   try {
     if (value) sessionStorage.setItem(AUTH_KEY, value);
     else sessionStorage.removeItem(AUTH_KEY);
@@ -35,11 +36,19 @@ export function setAuthorization(value) {
 const authListeners = new Set();
 export function onAuthChange(fn) { authListeners.add(fn); return () => authListeners.delete(fn); }
 
+// declined: the user closed the sign-in dialog. Background refreshes then
+// fail with 401 instead of opening it again and again; a page change or the
+// sign-in button (app.js) asks again.
+let declined = false;
+export function promptAgain() { declined = false; }
+
 // One dialog for every call that got a 401 meanwhile.
 function signIn(reason) {
-  if (!signInHandler) return Promise.reject(new ApiError(401, reason));
+  if (!signInHandler || declined) return Promise.reject(new ApiError(401, reason || 'sign-in needed'));
   if (!signingIn) {
-    signingIn = signInHandler(reason).finally(() => { signingIn = null; });
+    signingIn = signInHandler(reason)
+      .catch((e) => { declined = true; throw e; })
+      .finally(() => { signingIn = null; });
   }
   return signingIn;
 }

@@ -1,7 +1,7 @@
 // The console's shell: routes the five page addresses to their modules,
 // keeps the nav and the title in step, asks for credentials when the API
 // answers 401, and shows who is signed in.
-import { get, onSignIn, authorization, setAuthorization, onAuthChange, ApiError } from './api.js';
+import { onSignIn, authorization, setAuthorization, onAuthChange, promptAgain, ApiError } from './api.js';
 import { h, clear, dialog, alertBox, field } from './dom.js';
 import { bytesToB64 } from './format.js';
 
@@ -52,6 +52,7 @@ const app = {
 
 async function show() {
   const my = ++seq;
+  promptAgain();
   if (cleanup) {
     try { cleanup(); } catch (e) { console.warn('page cleanup', e); }
     cleanup = null;
@@ -104,7 +105,11 @@ window.addEventListener('popstate', show);
 
 // Sign-in: user + password (Basic) or a token (Bearer), checked against
 // GET /auth/whoami before it is kept in sessionStorage.
-onSignIn((reason) => {
+// needsAuth: a call was refused for want of credentials and the dialog was
+// closed: the top bar then offers a sign-in button.
+let needsAuth = false;
+
+function askCredentials(reason) {
   // Credentials kept from before and now refused (an expired token, a
   // changed password) are forgotten.
   const refused = !!authorization();
@@ -141,16 +146,28 @@ onSignIn((reason) => {
     }],
   });
   return p.then((v) => {
-    if (v !== 'ok') throw new ApiError(401, 'sign-in needed: this server asks for credentials');
+    if (v !== 'ok') {
+      needsAuth = true;
+      refreshSession();
+      throw new ApiError(401, 'sign-in needed: this server asks for credentials');
+    }
+    needsAuth = false;
   });
-});
+}
+onSignIn(askCredentials);
 
 // The principal and sign-out in the top bar.
 async function refreshSession() {
   const box = document.getElementById('session');
   if (!box) return;
   clear(box);
-  if (!authorization()) return;
+  if (!authorization()) {
+    if (needsAuth) {
+      box.append(h('button', { type: 'button', class: 'btn btn-primary btn-sm', dataset: { testid: 'signin' },
+        onclick: () => { promptAgain(); askCredentials('').then(show, () => {}); } }, 'Sign in'));
+    }
+    return;
+  }
   let who;
   try {
     const res = await fetch('/auth/whoami', { headers: { Authorization: authorization(), Accept: 'application/json' }, cache: 'no-store', credentials: 'omit' });

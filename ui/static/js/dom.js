@@ -82,9 +82,11 @@ export function dialog({ title, body, actions = [{ label: 'Close', value: null }
   const done = new Promise((resolve) => { settle = resolve; });
   const opener = document.activeElement;
   let busy = false;
+  let settled = false;
   const finish = (value) => {
-    if (!dlg.open) return;
-    dlg.close();
+    if (settled) return;
+    settled = true;
+    if (dlg.open) dlg.close();
     dlg.remove();
     if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
     settle(value);
@@ -111,6 +113,7 @@ export function dialog({ title, body, actions = [{ label: 'Close', value: null }
   });
   close.addEventListener('click', (ev) => { ev.preventDefault(); finish(null); });
   dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); if (!busy) finish(null); });
+  dlg.addEventListener('close', () => finish(null)); // closed by other means (dlg.close())
   dlg.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && ev.target instanceof HTMLInputElement && ev.target.type !== 'checkbox') {
       const i = actions.findIndex((a) => a.kind === 'primary' || a.kind === 'danger');

@@ -159,9 +159,9 @@ export default async function render(main, route, app) {
     setValue(c.connections, num(k + hc));
     c.connections.sub.textContent = `Kafka ${num(k)} \u00b7 HTTP ${num(hc)}`;
     setValue(c.topics, num(o.topics));
-    c.topics.sub.textContent = plural(o.partitions || 0, 'partition');
+    c.topics.sub.textContent = `${plural(o.partitions || 0, 'partition')}${o.iceberg ? ' \u00b7 Iceberg on' : ''}`;
     setValue(c.groups, num(o.groups));
-    c.groups.sub.textContent = o.iceberg ? 'Iceberg tables on' : '\u00a0';
+    c.groups.sub.textContent = o.auth_required ? 'REST API asks for credentials' : '\u00a0';
     const hot = o.hot || {};
     setValue(c.hot, bytes(hot.bytes));
     if (hot.max_bytes > 0) {
