@@ -496,7 +496,7 @@ func TestConsoleMessageBrowser(t *testing.T) {
 	topic := unique("browse")
 	cl := kafka(t, srv, kgo.DefaultProduceTopic(topic))
 	createTopic(t, ctx, kadm.NewClient(cl), topic, 1)
-	const n = 20
+	const n = 25
 	var recs []*kgo.Record
 	for i := range n {
 		r := &kgo.Record{Key: []byte("k" + strconv.Itoa(i)), Value: []byte("plain text " + strconv.Itoa(i))}
@@ -522,6 +522,27 @@ func TestConsoleMessageBrowser(t *testing.T) {
 	p.waitSel(row(n-1), 10*time.Second)
 	if got := p.offsets(); len(got) != n || got[0] != n-1 {
 		t.Errorf("the newest records: offsets %v, want %d rows from %d down", got, n, n-1)
+	}
+	// The newest N, then the rest with "Load more". The contract names
+	// neither control: #msg-limit and [data-testid=msg-more] are the page's.
+	if p.exists(`#msg-limit`) {
+		p.fill(`#msg-limit`, "20")
+		p.click(`[data-testid=msg-load]`)
+		p.waitFor("the newest 20", `document.querySelectorAll('[data-testid=messages] tr[data-offset]').length === 20`, 10*time.Second)
+		if got := p.offsets(); got[0] != n-1 || got[19] != n-20 {
+			t.Errorf("the newest 20: offsets %v, want %d down to %d", got, n-1, n-20)
+		}
+		if p.exists(`[data-testid=msg-more]`) {
+			p.click(`[data-testid=msg-more]`)
+			p.waitFor("the rest after Load more", fmt.Sprintf(`document.querySelectorAll('[data-testid=messages] tr[data-offset]').length === %d`, n), 10*time.Second)
+			if got := p.offsets(); got[n-1] != 0 {
+				t.Errorf("after Load more: offsets %v, want %d down to 0", got, n-1)
+			}
+		} else {
+			t.Log("no [data-testid=msg-more]: Load more not tested")
+		}
+	} else {
+		t.Log("no #msg-limit: the newest N tested with the default limit only")
 	}
 
 	// From an offset, and the address keeps it through a reload.
@@ -577,7 +598,7 @@ func TestConsoleMessageBrowser(t *testing.T) {
 		p.fill(`#produce-partition`, "0")
 	}
 	p.click(`[data-testid=produce-submit]`)
-	p.waitFor("the produce result", `/\b20\b/.test((document.querySelector('[data-testid=produce-result]') || {}).innerText || '')`, 10*time.Second)
+	p.waitFor("the produce result (its offset)", fmt.Sprintf(`/\b%d\b/.test((document.querySelector('[data-testid=produce-result]') || {}).innerText || '')`, n), 10*time.Second)
 	cons := kafka(t, srv, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(n)}}))
 	fs := cons.PollRecords(ctx, 1)
 	if err := fs.Err0(); err != nil {
