@@ -640,6 +640,72 @@ func (p *page) expand(row string) {
 	p.click(row)
 }
 
+// The Topics page searches and pages on the server: typed text narrows the
+// list (and the address keeps it), Next and Previous walk pages of 50.
+func TestConsoleTopicsSearchAndPaging(t *testing.T) {
+	needBrowser(t)
+	srv := ownServer(t) // a known set of topics
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	adm := kadm.NewClient(kafka(t, srv))
+	names := []string{"needle-a", "needle-b"}
+	for i := range 120 {
+		names = append(names, fmt.Sprintf("t-%03d", i))
+	}
+	resp, err := adm.CreateTopics(ctx, 1, 1, nil, names...)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create %d topics: %v", len(names), err)
+	}
+	rows := `JSON.stringify([...document.querySelectorAll('tr[data-topic]')].map(tr => tr.dataset.topic))`
+	topics := func(p *page) []string {
+		t.Helper()
+		var out []string
+		if err := json.Unmarshal([]byte(js[string](p, rows)), &out); err != nil {
+			p.fatal("topic rows: %v", err)
+		}
+		return out
+	}
+
+	p := newPage(t, srv, desktop)
+	p.open("/ui/topics", "topics")
+	p.waitFor("a first page of 50", `document.querySelectorAll('tr[data-topic]').length === 50`, 10*time.Second)
+	first := topics(p)
+	if first[0] != "needle-a" || first[49] != "t-047" {
+		t.Errorf("the first page: %v, want needle-a … t-047 in name order", first)
+	}
+	p.click(`[data-testid=next-page]`)
+	p.waitFor("the second page", `(document.querySelector('tr[data-topic]') || {dataset: {}}).dataset.topic === 't-048'`, 10*time.Second)
+	if second := topics(p); len(second) != 50 || second[49] != "t-097" {
+		t.Errorf("the second page: %v, want t-048 … t-097", second)
+	}
+	p.click(`[data-testid=prev-page]`)
+	p.waitFor("the first page again", `(document.querySelector('tr[data-topic]') || {dataset: {}}).dataset.topic === 'needle-a'`, 10*time.Second)
+
+	// Typed as a user types it (the page debounces).
+	p.do("focus the search", chromedp.Focus(chromedp.CSS(`#topic-search`)))
+	typed := time.Now()
+	p.do("type in the search", chromedp.SendKeys(chromedp.CSS(`#topic-search`), "NEEDLE"))
+	p.waitFor("the search's two topics", `document.querySelectorAll('tr[data-topic]').length === 2`, 10*time.Second)
+	took := time.Since(typed)
+	t.Logf("typing → filtered list: %v", took)
+	if got := topics(p); len(got) != 2 || got[0] != "needle-a" || got[1] != "needle-b" {
+		t.Errorf("search NEEDLE: %v, want needle-a and needle-b (case-insensitive)", got)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the search took %v to show its result, want ≤ 2s", took)
+	}
+	p.do("reload", chromedp.Reload())
+	p.waitReady("topics")
+	p.waitFor("the search kept through a reload", `document.querySelectorAll('tr[data-topic]').length === 2`, 10*time.Second)
+	if v := js[string](p, `document.querySelector('#topic-search').value`); !strings.EqualFold(v, "needle") {
+		t.Errorf("after a reload the search box holds %q, want NEEDLE", v)
+	}
+	p.shot("topics-search")
+}
+
 // 7. The first load of /ui/ is at most 300 KB on the wire and asks nothing
 // of another origin.
 func TestConsoleFirstLoadSize(t *testing.T) {
