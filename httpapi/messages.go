@@ -138,6 +138,10 @@ func (s *server) getMessages(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	chunk, held := scanShares(len(scans))
+	for _, ps := range scans {
+		ps.chunk, ps.heldMax = chunk, held
+	}
 	budget := newScanBudget(time.Now)
 	recs, partial, err := mergeScans(scans, budget, q.limit)
 	if err != nil {

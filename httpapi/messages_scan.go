@@ -21,18 +21,32 @@ const (
 	// GET /tables/{t}/messages.
 	MaxScanRecords  = 100_000
 	MaxScanDuration = 2 * time.Second
-	// scanChunkBytes is how much one log read fetches (at least a batch).
+	// scanChunkBytes is how much one log read fetches (at least a batch),
+	// at most; a read over many partitions fetches less per partition
+	// (scanMemory shared out), down to minScanChunk.
 	scanChunkBytes = 64 << 10
+	minScanChunk   = 4 << 10
+	// scanMemory is what one call's partitions may hold between them,
+	// roughly: read chunks forward, matched records backward.
+	scanMemory = 64 << 20
 	// Backward windows: the offsets a partition reads at a time going
 	// backward, from the first size of each call, doubling while windows
 	// match nothing.
 	firstWindow = 64
 	maxWindow   = 4096
 	// maxHeldBytes bounds the matched keys and values one partition holds
-	// in a backward window; past it the oldest are dropped (and read again
-	// by the next window).
+	// in a backward window (scanMemory shared out, down to minHeld); past
+	// it the oldest are dropped (and read again by the next window).
 	maxHeldBytes = 8 << 20
+	minHeld      = 64 << 10
 )
+
+// scanShares returns the read chunk and the held bytes of each of n
+// partitions read by one call.
+func scanShares(n int) (chunk, held int) {
+	n = max(n, 1)
+	return min(max(scanMemory/n, minScanChunk), scanChunkBytes), min(max(scanMemory/n, minHeld), maxHeldBytes)
+}
 
 // scanBudget is what one call may still scan.
 type scanBudget struct {
@@ -70,6 +84,9 @@ type partScan struct {
 	// may come later); backward, nothing is left above lo.
 	done   bool
 	window int64
+	// chunk and heldMax: this partition's share of the call's memory
+	// (scanShares).
+	chunk, heldMax int
 	// warning is set when the cold tier was down and only the hot tier
 	// was read.
 	warning string
@@ -137,7 +154,7 @@ func (p *partScan) fill(b *scanBudget) (bool, error) {
 // cold tier that is down (the hot tier is read instead). moved is the
 // offset to read from instead, or -1.
 func (p *partScan) read(offset int64) (rr plog.ReadResult, moved int64, err error) {
-	rr, err = p.s.log.ReadIsolated(p.table, p.part, offset, scanChunkBytes, plog.ReadCommitted)
+	rr, err = p.s.log.ReadIsolated(p.table, p.part, offset, p.chunk, plog.ReadCommitted)
 	switch {
 	case errors.Is(err, plog.ErrOffsetOutOfRange) && rr.LogStartOffset > offset:
 		return rr, rr.LogStartOffset, nil
@@ -250,9 +267,9 @@ func (p *partScan) readWindow(b *scanBudget) error {
 			break // nothing more below pos (the rest is above the last stable offset)
 		}
 		off = next
-		// Hold at most maxHeldBytes: drop the oldest matches; the next
+		// Hold at most heldMax: drop the oldest matches; the next
 		// window ends where the kept ones begin and reads them again.
-		for held > maxHeldBytes && len(p.buf) > 1 {
+		for held > p.heldMax && len(p.buf) > 1 {
 			held -= len(p.buf[0].r.Key) + len(p.buf[0].r.Value)
 			p.buf = p.buf[1:]
 			dropped = true

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/log/batch"
@@ -408,4 +409,54 @@ func (m *msgCold) StartForTimestamp(_ context.Context, _ string, _ int32, ts int
 		}
 	}
 	return 0, false, nil
+}
+
+// TestScanShares: many partitions share the call's memory, within bounds.
+func TestScanShares(t *testing.T) {
+	for _, c := range []struct{ n, chunk, held int }{
+		{0, scanChunkBytes, maxHeldBytes},
+		{1, scanChunkBytes, maxHeldBytes},
+		{100, scanChunkBytes, scanMemory / 100},
+		{10000, scanMemory / 10000, minHeld},
+		{100000, minScanChunk, minHeld},
+	} {
+		if chunk, held := scanShares(c.n); chunk != c.chunk || held != c.held {
+			t.Errorf("scanShares(%d) = %d, %d; want %d, %d", c.n, chunk, held, c.chunk, c.held)
+		}
+	}
+}
+
+// TestBackwardScanDropsAndRereads: a backward window holding more matched
+// bytes than its share drops the oldest and reads them again later: every
+// record comes out once, newest first.
+func TestBackwardScanDropsAndRereads(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("w", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		e.write("w", fmt.Sprintf(`{"payload":"%040d"}`, i))
+	}
+	s := newServer(e.log, e.stats, Config{}, discardLogger(), false)
+	f, _ := newTextFilter("", "")
+	ps := &partScan{s: s, table: "w", f: &f, backward: true, pos: 50, chunk: scanChunkBytes, heldMax: 100}
+	b := newScanBudget(time.Now)
+	var got []int64
+	for {
+		if ok, err := ps.fill(b); err != nil || !ok {
+			t.Fatalf("fill: %v %v", ok, err)
+		}
+		if ps.exhausted() {
+			break
+		}
+		got = append(got, ps.pop().r.Offset)
+	}
+	if len(got) != 50 {
+		t.Fatalf("%d records: %v", len(got), got)
+	}
+	for i, o := range got {
+		if o != int64(49-i) {
+			t.Fatalf("record %d is offset %d: %v", i, o, got)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -55,5 +56,43 @@ func TestTopicNames(t *testing.T) {
 	}
 	if got := l.TopicNames(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
 		t.Fatalf("after deleting b: %v", got)
+	}
+}
+
+// TestTopicNamesConcurrent: the cached list never outlives a change made
+// while it was being built.
+func TestTopicNamesConcurrent(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			name := fmt.Sprintf("t%02d", i)
+			if _, err := l.CreateTopic(name, 1, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%3 == 0 {
+				if err := l.DeleteTopic(name); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		_ = l.TopicNames()
+	}
+	var want []string
+	for _, info := range l.Topics() {
+		want = append(want, info.Name)
+	}
+	if got := l.TopicNames(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("TopicNames %v, Topics %v", got, want)
 	}
 }
