@@ -94,6 +94,8 @@ document.addEventListener('click', (ev) => {
   const a = ev.target.closest && ev.target.closest('a[href]');
   if (!a || a.target || a.hasAttribute('download')) return;
   const u = new URL(a.href, location.href);
+  // In-page anchors (the skip link) are the browser's.
+  if (u.hash && u.pathname === location.pathname && u.search === location.search) return;
   if (u.origin !== location.origin || !(u.pathname === BASE || u.pathname.startsWith(`${BASE}/`)) || u.pathname.startsWith(`${BASE}/assets/`)) return;
   ev.preventDefault();
   if (u.pathname + u.search === location.pathname + location.search) return;

@@ -100,14 +100,17 @@ export default async function render(main, route, app) {
 
   function addSample(s) {
     if (!s || typeof s.t !== 'number') return;
-    if (samples.length && s.t <= samples[samples.length - 1].t) return;
-    samples.push(s);
+    // In time order; history that fills a gap may come after newer samples.
+    let i = samples.length;
+    while (i > 0 && samples[i - 1].t > s.t) i--;
+    if (i > 0 && samples[i - 1].t === s.t) return;
+    samples.splice(i, 0, s);
     const cut = s.t - windowMs;
     while (samples.length && samples[0].t < cut) samples.shift();
   }
 
-  async function loadHistory() {
-    const since = samples.length ? samples[samples.length - 1].t : null;
+  const newest = () => (samples.length ? samples[samples.length - 1].t : null);
+  async function loadHistory(since = newest()) {
     const res = await get(`/stats/history${since ? `?since=${since}` : ''}`, ac.signal);
     if (res.window_ms) windowMs = res.window_ms;
     for (const s of res.samples || []) addSample(s);
@@ -124,6 +127,7 @@ export default async function render(main, route, app) {
     if (historyMissing || streamAC) return;
     streamAC = new AbortController();
     const my = streamAC;
+    let gapFrom; // the newest sample before the stream dropped
     ac.signal.addEventListener('abort', () => my.abort(), { once: true });
     stream('/stats/stream', (type, data) => {
       if (type !== 'sample') return;
@@ -131,8 +135,15 @@ export default async function render(main, route, app) {
       draw();
     }, my.signal, {
       onState: (s, m) => {
-        if (s === 'open') setLive('live');
-        else setLive('reconnecting', m);
+        if (s === 'open') {
+          setLive('live');
+          // Samples made while the stream was down come from the history.
+          if (gapFrom !== undefined) loadHistory(gapFrom).catch(() => {});
+          gapFrom = undefined;
+        } else {
+          if (gapFrom === undefined) gapFrom = newest();
+          setLive('reconnecting', m);
+        }
       },
     }).catch((e) => {
       if (my.signal.aborted) return;
@@ -161,7 +172,7 @@ export default async function render(main, route, app) {
     setValue(c.topics, num(o.topics));
     c.topics.sub.textContent = `${plural(o.partitions || 0, 'partition')}${o.iceberg ? ' \u00b7 Iceberg on' : ''}`;
     setValue(c.groups, num(o.groups));
-    c.groups.sub.textContent = o.auth_required ? 'REST API asks for credentials' : '\u00a0';
+    c.groups.sub.textContent = '\u00a0';
     const hot = o.hot || {};
     setValue(c.hot, bytes(hot.bytes));
     if (hot.max_bytes > 0) {
