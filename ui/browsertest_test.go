@@ -59,6 +59,7 @@ var (
 	serverMu   sync.Mutex
 	servers    []*zombitest.Proc // every Zombi started, killed by TestMain
 	closers    []func()          // run before the servers stop (group members leaving)
+	built      bool              // zombitest.Binary was asked for
 	sharedOnce sync.Once
 	shared     *zombitest.Proc
 	sharedErr  error
@@ -82,14 +83,13 @@ func run(m *testing.M) int {
 	for _, c := range closers {
 		c()
 	}
-	started := len(servers) > 0
 	for _, p := range servers {
 		_ = p.Kill()
 	}
 	serverMu.Unlock()
 	// zombitest builds the binary into a zombi-bin-* temp dir of its own
 	// (about 116 MB) and leaves it: remove it unless ZOMBI_BIN named one.
-	if started && os.Getenv("ZOMBI_BIN") == "" {
+	if built && os.Getenv("ZOMBI_BIN") == "" {
 		if bin, err := zombitest.Binary(); err == nil && strings.HasPrefix(filepath.Base(filepath.Dir(bin)), "zombi-bin-") {
 			_ = os.RemoveAll(filepath.Dir(bin))
 		}
@@ -129,11 +129,15 @@ func browser(t *testing.T) context.Context {
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		ctx, cancel := chromedp.NewContext(allocCtx)
 		stopBrowser = func() { cancel(); cancelAlloc() }
-		start, cancelStart := context.WithTimeout(ctx, 30*time.Second)
-		defer cancelStart()
-		// Starting the browser binds its life to ctx, not to start's deadline.
-		if browserErr = chromedp.Do(ctx); browserErr == nil {
-			_, browserErr = chromedp.Run(start, chromedp.Title())
+		// The first Do binds the browser's life to its context, so it gets
+		// ctx itself; the wait for it is bounded here instead.
+		started := make(chan error, 1)
+		go func() { started <- chromedp.Do(ctx) }()
+		select {
+		case browserErr = <-started:
+		case <-time.After(30 * time.Second):
+			cancel()
+			browserErr = fmt.Errorf("not started after 30s: %w", <-started)
 		}
 		browserCtx = ctx
 	})
@@ -178,6 +182,9 @@ func startServer(name string, env ...string) (*zombitest.Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	serverMu.Lock()
+	built = true
+	serverMu.Unlock()
 	p, err := zombitest.Start(filepath.Join(dir, "data"), env...)
 	if err != nil {
 		return nil, fmt.Errorf("start zombi: %w", err)
@@ -248,6 +255,9 @@ func newPage(t *testing.T, srv *zombitest.Proc, vp viewport) *page {
 		p.checkClean("at the end of the test")
 		if t.Failed() {
 			t.Logf("screenshots in %s (kept with go test -artifacts -outputdir DIR)", t.ArtifactDir())
+			if srv == shared { // ownServer logs its own
+				t.Logf("zombi log (%s), its end:\n%s", srv.LogPath, tail(srv.Log(), 40))
+			}
 		}
 		cancel()
 		cancelTab()
