@@ -106,6 +106,7 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
   let tail = null; // {ctl, skipped}
   let rows = 0;
   let scanned = 0;
+  let partial = false; // the last read stopped at its scan budget
 
   from.addEventListener('change', () => {
     markInactive();
@@ -127,7 +128,10 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     el.querySelector('.ctl-time').classList.toggle('inactive', from.value !== 'time');
   }
 
+  // setPartitions fills the partition choice; it runs at each refresh of
+  // the page's figures, so it leaves an unchanged list (maybe open) alone.
   function setPartitions(n) {
+    if (partition.options.length === n + 1) return;
     const keep = partition.value;
     clear(partition);
     partition.append(h('option', { value: '' }, 'All'));
@@ -207,6 +211,7 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
       cursor = res.next_cursor || null;
       more.hidden = !cursor;
       scanned = (append ? scanned : 0) + (Number(res.scanned) || 0);
+      partial = !!res.partial && !!cursor;
       showStatus();
       if (rows === 0) {
         showEmpty(lastParams.get('q')
@@ -233,6 +238,7 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
     statusEl.textContent = `${num(rows)} record${rows === 1 ? '' : 's'}` +
       (newest ? ', newest first' : ', oldest first') +
       (lastParams.get('q') ? ` · ${num(scanned)} scanned` : '') +
+      (partial ? ' · the scan stopped at its budget: “Load more” goes on' : '') +
       (tail ? ' · new ones on top' : '');
   }
 
@@ -486,7 +492,8 @@ function valueView(s, encoding, what) {
   const v = prettyValue(s, encoding);
   const size = encoding === 'base64' ? b64ToBytes(s).length : new TextEncoder().encode(s).length;
   const pre = h('pre', { class: ['value', `kind-${v.kind}`], dataset: { kind: v.kind }, tabindex: '0' }, v.text);
-  const head = h('div', { class: 'rec-kind' }, h('span', { class: 'badge' }, v.kind.toUpperCase()), h('span', { class: 'muted' }, bytes(size)));
+  const head = h('div', { class: 'rec-kind' }, h('span', { class: 'badge' }, v.kind.toUpperCase()), h('span', { class: 'muted' }, bytes(size)),
+    copyButton(pre, what));
   if (v.kind === 'binary') {
     const b64 = encoding === 'base64' ? s : null;
     const seg = h('div', { class: 'seg', role: 'group', 'aria-label': `Show the ${what} as` });
@@ -505,6 +512,25 @@ function valueView(s, encoding, what) {
     head.append(seg);
   }
   return h('div', { class: 'rec-value' }, head, pre);
+}
+
+// copyButton copies what pre shows. The clipboard API exists only in a
+// secure context (https, or localhost): elsewhere there is no button.
+function copyButton(pre, what) {
+  if (!window.isSecureContext || !navigator.clipboard) return null;
+  const btn = h('button', { type: 'button', class: 'btn-link copy', 'aria-label': `Copy the ${what}` }, 'Copy');
+  let timer = 0;
+  btn.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      btn.textContent = 'Copied';
+    } catch {
+      btn.textContent = 'Copy failed';
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => { btn.textContent = 'Copy'; }, 1500);
+  });
+  return btn;
 }
 
 // toLocalInput: Unix ms as a datetime-local value in local time.

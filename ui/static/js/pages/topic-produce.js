@@ -72,6 +72,7 @@ export function produceForm({ topic, partitions, onProduced, onShow }) {
   });
 
   function setPartitions(n) {
+    if (partition.options.length === n + 1) return; // unchanged: leave it (maybe open) alone
     const keep = partition.value;
     clear(partition);
     partition.append(h('option', { value: '' }, 'Auto'));

@@ -19,7 +19,7 @@ export default async function render(main, route, app) {
   let alive = true;
 
   const search = h('input', {
-    id: 'topic-search', class: 'search', type: 'search', placeholder: 'Search topics',
+    id: 'topic-search', class: 'search', type: 'search', placeholder: 'Search topics  ( / )',
     'aria-label': 'Search topics by name', autocomplete: 'off', spellcheck: 'false',
   });
   search.value = state.q;
@@ -152,9 +152,22 @@ export default async function render(main, route, app) {
     next.disabled = state.offset + rows.length >= total;
   }
 
+  // "/" jumps to the search, as in most consoles (not while typing elsewhere).
+  const onKey = (e) => {
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    const t = e.target;
+    if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t.isContentEditable) return;
+    if (document.querySelector('dialog[open]')) return;
+    e.preventDefault();
+    search.focus();
+    search.select();
+  };
+  document.addEventListener('keydown', onKey);
+
   load();
   return () => {
     alive = false;
+    document.removeEventListener('keydown', onKey);
     clearTimeout(timer);
     if (inflight) inflight.abort();
   };
