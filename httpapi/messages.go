@@ -148,7 +148,11 @@ func (s *server) getMessages(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body := appendMessages(recs, nextCursor(info, scans, q.from == fromNewest || (q.cursor != nil && q.cursor.backward)), budget.scanned, partial, scanWarning(scans))
+	backward := q.from == fromNewest
+	if q.cursor != nil {
+		backward = q.cursor.backward // the cursor's direction, whatever from says
+	}
+	body := appendMessages(recs, nextCursor(info, scans, backward), budget.scanned, partial, scanWarning(scans))
 	writeJSON(c, http.StatusOK, body)
 	s.stats.Read(len(recs), time.Since(start))
 	if len(recs) > 0 {

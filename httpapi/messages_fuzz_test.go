@@ -91,8 +91,13 @@ func FuzzMessagesQuery(f *testing.F) {
 				t.Fatalf("?%s: 200 with %d records, %v: %s", q, len(p.Records), err, w.Body.Bytes())
 			}
 			if p.NextCursor != nil {
-				if _, err := decodeCursor(*p.NextCursor); err != nil {
+				next, err := decodeCursor(*p.NextCursor)
+				if err != nil {
 					t.Fatalf("?%s: next_cursor does not decode: %v", q, err)
+				}
+				// A cursor's answer goes on in the cursor's direction.
+				if mq, err := parseMessagesQuery(req.URL.Query()); err == nil && mq.cursor != nil && mq.cursor.backward != next.backward {
+					t.Fatalf("?%s: next_cursor backward %v after a cursor backward %v", q, next.backward, mq.cursor.backward)
 				}
 			}
 		case 400:

@@ -26,6 +26,7 @@ const (
 	// (scanMemory shared out), down to minScanChunk.
 	scanChunkBytes = 64 << 10
 	minScanChunk   = 4 << 10
+	firstChunk     = 8 << 10
 	// scanMemory is what one call's partitions may hold between them,
 	// roughly: read chunks forward, matched records backward.
 	scanMemory = 64 << 20
@@ -85,8 +86,10 @@ type partScan struct {
 	done   bool
 	window int64
 	// chunk and heldMax: this partition's share of the call's memory
-	// (scanShares).
-	chunk, heldMax int
+	// (scanShares); next is the size of the next forward read, from
+	// firstChunk doubling up to chunk (a page of 50 needs little of each
+	// partition; a filtered scan soon reads whole chunks).
+	chunk, heldMax, next int
 	// warning is set when the cold tier was down and only the hot tier
 	// was read.
 	warning string
@@ -153,8 +156,8 @@ func (p *partScan) fill(b *scanBudget) (bool, error) {
 // directions share: a log start that moved past offset (trimmed) and a
 // cold tier that is down (the hot tier is read instead). moved is the
 // offset to read from instead, or -1.
-func (p *partScan) read(offset int64) (rr plog.ReadResult, moved int64, err error) {
-	rr, err = p.s.log.ReadIsolated(p.table, p.part, offset, p.chunk, plog.ReadCommitted)
+func (p *partScan) read(offset int64, size int) (rr plog.ReadResult, moved int64, err error) {
+	rr, err = p.s.log.ReadIsolated(p.table, p.part, offset, size, plog.ReadCommitted)
 	switch {
 	case errors.Is(err, plog.ErrOffsetOutOfRange) && rr.LogStartOffset > offset:
 		return rr, rr.LogStartOffset, nil
@@ -171,7 +174,12 @@ func (p *partScan) read(offset int64) (rr plog.ReadResult, moved int64, err erro
 
 // readForward reads one chunk from pos.
 func (p *partScan) readForward(b *scanBudget) error {
-	rr, moved, err := p.read(p.pos)
+	size := p.chunk
+	if p.next < p.chunk {
+		size = max(p.next, min(firstChunk, p.chunk))
+		p.next = size * 2
+	}
+	rr, moved, err := p.read(p.pos, size)
 	if err != nil {
 		return err
 	}
@@ -233,7 +241,7 @@ func (p *partScan) readWindow(b *scanBudget) error {
 	start := max(p.lo, p.pos-p.window)
 	held, dropped := 0, false
 	for off := start; off < p.pos; {
-		rr, moved, err := p.read(off)
+		rr, moved, err := p.read(off, p.chunk)
 		if err != nil {
 			return err
 		}

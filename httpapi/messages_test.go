@@ -150,6 +150,16 @@ func TestMessagesModes(t *testing.T) {
 			t.Errorf("%s: %s\nwant %s", c.path, got, keysFor(c.want...))
 		}
 	}
+	// A cursor alone continues in its own direction.
+	first := e.messages("/tables/m/messages?from=oldest&limit=4")
+	next := e.messages("/tables/m/messages?limit=4&cursor=" + url.QueryEscape(*first.NextCursor))
+	if got := recKeys(append(first.Records, next.Records...)); got != keysFor(seq(0, 8, 1)...) {
+		t.Errorf("oldest, then its cursor alone: %s", got)
+	}
+	next = e.messages("/tables/m/messages?limit=4&cursor=" + url.QueryEscape(*next.NextCursor))
+	if got := recKeys(next.Records); got != keysFor(seq(8, 12, 1)...) {
+		t.Errorf("the cursor of a cursor-only call: %s", got)
+	}
 	// An offset below the log start is clamped to it.
 	if _, err := e.log.TrimBefore(context.Background(), "m", 0, 3); err != nil {
 		t.Fatal(err)
@@ -361,6 +371,9 @@ func TestMessagesBothTiers(t *testing.T) {
 		t.Errorf("from time 105: %s", recKeys(recs))
 	}
 	cold.err = fmt.Errorf("connection refused")
+	if code, m := e.doJSON("GET", "/tables/t/messages?from=time&time_ms=105", ""); code != 503 || !strings.Contains(m["error"].(string), "cold tier unavailable") {
+		t.Errorf("from time with the cold tier down: %d %v", code, m)
+	}
 	p := e.messages("/tables/t/messages?from=oldest")
 	if recKeys(p.Records) != keysFor(seq(10, 15, 1)...) || !strings.Contains(p.Warning, "cold tier unavailable") {
 		t.Errorf("oldest with the cold tier down: %s warning %q", recKeys(p.Records), p.Warning)

@@ -26,6 +26,11 @@ import (
 type Config struct {
 	MaxRequestBytes   int64 // ZOMBI_MAX_REQUEST_BYTES, default 1 MiB: larger bodies -> 413
 	DefaultPartitions int32 // ZOMBI_DEFAULT_PARTITIONS, partitions of auto-created tables
+	// StreamsDone, closed when the server shuts down, ends the open event
+	// streams (GET /tables/{t}/tail): http.Server.Shutdown waits for every
+	// handler, and a stream never ends by itself (cmd/zombi closes it from
+	// http.Server.RegisterOnShutdown). nil: streams end with their clients.
+	StreamsDone <-chan struct{}
 	// Groups is the Kafka door's group coordinator (kafka.Server.Groups())
 	// for GET /consumers and GET /consumers/{g}; nil: groups are known by
 	// their committed offsets only.

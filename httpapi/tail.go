@@ -97,6 +97,12 @@ func (s *server) getTail(c *gin.Context) {
 		s.fail(c, badRequest("partition %d out of range: table %s has %d partition(s)", part, table, info.Partitions))
 		return
 	}
+	// gin's Flush panics when what it wraps cannot flush (a middleware's
+	// writer without Flush): refuse the stream instead.
+	if !canFlush(c.Writer) {
+		s.fail(c, errors.New("this server cannot stream: its response writer does not flush"))
+		return
+	}
 	if isHead(c) {
 		// HEAD: the headers a GET would have, no stream (net/http would eat
 		// the events of a stream that never ends).
@@ -126,6 +132,15 @@ func (s *server) getTail(c *gin.Context) {
 		return
 	}
 	t.run(topics)
+}
+
+func canFlush(w gin.ResponseWriter) bool {
+	u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+	if !ok {
+		return true // gin's own Flush
+	}
+	_, ok = u.Unwrap().(http.Flusher)
+	return ok
 }
 
 func setStreamHeaders(c *gin.Context) {
@@ -223,6 +238,8 @@ func (t *tailer) run(topics <-chan struct{}) {
 		select {
 		case <-t.ctx.Done():
 			return
+		case <-t.s.cfg.StreamsDone:
+			return // shutting down: the client reconnects to the next server
 		case <-t.wake:
 			if !t.drain() {
 				return

@@ -441,3 +441,37 @@ func TestTailOutlivesReadTimeout(t *testing.T) {
 		t.Fatalf("record %+v", r)
 	}
 }
+
+// TestTailEndsOnShutdown: closing Config.StreamsDone ends open streams
+// (http.Server.Shutdown would wait for them otherwise).
+func TestTailEndsOnShutdown(t *testing.T) {
+	done := make(chan struct{})
+	e := newEnv(t, Config{StreamsDone: done})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tail := openTail(t, base, "/tables/t/tail")
+	close(done)
+	if ev := tail.next(2 * time.Second); ev.typ != "eof" {
+		t.Fatalf("after shutdown: %+v, want the stream closed", ev)
+	}
+}
+
+// noFlush is a response writer that cannot flush (a middleware's).
+type noFlush struct{ http.ResponseWriter }
+
+// TestTailWithoutFlush: behind a writer that cannot flush, the tail is a
+// 500 with a message, not a panic in the middle of a stream.
+func TestTailWithoutFlush(t *testing.T) {
+	e := newEnv(t, Config{})
+	if _, err := e.log.CreateTopic("t", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := New(e.log, e.stats, Config{}, discardLogger())
+	w := httptest.NewRecorder()
+	h.ServeHTTP(noFlush{w}, httptest.NewRequest("GET", "/tables/t/tail", nil))
+	if w.Code != 500 || !strings.Contains(w.Body.String(), "cannot stream") {
+		t.Fatalf("%d %s", w.Code, w.Body.Bytes())
+	}
+}

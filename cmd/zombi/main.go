@@ -215,9 +215,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	hist := startHistory(ctx, l, ks, httpLn, tierStatus, cfg, logger)
 	defer hist.stop()
 	build := cli.Build()
+	streamsDone := make(chan struct{}) // closed when the HTTP server shuts down
 	api := httpapi.New(l, st, httpapi.Config{
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		DefaultPartitions: int32(cfg.DefaultPartitions),
+		StreamsDone:       streamsDone,
 		Groups:            ks.Groups(), // GET /consumers sees live groups
 		Auth:              authSvc,
 		RequireAuth:       cfg.Authenticates(),
@@ -247,6 +249,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// trickles a body (or one refused with 401 whose body the server
 	// drains) cannot hold a connection for ever.
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	// Shutdown waits for every handler: end the event streams, which never
+	// end by themselves.
+	hs.RegisterOnShutdown(func() { close(streamsDone) })
 	if cfg.HTTPTLS {
 		hs.TLSConfig = certs.ServerConfig()
 	}
