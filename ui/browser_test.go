@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -376,6 +377,12 @@ func TestConsoleGroupReset(t *testing.T) {
 	p.click(`[data-testid=reset-preview]`)
 	p.waitSel(`[data-testid=reset-plan]`, 10*time.Second)
 	p.waitFor("the reset plan's rows", `document.querySelector('[data-testid=reset-plan]').innerText.includes(`+jsq(topic)+`)`, 10*time.Second)
+	// The plan's row for the partition reads current (10), then target (0).
+	cells := js[[]string](p, `(() => { const tr = [...document.querySelectorAll('[data-testid=reset-plan] tr')].find(r => r.innerText.includes(`+jsq(topic)+`));
+		return tr ? [...tr.cells].map(c => c.innerText.trim()) : []; })()`)
+	if i := slices.Index(cells, strconv.Itoa(n)); i < 0 || !slices.Contains(cells[i+1:], "0") {
+		t.Errorf("the reset plan's row for %s reads %q, want its current offset %d then the target 0", topic, cells, n)
+	}
 	if c := committed(); c != n {
 		t.Errorf("the preview moved the committed offset to %d (want it still %d)", c, n)
 	}
