@@ -10,6 +10,7 @@ import { num, bytes, time, duration } from '../format.js';
 import { messageBrowser } from './topic-messages.js';
 import { produceForm } from './topic-produce.js';
 import { configsTable, editConfigs } from './topic-configs.js';
+import { groupsSection } from './topic-groups.js';
 
 const REFRESH_MS = 10000;
 
@@ -85,6 +86,7 @@ export default async function render(main, route, app) {
     configsBody);
 
   browser = messageBrowser({ topic: name, partitions: info.partitions, query: route.query, setQuery: (q) => app.setQuery(q) });
+  const groups = groupsSection(name);
   const produce = produceForm({
     topic: name, partitions: info.partitions,
     onProduced: () => refreshInfo(),
@@ -104,6 +106,7 @@ export default async function render(main, route, app) {
     h('div', { class: 'topic-grid' }, partitions, configs),
     iceberg ? icebergCard(iceberg) : null,
     browser.el,
+    groups.el,
     produce.el,
   ].filter(Boolean)); // DOM append writes a null as the text "null"
   showInfo();
@@ -143,11 +146,15 @@ export default async function render(main, route, app) {
 
   async function refresh() {
     if (!alive) return;
-    if (document.visibilityState === 'visible' && !(await refreshInfo())) return; // gone: no more refreshes
+    if (document.visibilityState === 'visible') {
+      if (!(await refreshInfo())) return; // gone: no more refreshes
+      await groups.refresh().catch(() => {}); // keep the last figures
+    }
     if (alive) timer = setTimeout(refresh, REFRESH_MS);
   }
   timer = setTimeout(refresh, REFRESH_MS);
 
+  groups.load(); // below the messages: it does not hold up the page
   await browser.load();
   if (alive) main.dataset.ready = 'true';
   return () => {

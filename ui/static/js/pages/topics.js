@@ -32,7 +32,7 @@ export default async function render(main, route, app) {
       h('th', { scope: 'col' }, 'Name'),
       h('th', { scope: 'col', class: 'num' }, 'Partitions'),
       h('th', { scope: 'col', class: 'num' }, 'Records'),
-      h('th', { scope: 'col', class: 'num' }, 'Bytes'),
+      h('th', { scope: 'col', class: 'num' }, h('abbr', { title: 'record-batch bytes written since the server started' }, 'Bytes')),
       h('th', { scope: 'col', class: 'spark-col' }, 'Records in, 15 min'))),
     tbody);
   const rangeEl = h('span', { class: 'pager-range num' }, '\u00a0');
