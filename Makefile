@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./txn/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/...
 
-.PHONY: all deps test-deps build run test test-short test-kgo lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean
+.PHONY: all deps test-deps build run test test-short test-kgo lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
 
 all: build
 
@@ -65,6 +65,18 @@ test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m ./cmd/... ./cli/... ./compat-tests/... ./tools/... ./internal/... ./deploy/...
+	@mkdir -p $(UI_ARTIFACTS)
+	$(GO) test -count=1 -timeout 5m -artifacts -outputdir $(UI_ARTIFACTS) ./ui/...
+
+# The console in headless Chromium (ui/browser_test.go): each test's final
+# screenshot, and its logs, stay in $(UI_ARTIFACTS) (inside the git-ignored bin/).
+UI_ARTIFACTS := $(CURDIR)/bin/ui-artifacts
+
+# Refreshes the README's console screenshots (docs/img/console-*.png) from the browser tests.
+ui-screenshots: deps
+	@scripts/ensure-deps.sh ui
+	@mkdir -p $(UI_ARTIFACTS)
+	ZOMBI_UI_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -timeout 5m -run '^TestConsole' -artifacts -outputdir $(UI_ARTIFACTS) ./ui/
 
 # franz-go's own pkg/kgo suite alone against a fresh Zombi (about 1 min; part
 # of make test too): compat-tests/kgo_suite_test.go, allow-list

@@ -5,7 +5,9 @@
 #   test:  build + kcat and kafka-python 2.0.2 (compat tests), protoc (the
 #          Python load-test producer; its requests and protobuf come from
 #          PyPI into a venv: scripts/pyvenv.sh), and Java 17 with Maven when
-#          java or mvn is missing (Apache Kafka 4.4 and the Java client)
+#          java or mvn is missing (Apache Kafka 4.4 and the Java client),
+#          and Chromium (the console's browser tests)
+#   ui:    build + Chromium (make ui-screenshots)
 set -euo pipefail
 
 want=(librocksdb-dev)
@@ -13,12 +15,13 @@ case "${1:-build}" in
 build) ;;
 lint) want+=(shellcheck) ;;
 test)
-	want+=(kcat python3-kafka protobuf-compiler)
+	want+=(kcat python3-kafka protobuf-compiler chromium)
 	# Any Java 17+ and Maven will do (a JDK outside dpkg too): install only when absent.
 	command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
 	command -v mvn >/dev/null || want+=(maven)
 	;;
-*) echo "usage: $0 build|lint|test" >&2; exit 2 ;;
+ui) want+=(chromium) ;;
+*) echo "usage: $0 build|lint|test|ui" >&2; exit 2 ;;
 esac
 
 missing=()
