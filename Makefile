@@ -76,7 +76,7 @@ UI_ARTIFACTS := $(CURDIR)/bin/ui-artifacts
 ui-screenshots: deps
 	@scripts/ensure-deps.sh ui
 	@mkdir -p $(UI_ARTIFACTS)
-	ZOMBI_UI_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -timeout 5m -run '^TestConsole' -artifacts -outputdir $(UI_ARTIFACTS) ./ui/
+	ZOMBI_UI_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -timeout 10m -run '^TestConsole' -artifacts -outputdir $(UI_ARTIFACTS) ./ui/
 
 # franz-go's own pkg/kgo suite alone against a fresh Zombi (about 1 min; part
 # of make test too): compat-tests/kgo_suite_test.go, allow-list

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -47,9 +48,7 @@ func seedTour(t *testing.T, srv *zombitest.Proc) {
 		orders := func(from, n int) {
 			var recs []*kgo.Record
 			for i := from; i < from+n; i++ {
-				v, _ := json.Marshal(map[string]any{"order_id": i, "customer": fmt.Sprintf("c-%03d", i%17), "amount": float64(i*37%1000) / 10, "currency": "EUR"})
-				recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("c-%03d", i%17)), Value: v,
-					Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("checkout")}}})
+				recs = append(recs, orderRecord(i))
 			}
 			produce(t, ctx, cl, recs...)
 		}
@@ -76,7 +75,66 @@ func seedTour(t *testing.T, srv *zombitest.Proc) {
 			t.Fatalf("seed group %s: commit: %v", tourGroup, err)
 		}
 		orders(60, 25) // the group's lag
+		if screenshotDir() != "" {
+			showcase(t, srv)
+		}
 	})
+}
+
+// orderRecord is the tour's i-th order: JSON, keyed by customer.
+func orderRecord(i int) *kgo.Record {
+	v, _ := json.Marshal(map[string]any{"order_id": i, "customer": fmt.Sprintf("c-%03d", i%17), "amount": float64(i*37%1000) / 10, "currency": "EUR"})
+	return &kgo.Record{Key: []byte(fmt.Sprintf("c-%03d", i%17)), Value: v,
+		Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("checkout")}}}
+}
+
+// showcase, only when the README's screenshots are made (make
+// ui-screenshots), gives the plots something to show: two and a half minutes
+// of orders at a rate that rises and falls, read by a second group, while
+// billing falls behind.
+func showcase(t *testing.T, srv *zombitest.Proc) {
+	t.Helper()
+	reader, err := kgo.NewClient(kgo.SeedBrokers(srv.KafkaAddr), kgo.ConsumerGroup("analytics"),
+		kgo.ConsumeTopics(tourTopic), kgo.ClientID("analytics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, err := kgo.NewClient(kgo.SeedBrokers(srv.KafkaAddr), kgo.DefaultProduceTopic(tourTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	serverMu.Lock()
+	closers = append(closers, func() { cancel(); wg.Wait(); reader.Close(); writer.Close() })
+	serverMu.Unlock()
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			reader.PollFetches(ctx)
+		}
+	})
+	wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		next := 85
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n := 20 + int(15*math.Sin(float64(i)/160)) // 50 to 350 records/s, a period of 100 s
+			recs := make([]*kgo.Record, n)
+			for j := range recs {
+				recs[j] = orderRecord(next + j)
+			}
+			next += n
+			// Errors only thin the plot; the tests judge the server.
+			_ = writer.ProduceSync(ctx, recs...).FirstErr()
+		}
+	})
+	t.Logf("showcase traffic for the screenshots: 150 s")
+	time.Sleep(150 * time.Second)
 }
 
 // 1. Every page loads without a console error at both viewports, and each

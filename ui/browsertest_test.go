@@ -544,7 +544,7 @@ func (p *page) shot(name string) {
 	if err := os.WriteFile(filepath.Join(p.t.ArtifactDir(), file+".png"), buf, 0o644); err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 	}
-	if dir := screenshotDir(); dir != "" && name != finalShot {
+	if dir := screenshotDir(); dir != "" && readmeShots[name] {
 		err := os.MkdirAll(dir, 0o755)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, "console-"+name+".png"), buf, 0o644)
@@ -554,6 +554,10 @@ func (p *page) shot(name string) {
 		}
 	}
 }
+
+// readmeShots are the screenshots the README shows (docs/img/console-*.png).
+var readmeShots = map[string]bool{"overview": true, "topics": true, "topic": true, "topic-phone": true,
+	"group": true, "group-reset": true, "groups-dark": true}
 
 // screenshotDir is $ZOMBI_UI_SCREENSHOTS, a relative path taken from the
 // module root (go test runs in ui/).
