@@ -127,6 +127,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzDecodeJSONEvent -fuzztime $(FUZZTIME) ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProtobufEvent -fuzztime $(FUZZTIME) ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME) ./kafka/
+	$(GO) test -run '^$$' -fuzz FuzzMessagesQuery -fuzztime $(FUZZTIME) ./httpapi/
 
 clean:
 	rm -rf bin
