@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 	"github.com/zombi-dev/zombi/stats"
 )
 
@@ -114,3 +116,33 @@ func num(v any) int64 {
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// txnBatch is a transactional batch of producer pid (epoch 0) from
+// sequence seq holding values.
+func txnBatch(pid int64, seq int32, values ...string) []byte {
+	b := batch.NewBuilder()
+	b.SetProducer(pid, 0, seq)
+	for _, v := range values {
+		b.Add(1000, nil, []byte(v), nil)
+	}
+	raw := append([]byte(nil), b.Bytes()...)
+	batch.SetTransactional(raw)
+	return raw
+}
+
+// appendRaw appends one raw batch to partition 0 of topic.
+func (e *testEnv) appendRaw(topic string, raw []byte) {
+	e.t.Helper()
+	if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: topic, Batch: raw}}); res[0].Err != nil {
+		e.t.Fatal(res[0].Err)
+	}
+}
+
+// endTxn commits or aborts producer pid's transaction on partition 0 of
+// topic.
+func (e *testEnv) endTxn(topic string, pid int64, commit bool) {
+	e.t.Helper()
+	if err := e.log.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, Commit: commit, Partitions: []plog.TopicPartition{{Topic: topic}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -1,12 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	plog "github.com/zombi-dev/zombi/log"
-	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // TestReadCommittedOnly: both read forms show committed records only: an
@@ -17,28 +13,16 @@ func TestReadCommittedOnly(t *testing.T) {
 	if _, err := e.log.CreateTopic("tx", 1, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Payloads are JSON strings, as the REST reads render them.
 	txn := func(pid int64, seq int32, values ...string) []byte {
-		b := batch.NewBuilder()
-		b.SetProducer(pid, 0, seq)
-		for _, v := range values {
-			b.Add(1000, nil, []byte(`"`+v+`"`), nil)
+		quoted := make([]string, len(values))
+		for i, v := range values {
+			quoted[i] = `"` + v + `"`
 		}
-		raw := append([]byte(nil), b.Bytes()...)
-		batch.SetTransactional(raw)
-		return raw
+		return txnBatch(pid, seq, quoted...)
 	}
-	app := func(raw []byte) {
-		t.Helper()
-		if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: "tx", Batch: raw}}); res[0].Err != nil {
-			t.Fatal(res[0].Err)
-		}
-	}
-	end := func(pid int64, commit bool) {
-		t.Helper()
-		if err := e.log.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, Commit: commit, Partitions: []plog.TopicPartition{{Topic: "tx"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	app := func(raw []byte) { e.appendRaw("tx", raw) }
+	end := func(pid int64, commit bool) { e.endTxn("tx", pid, commit) }
 	values := func(r readResp) []string {
 		var out []string
 		for _, rec := range r.Records {

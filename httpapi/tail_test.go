@@ -218,28 +218,9 @@ func TestTailAndBrowserCommittedOnly(t *testing.T) {
 	if _, err := e.log.CreateTopic("tx", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	txn := func(pid int64, values ...string) []byte {
-		b := batch.NewBuilder()
-		b.SetProducer(pid, 0, 0)
-		for _, v := range values {
-			b.Add(1000, nil, []byte(v), nil)
-		}
-		raw := append([]byte(nil), b.Bytes()...)
-		batch.SetTransactional(raw)
-		return raw
-	}
-	app := func(raw []byte) {
-		t.Helper()
-		if res := e.log.Append(context.Background(), []plog.AppendRequest{{Topic: "tx", Batch: raw}}); res[0].Err != nil {
-			t.Fatal(res[0].Err)
-		}
-	}
-	end := func(pid int64, commit bool) {
-		t.Helper()
-		if err := e.log.EndTxn(context.Background(), plog.EndTxnRequest{ProducerID: pid, Commit: commit, Partitions: []plog.TopicPartition{{Topic: "tx"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	txn := func(pid int64, values ...string) []byte { return txnBatch(pid, 0, values...) }
+	app := func(raw []byte) { e.appendRaw("tx", raw) }
+	end := func(pid int64, commit bool) { e.endTxn("tx", pid, commit) }
 	tail := openTail(t, base, "/tables/tx/tail")
 	app(txn(1, "aborted-1", "aborted-2")) // 0-1
 	app(txn(2, "committed"))              // 2
