@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,11 @@ func (s *server) getTail(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	after, err := parseTailAfter(v.Get("after"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	topics := s.log.WatchTopics() // before reading the table: no change is missed
 	info, ok := s.log.Topic(table)
 	if !ok {
@@ -128,12 +134,62 @@ func (s *server) getTail(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := t.resume(after); err != nil {
+		s.fail(c, err)
+		return
+	}
 	setStreamHeaders(c)
 	c.Status(http.StatusOK)
 	if !t.write([]byte(": tail of " + table + "\n\n")) {
 		return
 	}
 	t.run(topics)
+}
+
+// maxTailAfter bounds the after parameter (about 64 KiB: thousands of
+// partitions).
+const maxTailAfter = 64 << 10
+
+// parseTailAfter reads after=P:O,P:O...: where a reconnecting tail goes on
+// (the offset after the last record it showed, per partition), so that the
+// records written while it was away are not lost.
+func parseTailAfter(s string) (map[int32]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) > maxTailAfter {
+		return nil, badRequest("query parameter after is longer than %d bytes", maxTailAfter)
+	}
+	out := map[int32]int64{}
+	for _, e := range strings.Split(s, ",") {
+		ps, offs, ok := strings.Cut(e, ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		o, err2 := strconv.ParseInt(offs, 10, 64)
+		if !ok || err1 != nil || err2 != nil || p < 0 || p >= plog.MaxPartitions || o < 0 {
+			return nil, badRequest("query parameter after must be PARTITION:OFFSET[,PARTITION:OFFSET...] with integers >= 0, got %q", e)
+		}
+		out[int32(p)] = o
+	}
+	return out, nil
+}
+
+// resume moves the followed partitions named in after back to the offsets
+// given, never below the log start nor past where the tail starts anyway.
+// Partitions the tail does not follow are ignored (a tail narrowed to one
+// partition since).
+func (t *tailer) resume(after map[int32]int64) error {
+	for p, o := range after {
+		cur, ok := t.pos[p]
+		if !ok || o >= cur {
+			continue
+		}
+		start, _, err := t.s.log.Offsets(t.table, p)
+		if err != nil {
+			return err
+		}
+		t.pos[p] = max(o, start)
+	}
+	return nil
 }
 
 func canFlush(w gin.ResponseWriter) bool {

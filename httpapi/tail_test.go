@@ -209,6 +209,37 @@ func TestTailFilterAndPartition(t *testing.T) {
 	tail.quiet(100 * time.Millisecond)
 }
 
+// TestTailResumeAfter: a reconnecting tail names where it was (after=P:O)
+// and gets the records written while it was away; an offset below the log
+// start starts at the log start, partitions it does not follow are ignored.
+func TestTailResumeAfter(t *testing.T) {
+	e := newEnv(t, Config{})
+	base := serveEnv(t, e)
+	if _, err := e.log.CreateTopic("r", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		e.write("r", fmt.Sprintf(`{"payload":"p0-%d","partition":0}`, i))
+		e.write("r", fmt.Sprintf(`{"payload":"p1-%d","partition":1}`, i))
+	}
+	tail := openTail(t, base, "/tables/r/tail?after=0:1,1:3")
+	if r := tail.record(2 * time.Second); *r.Value != "p0-1" || r.Offset != 1 {
+		t.Fatalf("first record %+v, want p0-1 at offset 1", r)
+	}
+	if r := tail.record(2 * time.Second); *r.Value != "p0-2" {
+		t.Fatalf("second record %+v, want p0-2", r)
+	}
+	tail.quiet(100 * time.Millisecond) // partition 1 was seen to its end
+	e.write("r", `{"payload":"new","partition":1}`)
+	if r := tail.record(2 * time.Second); *r.Value != "new" || r.Partition != 1 || r.Offset != 3 {
+		t.Fatalf("record %+v, want the new one at 1/3", r)
+	}
+	one := openTail(t, base, "/tables/r/tail?partition=1&after=0:0,1:2")
+	if r := one.record(2 * time.Second); *r.Value != "p1-2" {
+		t.Fatalf("record %+v, want p1-2 (partition 0 is not followed)", r)
+	}
+}
+
 // TestTailAndBrowserCommittedOnly: an open transaction holds the tail
 // back, an aborted one never shows (records nor markers), a committed one
 // shows once committed; the message browser agrees.
@@ -371,6 +402,10 @@ func TestTailErrors(t *testing.T) {
 		{"/tables/t/tail?in=nothing", 400, "in:"},
 		{"/tables/t/tail?q=" + strings.Repeat("q", 2000), 400, "q is"},
 		{"/tables/bad%20name/tail", 400, ""},
+		{"/tables/t/tail?after=0", 400, "PARTITION:OFFSET"},
+		{"/tables/t/tail?after=0:-1", 400, "PARTITION:OFFSET"},
+		{"/tables/t/tail?after=x:1", 400, "PARTITION:OFFSET"},
+		{"/tables/t/tail?after=" + strings.Repeat("0:1,", 20000), 400, "longer than"},
 	} {
 		code, m := e.doJSON("GET", c.path, "")
 		if msg, _ := m["error"].(string); code != c.code || !strings.Contains(msg, c.want) {

@@ -962,3 +962,60 @@ func luminance(c string) float64 {
 	b, _ := strconv.Atoi(m[3])
 	return 0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)
 }
+
+// TestConsoleLiveTailResume: a tail whose connection drops (the server
+// restarts) reconnects with where it was (after=), so a record written
+// before it is back still appears, once.
+func TestConsoleLiveTailResume(t *testing.T) {
+	needBrowser(t)
+	srv := ownServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	topic := unique("resume")
+	cl := kafka(t, srv, kgo.DefaultProduceTopic(topic))
+	createTopic(t, ctx, kadm.NewClient(cl), topic, 1)
+	produce(t, ctx, cl, &kgo.Record{Value: []byte("before the tail")})
+
+	p := newPage(t, srv, desktop)
+	// While the server is down the page's refreshes fail, as they should.
+	p.expectConsoleError(`ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING|Failed to fetch`)
+	p.open("/ui/topics/"+topic, "topic")
+	p.waitSel(`[data-testid=messages] tr[data-offset="0"]`, 10*time.Second)
+	if !p.exists(`[data-testid=tail-toggle][aria-pressed="true"]`) {
+		p.click(`[data-testid=tail-toggle]`)
+	}
+	p.waitSel(`[data-testid=tail-toggle][data-state="open"]`, 10*time.Second)
+	produce(t, ctx, cl, &kgo.Record{Value: []byte("seen live")}) // offset 1
+	p.waitSel(`[data-testid=messages] tr[data-offset="1"]`, 5*time.Second)
+
+	// The server stops: the stream ends without an end event and the tail
+	// retries every 2 s. A record is written as soon as the server is back,
+	// before the tail has reconnected (or while it does).
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	p.waitSel(`[data-testid=tail-toggle][data-state="retrying"]`, 10*time.Second)
+	again, err := srv.Restart()
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { _ = again.Kill() })
+	cl2 := kafka(t, again, kgo.DefaultProduceTopic(topic))
+	produce(t, ctx, cl2, &kgo.Record{Value: []byte("written while away")}) // offset 2
+
+	p.waitSel(`[data-testid=messages] tr[data-offset="2"]`, 10*time.Second)
+	p.waitSel(`[data-testid=tail-toggle][data-state="open"]`, 5*time.Second)
+	if n := js[int](p, `document.querySelectorAll('[data-testid=messages] tr[data-offset="1"]').length`); n != 1 {
+		t.Errorf("offset 1 shows %d times after the reconnection, want once", n)
+	}
+	var resumed bool
+	for _, r := range p.requests() {
+		if strings.Contains(r.url, "/tables/"+topic+"/tail") && strings.Contains(r.url, "after=0%3A2") {
+			resumed = true
+		}
+	}
+	if !resumed {
+		t.Errorf("no tail request with after=0:2 after the reconnection")
+	}
+	p.shot("live-tail-resumed")
+}

@@ -278,3 +278,44 @@ func (p *Proc) Log() string {
 	}
 	return string(b)
 }
+
+// Restart starts the binary again once p has exited, as p was started: the
+// same data directory, ports and settings (a restart clients reconnect to
+// at the same address). Its output goes on at the end of p's log.
+func (p *Proc) Restart() (*Proc, error) {
+	select {
+	case <-p.done:
+	default:
+		return nil, errors.New("restart: the process is still running")
+	}
+	logf, err := os.OpenFile(p.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	q := &Proc{HTTPBase: p.HTTPBase, KafkaAddr: p.KafkaAddr, LogPath: p.LogPath, done: make(chan struct{})}
+	q.Cmd = exec.Command(p.Cmd.Path)
+	q.Cmd.Env = p.Cmd.Env
+	q.Cmd.Stdout, q.Cmd.Stderr = logf, logf
+	if err := q.Cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() {
+		q.err = q.Cmd.Wait()
+		logf.Close()
+		close(q.done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !q.ready() {
+		select {
+		case <-q.done:
+			return nil, fmt.Errorf("zombi exited during restart: %v\n%s", q.err, q.Log())
+		case <-time.After(25 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = q.Kill()
+			return nil, fmt.Errorf("zombi not ready 30s after restart\n%s", q.Log())
+		}
+	}
+	return q, nil
+}

@@ -110,7 +110,8 @@ export function send(method, path, body, signal) { return call(method, path, bod
 
 // stream(path, onEvent(type, data), signal[, {onState}]) reads a
 // text/event-stream until signal aborts, reconnecting 2 s after the
-// connection drops. data is parsed JSON (the raw text when it is not).
+// connection drops. path may be a function, asked again at each
+// (re)connection (a tail that says where it was). data is parsed JSON (the raw text when it is not).
 // A 4xx other than 401 rejects (no point retrying a 404). onState('open')
 // after each connection, onState('retry', message) before each wait.
 export async function stream(path, onEvent, signal, { onState } = {}) {
@@ -118,7 +119,7 @@ export async function stream(path, onEvent, signal, { onState } = {}) {
   while (!signal || !signal.aborted) {
     let res;
     try {
-      res = await fetch(path, { signal, cache: 'no-store', credentials: 'omit', headers: headers({ Accept: 'text/event-stream' }) });
+      res = await fetch(typeof path === 'function' ? path() : path, { signal, cache: 'no-store', credentials: 'omit', headers: headers({ Accept: 'text/event-stream' }) });
     } catch (e) {
       if (signal && signal.aborted) return;
       state('retry', `cannot reach the server (${e.message})`);

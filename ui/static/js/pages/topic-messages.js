@@ -289,11 +289,19 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
       }
     }
     const ctl = new AbortController();
-    const t = { ctl, skipped: 0, count: 0 };
+    // last: per partition, the offset after the newest record the tail
+    // showed; a reconnection asks from there (after=), so that records
+    // written while it was away are not lost.
+    const t = { ctl, skipped: 0, count: 0, last: new Map() };
     tail = t;
     setTailState('connecting');
     clear(noticeEl);
-    stream(`${base}/tail${p.size ? `?${p}` : ''}`, (type, data) => onTail(t, type, data), ctl.signal, {
+    const path = () => {
+      const q = new URLSearchParams(p);
+      if (t.last.size) q.set('after', [...t.last].map(([part, off]) => `${part}:${off}`).join(','));
+      return `${base}/tail${q.size ? `?${q}` : ''}`;
+    };
+    stream(path, (type, data) => onTail(t, type, data), ctl.signal, {
       onState: (state, msg) => {
         if (tail !== t) return;
         if (state === 'open') { setTailState('open'); noticeText(t); }
@@ -310,6 +318,9 @@ export function messageBrowser({ topic, partitions, query, setQuery }) {
   function onTail(t, type, data) {
     if (tail !== t) return;
     if (type === 'record' && data && typeof data === 'object') {
+      if (Number.isInteger(data.partition) && Number.isInteger(data.offset)) {
+        t.last.set(data.partition, Math.max(t.last.get(data.partition) || 0, data.offset + 1));
+      }
       if (!addRow(data, true)) return;
       t.count++;
       trim();
