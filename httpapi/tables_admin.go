@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,6 +28,10 @@ func (s *server) getTables(c *gin.Context) {
 	q := c.Query("q")
 	if len(q) > maxFilterBytes {
 		s.fail(c, badRequest("query parameter q is %d bytes, at most %d", len(q), maxFilterBytes))
+		return
+	}
+	if !utf8.ValidString(q) { // as the message browser and the tail
+		s.fail(c, badRequest("query parameter q is not valid UTF-8"))
 		return
 	}
 	q = strings.ToLower(q)

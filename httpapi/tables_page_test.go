@@ -79,7 +79,7 @@ func TestTablesSearchAndPaging(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1", "q=" + strings.Repeat("a", 1025)} {
+	for _, bad := range []string{"limit=0", "limit=1001", "limit=x", "offset=-1", "q=" + strings.Repeat("a", 1025), "q=%FF"} {
 		code, m := e.doJSON("GET", "/tables?"+bad, "")
 		if msg, _ := m["error"].(string); code != 400 || msg == "" {
 			t.Errorf("GET /tables?%.30s: %d %v, want 400 with a message", bad, code, m)
