@@ -128,7 +128,6 @@ export default async function render(main, route, app) {
     streamAC = new AbortController();
     const my = streamAC;
     let gapFrom; // the newest sample before the stream dropped
-    ac.signal.addEventListener('abort', () => my.abort(), { once: true });
     stream('/stats/stream', (type, data) => {
       if (type !== 'sample') return;
       addSample(data);
@@ -234,6 +233,7 @@ export default async function render(main, route, app) {
   document.addEventListener('visibilitychange', onVisible);
   const cleanup = () => {
     ac.abort();
+    if (streamAC) { streamAC.abort(); streamAC = null; } // the page's stream goes with it
     clearInterval(timer);
     document.removeEventListener('visibilitychange', onVisible);
   };
