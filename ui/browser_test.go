@@ -220,11 +220,7 @@ func TestConsoleLiveTail(t *testing.T) {
 	produce(t, ctx, cl, &kgo.Record{Value: []byte("before the tail")})
 
 	p := newPage(t, srv, desktop)
-	p.open("/ui/topics/"+topic, "topic")
-	p.waitSel(`[data-testid=messages] tr[data-offset="0"][data-partition="0"]`, 10*time.Second)
-	if !p.exists(`[data-testid=tail-toggle][aria-pressed="true"]`) {
-		p.click(`[data-testid=tail-toggle]`)
-	}
+	p.startTail(topic)
 	p.waitSel(`[data-testid=tail-toggle][aria-pressed="true"]`, 5*time.Second)
 	// The tail starts at the end of the log when its answer begins: produce
 	// only once the stream is open.
@@ -979,11 +975,7 @@ func TestConsoleLiveTailResume(t *testing.T) {
 	p := newPage(t, srv, desktop)
 	// While the server is down the page's refreshes fail, as they should.
 	p.expectConsoleError(`ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING|Failed to fetch`)
-	p.open("/ui/topics/"+topic, "topic")
-	p.waitSel(`[data-testid=messages] tr[data-offset="0"]`, 10*time.Second)
-	if !p.exists(`[data-testid=tail-toggle][aria-pressed="true"]`) {
-		p.click(`[data-testid=tail-toggle]`)
-	}
+	p.startTail(topic)
 	p.waitSel(`[data-testid=tail-toggle][data-state="open"]`, 10*time.Second)
 	produce(t, ctx, cl, &kgo.Record{Value: []byte("seen live")}) // offset 1
 	p.waitSel(`[data-testid=messages] tr[data-offset="1"]`, 5*time.Second)
@@ -1018,4 +1010,15 @@ func TestConsoleLiveTailResume(t *testing.T) {
 		t.Errorf("no tail request with after=0:2 after the reconnection")
 	}
 	p.shot("live-tail-resumed")
+}
+
+// startTail opens topic's page once its first record shows and switches
+// the live tail on.
+func (p *page) startTail(topic string) {
+	p.t.Helper()
+	p.open("/ui/topics/"+topic, "topic")
+	p.waitSel(`[data-testid=messages] tr[data-offset="0"][data-partition="0"]`, 10*time.Second)
+	if !p.exists(`[data-testid=tail-toggle][aria-pressed="true"]`) {
+		p.click(`[data-testid=tail-toggle]`)
+	}
 }
