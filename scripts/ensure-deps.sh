@@ -6,7 +6,8 @@
 #          Python load-test producer; its requests and protobuf come from
 #          PyPI into a venv: scripts/pyvenv.sh), and Java 17 with Maven when
 #          java or mvn is missing (Apache Kafka 4.4 and the Java client),
-#          and Chromium (the console's browser tests)
+#          Chromium (the console's browser tests) and etcd with etcdctl
+#          (cluster mode; installing starts no service)
 #   ui:    build + Chromium (make ui-screenshots)
 set -euo pipefail
 
@@ -15,7 +16,7 @@ case "${1:-build}" in
 build) ;;
 lint) want+=(shellcheck) ;;
 test)
-	want+=(kcat python3-kafka protobuf-compiler chromium)
+	want+=(kcat python3-kafka protobuf-compiler chromium etcd-server etcd-client)
 	# Any Java 17+ and Maven will do (a JDK outside dpkg too): install only when absent.
 	command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
 	command -v mvn >/dev/null || want+=(maven)
