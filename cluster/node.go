@@ -180,9 +180,15 @@ func (n *Node) liveError(holder *mvccpb.KeyValue) error {
 			}
 		}
 	}
-	return fmt.Errorf("node id %d is already live in cluster %q (%s): stop it or choose another ZOMBI_NODE_ID: %w",
-		n.rec.ID, n.cfg.Name, where, ErrNodeIDLive)
+	return liveIDError(fmt.Sprintf("node id %d is already live in cluster %q (%s): stop it or choose another ZOMBI_NODE_ID",
+		n.rec.ID, n.cfg.Name, where))
 }
+
+// liveIDError is the line itself, and errors.Is ErrNodeIDLive.
+type liveIDError string
+
+func (e liveIDError) Error() string        { return string(e) }
+func (e liveIDError) Is(target error) bool { return target == ErrNodeIDLive }
 
 // nodeAddress is how a node is named in messages: its first Kafka
 // listener, else its REST API.

@@ -186,6 +186,20 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		kafkaLns = append(kafkaLns, ln)
 	}
+	// Cluster mode: join before serving, once the advertised addresses are
+	// known; an unreachable etcd or a live duplicate id stops the start.
+	cc, err := clusterSettings(cfg)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	member, err := joinCluster(ctx, cc, nodeRecord(cfg, kafkaLns, httpLn))
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer member.leave(logger) // after the doors stop, before the log closes
+	ready = member.ready(ready)
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
