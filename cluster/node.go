@@ -250,29 +250,29 @@ func (n *Node) keep(sess *concurrency.Session) {
 }
 
 // campaign runs for controller under sess; once elected it runs the
-// controller until the session ends.
+// controller until the session ends, or until its writes are fenced (its
+// election key gone while the session lives), and then runs again.
 func (n *Node) campaign(sess *concurrency.Session) {
 	ctx := sess.Ctx() // canceled when the session is lost or the node closes
-	e := concurrency.NewElection(sess, trimSlash(n.cfg.Prefix()+controllerPrefix))
 	wait := backoff{min: 200 * time.Millisecond, max: 2 * time.Second}
-	for {
-		err := e.Campaign(ctx, strconv.FormatInt(int64(n.rec.ID), 10))
-		if err == nil {
-			break
+	for ctx.Err() == nil {
+		e := concurrency.NewElection(sess, trimSlash(n.cfg.Prefix()+controllerPrefix))
+		if err := e.Campaign(ctx, strconv.FormatInt(int64(n.rec.ID), 10)); err != nil {
+			if ctx.Err() == nil {
+				n.log.Debug("cluster: campaign failed, retrying", "err", err)
+				wait.sleep(ctx)
+			}
+			continue
 		}
-		if ctx.Err() != nil {
-			return
+		wait.reset()
+		n.isController.Store(true)
+		n.log.Info("cluster: became controller", "cluster", n.cfg.Name)
+		n.runController(ctx, fence{key: e.Key(), rev: e.Rev()})
+		n.isController.Store(false)
+		if n.ctx.Err() == nil {
+			n.log.Warn("cluster: no longer controller")
 		}
-		n.log.Debug("cluster: campaign failed, retrying", "err", err)
 		wait.sleep(ctx)
-	}
-	f := fence{key: e.Key(), rev: e.Rev()}
-	n.isController.Store(true)
-	n.log.Info("cluster: became controller", "cluster", n.cfg.Name)
-	n.runController(ctx, f)
-	n.isController.Store(false)
-	if n.ctx.Err() == nil {
-		n.log.Warn("cluster: no longer controller")
 	}
 }
 

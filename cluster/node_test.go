@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,4 +214,67 @@ func TestSessionLostEtcdPaused(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "registered and controller again", func() bool { return n.Ready() && n.IsController() })
+}
+
+// syncBuffer is a log sink the test reads while nodes write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSessionLostLogged: the loss is a Warn naming it, the return an Info.
+func TestSessionLostLogged(t *testing.T) {
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	e := etcdtest.Start(t)
+	cfg := testConfig(e, "zombi", 1)
+	n := join(t, connect(t, cfg), cfg, record(1, 19092))
+	eventually(t, 5*time.Second, "controller", n.IsController)
+	admin := connect(t, cfg)
+	if err := revoke(admin, clientv3.LeaseID(leaseOf(t, admin, nodeKey(cfg.Prefix(), 1)))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the loss and the return logged", func() bool {
+		s := logs.String()
+		return strings.Contains(s, `level=WARN msg="cluster: session lost: not controller, registering again"`) &&
+			strings.Contains(s, `level=INFO msg="cluster: registered again"`)
+	})
+}
+
+// TestElectionKeyDeleted: the controller's election key deleted under it
+// (its session alive) fences its writes; it campaigns again and leads
+// with a new key.
+func TestElectionKeyDeleted(t *testing.T) {
+	e := etcdtest.Start(t)
+	cfg := testConfig(e, "zombi", 1)
+	n := join(t, connect(t, cfg), cfg, record(1, 19092))
+	eventually(t, 5*time.Second, "controller", n.IsController)
+	old := currentFence(t, n)
+	admin := connect(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := admin.Delete(ctx, old.key); err != nil {
+		t.Fatal(err)
+	}
+	// A partition change makes the controller write, and find its fence gone.
+	key := partitionKey(cfg.Prefix(), "t", 0)
+	putJSON(t, admin, key, ps(r(9, 1), r(9, 1), 9, 0, 0))
+	eventually(t, 10*time.Second, "controller again under a new election key", func() bool {
+		return n.IsController() && n.ControllerID() == 1 && currentFence(t, n).rev != old.rev
+	})
+	waitPartition(t, admin, key, ps(r(9, 1), r(1), 1, 1, 1))
 }
