@@ -2,18 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zombi-dev/zombi/internal/zombitest"
 	"github.com/zombi-dev/zombi/tlsconf"
 )
 
@@ -348,5 +351,37 @@ func TestConfigEtcdPasswordFromFlag(t *testing.T) {
 	}
 	if strings.Contains(help.String(), pw) || !strings.Contains(help.String(), "whole seconds") || !strings.Contains(help.String(), "-etcd-password") {
 		t.Errorf("help:\n%s", help.String())
+	}
+}
+
+// TestBadClusterConfigStopsStartup: the real binary refuses a bad cluster
+// setting with one line naming it and exit status 2, without etcd and
+// without printing the etcd password.
+func TestBadClusterConfigStopsStartup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "Pa55-never-printed"
+	for _, tc := range []struct{ env, names string }{
+		{"ZOMBI_NODE_ID=-1", "ZOMBI_NODE_ID"},
+		{"ZOMBI_ETCD_ENDPOINTS=127.0.0.1:2379", "ZOMBI_ETCD_ENDPOINTS"},
+		{"ZOMBI_ETCD_PASSWORD=" + pw, "ZOMBI_ETCD_USERNAME"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", t.TempDir(), "--port", "0", "--kafka-port", "0")
+		cmd.Env = append(os.Environ(), tc.env)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want status 2\n%s", tc.env, err, out)
+			continue
+		}
+		if lines := bytes.Count(bytes.TrimSpace(out), []byte("\n")); lines != 0 || !bytes.Contains(out, []byte(tc.names)) || bytes.Contains(out, []byte(pw)) {
+			t.Errorf("%s: output %q, want one line naming %s, without the password", tc.env, out, tc.names)
+		}
 	}
 }
