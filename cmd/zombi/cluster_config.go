@@ -28,7 +28,7 @@ var clusterSettings = []setting{
 	{"ZOMBI_CLUSTER_NAME", "cluster-name", cluster.DefaultName, "the cluster's etcd key prefix /{name}/ (1 to 64 of A-Z a-z 0-9 . _ -); several clusters may share one etcd", setClusterName},
 	{"ZOMBI_NODE_ID", "node-id", strconv.Itoa(cluster.DefaultNodeID), "this node's Kafka node id, unique in the cluster and stable across restarts (0 to 2147483647); a node whose id is already live refuses to start", intSetter(0, math.MaxInt32, func(c *Config, n int64) { c.Cluster.NodeID = int32(n) })},
 	{"ZOMBI_NODE_RACK", "node-rack", "", "Kafka's broker.rack: replicas of a partition go to distinct racks, consumers with client.rack read from their rack (printable, at most 255 bytes)", setNodeRack},
-	{"ZOMBI_SESSION_TIMEOUT_MS", "session-timeout-ms", strconv.FormatInt(cluster.DefaultSessionTimeout.Milliseconds(), 10), "the etcd lease of this node's registration: a node silent this long is dead to the cluster and its partitions move (1000 to 300000; etcd leases are whole seconds, so it is rounded up to one)", intSetter(1000, 300000, func(c *Config, n int64) { c.Cluster.SessionTimeout = time.Duration(n) * time.Millisecond })},
+	{"ZOMBI_SESSION_TIMEOUT_MS", "session-timeout-ms", strconv.FormatInt(cluster.DefaultSessionTimeout.Milliseconds(), 10), "the etcd lease of this node's registration: a node silent this long is dead to the cluster and its partitions move (1000 to 300000; etcd leases are whole seconds: rounded up to the next second)", intSetter(1000, 300000, func(c *Config, n int64) { c.Cluster.SessionTimeout = time.Duration(n) * time.Millisecond })},
 	{"ZOMBI_DEFAULT_REPLICATION_FACTOR", "default-replication-factor", "", "replicas of a topic when CreateTopics or a first write gives none (1 to 32767; empty: min(3, live nodes))", setDefaultReplicationFactor},
 	{"ZOMBI_MIN_INSYNC_REPLICAS", "min-insync-replicas", strconv.Itoa(cluster.DefaultMinInsyncReplicas), "broker default of the topic config min.insync.replicas: with acks=all, fewer in-sync replicas refuse the write (at least 1)", intSetter(1, math.MaxInt32, func(c *Config, n int64) { c.Cluster.MinInsyncReplicas = int(n) })},
 	{"ZOMBI_REPLICA_LAG_TIME_MAX_MS", "replica-lag-time-max-ms", strconv.FormatInt(cluster.DefaultReplicaLagTimeMax.Milliseconds(), 10), "a follower not caught up with the leader for this long leaves the ISR (Kafka's replica.lag.time.max.ms; at least 100)", intSetter(100, math.MaxInt32, func(c *Config, n int64) { c.Cluster.ReplicaLagTimeMax = time.Duration(n) * time.Millisecond })},
@@ -111,7 +111,8 @@ func parseEtcdEndpoint(e string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%q names no host", e)
 	}
-	if net.ParseIP(host) == nil && !validHostname(host) {
+	// '_' too: Docker's DNS resolves service names such as etcd_1.
+	if net.ParseIP(host) == nil && !validHostname(strings.ReplaceAll(host, "_", "-")) {
 		return "", fmt.Errorf("%q: %q is not an IP address or host name", e, host)
 	}
 	if port == "" {

@@ -124,8 +124,8 @@ func TestConfigClusterValid(t *testing.T) {
 		args  []string
 		check func(t *testing.T, c Config)
 	}{
-		{"endpoints trimmed and normalised", map[string]string{"ZOMBI_ETCD_ENDPOINTS": " http://127.0.0.1:2379 , http://etcd-2.example:2379/ ,HTTP://[::1]:2380"}, nil, func(t *testing.T, c Config) {
-			want := []string{"http://127.0.0.1:2379", "http://etcd-2.example:2379", "http://[::1]:2380"}
+		{"endpoints trimmed and normalised", map[string]string{"ZOMBI_ETCD_ENDPOINTS": " http://127.0.0.1:2379 , http://etcd-2.example:2379/ ,HTTP://[::1]:2380,http://etcd_3:2379"}, nil, func(t *testing.T, c Config) {
+			want := []string{"http://127.0.0.1:2379", "http://etcd-2.example:2379", "http://[::1]:2380", "http://etcd_3:2379"}
 			if !slices.Equal(c.Cluster.Endpoints, want) || !c.Cluster.Enabled() {
 				t.Errorf("endpoints %q, want %q", c.Cluster.Endpoints, want)
 			}
