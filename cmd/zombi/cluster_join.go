@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
-	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -16,42 +13,6 @@ import (
 	"github.com/zombi-dev/zombi/cluster"
 	"github.com/zombi-dev/zombi/cluster/meta"
 )
-
-// clusterSettings is the node's cluster.Config.
-//
-// TEMPORARY (issue 19, helper C): until Config.Cluster (helper A's parsing
-// of every DESIGN Cluster setting, with flags and validation) is on the
-// branch, the few settings the join needs are read from the environment
-// here. When it lands this becomes `return cfg.Cluster, nil`.
-func clusterSettings(_ Config) (cluster.Config, error) {
-	c := cluster.Config{Name: cluster.DefaultName, NodeID: cluster.DefaultNodeID, SessionTimeout: cluster.DefaultSessionTimeout}
-	for _, ep := range strings.Split(os.Getenv("ZOMBI_ETCD_ENDPOINTS"), ",") {
-		if ep = strings.TrimSpace(ep); ep != "" {
-			c.Endpoints = append(c.Endpoints, ep)
-		}
-	}
-	if v := strings.TrimSpace(os.Getenv("ZOMBI_CLUSTER_NAME")); v != "" {
-		c.Name = v
-	}
-	if v := strings.TrimSpace(os.Getenv("ZOMBI_NODE_ID")); v != "" {
-		id, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || id < 0 {
-			return c, fmt.Errorf("ZOMBI_NODE_ID %q: want a node id, 0 or more", v)
-		}
-		c.NodeID = int32(id)
-	}
-	c.Rack = os.Getenv("ZOMBI_NODE_RACK")
-	if v := strings.TrimSpace(os.Getenv("ZOMBI_SESSION_TIMEOUT_MS")); v != "" {
-		ms, err := strconv.Atoi(v)
-		if err != nil || ms < 1000 {
-			return c, fmt.Errorf("ZOMBI_SESSION_TIMEOUT_MS %q: want milliseconds, 1000 or more", v)
-		}
-		c.SessionTimeout = time.Duration(ms) * time.Millisecond
-	}
-	c.CAFile, c.CertFile, c.KeyFile = os.Getenv("ZOMBI_ETCD_CA_FILE"), os.Getenv("ZOMBI_ETCD_CERT_FILE"), os.Getenv("ZOMBI_ETCD_KEY_FILE")
-	c.Username, c.Password = os.Getenv("ZOMBI_ETCD_USERNAME"), os.Getenv("ZOMBI_ETCD_PASSWORD")
-	return c, nil
-}
 
 // membership is the node's place in a cluster; nil alone (no
 // ZOMBI_ETCD_ENDPOINTS), and then every method is a no-op.

@@ -188,12 +188,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// Cluster mode: join before serving, once the advertised addresses are
 	// known; an unreachable etcd or a live duplicate id stops the start.
-	cc, err := clusterSettings(cfg)
-	if err != nil {
-		closeAll()
-		return err
-	}
-	member, err := joinCluster(ctx, cc, nodeRecord(cfg, kafkaLns, httpLn))
+	member, err := joinCluster(ctx, cfg.Cluster, nodeRecord(cfg, kafkaLns, httpLn))
 	if err != nil {
 		closeAll()
 		return err
