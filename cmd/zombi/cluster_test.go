@@ -159,3 +159,53 @@ func TestClusterKillFreesID(t *testing.T) {
 		t.Fatalf("/health/ready %d after restart, want 200", code)
 	}
 }
+
+// TestClusterReadyFollowsSession: etcd paused past the session timeout
+// ends the node's registration: /health/ready turns 503 naming why, and
+// 200 again once etcd is back and the node registered again.
+func TestClusterReadyFollowsSession(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := etcdClient(t, e)
+	p := startZombi(t, filepath.Join(t.TempDir(), "n1", "data"), clusterEnv(e, 1)...)
+	if code := healthReady(t, p); code != http.StatusOK {
+		t.Fatalf("/health/ready %d after start, want 200", code)
+	}
+	if err := e.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = e.Resume()
+		}
+	}()
+	waitReady := func(want int, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for healthReady(t, p) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("/health/ready not %d within %s", want, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitReady(http.StatusServiceUnavailable, 8*time.Second)
+	resp, err := http.Get(p.HTTPBase + "/health/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Reason string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if !strings.Contains(body.Reason, "not joined to the cluster (node 1: session lost)") {
+		t.Fatalf("not-ready reason %q", body.Reason)
+	}
+	if err := e.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	waitReady(http.StatusOK, 10*time.Second)
+	if registration(t, cli, 1) == nil {
+		t.Fatal("ready again but not registered")
+	}
+}
