@@ -278,3 +278,15 @@ func TestElectionKeyDeleted(t *testing.T) {
 	})
 	waitPartition(t, admin, key, ps(r(9, 1), r(1), 1, 1, 1))
 }
+
+// TestSessionTTL: whole seconds, rounded up, at least one.
+func TestSessionTTL(t *testing.T) {
+	for d, want := range map[time.Duration]int64{
+		2000 * time.Millisecond: 2, 2500 * time.Millisecond: 3, 6 * time.Second: 6,
+		1001 * time.Millisecond: 2, 300 * time.Millisecond: 1, 0: 1,
+	} {
+		if got := SessionTTL(d); got != want {
+			t.Errorf("SessionTTL(%s) = %d, want %d", d, got, want)
+		}
+	}
+}
