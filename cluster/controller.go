@@ -103,7 +103,10 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 	for attempt := 0; attempt < casAttempts && kv != nil; attempt++ {
 		var st meta.PartitionState
 		if err := json.Unmarshal(kv.Value, &st); err != nil {
-			n.log.Warn("cluster: unreadable partition state, left alone", "key", key, "err", err)
+			// Once per version: every reconcile meets it again.
+			if prev, seen := n.unreadable.Swap(key, kv.ModRevision); !seen || prev != kv.ModRevision {
+				n.log.Warn("cluster: unreadable partition state, left alone", "key", key, "err", err)
+			}
 			return nil
 		}
 		next, changed := decidePartition(st, live, unclean[topic])

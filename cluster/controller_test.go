@@ -204,3 +204,30 @@ func currentFence(t *testing.T, n *Node) fence {
 	}
 	return first
 }
+
+// TestControllerHostileKeys: an unreadable partition state is left alone,
+// a record under nodes/9 claiming id 2 does not make node 2 live, and the
+// controller goes on with the rest.
+func TestControllerHostileKeys(t *testing.T) {
+	e := etcdtest.Start(t)
+	cfg := testConfig(e, "zombi", 1)
+	admin := connect(t, cfg)
+	n := join(t, connect(t, cfg), cfg, record(1, 19092))
+	eventually(t, 5*time.Second, "node 1 controller", n.IsController)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bad := partitionKey(cfg.Prefix(), "t", 0)
+	if _, err := admin.Put(ctx, bad, "{not json"); err != nil {
+		t.Fatal(err)
+	}
+	putJSON(t, admin, nodeKey(cfg.Prefix(), 9), record(2, 9002))
+	good := partitionKey(cfg.Prefix(), "t", 1)
+	putJSON(t, admin, good, ps(r(2, 1), r(2, 1), 2, 0, 0))
+	waitPartition(t, admin, good, ps(r(2, 1), r(1), 1, 1, 1))
+	if kv, err := getKey(ctx, admin, bad); err != nil || kv == nil || string(kv.Value) != "{not json" {
+		t.Fatalf("the unreadable state was changed: %v, %v", kv, err)
+	}
+	if got := ids(n.Nodes()); !sameIDs(got, 1) || !n.IsController() {
+		t.Fatalf("live nodes %v, controller %v: want [1], true", got, n.IsController())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,8 @@ type Node struct {
 
 	mu   sync.Mutex
 	sess *concurrency.Session // the current session
+
+	unreadable sync.Map // partition key -> ModRevision already warned of
 }
 
 // SessionTTL is the etcd lease TTL for a session timeout: whole seconds,
@@ -290,11 +293,11 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.isController.Store(false)
 		n.state.Store(int32(StateClosed))
+		n.cancel()
+		n.wg.Wait() // the keeper has stopped: n.sess is the last session
 		n.mu.Lock()
 		sess := n.sess
 		n.mu.Unlock()
-		n.cancel()
-		n.wg.Wait()
 		if sess != nil {
 			sess.Orphan()
 			if rerr := revoke(n.cli, sess.Lease()); rerr != nil {
@@ -355,12 +358,18 @@ func controllerOf(kvs []*mvccpb.KeyValue) int32 {
 	return int32(id)
 }
 
+// decodeNodes is the node records of nodes/ keys; a value that is not a
+// record, or names another id than its key, is not a live node.
 func decodeNodes(kvs []*mvccpb.KeyValue) []meta.NodeRecord {
 	out := make([]meta.NodeRecord, 0, len(kvs))
 	for _, kv := range kvs {
 		var r meta.NodeRecord
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
-			continue // not a node record: not a live node
+			continue
+		}
+		key := string(kv.Key)
+		if !strings.HasSuffix(key, "/"+strconv.FormatInt(int64(r.ID), 10)) {
+			continue
 		}
 		out = append(out, r)
 	}
