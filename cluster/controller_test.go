@@ -231,3 +231,35 @@ func TestControllerHostileKeys(t *testing.T) {
 		t.Fatalf("live nodes %v, controller %v: want [1], true", got, n.IsController())
 	}
 }
+
+// TestControllerFailover: the controller's session is lost; the other node
+// is elected, both agree, and the new controller reacts to a node dying.
+func TestControllerFailover(t *testing.T) {
+	e := etcdtest.Start(t)
+	cfg := testConfig(e, "zombi", 1)
+	admin := connect(t, cfg)
+	a := join(t, connect(t, cfg), cfg, record(1, 19092))
+	eventually(t, 5*time.Second, "node 1 controller", a.IsController)
+	b := join(t, connect(t, cfg), cfg, record(2, 19093))
+	lease3 := fakeNode(t, admin, cfg, 3)
+	eventually(t, 5*time.Second, "both see nodes 1-3", func() bool {
+		return sameIDs(ids(a.Nodes()), 1, 2, 3) && sameIDs(ids(b.Nodes()), 1, 2, 3)
+	})
+	key := partitionKey(cfg.Prefix(), "t", 0)
+	putJSON(t, admin, key, ps(r(3, 2, 1), r(3, 2, 1), 3, 0, 0))
+	if err := revoke(admin, clientv3.LeaseID(leaseOf(t, admin, nodeKey(cfg.Prefix(), 1)))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "node 2 controller, node 1 back as a member", func() bool {
+		return b.IsController() && !a.IsController() && a.ControllerID() == 2 && b.ControllerID() == 2 && a.State() == StateRegistered
+	})
+	if err := revoke(admin, lease3); err != nil {
+		t.Fatal(err)
+	}
+	// Node 1 left the ISR too if the new controller saw its registration
+	// gone before it came back (a race of the test, both are right).
+	eventually(t, 5*time.Second, "node 2 leads, epoch 1", func() bool {
+		got, _ := readPartition(t, admin, key)
+		return reflect.DeepEqual(got, ps(r(3, 2, 1), r(2, 1), 2, 1, 1)) || reflect.DeepEqual(got, ps(r(3, 2, 1), r(2), 2, 1, 2))
+	})
+}
