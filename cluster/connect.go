@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -49,17 +51,17 @@ func Connect(ctx context.Context, cfg Config) (*clientv3.Client, error) {
 		Logger: zap.NewNop(),
 	})
 	if err != nil {
-		return nil, connectError(eps, cfg, err)
+		return nil, connectError(eps, cfg, tlsCfg, err)
 	}
 	if _, err := cli.Get(cctx, cfg.Prefix()+nodesPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, connectError(eps, cfg, err)
+		return nil, connectError(eps, cfg, tlsCfg, err)
 	}
 	return cli, nil
 }
 
 // connectError is one line: what failed, where, and which setting to check.
-func connectError(eps string, cfg Config, err error) error {
+func connectError(eps string, cfg Config, tlsCfg *tls.Config, err error) error {
 	switch {
 	case errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrGRPCAuthFailed):
 		return fmt.Errorf("etcd at %s refused user %q (ZOMBI_ETCD_USERNAME, ZOMBI_ETCD_PASSWORD): %w", eps, cfg.Username, err)
@@ -67,6 +69,11 @@ func connectError(eps string, cfg Config, err error) error {
 		errors.Is(err, rpctypes.ErrUserEmpty) || errors.Is(err, rpctypes.ErrGRPCUserEmpty):
 		return fmt.Errorf("etcd at %s denies access to %s (ZOMBI_ETCD_USERNAME): %w", eps, cfg.Prefix(), err)
 	case errors.Is(err, context.DeadlineExceeded):
+		// The client waits for a connection and keeps no reason: dial
+		// once ourselves to say why (refused, TLS, ...).
+		if why := probe(cfg.Endpoints, tlsCfg); why != "" {
+			return fmt.Errorf("etcd unreachable at %s (ZOMBI_ETCD_ENDPOINTS): no answer within %s: %s", eps, connectTimeout, why)
+		}
 		return fmt.Errorf("etcd unreachable at %s (ZOMBI_ETCD_ENDPOINTS): no answer within %s", eps, connectTimeout)
 	}
 	return fmt.Errorf("etcd at %s (ZOMBI_ETCD_ENDPOINTS): %w", eps, err)
@@ -108,4 +115,50 @@ func etcdTLS(cfg Config) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// probe dials each endpoint once (TCP, then TLS for https://) and returns
+// the first failure, "" when every one answered; it takes at most about
+// 1.5 s an endpoint.
+func probe(endpoints []string, tlsCfg *tls.Config) string {
+	for _, ep := range endpoints {
+		u, err := url.Parse(ep)
+		if err != nil || u.Host == "" {
+			return fmt.Sprintf("%s: not a URL", ep)
+		}
+		conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+		if err != nil {
+			return err.Error()
+		}
+		if u.Scheme == "https" {
+			tc := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}, ServerName: u.Hostname()}
+			if tlsCfg != nil {
+				tc.RootCAs, tc.Certificates = tlsCfg.RootCAs, tlsCfg.Certificates
+			}
+			tconn := tls.Client(conn, tc)
+			_ = tconn.SetDeadline(time.Now().Add(time.Second))
+			err = tconn.Handshake()
+			if err == nil {
+				// TLS 1.3 servers refuse a missing client certificate
+				// after the handshake: read briefly for the alert.
+				_ = tconn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				var b [1]byte
+				if _, rerr := tconn.Read(b[:]); rerr != nil && !isTimeout(rerr) {
+					err = rerr
+				}
+			}
+			tconn.Close()
+			if err != nil {
+				return fmt.Sprintf("%s: TLS: %v (ZOMBI_ETCD_CA_FILE, ZOMBI_ETCD_CERT_FILE, ZOMBI_ETCD_KEY_FILE)", ep, err)
+			}
+			continue
+		}
+		conn.Close()
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -48,7 +48,7 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Fatalf("Connect took %s, want < 10 s", took)
 	}
 	msg := err.Error()
-	for _, want := range []string{ep, "ZOMBI_ETCD_ENDPOINTS"} {
+	for _, want := range []string{ep, "ZOMBI_ETCD_ENDPOINTS", "connection refused"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not name %q", msg, want)
 		}
