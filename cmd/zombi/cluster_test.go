@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,5 +208,63 @@ func TestClusterReadyFollowsSession(t *testing.T) {
 	waitReady(http.StatusOK, 10*time.Second)
 	if registration(t, cli, 1) == nil {
 		t.Fatal("ready again but not registered")
+	}
+}
+
+// TestClusterPausedNodeRejoins: a node stopped (SIGSTOP) past its session
+// timeout loses its registration; continued (SIGCONT), it notices, says so
+// and registers again under a new lease.
+func TestClusterPausedNodeRejoins(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := etcdClient(t, e)
+	p := startZombi(t, filepath.Join(t.TempDir(), "n1", "data"), clusterEnv(e, 1, "ZOMBI_LOG=info")...)
+	lease := func() int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := cli.Get(ctx, "/zombi/"+meta.NodesPrefix+"1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Kvs) == 0 {
+			return 0
+		}
+		return resp.Kvs[0].Lease
+	}
+	first := lease()
+	if first == 0 {
+		t.Fatal("node 1 not registered")
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	continued := false
+	defer func() {
+		if !continued {
+			_ = p.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	stopped := time.Now()
+	for lease() != 0 {
+		if time.Since(stopped) > 5*time.Second {
+			t.Fatal("a stopped node still registered 5 s later (session timeout 2 s)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	continued = true
+	deadline := time.Now().Add(10 * time.Second)
+	for l := lease(); l == 0 || l == first; l = lease() {
+		if time.Now().After(deadline) {
+			t.Fatal("the continued node did not register again within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if log := p.Log(); !strings.Contains(log, "cluster: session lost") || !strings.Contains(log, "cluster: registered again") {
+		t.Fatalf("the loss and the return are not in the log:\n%s", log)
+	}
+	if code := healthReady(t, p); code != http.StatusOK {
+		t.Fatalf("/health/ready %d after rejoining, want 200", code)
 	}
 }
