@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -29,9 +30,12 @@ func (n *Node) runController(ctx context.Context, f fence) {
 	parts := newMirror(n.cli, n.cfg.Prefix()+partitionsPrefix, n.log)
 	topics := newMirror(n.cli, n.cfg.Prefix()+topicsPrefix, n.log)
 	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: nothing of this controller outlives it
 	defer cancel()
-	go parts.run(ctx)
-	go topics.run(ctx)
+	wg.Add(2)
+	go func() { defer wg.Done(); parts.run(ctx) }()
+	go func() { defer wg.Done(); topics.run(ctx) }()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
 	for {
