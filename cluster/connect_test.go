@@ -31,6 +31,7 @@ func connect(t *testing.T, cfg Config) *clientv3.Client {
 // TestConnectUnreachable: a port nobody listens on is one clear error,
 // naming the endpoint and the setting, well within 10 s.
 func TestConnectUnreachable(t *testing.T) {
+	t.Parallel() // waits out the 5 s connect bound
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,7 @@ func tlsEtcd(t *testing.T) (endpoint, caFile, certFile, keyFile string) {
 // TestConnectTLS: with the CA and a client certificate Connect reaches an
 // etcd that requires one; without the certificate it is one clear error.
 func TestConnectTLS(t *testing.T) {
+	t.Parallel() // waits out the 5 s connect bound
 	ep, ca, cert, key := tlsEtcd(t)
 	cfg := Config{Endpoints: []string{ep}, Name: "zombi", CAFile: ca, CertFile: cert, KeyFile: key}
 	cli := connect(t, cfg)
