@@ -5,25 +5,31 @@
 // misplaced and, per fault, the longest time without an acknowledgement on
 // the victim's partitions.
 //
-// A test with a cluster harness uses it like this:
+// A test with a cluster harness uses it like this (workload_test.go does it
+// against one node):
 //
 //	l := chaos.NewLedger()
 //	seeds := []string{n1.KafkaAddr, n2.KafkaAddr, n3.KafkaAddr}
-//	chaos.EnsureTopic(ctx, seeds, topic, 3, 3, map[string]*string{"min.insync.replicas": &two})
-//	work, stop := context.WithCancel(ctx)
-//	var wg errgroup.Group (or sync.WaitGroup)
-//	wg.Go(func() error { return chaos.RunFranzProducers(work, chaos.ProducerConfig{Seeds: seeds, Topic: topic, Producers: 2, Rate: 200}, l) })
-//	wg.Go(func() error { return chaos.RunLibrdkafkaProducer(work, chaos.LibrdkafkaConfig{Python: venv.Python(), Seeds: seeds, Topic: topic, Rate: 200}, l) })
-//	wg.Go(func() error { return chaos.RunGroup(work, chaos.GroupConfig{Seeds: seeds, Topic: topic, Group: "g", Members: 2}, l) })
-//	// each fault: the victim's partitions are those it leads (kadm Metadata)
-//	healed := l.StartFault("kill leader of p0", 0, 2)
-//	victim.Kill(); ...; victim, _ = victim.Restart()
-//	healed()                     // or at once, for a kill the cluster heals by itself
-//	...
-//	chaos.WaitCaughtUp(ctx, l, "g", 15*time.Second) // the group went on
-//	stop(); wg.Wait()
-//	chaos.ReadAll(ctx, seeds, topic, l)              // the final pass
-//	r := l.Check(); t.Log(r); if err := r.Err(); err != nil { t.Fatal(err) }
+//	two := "2"
+//	err := chaos.EnsureTopic(ctx, seeds, topic, 3, 3, map[string]*string{"min.insync.replicas": &two})
+//	producing, stopProducing := context.WithCancel(ctx)
+//	reading, stopReading := context.WithCancel(ctx)
+//	go chaos.RunFranzProducers(producing, chaos.ProducerConfig{Seeds: seeds, Topic: topic, Producers: 2, Rate: 150}, l)
+//	go chaos.RunLibrdkafkaProducer(producing, chaos.LibrdkafkaConfig{Python: venv.Python(), Seeds: seeds, Topic: topic, Rate: 150}, l)
+//	go chaos.RunGroup(reading, chaos.GroupConfig{Seeds: seeds, Topic: topic, Group: "g", Members: 2}, l)
+//	// Each fault names its victim partitions: those the victim leads
+//	// (kadm Metadata just before the fault).
+//	healed := l.StartFault("kill -9 leader of p0", 0, 2)
+//	victim.Kill()
+//	healed() // at once: the cluster heals a kill by itself; the gap is the failover
+//	...      // or, for a fault the test undoes (SIGSTOP, etcd down), healed() when undone
+//	stopProducing(); /* wait for the producers */
+//	err = chaos.WaitCaughtUp(ctx, l, "g", 20*time.Second) // the group went on and caught up
+//	stopReading(); /* wait for the group */
+//	err = chaos.ReadAll(ctx, seeds, topic, l) // the final pass
+//	r := l.Check()
+//	t.Logf("%s", r) // the table; r.Faults[i].Gap for the failover-time bounds
+//	if err := r.Err(); err != nil { t.Fatal(err) }
 //
 // Seeds may name any nodes: the clients find the leaders through Metadata
 // and follow leader changes themselves (NOT_LEADER_OR_FOLLOWER and friends).
@@ -33,9 +39,12 @@
 //
 // Lost is decided by the final pass (Reader FinalReader) once ReadAll ran:
 // a record the group saw that the log later dropped is lost. The fault gaps
-// are defined on FaultGap; for a fault the cluster heals by itself (a leader
-// killed and not restarted) call healed() right after the kill, so the gap is
-// the failover time; for one the test undoes, call it when undone.
+// are defined on FaultGap. For a fault the cluster heals by itself (a leader
+// killed and not restarted) call healed() right after the kill, so that the
+// gap is the failover time; for one the test undoes, call it when undone. A
+// restart of the victim that may move leaders back is a fault of its own
+// (StartFault before it). Every driver needs its own Name (the defaults are
+// "franz" and "librdkafka") so that keys stay unique.
 //
 // Everything is bounded by the contexts passed in; the drivers return once
 // their context is done and what they had in flight is settled (flushed or

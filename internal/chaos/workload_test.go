@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/zombi-dev/zombi/internal/pyvenv"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
@@ -114,6 +117,7 @@ func TestWorkloadSurvivesKills(t *testing.T) {
 	if err := ReadAll(ctx, seeds, topic, l); err != nil {
 		t.Fatal(err)
 	}
+	checkCommitted(ctx, t, seeds, topic, group)
 
 	r := l.Check()
 	t.Logf("report:\n%s", r)
@@ -139,6 +143,32 @@ func TestWorkloadSurvivesKills(t *testing.T) {
 			t.Errorf("%s: gap %s, want above the %s the node was down (%s until ready) and below 30s", f.Name, f.Gap, downtime, downs[i])
 		}
 	}
+}
+
+// checkCommitted checks that the group committed every partition's end
+// offset: it read everything and said so.
+func checkCommitted(ctx context.Context, t *testing.T, seeds []string, topic, group string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(topic, o.Partition)
+		if !ok || c.Err != nil || c.At != o.Offset {
+			t.Errorf("group %s committed %+v on partition %d, want its end offset %d", group, c, o.Partition, o.Offset)
+		}
+	})
 }
 
 // waitFor polls cond every 50 ms, failing the test after d with the

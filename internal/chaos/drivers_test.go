@@ -1,0 +1,69 @@
+package chaos
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zombi-dev/zombi/internal/pyvenv"
+	"github.com/zombi-dev/zombi/internal/zombitest"
+)
+
+// TestDriversEdges checks the drivers' edges against one real zombi: topic
+// creation is idempotent, "as fast as possible" produces a clean ledger,
+// the final read of a topic that does not exist and a librdkafka producer
+// that cannot start fail with clear errors instead of hanging.
+func TestDriversEdges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real zombi: not in -short")
+	}
+	proc := zombitest.StartT(t, filepath.Join(t.TempDir(), "data"))
+	seeds := []string{proc.KafkaAddr}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	for range 2 {
+		if err := EnsureTopic(ctx, seeds, "fast", 2, 1, nil); err != nil {
+			t.Fatalf("EnsureTopic (twice): %v", err)
+		}
+	}
+
+	l := NewLedger()
+	run, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	if err := RunFranzProducers(run, ProducerConfig{Seeds: seeds, Topic: "fast", Name: "fast"}, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReadAll(ctx, seeds, "fast", l); err != nil {
+		t.Fatal(err)
+	}
+	r := l.Check()
+	if err := r.Err(); err != nil || r.Acked < 500 || r.Failures != 0 || r.Readers[FinalReader].Unseen != 0 {
+		t.Fatalf("as fast as possible for 0.5 s: %v\n%s", err, r)
+	}
+	t.Logf("as fast as possible, one producer, 0.5 s: %d acks", r.Acked)
+
+	start := time.Now()
+	err := ReadAll(ctx, seeds, "no-such-topic", NewLedger())
+	if err == nil || !strings.Contains(err.Error(), "no-such-topic") || time.Since(start) > 15*time.Second {
+		t.Fatalf("final read of a missing topic: %v after %s, want an error naming it, quickly", err, time.Since(start))
+	}
+	t.Logf("missing topic: %v", err)
+
+	err = RunLibrdkafkaProducer(ctx, LibrdkafkaConfig{Python: filepath.Join(t.TempDir(), "no-python"), Seeds: seeds, Topic: "fast"}, NewLedger())
+	if err == nil || !strings.Contains(err.Error(), "no-python") {
+		t.Fatalf("missing interpreter: %v, want an error naming it", err)
+	}
+	venv, verr := pyvenv.Ensure("compat-tests/python/requirements.txt")
+	if verr != nil {
+		t.Skipf("SKIPPING the librdkafka edge: its Python environment cannot be made: %v", verr)
+	}
+	start = time.Now()
+	err = RunLibrdkafkaProducer(ctx, LibrdkafkaConfig{Python: venv.Python(), Seeds: seeds, Topic: "fast", Config: map[string]string{"acks": "bogus"}}, NewLedger())
+	if err == nil || !strings.Contains(err.Error(), "acks") || time.Since(start) > 15*time.Second {
+		t.Fatalf("bad librdkafka setting: %v after %s, want an error naming it, quickly", err, time.Since(start))
+	}
+	t.Logf("bad librdkafka setting: %v", err)
+}
