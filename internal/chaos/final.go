@@ -22,6 +22,9 @@ import (
 // marker is reached only when a later record shows it: fine for this
 // package's non-transactional workload.
 func ReadAll(ctx context.Context, seeds []string, topic string, l *Ledger, opts ...kgo.Opt) error {
+	if err := checkTarget("final read", seeds, topic); err != nil {
+		return err
+	}
 	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("chaos: final read: %w", err)
@@ -108,6 +111,9 @@ func ReadAll(ctx context.Context, seeds []string, topic string, l *Ledger, opts 
 // EnsureTopic creates topic with the given partitions, replication factor
 // and configs (nil: the broker's), and is content when it already exists.
 func EnsureTopic(ctx context.Context, seeds []string, topic string, partitions int32, rf int16, configs map[string]*string, opts ...kgo.Opt) error {
+	if err := checkTarget("create topic", seeds, topic); err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("chaos: create topic %s: %w", topic, err)

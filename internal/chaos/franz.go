@@ -45,6 +45,9 @@ func Value(k string) string { return "v:" + k }
 // with its error. It returns when every producer has closed; the error is
 // about starting a client, never about records.
 func RunFranzProducers(ctx context.Context, cfg ProducerConfig, l *Ledger) error {
+	if err := checkTarget("franz-go producers", cfg.Seeds, cfg.Topic); err != nil {
+		return err
+	}
 	if cfg.Name == "" {
 		cfg.Name = "franz"
 	}

@@ -25,6 +25,12 @@ type GroupConfig struct {
 // commits what it read and leaves (bounded by 10 s). It returns an error
 // only when a client cannot be made.
 func RunGroup(ctx context.Context, cfg GroupConfig, l *Ledger) error {
+	if err := checkTarget("consumer group", cfg.Seeds, cfg.Topic); err != nil {
+		return err
+	}
+	if cfg.Group == "" {
+		return fmt.Errorf("%w: consumer group: no group id", errConfig)
+	}
 	n := max(cfg.Members, 1)
 	clients := make([]*kgo.Client, n)
 	for i := range clients {

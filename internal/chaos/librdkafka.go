@@ -52,6 +52,12 @@ func Script() string {
 // its error. It returns an error when the script could not run, stopped on
 // a fatal producer error, or ended without its final line.
 func RunLibrdkafkaProducer(ctx context.Context, cfg LibrdkafkaConfig, l *Ledger) error {
+	if err := checkTarget("librdkafka producer", cfg.Seeds, cfg.Topic); err != nil {
+		return err
+	}
+	if cfg.Python == "" {
+		return fmt.Errorf("%w: librdkafka producer: no Python interpreter", errConfig)
+	}
 	if cfg.Name == "" {
 		cfg.Name = "librdkafka"
 	}
