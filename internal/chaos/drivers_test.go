@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/zombi-dev/zombi/internal/pyvenv"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
@@ -45,6 +48,21 @@ func TestDriversEdges(t *testing.T) {
 	}
 	t.Logf("as fast as possible, one producer, 0.5 s: %d acks", r.Acked)
 
+	// The negative control: records deleted from the log are reported lost
+	// by a new final pass over the same acks.
+	deleteBelow(ctx, t, seeds, "fast", 0, 10)
+	l2 := NewLedger()
+	for _, a := range l.History().Acks {
+		l2.AddAck(a)
+	}
+	if err := ReadAll(ctx, seeds, "fast", l2); err != nil {
+		t.Fatal(err)
+	}
+	r = l2.Check()
+	if len(r.Lost) != 10 || r.Lost[0].Partition != 0 || r.Lost[0].Offset != 0 || r.Lost[9].Offset != 9 || r.Err() == nil {
+		t.Fatalf("after deleting offsets 0..9 of partition 0: lost %d (first %+v), Err %v; want exactly those 10", len(r.Lost), r.Lost[0], r.Err())
+	}
+
 	start := time.Now()
 	err := ReadAll(ctx, seeds, "no-such-topic", NewLedger())
 	if err == nil || !strings.Contains(err.Error(), "no-such-topic") || time.Since(start) > 15*time.Second {
@@ -66,4 +84,23 @@ func TestDriversEdges(t *testing.T) {
 		t.Fatalf("bad librdkafka setting: %v after %s, want an error naming it, quickly", err, time.Since(start))
 	}
 	t.Logf("bad librdkafka setting: %v", err)
+}
+
+// deleteBelow deletes the records of topic's partition p below offset.
+func deleteBelow(ctx context.Context, t *testing.T, seeds []string, topic string, p int32, offset int64) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var offs kadm.Offsets
+	offs.AddOffset(topic, p, offset, -1)
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("DeleteRecords %s[%d] below %d: %v", topic, p, offset, err)
+	}
 }
