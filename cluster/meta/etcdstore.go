@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,12 +57,13 @@ func (s *etcdStore) isClosed() bool {
 // wrap classifies an etcd error: the caller's own cancellation stays what
 // it is, a store that cannot answer in time is ErrUnavailable (with its
 // cause), anything else (a request etcd refuses) is returned wrapped.
-func wrap(caller context.Context, op string, err error) error {
+func (s *etcdStore) wrap(caller context.Context, op string, err error) error {
 	if errors.Is(err, context.Canceled) && errors.Is(caller.Err(), context.Canceled) {
 		return fmt.Errorf("meta: %s: %w", op, err)
 	}
 	if unavailable(err) {
-		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+		// The client hides why it cannot connect: name where it tried.
+		return fmt.Errorf("%w: %s (etcd %s): %w", ErrUnavailable, op, strings.Join(s.cli.Endpoints(), ","), err)
 	}
 	return fmt.Errorf("meta: %s: %w", op, err)
 }
@@ -102,7 +104,7 @@ func (s *etcdStore) Get(ctx context.Context, key string) (KV, error) {
 	defer cancel()
 	resp, err := s.cli.Get(bctx, s.prefix+key)
 	if err != nil {
-		return KV{}, wrap(ctx, "get "+key, err)
+		return KV{}, s.wrap(ctx, "get "+key, err)
 	}
 	if len(resp.Kvs) == 0 {
 		return KV{Key: key}, nil
@@ -131,7 +133,7 @@ func (s *etcdStore) List(ctx context.Context, prefix string) ([]KV, int64, error
 		}
 		resp, err := s.cli.Get(bctx, from, opts...)
 		if err != nil {
-			return nil, 0, wrap(ctx, "list "+prefix, err)
+			return nil, 0, s.wrap(ctx, "list "+prefix, err)
 		}
 		if rev == 0 {
 			rev = resp.Header.Revision
@@ -176,7 +178,7 @@ func (s *etcdStore) Txn(ctx context.Context, cmps []Cmp, ops []Op) (bool, int64,
 	defer cancel()
 	resp, err := s.cli.Txn(bctx).If(ifs...).Then(thens...).Commit()
 	if err != nil {
-		return false, 0, wrap(ctx, "txn", err)
+		return false, 0, s.wrap(ctx, "txn", err)
 	}
 	return resp.Succeeded, resp.Header.Revision, nil
 }

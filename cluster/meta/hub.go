@@ -26,9 +26,10 @@ type commit struct {
 // further behind, is broken (the caller lists again) rather than holding
 // memory or blocking a writer.
 const (
-	histMaxCommits = 4096
+	histMaxCommits = 1024
 	histMaxBytes   = 16 << 20
-	watchMaxQueued = 4096 // batches waiting for a slow reader
+	watchMaxQueued = 1024     // batches waiting for a slow reader
+	watchMaxBytes  = 32 << 20 // and their size
 )
 
 func (h *hub) init(rev int64) {
@@ -95,6 +96,7 @@ type watcher struct {
 
 	mu     sync.Mutex
 	queue  [][]Event
+	queued int   // bytes in queue
 	broken error // set: stop and report ErrWatchBroken
 	err    error // Err's answer, set before out is closed
 }
@@ -144,14 +146,16 @@ func (w *watcher) push(events []Event) bool {
 		w.mu.Unlock()
 		return false
 	}
-	if len(w.queue) >= watchMaxQueued {
-		w.broken = fmt.Errorf("reader too slow: %d batches queued", len(w.queue))
-		w.queue = nil
+	size := eventsSize(mine)
+	if len(w.queue) >= watchMaxQueued || w.queued+size > watchMaxBytes {
+		w.broken = fmt.Errorf("reader too slow: %d batches, %d bytes queued", len(w.queue), w.queued)
+		w.queue, w.queued = nil, 0
 		w.mu.Unlock()
 		w.signal()
 		return false
 	}
 	w.queue = append(w.queue, mine)
+	w.queued += size
 	w.mu.Unlock()
 	w.signal()
 	return true
@@ -180,7 +184,7 @@ func (w *watcher) run(ctx context.Context) {
 		w.mu.Lock()
 		if w.broken != nil {
 			w.err = fmt.Errorf("%w: %w", ErrWatchBroken, w.broken)
-			w.queue = nil
+			w.queue, w.queued = nil, 0
 			w.mu.Unlock()
 			return
 		}
@@ -189,6 +193,7 @@ func (w *watcher) run(ctx context.Context) {
 			next = w.queue[0]
 			w.queue[0] = nil
 			w.queue = w.queue[1:]
+			w.queued -= eventsSize(next)
 		}
 		w.mu.Unlock()
 		if next == nil {
