@@ -55,9 +55,18 @@ func putJSON(key string, v any) (Op, error) {
 	return Op{Key: key, Value: b}, nil
 }
 
-// CreateTopic writes a topic and all its partitions in one Txn, if no topic
-// of that name exists (ErrExists otherwise). len(parts) must be
-// t.Partitions.
+// maxTxnOps is how many ops the helpers put in one Txn: etcd's default
+// --max-txn-ops (128). A topic with more partitions is written in steps
+// that readers always see whole (below).
+const maxTxnOps = 128
+
+// CreateTopic writes a topic and its partitions, if no topic of that name
+// exists (ErrExists otherwise). len(parts) must be t.Partitions. Up to 127
+// partitions it is one Txn; a larger topic is created with its first 127
+// partitions and grown by AddPartitions steps, each a CAS on the topic, so
+// a reader sees a whole topic at every revision (briefly with fewer
+// partitions, as after Kafka's CreatePartitions) and a creator that dies
+// half-way leaves a smaller, consistent topic.
 func CreateTopic(ctx context.Context, s Store, t TopicRecord, parts []PartitionState) error {
 	if err := validTopic(t.Name); err != nil {
 		return err
@@ -65,27 +74,42 @@ func CreateTopic(ctx context.Context, s Store, t TopicRecord, parts []PartitionS
 	if int(t.Partitions) != len(parts) || len(parts) == 0 {
 		return fmt.Errorf("%w: topic %s has %d partitions, %d states given", errInvalid, t.Name, t.Partitions, len(parts))
 	}
-	ops := make([]Op, 0, len(parts)+1)
-	op, err := putJSON(TopicKey(t.Name), t)
+	first := parts[:min(len(parts), maxTxnOps-1)]
+	t.Partitions = int32(len(first))
+	ops, err := topicOps(t, 0, first)
 	if err != nil {
 		return err
 	}
-	ops = append(ops, op)
-	for p, st := range parts {
-		op, err := putJSON(PartitionKey(t.Name, int32(p)), st)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, op)
-	}
-	ok, _, err := s.Txn(ctx, []Cmp{{Key: TopicKey(t.Name)}}, ops)
+	ok, rev, err := s.Txn(ctx, []Cmp{{Key: TopicKey(t.Name)}}, ops)
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", t.Name, err)
 	}
 	if !ok {
 		return fmt.Errorf("create topic %s: %w", t.Name, ErrExists)
 	}
+	if rest := parts[len(first):]; len(rest) > 0 {
+		if _, err := addPartitions(ctx, s, t, rev, rest); err != nil {
+			return fmt.Errorf("create topic %s: %d of %d partitions made: %w", t.Name, t.Partitions, len(parts), err)
+		}
+	}
 	return nil
+}
+
+// topicOps puts rec and the states of partitions first, first+1, ...
+func topicOps(rec TopicRecord, first int32, states []PartitionState) ([]Op, error) {
+	op, err := putJSON(TopicKey(rec.Name), rec)
+	if err != nil {
+		return nil, err
+	}
+	ops := []Op{op}
+	for i, st := range states {
+		op, err := putJSON(PartitionKey(rec.Name, first+int32(i)), st)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
 }
 
 // LoadTopics reads every topic and partition. The two prefixes are read
@@ -200,16 +224,21 @@ func readTopic(ctx context.Context, s Store, name string, version int64) (TopicR
 	return rec, nil
 }
 
-// DeleteTopic deletes a topic and its partitions, in one Txn, if the
-// topic's version is still version (ErrConflict otherwise, and when it is
-// gone).
+// DeleteTopic deletes a topic and its partitions if the topic's version
+// is still version (ErrConflict otherwise, and when it is gone). The topic
+// key goes first, with as many partitions as fit the Txn, so the topic
+// disappears at once; the other partition keys follow, each step only
+// while the name is still absent (a partition key without its topic is
+// ignored by LoadTopics, and a topic created again under the name
+// overwrites its own).
 func DeleteTopic(ctx context.Context, s Store, name string, version int64) error {
 	rec, err := readTopic(ctx, s, name, version)
 	if err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
 	ops := []Op{{Key: TopicKey(name), Delete: true}}
-	for p := range rec.Partitions {
+	p := rec.Partitions - 1
+	for ; p >= 0 && len(ops) < maxTxnOps; p-- {
 		ops = append(ops, Op{Key: PartitionKey(name, p), Delete: true})
 	}
 	ok, _, err := s.Txn(ctx, []Cmp{{Key: TopicKey(name), Version: version}}, ops)
@@ -218,6 +247,19 @@ func DeleteTopic(ctx context.Context, s Store, name string, version int64) error
 	}
 	if !ok {
 		return fmt.Errorf("delete topic %s: %w", name, ErrConflict)
+	}
+	for p >= 0 {
+		ops = ops[:0]
+		for ; p >= 0 && len(ops) < maxTxnOps; p-- {
+			ops = append(ops, Op{Key: PartitionKey(name, p), Delete: true})
+		}
+		ok, _, err := s.Txn(ctx, []Cmp{{Key: TopicKey(name)}}, ops)
+		if err != nil {
+			return fmt.Errorf("delete topic %s: partitions from %d on left: %w", name, p+1, err)
+		}
+		if !ok {
+			return nil // created again: its partitions are its own
+		}
 	}
 	return nil
 }
@@ -238,8 +280,9 @@ func SetTopicConfigs(ctx context.Context, s Store, name string, version int64, c
 }
 
 // AddPartitions appends partitions to a topic (their states in order) and
-// raises its count, in one Txn, if its version is still version; it returns
-// the topic's new version.
+// raises its count if its version is still version, and returns the
+// topic's new version: one Txn, or for more than 127 partitions one CAS
+// on the topic per step, each step a whole topic.
 func AddPartitions(ctx context.Context, s Store, name string, version int64, newParts []PartitionState) (int64, error) {
 	if len(newParts) == 0 {
 		return 0, fmt.Errorf("%w: add no partitions to %s", errInvalid, name)
@@ -248,21 +291,24 @@ func AddPartitions(ctx context.Context, s Store, name string, version int64, new
 	if err != nil {
 		return 0, fmt.Errorf("add partitions: %w", err)
 	}
-	first := rec.Partitions
-	rec.Partitions += int32(len(newParts))
-	op, err := putJSON(TopicKey(name), rec)
-	if err != nil {
-		return 0, err
-	}
-	ops := []Op{op}
-	for i, st := range newParts {
-		op, err := putJSON(PartitionKey(name, first+int32(i)), st)
+	return addPartitions(ctx, s, rec, version, newParts)
+}
+
+func addPartitions(ctx context.Context, s Store, rec TopicRecord, version int64, newParts []PartitionState) (int64, error) {
+	for len(newParts) > 0 {
+		step := newParts[:min(len(newParts), maxTxnOps-1)]
+		first := rec.Partitions
+		rec.Partitions += int32(len(step))
+		ops, err := topicOps(rec, first, step)
 		if err != nil {
 			return 0, err
 		}
-		ops = append(ops, op)
+		if version, err = casTopic(ctx, s, rec.Name, version, ops); err != nil {
+			return 0, err
+		}
+		newParts = newParts[len(step):]
 	}
-	return casTopic(ctx, s, name, version, ops)
+	return version, nil
 }
 
 func casTopic(ctx context.Context, s Store, name string, version int64, ops []Op) (int64, error) {

@@ -158,6 +158,45 @@ func testTopicsConfigsAddDelete(t *testing.T, s meta.Store) {
 	}
 }
 
+// testTopicsManyPartitions: topics beyond one etcd Txn (128 ops) are
+// created, grown and deleted whole.
+func testTopicsManyPartitions(t *testing.T, s meta.Store) {
+	parts := make([]meta.PartitionState, 300)
+	for p := range parts {
+		parts[p] = state(int32(p%3+1), int32(p%3+1))
+	}
+	if err := meta.CreateTopic(ctx(t), s, meta.TopicRecord{Name: "big", Partitions: 300}, parts); err != nil {
+		t.Fatalf("CreateTopic with 300 partitions: %v", err)
+	}
+	err := meta.CreateTopic(ctx(t), s, meta.TopicRecord{Name: "big", Partitions: 300}, parts)
+	errorIs(t, "second CreateTopic", err, meta.ErrExists)
+	ts, _ := loadTopics(t, s)
+	big := ts.ByName["big"]
+	if big.Record.Partitions != 300 || len(big.Partitions) != 300 {
+		t.Fatalf("big: %d partitions (%d loaded), want 300", big.Record.Partitions, len(big.Partitions))
+	}
+	for p, bp := range big.Partitions {
+		if bp.Version == 0 || bp.State.Leader != int32(p%3+1) {
+			t.Fatalf("big-%d = %+v", p, bp)
+		}
+	}
+	v, err := meta.AddPartitions(ctx(t), s, "big", big.Version, parts[:200])
+	if err != nil {
+		t.Fatalf("AddPartitions of 200: %v", err)
+	}
+	ts, _ = loadTopics(t, s)
+	if big = ts.ByName["big"]; big.Version != v || len(big.Partitions) != 500 || big.Partitions[499].Version == 0 || big.Partitions[499].State.Leader != 199%3+1 {
+		t.Fatalf("after adding 200: %d partitions at %d (want 500 at %d)", len(big.Partitions), big.Version, v)
+	}
+	if err := meta.DeleteTopic(ctx(t), s, "big", v); err != nil {
+		t.Fatalf("DeleteTopic: %v", err)
+	}
+	left, _, err := s.List(ctx(t), meta.PartitionsPrefix)
+	if err != nil || len(left) != 0 {
+		t.Fatalf("%d partition keys left after delete (%v)", len(left), err)
+	}
+}
+
 func testProducerIDs(t *testing.T, s meta.Store) {
 	first, last, err := meta.AllocProducerIDs(ctx(t), s)
 	if err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open) {
 		{"TopicsCreateLoad", testTopicsCreateLoad},
 		{"TopicsUpdatePartition", testTopicsUpdatePartition},
 		{"TopicsConfigsAddDelete", testTopicsConfigsAddDelete},
+		{"TopicsManyPartitions", testTopicsManyPartitions},
 		{"ProducerIDBlocks", testProducerIDs},
 		{"ProducerIDBlocksConcurrent", testProducerIDsConcurrent},
 		{"AuthServiceOnStore", testAuthService},
