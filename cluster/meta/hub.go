@@ -58,7 +58,7 @@ func (h *hub) publish(rev int64, events []Event) {
 		h.hist = append(h.hist[:0:0], h.hist[drop:]...)
 	}
 	for w := range h.watchers {
-		if !w.push(events) {
+		if !w.push(rev, events) {
 			delete(h.watchers, w)
 		}
 	}
@@ -68,9 +68,9 @@ func (h *hub) watch(ctx context.Context, prefix string, after int64) Watcher {
 	if after < h.compacted {
 		return brokenWatcher(fmt.Errorf("revision %d is before the store's history (from %d)", after, h.compacted))
 	}
-	w := newWatcher(ctx, prefix)
+	w := newWatcher(ctx, prefix, after)
 	for _, c := range h.hist {
-		if c.rev > after && !w.push(c.events) {
+		if !w.push(c.rev, c.events) {
 			return w
 		}
 	}
@@ -90,6 +90,7 @@ func (h *hub) close() {
 // goroutine hands them to the reader.
 type watcher struct {
 	prefix string
+	after  int64 // only later revisions are sent
 	out    chan []Event
 	wake   chan struct{}
 	done   chan struct{} // closed with out
@@ -101,8 +102,8 @@ type watcher struct {
 	err    error // Err's answer, set before out is closed
 }
 
-func newWatcher(ctx context.Context, prefix string) *watcher {
-	w := &watcher{prefix: prefix, out: make(chan []Event), wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newWatcher(ctx context.Context, prefix string, after int64) *watcher {
+	w := &watcher{prefix: prefix, after: after, out: make(chan []Event), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -124,11 +125,14 @@ func (w *watcher) Err() error {
 	return w.err
 }
 
-// push queues the events under w's prefix; false when w is gone (ended or
-// broken now because its reader is too slow).
-func (w *watcher) push(events []Event) bool {
+// push queues the events of revision rev under w's prefix; false when w
+// is gone (ended, or broken now because its reader is too slow).
+func (w *watcher) push(rev int64, events []Event) bool {
 	var mine []Event
 	for _, e := range events {
+		if rev <= w.after {
+			break
+		}
 		if strings.HasPrefix(e.KV.Key, w.prefix) {
 			mine = append(mine, e)
 		}

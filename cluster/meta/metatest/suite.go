@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"LargeValues", testLargeValues},
 		{"WatchFromRevision", testWatchFromRevision},
 		{"WatchPrefixBounds", testWatchPrefixBounds},
+		{"WatchFromFutureRevision", testWatchFuture},
 		{"WatchCancel", testWatchCancel},
 		{"TopicsCreateLoad", testTopicsCreateLoad},
 		{"TopicsUpdatePartition", testTopicsUpdatePartition},

@@ -144,3 +144,18 @@ func testWatchCancel(t *testing.T, s meta.Store) {
 		}
 	}
 }
+
+// testWatchFuture: a watch from a revision not reached yet sends only the
+// changes after it.
+func testWatchFuture(t *testing.T, s meta.Store) {
+	rev := put(t, s, "f/0", "x")
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	w := s.Watch(wctx, "f/", rev+2)
+	put(t, s, "f/1", "no")
+	put(t, s, "f/2", "no")
+	v := put(t, s, "f/3", "yes")
+	got := collect(t, w, 1)
+	wantEvent(t, got[0], false, "f/3", "yes", v)
+	quiet(t, w)
+}
