@@ -158,6 +158,30 @@ func testTopicsConfigsAddDelete(t *testing.T, s meta.Store) {
 	}
 }
 
+// testTopicsCorruptRecord: a record that is not JSON is an error naming
+// its key, not a topic with zero values; bad arguments change nothing.
+func testTopicsCorrupt(t *testing.T, s meta.Store) {
+	if err := meta.CreateTopic(ctx(t), s, meta.TopicRecord{Name: "good", Partitions: 1}, []meta.PartitionState{state(1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := loadTopics(t, s)
+	v := ts.ByName["good"].Partitions[0].Version
+	if _, err := meta.UpdatePartition(ctx(t), s, "good", -1, v, state(2, 2)); err == nil {
+		t.Fatal("UpdatePartition of partition -1: no error")
+	}
+	if _, err := meta.UpdatePartition(ctx(t), s, "go/od", 0, v, state(2, 2)); err == nil {
+		t.Fatal("UpdatePartition of topic go/od: no error")
+	}
+	put(t, s, meta.PartitionKey("good", 0), "{not json")
+	if _, _, err := meta.LoadTopics(ctx(t), s); err == nil || !strings.Contains(err.Error(), meta.PartitionKey("good", 0)) {
+		t.Fatalf("LoadTopics over a corrupt partition: %v, want an error naming its key", err)
+	}
+	put(t, s, meta.TopicKey("bad"), "[1,2]")
+	if _, _, err := meta.LoadTopics(ctx(t), s); err == nil || !strings.Contains(err.Error(), meta.TopicKey("bad")) {
+		t.Fatalf("LoadTopics over a corrupt topic: %v, want an error naming its key", err)
+	}
+}
+
 // testTopicsManyPartitions: topics beyond one etcd Txn (128 ops) are
 // created, grown and deleted whole.
 func testTopicsManyPartitions(t *testing.T, s meta.Store) {
@@ -212,10 +236,13 @@ func testProducerIDs(t *testing.T, s meta.Store) {
 	if first2 != last+1 || last2 != first2+meta.ProducerIDBlock-1 {
 		t.Fatalf("second block [%d, %d] after [%d, %d]", first2, last2, first, last)
 	}
-	// A corrupt counter is an error, not a reuse.
-	put(t, s, meta.ProducerIDKey, "not a number")
-	if _, _, err := meta.AllocProducerIDs(ctx(t), s); err == nil {
-		t.Fatal("AllocProducerIDs over a corrupt counter: no error")
+	// A corrupt or exhausted counter is an error, not a reuse, and stays.
+	for _, bad := range []string{"not a number", "-5", "9223372036854775000"} {
+		put(t, s, meta.ProducerIDKey, bad)
+		if f, l, err := meta.AllocProducerIDs(ctx(t), s); err == nil {
+			t.Fatalf("AllocProducerIDs over pid/next=%q: [%d, %d], no error", bad, f, l)
+		}
+		wantValue(t, s, meta.ProducerIDKey, bad)
 	}
 }
 

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open) {
 		{"TopicsUpdatePartition", testTopicsUpdatePartition},
 		{"TopicsConfigsAddDelete", testTopicsConfigsAddDelete},
 		{"TopicsManyPartitions", testTopicsManyPartitions},
+		{"TopicsCorruptRecord", testTopicsCorrupt},
 		{"ProducerIDBlocks", testProducerIDs},
 		{"ProducerIDBlocksConcurrent", testProducerIDsConcurrent},
 		{"AuthServiceOnStore", testAuthService},
