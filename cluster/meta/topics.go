@@ -9,11 +9,9 @@ import (
 	"strings"
 )
 
-// Topics is the topics and partitions read at one revision.
-type Topics struct {
-	// ByName holds every topic by name.
-	ByName map[string]Topic
-}
+// Topics is every topic by name, with its partitions, read at one
+// revision.
+type Topics map[string]Topic
 
 // Topic is a topic record with its version and its partitions.
 type Topic struct {
@@ -119,22 +117,22 @@ func topicOps(rec TopicRecord, first int32, states []PartitionState) ([]Op, erro
 func LoadTopics(ctx context.Context, s Store) (Topics, int64, error) {
 	topics, _, err := s.List(ctx, TopicsPrefix)
 	if err != nil {
-		return Topics{}, 0, fmt.Errorf("load topics: %w", err)
+		return nil, 0, fmt.Errorf("load topics: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
 		parts, rev, err := s.List(ctx, PartitionsPrefix)
 		if err != nil {
-			return Topics{}, 0, fmt.Errorf("load partitions: %w", err)
+			return nil, 0, fmt.Errorf("load partitions: %w", err)
 		}
 		again, _, err := s.List(ctx, TopicsPrefix)
 		if err != nil {
-			return Topics{}, 0, fmt.Errorf("load topics: %w", err)
+			return nil, 0, fmt.Errorf("load topics: %w", err)
 		}
 		if sameVersions(topics, again) {
 			return assemble(topics, parts, rev)
 		}
 		if attempt == 20 {
-			return Topics{}, 0, fmt.Errorf("load topics: %w (topics kept changing)", ErrConflict)
+			return nil, 0, fmt.Errorf("load topics: %w (topics kept changing)", ErrConflict)
 		}
 		topics = again
 	}
@@ -153,27 +151,27 @@ func sameVersions(a, b []KV) bool {
 }
 
 func assemble(topics, parts []KV, rev int64) (Topics, int64, error) {
-	out := Topics{ByName: make(map[string]Topic, len(topics))}
+	out := make(Topics, len(topics))
 	for _, kv := range topics {
 		var rec TopicRecord
 		if err := json.Unmarshal(kv.Value, &rec); err != nil {
-			return Topics{}, 0, fmt.Errorf("load topics: %s: %w", kv.Key, err)
+			return nil, 0, fmt.Errorf("load topics: %s: %w", kv.Key, err)
 		}
 		if rec.Partitions < 0 || rec.Partitions > 1<<20 {
-			return Topics{}, 0, fmt.Errorf("load topics: %s: %d partitions", kv.Key, rec.Partitions)
+			return nil, 0, fmt.Errorf("load topics: %s: %d partitions", kv.Key, rec.Partitions)
 		}
-		out.ByName[rec.Name] = Topic{Record: rec, Version: kv.Version, Partitions: make([]Partition, rec.Partitions)}
+		out[rec.Name] = Topic{Record: rec, Version: kv.Version, Partitions: make([]Partition, rec.Partitions)}
 	}
 	for _, kv := range parts {
 		name, num, ok := strings.Cut(strings.TrimPrefix(kv.Key, PartitionsPrefix), "/")
 		p, err := strconv.ParseInt(num, 10, 32)
-		t, known := out.ByName[name]
+		t, known := out[name]
 		if !ok || err != nil || !known || p < 0 || p >= int64(len(t.Partitions)) {
 			continue // not a partition of a topic at this revision
 		}
 		var st PartitionState
 		if err := json.Unmarshal(kv.Value, &st); err != nil {
-			return Topics{}, 0, fmt.Errorf("load partitions: %s: %w", kv.Key, err)
+			return nil, 0, fmt.Errorf("load partitions: %s: %w", kv.Key, err)
 		}
 		t.Partitions[p] = Partition{State: st, Version: kv.Version}
 	}

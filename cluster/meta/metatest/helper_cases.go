@@ -55,10 +55,10 @@ func testTopicsCreateLoad(t *testing.T, s meta.Store) {
 		t.Fatal(err)
 	}
 	ts, rev := loadTopics(t, s)
-	if len(ts.ByName) != 2 {
-		t.Fatalf("LoadTopics: %d topics, want 2", len(ts.ByName))
+	if len(ts) != 2 {
+		t.Fatalf("LoadTopics: %d topics, want 2", len(ts))
 	}
-	got := ts.ByName["orders"]
+	got := ts["orders"]
 	if got.Version == 0 || got.Version > rev || got.Record.Name != "orders" || got.Record.UUID != rec.UUID || got.Record.CreatedMs != 42 || !maps.Equal(got.Record.Configs, rec.Configs) {
 		t.Fatalf("orders read back as %+v (load revision %d)", got, rev)
 	}
@@ -71,7 +71,7 @@ func testTopicsCreateLoad(t *testing.T, s meta.Store) {
 			t.Fatalf("orders-%d = %+v, want %+v at the topic's version %d", p, gp, want, got.Version)
 		}
 	}
-	if o := ts.ByName["order"]; len(o.Partitions) != 1 || o.Partitions[0].State.Leader != 5 {
+	if o := ts["order"]; len(o.Partitions) != 1 || o.Partitions[0].State.Leader != 5 {
 		t.Fatalf("order read back as %+v", o)
 	}
 }
@@ -81,7 +81,7 @@ func testTopicsUpdatePartition(t *testing.T, s meta.Store) {
 		t.Fatal(err)
 	}
 	ts, _ := loadTopics(t, s)
-	p0 := ts.ByName["t"].Partitions[0]
+	p0 := ts["t"].Partitions[0]
 	// The leader shrinks the ISR.
 	st := p0.State
 	st.ISR = []int32{1, 2}
@@ -99,11 +99,11 @@ func testTopicsUpdatePartition(t *testing.T, s meta.Store) {
 	_, err = meta.UpdatePartition(ctx(t), s, "t", 0, p0.Version, stale)
 	errorIs(t, "UpdatePartition on a stale version", err, meta.ErrConflict)
 	ts, _ = loadTopics(t, s)
-	got := ts.ByName["t"].Partitions[0]
+	got := ts["t"].Partitions[0]
 	if got.Version != v || got.State.Leader != 1 || !slices.Equal(got.State.ISR, []int32{1, 2}) || got.State.PartitionEpoch != 1 {
 		t.Fatalf("after update: %+v (version %d), want ISR [1 2], leader 1, version %d", got.State, got.Version, v)
 	}
-	if p1 := ts.ByName["t"].Partitions[1]; p1.State.Leader != 2 || p1.Version != ts.ByName["t"].Version {
+	if p1 := ts["t"].Partitions[1]; p1.State.Leader != 2 || p1.Version != ts["t"].Version {
 		t.Fatalf("partition 1 changed: %+v", p1)
 	}
 	if _, err := meta.UpdatePartition(ctx(t), s, "t", 0, 0, st); err == nil {
@@ -116,7 +116,7 @@ func testTopicsConfigsAddDelete(t *testing.T, s meta.Store) {
 		t.Fatal(err)
 	}
 	ts, _ := loadTopics(t, s)
-	v0 := ts.ByName["c"].Version
+	v0 := ts["c"].Version
 	v1, err := meta.SetTopicConfigs(ctx(t), s, "c", v0, map[string]string{"min.insync.replicas": "2"})
 	if err != nil {
 		t.Fatalf("SetTopicConfigs: %v", err)
@@ -130,7 +130,7 @@ func testTopicsConfigsAddDelete(t *testing.T, s meta.Store) {
 	_, err = meta.AddPartitions(ctx(t), s, "c", v1, []meta.PartitionState{state(4, 4)})
 	errorIs(t, "AddPartitions on a stale version", err, meta.ErrConflict)
 	ts, _ = loadTopics(t, s)
-	c := ts.ByName["c"]
+	c := ts["c"]
 	if c.Version != v2 || c.Record.Partitions != 3 || len(c.Partitions) != 3 || c.Record.Configs["min.insync.replicas"] != "2" {
 		t.Fatalf("after configs and add: %+v", c)
 	}
@@ -143,8 +143,8 @@ func testTopicsConfigsAddDelete(t *testing.T, s meta.Store) {
 		t.Fatalf("DeleteTopic: %v", err)
 	}
 	ts, _ = loadTopics(t, s)
-	if len(ts.ByName) != 0 {
-		t.Fatalf("after delete: %v", ts.ByName)
+	if len(ts) != 0 {
+		t.Fatalf("after delete: %v", ts)
 	}
 	left, _, err := s.List(ctx(t), meta.PartitionsPrefix)
 	if err != nil || len(left) != 0 {
@@ -165,7 +165,7 @@ func testTopicsCorrupt(t *testing.T, s meta.Store) {
 		t.Fatal(err)
 	}
 	ts, _ := loadTopics(t, s)
-	v := ts.ByName["good"].Partitions[0].Version
+	v := ts["good"].Partitions[0].Version
 	if _, err := meta.UpdatePartition(ctx(t), s, "good", -1, v, state(2, 2)); err == nil {
 		t.Fatal("UpdatePartition of partition -1: no error")
 	}
@@ -195,7 +195,7 @@ func testTopicsManyPartitions(t *testing.T, s meta.Store) {
 	err := meta.CreateTopic(ctx(t), s, meta.TopicRecord{Name: "big", Partitions: 300}, parts)
 	errorIs(t, "second CreateTopic", err, meta.ErrExists)
 	ts, _ := loadTopics(t, s)
-	big := ts.ByName["big"]
+	big := ts["big"]
 	if big.Record.Partitions != 300 || len(big.Partitions) != 300 {
 		t.Fatalf("big: %d partitions (%d loaded), want 300", big.Record.Partitions, len(big.Partitions))
 	}
@@ -209,7 +209,7 @@ func testTopicsManyPartitions(t *testing.T, s meta.Store) {
 		t.Fatalf("AddPartitions of 200: %v", err)
 	}
 	ts, _ = loadTopics(t, s)
-	if big = ts.ByName["big"]; big.Version != v || len(big.Partitions) != 500 || big.Partitions[499].Version == 0 || big.Partitions[499].State.Leader != 199%3+1 {
+	if big = ts["big"]; big.Version != v || len(big.Partitions) != 500 || big.Partitions[499].Version == 0 || big.Partitions[499].State.Leader != 199%3+1 {
 		t.Fatalf("after adding 200: %d partitions at %d (want 500 at %d)", len(big.Partitions), big.Version, v)
 	}
 	if err := meta.DeleteTopic(ctx(t), s, "big", v); err != nil {
