@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -63,18 +64,31 @@ type ReaderStats struct {
 
 // Report is the checker's verdict on a History.
 type Report struct {
-	Acked        int
-	Failures     int            // failed or indeterminate produces
-	Producers    map[string]int // acks per producer
-	Readers      map[string]ReaderStats
-	FinalPass    bool // lost was decided by the final pass alone
-	UnackedRead  int  // records read whose key was never acked (in doubt, not an anomaly)
-	Lost         []Ack
-	Duplicated   []Duplicate
-	Reused       []Reuse
-	Misplaced    []Misplaced
-	Faults       []FaultGap
-	FirstFailure string // the first failure's error, for the table
+	Acked       int
+	Failures    int            // failed or indeterminate produces
+	Producers   map[string]int // acks per producer
+	Readers     map[string]ReaderStats
+	FinalPass   bool // lost was decided by the final pass alone
+	UnackedRead int  // records read whose key was never acked (in doubt, not an anomaly)
+	Lost        []Ack
+	Duplicated  []Duplicate
+	Reused      []Reuse
+	Misplaced   []Misplaced
+	Faults      []FaultGap
+	// FailureErrors counts the failures per error text: a test of refused
+	// writes looks for NOT_ENOUGH_REPLICAS here (FailedWith).
+	FailureErrors map[string]int
+}
+
+// FailedWith is the number of failures whose error contains s.
+func (r Report) FailedWith(s string) int {
+	n := 0
+	for e, c := range r.FailureErrors {
+		if strings.Contains(e, s) {
+			n += c
+		}
+	}
+	return n
 }
 
 // Err is non-nil when anything was lost, duplicated, reused or misplaced.
@@ -112,8 +126,9 @@ func Check(h History) Report {
 		Readers:   map[string]ReaderStats{},
 		FinalPass: h.FinalEnds != nil,
 	}
-	if len(h.Failures) > 0 {
-		r.FirstFailure = h.Failures[0].Err
+	r.FailureErrors = map[string]int{}
+	for _, f := range h.Failures {
+		r.FailureErrors[f.Err]++
 	}
 	ackOf := make(map[string]Ack, len(h.Acks))
 	keysAt := map[Position][]string{} // distinct records per position, in order found

@@ -41,6 +41,9 @@ func TestCheckClean(t *testing.T) {
 	if st := r.Readers["group"]; st.Reads != 6 || st.Unseen != 0 {
 		t.Fatalf("group stats %+v, want 6 reads, 0 unseen", st)
 	}
+	if r.FailedWith("timeout") != 1 || r.FailedWith("NOT_ENOUGH_REPLICAS") != 0 || !strings.Contains(r.String(), "1x timeout") {
+		t.Fatalf("failure kinds %v, want 1x timeout in the table:\n%s", r.FailureErrors, r)
+	}
 	if l.Unseen("group") != 0 || l.Unseen("nobody") != 3 {
 		t.Fatalf("Unseen: group %d nobody %d, want 0 and 3", l.Unseen("group"), l.Unseen("nobody"))
 	}

@@ -46,6 +46,11 @@
 // (StartFault before it). Every driver needs its own Name (the defaults are
 // "franz" and "librdkafka") so that keys stay unique.
 //
+// Refused writes: both clients retry NOT_ENOUGH_REPLICAS and the like by
+// themselves; to see them as failures, bound a record's life
+// (kgo.RecordDeliveryTimeout in ProducerConfig.Opts, message.timeout.ms in
+// LibrdkafkaConfig.Config) and count them with Report.FailedWith.
+//
 // Everything is bounded by the contexts passed in; the drivers return once
 // their context is done and what they had in flight is settled (flushed or
 // recorded as failed), within their own bounded grace period.

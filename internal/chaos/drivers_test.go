@@ -70,6 +70,22 @@ func TestDriversEdges(t *testing.T) {
 	}
 	t.Logf("missing topic: %v", err)
 
+	// With the node down, what the clients give up on is recorded as
+	// failures from the promise (kgo retries forever unless told otherwise).
+	if err := proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	down := NewLedger()
+	run, stop = context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	err = RunFranzProducers(run, ProducerConfig{Seeds: seeds, Topic: "fast", Name: "down", Rate: 20, Grace: 3 * time.Second,
+		Opts: []kgo.Opt{kgo.RecordDeliveryTimeout(time.Second)}}, down)
+	if r := down.Check(); err != nil || r.Acked != 0 || r.Failures == 0 || r.Failures != r.FailedWith("") {
+		t.Fatalf("franz-go with the node down: %v\n%s", err, r)
+	} else {
+		t.Logf("franz-go, node down: %s", topErrors(r.FailureErrors, 3))
+	}
+
 	err = RunLibrdkafkaProducer(ctx, LibrdkafkaConfig{Python: filepath.Join(t.TempDir(), "no-python"), Seeds: seeds, Topic: "fast"}, NewLedger())
 	if err == nil || !strings.Contains(err.Error(), "no-python") {
 		t.Fatalf("missing interpreter: %v, want an error naming it", err)
@@ -84,6 +100,17 @@ func TestDriversEdges(t *testing.T) {
 		t.Fatalf("bad librdkafka setting: %v after %s, want an error naming it, quickly", err, time.Since(start))
 	}
 	t.Logf("bad librdkafka setting: %v", err)
+
+	down = NewLedger()
+	run, stop = context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	err = RunLibrdkafkaProducer(run, LibrdkafkaConfig{Python: venv.Python(), Seeds: seeds, Topic: "fast", Name: "down", Rate: 20, Grace: 3 * time.Second,
+		Config: map[string]string{"message.timeout.ms": "500"}}, down)
+	if r := down.Check(); err != nil || r.Acked != 0 || r.Failures == 0 {
+		t.Fatalf("librdkafka with the node down: %v\n%s", err, r)
+	} else {
+		t.Logf("librdkafka, node down: %s", topErrors(r.FailureErrors, 3))
+	}
 }
 
 // deleteBelow deletes the records of topic's partition p below offset.

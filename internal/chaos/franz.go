@@ -19,7 +19,11 @@ type ProducerConfig struct {
 	// Grace bounds how long, once the context is done, records in flight
 	// may take to settle (acked or failed); 15 s when 0.
 	Grace time.Duration
-	Opts  []kgo.Opt // extra client options (TLS, SASL, ...); they win
+	// Opts are extra client options (TLS, SASL, ...); they win. kgo retries
+	// a record until it is acknowledged: a test that expects refused writes
+	// (NOT_ENOUGH_REPLICAS) passes kgo.RecordDeliveryTimeout (1 s at least)
+	// so that the promises report them.
+	Opts []kgo.Opt
 }
 
 // defaultGrace is how long in-flight records may take to settle at the end.

@@ -15,8 +15,8 @@ const maxListed = 5
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "acked %d (%s), failures %d", r.Acked, counts(r.Producers), r.Failures)
-	if r.FirstFailure != "" {
-		fmt.Fprintf(&b, " (first: %s)", r.FirstFailure)
+	if len(r.FailureErrors) > 0 {
+		fmt.Fprintf(&b, " (%s)", topErrors(r.FailureErrors, 3))
 	}
 	fmt.Fprintf(&b, ", read-but-unacked keys %d\n", r.UnackedRead)
 	readers := make([]string, 0, len(r.Readers))
@@ -83,6 +83,29 @@ func (r Report) String() string {
 			fmt.Sprintf("%s (p%d)", f.Gap.Round(time.Millisecond), f.Partition), f.Recovered, strings.Join(per, " "))
 	}
 	return b.String()
+}
+
+// topErrors is the n most frequent errors with their counts.
+func topErrors(m map[string]int, n int) string {
+	errs := make([]string, 0, len(m))
+	for e := range m {
+		errs = append(errs, e)
+	}
+	slices.SortFunc(errs, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, 0, n+1)
+	for i, e := range errs {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("%d more kinds", len(errs)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%dx %s", m[e], e))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func counts(m map[string]int) string {
