@@ -23,11 +23,12 @@ const casAttempts = 5
 
 // runController reacts, while ctx lives (the election is held), to the
 // live nodes and the partition states: it mirrors partitions/ and topics/
-// and reconciles every partition at each change (level-triggered, like
-// Kafka's controller at failover, so nothing missed while another node
-// was controller is lost).
+// and reconciles every partition when the live nodes or the topics change
+// (level-triggered, like Kafka's controller at failover, so nothing missed
+// while another node was controller is lost), and the partitions that
+// changed when only partitions did (their leaders' ISR updates).
 func (n *Node) runController(ctx context.Context, f fence) {
-	parts := newMirror(n.cli, n.cfg.Prefix()+partitionsPrefix, n.log)
+	parts := newTrackingMirror(n.cli, n.cfg.Prefix()+partitionsPrefix, n.log)
 	topics := newMirror(n.cli, n.cfg.Prefix()+topicsPrefix, n.log)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -38,9 +39,23 @@ func (n *Node) runController(ctx context.Context, f fence) {
 	go func() { defer wg.Done(); topics.run(ctx) }()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	full := true
+	var unclean map[string]bool // topics with unclean election, read at each full round
 	for {
 		nodesCh, partsCh, topicsCh := n.nodes.Changed(), parts.Changed(), topics.Changed()
-		err := n.reconcile(ctx, f, parts, topics)
+		changed, all := parts.takeDirty()
+		var err error
+		switch {
+		case !n.nodes.isLoaded() || !parts.isLoaded() || !topics.isLoaded():
+			full = true // the load is a change: we come back
+		case full || all:
+			unclean = uncleanTopics(topics)
+			kvs, _ := parts.snapshot()
+			err = n.reconcile(ctx, f, unclean, kvs)
+			full = false
+		case len(changed) > 0:
+			err = n.reconcile(ctx, f, unclean, changed)
+		}
 		if errors.Is(err, errNotController) {
 			n.log.Warn("cluster: controller writes fenced: another node was elected")
 			return
@@ -54,36 +69,27 @@ func (n *Node) runController(ctx context.Context, f fence) {
 		case <-ctx.Done():
 			return
 		case <-nodesCh:
-		case <-partsCh:
+			full = true
 		case <-topicsCh:
+			full = true
 		case <-retry.C:
+			full = true
+		case <-partsCh:
 		}
 	}
 }
 
-// reconcile applies decidePartition to every partition, each write a CAS
-// on the version read and the controller's fence.
-func (n *Node) reconcile(ctx context.Context, f fence, parts, topics *mirror) error {
-	nodeKVs, nl := n.nodes.snapshot()
-	partKVs, pl := parts.snapshot()
-	topicKVs, tl := topics.snapshot()
-	if !nl || !pl || !tl {
-		return nil // not loaded yet: the load is a change, we come back
-	}
+// reconcile applies decidePartition to the partitions kvs, each write a
+// CAS on the version read and the controller's fence.
+func (n *Node) reconcile(ctx context.Context, f fence, unclean map[string]bool, kvs []*mvccpb.KeyValue) error {
+	nodeKVs, _ := n.nodes.snapshot()
 	liveSet := map[int32]bool{}
 	for _, r := range decodeNodes(nodeKVs) {
 		liveSet[r.ID] = true
 	}
 	live := func(id int32) bool { return liveSet[id] }
-	unclean := map[string]bool{}
-	for _, kv := range topicKVs {
-		var t meta.TopicRecord
-		if json.Unmarshal(kv.Value, &t) == nil && strings.EqualFold(t.Configs[uncleanConfig], "true") {
-			unclean[t.Name] = true
-		}
-	}
 	var firstErr error
-	for _, kv := range partKVs {
+	for _, kv := range kvs {
 		if err := n.reconcileOne(ctx, f, kv, live, unclean); err != nil {
 			if errors.Is(err, errNotController) || ctx.Err() != nil {
 				return err
@@ -94,6 +100,19 @@ func (n *Node) reconcile(ctx context.Context, f fence, parts, topics *mirror) er
 		}
 	}
 	return firstErr
+}
+
+// uncleanTopics is the topics whose unclean.leader.election.enable is true.
+func uncleanTopics(topics *mirror) map[string]bool {
+	kvs, _ := topics.snapshot()
+	out := map[string]bool{}
+	for _, kv := range kvs {
+		var t meta.TopicRecord
+		if json.Unmarshal(kv.Value, &t) == nil && strings.EqualFold(t.Configs[uncleanConfig], "true") {
+			out[t.Name] = true
+		}
+	}
+	return out
 }
 
 // reconcileOne decides and writes one partition, re-reading it when the

@@ -23,10 +23,23 @@ type mirror struct {
 	kvs     map[string]*mvccpb.KeyValue
 	loaded  bool
 	changed chan struct{} // closed at the next change, then replaced
+
+	// With track, the keys changed since the last takeDirty (all: a new
+	// list replaced everything).
+	track    bool
+	dirty    map[string]bool
+	allDirty bool
 }
 
 func newMirror(cli *clientv3.Client, prefix string, log *slog.Logger) *mirror {
 	return &mirror{cli: cli, prefix: prefix, log: log, kvs: map[string]*mvccpb.KeyValue{}, changed: make(chan struct{})}
+}
+
+// newTrackingMirror is a mirror that also remembers which keys changed.
+func newTrackingMirror(cli *clientv3.Client, prefix string, log *slog.Logger) *mirror {
+	m := newMirror(cli, prefix, log)
+	m.track, m.dirty = true, map[string]bool{}
+	return m
 }
 
 // run keeps the mirror until ctx ends.
@@ -63,10 +76,14 @@ func (m *mirror) follow(ctx context.Context, from int64) {
 		}
 		m.mu.Lock()
 		for _, ev := range resp.Events {
+			key := string(ev.Kv.Key)
 			if ev.Type == clientv3.EventTypeDelete {
-				delete(m.kvs, string(ev.Kv.Key))
+				delete(m.kvs, key)
 			} else {
-				m.kvs[string(ev.Kv.Key)] = ev.Kv
+				m.kvs[key] = ev.Kv
+			}
+			if m.track {
+				m.dirty[key] = true
 			}
 		}
 		m.notifyLocked()
@@ -82,7 +99,26 @@ func (m *mirror) replace(kvs []*mvccpb.KeyValue) {
 		m.kvs[string(kv.Key)] = kv
 	}
 	m.loaded = true
+	if m.track {
+		m.allDirty, m.dirty = true, map[string]bool{}
+	}
 	m.notifyLocked()
+}
+
+// takeDirty returns the keys present now that changed since the last call
+// (in key order), or all true when a list replaced the mirror meanwhile.
+func (m *mirror) takeDirty() (kvs []*mvccpb.KeyValue, all bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	all, m.allDirty = m.allDirty, false
+	for key := range m.dirty {
+		if kv, ok := m.kvs[key]; ok {
+			kvs = append(kvs, kv)
+		}
+	}
+	clear(m.dirty)
+	sort.Slice(kvs, func(i, j int) bool { return string(kvs[i].Key) < string(kvs[j].Key) })
+	return kvs, all
 }
 
 func (m *mirror) notifyLocked() {
