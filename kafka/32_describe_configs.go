@@ -193,7 +193,7 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (
 				res.ErrorCode, res.ErrorMessage = errTopicAuthz, &msg
 				break
 			}
-			info, err := s.autoCreate(rr.ResourceName, false)
+			info, err := s.autoCreate(ctx, rr.ResourceName, false)
 			if err != nil {
 				res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
 				break
