@@ -115,3 +115,9 @@ func adminTimeout(ms int32) time.Duration {
 	}
 	return time.Duration(ms) * time.Millisecond
 }
+
+// kafkaMessage is an error whose text is Kafka's own message for the case,
+// sent to clients as is (capitals and full stop included).
+type kafkaMessage string
+
+func (m kafkaMessage) Error() string { return string(m) }
