@@ -36,6 +36,19 @@ import (
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
 //     tells clients to send full fetches; an unknown session id gets
 //     FETCH_SESSION_ID_NOT_FOUND.
+//   - Cluster mode (Config.Cluster; not the internal topics), per
+//     partition: the cluster checks the fetcher's current leader epoch
+//     (v9+; -1 before) and who it is (replica id: ReplicaID, ReplicaState
+//     from v15): NOT_LEADER_OR_FOLLOWER on a node that may not serve it,
+//     FENCED_LEADER_EPOCH for an older epoch, UNKNOWN_LEADER_EPOCH for a
+//     newer one. A follower's fetch (replica id >= 0) needs CLUSTER_ACTION
+//     on the cluster instead of READ (else TOPIC_AUTHORIZATION_FAILED on
+//     every partition, as Kafka), reads up to the log end, and tells the
+//     cluster its fetch offset (the ISR and the high watermark move by
+//     it); its long poll wakes on the log end too (the log's watch fires on
+//     both). A consumer with a rack (v11+) whose partition has a preferred
+//     read replica elsewhere (KIP-392) gets no records, the offsets, and
+//     preferred_read_replica, and fetches from there.
 //
 // Version notes:
 //   - v0-v3 would need message format v0/v1 down-conversion: not advertised,

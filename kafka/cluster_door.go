@@ -117,7 +117,12 @@ func adminTimeout(ms int32) time.Duration {
 }
 
 // kafkaMessage is an error whose text is Kafka's own message for the case,
-// sent to clients as is (capitals and full stop included).
-type kafkaMessage string
+// sent to clients as is (capitals and full stop included); it is kind for
+// errors.Is, so it maps to kind's code.
+type kafkaMessage struct {
+	kind error
+	msg  string
+}
 
-func (m kafkaMessage) Error() string { return string(m) }
+func (m *kafkaMessage) Error() string { return m.msg }
+func (m *kafkaMessage) Unwrap() error { return m.kind }
