@@ -228,7 +228,9 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			if s.inCluster(name) {
 				done, isFollower := s.fetchClusterCheck(req, replica, name, rp, &sp)
 				if done {
-					hasErr = hasErr || sp.ErrorCode != 0
+					// An error or a preferred read replica is answered at
+					// once, without the long poll (Kafka's ReplicaManager).
+					hasErr = hasErr || sp.ErrorCode != 0 || sp.PreferredReadReplica >= 0
 					st.Partitions = append(st.Partitions, sp)
 					continue
 				}

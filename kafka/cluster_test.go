@@ -370,9 +370,13 @@ func TestClusterFollowerAndPreferredReplica(t *testing.T) {
 	fc.mu.Lock()
 	fc.preferred = 3
 	fc.mu.Unlock()
-	freq = fetchReq("rk", 0, 0, 0, 0)
+	freq = fetchReq("rk", 0, 0, 1<<20, 5000) // a long poll, answered at once
 	freq.Rack = "rack-c"
+	start := time.Now()
 	sp = r.do(freq, 11).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a fetch sent to its preferred replica was answered after %v, want at once", d)
+	}
 	if sp.ErrorCode != 0 || sp.PreferredReadReplica != 3 || len(sp.RecordBatches) != 0 || sp.HighWatermark != 3 {
 		t.Errorf("fetch from rack-c: code %d preferred %d %d bytes hwm %d, want preferred 3, no records, hwm 3",
 			sp.ErrorCode, sp.PreferredReadReplica, len(sp.RecordBatches), sp.HighWatermark)
