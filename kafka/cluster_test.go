@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/auth"
 )
 
 // The door in cluster mode, against a fake Cluster (cluster_fake_test.go):
@@ -522,4 +523,49 @@ func TestClusterErrorCodes(t *testing.T) {
 	if got := errorCode(context.DeadlineExceeded); got != kerr.RequestTimedOut.Code {
 		t.Errorf("a replication wait past the timeout: code %d, want REQUEST_TIMED_OUT", got)
 	}
+}
+
+// A follower's fetch needs CLUSTER_ACTION on the cluster, not READ on the
+// topic (Kafka's); OffsetForLeaderEpoch takes CLUSTER_ACTION for DESCRIBE.
+func TestClusterFollowerFetchNeedsClusterAction(t *testing.T) {
+	principalByClientID.Store(true)
+	t.Cleanup(func() { principalByClientID.Store(false) })
+	svc, err := auth.Open(auth.NewMemStore(), auth.Config{Authorization: true, Superusers: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := newFakeCluster()
+	cfg := testConfig()
+	cfg.Auth, cfg.Cluster = svc, fc
+	e := &authEnv{startServer(t, cfg), svc}
+	e.createTopics(t, "sec")
+	fc.setPartition("sec", 0, PartitionView{Leader: 2, LeaderEpoch: 1, Replicas: []int32{2, 3}, ISR: []int32{2, 3}})
+	e.grant(t, "reader", topicR, "sec", litACL, kmsg.ACLOperationRead)
+	e.grant(t, "replica", kmsg.ACLResourceTypeCluster, auth.ClusterName, litACL, kmsg.ACLOperationClusterAction)
+	c := e.dial(t)
+
+	replicaFetch := fetchReq("sec", 0, 0, 0, 0)
+	replicaFetch.ReplicaID = 3
+	consumerFetch := fetchReq("sec", 0, 0, 0, 0)
+	code := func(user string, req *kmsg.FetchRequest) int16 {
+		return c.doAs(user, req, 12).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, "replica fetch with READ only", code("reader", replicaFetch), kerr.TopicAuthorizationFailed)
+	wantCode(t, "replica fetch with CLUSTER_ACTION", code("replica", replicaFetch), nil)
+	wantCode(t, "consumer fetch with CLUSTER_ACTION only", code("replica", consumerFetch), kerr.TopicAuthorizationFailed)
+	wantCode(t, "consumer fetch with READ", code("reader", consumerFetch), nil)
+	if got := get(fc, func() []followerFetch { return slices.Clone(fc.fetched) }); !slices.Equal(got, []followerFetch{{3, 0}}) {
+		t.Errorf("FollowerFetched calls %v, want only the authorized replica fetch", got)
+	}
+
+	ofe := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ofe.ReplicaID = 3
+	ot := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	ot.Topic = "sec"
+	op := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	op.CurrentLeaderEpoch, op.LeaderEpoch = 1, 0
+	ot.Partitions = append(ot.Partitions, op)
+	ofe.Topics = append(ofe.Topics, ot)
+	wantCode(t, "OffsetForLeaderEpoch with CLUSTER_ACTION", c.doAs("replica", ofe, 4).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "OffsetForLeaderEpoch with nothing", c.doAs("nobody", ofe, 4).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
 }
