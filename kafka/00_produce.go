@@ -56,6 +56,8 @@ import (
 //     REQUEST_TIMED_OUT at the timeout (the records are in the log, not
 //     acknowledged: a retry may store them twice unless idempotent). acks=1
 //     and acks=0 answer once the leader has the records, as on one node.
+//     With NOT_LEADER_OR_FOLLOWER (v10+), the partition's current leader
+//     and epoch, and that node in the response (KIP-951).
 //
 // Version notes:
 //   - v0-v2 carry message sets (magic 0/1), which Zombi does not store: every
@@ -226,6 +228,9 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			return nil, errAcksZeroFailed
 		}
 		return nil, nil
+	}
+	if failed {
+		s.addProduceLeaderHints(ctx, req, resp)
 	}
 	return resp, nil
 }

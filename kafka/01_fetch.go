@@ -48,7 +48,9 @@ import (
 //     it); its long poll wakes on the log end too (the log's watch fires on
 //     both). A consumer with a rack (v11+) whose partition has a preferred
 //     read replica elsewhere (KIP-392) gets no records, the offsets, and
-//     preferred_read_replica, and fetches from there.
+//     preferred_read_replica, and fetches from there. With
+//     NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (v16+), the partition's
+//     current leader and epoch, and that node in the response (KIP-951).
 //
 // Version notes:
 //   - v0-v3 would need message format v0/v1 down-conversion: not advertised,
@@ -105,6 +107,9 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			}
 			if timer != nil {
 				timer.Stop()
+			}
+			if hasErr {
+				s.addFetchLeaderHints(ctx, req, resp)
 			}
 			return resp, nil
 		}

@@ -290,6 +290,22 @@ func TestClusterFetchEpochs(t *testing.T) {
 		}
 	}
 
+	// KIP-951: the refusal names the current leader and its node.
+	info, _ := e.l.Topic("ep")
+	freq := fetchReq("", 1, 0, 0, 0)
+	freq.Topics[0].TopicID = info.UUID
+	fresp := r.do(freq, 16).(*kmsg.FetchResponse)
+	if sp := fresp.Topics[0].Partitions[0]; sp.ErrorCode != kerr.NotLeaderForPartition.Code || sp.CurrentLeader.LeaderID != 3 || sp.CurrentLeader.LeaderEpoch != 5 {
+		t.Errorf("fetch v16 from a follower: code %d current leader %+v, want NOT_LEADER_OR_FOLLOWER naming node 3, epoch 5", sp.ErrorCode, sp.CurrentLeader)
+	}
+	if len(fresp.Brokers) != 1 || fresp.Brokers[0].NodeID != 3 || fresp.Brokers[0].Port == 0 {
+		t.Errorf("fetch v16 node endpoints %+v, want node 3's", fresp.Brokers)
+	}
+	presp := r.do(produceReq("ep", 1, 1, mkBatch("x")), 10).(*kmsg.ProduceResponse)
+	if sp := presp.Topics[0].Partitions[0]; sp.ErrorCode != kerr.NotLeaderForPartition.Code || sp.CurrentLeader.LeaderID != 3 || len(presp.Brokers) != 1 || presp.Brokers[0].NodeID != 3 {
+		t.Errorf("produce v10 to a follower: code %d current leader %+v brokers %+v, want NOT_LEADER_OR_FOLLOWER naming node 3", sp.ErrorCode, sp.CurrentLeader, presp.Brokers)
+	}
+
 	lo := func(part, epoch int32) kmsg.ListOffsetsResponseTopicPartition {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.ReplicaID = -1
