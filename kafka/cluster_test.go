@@ -306,6 +306,17 @@ func TestClusterFetchEpochs(t *testing.T) {
 		t.Errorf("produce v10 to a follower: code %d current leader %+v brokers %+v, want NOT_LEADER_OR_FOLLOWER naming node 3", sp.ErrorCode, sp.CurrentLeader, presp.Brokers)
 	}
 
+	// DeleteRecords: the leader only.
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	drt := kmsg.NewDeleteRecordsRequestTopic()
+	drt.Topic = "ep"
+	drt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 1, Offset: -1}, {Partition: 0, Offset: 1}}
+	dr.Topics = append(dr.Topics, drt)
+	drp := r.do(dr, 2).(*kmsg.DeleteRecordsResponse).Topics[0].Partitions
+	if drp[0].ErrorCode != kerr.NotLeaderForPartition.Code || drp[1].ErrorCode != 0 || drp[1].LowWatermark != 1 {
+		t.Errorf("DeleteRecords: follower %+v, leader %+v; want NOT_LEADER_OR_FOLLOWER and low watermark 1", drp[0], drp[1])
+	}
+
 	lo := func(part, epoch int32) kmsg.ListOffsetsResponseTopicPartition {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.ReplicaID = -1
