@@ -317,6 +317,14 @@ func TestClusterFetchEpochs(t *testing.T) {
 		t.Errorf("DeleteRecords: follower %+v, leader %+v; want NOT_LEADER_OR_FOLLOWER and low watermark 1", drp[0], drp[1])
 	}
 
+	// DescribeProducers: the leader only.
+	dpr := kmsg.NewPtrDescribeProducersRequest()
+	dpr.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "ep", Partitions: []int32{1, 0}}}
+	dpp := r.do(dpr, 0).(*kmsg.DescribeProducersResponse).Topics[0].Partitions
+	if dpp[0].ErrorCode != kerr.NotLeaderForPartition.Code || dpp[1].ErrorCode != 0 {
+		t.Errorf("DescribeProducers: follower code %d, leader code %d; want NOT_LEADER_OR_FOLLOWER and 0", dpp[0].ErrorCode, dpp[1].ErrorCode)
+	}
+
 	lo := func(part, epoch int32) kmsg.ListOffsetsResponseTopicPartition {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.ReplicaID = -1
