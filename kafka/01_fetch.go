@@ -36,6 +36,21 @@ import (
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
 //     tells clients to send full fetches; an unknown session id gets
 //     FETCH_SESSION_ID_NOT_FOUND.
+//   - Cluster mode (Config.Cluster; not the internal topics), per
+//     partition: the cluster checks the fetcher's current leader epoch
+//     (v9+; -1 before) and who it is (replica id: ReplicaID, ReplicaState
+//     from v15): NOT_LEADER_OR_FOLLOWER on a node that may not serve it,
+//     FENCED_LEADER_EPOCH for an older epoch, UNKNOWN_LEADER_EPOCH for a
+//     newer one. A follower's fetch (replica id >= 0) needs CLUSTER_ACTION
+//     on the cluster instead of READ (else TOPIC_AUTHORIZATION_FAILED on
+//     every partition, as Kafka), reads up to the log end, and tells the
+//     cluster its fetch offset (the ISR and the high watermark move by
+//     it); its long poll wakes on the log end too (the log's watch fires on
+//     both). A consumer with a rack (v11+) whose partition has a preferred
+//     read replica elsewhere (KIP-392) gets no records, the offsets, and
+//     preferred_read_replica, and fetches from there. With
+//     NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (v16+), the partition's
+//     current leader and epoch, and that node in the response (KIP-951).
 //
 // Version notes:
 //   - v0-v3 would need message format v0/v1 down-conversion: not advertised,
@@ -58,6 +73,16 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 	var denied []bool // per topic: no READ (nil when nothing is enforced)
 	if s.authz() != nil {
 		denied = s.fetchDenied(ctx, req)
+	}
+	if s.cfg.Cluster != nil && fetchReplica(req) >= 0 {
+		// A follower needs CLUSTER_ACTION on the cluster, not READ on the
+		// topics (Kafka's); without it every partition is refused.
+		denied = make([]bool, len(req.Topics))
+		if !s.allowedCluster(ctx, kmsg.ACLOperationClusterAction) {
+			for i := range denied {
+				denied[i] = true
+			}
+		}
 	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	var timer *time.Timer
@@ -82,6 +107,9 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			}
 			if timer != nil {
 				timer.Stop()
+			}
+			if hasErr {
+				s.addFetchLeaderHints(ctx, req, resp)
 			}
 			return resp, nil
 		}
@@ -168,6 +196,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 	if req.IsolationLevel == 1 {
 		iso = plog.ReadCommitted
 	}
+	replica := fetchReplica(req)
 	for ti, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -200,11 +229,25 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			follower := false
+			if s.inCluster(name) {
+				done, isFollower := s.fetchClusterCheck(req, replica, name, rp, &sp)
+				if done {
+					// An error or a preferred read replica is answered at
+					// once, without the long poll (Kafka's ReplicaManager).
+					hasErr = hasErr || sp.ErrorCode != 0 || sp.PreferredReadReplica >= 0
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+				follower = isFollower
+			}
 			first := n == 0
 			limit := min(int(rp.PartitionMaxBytes), remaining)
 			var rr plog.ReadResult
 			var err error
-			if !first && limit <= 0 {
+			if follower && (first || limit > 0) {
+				rr, err = s.readReplica(name, rp.Partition, rp.FetchOffset, max(limit, 1))
+			} else if !first && limit <= 0 {
 				// The response is full: report offsets only.
 				rr.LogStartOffset, rr.HighWatermark, err = s.log.Offsets(name, rp.Partition)
 				if err == nil {
@@ -220,6 +263,11 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 				sp.ErrorCode, hasErr = errorCode(err), true
 				st.Partitions = append(st.Partitions, sp)
 				continue
+			}
+			if follower {
+				// The follower's fetch offset is its log end: the leader
+				// moves the ISR and the high watermark by it.
+				s.cfg.Cluster.FollowerFetched(name, rp.Partition, replica, rp.FetchOffset)
 			}
 			if len(rr.Batches) > 0 && !first && len(rr.Batches[0].Raw) > limit {
 				rr.Batches = nil // only the first partition with data may go over
