@@ -34,7 +34,7 @@ type partition struct {
 	records  atomic.Int64 // records (offsets) appended since Open, for zombi_records_in_total
 	maxTsPub atomic.Int64 // maxTs as of hwm
 
-	epoch  atomic.Int32                // current leader epoch, stamped on appends
+	epoch  atomic.Int32                 // current leader epoch, stamped on appends
 	epochs atomic.Pointer[[]epochEntry] // epoch cache, replaced (never modified) by the writer
 
 	mu         sync.Mutex
