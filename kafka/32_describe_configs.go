@@ -17,7 +17,8 @@ import (
 //     overrides (CreateTopics, AlterConfigs, IncrementalAlterConfigs, REST),
 //     STATIC_BROKER_CONFIG where a Zombi setting gives the broker-level value
 //     (ZOMBI_HOT_RETENTION_SECS: local.retention.ms; ZOMBI_RETENTION_SECS:
-//     retention.ms), DEFAULT_CONFIG otherwise. Topic configs are not
+//     retention.ms; ZOMBI_MIN_INSYNC_REPLICAS in cluster mode:
+//     min.insync.replicas), DEFAULT_CONFIG otherwise. Topic configs are not
 //     read-only. With include_synonyms, each lists the override and then
 //     the broker-level name and value, as Kafka does.
 //   - Broker "1" (or ""): the broker settings tools look at, as static
@@ -70,7 +71,7 @@ var brokerConfigs = []configDef{
 	{"log.retention.ms", kmsg.ConfigTypeLong, brokerValue("retention.ms")},
 	{"log.segment.bytes", kmsg.ConfigTypeInt, constant("1073741824")},
 	{"message.max.bytes", kmsg.ConfigTypeInt, brokerValue("max.message.bytes")},
-	{"min.insync.replicas", kmsg.ConfigTypeInt, constant("1")},
+	{"min.insync.replicas", kmsg.ConfigTypeInt, brokerValue("min.insync.replicas")},
 	{"num.partitions", kmsg.ConfigTypeInt, func(s *Server) string { return strconv.Itoa(int(s.cfg.DefaultPartitions)) }},
 	{"offsets.topic.replication.factor", kmsg.ConfigTypeShort, constant("1")},
 	{"socket.request.max.bytes", kmsg.ConfigTypeInt, func(s *Server) string { return strconv.Itoa(int(s.cfg.MaxRequestBytes)) }},

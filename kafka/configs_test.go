@@ -281,3 +281,82 @@ func TestAlterConfigsACL(t *testing.T) {
 		t.Fatalf("configs %v", info.Configs)
 	}
 }
+
+// TestDescribeConfigsMinInsyncReplicas: the broker's min.insync.replicas
+// (ZOMBI_MIN_INSYNC_REPLICAS in cluster mode) is described as
+// STATIC_BROKER_CONFIG under the topic and the broker, a topic's override
+// wins and reaches Effective, with unclean.leader.election.enable; an
+// invalid value changes nothing. Without the setting: Kafka's 1, DEFAULT_CONFIG.
+func TestDescribeConfigsMinInsyncReplicas(t *testing.T) {
+	td := topicconfig.KafkaDefaults()
+	td.MinInsyncReplicas = 2
+	td.Static = map[string]string{"min.insync.replicas": "ZOMBI_MIN_INSYNC_REPLICAS"}
+	e := startWithDefaults(t, &td)
+	ctx := ctxT(t)
+	_, adm := admin(t, e.addr)
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, "mi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"min.insync.replicas": sp("3"), "unclean.leader.election.enable": sp("true")}, "mo"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := describeTopicCfg(t, ctx, adm, "mi")
+	if c := cfg["min.insync.replicas"]; c.Value == nil || *c.Value != "2" || c.Source != kmsg.ConfigSourceStaticBrokerConfig ||
+		len(c.Synonyms) != 1 || c.Synonyms[0].Key != "min.insync.replicas" || *c.Synonyms[0].Value != "2" || c.Synonyms[0].Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("min.insync.replicas from the setting: %+v", c)
+	}
+	if c := cfg["unclean.leader.election.enable"]; c.Value == nil || *c.Value != "false" || c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("unclean.leader.election.enable default: %+v", c)
+	}
+	cfg = describeTopicCfg(t, ctx, adm, "mo")
+	if c := cfg["min.insync.replicas"]; *c.Value != "3" || c.Source != kmsg.ConfigSourceDynamicTopicConfig || len(c.Synonyms) != 2 ||
+		*c.Synonyms[1].Value != "2" || c.Synonyms[1].Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("min.insync.replicas override: %+v", c)
+	}
+	if c := cfg["unclean.leader.election.enable"]; *c.Value != "true" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("unclean.leader.election.enable override: %+v", c)
+	}
+	for topic, want := range map[string]struct {
+		minISR  int
+		unclean bool
+	}{"mi": {2, false}, "mo": {3, true}} {
+		info, _ := e.l.Topic(topic)
+		if eff := info.Effective(); eff.MinInsyncReplicas != want.minISR || eff.UncleanLeaderElection != want.unclean {
+			t.Errorf("%s: effective MinInsyncReplicas %d UncleanLeaderElection %v, want %+v", topic, eff.MinInsyncReplicas, eff.UncleanLeaderElection, want)
+		}
+	}
+
+	r := first(t)(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: sp("0")}}, "mo"))
+	if !errors.Is(r.Err, kerr.InvalidConfig) || !strings.Contains(r.ErrMessage, "Value must be at least 1") {
+		t.Fatalf("min.insync.replicas=0: %v %q, want INVALID_CONFIG", r.Err, r.ErrMessage)
+	}
+	if info, _ := e.l.Topic("mo"); info.Configs["min.insync.replicas"] != "3" || info.Effective().MinInsyncReplicas != 3 {
+		t.Fatalf("a refused change changed %v", info.Configs)
+	}
+
+	brokers, err := adm.DescribeBrokerConfigs(ctx)
+	if err != nil || len(brokers) != 1 {
+		t.Fatalf("describe broker: %v %+v", err, brokers)
+	}
+	found := false
+	for _, c := range brokers[0].Configs {
+		if c.Key == "min.insync.replicas" {
+			found = true
+			if c.Value == nil || *c.Value != "2" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+				t.Errorf("broker min.insync.replicas: %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Error("the broker's configs lack min.insync.replicas")
+	}
+
+	plain := startWithDefaults(t, nil)
+	_, adm2 := admin(t, plain.addr)
+	if _, err := adm2.CreateTopic(ctx, 1, -1, nil, "mp"); err != nil {
+		t.Fatal(err)
+	}
+	if c := describeTopicCfg(t, ctx, adm2, "mp")["min.insync.replicas"]; *c.Value != "1" || c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("min.insync.replicas without the setting: %+v", c)
+	}
+}

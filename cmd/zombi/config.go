@@ -4,17 +4,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/zombi-dev/zombi/log/topicconfig"
 	"io"
 	"log/slog"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/zombi-dev/zombi/cluster"
+	"github.com/zombi-dev/zombi/log/topicconfig"
 	"github.com/zombi-dev/zombi/tlsconf"
 )
 
@@ -71,6 +73,13 @@ type Config struct {
 	SASLMaxReceiveBytes  int
 	MaxConnections       int
 	MaxConnectionsPerIP  int
+
+	// Cluster is DESIGN.md "Cluster" (cluster_config.go); without
+	// ZOMBI_ETCD_ENDPOINTS it is checked and changes nothing.
+	Cluster cluster.Config
+	// clusterGiven names the cluster settings given a value (flag or
+	// environment), for the start-up note of a node alone.
+	clusterGiven []string
 }
 
 // setting is one configuration variable: an environment variable and the
@@ -80,7 +89,7 @@ type setting struct {
 	set                  func(c *Config, v string) error
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"ZOMBI_DATA_DIR", "data-dir", "./data", "RocksDB data directory", func(c *Config, v string) error {
 		if v == "" {
 			return errors.New("must not be empty")
@@ -245,7 +254,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
-}
+}, clusterSettings...)
 
 // loadConfig resolves every setting: flag, else environment, else default.
 // The error names the variable and the flag.
@@ -279,8 +288,14 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 		if err := s.set(&c, v); err != nil {
 			return Config{}, fmt.Errorf("invalid %s (%s): %w", s.env, from, err)
 		}
+		if from != "default" && strings.TrimSpace(v) != "" && s.env != "ZOMBI_ETCD_ENDPOINTS" && isClusterSetting(s.env) {
+			c.clusterGiven = append(c.clusterGiven, s.env)
+		}
 	}
 	if err := c.resolveSecurity(); err != nil {
+		return Config{}, err
+	}
+	if err := c.resolveCluster(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -337,15 +352,25 @@ func validHostname(h string) bool {
 }
 
 // topicDefaults are the broker-level values of the topic configs Zombi
-// honours: ZOMBI_ICEBERG_DEFAULT is zombi.iceberg.enable; with a bucket, ZOMBI_HOT_RETENTION_SECS is local.retention.ms
-// and ZOMBI_RETENTION_SECS (when set) retention.ms, as DescribeConfigs
-// reports them (STATIC_BROKER_CONFIG); the rest are Kafka's defaults.
+// honours: ZOMBI_ICEBERG_DEFAULT is zombi.iceberg.enable; in cluster mode
+// ZOMBI_MIN_INSYNC_REPLICAS is min.insync.replicas; with a bucket,
+// ZOMBI_HOT_RETENTION_SECS is local.retention.ms and ZOMBI_RETENTION_SECS
+// (when set) retention.ms, as DescribeConfigs reports them
+// (STATIC_BROKER_CONFIG when set); the rest are Kafka's defaults.
 func (c *Config) topicDefaults() topicconfig.Broker {
 	b := topicconfig.KafkaDefaults()
 	b.IcebergDefault = c.IcebergDefault
 	b.Static = map[string]string{}
 	if c.IcebergDefault {
 		b.Static[topicconfig.IcebergEnable] = "ZOMBI_ICEBERG_DEFAULT"
+	}
+	// Alone, a node has one replica of everything: the setting is ignored
+	// there and Kafka's 1 described.
+	if c.Cluster.Enabled() && c.Cluster.MinInsyncReplicas > 0 {
+		b.MinInsyncReplicas = c.Cluster.MinInsyncReplicas
+		if slices.Contains(c.clusterGiven, "ZOMBI_MIN_INSYNC_REPLICAS") {
+			b.Static["min.insync.replicas"] = "ZOMBI_MIN_INSYNC_REPLICAS"
+		}
 	}
 	if c.S3Bucket == "" {
 		return b

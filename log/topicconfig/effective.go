@@ -6,19 +6,25 @@
 package topicconfig
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
 
 // Honoured are the topic configs Zombi acts on; it stores and describes
 // every other config Kafka knows, and does nothing with it.
+// min.insync.replicas and unclean.leader.election.enable are the cluster's
+// (acks=all and the controller's leader election); one node alone has one
+// replica and reads neither.
 var Honoured = []string{
 	"cleanup.policy", // delete only: compact is refused
 	"local.retention.ms",
 	"max.message.bytes",
 	"message.timestamp.type",
+	"min.insync.replicas",
 	"retention.bytes",
 	"retention.ms",
+	"unclean.leader.election.enable",
 	IcebergColumns, IcebergCommitInterval, IcebergEnable, IcebergMode, // Zombi's own
 	IcebergPartition, IcebergSnapshotKeepMs, IcebergTargetFileBytes,
 }
@@ -33,6 +39,9 @@ type Broker struct {
 	RetentionBytes   int64 // -1: unlimited
 	LocalRetentionMs int64 // -2: retention.ms
 	MaxMessageBytes  int
+	// MinInsyncReplicas is the broker's min.insync.replicas
+	// (ZOMBI_MIN_INSYNC_REPLICAS in cluster mode); below 1 counts as 1.
+	MinInsyncReplicas int
 	// IcebergDefault is zombi.iceberg.enable for topics that do not set it
 	// (ZOMBI_ICEBERG_DEFAULT).
 	IcebergDefault bool
@@ -45,8 +54,12 @@ type Broker struct {
 // KafkaDefaults are Zombi's broker-level values with no setting: data is
 // kept for ever, batches up to Kafka's message.max.bytes.
 func KafkaDefaults() Broker {
-	return Broker{RetentionMs: -1, RetentionBytes: -1, LocalRetentionMs: -2, MaxMessageBytes: DefaultMaxMessageBytes}
+	return Broker{RetentionMs: -1, RetentionBytes: -1, LocalRetentionMs: -2, MaxMessageBytes: DefaultMaxMessageBytes, MinInsyncReplicas: 1}
 }
+
+// minInsyncReplicas is the broker's min.insync.replicas: a Broker built
+// field by field (without KafkaDefaults) gets Kafka's 1.
+func (b Broker) minInsyncReplicas() int { return max(1, b.MinInsyncReplicas) }
 
 // Effective is what a topic's configs mean for Zombi: its overrides over
 // the broker's values, parsed once when they change so that the write path
@@ -59,6 +72,13 @@ type Effective struct {
 	LocalRetentionMs int64
 	MaxMessageBytes  int
 	LogAppendTime    bool
+	// MinInsyncReplicas is min.insync.replicas: with acks=all, fewer
+	// in-sync replicas than this refuse the write (NOT_ENOUGH_REPLICAS).
+	MinInsyncReplicas int
+	// UncleanLeaderElection is unclean.leader.election.enable: a replica
+	// outside the ISR may lead when no ISR member is alive (losing what
+	// only the ISR had).
+	UncleanLeaderElection bool
 	// RetentionMsSet and LocalRetentionMsSet: the topic overrides them (the
 	// cold tier otherwise applies its own settings).
 	RetentionMsSet, LocalRetentionMsSet bool
@@ -69,7 +89,8 @@ type Effective struct {
 // Resolve computes a topic's effective configs. Overrides are assumed
 // validated; an unparsable one is ignored.
 func Resolve(overrides map[string]string, b Broker) *Effective {
-	e := &Effective{RetentionMs: b.RetentionMs, RetentionBytes: b.RetentionBytes, LocalRetentionMs: b.LocalRetentionMs, MaxMessageBytes: b.MaxMessageBytes}
+	e := &Effective{RetentionMs: b.RetentionMs, RetentionBytes: b.RetentionBytes, LocalRetentionMs: b.LocalRetentionMs, MaxMessageBytes: b.MaxMessageBytes,
+		MinInsyncReplicas: b.minInsyncReplicas()}
 	num := func(name string, dst *int64) bool {
 		v, ok := overrides[name]
 		if !ok {
@@ -89,10 +110,16 @@ func Resolve(overrides map[string]string, b Broker) *Effective {
 	if num("max.message.bytes", &mmb) && mmb >= 0 {
 		e.MaxMessageBytes = int(mmb)
 	}
+	var minISR int64
+	if num("min.insync.replicas", &minISR) && minISR >= 1 && minISR <= math.MaxInt32 {
+		e.MinInsyncReplicas = int(minISR)
+	}
 	if e.LocalRetentionMs == -2 {
 		e.LocalRetentionMs = e.RetentionMs
 	}
 	e.LogAppendTime = strings.TrimSpace(overrides["message.timestamp.type"]) == "LogAppendTime"
+	// Kafka's BOOLEAN parse: true or false in any case.
+	e.UncleanLeaderElection = strings.EqualFold(strings.TrimSpace(overrides["unclean.leader.election.enable"]), "true")
 	e.Iceberg = resolveIceberg(overrides, b)
 	return e
 }
@@ -121,7 +148,7 @@ var Describe = append([]Described{
 	{"local.retention.ms", "log.local.retention.ms", i64(func(b Broker) int64 { return b.LocalRetentionMs })},
 	{"max.message.bytes", "message.max.bytes", func(b Broker) string { return strconv.Itoa(b.MaxMessageBytes) }},
 	{"message.timestamp.type", "log.message.timestamp.type", constant("CreateTime")},
-	{"min.insync.replicas", "min.insync.replicas", constant("1")},
+	{"min.insync.replicas", "min.insync.replicas", func(b Broker) string { return strconv.Itoa(b.minInsyncReplicas()) }},
 	{"retention.bytes", "log.retention.bytes", i64(func(b Broker) int64 { return b.RetentionBytes })},
 	{"retention.ms", "log.retention.ms", i64(func(b Broker) int64 { return b.RetentionMs })},
 	{"segment.bytes", "log.segment.bytes", constant("1073741824")},

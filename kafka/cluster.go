@@ -1,0 +1,85 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+)
+
+// Cluster is what the Kafka door asks of cluster mode (package cluster
+// implements it; nil in Config is one node, exactly as before). The door
+// never talks to etcd: it asks who leads a partition, where the nodes are,
+// and hands topic changes and replication waits over.
+type Cluster interface {
+	// LocalID is this node's id.
+	LocalID() int32
+	// ControllerID is the controller's node id, -1 when none is known.
+	ControllerID() int32
+	// Nodes are the live nodes, sorted by id, each at its address on the
+	// named listener (the one the client is on; a node without that
+	// listener is left out).
+	Nodes(listener string) []ClusterNode
+	// Partition is the partition's state as this node knows it; ok false
+	// when the topic or partition is unknown to the cluster.
+	Partition(topic string, p int32) (PartitionView, bool)
+
+	// CreateTopic creates a topic cluster-wide (replicas assigned over the
+	// live nodes; rf -1: the default replication factor) and returns once
+	// this node's log has it. Errors: plog.ErrTopicExists,
+	// ErrInvalidReplicationFactor, plog.ErrInvalidTopic, ... (wrapped).
+	CreateTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) error
+	// DeleteTopic, AddPartitions and SetTopicConfigs change a topic
+	// cluster-wide and return once this node's log has the change.
+	DeleteTopic(ctx context.Context, name string) error
+	AddPartitions(ctx context.Context, name string, total int32) error
+	SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+
+	// CheckProduce says whether this node may take a write to the
+	// partition now: nil, or ErrNotLeader, ErrFencedLeaderEpoch,
+	// ErrUnknownLeaderEpoch (for a request naming epoch; -1: none), or
+	// ErrNotEnoughReplicas (acks=all with fewer in-sync replicas than
+	// min.insync.replicas).
+	CheckProduce(topic string, p int32, epoch int32, acksAll bool) error
+	// AwaitReplicated returns once the partition's high watermark is past
+	// lastOffset (acks=all), or ErrNotEnoughReplicasAfterAppend,
+	// ErrNotLeader, or the ctx error.
+	AwaitReplicated(ctx context.Context, topic string, p int32, lastOffset int64) error
+	// CheckFetch says whether this node may serve a consumer's (replica
+	// -1) or a follower's (replica >= 0) fetch of the partition: nil, or
+	// the errors of CheckProduce (a follower serves consumers only as a
+	// preferred read replica, KIP-392).
+	CheckFetch(topic string, p int32, epoch int32, replica int32) error
+	// PreferredReadReplica is the replica in the client's rack a consumer
+	// should fetch from (KIP-392), -1 for the leader itself.
+	PreferredReadReplica(topic string, p int32, clientRack string) int32
+	// FollowerFetched records a follower's fetch offset (its log end) so
+	// the leader can move the ISR and the high watermark.
+	FollowerFetched(topic string, p int32, replica int32, fetchOffset int64)
+}
+
+// ClusterNode is a live node as clients see it.
+type ClusterNode struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack string
+}
+
+// PartitionView is a partition's state: what Metadata answers.
+type PartitionView struct {
+	Leader      int32 // -1 offline
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+	Offline     []int32 // replicas whose node is not live
+}
+
+// Errors of the Cluster interface, mapped to Kafka's codes in errors.go.
+var (
+	ErrNotLeader                    = errors.New("not the leader of this partition")
+	ErrFencedLeaderEpoch            = errors.New("leader epoch is older than the current one")
+	ErrUnknownLeaderEpoch           = errors.New("leader epoch is newer than the current one")
+	ErrNotEnoughReplicas            = errors.New("fewer in-sync replicas than min.insync.replicas")
+	ErrNotEnoughReplicasAfterAppend = errors.New("written, but fewer in-sync replicas than min.insync.replicas acknowledged it")
+	ErrInvalidReplicationFactor     = errors.New("invalid replication factor")
+	ErrReplicaNotAvailable          = errors.New("replica not available")
+)
