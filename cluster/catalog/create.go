@@ -59,7 +59,7 @@ func (c *Catalog) CreateTopic(ctx context.Context, name string, partitions int32
 		if errors.Is(err, meta.ErrExists) {
 			return fmt.Errorf("%w: Topic '%s' already exists.", plog.ErrTopicExists, name)
 		}
-		return fmt.Errorf("create topic %s: %w", name, err)
+		return err // names the topic
 	}
 	c.logger.Info("topic created in the catalog", "topic", name, "partitions", partitions, "replication_factor", rf)
 	err = c.waitFor(ctx, func(_ int64, dirty map[string]bool) bool {

@@ -54,6 +54,7 @@ func openLog(t *testing.T, dir string) *plog.Log {
 	if err != nil {
 		t.Fatalf("open log: %v", err)
 	}
+	t.Cleanup(func() { _ = l.Close() }) // after the node's catalog stopped (cleanups run last first)
 	return l
 }
 
