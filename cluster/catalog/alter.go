@@ -34,7 +34,7 @@ func (c *Catalog) DeleteTopic(ctx context.Context, name string) error {
 		return meta.DeleteTopic(ctx, c.cfg.Store, name, version)
 	})
 	if err != nil {
-		return fmt.Errorf("delete topic %s: %w", name, err)
+		return wrapf(err, "delete topic %s", name)
 	}
 	c.logger.Info("topic deleted from the catalog", "topic", name)
 	err = c.waitFor(ctx, func(int64, map[string]bool) bool {
@@ -69,9 +69,9 @@ func (c *Catalog) AddPartitions(ctx context.Context, name string, total int32) e
 		}
 		switch {
 		case total == rec.Partitions:
-			return fmt.Errorf("%w: Topic already has %d partitions.", plog.ErrPartitionsNotRaised, rec.Partitions)
+			return kafkaErrorf(plog.ErrPartitionsNotRaised, "Topic already has %d partitions.", rec.Partitions)
 		case total < rec.Partitions:
-			return fmt.Errorf("%w: Topic currently has %d partitions, which is higher than the requested %d.", plog.ErrPartitionsNotRaised, rec.Partitions, total)
+			return kafkaErrorf(plog.ErrPartitionsNotRaised, "Topic currently has %d partitions, which is higher than the requested %d.", rec.Partitions, total)
 		}
 		states, err := c.growth(ctx, rec, total)
 		if err != nil {
@@ -81,7 +81,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, name string, total int32) e
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("add partitions to %s: %w", name, err)
+		return wrapf(err, "add partitions to %s", name)
 	}
 	c.logger.Info("partitions added in the catalog", "topic", name, "partitions", total)
 	return c.awaitVersion(ctx, name, version)
@@ -141,7 +141,7 @@ func (c *Catalog) SetTopicConfigs(ctx context.Context, name string, configs map[
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("set configs of %s: %w", name, err)
+		return wrapf(err, "set configs of %s", name)
 	}
 	c.logger.Info("topic configs changed in the catalog", "topic", name, "configs", configs)
 	return c.awaitVersion(ctx, name, version)

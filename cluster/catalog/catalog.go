@@ -65,6 +65,9 @@ type Catalog struct {
 
 	// want is the store's state as last read, owned by Run.
 	want meta.Topics
+	// failing is the last error of each topic the local log failed to
+	// take (logged once), owned by Run.
+	failing map[string]string
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed after each applied round (waiters)
@@ -84,6 +87,7 @@ func New(cfg Config) *Catalog {
 		cfg:     cfg,
 		logger:  cfg.Logger.With("component", "catalog"),
 		want:    meta.Topics{},
+		failing: map[string]string{},
 		changed: make(chan struct{}),
 		dirty:   map[string]bool{},
 		ready:   make(chan struct{}),

@@ -57,7 +57,7 @@ func (c *Catalog) CreateTopic(ctx context.Context, name string, partitions int32
 	}
 	if err := meta.CreateTopic(ctx, c.cfg.Store, rec, newStates(assignment)); err != nil {
 		if errors.Is(err, meta.ErrExists) {
-			return fmt.Errorf("%w: Topic '%s' already exists.", plog.ErrTopicExists, name)
+			return kafkaErrorf(plog.ErrTopicExists, "Topic '%s' already exists.", name)
 		}
 		return err // names the topic
 	}

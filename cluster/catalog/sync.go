@@ -19,8 +19,9 @@ import (
 // Back-offs of Run: after a failed list, and between retries of topics the
 // local log failed to take.
 const (
-	relistBackoff = 500 * time.Millisecond
-	retryLocal    = time.Second
+	relistBackoff    = 500 * time.Millisecond
+	maxRelistBackoff = 5 * time.Second
+	retryLocal       = time.Second
 )
 
 // Run follows the store until ctx ends: it lists every topic and
@@ -29,16 +30,19 @@ const (
 // lists again. It returns nil when ctx ends.
 func (c *Catalog) Run(ctx context.Context) error {
 	dirty := map[string]bool{}
+	backoff := relistBackoff
 	for ctx.Err() == nil {
 		rev, err := c.fullSync(ctx, dirty)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			c.logger.Warn("cannot read the topic catalog; trying again", "err", err)
-			sleep(ctx, relistBackoff)
+			c.logger.Warn("cannot read the topic catalog; trying again", "err", err, "in", backoff)
+			sleep(ctx, jitter(backoff/2))
+			backoff = min(2*backoff, maxRelistBackoff)
 			continue
 		}
+		backoff = relistBackoff
 		err = c.follow(ctx, rev, dirty)
 		if ctx.Err() != nil {
 			break
@@ -237,10 +241,36 @@ func (c *Catalog) reconcile(names map[string]bool, dirty map[string]bool) {
 		} else {
 			err = c.dropLocal(name, "deleted from the catalog")
 		}
-		if err != nil {
-			c.logger.Error("local log does not match the topic catalog; retrying", "topic", name, "err", err)
-			dirty[name] = true
+		c.failed(name, err, dirty)
+	}
+}
+
+// failed records how a topic's local change went: a refusal the log will
+// repeat (a name or count it cannot take, in a catalog written by another
+// program) is logged and left; another failure (storage) makes the topic
+// dirty, retried by Run. Each failure is logged when it starts or changes,
+// not at every retry.
+func (c *Catalog) failed(name string, err error, dirty map[string]bool) {
+	if err == nil {
+		if _, ok := c.failing[name]; ok {
+			c.logger.Info("local log matches the topic catalog again", "topic", name)
+			delete(c.failing, name)
 		}
+		return
+	}
+	permanent := errors.Is(err, plog.ErrInvalidTopic) || errors.Is(err, plog.ErrInvalidPartitions) ||
+		errors.Is(err, plog.ErrTooManyPartitions) || errors.Is(err, plog.ErrInternalTopic)
+	if !permanent {
+		dirty[name] = true
+	}
+	if c.failing[name] == err.Error() {
+		return
+	}
+	c.failing[name] = err.Error()
+	if permanent {
+		c.logger.Error("the local log cannot take a topic of the catalog; left out", "topic", name, "err", err)
+	} else {
+		c.logger.Error("local log does not match the topic catalog; retrying", "topic", name, "err", err)
 	}
 }
 
@@ -313,10 +343,7 @@ func (c *Catalog) pruneLocal(dirty map[string]bool) {
 		if _, ok := c.want[name]; ok || dirty[name] {
 			continue
 		}
-		if err := c.dropLocal(name, "not in the topic catalog"); err != nil {
-			c.logger.Error("cannot delete a local topic the catalog does not have; retrying", "topic", name, "err", err)
-			dirty[name] = true
-		}
+		c.failed(name, c.dropLocal(name, "not in the topic catalog"), dirty)
 	}
 }
 
