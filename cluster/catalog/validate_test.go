@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	badAssign := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive,
-		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return [][]int32{{1, 1}}, nil }})
+		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return [][]int32{{1, 1}}, nil },
+		Logger: slog.New(slog.DiscardHandler)})
 	cases := []struct {
 		what string
 		err  error
