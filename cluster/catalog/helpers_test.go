@@ -48,7 +48,7 @@ func newStore(t *testing.T, e *etcdtest.Etcd, prefix string) meta.Store {
 	return s
 }
 
-func openLog(t *testing.T, dir string) *plog.Log {
+func openLog(t testing.TB, dir string) *plog.Log {
 	t.Helper()
 	l, err := plog.Open(plog.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -74,7 +74,7 @@ type node struct {
 
 // startNode runs a catalog for node id over l and waits until it is
 // ready; stop (also at cleanup) ends it.
-func startNode(t *testing.T, id int32, s meta.Store, l *plog.Log) *node {
+func startNode(t testing.TB, id int32, s meta.Store, l *plog.Log) *node {
 	t.Helper()
 	n := &node{id: id, log: l, store: s, done: make(chan struct{})}
 	n.cat = catalog.New(catalog.Config{
