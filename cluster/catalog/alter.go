@@ -37,9 +37,9 @@ func (c *Catalog) DeleteTopic(ctx context.Context, name string) error {
 		return wrapf(err, "delete topic %s", name)
 	}
 	c.logger.Info("topic deleted from the catalog", "topic", name)
-	err = c.waitFor(ctx, func(int64, map[string]bool) bool {
-		info, ok := c.cfg.Log.Topic(name)
-		return !ok || info.UUID != id
+	err = c.waitFor(ctx, func(a applied) bool {
+		tv, ok := a.topics[name]
+		return (!ok || tv.rec.UUID != id) && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s deleted from the catalog, still in this node's log: %w", name, err)
@@ -150,8 +150,8 @@ func (c *Catalog) SetTopicConfigs(ctx context.Context, name string, configs map[
 // awaitVersion waits until this node applied the store up to version and
 // the topic is not waiting for a retry in the local log.
 func (c *Catalog) awaitVersion(ctx context.Context, name string, version int64) error {
-	err := c.waitFor(ctx, func(applied int64, dirty map[string]bool) bool {
-		return applied >= version && !dirty[name]
+	err := c.waitFor(ctx, func(a applied) bool {
+		return a.rev >= version && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s changed in the catalog, not yet in this node's log: %w", name, err)

@@ -62,10 +62,10 @@ func (c *Catalog) CreateTopic(ctx context.Context, name string, partitions int32
 		return err // names the topic
 	}
 	c.logger.Info("topic created in the catalog", "topic", name, "partitions", partitions, "replication_factor", rf)
-	err = c.waitFor(ctx, func(_ int64, dirty map[string]bool) bool {
+	err = c.waitFor(ctx, func(a applied) bool {
 		// All its partitions: a large topic comes in steps (meta.CreateTopic).
-		info, ok := c.cfg.Log.Topic(name)
-		return ok && info.UUID == rec.UUID && info.Partitions >= partitions && !dirty[name]
+		tv, ok := a.topics[name]
+		return ok && tv.rec.UUID == rec.UUID && len(tv.parts) >= int(partitions) && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s created in the catalog, not yet in this node's log: %w", name, err)

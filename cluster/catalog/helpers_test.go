@@ -152,3 +152,22 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// synced says "" when n's log has the topic with that id and partitions
+// and its view knows every partition (the view is published after the log
+// changed).
+func (n *node) synced(name string, id [16]byte, parts int32) string {
+	if msg := hasTopic(n.log, name, id, parts); msg != "" {
+		return msg
+	}
+	rec, _, ok := n.cat.Topic(name)
+	if !ok || rec.UUID != id || rec.Partitions != parts {
+		return fmt.Sprintf("view has %s as %+v %v", name, rec, ok)
+	}
+	for p := int32(0); p < parts; p++ {
+		if _, _, ok := n.cat.Partition(name, p); !ok {
+			return fmt.Sprintf("view lacks %s-%d", name, p)
+		}
+	}
+	return ""
+}

@@ -54,8 +54,11 @@ func TestTopicChangesPropagate(t *testing.T) {
 		t.Fatalf("node 1's log right after CreateTopic: %+v %v, want 3 partitions and %v", info, ok, cfgs)
 	}
 	id := info.UUID
+	if msg := n1.synced("orders", id, 3); msg != "" {
+		t.Fatalf("node 1 right after CreateTopic: %s", msg)
+	}
 	eventually(t, "orders on node 2", func() string {
-		if msg := hasTopic(n2.log, "orders", id, 3); msg != "" {
+		if msg := n2.synced("orders", id, 3); msg != "" {
 			return msg
 		}
 		if got, _ := n2.log.Topic("orders"); !maps.Equal(got.Configs, cfgs) {
@@ -114,10 +117,10 @@ func TestTopicChangesPropagate(t *testing.T) {
 	if err := n1.cat.AddPartitions(ctx, "orders", 6); err != nil {
 		t.Fatalf("AddPartitions: %v", err)
 	}
-	if msg := hasTopic(n1.log, "orders", id, 6); msg != "" {
+	if msg := n1.synced("orders", id, 6); msg != "" {
 		t.Fatalf("node 1's log right after AddPartitions: %s", msg)
 	}
-	eventually(t, "6 partitions on node 2", func() string { return hasTopic(n2.log, "orders", id, 6) })
+	eventually(t, "6 partitions on node 2", func() string { return n2.synced("orders", id, 6) })
 	for p := int32(3); p < 6; p++ {
 		if st, _, ok := n2.cat.Partition("orders", p); !ok || len(st.Replicas) != 2 || st.Leader != st.Replicas[0] {
 			t.Fatalf("node 2: new partition orders-%d = %+v %v, want 2 replicas", p, st, ok)

@@ -247,7 +247,7 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 
 	aInfo, _ := n1.log.Topic("a")
 	eventually(t, "node 2 after listing again", func() string {
-		if msg := hasTopic(n2.log, "a", aInfo.UUID, 2); msg != "" {
+		if msg := n2.synced("a", aInfo.UUID, 2); msg != "" {
 			return msg
 		}
 		if _, ok := n2.log.Topic("b"); ok {
@@ -269,7 +269,7 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	cInfo, _ := n1.log.Topic("c")
-	eventually(t, "c grown on node 2", func() string { return hasTopic(n2.log, "c", cInfo.UUID, 2) })
+	eventually(t, "c grown on node 2", func() string { return n2.synced("c", cInfo.UUID, 2) })
 	if _, ok := n2.log.Topic("a"); !ok {
 		t.Fatal("a vanished")
 	}

@@ -354,7 +354,7 @@ func (c *Catalog) finish(rev int64, touched map[string]bool, dirty map[string]bo
 	if len(changes) > 0 && c.cfg.OnChange != nil {
 		c.cfg.OnChange(changes)
 	}
-	c.applied(rev, maps.Clone(dirty))
+	c.roundDone(rev, maps.Clone(dirty))
 }
 
 // publish updates the view for the touched topics and returns the
