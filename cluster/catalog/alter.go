@@ -107,6 +107,8 @@ func (c *Catalog) growth(ctx context.Context, rec meta.TopicRecord, total int32)
 	if int(rf) > len(live) {
 		return nil, rfLargerThanBrokers(rf, len(live))
 	}
+	// Kafka: the first live node from partition 0's leader on, and the
+	// partition ids continue (first replica of partition p at start+p).
 	start := max(0, slices.IndexFunc(live, func(n meta.NodeRecord) bool { return n.ID >= first }))
 	a, err := c.assign(live, total-rec.Partitions, rf, start+int(rec.Partitions))
 	if err != nil {

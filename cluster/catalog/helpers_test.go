@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +19,14 @@ import (
 )
 
 // roundRobin is the simplest assignment: partition p on nodes start+p,
-// start+p+1, ... (cluster.Assign is the real, rack-aware one).
+// start+p+1, ... (start < 0: random). cluster.Assign is the real,
+// rack-aware one.
 func roundRobin(nodes []meta.NodeRecord, partitions int32, rf int16, start int) ([][]int32, error) {
 	if len(nodes) == 0 || int(rf) > len(nodes) {
 		return nil, fmt.Errorf("rf %d over %d nodes", rf, len(nodes))
+	}
+	if start < 0 {
+		start = rand.IntN(len(nodes))
 	}
 	out := make([][]int32, partitions)
 	for p := range out {

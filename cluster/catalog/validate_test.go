@@ -33,6 +33,10 @@ func TestHostileRequests(t *testing.T) {
 	badAssign := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive,
 		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return [][]int32{{1, 1}}, nil },
 		Logger: slog.New(slog.DiscardHandler)})
+	refusal := errors.New("Not all brokers have rack information for replica rack aware assignment.")
+	refusing := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive,
+		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return nil, refusal },
+		Logger: slog.New(slog.DiscardHandler)})
 	cases := []struct {
 		what string
 		err  error
@@ -50,6 +54,7 @@ func TestHostileRequests(t *testing.T) {
 		{"unknown config", n1.cat.CreateTopic(ctx, "t", 1, 1, map[string]string{"no.such": "1"}), topicconfig.ErrInvalid, "Unknown topic config name: no.such"},
 		{"bad config value", n1.cat.CreateTopic(ctx, "t", 1, 1, map[string]string{"retention.ms": "soon"}), topicconfig.ErrInvalid, ""},
 		{"assignment on one node twice", badAssign.CreateTopic(ctx, "t", 1, 2, nil), nil, ""},
+		{"assignment refused", refusing.CreateTopic(ctx, "t", 1, 2, nil), refusal, refusal.Error()},
 		{"exists", n1.cat.CreateTopic(ctx, "exists", 1, 1, nil), plog.ErrTopicExists, "Topic 'exists' already exists."},
 		{"delete unknown", n1.cat.DeleteTopic(ctx, "nope"), plog.ErrUnknownTopic, ""},
 		{"delete internal", n1.cat.DeleteTopic(ctx, "__transaction_state"), plog.ErrInternalTopic, ""},
