@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -243,6 +244,9 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	if _, ok := n2.log.Topic("b"); !ok {
 		t.Fatal("node 2 saw a change while its watch was broken: the test does not test the list")
 	}
+	oldA, _, _ := n2.cat.Topic("a")
+	oldB, _, _ := n2.cat.Topic("b")
+	n2.takeChanges()
 	release()
 
 	aInfo, _ := n1.log.Topic("a")
@@ -263,6 +267,25 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	}
 	if bs.lists.Load() <= lists {
 		t.Fatal("node 2 converged without listing again")
+	}
+	// The list hands over what changed, and only that: old a and b gone,
+	// new a's two partitions, c-0's new leader.
+	got := map[string]bool{}
+	for _, c := range n2.takeChanges() {
+		got[fmt.Sprintf("%s-%d %x deleted=%v v%d", c.Topic, c.Partition, c.TopicID[:2], c.Deleted, c.Version)] = true
+	}
+	_, av0, _ := n2.cat.Partition("a", 0)
+	_, av1, _ := n2.cat.Partition("a", 1)
+	cRec, _, _ := n2.cat.Topic("c")
+	want := map[string]bool{
+		fmt.Sprintf("a-0 %x deleted=true v0", oldA.UUID[:2]):         true,
+		fmt.Sprintf("b-0 %x deleted=true v0", oldB.UUID[:2]):         true,
+		fmt.Sprintf("a-0 %x deleted=false v%d", aInfo.UUID[:2], av0): true,
+		fmt.Sprintf("a-1 %x deleted=false v%d", aInfo.UUID[:2], av1): true,
+		fmt.Sprintf("c-0 %x deleted=false v%d", cRec.UUID[:2], nv):   true,
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("changes handed over after the list:\n got %v\nwant %v", got, want)
 	}
 	// And it watches again: a change after the list arrives.
 	if err := n1.cat.AddPartitions(ctx, "c", 2); err != nil {
