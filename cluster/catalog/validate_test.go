@@ -98,7 +98,8 @@ func TestHostileRequests(t *testing.T) {
 
 // TestForeignCatalogEntries: entries no Zombi writes (a topic name the log
 // refuses, a corrupt record arriving by the watch) are logged and left
-// out; the node becomes ready, stays up, and follows the rest.
+// out, an internal topic stays out of the log; the node becomes ready,
+// stays up, and follows the rest.
 func TestForeignCatalogEntries(t *testing.T) {
 	e := etcdtest.Start(t)
 	ctx := testCtx(t, 60*time.Second)
@@ -107,7 +108,16 @@ func TestForeignCatalogEntries(t *testing.T) {
 	if err := meta.CreateTopic(ctx, s, rec, []meta.PartitionState{{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	n1 := startNode(t, 1, s, openLog(t, t.TempDir())) // Ready despite it
+	// An internal topic in the catalog (coordinators on replicated internal
+	// partitions, a later step): in the view, never in the log.
+	internal := meta.TopicRecord{Name: "__consumer_offsets", UUID: [16]byte{2}, Partitions: 1}
+	if err := meta.CreateTopic(ctx, s, internal, []meta.PartitionState{{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	n1 := startNode(t, 1, s, openLog(t, t.TempDir())) // Ready despite them
+	if _, _, ok := n1.cat.Partition("__consumer_offsets", 0); !ok {
+		t.Fatal("the internal topic's partition is not in the view")
+	}
 	if len(n1.log.TopicNames()) != 0 {
 		t.Fatalf("log topics: %v", n1.log.TopicNames())
 	}
