@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -112,6 +113,12 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			case plog.IsInternalTopic(info.Name):
 				err := refuseInternal("produce", info.Name)
 				code, sp.ErrorMessage = errorCode(err), errorMessage(err)
+			case s.inCluster(info.Name):
+				// Kafka's order: the leader and min.insync.replicas checks
+				// come before the batches are looked at.
+				if err := s.cfg.Cluster.CheckProduce(info.Name, rp.Partition, -1, req.Acks == -1); err != nil {
+					code, sp.ErrorMessage = errorCode(err), errorMessage(err)
+				}
 			}
 			var batches [][]byte
 			if code == 0 {
@@ -162,6 +169,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 	if len(reqs) > 0 {
 		results := s.log.Append(ctx, reqs)
 		lat := time.Since(start)
+		var waits []replicationWait
 		for _, sl := range slots {
 			sp := &resp.Topics[sl.ti].Partitions[sl.pi]
 			var err error
@@ -191,6 +199,13 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 				continue
 			}
 			s.st.Write(sl.records, sl.bytes, lat)
+			if req.Acks == -1 && s.inCluster(reqs[sl.first].Topic) {
+				waits = append(waits, replicationWait{sp: sp, topic: reqs[sl.first].Topic, part: reqs[sl.first].Partition,
+					last: results[sl.first+sl.n-1].LastOffset})
+			}
+		}
+		if len(waits) > 0 && s.awaitReplicated(ctx, req, waits) {
+			failed = true
 		}
 	}
 	if req.Acks == 0 {
@@ -216,6 +231,50 @@ func refusedReason(code int16) string {
 		return "unknown_topic"
 	case errCorruptMessage:
 		return "corrupt_batch"
+	case kerr.NotLeaderForPartition.Code, kerr.FencedLeaderEpoch.Code, kerr.UnknownLeaderEpoch.Code:
+		return "not_leader"
+	case kerr.NotEnoughReplicas.Code:
+		return "not_enough_replicas"
 	}
 	return "invalid"
+}
+
+// replicationWait is an acks=all partition waiting for its ISR.
+type replicationWait struct {
+	sp    *kmsg.ProduceResponseTopicPartition
+	topic string
+	part  int32
+	last  int64 // the last offset appended
+	err   error
+}
+
+// awaitReplicated waits, within the request's timeout, until every
+// partition's high watermark passes what it appended (acks=all in cluster
+// mode). The partitions wait in parallel, so the request takes as long as
+// its slowest partition, not their sum. A partition that is not
+// replicated in time, or whose leader or ISR changed, gets its error and no
+// offsets, as Kafka answers: the records are in the log but not
+// acknowledged. It returns whether any partition failed.
+func (s *Server) awaitReplicated(ctx context.Context, req *kmsg.ProduceRequest, waits []replicationWait) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range waits {
+		w := &waits[i]
+		wg.Go(func() { w.err = s.cfg.Cluster.AwaitReplicated(ctx, w.topic, w.part, w.last) })
+	}
+	wg.Wait()
+	failed := false
+	for _, w := range waits {
+		if w.err == nil {
+			continue
+		}
+		failed = true
+		s.st.Error()
+		w.sp.ErrorCode, w.sp.BaseOffset, w.sp.LogAppendTime, w.sp.LogStartOffset = errorCode(w.err), -1, -1, -1
+		if req.Version >= 8 {
+			w.sp.ErrorMessage = errorMessage(w.err)
+		}
+	}
+	return failed
 }

@@ -59,6 +59,16 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 	if s.authz() != nil {
 		denied = s.fetchDenied(ctx, req)
 	}
+	if s.cfg.Cluster != nil && fetchReplica(req) >= 0 {
+		// A follower needs CLUSTER_ACTION on the cluster, not READ on the
+		// topics (Kafka's); without it every partition is refused.
+		denied = make([]bool, len(req.Topics))
+		if !s.allowedCluster(ctx, kmsg.ACLOperationClusterAction) {
+			for i := range denied {
+				denied[i] = true
+			}
+		}
+	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	var timer *time.Timer
 	for {
@@ -168,6 +178,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 	if req.IsolationLevel == 1 {
 		iso = plog.ReadCommitted
 	}
+	replica := fetchReplica(req)
 	for ti, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -200,11 +211,23 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			follower := false
+			if s.inCluster(name) {
+				done, isFollower := s.fetchClusterCheck(req, replica, name, rp, &sp)
+				if done {
+					hasErr = hasErr || sp.ErrorCode != 0
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+				follower = isFollower
+			}
 			first := n == 0
 			limit := min(int(rp.PartitionMaxBytes), remaining)
 			var rr plog.ReadResult
 			var err error
-			if !first && limit <= 0 {
+			if follower && (first || limit > 0) {
+				rr, err = s.readReplica(name, rp.Partition, rp.FetchOffset, max(limit, 1))
+			} else if !first && limit <= 0 {
 				// The response is full: report offsets only.
 				rr.LogStartOffset, rr.HighWatermark, err = s.log.Offsets(name, rp.Partition)
 				if err == nil {
@@ -220,6 +243,11 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 				sp.ErrorCode, hasErr = errorCode(err), true
 				st.Partitions = append(st.Partitions, sp)
 				continue
+			}
+			if follower {
+				// The follower's fetch offset is its log end: the leader
+				// moves the ISR and the high watermark by it.
+				s.cfg.Cluster.FollowerFetched(name, rp.Partition, replica, rp.FetchOffset)
 			}
 			if len(rr.Batches) > 0 && !first && len(rr.Batches[0].Raw) > limit {
 				rr.Batches = nil // only the first partition with data may go over

@@ -23,10 +23,15 @@ import (
 //   - The internal topics are empty: 0 for earliest and latest, -1/-1 for
 //     a timestamp (internal_topics.go).
 //   - DESCRIBE on the topic, else TOPIC_AUTHORIZATION_FAILED (-1/-1).
+//   - Cluster mode: the partition's leader answers, others get
+//     NOT_LEADER_OR_FOLLOWER; a current leader epoch (v4+) older than the
+//     leader's gets FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
+//     (-1/-1 with each). The internal topics answer as on one node.
 //
 // Version notes:
 //   - v0 answers in OldStyleOffsets (at most MaxNumOffsets, one offset here).
-//   - v4+ leader epoch 0; v10+ timeout ignored.
+//   - v4+ the partition's leader epoch (0 on one node; the cluster's in
+//     cluster mode); v10+ timeout ignored.
 func init() { register(kmsg.ListOffsets, 0, 11, (*Server).handleListOffsets) }
 
 // Special ListOffsets timestamps.
@@ -52,10 +57,22 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			off, ts, err := s.listOffset(rt.Topic, rp.Partition, rp.Timestamp, req.Version >= 2 && req.IsolationLevel == 1)
+			var err error
+			if s.inCluster(rt.Topic) {
+				epoch := int32(-1)
+				if req.Version >= 4 {
+					epoch = rp.CurrentLeaderEpoch
+				}
+				// Offsets come from the leader only (replica -1: a consumer).
+				err = s.cfg.Cluster.CheckFetch(rt.Topic, rp.Partition, epoch, -1)
+			}
+			var off, ts int64
+			if err == nil {
+				off, ts, err = s.listOffset(rt.Topic, rp.Partition, rp.Timestamp, req.Version >= 2 && req.IsolationLevel == 1)
+			}
 			switch {
 			case err != nil:
-				sp.ErrorCode = errorCode(err)
+				sp.ErrorCode, sp.Offset, sp.Timestamp = errorCode(err), -1, -1
 			case req.Version == 0:
 				if off >= 0 && rp.MaxNumOffsets > 0 {
 					sp.OldStyleOffsets = []int64{off}
@@ -63,7 +80,7 @@ func (s *Server) handleListOffsets(ctx context.Context, kreq kmsg.Request) (kmsg
 					sp.OldStyleOffsets = []int64{}
 				}
 			default:
-				sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, ts, 0
+				sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, ts, s.leaderEpoch(rt.Topic, rp.Partition)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

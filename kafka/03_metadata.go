@@ -10,9 +10,17 @@ import (
 // Metadata (key 3), v0-v13.
 //
 // Behavior:
-//   - One broker, node 1, at the advertised host and port; it is the
-//     controller and the leader of every partition (epoch 0, replicas and
-//     ISR [1]).
+//   - One node (no Config.Cluster): one broker, node 1, at the advertised
+//     host and port; it is the controller and the leader of every
+//     partition (epoch 0, replicas and ISR [1]).
+//   - Cluster mode: every live node (with its rack) at its address on the
+//     listener the client is on, the controller id (-1 when none is known),
+//     and per partition the cluster's leader, leader epoch, replicas, ISR
+//     and offline replicas. A partition the cluster does not know, or one
+//     with no leader, gets LEADER_NOT_AVAILABLE with leader -1, as Kafka
+//     answers an offline partition. The internal topics are still led by
+//     this node alone (they join the cluster in a later session).
+//     Auto-creation goes through the cluster (default replication factor).
 //   - All topics for a null topic list (an empty one in v0), with the
 //     internal topics (is_internal; internal_topics.go).
 //   - Unknown topics are created when auto-creation is on and the request
@@ -38,13 +46,18 @@ func init() { register(kmsg.Metadata, 0, 13, (*Server).handleMetadata) }
 func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := s.advertisedHostPort(ctx)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = NodeID, host, port
-	resp.Brokers = append(resp.Brokers, b)
+	for _, n := range s.brokers(ctx) {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port = n.ID, n.Host, n.Port
+		if n.Rack != "" {
+			rack := n.Rack
+			b.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	cid := ClusterID
 	resp.ClusterID = &cid
-	resp.ControllerID = NodeID
+	resp.ControllerID = s.controllerID()
 	if req.Version >= 8 && req.Version <= 10 && req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = s.clusterAuthorizedOps(ctx)
 	}
@@ -62,7 +75,7 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range s.describableTopics() {
 			if describable(t.Name) { // the others are not even mentioned
-				resp.Topics = append(resp.Topics, withOps(topicMetadata(t, 0)))
+				resp.Topics = append(resp.Topics, withOps(s.topicMetadata(t, 0)))
 			}
 		}
 		return resp, nil
@@ -91,7 +104,7 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 				// Ids are not secret (Kafka): the id, not the name.
 				t.TopicID, t.ErrorCode = rt.TopicID, errTopicAuthz
 			default:
-				t = withOps(topicMetadata(info, 0))
+				t = withOps(s.topicMetadata(info, 0))
 			}
 			resp.Topics = append(resp.Topics, t)
 			continue
@@ -105,7 +118,7 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 			continue
 		}
 		if it, ok := internalTopic(name); ok {
-			resp.Topics = append(resp.Topics, withOps(topicMetadata(it.Info(), 0)))
+			resp.Topics = append(resp.Topics, withOps(s.topicMetadata(it.Info(), 0)))
 			continue
 		}
 		info, createDenied, err := s.autoCreateAs(ctx, name, allowCreate)
@@ -120,20 +133,24 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
-		resp.Topics = append(resp.Topics, withOps(topicMetadata(info, 0)))
+		resp.Topics = append(resp.Topics, withOps(s.topicMetadata(info, 0)))
 	}
 	return resp, nil
 }
 
-func topicMetadata(info plog.TopicInfo, code int16) kmsg.MetadataResponseTopic {
+// topicMetadata is a topic's answer: each partition's leader, epoch,
+// replicas, ISR and offline replicas from partitionView (its error,
+// LEADER_NOT_AVAILABLE, on the partition).
+func (s *Server) topicMetadata(info plog.TopicInfo, code int16) kmsg.MetadataResponseTopic {
 	t := kmsg.NewMetadataResponseTopic()
 	name := info.Name
 	t.Topic, t.TopicID, t.ErrorCode = &name, info.UUID, code
 	t.IsInternal = plog.IsInternalTopic(name)
 	for p := int32(0); p < info.Partitions; p++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition, mp.Leader, mp.LeaderEpoch = p, NodeID, 0
-		mp.Replicas, mp.ISR, mp.OfflineReplicas = []int32{NodeID}, []int32{NodeID}, []int32{}
+		v, pcode := s.partitionView(name, p)
+		mp.Partition, mp.Leader, mp.LeaderEpoch, mp.ErrorCode = p, v.Leader, v.LeaderEpoch, pcode
+		mp.Replicas, mp.ISR, mp.OfflineReplicas = v.Replicas, v.ISR, v.Offline
 		t.Partitions = append(t.Partitions, mp)
 	}
 	return t

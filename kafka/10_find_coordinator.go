@@ -15,6 +15,9 @@ import (
 //     (package txn); TRANSACTIONAL_ID_AUTHORIZATION_FAILED without DESCRIBE
 //     on the transactional id, as Kafka.
 //   - Other key types (share groups): INVALID_REQUEST.
+//   - Cluster mode: the node asked (its own id and address) coordinates
+//     every key, until groups and transactions live in replicated
+//     internal partitions (a later session of issue 19).
 //
 // Version notes:
 //   - v0-v3: one key; v4+: a batch of keys, each answered on its own.
@@ -40,14 +43,14 @@ func (s *Server) handleFindCoordinator(ctx context.Context, kreq kmsg.Request) (
 				c.ErrorCode = errGroupAuthz
 				break
 			}
-			c.NodeID, c.Host, c.Port = NodeID, host, port
+			c.NodeID, c.Host, c.Port = s.nodeID(), host, port
 		case coordinatorTransaction:
 			if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key) {
 				c.NodeID, c.Port = -1, -1
 				c.ErrorCode = errTxnIDAuthz
 				break
 			}
-			c.NodeID, c.Host, c.Port = NodeID, host, port
+			c.NodeID, c.Host, c.Port = s.nodeID(), host, port
 		default:
 			c.NodeID, c.Port = -1, -1
 			c.ErrorCode = errInvalidRequest

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,8 +19,17 @@ import (
 //     replica assignment gives the count by its length.
 //   - The internal topics (__consumer_offsets, __transaction_state) get
 //     TOPIC_ALREADY_EXISTS, as from Kafka (internal_topics.go).
-//   - One broker: replication factor -1 or 1; anything larger gets
+//   - One node: replication factor -1 or 1; anything larger gets
 //     INVALID_REPLICATION_FACTOR, as a one-broker Kafka cluster answers.
+//   - Cluster mode: the cluster creates the topic (replicas assigned over
+//     the live nodes; replication factor -1: the default) and the answer
+//     comes once this node's log has it; the response gives the
+//     replication factor used. A factor of 0 or below -1, or one above the
+//     live nodes, gets INVALID_REPLICATION_FACTOR with Kafka's message. A
+//     manual replica assignment gets INVALID_REQUEST (not supported yet).
+//     validate_only checks here, against the live nodes, and asks the
+//     cluster nothing. Past the request's timeout: REQUEST_TIMED_OUT (the
+//     topic may still appear, as in Kafka).
 //   - Configs are checked as Kafka 4.4 checks them (an unknown name, a value
 //     of the wrong type or out of range: INVALID_CONFIG with Kafka's
 //     message), then stored with the topic and shown by DescribeConfigs.
@@ -70,6 +80,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 		}
 		var err error
 		code := int16(0)
+		rf := int16(1)
 		switch {
 		case seen[rt.Topic] > 1:
 			code, err = errInvalidRequest, fmt.Errorf("topic %q named more than once", rt.Topic)
@@ -82,10 +93,16 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			err = fmt.Errorf("%w: Topic '%s' already exists", plog.ErrTopicExists, rt.Topic)
 		case parts <= 0 || parts > plog.MaxPartitions:
 			err = fmt.Errorf("%w: %d (1..%d)", plog.ErrInvalidPartitions, parts, plog.MaxPartitions)
-		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment):
+		case s.cfg.Cluster != nil && len(rt.ReplicaAssignment) > 0:
+			code, err = errInvalidRequest, errors.New("manual replica assignment is not supported in cluster mode yet: give num_partitions and replication_factor")
+		case s.cfg.Cluster != nil && rt.ReplicationFactor != -1 && rt.ReplicationFactor <= 0:
+			code, err = kerr.InvalidReplicationFactor.Code, kafkaMessage("Replication factor must be larger than 0, or -1 to use the default value.")
+		case s.cfg.Cluster == nil && (rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment)):
 			code, err = kerr.InvalidReplicationFactor.Code, fmt.Errorf("replication factor %d: this cluster has one broker (node %d)", rt.ReplicationFactor, NodeID)
 		case cfgErr != nil:
 			err = cfgErr
+		case req.ValidateOnly && s.cfg.Cluster != nil && int(rt.ReplicationFactor) > len(s.brokers(ctx)):
+			code, err = kerr.InvalidReplicationFactor.Code, kafkaMessage(fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rt.ReplicationFactor, len(s.brokers(ctx))))
 		case req.ValidateOnly:
 			if _, ok := s.log.Topic(rt.Topic); ok {
 				err = fmt.Errorf("%w: %s", plog.ErrTopicExists, rt.Topic)
@@ -95,7 +112,11 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			if len(configs) == 0 {
 				configs = nil
 			}
-			info, err = s.log.CreateTopic(rt.Topic, parts, configs)
+			if s.cfg.Cluster != nil {
+				info, rf, err = s.createInCluster(ctx, rt.Topic, parts, rt.ReplicationFactor, configs, req.TimeoutMillis)
+			} else {
+				info, err = s.log.CreateTopic(rt.Topic, parts, configs)
+			}
 			st.TopicID = info.UUID
 			if err == nil && strings.Contains(configs["cleanup.policy"], "compact") {
 				s.logger.Warn("topic created with cleanup.policy=compact: stored, but Zombi does not compact (old records go by retention only)",
@@ -110,7 +131,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 			st.ErrorMessage = errorMessage(err)
 			st.NumPartitions, st.ReplicationFactor = -1, -1
 		} else {
-			st.NumPartitions, st.ReplicationFactor = parts, 1
+			st.NumPartitions, st.ReplicationFactor = parts, rf
 			// Kafka answers with every config of the new topic (defaults
 			// included); the Java AdminClient reads the list, never null.
 			st.Configs = []kmsg.CreateTopicsResponseTopicConfig{}
@@ -138,4 +159,22 @@ func singleReplica(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) bool {
 		}
 	}
 	return true
+}
+
+// createInCluster hands a new topic to the cluster and returns it as this
+// node's log has it, with the replication factor it got.
+func (s *Server) createInCluster(ctx context.Context, name string, parts int32, rf int16, configs map[string]string, timeoutMs int32) (plog.TopicInfo, int16, error) {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout(timeoutMs))
+	defer cancel()
+	if err := s.cfg.Cluster.CreateTopic(ctx, name, parts, rf, configs); err != nil {
+		return plog.TopicInfo{}, -1, err
+	}
+	info, ok := s.log.Topic(name)
+	if !ok {
+		return plog.TopicInfo{}, -1, fmt.Errorf("%w: %s created, not yet on this node", plog.ErrUnknownTopic, name)
+	}
+	if v, ok := s.cfg.Cluster.Partition(name, 0); ok && len(v.Replicas) > 0 {
+		rf = int16(len(v.Replicas))
+	}
+	return info, rf, nil
 }

@@ -13,6 +13,9 @@ import (
 //     Kafka keeps them until the group expires).
 //   - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids
 //     UNKNOWN_TOPIC_ID.
+//   - Cluster mode: the cluster deletes the topic on every node; the answer
+//     comes once this node's log no longer has it (REQUEST_TIMED_OUT past
+//     the request's timeout).
 //   - The internal topics cannot be deleted: INVALID_TOPIC_EXCEPTION with a
 //     message (Kafka 4.4 deletes them and re-creates them on the next
 //     FindCoordinator; Zombi has nothing to delete: internal_topics.go).
@@ -71,7 +74,13 @@ func (s *Server) handleDeleteTopics(ctx context.Context, kreq kmsg.Request) (kms
 		}
 		err := refuseInternal("delete", name)
 		if err == nil {
-			err = s.log.DeleteTopic(name)
+			if c := s.cfg.Cluster; c != nil {
+				cctx, cancel := context.WithTimeout(ctx, adminTimeout(req.TimeoutMillis))
+				err = c.DeleteTopic(cctx, name)
+				cancel()
+			} else {
+				err = s.log.DeleteTopic(name)
+			}
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)

@@ -58,7 +58,7 @@ func brokerValue(topicConfig string) func(s *Server) string {
 var brokerConfigs = []configDef{
 	{"advertised.listeners", kmsg.ConfigTypeString, (*Server).advertisedListeners},
 	{"auto.create.topics.enable", kmsg.ConfigTypeBoolean, func(s *Server) string { return strconv.FormatBool(s.cfg.AutoCreateTopics) }},
-	{"broker.id", kmsg.ConfigTypeInt, constant(strconv.Itoa(NodeID))},
+	{"broker.id", kmsg.ConfigTypeInt, func(s *Server) string { return strconv.Itoa(int(s.nodeID())) }},
 	{"compression.type", kmsg.ConfigTypeString, constant("producer")},
 	{"connections.max.idle.ms", kmsg.ConfigTypeLong, func(s *Server) string { return strconv.FormatInt(s.cfg.IdleTimeout.Milliseconds(), 10) }},
 	{"default.replication.factor", kmsg.ConfigTypeInt, constant("1")},
@@ -193,7 +193,7 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (
 				res.ErrorCode, res.ErrorMessage = errTopicAuthz, &msg
 				break
 			}
-			info, err := s.autoCreate(rr.ResourceName, false)
+			info, err := s.autoCreate(ctx, rr.ResourceName, false)
 			if err != nil {
 				res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
 				break
@@ -208,7 +208,7 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, kreq kmsg.Request) (
 			if rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
 				break // no loggers to describe
 			}
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(NodeID) {
+			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.nodeID())) {
 				res.ErrorCode = errInvalidRequest
 				msg := "unknown broker " + rr.ResourceName
 				res.ErrorMessage = &msg

@@ -25,6 +25,9 @@ import (
 //     too); a null value is INVALID_CONFIG. The change is one durable write
 //     of the topic's metadata; appends see it at once.
 //   - validate_only checks everything and changes nothing.
+//   - Cluster mode: a topic's new overrides go to the cluster, which
+//     stores them for every node; the answer comes once this node's log
+//     has them. Broker configs are this node's (its id).
 //   - ALTER_CONFIGS on the topic, else TOPIC_AUTHORIZATION_FAILED (before
 //     its existence is looked at); an unknown topic gets
 //     UNKNOWN_TOPIC_OR_PARTITION.
@@ -110,7 +113,13 @@ func (s *Server) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 			return errorCode(err), errorMessage(err)
 		}
 		cfgs, err := next(info.Configs)
-		if err == nil && !validateOnly {
+		switch {
+		case err != nil || validateOnly:
+		case s.cfg.Cluster != nil:
+			cctx, cancel := context.WithTimeout(ctx, adminTimeout(0))
+			err = s.cfg.Cluster.SetTopicConfigs(cctx, name, cfgs)
+			cancel()
+		default:
 			_, err = s.log.SetTopicConfigs(name, info.UUID, cfgs)
 		}
 		if err != nil {
@@ -121,7 +130,7 @@ func (s *Server) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 		if !s.allowedCluster(ctx, kmsg.ACLOperationAlterConfigs) {
 			return errClusterAuthz, strp(msgClusterAuthz)
 		}
-		if name != "" && name != strconv.Itoa(NodeID) {
+		if name != "" && name != strconv.Itoa(int(s.nodeID())) {
 			return errInvalidRequest, strp("unknown broker " + name)
 		}
 		if typ == kmsg.ConfigResourceTypeBrokerLogger {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -14,6 +15,10 @@ import (
 //   - Raises a topic's partition count to the requested total; a count not
 //     above the current one gets INVALID_PARTITIONS.
 //   - validate_only checks and changes nothing.
+//   - Cluster mode: the cluster adds the partitions (replicas assigned over
+//     the live nodes, the topic's replication factor) and the answer comes
+//     once this node's log has them; a manual assignment gets
+//     INVALID_REQUEST (not supported yet).
 //   - A topic named twice gets INVALID_REQUEST.
 //   - The internal topics keep their 50 partitions: INVALID_TOPIC_EXCEPTION
 //     with a message (Kafka 4.4 would add them; internal_topics.go).
@@ -49,7 +54,14 @@ func (s *Server) handleCreatePartitions(ctx context.Context, kreq kmsg.Request) 
 			err = fmt.Errorf("%w: %d > %d", plog.ErrTooManyPartitions, rt.Count, plog.MaxPartitions)
 		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count-info.Partitions):
 			err = fmt.Errorf("%w: %d assignments for %d new partitions", plog.ErrInvalidPartitions, len(rt.Assignment), rt.Count-info.Partitions)
+		case s.cfg.Cluster != nil && rt.Assignment != nil:
+			st.ErrorCode = errInvalidRequest
+			err = errors.New("manual replica assignment is not supported in cluster mode yet: give the count only")
 		case req.ValidateOnly:
+		case s.cfg.Cluster != nil:
+			cctx, cancel := context.WithTimeout(ctx, adminTimeout(req.TimeoutMillis))
+			err = s.cfg.Cluster.AddPartitions(cctx, rt.Topic, rt.Count)
+			cancel()
 		default:
 			_, err = s.log.AddPartitions(rt.Topic, rt.Count)
 		}

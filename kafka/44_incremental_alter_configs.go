@@ -20,8 +20,9 @@ import (
 //     a cleanup.policy with compact is refused (Zombi does not compact).
 //     All of a resource's changes land in one durable write, or none.
 //   - A config named twice in one resource: INVALID_REQUEST, as Kafka.
-//   - validate_only, authorization and brokers as AlterConfigs
-//     (33_alter_configs.go): ALTER_CONFIGS on the topic or the cluster.
+//   - validate_only, authorization, brokers and cluster mode as
+//     AlterConfigs (33_alter_configs.go): ALTER_CONFIGS on the topic or
+//     the cluster; in cluster mode the new overrides go to the cluster.
 //
 // Version notes:
 //   - v1: flexible versions; nothing else changes.

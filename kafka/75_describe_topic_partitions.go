@@ -25,8 +25,11 @@ import (
 //     when named. Each described topic carries its authorized operations
 //     (a bit per operation; all of a topic's when nothing is enforced).
 //   - The internal topics too (is_internal; internal_topics.go).
-//   - One broker: leader 1, epoch 0, replicas and ISR [1], no eligible
-//     leader replicas (empty lists: with one replica there are none).
+//   - One node: leader 1, epoch 0, replicas and ISR [1]. Cluster mode: the
+//     partition views of Metadata (leader, epoch, replicas, ISR, offline
+//     replicas; LEADER_NOT_AVAILABLE and leader -1 for an unknown or
+//     offline partition). No eligible leader replicas (KIP-966's ELR is
+//     not kept: empty lists).
 func init() { register(kmsg.DescribeTopicPartitions, 0, 0, (*Server).handleDescribeTopicPartitions) }
 
 // maxDescribePartitions is Kafka's
@@ -132,8 +135,9 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Re
 			}
 			limit--
 			dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
-			dp.Partition, dp.LeaderID, dp.LeaderEpoch = p, NodeID, plog.LeaderEpoch
-			dp.Replicas, dp.ISR, dp.OfflineReplicas = []int32{NodeID}, []int32{NodeID}, []int32{}
+			v, code := s.partitionView(e.name, p)
+			dp.Partition, dp.LeaderID, dp.LeaderEpoch, dp.ErrorCode = p, v.Leader, v.LeaderEpoch, code
+			dp.Replicas, dp.ISR, dp.OfflineReplicas = v.Replicas, v.ISR, v.Offline
 			dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
 			t.Partitions = append(t.Partitions, dp)
 		}

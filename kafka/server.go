@@ -74,6 +74,10 @@ type Config struct {
 	// 15 minutes): above it InitProducerId answers
 	// INVALID_TRANSACTION_TIMEOUT.
 	TransactionMaxTimeout time.Duration
+	// Cluster is cluster mode: who leads each partition, the live nodes,
+	// topic changes and replication waits (cluster.go). nil: one node,
+	// node 1, leader of everything, every answer as before.
+	Cluster Cluster
 }
 
 // Defaults.

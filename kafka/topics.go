@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	plog "github.com/zombi-dev/zombi/log"
@@ -45,8 +46,10 @@ func (s *Server) topicIDs() map[string][16]byte {
 }
 
 // autoCreate returns the topic, creating it when auto-creation is on and
-// allowed by the request.
-func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
+// allowed by the request. In cluster mode the cluster creates it (default
+// replication factor) and this node's log has it on return; a topic
+// created meanwhile by another request or node is simply there.
+func (s *Server) autoCreate(ctx context.Context, name string, allowed bool) (plog.TopicInfo, error) {
 	if info, ok := s.lookupTopic(name); ok { // internal topics exist: never created
 		return info, nil
 	}
@@ -55,6 +58,20 @@ func (s *Server) autoCreate(name string, allowed bool) (plog.TopicInfo, error) {
 	}
 	if !s.cfg.AutoCreateTopics || !allowed {
 		return plog.TopicInfo{}, fmt.Errorf("%w: %s", plog.ErrUnknownTopic, name)
+	}
+	if c := s.cfg.Cluster; c != nil {
+		cctx, cancel := context.WithTimeout(ctx, adminTimeout(0))
+		defer cancel()
+		err := c.CreateTopic(cctx, name, s.cfg.DefaultPartitions, -1, nil)
+		if err != nil && !errors.Is(err, plog.ErrTopicExists) {
+			return plog.TopicInfo{}, err
+		}
+		if info, ok := s.log.Topic(name); ok {
+			return info, nil
+		}
+		// Created elsewhere, not yet in this node's log: unknown here for
+		// now (retriable; clients ask again).
+		return plog.TopicInfo{}, fmt.Errorf("%w: %s (being created)", plog.ErrUnknownTopic, name)
 	}
 	info, _, err := s.log.EnsureTopic(name, s.cfg.DefaultPartitions)
 	return info, err
@@ -71,6 +88,6 @@ func (s *Server) autoCreateAs(ctx context.Context, name string, allowed bool) (i
 	if allowed && s.cfg.AutoCreateTopics && plog.ValidTopicName(name) && !s.mayCreateTopic(ctx, name) {
 		return plog.TopicInfo{}, true, fmt.Errorf("%w: %s", plog.ErrUnknownTopic, name)
 	}
-	info, err = s.autoCreate(name, allowed)
+	info, err = s.autoCreate(ctx, name, allowed)
 	return info, false, err
 }

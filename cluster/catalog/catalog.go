@@ -1,0 +1,139 @@
+// Package catalog makes etcd the topic catalog of a cluster: every node
+// watches topics/ and partitions/ in the metadata store and makes its local
+// log match (same topics, same ids, same partition counts and configs), and
+// the cluster-wide topic changes of the Kafka door (kafka.Cluster's
+// CreateTopic, DeleteTopic, AddPartitions, SetTopicConfigs) are
+// compare-and-swap writes to the store that return once this node's log
+// has them. As in Kafka's ZooKeeper era, the store decides and brokers
+// follow what they watch; partition states (leader, ISR, epochs) are kept
+// in memory for cheap lookups and handed to a subscriber.
+package catalog
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zombi-dev/zombi/cluster/meta"
+	plog "github.com/zombi-dev/zombi/log"
+)
+
+// AssignFunc places replicas: rf distinct live nodes for each of
+// partitions partitions, the first of each the preferred leader; start
+// picks where the rotation begins (cluster.Assign).
+type AssignFunc func(nodes []meta.NodeRecord, partitions int32, rf int16, start int) ([][]int32, error)
+
+// Config is what a Catalog needs.
+type Config struct {
+	Store  meta.Store
+	Log    *plog.Log
+	NodeID int32
+	// LiveNodes are the nodes registered now (the membership's view).
+	LiveNodes func() []meta.NodeRecord
+	Assign    AssignFunc
+	// DefaultRF is the replication factor of a topic created without one
+	// (ZOMBI_DEFAULT_REPLICATION_FACTOR); 0: min(3, live nodes).
+	DefaultRF int16
+	// OnChange, if set, is called from Run with the partition states that
+	// changed, in store order, once the local log has their topics (the
+	// replica manager follows leaders and ISRs with it). It must not block
+	// for long: the catalog waits for it.
+	OnChange func([]Change)
+	Logger   *slog.Logger
+}
+
+// Change is a partition's new state.
+type Change struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	State     meta.PartitionState
+	Version   int64
+	// Deleted: the partition is gone (its topic was deleted, or deleted and
+	// created again: the new topic's partitions follow as their own
+	// Changes, with the new TopicID).
+	Deleted bool
+}
+
+// Catalog follows the store's topics into the local log.
+type Catalog struct {
+	cfg    Config
+	logger *slog.Logger
+
+	view atomic.Pointer[topics]
+
+	// want is the store's state as last read, owned by Run.
+	want meta.Topics
+
+	mu         sync.Mutex
+	changed    chan struct{} // closed after each applied round (waiters)
+	dirty      map[string]bool
+	appliedRev int64 // every change up to it is in the local log, dirty topics aside
+
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// New returns a Catalog; Run makes it follow the store.
+func New(cfg Config) *Catalog {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Catalog{
+		cfg:     cfg,
+		logger:  cfg.Logger.With("component", "catalog"),
+		want:    meta.Topics{},
+		changed: make(chan struct{}),
+		dirty:   map[string]bool{},
+		ready:   make(chan struct{}),
+	}
+	empty := topics{}
+	c.view.Store(&empty)
+	return c
+}
+
+// Ready is closed once the local log matched the store for the first time.
+func (c *Catalog) Ready() <-chan struct{} { return c.ready }
+
+// IsReady says whether Ready is closed (for /health/ready).
+func (c *Catalog) IsReady() bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// applied records that the local log holds every change up to rev (the
+// topics in dirty aside) and wakes the waiters.
+func (c *Catalog) applied(rev int64, dirty map[string]bool) {
+	c.mu.Lock()
+	if rev > c.appliedRev {
+		c.appliedRev = rev
+	}
+	c.dirty = dirty
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// waitFor returns once cond holds, checked after every applied round, or
+// ctx's error.
+func (c *Catalog) waitFor(ctx context.Context, cond func(appliedRev int64, dirty map[string]bool) bool) error {
+	for {
+		c.mu.Lock()
+		ok := cond(c.appliedRev, c.dirty)
+		ch := c.changed
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
