@@ -37,8 +37,8 @@ type testCluster struct {
 
 	mu    sync.Mutex
 	addrs map[int32]string
-	down  map[int32]bool     // not live (the membership's view)
-	cut   map[[2]int32]bool  // {from, to}: from cannot reach to
+	down  map[int32]bool    // not live (the membership's view)
+	cut   map[[2]int32]bool // {from, to}: from cannot reach to
 	nodes map[int32]*tnode
 }
 
