@@ -108,8 +108,14 @@ func (c *testCluster) addr(from, to int32) (string, bool) {
 func (c *testCluster) live(id int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.addrs[id]
-	return ok && !c.down[id]
+	return !c.down[id]
+}
+
+// setDown marks a node gone from the membership (or back).
+func (c *testCluster) setDown(id int32, down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down[id] = down
 }
 
 // setCut makes from unable (or able again) to reach to.
