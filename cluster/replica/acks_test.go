@@ -1,0 +1,92 @@
+package replica_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestAcksAllWaitsForFollowers: a franz-go acks=all producer to the leader
+// is acknowledged only once both followers have the batch (the high
+// watermark), not while a follower cannot fetch; the three logs end
+// byte-identical.
+func TestAcksAllWaitsForFollowers(t *testing.T) {
+	c := newCluster(t, 3, 10*time.Second, 1)
+	c.createTopic("acks", 1, 2, 3)
+	cl := c.producer(1, kgo.AllISRAcks())
+	for i := range 20 {
+		offs := produce(t, cl, "acks", fmt.Sprintf("v%d", i))
+		for _, id := range []int32{2, 3} {
+			leo, err := c.node(id).log.LogEndOffset("acks", 0)
+			if err != nil || leo <= offs[0] {
+				t.Fatalf("record %d acknowledged at offset %d while follower %d's log ends at %d (%v)", i, offs[0], id, leo, err)
+			}
+		}
+	}
+
+	// Follower 3 cannot reach the leader: an acks=all write waits (the ISR
+	// still holds 3, the lag limit is 10 s), and is acknowledged once 3
+	// fetches again.
+	c.setCut(3, 1, true)
+	time.Sleep(time.Second) // a fetch in flight (500 ms long poll) ends
+	done := make(chan error, 1)
+	rec := &kgo.Record{Topic: "acks", Partition: 0, Value: []byte("held")}
+	cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		t.Fatalf("acks=all write acknowledged (err %v) while follower 3 could not fetch it", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if leo, _ := c.node(3).log.LogEndOffset("acks", 0); leo != 20 {
+		t.Fatalf("follower 3 has log end %d while cut off, want 20", leo)
+	}
+	c.setCut(3, 1, false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("acks=all write after follower 3 came back: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("acks=all write not acknowledged 15 s after follower 3 could fetch again")
+	}
+	if leo, _ := c.node(3).log.LogEndOffset("acks", 0); leo <= rec.Offset {
+		t.Fatalf("acknowledged at %d, follower 3's log ends at %d", rec.Offset, leo)
+	}
+	c.converged("acks", 1, 2, 3)
+	want := make([]string, 0, 21)
+	for i := range 20 {
+		want = append(want, fmt.Sprintf("v%d", i))
+	}
+	want = append(want, "held")
+	for id := int32(1); id <= 3; id++ {
+		if got := values(t, c.node(id).log, "acks"); !slices.Equal(got, want) {
+			t.Fatalf("node %d holds %q, want %q", id, got, want)
+		}
+	}
+	if st, _ := c.state("acks"); !slices.Equal(st.ISR, []int32{1, 2, 3}) {
+		t.Fatalf("ISR %v, want [1 2 3]", st.ISR)
+	}
+}
+
+// TestSingleReplica: a partition with one replica commits what it appends
+// at once (acks=all acknowledged, high watermark = log end), as one node.
+func TestSingleReplica(t *testing.T) {
+	c := newCluster(t, 2, 10*time.Second, 1)
+	c.createTopic("solo", 2)
+	cl := c.producer(2, kgo.AllISRAcks())
+	offs := produce(t, cl, "solo", "a", "b", "c")
+	if !slices.Equal(offs, []int64{0, 1, 2}) {
+		t.Fatalf("offsets %v, want [0 1 2]", offs)
+	}
+	l := c.node(2).log
+	if _, hwm, _ := l.Offsets("solo", 0); hwm != 3 {
+		t.Fatalf("high watermark %d, want 3", hwm)
+	}
+	if err := c.node(1).mgr.CheckProduce("solo", 0, -1, false); err == nil {
+		t.Fatal("node 1 (not a replica) takes writes")
+	}
+}
