@@ -12,6 +12,8 @@ import (
 	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/cluster"
 	"github.com/zombi-dev/zombi/cluster/meta"
+	"github.com/zombi-dev/zombi/kafka"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // membership is the node's place in a cluster; nil alone (no
@@ -19,6 +21,7 @@ import (
 type membership struct {
 	cli  *clientv3.Client
 	node *cluster.Node
+	cfg  cluster.Config
 }
 
 // joinCluster connects to etcd and registers the node before it serves.
@@ -37,7 +40,7 @@ func joinCluster(ctx context.Context, cc cluster.Config, rec meta.NodeRecord) (*
 		cli.Close()
 		return nil, err
 	}
-	return &membership{cli: cli, node: node}, nil
+	return &membership{cli: cli, node: node, cfg: cc}, nil
 }
 
 // ready wraps GET /health/ready's check: not ready while the node is not
@@ -118,4 +121,36 @@ func wildcardHost(bound string) string {
 		return "localhost"
 	}
 	return bound
+}
+
+// runtime is the node's cluster mode at work; nil alone.
+type runtime struct{ rt *cluster.Runtime }
+
+// start runs the catalog and the replica manager: the local log follows
+// the cluster's topics (a node with data on an empty cluster prefix adopts
+// its topics into it: the single-node upgrade).
+func (m *membership) start(ctx context.Context, l *plog.Log, logger *slog.Logger) (*runtime, error) {
+	if m == nil {
+		return nil, nil
+	}
+	rt, err := cluster.Start(ctx, m.cli, m.node, m.cfg, cluster.RuntimeOptions{Log: l, Adopt: true, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return &runtime{rt: rt}, nil
+}
+
+// door is what the Kafka door asks: nil alone (a nil interface, not a
+// typed nil).
+func (r *runtime) door() kafka.Cluster {
+	if r == nil {
+		return nil
+	}
+	return r.rt
+}
+
+func (r *runtime) close() {
+	if r != nil {
+		r.rt.Close()
+	}
 }

@@ -195,6 +195,14 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer member.leave(logger) // after the doors stop, before the log closes
 	ready = member.ready(ready)
+	// The catalog and the replica manager: the local log follows etcd's
+	// topics and this node's replica roles (stopped after the doors).
+	rt, err := member.start(ctx, l, logger)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer rt.close()
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
@@ -212,6 +220,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		TLSHandshakeTimeout:        cfg.AuthTimeout, // one deadline setting for both steps of an unauthenticated client
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
+		Cluster:                    rt.door(),
 	}, logger)
 	// The transaction coordinator loads its state and aborts what a crash
 	// left open before any client is served.
