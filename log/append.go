@@ -9,11 +9,11 @@ import (
 	"github.com/zombi-dev/zombi/metrics"
 )
 
-// LeaderEpoch is the partition leader epoch of every partition: one broker
-// that never loses leadership. Appends stamp it on each batch, as a Kafka
-// leader does, so consumers see the epoch that Metadata and ListOffsets give
-// (the Java consumer commits it and validates positions with
-// OffsetForLeaderEpoch, KIP-320).
+// LeaderEpoch is the leader epoch of a partition that never changed leader
+// (every partition of a single node): appends stamp the partition's current
+// epoch (LeaderEpochOf) on each batch, as a Kafka leader does, so consumers
+// see the epoch that Metadata and ListOffsets give (the Java consumer
+// commits it and validates positions with OffsetForLeaderEpoch, KIP-320).
 const LeaderEpoch int32 = 0
 
 // AppendRequest appends one record batch to one partition.
@@ -21,7 +21,7 @@ type AppendRequest struct {
 	Topic     string
 	Partition int32
 	// Batch is one magic v2 record batch. The log takes ownership: its base
-	// offset and partition leader epoch (LeaderEpoch) are rewritten in place
+	// offset and partition leader epoch (LeaderEpochOf) are rewritten in place
 	// and the bytes are stored as they are.
 	Batch []byte
 	// IdempotencyKey, when set, makes the append happen at most once per
@@ -345,12 +345,17 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 }
 
 // put stages batch b at h.BaseOffset, the staged next offset: it sets the
-// base offset and leader epoch in place, keeps the time index and moves
-// the staged state past it.
+// base offset and the partition's leader epoch in place, keeps the time
+// index and moves the staged state past it.
 func (r *round) put(p *partition, st *pstate, b []byte, h batch.Header) {
+	batch.SetBaseOffset(b, h.BaseOffset)
+	batch.SetLeaderEpoch(b, st.epoch)
+	r.store(p, st, b, h)
+}
+
+// store stages batch b, whose base offset is h.BaseOffset, as it is.
+func (r *round) store(p *partition, st *pstate, b []byte, h batch.Header) {
 	base := h.BaseOffset
-	batch.SetBaseOffset(b, base)
-	batch.SetLeaderEpoch(b, LeaderEpoch)
 	r.wb.Put(batchKey(p.tid, p.id, base), b)
 	if h.MaxTimestamp > st.maxTs {
 		st.maxTs = h.MaxTimestamp

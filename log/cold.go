@@ -146,4 +146,7 @@ func (op *resetOp) stage(r *round) {
 	}
 	st.next, st.logStart = op.offset, op.offset
 	st.dirty = true
+	if es := r.stagedEpochs(op.p, st); len(es) > 0 {
+		r.setEpochs(op.p, st, truncateEpochsFromStart(es, op.offset))
+	}
 }

@@ -23,6 +23,8 @@ import "encoding/binary"
 //	                                       (written with its first batch, deleted with its marker)
 //	'A' tid u32 | part u32 | last u64     aborted transaction, keyed by its abort marker's offset:
 //	                                       producer id u64, first offset u64, stable-at u64
+//	'L' tid u32 | part u32 | epoch u32    leader epoch cache: the epoch's start offset u64 (none
+//	                                       on a partition that never changed leader: epoch 0)
 const (
 	kindNextTopicID = 'N'
 	kindTopic       = 'M'
@@ -36,6 +38,7 @@ const (
 	kindMeta        = 'X'
 	kindTxnOpen     = 'O'
 	kindAborted     = 'A'
+	kindEpoch       = 'L'
 )
 
 var be = binary.BigEndian

@@ -343,8 +343,12 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read open transactions %d/%d: %w", tid, p, err)
 	}
+	if err := loadEpochs(pt, it); err != nil {
+		return nil, err
+	}
 	pt.next = next
 	pt.lso.Store(stableFrom(pt.txns, next))
+	pt.leo.Store(next)
 	pt.hwm.Store(next)
 	pt.logStart.Store(start)
 	pt.maxTsPub.Store(pt.maxTs)

@@ -83,8 +83,17 @@ func (op *trimOp) stage(r *round) {
 	if op.offset <= st.logStart {
 		return
 	}
+	if op.offset > st.next {
+		// A truncation (TruncateTo) moved the log end below it since the
+		// caller checked.
+		op.err = fmt.Errorf("%w: trim to %d, log end %d", ErrOffsetOutOfRange, op.offset, st.next)
+		return
+	}
 	st.logStart = op.offset
 	st.dirty = true
+	if es := r.stagedEpochs(p, st); len(es) > 0 {
+		r.setEpochs(p, st, truncateEpochsFromStart(es, op.offset))
+	}
 	r.wb.DeleteRange(batchKey(p.tid, p.id, 0), batchKey(p.tid, p.id, op.keepFrom))
 	// Aborted transactions whose markers are below the new start: no hot read
 	// needs them (a read from offset o asks for markers at or after o), and
@@ -131,7 +140,7 @@ func (op *deleteTopicOp) stage(r *round) {
 		return
 	}
 	r.deleted[tid] = true
-	for _, kind := range []byte{kindBatch, kindPartition, kindTime, kindProducer, kindIdem, kindTxnOpen, kindAborted} {
+	for _, kind := range []byte{kindBatch, kindPartition, kindTime, kindProducer, kindIdem, kindTxnOpen, kindAborted, kindEpoch} {
 		p := topicPrefix(kind, tid)
 		r.wb.DeleteRange(p, prefixEnd(p))
 	}

@@ -27,14 +27,19 @@ type partition struct {
 	deleted bool // writer: topic deleted
 
 	hwm      atomic.Int64 // high watermark: offsets below are durable and readable
+	leo      atomic.Int64 // log end offset: offsets below are durable (== hwm unless replicated)
 	lso      atomic.Int64 // last stable offset: <= hwm once hwm is published
 	logStart atomic.Int64
 	appended atomic.Int64 // batch bytes appended since Open
 	records  atomic.Int64 // records (offsets) appended since Open, for zombi_records_in_total
 	maxTsPub atomic.Int64 // maxTs as of hwm
 
-	mu     sync.Mutex
-	notify chan struct{} // closed when hwm moves
+	epoch  atomic.Int32                 // current leader epoch, stamped on appends
+	epochs atomic.Pointer[[]epochEntry] // epoch cache, replaced (never modified) by the writer
+
+	mu         sync.Mutex
+	notify     chan struct{} // closed when hwm or leo moves
+	replicated bool          // mu: the hwm moves by AdvanceHighWatermark only
 }
 
 func newPartition(tid uint32, id int32) *partition {
@@ -65,16 +70,39 @@ func (p *partition) stable() (lso, hwm int64) {
 	return min(p.lso.Load(), hwm), hwm
 }
 
-// publish makes offsets below hwm visible and wakes waiters. The last
-// stable offset is stored first: a reader loads hwm, then lso, and takes the
-// smaller, so it never sees an lso past what it may read.
-func (p *partition) publish(hwm, lso int64) {
+// publish makes offsets below leo durable, and visible unless the partition
+// is replicated (then the hwm moves by AdvanceHighWatermark), and wakes
+// waiters. The last stable offset is stored first: a reader loads hwm, then
+// lso, and takes the smaller, so it never sees an lso past what it may read.
+func (p *partition) publish(leo, lso int64) {
 	p.lso.Store(lso)
-	p.hwm.Store(hwm)
 	p.mu.Lock()
+	p.leo.Store(leo)
+	if !p.replicated {
+		p.hwm.Store(leo)
+	}
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+// publishTruncated publishes a log end that moved down: the hwm follows it
+// down (a follower truncating below its hwm after an unclean election or a
+// fenced leader), and so does the last stable offset.
+func (p *partition) publishTruncated(leo, lso int64) {
+	p.mu.Lock()
+	p.leo.Store(leo)
+	if !p.replicated || p.hwm.Load() > leo {
+		p.hwm.Store(leo)
+	}
+	p.lso.Store(lso)
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+// wakeLocked wakes the watchers; p.mu is held.
+func (p *partition) wakeLocked() {
 	close(p.notify)
 	p.notify = make(chan struct{})
-	p.mu.Unlock()
 }
 
 func (p *partition) watch() (<-chan struct{}, int64) {

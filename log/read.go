@@ -50,8 +50,8 @@ func (l *Log) AppendedBytes(topic string, part int32) (int64, error) {
 	return p.appended.Load(), nil
 }
 
-// Watch returns the high watermark and a channel closed when it next moves,
-// for long polling without sleeping.
+// Watch returns the high watermark and a channel closed when it or the log
+// end offset next moves, for long polling without sleeping.
 func (l *Log) Watch(topic string, part int32) (<-chan struct{}, int64, error) {
 	p, err := l.partition(topic, part)
 	if err != nil {
@@ -120,9 +120,14 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 	res = ReadResult{HighWatermark: hwm, LastStableOffset: lso, LogStartOffset: p.logStart.Load()}
 	// limit: what this read may return (read_committed: below the LSO; a
 	// batch never straddles it, which is a batch's base offset).
-	limit := hwm
-	if iso == ReadCommitted {
+	limit, end := hwm, hwm
+	switch iso {
+	case ReadCommitted:
 		limit = lso
+	case readLogEnd:
+		// Loaded after hwm: the log end is never below it.
+		limit = p.leo.Load()
+		end = limit
 	}
 	if offset < res.LogStartOffset {
 		if res, ok, err := l.readCold(topic, part, offset, maxBytes, res); ok {
@@ -133,8 +138,8 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 		}
 	}
 	res.LogStartOffset = l.earliest(topic, part, res.LogStartOffset)
-	if offset < res.LogStartOffset || offset > res.HighWatermark {
-		return res, false, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark, topic, part)
+	if offset < res.LogStartOffset || offset > end {
+		return res, false, fmt.Errorf("%w: %d not in [%d, %d] of %s/%d", ErrOffsetOutOfRange, offset, res.LogStartOffset, end, topic, part)
 	}
 	if offset >= limit {
 		return res, false, nil

@@ -25,6 +25,8 @@ const (
 	// ReadCommitted reads only below the last stable offset; ReadResult.Aborted
 	// lists the aborted transactions the returned batches may hold.
 	ReadCommitted Isolation = 1
+	// readLogEnd reads up to the log end offset (ReadReplica).
+	readLogEnd Isolation = 2
 )
 
 // AbortedTxn is one aborted transaction of a partition.
@@ -352,6 +354,9 @@ func (l *Log) stableAtLeastStart(topic string, p *partition, lso int64) int64 {
 // below the last stable offset only (an offset at or above it, up to the
 // high watermark, returns none and no error) and fills Aborted.
 func (l *Log) ReadIsolated(topic string, part int32, offset int64, maxBytes int, iso Isolation) (ReadResult, error) {
+	if iso != ReadCommitted {
+		iso = ReadUncommitted // readLogEnd is ReadReplica's
+	}
 	return l.read(topic, part, offset, maxBytes, iso)
 }
 

@@ -35,8 +35,15 @@ type writer struct {
 	l       *Log
 	ch      chan writeOp
 	pending atomic.Int64
-	r       round
+	// barriers counts the barrier ops submitted and not yet committed: a
+	// round holding one is split so that it commits alone.
+	barriers atomic.Int64
+	r        round
 }
+
+// barrierOp is a writeOp that must be staged alone in its round, after
+// every op before it committed (a truncation reads RocksDB as committed).
+type barrierOp interface{ barrier() }
 
 // pstate is a partition's state as staged in the current round.
 type pstate struct {
@@ -47,6 +54,9 @@ type pstate struct {
 	dirty                 bool  // logStart or next moved other than by an append
 	ckpt                  bool  // this round writes the partition's checkpoint
 	producers             int   // producers staged in this round
+	epoch                 int32 // current leader epoch
+	epochsSet             bool  // epochs is the staged epoch cache
+	epochs                []epochEntry
 }
 
 type producerKey struct {
@@ -71,7 +81,12 @@ type round struct {
 	// txns holds the open transactions staged in this round: a nil value
 	// is one a marker closed.
 	txns map[producerKey]*openTxn
-	now  int64
+	// dropped holds producers a truncation forgot: no checkpoint writes
+	// them, and they leave the partition's cache when the round commits.
+	dropped map[producerKey]bool
+	// truncated holds the partitions whose log end moved down this round.
+	truncated map[*partition]bool
+	now       int64
 }
 
 func newWriter(l *Log) *writer {
@@ -84,6 +99,8 @@ func newWriter(l *Log) *writer {
 		idem:      map[string]idemEntry{},
 		deleted:   map[uint32]bool{},
 		txns:      map[producerKey]*openTxn{},
+		dropped:   map[producerKey]bool{},
+		truncated: map[*partition]bool{},
 	}
 	return w
 }
@@ -130,6 +147,10 @@ func (w *writer) run() {
 			}
 		}
 		w.pending.Add(-int64(len(ops)))
+		if w.barriers.Load() > 0 {
+			w.commitAroundBarriers(ops)
+			continue
+		}
 		if lazy, rest := splitLazy(ops, lazyOps[:0]); len(lazy) > 0 && len(rest) > 0 {
 			// Lazy ops first, in a write of their own without an fsync:
 			// they need not wait for the round's, and the round's covers
@@ -145,6 +166,30 @@ func (w *writer) run() {
 			op.finish(err)
 		}
 	}
+}
+
+// commitAroundBarriers commits ops in order, each barrier op in a round of
+// its own.
+func (w *writer) commitAroundBarriers(ops []writeOp) {
+	flush := func(seg []writeOp) {
+		if len(seg) == 0 {
+			return
+		}
+		err := w.commit(seg)
+		for _, op := range seg {
+			op.finish(err)
+		}
+	}
+	from := 0
+	for i, op := range ops {
+		if _, ok := op.(barrierOp); ok {
+			flush(ops[from:i])
+			w.barriers.Add(-1)
+			flush(ops[i : i+1])
+			from = i + 1
+		}
+	}
+	flush(ops[from:])
 }
 
 // splitLazy moves the lazy ops of ops into lazy and returns both; ops keeps
@@ -176,7 +221,7 @@ func (w *writer) commit(ops []writeOp) error {
 			r.wb.Put(partPrefix(kindPartition, p.tid, p.id), encodePartState(st))
 			st.sinceCkpt, st.ckpt = 0, true
 			for pid := range p.dirtyProducers {
-				if _, staged := r.producers[producerKey{p, pid}]; !staged {
+				if _, staged := r.producers[producerKey{p, pid}]; !staged && !r.dropped[producerKey{p, pid}] {
 					r.wb.Put(partKey(kindProducer, p.tid, p.id, uint64(pid)), p.producers[pid].encode())
 				}
 			}
@@ -207,6 +252,10 @@ func (w *writer) commit(ops []writeOp) error {
 			clear(p.dirtyProducers)
 		}
 	}
+	for pk := range r.dropped {
+		delete(pk.p.producers, pk.pid)
+		delete(pk.p.dirtyProducers, pk.pid)
+	}
 	for pk, st := range r.producers {
 		pk.p.cacheProducer(pk.pid, st, !r.parts[pk.p].ckpt)
 	}
@@ -227,15 +276,25 @@ func (w *writer) commit(ops []writeOp) error {
 		p.next, p.maxTs = st.next, st.maxTs
 		p.sinceIdx, p.sinceCkpt = st.sinceIdx, st.sinceCkpt
 		p.maxTsPub.Store(st.maxTs)
-		if st.records > 0 {
+		if st.appended > 0 {
 			p.appended.Add(st.appended)
-			p.records.Add(st.records)
-			records += st.records
+			if st.records > 0 {
+				p.records.Add(st.records)
+				records += st.records
+			}
 		}
 		if st.logStart != p.logStart.Load() {
 			p.logStart.Store(st.logStart)
 		}
-		if lso := stableFrom(p.txns, st.next); st.next != p.hwm.Load() || lso != p.lso.Load() {
+		if st.epochsSet {
+			p.epochs.Store(&st.epochs)
+		}
+		if st.epoch != p.epoch.Load() {
+			p.epoch.Store(st.epoch)
+		}
+		if r.truncated[p] {
+			p.publishTruncated(st.next, stableFrom(p.txns, st.next))
+		} else if lso := stableFrom(p.txns, st.next); st.next != p.leo.Load() || lso != p.lso.Load() {
 			p.publish(st.next, lso)
 		}
 	}
@@ -267,6 +326,8 @@ func (r *round) reset() {
 	clear(r.idem)
 	clear(r.deleted)
 	clear(r.txns)
+	clear(r.dropped)
+	clear(r.truncated)
 	r.now = time.Now().UnixMilli()
 }
 
@@ -275,7 +336,7 @@ func (r *round) state(p *partition) *pstate {
 	if st, ok := r.parts[p]; ok {
 		return st
 	}
-	st := &pstate{next: p.next, maxTs: p.maxTs, logStart: p.logStart.Load(), sinceIdx: p.sinceIdx, sinceCkpt: p.sinceCkpt}
+	st := &pstate{next: p.next, maxTs: p.maxTs, logStart: p.logStart.Load(), sinceIdx: p.sinceIdx, sinceCkpt: p.sinceCkpt, epoch: p.epoch.Load()}
 	r.parts[p] = st
 	r.order = append(r.order, p)
 	return st
