@@ -419,13 +419,20 @@ func TestTruncateMatchesRescan(t *testing.T) {
 		appendOne(t, src, "s", 0, idemProducerBatch(6, 0, i, 1)) // 17-22
 	}
 	appendOne(t, src, "s", 0, oneRecord(900, "", "z")) // 23
+	// Producer epochs move: an idempotent producer's bump, a transaction
+	// aborted by its coordinator with the bumped epoch.
+	appendOne(t, src, "s", 0, idemProducerBatch(5, 1, 0, 1))                                                                // 24
+	appendOne(t, src, "s", 0, txnBatch(10, 0, 0, 1))                                                                        // 25
+	mustEnd(t, src, EndTxnRequest{ProducerID: 10, ProducerEpoch: 1, Commit: false, Partitions: []TopicPartition{{"s", 0}}}) // 26
+	appendOne(t, src, "s", 0, idemProducerBatch(5, 1, 1, 1))                                                                // 27
+	appendOne(t, src, "s", 0, txnBatch(10, 1, 0, 1))                                                                        // 28
 	all := rawLog(t, src, "s")
 
 	for _, c := range []struct {
 		cut, leo int64 // truncate to cut; the log then ends at leo
 	}{
-		{23, 23}, {22, 22}, {18, 18}, {16, 16}, {15, 15}, {14, 13}, {12, 12}, {11, 11},
-		{10, 10}, {9, 9}, {7, 7}, {5, 4}, {2, 1}, {1, 1}, {0, 0}, {24, 24}, {99, 24},
+		{29, 29}, {28, 28}, {27, 27}, {26, 26}, {25, 25}, {24, 24}, {23, 23}, {22, 22}, {18, 18}, {16, 16}, {15, 15}, {14, 13}, {12, 12}, {11, 11},
+		{10, 10}, {9, 9}, {7, 7}, {5, 4}, {2, 1}, {1, 1}, {0, 0}, {99, 29},
 	} {
 		t.Run(fmt.Sprint(c.cut), func(t *testing.T) {
 			xdir := t.TempDir()
