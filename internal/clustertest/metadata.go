@@ -1,0 +1,129 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Client is a franz-go client on every node (closed when the test ends).
+func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...)}, opts...)...)
+	if err != nil {
+		t.Fatalf("clustertest: client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin is a kadm client on every node (closed when the test ends).
+func (c *Cluster) Admin(t testing.TB) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(c.Client(t))
+}
+
+// PartitionInfo is one partition as Metadata shows it.
+type PartitionInfo struct {
+	Leader      int32
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+	Offline     []int32
+	Err         error
+}
+
+// Partition asks Metadata for one partition through a fresh client (so
+// that no cached metadata answers); ok is false when Metadata could not be
+// had or does not list it.
+func (c *Cluster) Partition(topic string, p int32) (PartitionInfo, bool) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.DialTimeout(time.Second))
+	if err != nil {
+		return PartitionInfo{}, false
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		return PartitionInfo{}, false
+	}
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		return PartitionInfo{}, false
+	}
+	pd, ok := td.Partitions[p]
+	if !ok {
+		return PartitionInfo{}, false
+	}
+	return PartitionInfo{Leader: pd.Leader, LeaderEpoch: pd.LeaderEpoch, Replicas: pd.Replicas, ISR: pd.ISR, Offline: pd.OfflineReplicas, Err: pd.Err}, true
+}
+
+// Leader waits (up to 30 s) until partition p of topic has a live leader
+// and returns it.
+func (c *Cluster) Leader(t testing.TB, topic string, p int32) int32 {
+	t.Helper()
+	var last PartitionInfo
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pi, ok := c.Partition(topic, p); ok {
+			last = pi
+			if pi.Leader >= 0 && pi.Err == nil && c.alive(pi.Leader) {
+				return pi.Leader
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("clustertest: %s/%d has no live leader after 30 s (last metadata %+v)", topic, p, last)
+	return -1
+}
+
+// alive reports whether node id's process runs.
+func (c *Cluster) alive(id int32) bool {
+	p := c.Node(id)
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// WaitISR waits (up to 30 s) until partition p of topic has exactly n
+// in-sync replicas and a leader, and returns the partition.
+func (c *Cluster) WaitISR(t testing.TB, topic string, p int32, n int) PartitionInfo {
+	t.Helper()
+	return c.WaitPartition(t, topic, p, 30*time.Second, fmt.Sprintf("%d in-sync replicas", n), func(pi PartitionInfo) bool {
+		return len(pi.ISR) == n && pi.Leader >= 0
+	})
+}
+
+// WaitPartition waits until cond holds for partition p of topic, failing
+// the test with the last metadata seen after d.
+func (c *Cluster) WaitPartition(t testing.TB, topic string, p int32, d time.Duration, what string, cond func(PartitionInfo) bool) PartitionInfo {
+	t.Helper()
+	var last PartitionInfo
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if pi, ok := c.Partition(topic, p); ok {
+			last = pi
+			if cond(pi) {
+				return pi
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("clustertest: %s/%d: not %s after %s (last metadata %+v)", topic, p, what, d, last)
+	return last
+}
+
+// Has reports whether ids holds id.
+func Has(ids []int32, id int32) bool { return slices.Contains(ids, id) }
