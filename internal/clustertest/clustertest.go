@@ -37,6 +37,10 @@ type Options struct {
 	S3 bool
 	// Name is ZOMBI_CLUSTER_NAME; unique per test when empty.
 	Name string
+	// DataDirs gives a node a data directory of the caller's (e.g. that of
+	// a single node to upgrade); the others get one in the cluster's temp
+	// directory.
+	DataDirs map[int32]string
 }
 
 // Cluster is a running cluster of real processes.
@@ -133,6 +137,9 @@ func (c *Cluster) NodeEnv(id int32) []string {
 
 // DataDir is node id's data directory.
 func (c *Cluster) DataDir(id int32) string {
+	if d, ok := c.opts.DataDirs[id]; ok {
+		return d
+	}
 	return filepath.Join(c.dir, "n"+strconv.Itoa(int(id)), "data")
 }
 
