@@ -62,6 +62,9 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 		o.SyncTimeout = 30 * time.Second
 	}
 	r := &Runtime{cfg: cfg, node: node, store: meta.NewEtcdStore(cli, cfg.Prefix()), log: o.Log}
+	// No local write enters a partition until the replica manager makes
+	// this node its leader.
+	o.Log.SetClusterMode()
 	r.rm = replica.New(replica.Config{
 		Log:        o.Log,
 		Store:      r.store,
