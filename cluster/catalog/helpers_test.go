@@ -176,3 +176,18 @@ func (n *node) synced(name string, id [16]byte, parts int32) string {
 	}
 	return ""
 }
+
+// waitChanges waits until n was handed at least want changes (OnChange
+// runs just after the view is published) and takes them.
+func (n *node) waitChanges(t *testing.T, want int) []catalog.Change {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d changes on node %d", want, n.id), func() string {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if len(n.changes) < want {
+			return fmt.Sprintf("%d so far: %+v", len(n.changes), n.changes)
+		}
+		return ""
+	})
+	return n.takeChanges()
+}

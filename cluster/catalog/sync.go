@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zombi-dev/zombi/cluster/meta"
@@ -349,17 +350,22 @@ func (c *Catalog) pruneLocal(dirty map[string]bool) {
 
 // finish publishes want's touched topics to the view, hands their
 // partition changes to OnChange and wakes the waiters.
+//
+// OnChange is called before the view shows the changes, as ZooKeeper-era
+// Kafka's controller sent LeaderAndIsr before UpdateMetadata: the replica
+// manager has taken a leadership before Partition announces it.
 func (c *Catalog) finish(rev int64, touched map[string]bool, dirty map[string]bool) {
-	changes := c.publish(touched)
+	changes, show := c.publish(touched)
 	if len(changes) > 0 && c.cfg.OnChange != nil {
 		c.cfg.OnChange(changes)
 	}
+	show()
 	c.roundDone(rev, maps.Clone(dirty))
 }
 
-// publish updates the view for the touched topics and returns the
-// partition changes.
-func (c *Catalog) publish(touched map[string]bool) []Change {
+// publish computes the view for the touched topics and the partition
+// changes; show puts the view in place.
+func (c *Catalog) publish(touched map[string]bool) (changes []Change, show func()) {
 	old := *c.view.Load()
 	var next topics // a copy of old, made at the first topic-level change
 	set := func(name string, tv *topicView) {
@@ -372,7 +378,11 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 			next[name] = tv
 		}
 	}
-	var changes []Change
+	type store struct {
+		slot *atomic.Pointer[meta.Partition]
+		part *meta.Partition
+	}
+	var inPlace []store
 	gone := func(tv *topicView) {
 		for p := range tv.parts {
 			changes = append(changes, Change{Topic: tv.rec.Name, TopicID: tv.rec.UUID, Partition: int32(p), Deleted: true})
@@ -411,12 +421,12 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 					continue
 				}
 				if next == nil || next[name] == tv { // leader or ISR change: in place
-					if part.Version == 0 {
-						tv.parts[p].Store(nil)
-					} else {
+					st := store{slot: &tv.parts[p]}
+					if part.Version != 0 {
 						part := part
-						tv.parts[p].Store(&part)
+						st.part = &part
 					}
+					inPlace = append(inPlace, st)
 				}
 				if part.Version != 0 {
 					changes = append(changes, change(t.Record, int32(p), part))
@@ -424,10 +434,14 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 			}
 		}
 	}
-	if next != nil {
-		c.view.Store(&next)
+	return changes, func() {
+		for _, st := range inPlace {
+			st.slot.Store(st.part)
+		}
+		if next != nil {
+			c.view.Store(&next)
+		}
 	}
-	return changes
 }
 
 func change(rec meta.TopicRecord, p int32, part meta.Partition) Change {
