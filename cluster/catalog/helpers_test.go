@@ -85,6 +85,11 @@ func startNode(t testing.TB, id int32, s meta.Store, l *plog.Log) *node {
 	n.cat = catalog.New(catalog.Config{
 		Store: s, Log: l, NodeID: id, LiveNodes: twoLive, Assign: roundRobin,
 		OnChange: func(cs []catalog.Change) {
+			for _, c := range cs {
+				if _, v, _ := n.cat.Partition(c.Topic, c.Partition); !c.Deleted && v == c.Version {
+					t.Errorf("node %d: the view showed %s-%d at %d before OnChange had it", id, c.Topic, c.Partition, v)
+				}
+			}
 			n.mu.Lock()
 			n.changes = append(n.changes, cs...)
 			n.mu.Unlock()
