@@ -25,13 +25,33 @@ const (
 	retryLocal       = time.Second
 )
 
-// Run follows the store until ctx ends: it lists every topic and
-// partition, makes the local log match, then watches from the revision of
-// the list; a broken watch (etcd compacted, lost) or an incomplete state
-// lists again. It returns nil when ctx ends.
+// Run follows the store until ctx ends: it checks the cluster's id
+// against the data directory's, lists every topic and partition, makes
+// the local log match, then watches from the revision of the list; a
+// broken watch (etcd compacted, lost) or an incomplete state lists again.
+// It returns nil when ctx ends, ErrWrongCluster (wrapped, one line to
+// exit with) when the data directory belongs to another cluster: then it
+// has changed nothing.
 func (c *Catalog) Run(ctx context.Context) error {
-	dirty := map[string]bool{}
 	backoff := relistBackoff
+	for ctx.Err() == nil {
+		id, err := c.checkCluster(ctx)
+		if errors.Is(err, ErrWrongCluster) {
+			c.logger.Error("refusing to follow the topic catalog", "err", err)
+			return err
+		}
+		if err == nil {
+			c.clusterID.Store(&id)
+			break
+		}
+		if ctx.Err() == nil {
+			c.logger.Warn("cannot read the cluster id; trying again", "err", err, "in", backoff)
+			sleep(ctx, jitter(backoff/2))
+			backoff = min(2*backoff, maxRelistBackoff)
+		}
+	}
+	dirty := map[string]bool{}
+	backoff = relistBackoff
 	for ctx.Err() == nil {
 		rev, err := c.fullSync(ctx, dirty)
 		if err != nil {
