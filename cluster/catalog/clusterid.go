@@ -77,4 +77,3 @@ func newClusterID() string {
 	id := newTopicID()
 	return base64.RawURLEncoding.EncodeToString(id[:])
 }
-
