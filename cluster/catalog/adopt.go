@@ -22,7 +22,10 @@ var ErrClusterStarted = errors.New("the cluster has started: a node joining it f
 // (and gives the cluster its id: from then on Adopt refuses with
 // ErrClusterStarted, and a node with data joins the cluster as it is). It
 // can be run again after a crash half-way: a topic adopted before is
-// skipped. A topic of the same name and another id in the catalog stops it
+// skipped. A data directory that followed a cluster before is refused
+// (ErrWrongCluster). So a node may call Adopt at every start, before Run,
+// and go on when it returns ErrClusterStarted. A topic of the same name
+// and another id in the catalog stops it
 // with meta.ErrExists (two nodes' data meeting: the operator decides);
 // what was adopted stays. It returns how many topics it wrote.
 func (c *Catalog) Adopt(ctx context.Context) (int, error) {
@@ -32,6 +35,14 @@ func (c *Catalog) Adopt(ctx context.Context) (int, error) {
 	}
 	if kv.Version != 0 {
 		return 0, fmt.Errorf("adopt local topics: %w (cluster %s)", ErrClusterStarted, kv.Value)
+	}
+	// A data directory that followed a cluster is that cluster's, not a
+	// node alone's: its topics are not brought into another.
+	if local, err := c.cfg.Log.Meta(localClusterIDKey); err != nil || local != nil {
+		if err != nil {
+			return 0, fmt.Errorf("adopt local topics: %w", err)
+		}
+		return 0, fmt.Errorf("adopt local topics: %w: this data directory belongs to cluster %s, and the catalog has none", ErrWrongCluster, local)
 	}
 	n := 0
 	for _, info := range c.cfg.Log.Topics() {

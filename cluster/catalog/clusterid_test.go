@@ -15,8 +15,9 @@ import (
 // TestWrongClusterRefused: a data directory that followed one cluster is
 // never pruned by another catalog: started on an empty prefix (a wrong
 // ZOMBI_CLUSTER_NAME, an etcd that lost its data) or on a cluster of
-// another id, Run returns ErrWrongCluster at once and the local topics
-// stay; back on its own cluster it follows it again.
+// another id, Adopt brings nothing and Run returns ErrWrongCluster at
+// once, and the local topics stay; back on its own cluster it follows it
+// again.
 func TestWrongClusterRefused(t *testing.T) {
 	e := etcdtest.Start(t)
 	ctx := testCtx(t, 60*time.Second)
@@ -45,6 +46,9 @@ func TestWrongClusterRefused(t *testing.T) {
 		{"another cluster", other},
 	} {
 		cat := catalog.New(catalog.Config{Store: c.store, Log: l, NodeID: 1, LiveNodes: twoLive, Assign: roundRobin, Logger: slog.New(slog.DiscardHandler)})
+		if n, err := cat.Adopt(ctx); n != 0 || (!errors.Is(err, catalog.ErrWrongCluster) && !errors.Is(err, catalog.ErrClusterStarted)) {
+			t.Fatalf("Adopt on %s: %d %v, want nothing adopted", c.what, n, err)
+		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		start := time.Now()
 		err := cat.Run(rctx)
