@@ -51,8 +51,9 @@ type Cluster struct {
 	name string
 	opts Options
 
-	mu    sync.Mutex
-	procs map[int32]*zombitest.Proc
+	mu     sync.Mutex
+	procs  map[int32]*zombitest.Proc
+	paused map[int32]bool
 }
 
 var nameSeq struct {
@@ -102,7 +103,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if _, err := zombitest.Binary(); err != nil {
 		t.Fatalf("clustertest: zombi binary: %v", err)
 	}
-	c := &Cluster{t: t, etcd: etcdtest.Start(t), dir: t.TempDir(), name: opts.Name, opts: opts, procs: map[int32]*zombitest.Proc{}}
+	c := &Cluster{t: t, etcd: etcdtest.Start(t), dir: t.TempDir(), name: opts.Name, opts: opts, procs: map[int32]*zombitest.Proc{}, paused: map[int32]bool{}}
 	t.Cleanup(c.cleanup)
 	var wg sync.WaitGroup
 	errs := make([]error, opts.Nodes)
@@ -201,6 +202,28 @@ func (c *Cluster) Seeds() []string {
 	return s
 }
 
+// LiveSeeds are the Kafka addresses of the nodes running and not paused:
+// the test's own questions go there (a paused node accepts connections
+// and answers nothing).
+func (c *Cluster) LiveSeeds() []string {
+	var s []string
+	for _, id := range c.IDs() {
+		c.mu.Lock()
+		paused := c.paused[id]
+		c.mu.Unlock()
+		if !paused && c.alive(id) {
+			s = append(s, c.Node(id).KafkaAddr)
+		}
+	}
+	return s
+}
+
+func (c *Cluster) setPaused(id int32, paused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused[id] = paused
+}
+
 func (c *Cluster) must(id int32) *zombitest.Proc {
 	c.t.Helper()
 	p := c.Node(id)
@@ -215,6 +238,7 @@ func (c *Cluster) Kill(id int32) {
 	c.t.Helper()
 	p := c.must(id)
 	_ = p.Cmd.Process.Signal(syscall.SIGCONT) // a paused node dies too, but waits are shorter
+	c.setPaused(id, false)
 	if err := p.Kill(); err != nil {
 		c.t.Fatalf("clustertest: kill node %d: %v", id, err)
 	}
@@ -226,6 +250,7 @@ func (c *Cluster) Stop(id int32) {
 	c.t.Helper()
 	p := c.must(id)
 	_ = p.Cmd.Process.Signal(syscall.SIGCONT)
+	c.setPaused(id, false)
 	if err := p.Stop(); err != nil {
 		c.t.Errorf("clustertest: stop node %d: %v", id, err)
 	}
@@ -238,6 +263,7 @@ func (c *Cluster) Pause(id int32) {
 	if err := c.must(id).Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		c.t.Fatalf("clustertest: pause node %d: %v", id, err)
 	}
+	c.setPaused(id, true)
 }
 
 // Resume continues a paused node (SIGCONT).
@@ -246,6 +272,7 @@ func (c *Cluster) Resume(id int32) {
 	if err := c.must(id).Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		c.t.Fatalf("clustertest: resume node %d: %v", id, err)
 	}
+	c.setPaused(id, false)
 }
 
 // Restart starts node id again once it has exited (Kill or Stop): same

@@ -38,11 +38,16 @@ type PartitionInfo struct {
 	Err         error
 }
 
-// Partition asks Metadata for one partition through a fresh client (so
-// that no cached metadata answers); ok is false when Metadata could not be
-// had or does not list it.
+// Partition asks Metadata for one partition through a fresh client on the
+// live, unpaused nodes (so that no cached metadata answers and no frozen
+// node delays the answer); ok is false when Metadata could not be had or
+// does not list it.
 func (c *Cluster) Partition(topic string, p int32) (PartitionInfo, bool) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...), kgo.DialTimeout(time.Second))
+	seeds := c.LiveSeeds()
+	if len(seeds) == 0 {
+		return PartitionInfo{}, false
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DialTimeout(time.Second))
 	if err != nil {
 		return PartitionInfo{}, false
 	}
