@@ -74,6 +74,7 @@ func metadataViews(ctx context.Context, t *testing.T, c *clustertest.Cluster, to
 			t.Fatal(err)
 		}
 		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = false
 		for _, name := range topics {
 			rt := kmsg.NewMetadataRequestTopic()
 			rt.Topic = kmsg.StringPtr(name)
