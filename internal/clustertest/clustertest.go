@@ -276,10 +276,19 @@ func (c *Cluster) Resume(id int32) {
 }
 
 // Restart starts node id again once it has exited (Kill or Stop): same
-// data, ports and settings; it returns once the node is ready.
+// data, ports and settings; it returns once the node is ready. Right after
+// a kill the node's registration lives on until its session times out, and
+// a node whose id is live refuses to start (the contract): Restart starts
+// it again until that registration expired, as a supervisor would.
 func (c *Cluster) Restart(id int32) *zombitest.Proc {
 	c.t.Helper()
-	q, err := c.must(id).Restart()
+	p := c.must(id)
+	deadline := time.Now().Add(c.opts.SessionTimeout + 5*time.Second)
+	q, err := p.Restart()
+	for err != nil && strings.Contains(err.Error(), "is already live") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		q, err = p.Restart()
+	}
 	if err != nil {
 		c.t.Fatalf("clustertest: restart node %d: %v", id, err)
 	}
