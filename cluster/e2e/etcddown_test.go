@@ -14,11 +14,16 @@ import (
 // partition led with its whole ISR, writes on every partition. Writes
 // during the outage are logged, not required (they may go on — the
 // leaders and ISRs stand — or get a retriable error).
-func TestClusterEtcdDown(t *testing.T) {
+func TestClusterEtcdDown(t *testing.T) { etcdOutage(t, false, 15*time.Second) }
+
+// TestClusterEtcdPaused: the same with etcd frozen (SIGSTOP) for 10 s: its
+// clients time out instead of being refused; nothing may hang.
+func TestClusterEtcdPaused(t *testing.T) { etcdOutage(t, true, 10*time.Second) }
+
+func etcdOutage(t *testing.T, pause bool, outage time.Duration) {
 	const (
 		topic      = "etcd-down"
 		partitions = 3
-		outage     = 15 * time.Second
 	)
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
@@ -26,13 +31,23 @@ func TestClusterEtcdDown(t *testing.T) {
 	w := startWorkload(t, ctx, c, topic, partitions, workloadOptions{})
 	time.Sleep(time.Second)
 
-	healed := w.l.StartFault("etcd down 15 s")
+	healed := w.l.StartFault("etcd down")
 	before := w.l.Acked()
-	c.Etcd().Stop()
+	if pause {
+		if err := c.Etcd().Pause(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		c.Etcd().Stop()
+	}
 	stopped := time.Now()
 	time.Sleep(outage)
 	during := w.l.Acked() - before
-	if err := c.Etcd().Start(); err != nil {
+	if pause {
+		if err := c.Etcd().Resume(); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := c.Etcd().Start(); err != nil {
 		t.Fatalf("restart etcd: %v", err)
 	}
 	healed()
@@ -47,7 +62,7 @@ func TestClusterEtcdDown(t *testing.T) {
 	acked := w.l.Acked()
 	w.ackedOnAll(acked, partitions, 30*time.Second, "acks on every partition after etcd returned")
 	r := w.finish()
-	if f, ok := r.Fault("etcd down 15 s"); ok {
+	if f, ok := r.Fault("etcd down"); ok {
 		t.Logf("etcd down: longest gap %s (p%d), recovered %v", f.Gap.Round(time.Millisecond), f.Partition, f.Recovered)
 	}
 }
