@@ -89,3 +89,58 @@ func TestClusterOfflineNoUnclean(t *testing.T) {
 	checkRecords(ctx, t, c.Seeds(), map[string]int32{topic: 1}, want)
 	checkReplicasSame(ctx, t, c, topic, 1, int64(seq))
 }
+
+// TestClusterUncleanElection: the same with unclean.leader.election.enable
+// =true: the out-of-sync replica that comes back first leads (what only
+// the dead leader held is lost, as Kafka's unclean election loses it) and
+// takes writes; the old leader returns as a follower, truncates its
+// divergent tail, and every replica ends with the same batches.
+func TestClusterUncleanElection(t *testing.T) {
+	const topic = "unclean"
+	c := clustertest.Start(t, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	one, yes := "1", "true"
+	adm := c.Admin(t)
+	if r, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &one, "unclean.leader.election.enable": &yes}, topic); err != nil || r.Err != nil {
+		t.Fatalf("create: %v %v", err, r.Err)
+	}
+	pi := c.WaitISR(t, topic, 0, 3)
+	leader := pi.Leader
+	var followers []int32
+	for _, r := range pi.Replicas {
+		if r != leader {
+			followers = append(followers, r)
+		}
+	}
+	cl := c.Client(t, kgo.DefaultProduceTopic(topic))
+	produce := func(tag string, n int) int64 {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := range n {
+			recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "%s-%d", tag, i)})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", tag, err)
+		}
+		return recs[n-1].Offset
+	}
+	produce("all", 100)
+	c.Kill(followers[0])
+	c.WaitISR(t, topic, 0, 2)
+	kept := produce("two", 50) // on the leader and followers[1]
+	c.Kill(followers[1])
+	c.WaitISR(t, topic, 0, 1)
+	produce("alone", 50) // on the leader only: lost to the unclean election
+	c.Kill(leader)
+	time.Sleep(3 * time.Second)
+
+	c.Restart(followers[0]) // holds "all" only
+	pi = c.WaitPartition(t, topic, 0, 20*time.Second, "led by the returning out-of-sync node", func(pi clustertest.PartitionInfo) bool { return pi.Leader == followers[0] })
+	t.Logf("unclean leader %d epoch %d ISR %v (the last acknowledged offset it lacks: %d)", pi.Leader, pi.LeaderEpoch, pi.ISR, kept)
+	produce("after", 20)
+	c.Restart(leader)
+	c.Restart(followers[1])
+	c.WaitISR(t, topic, 0, 3)
+	checkReplicasSame(ctx, t, c, topic, 1, 120)
+}
