@@ -79,7 +79,11 @@ func (m *Manager) startFetching(p *partition, leader, epoch int32) {
 		f = &fetcher{m: m, leader: leader, parts: map[*partition]*fetchState{}, kick: make(chan struct{}, 1),
 			ctx: ctx, cancel: cancel, done: make(chan struct{})}
 		m.fetchers[leader] = f
-		go f.run()
+		m.wg.Add(1) // Close waits for every fetcher, stopped ones too
+		go func() {
+			defer m.wg.Done()
+			f.run()
+		}()
 	}
 	f.mu.Lock()
 	f.parts[p] = fs
@@ -107,7 +111,7 @@ func (m *Manager) stopFetching(p *partition) {
 		f.mu.Unlock()
 		if empty {
 			delete(m.fetchers, id)
-			go f.stop()
+			f.cancel() // its goroutine ends on its own (Close waits for it)
 		}
 	}
 	m.mu.Unlock()
