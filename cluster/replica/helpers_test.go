@@ -317,12 +317,18 @@ func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) []int
 // rawLog is the partition's stored batches, byte for byte, up to the log end.
 func rawLog(t *testing.T, l *plog.Log, topic string) []byte {
 	t.Helper()
+	return rawLogFrom(t, l, topic, 0)
+}
+
+// rawLogFrom is rawLog from offset from on.
+func rawLogFrom(t *testing.T, l *plog.Log, topic string, from int64) []byte {
+	t.Helper()
 	leo, err := l.LogEndOffset(topic, 0)
 	if err != nil {
 		t.Fatalf("log end: %v", err)
 	}
 	var out bytes.Buffer
-	for off := int64(0); off < leo; {
+	for off := from; off < leo; {
 		rr, err := l.ReadReplica(topic, 0, off, 1<<20)
 		if err != nil {
 			t.Fatalf("read at %d: %v", off, err)
