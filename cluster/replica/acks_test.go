@@ -90,3 +90,40 @@ func TestSingleReplica(t *testing.T) {
 		t.Fatal("node 1 (not a replica) takes writes")
 	}
 }
+
+// TestFollowerRead: a consumer in rack b is sent to the in-sync follower
+// in its rack (KIP-392) and reads everything from it, up to the follower's
+// high watermark.
+func TestFollowerRead(t *testing.T) {
+	c := newCluster(t, 3, 10*time.Second, 1, map[int32]string{1: "a", 2: "c", 3: "b"})
+	c.createTopic("near", 1, 2, 3)
+	want := []string{"r0", "r1", "r2", "r3", "r4"}
+	produce(t, c.producer(1, kgo.AllISRAcks()), "near", want...)
+	c.converged("near", 1, 2, 3)
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.node(1).addr()), kgo.Rack("b"),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"near": {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var got []string
+	ctx := testCtx(t, 15*time.Second)
+	for len(got) < len(want) {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %q in 15 s, want %q", got, want)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch error: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+	if n := c.node(3).door.followerReads.Load(); n == 0 {
+		t.Fatal("follower 3 (rack b) served no consumer fetch")
+	}
+	if n := c.node(2).door.followerReads.Load(); n != 0 {
+		t.Fatalf("follower 2 (rack c) served %d consumer fetches", n)
+	}
+}
