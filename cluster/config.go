@@ -4,6 +4,11 @@
 // doors ask it "who leads this partition" and never talk to etcd
 // themselves; without ZOMBI_ETCD_ENDPOINTS none of it runs (one node, the
 // embedded default).
+//
+// A node calls Connect, then Join: it is registered under a lease, sees the
+// live nodes, campaigns for controller and, while elected, moves the
+// leaderships of nodes whose registration expired (see README.md). Assign
+// places the replicas of new partitions.
 package cluster
 
 import (

@@ -43,6 +43,21 @@ import (
 //     CRC; records untouched; for HTTP writes too), and the response carries
 //     that time (log_append_time), as Kafka does; readers give every record
 //     that time.
+//   - Cluster mode (Config.Cluster; not the internal topics): before a
+//     partition's batches are looked at, the cluster says whether this node
+//     leads it (else NOT_LEADER_OR_FOLLOWER, and clients refresh their
+//     metadata) and, for acks=all, whether min.insync.replicas are in sync
+//     (else NOT_ENOUGH_REPLICAS); nothing is appended then. With acks=all
+//     the answer waits, within the request's timeout, until the ISR holds
+//     what was appended; the partitions of one request wait in parallel.
+//     A partition that does not get there is answered without offsets, as
+//     Kafka does: NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below
+//     min.insync.replicas, NOT_LEADER_OR_FOLLOWER when leadership moved,
+//     REQUEST_TIMED_OUT at the timeout (the records are in the log, not
+//     acknowledged: a retry may store them twice unless idempotent). acks=1
+//     and acks=0 answer once the leader has the records, as on one node.
+//     With NOT_LEADER_OR_FOLLOWER (v10+), the partition's current leader
+//     and epoch, and that node in the response (KIP-951).
 //
 // Version notes:
 //   - v0-v2 carry message sets (magic 0/1), which Zombi does not store: every
@@ -213,6 +228,9 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			return nil, errAcksZeroFailed
 		}
 		return nil, nil
+	}
+	if failed {
+		s.addProduceLeaderHints(ctx, req, resp)
 	}
 	return resp, nil
 }

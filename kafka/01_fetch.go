@@ -36,6 +36,21 @@ import (
 //   - No fetch sessions (KIP-227): the response's session id is 0, which
 //     tells clients to send full fetches; an unknown session id gets
 //     FETCH_SESSION_ID_NOT_FOUND.
+//   - Cluster mode (Config.Cluster; not the internal topics), per
+//     partition: the cluster checks the fetcher's current leader epoch
+//     (v9+; -1 before) and who it is (replica id: ReplicaID, ReplicaState
+//     from v15): NOT_LEADER_OR_FOLLOWER on a node that may not serve it,
+//     FENCED_LEADER_EPOCH for an older epoch, UNKNOWN_LEADER_EPOCH for a
+//     newer one. A follower's fetch (replica id >= 0) needs CLUSTER_ACTION
+//     on the cluster instead of READ (else TOPIC_AUTHORIZATION_FAILED on
+//     every partition, as Kafka), reads up to the log end, and tells the
+//     cluster its fetch offset (the ISR and the high watermark move by
+//     it); its long poll wakes on the log end too (the log's watch fires on
+//     both). A consumer with a rack (v11+) whose partition has a preferred
+//     read replica elsewhere (KIP-392) gets no records, the offsets, and
+//     preferred_read_replica, and fetches from there. With
+//     NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (v16+), the partition's
+//     current leader and epoch, and that node in the response (KIP-951).
 //
 // Version notes:
 //   - v0-v3 would need message format v0/v1 down-conversion: not advertised,
@@ -92,6 +107,9 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 			}
 			if timer != nil {
 				timer.Stop()
+			}
+			if hasErr {
+				s.addFetchLeaderHints(ctx, req, resp)
 			}
 			return resp, nil
 		}
@@ -215,7 +233,9 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			if s.inCluster(name) {
 				done, isFollower := s.fetchClusterCheck(req, replica, name, rp, &sp)
 				if done {
-					hasErr = hasErr || sp.ErrorCode != 0
+					// An error or a preferred read replica is answered at
+					// once, without the long poll (Kafka's ReplicaManager).
+					hasErr = hasErr || sp.ErrorCode != 0 || sp.PreferredReadReplica >= 0
 					st.Partitions = append(st.Partitions, sp)
 					continue
 				}

@@ -96,13 +96,13 @@ func (s *Server) handleCreateTopics(ctx context.Context, kreq kmsg.Request) (kms
 		case s.cfg.Cluster != nil && len(rt.ReplicaAssignment) > 0:
 			code, err = errInvalidRequest, errors.New("manual replica assignment is not supported in cluster mode yet: give num_partitions and replication_factor")
 		case s.cfg.Cluster != nil && rt.ReplicationFactor != -1 && rt.ReplicationFactor <= 0:
-			code, err = kerr.InvalidReplicationFactor.Code, kafkaMessage("Replication factor must be larger than 0, or -1 to use the default value.")
+			err = &kafkaMessage{ErrInvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."}
 		case s.cfg.Cluster == nil && (rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 || len(rt.ReplicaAssignment) > 0 && !singleReplica(rt.ReplicaAssignment)):
 			code, err = kerr.InvalidReplicationFactor.Code, fmt.Errorf("replication factor %d: this cluster has one broker (node %d)", rt.ReplicationFactor, NodeID)
 		case cfgErr != nil:
 			err = cfgErr
 		case req.ValidateOnly && s.cfg.Cluster != nil && int(rt.ReplicationFactor) > len(s.brokers(ctx)):
-			code, err = kerr.InvalidReplicationFactor.Code, kafkaMessage(fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rt.ReplicationFactor, len(s.brokers(ctx))))
+			err = &kafkaMessage{ErrInvalidReplicationFactor, fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rt.ReplicationFactor, len(s.brokers(ctx)))}
 		case req.ValidateOnly:
 			if _, ok := s.log.Topic(rt.Topic); ok {
 				err = fmt.Errorf("%w: %s", plog.ErrTopicExists, rt.Topic)
@@ -167,6 +167,12 @@ func (s *Server) createInCluster(ctx context.Context, name string, parts int32, 
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout(timeoutMs))
 	defer cancel()
 	if err := s.cfg.Cluster.CreateTopic(ctx, name, parts, rf, configs); err != nil {
+		if errors.Is(err, ErrInvalidReplicationFactor) && rf > 0 {
+			// Kafka's words; the cluster's error goes to the log.
+			s.logger.Info("create topic: invalid replication factor", "topic", name, "err", err)
+			return plog.TopicInfo{}, -1, &kafkaMessage{ErrInvalidReplicationFactor,
+				fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(s.brokers(ctx)))}
+		}
 		return plog.TopicInfo{}, -1, err
 	}
 	info, ok := s.log.Topic(name)

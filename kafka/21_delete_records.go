@@ -15,6 +15,9 @@ import (
 //   - Offsets above the high watermark get OFFSET_OUT_OF_RANGE.
 //   - DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //   - The internal topics: INVALID_TOPIC_EXCEPTION, as Kafka.
+//   - Cluster mode: only the partition's leader deletes, others answer
+//     NOT_LEADER_OR_FOLLOWER. The answer does not wait for the followers'
+//     log start (Kafka's low watermark over all replicas): not yet.
 func init() { register(kmsg.DeleteRecords, 0, 2, (*Server).handleDeleteRecords) }
 
 func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -36,6 +39,16 @@ func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (km
 				sp.ErrorCode = errorCode(err) // Kafka's answer
 				st.Partitions = append(st.Partitions, sp)
 				continue
+			}
+			if s.inCluster(rt.Topic) {
+				// On the leader only, as Kafka (a write's check: no
+				// epoch, not acks=all). Followers learn the new log start
+				// from their fetches.
+				if err := s.cfg.Cluster.CheckProduce(rt.Topic, rp.Partition, -1, false); err != nil {
+					sp.ErrorCode = errorCode(err)
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
 			}
 			off := rp.Offset
 			if off == -1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // DescribeProducers (key 61), v0.
@@ -18,6 +19,8 @@ import (
 //   - READ on the topic, else TOPIC_AUTHORIZATION_FAILED; an unknown topic
 //     or partition gets UNKNOWN_TOPIC_OR_PARTITION. An internal topic's
 //     partitions have no producers (they hold no record).
+//   - Cluster mode: the partition's leader answers, others get
+//     NOT_LEADER_OR_FOLLOWER (Kafka's admin then asks the leader).
 func init() { register(kmsg.DescribeProducers, 0, 0, (*Server).handleDescribeProducers) }
 
 func (s *Server) handleDescribeProducers(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -45,7 +48,16 @@ func (s *Server) handleDescribeProducers(ctx context.Context, kreq kmsg.Request)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			prods, err := s.log.Producers(rt.Topic, p)
+			var prods []plog.ProducerInfo
+			var err error
+			if s.inCluster(rt.Topic) {
+				// The leader's producer state is the one that counts
+				// (Kafka's admin asks the leader and retries elsewhere).
+				err = s.cfg.Cluster.CheckProduce(rt.Topic, p, -1, false)
+			}
+			if err == nil {
+				prods, err = s.log.Producers(rt.Topic, p)
+			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errorCode(err), errorMessage(err)
 				st.Partitions = append(st.Partitions, sp)

@@ -117,7 +117,45 @@ func adminTimeout(ms int32) time.Duration {
 }
 
 // kafkaMessage is an error whose text is Kafka's own message for the case,
-// sent to clients as is (capitals and full stop included).
-type kafkaMessage string
+// sent to clients as is (capitals and full stop included); it is kind for
+// errors.Is, so it maps to kind's code.
+type kafkaMessage struct {
+	kind error
+	msg  string
+}
 
-func (m kafkaMessage) Error() string { return string(m) }
+func (m *kafkaMessage) Error() string { return m.msg }
+func (m *kafkaMessage) Unwrap() error { return m.kind }
+
+// leaderHint is KIP-951's hint in a NOT_LEADER_OR_FOLLOWER answer (and
+// Fetch's FENCED_LEADER_EPOCH): the partition's current leader, its epoch
+// and where to reach it on the client's listener, so that the client moves
+// there without a metadata round trip. ok false when the cluster knows no
+// live leader.
+func (s *Server) leaderHint(ctx context.Context, topic string, p int32) (leader, epoch int32, node ClusterNode, ok bool) {
+	if !s.inCluster(topic) {
+		return -1, -1, ClusterNode{}, false
+	}
+	v, known := s.cfg.Cluster.Partition(topic, p)
+	if !known || v.Leader < 0 {
+		return -1, -1, ClusterNode{}, false
+	}
+	for _, n := range s.brokers(ctx) {
+		if n.ID == v.Leader {
+			return v.Leader, v.LeaderEpoch, n, true
+		}
+	}
+	return -1, -1, ClusterNode{}, false
+}
+
+// topicName is the name of a request's topic given by name or, from the
+// versions that use them, by id ("" when the id names none).
+func (s *Server) topicName(name string, id [16]byte, byID bool) string {
+	if !byID {
+		return name
+	}
+	if info, ok := s.topicByID(id); ok {
+		return info.Name
+	}
+	return ""
+}

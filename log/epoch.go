@@ -3,6 +3,8 @@ package log
 import (
 	"errors"
 	"fmt"
+
+	"github.com/linxGnu/grocksdb"
 )
 
 // Leader epochs, as Kafka's LeaderEpochFileCache: each partition has a
@@ -158,11 +160,11 @@ func (p *partition) epochCache() []epochEntry {
 	return nil
 }
 
-// loadEpochs reads a partition's epoch cache ('L' keys, in epoch order).
-func (l *Log) loadEpochs(pt *partition) error {
+// loadEpochs reads a partition's epoch cache ('L' keys, in epoch order)
+// with Open's iterator (one seek per partition; none is there on a single
+// node).
+func loadEpochs(pt *partition, it *grocksdb.Iterator) error {
 	prefix := partPrefix(kindEpoch, pt.tid, pt.id)
-	it := l.db.NewIterator(l.ro)
-	defer it.Close()
 	var es []epochEntry
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		k, v := it.Key().Data(), it.Value().Data()

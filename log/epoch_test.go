@@ -190,3 +190,44 @@ func TestBecomeLeaderStampsAndPersists(t *testing.T) {
 		t.Fatalf("BecomeLeader on an unknown topic: %v", err)
 	}
 }
+
+// A node that became leader and wrote nothing in its epoch, then follows:
+// a truncation at (or past) its log end removes no batch but drops that
+// epoch's entry (Kafka's truncateTo), so the new leader's batches of an
+// older epoch are taken.
+func TestTruncateAtLogEndDropsEmptyEpoch(t *testing.T) {
+	dir := t.TempDir()
+	l, leader := openTest(t, dir), openTest(t, "")
+	newTopic(t, "e", l, leader)
+	ctx := context.Background()
+	if err := leader.BecomeLeader("e", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, leader, "e", 0, oneRecord(1000, "", "a")) // 0, epoch 1
+	copyReplica(t, leader, l, "e", 1<<20)
+	if err := l.BecomeLeader("e", 0, 3); err != nil { // elected, writes nothing
+		t.Fatal(err)
+	}
+	wantEpochs(t, l, "e", 1, 0, 3, 1)
+	if err := leader.BecomeLeader("e", 0, 2); err != nil { // a leader the stale node missed
+		t.Fatal(err)
+	}
+	appendOne(t, leader, "e", 0, oneRecord(2000, "", "b")) // 1, epoch 2
+	rr, _ := leader.ReadReplica("e", 0, 1, 1<<20)
+	if _, err := l.AppendReplica(ctx, "e", 0, [][]byte{rr.Batches[0].Raw}); !errors.Is(err, ErrFencedEpoch) {
+		t.Fatalf("epoch 2 batch over an epoch 3 entry: %v, want ErrFencedEpoch", err)
+	}
+	if leo, err := l.TruncateTo(ctx, "e", 0, 5); err != nil || leo != 1 {
+		t.Fatalf("truncate past the log end: %d %v", leo, err)
+	}
+	wantEpochs(t, l, "e", 1, 0)
+	if e, _ := l.LeaderEpochOf("e", 0); e != 3 {
+		t.Fatalf("current epoch %d, want 3 (a truncation keeps it)", e)
+	}
+	copyReplica(t, leader, l, "e", 1<<20)
+	wantEpochs(t, l, "e", 1, 0, 2, 1)
+	l.Close()
+	l = openTest(t, dir)
+	wantEpochs(t, l, "e", 1, 0, 2, 1)
+	sameSnap(t, "follower", snap(t, l, "e"), snap(t, leader, "e"))
+}

@@ -343,7 +343,7 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read open transactions %d/%d: %w", tid, p, err)
 	}
-	if err := l.loadEpochs(pt); err != nil {
+	if err := loadEpochs(pt, it); err != nil {
 		return nil, err
 	}
 	pt.next = next

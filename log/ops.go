@@ -83,6 +83,12 @@ func (op *trimOp) stage(r *round) {
 	if op.offset <= st.logStart {
 		return
 	}
+	if op.offset > st.next {
+		// A truncation (TruncateTo) moved the log end below it since the
+		// caller checked.
+		op.err = fmt.Errorf("%w: trim to %d, log end %d", ErrOffsetOutOfRange, op.offset, st.next)
+		return
+	}
 	st.logStart = op.offset
 	st.dirty = true
 	if es := r.stagedEpochs(p, st); len(es) > 0 {

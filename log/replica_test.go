@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -418,13 +419,20 @@ func TestTruncateMatchesRescan(t *testing.T) {
 		appendOne(t, src, "s", 0, idemProducerBatch(6, 0, i, 1)) // 17-22
 	}
 	appendOne(t, src, "s", 0, oneRecord(900, "", "z")) // 23
+	// Producer epochs move: an idempotent producer's bump, a transaction
+	// aborted by its coordinator with the bumped epoch.
+	appendOne(t, src, "s", 0, idemProducerBatch(5, 1, 0, 1))                                                                // 24
+	appendOne(t, src, "s", 0, txnBatch(10, 0, 0, 1))                                                                        // 25
+	mustEnd(t, src, EndTxnRequest{ProducerID: 10, ProducerEpoch: 1, Commit: false, Partitions: []TopicPartition{{"s", 0}}}) // 26
+	appendOne(t, src, "s", 0, idemProducerBatch(5, 1, 1, 1))                                                                // 27
+	appendOne(t, src, "s", 0, txnBatch(10, 1, 0, 1))                                                                        // 28
 	all := rawLog(t, src, "s")
 
 	for _, c := range []struct {
 		cut, leo int64 // truncate to cut; the log then ends at leo
 	}{
-		{23, 23}, {22, 22}, {18, 18}, {16, 16}, {15, 15}, {14, 13}, {12, 12}, {11, 11},
-		{10, 10}, {9, 9}, {7, 7}, {5, 4}, {2, 1}, {1, 1}, {0, 0}, {24, 24}, {99, 24},
+		{29, 29}, {28, 28}, {27, 27}, {26, 26}, {25, 25}, {24, 24}, {23, 23}, {22, 22}, {18, 18}, {16, 16}, {15, 15}, {14, 13}, {12, 12}, {11, 11},
+		{10, 10}, {9, 9}, {7, 7}, {5, 4}, {2, 1}, {1, 1}, {0, 0}, {99, 29},
 	} {
 		t.Run(fmt.Sprint(c.cut), func(t *testing.T) {
 			xdir := t.TempDir()
@@ -619,4 +627,136 @@ func TestReplicatedHighWatermark(t *testing.T) {
 	if _, h, _ := l.Offsets("w", 0); h != 5 {
 		t.Fatalf("hwm %d, want 5", h)
 	}
+}
+
+// Appends, high watermark moves and reads racing: a reader never gets a
+// batch at or past the high watermark it was given, the high watermark
+// never goes back and never passes the log end.
+func TestReplicatedHighWatermarkConcurrent(t *testing.T) {
+	l := openTest(t, "")
+	newTopic(t, "c", l)
+	if err := l.SetReplicated("c", 0, true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 200
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			if r := l.Append(ctx, []AppendRequest{{Topic: "c", Batch: idemProducerBatch(5, 0, int32(2*i), 2)}})[0]; r.Err != nil {
+				errs <- r.Err
+				return
+			}
+		}
+	}()
+	go func() { // the leader's view of its followers
+		for {
+			leo, _ := l.LogEndOffset("c", 0)
+			if err := l.AdvanceHighWatermark("c", 0, leo); err != nil {
+				errs <- err
+				return
+			}
+			if leo == 2*n {
+				errs <- nil
+				return
+			}
+			if _, err := l.WaitForEnd(ctx, "c", 0, leo); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		var last int64
+		for off := int64(0); off < 2*n; {
+			h, err := l.WaitFor(ctx, "c", 0, off)
+			if err != nil {
+				errs <- err
+				return
+			}
+			leo, _ := l.LogEndOffset("c", 0)
+			if h < last || h > leo {
+				errs <- fmt.Errorf("hwm %d after %d, log end %d", h, last, leo)
+				return
+			}
+			last = h
+			rr, err := l.Read("c", 0, off, 1<<20)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, b := range rr.Batches {
+				if b.LastOffset >= rr.HighWatermark {
+					errs <- fmt.Errorf("read batch %d-%d past the hwm %d", b.BaseOffset, b.LastOffset, rr.HighWatermark)
+					return
+				}
+				off = b.LastOffset + 1
+			}
+		}
+		errs <- nil
+	}()
+	<-done
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+}
+
+// A truncation submitted while appends stream in commits alone, between
+// whole rounds: the log stays contiguous and a restart finds it as it was.
+func TestTruncateRacingAppends(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	newTopic(t, "x", l)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if r := l.Append(ctx, []AppendRequest{{Topic: "x", Batch: oneRecord(int64(1000+i), "", "v")}})[0]; r.Err != nil {
+					t.Error(r.Err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 10; i++ {
+		leo, err := l.WaitForEnd(ctx, "x", 0, int64(20*i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.TruncateTo(ctx, "x", 0, leo-3)
+		if err != nil || got != leo-3 {
+			t.Fatalf("truncate to %d: %d %v", leo-3, got, err)
+		}
+	}
+	wg.Wait()
+	raw := rawLog(t, l, "x")
+	next := int64(0)
+	for _, b := range raw {
+		h, err := batch.Validate(b)
+		if err != nil || h.BaseOffset != next {
+			t.Fatalf("batch at %d (want %d): %v", h.BaseOffset, next, err)
+		}
+		next = h.LastOffset() + 1
+	}
+	before := snap(t, l, "x")
+	if before.LEO != next || next > 400-30 {
+		t.Fatalf("log end %d, batches end at %d: 400 appended, at least 30 removed", before.LEO, next)
+	}
+	l.Close()
+	l = openTest(t, dir)
+	sameSnap(t, "after restart", snap(t, l, "x"), before)
 }

@@ -34,12 +34,12 @@ func (c *Catalog) DeleteTopic(ctx context.Context, name string) error {
 		return meta.DeleteTopic(ctx, c.cfg.Store, name, version)
 	})
 	if err != nil {
-		return fmt.Errorf("delete topic %s: %w", name, err)
+		return wrapf(err, "delete topic %s", name)
 	}
 	c.logger.Info("topic deleted from the catalog", "topic", name)
-	err = c.waitFor(ctx, func(int64, map[string]bool) bool {
-		info, ok := c.cfg.Log.Topic(name)
-		return !ok || info.UUID != id
+	err = c.waitFor(ctx, func(a applied) bool {
+		tv, ok := a.topics[name]
+		return (!ok || tv.rec.UUID != id) && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s deleted from the catalog, still in this node's log: %w", name, err)
@@ -69,9 +69,9 @@ func (c *Catalog) AddPartitions(ctx context.Context, name string, total int32) e
 		}
 		switch {
 		case total == rec.Partitions:
-			return fmt.Errorf("%w: Topic already has %d partitions.", plog.ErrPartitionsNotRaised, rec.Partitions)
+			return kafkaErrorf(plog.ErrPartitionsNotRaised, "Topic already has %d partitions.", rec.Partitions)
 		case total < rec.Partitions:
-			return fmt.Errorf("%w: Topic currently has %d partitions, which is higher than the requested %d.", plog.ErrPartitionsNotRaised, rec.Partitions, total)
+			return kafkaErrorf(plog.ErrPartitionsNotRaised, "Topic currently has %d partitions, which is higher than the requested %d.", rec.Partitions, total)
 		}
 		states, err := c.growth(ctx, rec, total)
 		if err != nil {
@@ -81,7 +81,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, name string, total int32) e
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("add partitions to %s: %w", name, err)
+		return wrapf(err, "add partitions to %s", name)
 	}
 	c.logger.Info("partitions added in the catalog", "topic", name, "partitions", total)
 	return c.awaitVersion(ctx, name, version)
@@ -107,6 +107,8 @@ func (c *Catalog) growth(ctx context.Context, rec meta.TopicRecord, total int32)
 	if int(rf) > len(live) {
 		return nil, rfLargerThanBrokers(rf, len(live))
 	}
+	// Kafka: the first live node from partition 0's leader on, and the
+	// partition ids continue (first replica of partition p at start+p).
 	start := max(0, slices.IndexFunc(live, func(n meta.NodeRecord) bool { return n.ID >= first }))
 	a, err := c.assign(live, total-rec.Partitions, rf, start+int(rec.Partitions))
 	if err != nil {
@@ -141,7 +143,7 @@ func (c *Catalog) SetTopicConfigs(ctx context.Context, name string, configs map[
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("set configs of %s: %w", name, err)
+		return wrapf(err, "set configs of %s", name)
 	}
 	c.logger.Info("topic configs changed in the catalog", "topic", name, "configs", configs)
 	return c.awaitVersion(ctx, name, version)
@@ -150,8 +152,8 @@ func (c *Catalog) SetTopicConfigs(ctx context.Context, name string, configs map[
 // awaitVersion waits until this node applied the store up to version and
 // the topic is not waiting for a retry in the local log.
 func (c *Catalog) awaitVersion(ctx context.Context, name string, version int64) error {
-	err := c.waitFor(ctx, func(applied int64, dirty map[string]bool) bool {
-		return applied >= version && !dirty[name]
+	err := c.waitFor(ctx, func(a applied) bool {
+		return a.rev >= version && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s changed in the catalog, not yet in this node's log: %w", name, err)

@@ -36,9 +36,11 @@ type Config struct {
 	// (ZOMBI_DEFAULT_REPLICATION_FACTOR); 0: min(3, live nodes).
 	DefaultRF int16
 	// OnChange, if set, is called from Run with the partition states that
-	// changed, in store order, once the local log has their topics (the
-	// replica manager follows leaders and ISRs with it). It must not block
-	// for long: the catalog waits for it.
+	// changed, in store order, once the local log has their topics and
+	// before Partition shows them (the replica manager follows leaders and
+	// ISRs with it, and has taken a leadership before the door announces
+	// it). It must not block for long nor call the topic changes: Run
+	// waits for it.
 	OnChange func([]Change)
 	Logger   *slog.Logger
 }
@@ -65,11 +67,13 @@ type Catalog struct {
 
 	// want is the store's state as last read, owned by Run.
 	want meta.Topics
+	// failing is the last error of each topic the local log failed to
+	// take (logged once), owned by Run.
+	failing map[string]string
 
-	mu         sync.Mutex
-	changed    chan struct{} // closed after each applied round (waiters)
-	dirty      map[string]bool
-	appliedRev int64 // every change up to it is in the local log, dirty topics aside
+	mu      sync.Mutex
+	changed chan struct{} // closed after each applied round (waiters)
+	applied applied
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -84,8 +88,8 @@ func New(cfg Config) *Catalog {
 		cfg:     cfg,
 		logger:  cfg.Logger.With("component", "catalog"),
 		want:    meta.Topics{},
+		failing: map[string]string{},
 		changed: make(chan struct{}),
-		dirty:   map[string]bool{},
 		ready:   make(chan struct{}),
 	}
 	empty := topics{}
@@ -106,14 +110,20 @@ func (c *Catalog) IsReady() bool {
 	}
 }
 
-// applied records that the local log holds every change up to rev (the
-// topics in dirty aside) and wakes the waiters.
-func (c *Catalog) applied(rev int64, dirty map[string]bool) {
+// applied is what the local log holds after a round, as one snapshot: the
+// waiters judge a change by it, never by a view published ahead of the
+// round's failures.
+type applied struct {
+	rev    int64           // every change up to it is in the local log...
+	dirty  map[string]bool // ...but these topics, which the log failed to take
+	topics topics          // the view of that round
+}
+
+// roundDone records the round (rev 0: no new revision) and wakes the
+// waiters.
+func (c *Catalog) roundDone(rev int64, dirty map[string]bool) {
 	c.mu.Lock()
-	if rev > c.appliedRev {
-		c.appliedRev = rev
-	}
-	c.dirty = dirty
+	c.applied = applied{rev: max(rev, c.applied.rev), dirty: dirty, topics: *c.view.Load()}
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -121,10 +131,10 @@ func (c *Catalog) applied(rev int64, dirty map[string]bool) {
 
 // waitFor returns once cond holds, checked after every applied round, or
 // ctx's error.
-func (c *Catalog) waitFor(ctx context.Context, cond func(appliedRev int64, dirty map[string]bool) bool) error {
+func (c *Catalog) waitFor(ctx context.Context, cond func(applied) bool) error {
 	for {
 		c.mu.Lock()
-		ok := cond(c.appliedRev, c.dirty)
+		ok := cond(c.applied)
 		ch := c.changed
 		c.mu.Unlock()
 		if ok {

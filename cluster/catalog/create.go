@@ -45,11 +45,11 @@ func (c *Catalog) CreateTopic(ctx context.Context, name string, partitions int32
 	if int(rf) > len(live) {
 		return rfLargerThanBrokers(rf, len(live))
 	}
-	// Kafka starts the rotation at a random node, so that topics do not
-	// all lead on the same one.
-	assignment, err := c.assign(live, partitions, rf, mrand.IntN(len(live)))
+	// start -1: a random start and shift, as Kafka's, so that topics do
+	// not all lead on the same node.
+	assignment, err := c.assign(live, partitions, rf, -1)
 	if err != nil {
-		return fmt.Errorf("create topic %s: %w", name, err)
+		return err
 	}
 	rec := meta.TopicRecord{Name: name, UUID: newTopicID(), Partitions: partitions, CreatedMs: time.Now().UnixMilli()}
 	if len(configs) > 0 {
@@ -57,14 +57,15 @@ func (c *Catalog) CreateTopic(ctx context.Context, name string, partitions int32
 	}
 	if err := meta.CreateTopic(ctx, c.cfg.Store, rec, newStates(assignment)); err != nil {
 		if errors.Is(err, meta.ErrExists) {
-			return fmt.Errorf("%w: Topic '%s' already exists.", plog.ErrTopicExists, name)
+			return kafkaErrorf(plog.ErrTopicExists, "Topic '%s' already exists.", name)
 		}
 		return err // names the topic
 	}
 	c.logger.Info("topic created in the catalog", "topic", name, "partitions", partitions, "replication_factor", rf)
-	err = c.waitFor(ctx, func(_ int64, dirty map[string]bool) bool {
-		info, ok := c.cfg.Log.Topic(name)
-		return ok && info.UUID == rec.UUID && !dirty[name]
+	err = c.waitFor(ctx, func(a applied) bool {
+		// All its partitions: a large topic comes in steps (meta.CreateTopic).
+		tv, ok := a.topics[name]
+		return ok && tv.rec.UUID == rec.UUID && len(tv.parts) >= int(partitions) && !a.dirty[name]
 	})
 	if err != nil {
 		return fmt.Errorf("topic %s created in the catalog, not yet in this node's log: %w", name, err)
@@ -113,15 +114,16 @@ func (c *Catalog) defaultRF(live int) int16 {
 	return int16(max(1, min(3, live)))
 }
 
-// assign calls Config.Assign and checks its answer: a wrong assignment is
-// an error, and nothing is written.
+// assign calls Config.Assign (start -1: random) and checks its answer: a
+// wrong assignment is an error, and nothing is written.
 func (c *Catalog) assign(live []meta.NodeRecord, partitions int32, rf int16, start int) ([][]int32, error) {
 	if c.cfg.Assign == nil {
 		return nil, errors.New("no replica assignment configured")
 	}
 	a, err := c.cfg.Assign(live, partitions, rf, start)
 	if err != nil {
-		return nil, fmt.Errorf("assign replicas: %w", err)
+		// As it is: cluster.AssignError carries Kafka's code and message.
+		return nil, err
 	}
 	ids := make(map[int32]bool, len(live))
 	for _, n := range live {

@@ -24,7 +24,7 @@ func TestEtcdDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := n1.log.Topic("before")
-	eventually(t, "before on node 2", func() string { return hasTopic(n2.log, "before", info.UUID, 2) })
+	eventually(t, "before on node 2", func() string { return n2.synced("before", info.UUID, 2) })
 
 	e.Stop()
 	changes := []struct {
@@ -87,9 +87,9 @@ func TestEtcdDown(t *testing.T) {
 		t.Fatalf("CreateTopic after etcd came back: %v", err)
 	}
 	after, _ := n2.log.Topic("after")
-	eventually(t, "after on node 1", func() string { return hasTopic(n1.log, "after", after.UUID, 3) })
+	eventually(t, "after on node 1", func() string { return n1.synced("after", after.UUID, 3) })
 	if err := n1.cat.AddPartitions(ctx, "before", 3); err != nil {
 		t.Fatalf("AddPartitions after etcd came back: %v", err)
 	}
-	eventually(t, "before grown on node 2", func() string { return hasTopic(n2.log, "before", info.UUID, 3) })
+	eventually(t, "before grown on node 2", func() string { return n2.synced("before", info.UUID, 3) })
 }

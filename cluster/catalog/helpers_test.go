@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +19,14 @@ import (
 )
 
 // roundRobin is the simplest assignment: partition p on nodes start+p,
-// start+p+1, ... (cluster.Assign is the real, rack-aware one).
+// start+p+1, ... (start < 0: random). cluster.Assign is the real,
+// rack-aware one.
 func roundRobin(nodes []meta.NodeRecord, partitions int32, rf int16, start int) ([][]int32, error) {
 	if len(nodes) == 0 || int(rf) > len(nodes) {
 		return nil, fmt.Errorf("rf %d over %d nodes", rf, len(nodes))
+	}
+	if start < 0 {
+		start = rand.IntN(len(nodes))
 	}
 	out := make([][]int32, partitions)
 	for p := range out {
@@ -48,7 +53,7 @@ func newStore(t *testing.T, e *etcdtest.Etcd, prefix string) meta.Store {
 	return s
 }
 
-func openLog(t *testing.T, dir string) *plog.Log {
+func openLog(t testing.TB, dir string) *plog.Log {
 	t.Helper()
 	l, err := plog.Open(plog.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -74,12 +79,17 @@ type node struct {
 
 // startNode runs a catalog for node id over l and waits until it is
 // ready; stop (also at cleanup) ends it.
-func startNode(t *testing.T, id int32, s meta.Store, l *plog.Log) *node {
+func startNode(t testing.TB, id int32, s meta.Store, l *plog.Log) *node {
 	t.Helper()
 	n := &node{id: id, log: l, store: s, done: make(chan struct{})}
 	n.cat = catalog.New(catalog.Config{
 		Store: s, Log: l, NodeID: id, LiveNodes: twoLive, Assign: roundRobin,
 		OnChange: func(cs []catalog.Change) {
+			for _, c := range cs {
+				if _, v, _ := n.cat.Partition(c.Topic, c.Partition); !c.Deleted && v == c.Version {
+					t.Errorf("node %d: the view showed %s-%d at %d before OnChange had it", id, c.Topic, c.Partition, v)
+				}
+			}
 			n.mu.Lock()
 			n.changes = append(n.changes, cs...)
 			n.mu.Unlock()
@@ -151,4 +161,38 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// synced says "" when n's log has the topic with that id and partitions
+// and its view knows every partition (the view is published after the log
+// changed).
+func (n *node) synced(name string, id [16]byte, parts int32) string {
+	if msg := hasTopic(n.log, name, id, parts); msg != "" {
+		return msg
+	}
+	rec, _, ok := n.cat.Topic(name)
+	if !ok || rec.UUID != id || rec.Partitions != parts {
+		return fmt.Sprintf("view has %s as %+v %v", name, rec, ok)
+	}
+	for p := int32(0); p < parts; p++ {
+		if _, _, ok := n.cat.Partition(name, p); !ok {
+			return fmt.Sprintf("view lacks %s-%d", name, p)
+		}
+	}
+	return ""
+}
+
+// waitChanges waits until n was handed at least want changes (OnChange
+// runs just after the view is published) and takes them.
+func (n *node) waitChanges(t *testing.T, want int) []catalog.Change {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d changes on node %d", want, n.id), func() string {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if len(n.changes) < want {
+			return fmt.Sprintf("%d so far: %+v", len(n.changes), n.changes)
+		}
+		return ""
+	})
+	return n.takeChanges()
 }

@@ -54,8 +54,11 @@ func TestTopicChangesPropagate(t *testing.T) {
 		t.Fatalf("node 1's log right after CreateTopic: %+v %v, want 3 partitions and %v", info, ok, cfgs)
 	}
 	id := info.UUID
+	if msg := n1.synced("orders", id, 3); msg != "" {
+		t.Fatalf("node 1 right after CreateTopic: %s", msg)
+	}
 	eventually(t, "orders on node 2", func() string {
-		if msg := hasTopic(n2.log, "orders", id, 3); msg != "" {
+		if msg := n2.synced("orders", id, 3); msg != "" {
 			return msg
 		}
 		if got, _ := n2.log.Topic("orders"); !maps.Equal(got.Configs, cfgs) {
@@ -74,7 +77,7 @@ func TestTopicChangesPropagate(t *testing.T) {
 			t.Fatalf("node %d: orders-3 known before it exists", n.id)
 		}
 	}
-	if cs := n2.takeChanges(); len(cs) != 3 || cs[0].Topic != "orders" || cs[0].TopicID != id || cs[0].Deleted {
+	if cs := n2.waitChanges(t, 3); len(cs) != 3 || cs[0].Topic != "orders" || cs[0].TopicID != id || cs[0].Deleted {
 		t.Fatalf("node 2 changes after create: %+v, want the 3 partitions of orders", cs)
 	}
 
@@ -91,7 +94,7 @@ func TestTopicChangesPropagate(t *testing.T) {
 		}
 		return ""
 	})
-	if cs := n2.takeChanges(); len(cs) != 1 || cs[0].Partition != 1 || cs[0].Version != nv || cs[0].State.Leader != st.Leader {
+	if cs := n2.waitChanges(t, 1); len(cs) != 1 || cs[0].Partition != 1 || cs[0].Version != nv || cs[0].State.Leader != st.Leader {
 		t.Fatalf("node 2 changes after the leader change: %+v, want orders-1 led by %d at %d", cs, st.Leader, nv)
 	}
 
@@ -114,10 +117,10 @@ func TestTopicChangesPropagate(t *testing.T) {
 	if err := n1.cat.AddPartitions(ctx, "orders", 6); err != nil {
 		t.Fatalf("AddPartitions: %v", err)
 	}
-	if msg := hasTopic(n1.log, "orders", id, 6); msg != "" {
+	if msg := n1.synced("orders", id, 6); msg != "" {
 		t.Fatalf("node 1's log right after AddPartitions: %s", msg)
 	}
-	eventually(t, "6 partitions on node 2", func() string { return hasTopic(n2.log, "orders", id, 6) })
+	eventually(t, "6 partitions on node 2", func() string { return n2.synced("orders", id, 6) })
 	for p := int32(3); p < 6; p++ {
 		if st, _, ok := n2.cat.Partition("orders", p); !ok || len(st.Replicas) != 2 || st.Leader != st.Replicas[0] {
 			t.Fatalf("node 2: new partition orders-%d = %+v %v, want 2 replicas", p, st, ok)
@@ -126,7 +129,7 @@ func TestTopicChangesPropagate(t *testing.T) {
 	if st, v, _ := n2.cat.Partition("orders", 1); v != nv || st.LeaderEpoch != 1 {
 		t.Fatalf("node 2: orders-1 after growth = %+v at %d, want its leader change kept at %d", st, v, nv)
 	}
-	if cs := n2.takeChanges(); len(cs) != 3 || cs[0].Partition != 3 {
+	if cs := n2.waitChanges(t, 3); len(cs) != 3 || cs[0].Partition != 3 {
 		t.Fatalf("node 2 changes after growth: %+v, want partitions 3..5", cs)
 	}
 	// Data written on node 2 stays through the changes (same topic).

@@ -53,7 +53,7 @@ func TestConcurrentCreate(t *testing.T) {
 			t.Fatalf("%s: the winner's log has %d partitions, it asked %d", name, want.Partitions, winner+1)
 		}
 		for _, n := range []*node{n1, n2} {
-			eventually(t, fmt.Sprintf("%s on node %d", name, n.id), func() string { return hasTopic(n.log, name, want.UUID, want.Partitions) })
+			eventually(t, fmt.Sprintf("%s on node %d", name, n.id), func() string { return n.synced(name, want.UUID, want.Partitions) })
 		}
 	}
 }

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,15 +53,10 @@ func TestNodeAwayCatchesUp(t *testing.T) {
 			t.Fatalf("CreateTopic %s: %v", name, err)
 		}
 	}
-	eventually(t, "topics on node 2", func() string {
-		if _, ok := l2.Topic("deleted"); !ok {
-			return "no topic deleted yet"
-		}
-		if _, ok := l2.Topic("recreated"); !ok {
-			return "no topic recreated yet"
-		}
-		return ""
-	})
+	for _, name := range []string{"recreated", "deleted", "kept"} {
+		info, _ := n1.log.Topic(name)
+		eventually(t, name+" on node 2", func() string { return n2.synced(name, info.UUID, 2) })
+	}
 	oldInfo, _ := l2.Topic("recreated")
 	write(t, l2, "recreated")
 	write(t, l2, "kept")
@@ -214,12 +210,8 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 			t.Fatalf("CreateTopic %s: %v", name, err)
 		}
 	}
-	eventually(t, "c on node 2", func() string {
-		if _, ok := n2.log.Topic("c"); !ok {
-			return "no c"
-		}
-		return ""
-	})
+	cInfo, _ := n1.log.Topic("c")
+	eventually(t, "c on node 2", func() string { return n2.synced("c", cInfo.UUID, 1) }) // and handed over
 	write(t, n2.log, "a")
 	lists := bs.lists.Load()
 
@@ -243,11 +235,14 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	if _, ok := n2.log.Topic("b"); !ok {
 		t.Fatal("node 2 saw a change while its watch was broken: the test does not test the list")
 	}
+	oldA, _, _ := n2.cat.Topic("a")
+	oldB, _, _ := n2.cat.Topic("b")
+	n2.takeChanges()
 	release()
 
 	aInfo, _ := n1.log.Topic("a")
 	eventually(t, "node 2 after listing again", func() string {
-		if msg := hasTopic(n2.log, "a", aInfo.UUID, 2); msg != "" {
+		if msg := n2.synced("a", aInfo.UUID, 2); msg != "" {
 			return msg
 		}
 		if _, ok := n2.log.Topic("b"); ok {
@@ -264,12 +259,30 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	if bs.lists.Load() <= lists {
 		t.Fatal("node 2 converged without listing again")
 	}
+	// The list hands over what changed, and only that: old a and b gone,
+	// new a's two partitions, c-0's new leader.
+	got := map[string]bool{}
+	for _, c := range n2.waitChanges(t, 5) {
+		got[fmt.Sprintf("%s-%d %x deleted=%v v%d", c.Topic, c.Partition, c.TopicID[:2], c.Deleted, c.Version)] = true
+	}
+	_, av0, _ := n2.cat.Partition("a", 0)
+	_, av1, _ := n2.cat.Partition("a", 1)
+	cRec, _, _ := n2.cat.Topic("c")
+	want := map[string]bool{
+		fmt.Sprintf("a-0 %x deleted=true v0", oldA.UUID[:2]):         true,
+		fmt.Sprintf("b-0 %x deleted=true v0", oldB.UUID[:2]):         true,
+		fmt.Sprintf("a-0 %x deleted=false v%d", aInfo.UUID[:2], av0): true,
+		fmt.Sprintf("a-1 %x deleted=false v%d", aInfo.UUID[:2], av1): true,
+		fmt.Sprintf("c-0 %x deleted=false v%d", cRec.UUID[:2], nv):   true,
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("changes handed over after the list:\n got %v\nwant %v", got, want)
+	}
 	// And it watches again: a change after the list arrives.
 	if err := n1.cat.AddPartitions(ctx, "c", 2); err != nil {
 		t.Fatal(err)
 	}
-	cInfo, _ := n1.log.Topic("c")
-	eventually(t, "c grown on node 2", func() string { return hasTopic(n2.log, "c", cInfo.UUID, 2) })
+	eventually(t, "c grown on node 2", func() string { return n2.synced("c", cInfo.UUID, 2) })
 	if _, ok := n2.log.Topic("a"); !ok {
 		t.Fatal("a vanished")
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zombi-dev/zombi/cluster/meta"
@@ -19,8 +20,9 @@ import (
 // Back-offs of Run: after a failed list, and between retries of topics the
 // local log failed to take.
 const (
-	relistBackoff = 500 * time.Millisecond
-	retryLocal    = time.Second
+	relistBackoff    = 500 * time.Millisecond
+	maxRelistBackoff = 5 * time.Second
+	retryLocal       = time.Second
 )
 
 // Run follows the store until ctx ends: it lists every topic and
@@ -29,16 +31,19 @@ const (
 // lists again. It returns nil when ctx ends.
 func (c *Catalog) Run(ctx context.Context) error {
 	dirty := map[string]bool{}
+	backoff := relistBackoff
 	for ctx.Err() == nil {
 		rev, err := c.fullSync(ctx, dirty)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			c.logger.Warn("cannot read the topic catalog; trying again", "err", err)
-			sleep(ctx, relistBackoff)
+			c.logger.Warn("cannot read the topic catalog; trying again", "err", err, "in", backoff)
+			sleep(ctx, jitter(backoff/2))
+			backoff = min(2*backoff, maxRelistBackoff)
 			continue
 		}
+		backoff = relistBackoff
 		err = c.follow(ctx, rev, dirty)
 		if ctx.Err() != nil {
 			break
@@ -237,10 +242,36 @@ func (c *Catalog) reconcile(names map[string]bool, dirty map[string]bool) {
 		} else {
 			err = c.dropLocal(name, "deleted from the catalog")
 		}
-		if err != nil {
-			c.logger.Error("local log does not match the topic catalog; retrying", "topic", name, "err", err)
-			dirty[name] = true
+		c.failed(name, err, dirty)
+	}
+}
+
+// failed records how a topic's local change went: a refusal the log will
+// repeat (a name or count it cannot take, in a catalog written by another
+// program) is logged and left; another failure (storage) makes the topic
+// dirty, retried by Run. Each failure is logged when it starts or changes,
+// not at every retry.
+func (c *Catalog) failed(name string, err error, dirty map[string]bool) {
+	if err == nil {
+		if _, ok := c.failing[name]; ok {
+			c.logger.Info("local log matches the topic catalog again", "topic", name)
+			delete(c.failing, name)
 		}
+		return
+	}
+	permanent := errors.Is(err, plog.ErrInvalidTopic) || errors.Is(err, plog.ErrInvalidPartitions) ||
+		errors.Is(err, plog.ErrTooManyPartitions) || errors.Is(err, plog.ErrInternalTopic)
+	if !permanent {
+		dirty[name] = true
+	}
+	if c.failing[name] == err.Error() {
+		return
+	}
+	c.failing[name] = err.Error()
+	if permanent {
+		c.logger.Error("the local log cannot take a topic of the catalog; left out", "topic", name, "err", err)
+	} else {
+		c.logger.Error("local log does not match the topic catalog; retrying", "topic", name, "err", err)
 	}
 }
 
@@ -313,26 +344,28 @@ func (c *Catalog) pruneLocal(dirty map[string]bool) {
 		if _, ok := c.want[name]; ok || dirty[name] {
 			continue
 		}
-		if err := c.dropLocal(name, "not in the topic catalog"); err != nil {
-			c.logger.Error("cannot delete a local topic the catalog does not have; retrying", "topic", name, "err", err)
-			dirty[name] = true
-		}
+		c.failed(name, c.dropLocal(name, "not in the topic catalog"), dirty)
 	}
 }
 
 // finish publishes want's touched topics to the view, hands their
 // partition changes to OnChange and wakes the waiters.
+//
+// OnChange is called before the view shows the changes, as ZooKeeper-era
+// Kafka's controller sent LeaderAndIsr before UpdateMetadata: the replica
+// manager has taken a leadership before Partition announces it.
 func (c *Catalog) finish(rev int64, touched map[string]bool, dirty map[string]bool) {
-	changes := c.publish(touched)
+	changes, show := c.publish(touched)
 	if len(changes) > 0 && c.cfg.OnChange != nil {
 		c.cfg.OnChange(changes)
 	}
-	c.applied(rev, maps.Clone(dirty))
+	show()
+	c.roundDone(rev, maps.Clone(dirty))
 }
 
-// publish updates the view for the touched topics and returns the
-// partition changes.
-func (c *Catalog) publish(touched map[string]bool) []Change {
+// publish computes the view for the touched topics and the partition
+// changes; show puts the view in place.
+func (c *Catalog) publish(touched map[string]bool) (changes []Change, show func()) {
 	old := *c.view.Load()
 	var next topics // a copy of old, made at the first topic-level change
 	set := func(name string, tv *topicView) {
@@ -345,7 +378,11 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 			next[name] = tv
 		}
 	}
-	var changes []Change
+	type store struct {
+		slot *atomic.Pointer[meta.Partition]
+		part *meta.Partition
+	}
+	var inPlace []store
 	gone := func(tv *topicView) {
 		for p := range tv.parts {
 			changes = append(changes, Change{Topic: tv.rec.Name, TopicID: tv.rec.UUID, Partition: int32(p), Deleted: true})
@@ -384,12 +421,12 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 					continue
 				}
 				if next == nil || next[name] == tv { // leader or ISR change: in place
-					if part.Version == 0 {
-						tv.parts[p].Store(nil)
-					} else {
+					st := store{slot: &tv.parts[p]}
+					if part.Version != 0 {
 						part := part
-						tv.parts[p].Store(&part)
+						st.part = &part
 					}
+					inPlace = append(inPlace, st)
 				}
 				if part.Version != 0 {
 					changes = append(changes, change(t.Record, int32(p), part))
@@ -397,10 +434,14 @@ func (c *Catalog) publish(touched map[string]bool) []Change {
 			}
 		}
 	}
-	if next != nil {
-		c.view.Store(&next)
+	return changes, func() {
+		for _, st := range inPlace {
+			st.slot.Store(st.part)
+		}
+		if next != nil {
+			c.view.Store(&next)
+		}
 	}
-	return changes
 }
 
 func change(rec meta.TopicRecord, p int32, part meta.Partition) Change {

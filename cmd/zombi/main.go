@@ -186,6 +186,15 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		kafkaLns = append(kafkaLns, ln)
 	}
+	// Cluster mode: join before serving, once the advertised addresses are
+	// known; an unreachable etcd or a live duplicate id stops the start.
+	member, err := joinCluster(ctx, cfg.Cluster, nodeRecord(cfg, kafkaLns, httpLn))
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer member.leave(logger) // after the doors stop, before the log closes
+	ready = member.ready(ready)
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
