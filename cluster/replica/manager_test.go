@@ -142,6 +142,22 @@ func TestDoorChecks(t *testing.T) {
 		t.Fatalf("an older state was taken: %+v", pv)
 	}
 
+	// Reassigned away from this node: no role, the data stays.
+	m.Apply([]catalog.Change{{Topic: "door", TopicID: h.id, Partition: 0, Version: v + 1000,
+		State: meta.PartitionState{Replicas: []int32{2, 3}, ISR: []int32{2, 3}, Leader: 2, LeaderEpoch: 5}}})
+	eventually(t, "no role", func() string {
+		if err := m.CheckFetch("door", 0, -1, -1); !errors.Is(err, kafka.ErrNotLeader) {
+			return "consumer fetch: " + noErr(err)
+		}
+		return ""
+	})
+	if err := m.CheckProduce("door", 0, -1, false); !errors.Is(err, kafka.ErrNotLeader) {
+		t.Fatalf("produce after reassignment away: %v", err)
+	}
+	if leo, _ := h.log.LogEndOffset("door", 0); leo != 3 {
+		t.Fatalf("log end %d after reassignment away, want 3 (the data stays)", leo)
+	}
+
 	// The topic deleted: nothing is served.
 	m.Apply([]catalog.Change{{Topic: "door", TopicID: h.id, Partition: 0, Deleted: true}})
 	eventually(t, "partition gone", func() string {
