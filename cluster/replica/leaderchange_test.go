@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/kafka"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // TestLeaderChangeTruncates: records the old leader took with acks=1 while
@@ -87,6 +90,29 @@ func TestLeaderChangeTruncates(t *testing.T) {
 	}
 	if st, _ := c.state("lc"); st.Leader != 2 || !slices.Equal(st.ISR, []int32{1, 2, 3}) {
 		t.Fatalf("state after the move: %+v", st)
+	}
+
+	// A produce whose leader check on node 1 raced the move lands on it
+	// after it truncated, while node 2 took other records at the same
+	// offsets: node 1 removes it and takes node 2's.
+	c.setCut(1, 2, true)
+	time.Sleep(time.Second) // a fetch in flight ends
+	leo1, _ := l1.LogEndOffset("lc", 0)
+	produce(t, c.producer(2, kgo.LeaderAck()), "lc", "c0", "c1")
+	var b batch.Builder
+	b.Reset()
+	b.Add(time.Now().UnixMilli(), nil, []byte("stale"), nil)
+	res := l1.Append(context.Background(), []plog.AppendRequest{{Topic: "lc", Partition: 0, Batch: b.Bytes()}})
+	if res[0].Err != nil || res[0].BaseOffset != leo1 {
+		t.Fatalf("stale append on node 1: %+v, want it at %d", res[0], leo1)
+	}
+	c.setCut(1, 2, false)
+	want = append(want, "c0", "c1")
+	c.converged("lc", 1, 2, 3)
+	for id := int32(1); id <= 3; id++ {
+		if got := values(t, c.node(id).log, "lc"); !slices.Equal(got, want) {
+			t.Fatalf("node %d holds %q after the stale write, want %q", id, got, want)
+		}
 	}
 }
 
