@@ -65,6 +65,7 @@ var errorStatus = []struct {
 	{plog.ErrHotTierFull, http.StatusServiceUnavailable},
 	{plog.ErrColdUnavailable, http.StatusServiceUnavailable},
 	{plog.ErrClosed, http.StatusServiceUnavailable},
+	{plog.ErrNotLeader, http.StatusServiceUnavailable}, // cluster mode: another node leads the partition
 	{auth.ErrInvalid, http.StatusBadRequest},
 	{auth.ErrNotFound, http.StatusNotFound},
 	{auth.ErrStorage, http.StatusServiceUnavailable},

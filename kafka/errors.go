@@ -57,7 +57,7 @@ func errorCode(err error) int16 {
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, errInvalidTimestamp):
 		return kerr.InvalidRequest.Code
-	case errors.Is(err, ErrNotLeader):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, plog.ErrNotLeader):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, ErrFencedLeaderEpoch):
 		return kerr.FencedLeaderEpoch.Code

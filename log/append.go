@@ -268,6 +268,10 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 		}
 	}
 
+	if p.follower.Load() {
+		res.Err = errNotLeader(p)
+		return res
+	}
 	if h.IsControl() {
 		// Markers come from EndTxn only: a forged one would end another
 		// producer's transaction for readers, and its epoch would fence that

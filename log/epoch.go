@@ -201,6 +201,7 @@ func (l *Log) BecomeLeader(topic string, part int32, epoch int32) error {
 	if op.err != nil {
 		return fmt.Errorf("%s/%d become leader: %w", topic, part, op.err)
 	}
+	p.follower.Store(false)
 	return nil
 }
 

@@ -136,6 +136,8 @@ type Log struct {
 	// verifier decides whether a transactional batch may open a
 	// transaction (SetTxnVerifier).
 	verifier atomic.Pointer[TxnVerifier]
+	// clusterMode fences the partitions created from now on (SetClusterMode).
+	clusterMode atomic.Bool
 	// guard checks config changes before they are stored (SetConfigGuard).
 	guard atomic.Pointer[func(name string, old, next map[string]string) error]
 }
@@ -486,7 +488,7 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 	}
 	t := &topic{info: info, out: &served{}}
 	for p := int32(0); p < partitions; p++ {
-		t.parts = append(t.parts, newPartition(info.ID, p))
+		t.parts = append(t.parts, l.fenceNew(newPartition(info.ID, p)))
 	}
 	l.topics[name] = t
 	l.nextID++
@@ -529,7 +531,7 @@ func (l *Log) AddPartitions(name string, total int32) (TopicInfo, error) {
 	}
 	parts := append([]*partition(nil), t.parts...)
 	for p := t.info.Partitions; p < total; p++ {
-		parts = append(parts, newPartition(info.ID, p))
+		parts = append(parts, l.fenceNew(newPartition(info.ID, p)))
 	}
 	l.topics[name] = &topic{info: info, parts: parts, out: t.out}
 	l.topicsChanged() // waiters see the change once l.mu is released

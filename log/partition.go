@@ -40,6 +40,9 @@ type partition struct {
 	mu         sync.Mutex
 	notify     chan struct{} // closed when hwm or leo moves
 	replicated bool          // mu: the hwm moves by AdvanceHighWatermark only
+	// follower fences local writes (Append, EndTxn): another node leads
+	// (cluster mode; SetClusterMode, BecomeFollower, BecomeLeader).
+	follower atomic.Bool
 }
 
 func newPartition(tid uint32, id int32) *partition {

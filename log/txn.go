@@ -198,6 +198,10 @@ func (op *endTxnOp) stage(r *round) {
 		if r.isDeleted(p) {
 			continue
 		}
+		if p.follower.Load() {
+			op.err = fmt.Errorf("end transaction (%s): %w", typ, errNotLeader(p))
+			return
+		}
 		prev, err := r.producer(p, req.ProducerID)
 		if err != nil {
 			op.err = fmt.Errorf("end transaction (%s): %w", typ, err)

@@ -63,7 +63,8 @@ type Catalog struct {
 	cfg    Config
 	logger *slog.Logger
 
-	view atomic.Pointer[topics]
+	view      atomic.Pointer[topics]
+	clusterID atomic.Pointer[string]
 
 	// want is the store's state as last read, owned by Run.
 	want meta.Topics

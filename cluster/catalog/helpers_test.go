@@ -196,3 +196,19 @@ func (n *node) waitChanges(t *testing.T, want int) []catalog.Change {
 	})
 	return n.takeChanges()
 }
+
+// catalogKeys lists the topics/ and partitions/ keys, and the store's
+// revision.
+func catalogKeys(t *testing.T, s meta.Store) ([]meta.KV, int64) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	topics, _, err := s.List(ctx, meta.TopicsPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, rev, err := s.List(ctx, meta.PartitionsPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(topics, parts...), rev
+}
