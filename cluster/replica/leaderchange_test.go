@@ -92,9 +92,9 @@ func TestLeaderChangeTruncates(t *testing.T) {
 		t.Fatalf("state after the move: %+v", st)
 	}
 
-	// A produce whose leader check on node 1 raced the move lands on it
-	// after it truncated, while node 2 took other records at the same
-	// offsets: node 1 removes it and takes node 2's.
+	// A local write on node 1, now a follower, is refused by the log; one
+	// that got in anyway after its truncation, while node 2 took other
+	// records at the same offsets, is removed and node 2's are taken.
 	c.setCut(1, 2, true)
 	time.Sleep(time.Second) // a fetch in flight ends
 	leo1, _ := l1.LogEndOffset("lc", 0)
@@ -102,7 +102,26 @@ func TestLeaderChangeTruncates(t *testing.T) {
 	var b batch.Builder
 	b.Reset()
 	b.Add(time.Now().UnixMilli(), nil, []byte("stale"), nil)
-	res := l1.Append(context.Background(), []plog.AppendRequest{{Topic: "lc", Partition: 0, Batch: b.Bytes()}})
+	stale := func() []plog.AppendResult {
+		return l1.Append(context.Background(), []plog.AppendRequest{{Topic: "lc", Partition: 0, Batch: slices.Clone(b.Bytes())}})
+	}
+	if res := stale(); !errors.Is(res[0].Err, plog.ErrNotLeader) {
+		t.Fatalf("a local write on follower 1: %+v, want the log's ErrNotLeader", res[0])
+	}
+	// The fence is the log's; should a write get past it (another door,
+	// a future bug), the fetcher still removes it: open the fence the
+	// way only BecomeLeader can, write, close it again.
+	e1, err := l1.LeaderEpochOf("lc", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l1.BecomeLeader("lc", 0, e1); err != nil {
+		t.Fatalf("open the fence: %v", err)
+	}
+	res := stale()
+	if err := l1.BecomeFollower("lc", 0); err != nil {
+		t.Fatal(err)
+	}
 	if res[0].Err != nil || res[0].BaseOffset != leo1 {
 		t.Fatalf("stale append on node 1: %+v, want it at %d", res[0], leo1)
 	}
