@@ -301,3 +301,34 @@ func TestPreferredReadReplica(t *testing.T) {
 		t.Errorf("unknown topic: %d, want -1", got)
 	}
 }
+
+// TestCaughtUpRule: Kafka's rule for lastCaughtUpTime. A follower that is
+// never at the leader's log end under steady writes, but whose every fetch
+// asks for at least what the leader had at its previous fetch, stays in
+// the ISR; one stuck at an old offset leaves it after the lag limit, and
+// the high watermark then follows the first.
+func TestCaughtUpRule(t *testing.T) {
+	const lag = 800 * time.Millisecond
+	h := newHandNode(t, lag, 1, nil)
+	m := h.mgr
+	h.create("rule", meta.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1})
+	eventually(t, "leading", func() string { return noErr(m.CheckProduce("rule", 0, -1, false)) })
+	h.append("rule", 1)
+	m.FollowerFetched("rule", 0, 2, 0)
+	m.FollowerFetched("rule", 0, 3, 0)
+	prev, _ := h.log.LogEndOffset("rule", 0) // what the leader had at 2's last fetch
+	end := time.Now().Add(3 * lag)
+	for time.Now().Before(end) {
+		h.append("rule", 1)
+		m.FollowerFetched("rule", 0, 2, prev) // behind the log end, never at it
+		m.FollowerFetched("rule", 0, 3, 0)
+		prev, _ = h.log.LogEndOffset("rule", 0)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pv, _ := m.Partition("rule", 0); !slices.Equal(pv.ISR, []int32{1, 2}) {
+		t.Fatalf("ISR after %v of steady writes: %v, want [1 2] (3 stuck, 2 keeping up)", 3*lag, pv.ISR)
+	}
+	if _, hwm, _ := h.log.Offsets("rule", 0); hwm == 0 {
+		t.Fatal("high watermark still 0: the stuck follower holds it after leaving the ISR")
+	}
+}
