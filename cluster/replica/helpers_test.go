@@ -342,13 +342,19 @@ func rawLog(t *testing.T, l *plog.Log, topic string) []byte {
 // rawLogFrom is rawLog from offset from on.
 func rawLogFrom(t *testing.T, l *plog.Log, topic string, from int64) []byte {
 	t.Helper()
-	leo, err := l.LogEndOffset(topic, 0)
+	return rawPart(t, l, topic, 0, from)
+}
+
+// rawPart is a partition's stored batches from offset from to the log end.
+func rawPart(t *testing.T, l *plog.Log, topic string, part int32, from int64) []byte {
+	t.Helper()
+	leo, err := l.LogEndOffset(topic, part)
 	if err != nil {
 		t.Fatalf("log end: %v", err)
 	}
 	var out bytes.Buffer
 	for off := from; off < leo; {
-		rr, err := l.ReadReplica(topic, 0, off, 1<<20)
+		rr, err := l.ReadReplica(topic, part, off, 1<<20)
 		if err != nil {
 			t.Fatalf("read at %d: %v", off, err)
 		}
