@@ -109,7 +109,7 @@ func (s *server) deleteTable(c *gin.Context) {
 		s.fail(c, notFound("table %s does not exist", name))
 		return
 	}
-	if err := s.log.DeleteTopic(name); err != nil {
+	if err := s.dropTable(c.Request.Context(), name); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -188,7 +188,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// Cluster mode: join before serving, once the advertised addresses are
 	// known; an unreachable etcd or a live duplicate id stops the start.
-	member, err := joinCluster(ctx, cfg.Cluster, nodeRecord(cfg, kafkaLns, httpLn))
+	self := nodeRecord(cfg, kafkaLns, httpLn)
+	member, err := joinCluster(ctx, cfg.Cluster, self)
 	if err != nil {
 		closeAll()
 		return err
@@ -245,6 +246,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Ready:             ready,
 		Iceberg:           mat,
 		IcebergCatalog:    icebergCatalog(cfg, mat),
+		Cluster:           rt.api(),
+		LocalHTTP:         self.HTTP,
+		LocalListeners:    clusterListeners(self),
 		History:           hist.Sampler,
 		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.hotLimit(), Bucket: cfg.S3Bucket},
 		SecurityCounters: func() map[string]uint64 {
