@@ -220,3 +220,45 @@ func TestClusterAloneDescribe(t *testing.T) {
 		t.Fatalf("GET /cluster alone:\n got %s\nwant %s", b, want)
 	}
 }
+
+func get(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("GET %s: %d %q", url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
+}
+
+func payloads(m map[string]any) string {
+	var out []string
+	recs, _ := m["records"].([]any)
+	for _, r := range recs {
+		out = append(out, r.(map[string]any)["payload"].(string))
+	}
+	return strings.Join(out, ",")
+}
+
+func TestClusterReadsWhereLed(t *testing.T) {
+	nodes := newFakeCluster(t, 3, map[int32]int32{0: 1, 1: 2, 2: 3})
+	body := `{"records":[{"payload":"a","partition":2,"timestamp_ms":1},{"payload":"b","partition":0,"timestamp_ms":2},{"payload":"c","partition":1,"timestamp_ms":3},{"payload":"d","partition":2,"timestamp_ms":4}]}`
+	if code, m := post(t, nodes[1].srv.URL+"/tables/r/bulk", body); code != 202 {
+		t.Fatalf("bulk: %d %v", code, m)
+	}
+	for i, nd := range nodes {
+		code, m := get(t, nd.srv.URL+"/tables/r?limit=10")
+		if code != 200 || payloads(m) != "a,b,c,d" {
+			t.Errorf("merged read on node %d: %d %q, want a,b,c,d", i+1, code, payloads(m))
+		}
+		code, m = get(t, nd.srv.URL+"/tables/r?partition=2")
+		if code != 200 || payloads(m) != "a,d" || m["next_offset"] != float64(2) {
+			t.Errorf("partition 2 read on node %d: %d %v, want a,d next_offset 2", i+1, code, m)
+		}
+	}
+}

@@ -180,6 +180,7 @@ func (s *server) engine() *gin.Engine {
 		// Writes forwarded by another node (forward.go): WRITE on the
 		// topic, with the client's own credentials.
 		s.route(e.POST, forwardPath, s.need(write, topic, "table"), s.postForwarded)
+		s.route(e.GET, forwardPath, s.need(read, topic, "table"), s.getForwarded)
 	}
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
