@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/zombi-dev/zombi/cli"
@@ -156,6 +157,14 @@ func (r *runtime) api() httpapi.Cluster {
 		return nil
 	}
 	return r.rt.HTTP()
+}
+
+// collectors are the cluster's metrics (none alone).
+func (r *runtime) collectors() []prometheus.Collector {
+	if r == nil {
+		return nil
+	}
+	return []prometheus.Collector{r.rt.Collector()}
 }
 
 func (r *runtime) close() {

@@ -261,7 +261,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			m["http_refused_connections"] = httpLn.Refused()
 			return m
 		},
-		Metrics: []prometheus.Collector{
+		Metrics: append([]prometheus.Collector{
 			ks.Collector(),
 			mat.Collector(),
 			metrics.BuildInfo(build.Version, build.Commit),
@@ -270,7 +270,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 				m["http"] = httpLn.Open()
 				return m
 			}),
-		},
+		}, rt.collectors()...),
 	}, logger)
 	// ReadTimeout bounds a whole request, body included: a client that
 	// trickles a body (or one refused with 401 whose body the server
