@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -233,6 +234,7 @@ func TestClusterRESTEveryNode(t *testing.T) {
 	if !dead || len(after.Nodes) != 3 {
 		t.Fatalf("nodes after kill -9 of node %d: %+v, want it listed with alive false, id only", victim, after.Nodes)
 	}
+	checkClusterInfoCommand(t, survivor, victim)
 	for _, p := range nodes {
 		if p == nodes[victim-1] {
 			continue
@@ -298,4 +300,82 @@ func scrape(t *testing.T, p *zombitest.Proc) string {
 		t.Fatalf("GET /metrics on %s: %d %v", p.HTTPBase, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// checkClusterInfoCommand runs zombi cluster info against a survivor after
+// the kill of victim: from GET /cluster (json and text), then from Kafka
+// Metadata when the REST API does not answer.
+func checkClusterInfoCommand(t *testing.T, survivor *zombitest.Proc, victim int32) {
+	t.Helper()
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"cluster", "info", "--brokers", survivor.KafkaAddr, "--timeout", "10s"}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("zombi cluster info %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	type info struct {
+		Controller int32  `json:"controller"`
+		Source     string `json:"source"`
+		Brokers    []struct {
+			ID    int32  `json:"id"`
+			HTTP  string `json:"http"`
+			Alive bool   `json:"alive"`
+		} `json:"brokers"`
+		Partitions []struct {
+			Topic    string  `json:"topic"`
+			Leader   int32   `json:"leader"`
+			Replicas []int32 `json:"replicas"`
+			ISR      []int32 `json:"isr"`
+			Offline  []int32 `json:"offline"`
+		} `json:"partitions"`
+	}
+	var api info
+	if err := json.Unmarshal([]byte(run("--api", survivor.HTTPBase, "-o", "json")), &api); err != nil {
+		t.Fatal(err)
+	}
+	alive := map[int32]bool{}
+	for _, b := range api.Brokers {
+		alive[b.ID] = b.Alive
+	}
+	if api.Source != "api" || api.Controller < 1 || len(api.Brokers) != 3 || alive[victim] || len(api.Partitions) != 3 {
+		t.Fatalf("zombi cluster info -o json (REST): %+v", api)
+	}
+	for _, p := range api.Partitions {
+		if p.Topic != "ev" || len(p.Replicas) != 3 || p.Leader == victim || !slices.Contains(p.Offline, victim) || slices.Contains(p.ISR, victim) {
+			t.Fatalf("zombi cluster info (REST) partition %+v after the kill of node %d", p, victim)
+		}
+	}
+	text := run("--api", survivor.HTTPBase)
+	for _, want := range []string{"CONTROLLER", "ALIVE", "LEADER", "REPLICAS", "ISR", survivor.HTTPBase} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("zombi cluster info (text) has no %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(text, fmt.Sprintf("\n%d ", victim)) || !strings.Contains(text, " no") {
+		t.Fatalf("zombi cluster info (text) does not show node %d dead:\n%s", victim, text)
+	}
+	var md info
+	if err := json.Unmarshal([]byte(run("--api", "http://127.0.0.1:1", "-o", "json")), &md); err != nil {
+		t.Fatal(err)
+	}
+	evParts := 0
+	for _, p := range md.Partitions {
+		if p.Topic == "ev" {
+			evParts++
+			if p.Leader == victim || !slices.Contains(p.Offline, victim) {
+				t.Fatalf("zombi cluster info (Kafka Metadata) partition %+v after the kill of node %d", p, victim)
+			}
+		}
+	}
+	if md.Source != "kafka" || len(md.Brokers) != 2 || evParts != 3 || md.Controller < 1 {
+		t.Fatalf("zombi cluster info -o json (Kafka Metadata fallback): source %s, %d brokers, %d partitions of ev, controller %d",
+			md.Source, len(md.Brokers), evParts, md.Controller)
+	}
+	t.Logf("zombi cluster info:\n%s", text)
 }
