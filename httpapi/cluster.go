@@ -107,12 +107,8 @@ func (s *server) getCluster(c *gin.Context) {
 		return
 	}
 	self := ClusterNode{ID: localNodeID, Kafka: []ClusterListener{}, Alive: true}
-	for _, l := range s.cfg.LocalListeners {
-		self.Kafka = append(self.Kafka, l)
-	}
-	if s.cfg.LocalHTTP != "" {
-		self.HTTP = s.cfg.LocalHTTP
-	}
+	self.Kafka = append(self.Kafka, s.cfg.LocalListeners...)
+	self.HTTP = s.cfg.LocalHTTP
 	in := ClusterInfo{ClusterID: s.cfg.ClusterID, Controller: localNodeID, Nodes: []ClusterNode{self}, Topics: []ClusterTopic{}}
 	if in.ClusterID == "" {
 		in.ClusterID = "zombi"

@@ -94,9 +94,9 @@ func (s *server) getTable(c *gin.Context) {
 	var body []byte
 	var n int
 	if p.partition >= 0 {
-		base, err := s.remoteLeader(c, table, p.partition)
-		if err != nil {
-			s.fail(c, err)
+		base, lerr := s.remoteLeader(c, table, p.partition)
+		if lerr != nil {
+			s.fail(c, lerr)
 			return
 		}
 		if base != "" { // cluster mode: another node leads it
