@@ -182,6 +182,21 @@ func TestClusterRESTEveryNode(t *testing.T) {
 	}
 	want = append(want, "idem")
 
+	// A first write creates the table through the cluster's catalog, with
+	// the default replication factor (min(3, live nodes)).
+	if code, m := call(t, "POST", nodes[2].HTTPBase+"/tables/auto", `{"payload":"first","key":"k"}`); code != http.StatusAccepted {
+		t.Fatalf("first write to a new table on node 3: %d %v", code, m)
+	}
+	in, _ := clusterInfo(t, nodes[0])
+	for p := range int32(3) {
+		if st, ok := httpapiTopics(in.Topics).partition("auto", p); !ok || len(st.Replicas) != 3 || st.Leader < 1 {
+			t.Fatalf("auto-created table on node 1's GET /cluster: %+v", in.Topics)
+		}
+	}
+	if got := readPayloads(t, nodes[0], "auto", ""); !slices.Equal(got, []string{"first"}) {
+		t.Fatalf("auto-created table read on node 1: %v", got)
+	}
+
 	// Metrics: one controller, three brokers, every name present.
 	ctrl := 0.0
 	for i, p := range nodes {
@@ -244,6 +259,22 @@ func TestClusterRESTEveryNode(t *testing.T) {
 			t.Fatalf("write to partition 0 after the kill, via %s: %d %v", p.HTTPBase, code, m)
 		}
 		want = append(want, "after-"+strconv.Itoa(int(victim)))
+	}
+	// min.insync.replicas=3 with an ISR of two: refused before the append,
+	// 503 with the reason, nothing written.
+	if code, m := call(t, "PATCH", survivor.HTTPBase+"/tables/ev/configs", `{"set":{"min.insync.replicas":"3"}}`); code != http.StatusOK {
+		t.Fatalf("PATCH min.insync.replicas=3: %d %v", code, m)
+	}
+	if !waitFor(5*time.Second, func() bool {
+		code, m := call(t, "POST", survivor.HTTPBase+"/tables/ev", `{"payload":"refused","partition":1}`)
+		if code == http.StatusAccepted {
+			t.Fatalf("write with ISR 2 < min.insync.replicas 3 accepted: %v", m)
+		}
+		msg, _ := m["error"].(string)
+		return code == http.StatusServiceUnavailable && strings.Contains(msg, "in-sync")
+	}) {
+		code, m := call(t, "POST", survivor.HTTPBase+"/tables/ev", `{"payload":"refused","partition":1}`)
+		t.Fatalf("write with ISR 2 < min.insync.replicas 3: %d %v, want 503 naming the in-sync replicas", code, m)
 	}
 	got := readPayloads(t, survivor, "ev", "?limit=100")
 	idem := slices.Index(got, "idem")
@@ -343,11 +374,11 @@ func checkClusterInfoCommand(t *testing.T, survivor *zombitest.Proc, victim int3
 	for _, b := range api.Brokers {
 		alive[b.ID] = b.Alive
 	}
-	if api.Source != "api" || api.Controller < 1 || len(api.Brokers) != 3 || alive[victim] || len(api.Partitions) != 3 {
+	if api.Source != "api" || api.Controller < 1 || len(api.Brokers) != 3 || alive[victim] || len(api.Partitions) != 6 {
 		t.Fatalf("zombi cluster info -o json (REST): %+v", api)
 	}
 	for _, p := range api.Partitions {
-		if p.Topic != "ev" || len(p.Replicas) != 3 || p.Leader == victim || !slices.Contains(p.Offline, victim) || slices.Contains(p.ISR, victim) {
+		if (p.Topic != "ev" && p.Topic != "auto") || len(p.Replicas) != 3 || p.Leader == victim || !slices.Contains(p.Offline, victim) || slices.Contains(p.ISR, victim) {
 			t.Fatalf("zombi cluster info (REST) partition %+v after the kill of node %d", p, victim)
 		}
 	}
