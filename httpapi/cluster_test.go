@@ -262,3 +262,30 @@ func TestClusterReadsWhereLed(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterNoLeaderRetryAfter(t *testing.T) {
+	old := routeRetryFor
+	routeRetryFor = 200 * time.Millisecond
+	t.Cleanup(func() { routeRetryFor = old })
+	nodes := newFakeCluster(t, 2, map[int32]int32{0: -1}) // offline
+	if _, err := nodes[0].log.CreateTopic("off", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, nodes[0].srv.URL+"/tables/off", strings.NewReader(`{"payload":"x"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), "leader is not available") {
+		t.Fatalf("write to an offline partition: %d Retry-After %q %s, want 503 with Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	if n := len(records(t, nodes[0].log, "off", 0)); n != 0 {
+		t.Fatalf("%d records written to an offline partition", n)
+	}
+	code, m := get(t, nodes[1].srv.URL+"/tables/off?partition=0")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("read of an offline partition: %d %v, want 503", code, m)
+	}
+}
