@@ -289,3 +289,22 @@ func TestClusterNoLeaderRetryAfter(t *testing.T) {
 		t.Fatalf("read of an offline partition: %d %v, want 503", code, m)
 	}
 }
+
+func TestClusterTableInfoLeadersOffsets(t *testing.T) {
+	nodes := newFakeCluster(t, 3, map[int32]int32{0: 1, 1: 2, 2: 3})
+	body := `{"records":[{"payload":"a","partition":2},{"payload":"b","partition":2},{"payload":"c","partition":1}]}`
+	if code, m := post(t, nodes[0].srv.URL+"/tables/inf/bulk", body); code != 202 {
+		t.Fatalf("bulk: %d %v", code, m)
+	}
+	for i, nd := range nodes {
+		code, m := get(t, nd.srv.URL+"/tables/inf/info")
+		offs, _ := m["partition_offsets"].([]any)
+		var hwms []float64
+		for _, o := range offs {
+			hwms = append(hwms, o.(map[string]any)["high_watermark"].(float64))
+		}
+		if code != 200 || m["records"] != float64(3) || len(hwms) != 3 || hwms[0] != 0 || hwms[1] != 1 || hwms[2] != 2 {
+			t.Errorf("GET /tables/inf/info on node %d: %d records %v hwms %v, want 3 records, hwms [0 1 2]", i+1, code, m["records"], hwms)
+		}
+	}
+}

@@ -172,3 +172,39 @@ func (s *server) getForwarded(c *gin.Context) {
 	}
 	writeValue(c, http.StatusOK, out)
 }
+
+// leadersOffsets replaces, in a table's description, the offsets of the
+// partitions other nodes lead with their leader's (one GET /tables/{t}/info
+// per leader): the high watermark is the leader's. A leader that cannot be
+// asked leaves this node's copy in place (its high watermark may trail).
+func (s *server) leadersOffsets(c *gin.Context, t tableJSON) tableJSON {
+	if s.cfg.Cluster == nil || c.GetHeader(forwardedHeader) != "" {
+		return t
+	}
+	byLeader := map[string][]int{} // base URL -> indexes in t.Offsets
+	for i, pj := range t.Offsets {
+		if base, err := s.remoteLeader(c, t.Name, pj.Partition); err == nil && base != "" {
+			byLeader[base] = append(byLeader[base], i)
+		}
+	}
+	for base, idx := range byLeader {
+		code, b, err := s.forwardRequest(c.Request.Context(), c.Request, base+"/tables/"+url.PathEscape(t.Name)+"/info")
+		var theirs tableJSON
+		if err != nil || code != http.StatusOK || json.Unmarshal(b, &theirs) != nil {
+			s.logger.Debug("table offsets from the leader", "table", t.Name, "leader", base, "status", code, "err", err)
+			continue
+		}
+		for _, i := range idx {
+			p := t.Offsets[i].Partition
+			if int(p) < len(theirs.Offsets) && theirs.Offsets[p].Partition == p {
+				t.Offsets[i] = theirs.Offsets[p]
+			}
+		}
+	}
+	t.Records, t.Bytes = 0, 0
+	for _, pj := range t.Offsets {
+		t.Records += max(0, pj.HighWatermark-pj.LogStart)
+		t.Bytes += pj.Bytes
+	}
+	return t
+}

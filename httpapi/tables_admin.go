@@ -93,7 +93,7 @@ func (s *server) getTableInfo(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	writeValue(c, http.StatusOK, t)
+	writeValue(c, http.StatusOK, s.leadersOffsets(c, t))
 }
 
 // deleteTable: DELETE /tables/{t}: the table and all its data, as Kafka's
