@@ -197,10 +197,16 @@ func (s *server) appendLocal(ctx context.Context, table string, evs []*event, pa
 	if len(reqs) == 0 {
 		return out
 	}
-	for i := range reqs {
-		reqs[i].Batch = buildBatch(groups[i], 0)
+	var res []plog.AppendResult
+	if len(evs) == 1 && s.co != nil {
+		// A single write joins the concurrent ones' group commit, as alone.
+		res = []plog.AppendResult{s.co.write(table, parts[0], evs[0])}
+	} else {
+		for i := range reqs {
+			reqs[i].Batch = buildBatch(groups[i], 0)
+		}
+		res = s.log.Append(ctx, reqs)
 	}
-	res := s.log.Append(ctx, reqs)
 	for i := range res {
 		if res[i].Err != nil {
 			res[i].Err = fmt.Errorf("append to %s/%d: %w", table, reqs[i].Partition, res[i].Err)
@@ -336,9 +342,10 @@ func (s *server) postForwarded(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	// Base64 makes a forwarded body about 4/3 of the client's.
+	// Base64 and the per-record fields make a forwarded body up to a few
+	// times the client's (tiny records).
 	r := c.Request
-	limit := 2*s.cfg.MaxRequestBytes + 4096
+	limit := 8*s.cfg.MaxRequestBytes + 64<<10
 	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, limit))
 	if err != nil {
 		s.fail(c, badRequest("read forwarded records: %v", err))
