@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -305,6 +306,60 @@ func TestClusterTableInfoLeadersOffsets(t *testing.T) {
 		}
 		if code != 200 || m["records"] != float64(3) || len(hwms) != 3 || hwms[0] != 0 || hwms[1] != 1 || hwms[2] != 2 {
 			t.Errorf("GET /tables/inf/info on node %d: %d records %v hwms %v, want 3 records, hwms [0 1 2]", i+1, code, m["records"], hwms)
+		}
+	}
+}
+
+func TestClusterConcurrentWritesEveryNode(t *testing.T) {
+	nodes := newFakeCluster(t, 3, map[int32]int32{0: 1, 1: 2, 2: 3})
+	var wg sync.WaitGroup
+	const writers, each = 6, 30
+	errs := make(chan string, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nd := nodes[w%3]
+			for i := range each {
+				body := fmt.Sprintf(`{"payload":"w%d-%d","key":"k%d"}`, w, i, i)
+				if i%5 == 0 {
+					body = fmt.Sprintf(`{"records":[{"payload":"w%d-%d","key":"k%d"}]}`, w, i, i)
+					resp, err := http.Post(nd.srv.URL+"/tables/cc/bulk", "application/json", strings.NewReader(body))
+					if err != nil || resp.StatusCode != 202 {
+						errs <- fmt.Sprint("bulk ", err)
+					}
+					if resp != nil {
+						resp.Body.Close()
+					}
+					continue
+				}
+				resp, err := http.Post(nd.srv.URL+"/tables/cc", "application/json", strings.NewReader(body))
+				if err != nil || resp.StatusCode != 202 {
+					errs <- fmt.Sprint("single ", err)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	seen := map[string]int{}
+	for p := range int32(3) {
+		for _, v := range records(t, nodes[p].log, "cc", p) {
+			seen[v]++
+		}
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("%d distinct records on the leaders, want %d", len(seen), writers*each)
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Fatalf("record %s written %d times", v, n)
 		}
 	}
 }
