@@ -250,6 +250,24 @@ func TestClusterRESTEveryNode(t *testing.T) {
 		t.Fatalf("nodes after kill -9 of node %d: %+v, want it listed with alive false, id only", victim, after.Nodes)
 	}
 	checkClusterInfoCommand(t, survivor, victim)
+	// Metrics after the kill: every partition under-replicated (counted
+	// once, by its leader), the new leaders counted as elections.
+	under, elections := 0.0, 0.0
+	for _, p := range nodes {
+		if p == nodes[victim-1] {
+			continue
+		}
+		body := scrape(t, p)
+		u, _ := metricValue(body, "zombi_under_replicated_partitions")
+		e, _ := metricValue(body, "zombi_leader_elections_total")
+		under, elections = under+u, elections+e
+		if v, _ := metricValue(body, "kafka_brokers"); v != 2 {
+			t.Errorf("kafka_brokers on %s after the kill = %v, want 2", p.HTTPBase, v)
+		}
+	}
+	if under != 6 || elections < 1 {
+		t.Errorf("after the kill: zombi_under_replicated_partitions summed %v (want 6: ev and auto, 3 each), zombi_leader_elections_total summed %v (want >= 1)", under, elections)
+	}
 	for _, p := range nodes {
 		if p == nodes[victim-1] {
 			continue
