@@ -142,6 +142,9 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 		}
 		if done {
 			if next.Leader != st.Leader {
+				if next.Leader >= 0 {
+					n.elections.Add(1)
+				}
 				n.log.Info("cluster: partition leader elected", "topic", topic, "partition", p,
 					"leader", next.Leader, "previous", st.Leader, "leader_epoch", next.LeaderEpoch, "isr", next.ISR)
 			} else {

@@ -67,6 +67,7 @@ type Node struct {
 	ctrl  *mirror // controller/ (the election's keys)
 
 	isController atomic.Bool
+	elections    atomic.Int64 // leaders this node elected as controller (metrics)
 	state        atomic.Int32
 	closeOnce    sync.Once
 
@@ -376,3 +377,7 @@ func decodeNodes(kvs []*mvccpb.KeyValue) []meta.NodeRecord {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// LeaderElections counts the partition leaders this node elected while it
+// was controller (an offline partition is not an election).
+func (n *Node) LeaderElections() int64 { return n.elections.Load() }

@@ -271,6 +271,7 @@ func TestAuth403PerRoute(t *testing.T) {
 			e.allow("User:bob", kmsg.ACLResourceTypeCluster, auth.ClusterName, kmsg.ACLOperationDescribe)
 		}},
 		{route{"GET", "/metrics", ""}, nil},
+		{route{"GET", "/cluster", ""}, nil},
 	}
 	for _, r := range routes {
 		w := e.req(r.method, r.path, r.body, bob)

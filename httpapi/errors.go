@@ -66,6 +66,11 @@ var errorStatus = []struct {
 	{plog.ErrColdUnavailable, http.StatusServiceUnavailable},
 	{plog.ErrClosed, http.StatusServiceUnavailable},
 	{plog.ErrNotLeader, http.StatusServiceUnavailable}, // cluster mode: another node leads the partition
+	{ErrNotEnoughReplicas, http.StatusServiceUnavailable},
+	{errLeaderUnavailable, http.StatusServiceUnavailable},
+	{errLeaderMoved, http.StatusServiceUnavailable},
+	{ErrClusterUnavailable, http.StatusServiceUnavailable},
+	{ErrClusterInvalid, http.StatusBadRequest},
 	{auth.ErrInvalid, http.StatusBadRequest},
 	{auth.ErrNotFound, http.StatusNotFound},
 	{auth.ErrStorage, http.StatusServiceUnavailable},
@@ -106,6 +111,9 @@ func (s *server) fail(c *gin.Context, err error) {
 		s.logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		msg = "internal error: " + msg
 	case status == http.StatusServiceUnavailable:
+		if retryLater(err) {
+			c.Writer.Header().Set("Retry-After", "1")
+		}
 		// The log reports a storage failure once; per-request lines would flood.
 		s.logger.Debug("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}

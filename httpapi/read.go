@@ -94,9 +94,18 @@ func (s *server) getTable(c *gin.Context) {
 	var body []byte
 	var n int
 	if p.partition >= 0 {
+		base, lerr := s.remoteLeader(c, table, p.partition)
+		if lerr != nil {
+			s.fail(c, lerr)
+			return
+		}
+		if base != "" { // cluster mode: another node leads it
+			s.proxyRead(c, base)
+			return
+		}
 		body, n, err = s.readPartition(table, p)
 	} else {
-		body, n, err = s.readMerged(table, p)
+		body, n, err = s.readMerged(c, table, p)
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -112,7 +121,8 @@ func (s *server) getTable(c *gin.Context) {
 // readMerged reads every partition from since (at most limit records each,
 // in offset order), then orders all by (timestamp, partition, offset) and
 // keeps the first limit.
-func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
+// In cluster mode a partition led by another node is read there.
+func (s *server) readMerged(c *gin.Context, table string, p readParams) ([]byte, int, error) {
 	info, ok := s.log.Topic(table)
 	if !ok {
 		return appendRecords(nil, nil, false, -1), 0, nil
@@ -123,7 +133,17 @@ func (s *server) readMerged(table string, p readParams) ([]byte, int, error) {
 	more := false
 	var coldErr error
 	for part := int32(0); part < info.Partitions; part++ {
-		list, m, err := s.collectFrom(table, part, p)
+		base, err := s.remoteLeader(c, table, part)
+		if err != nil {
+			return nil, 0, err
+		}
+		var list []rec
+		var m bool
+		if base != "" {
+			list, m, err = s.remotePartition(c, base, table, part, p)
+		} else {
+			list, m, err = s.collectFrom(table, part, p)
+		}
 		if errors.Is(err, plog.ErrColdUnavailable) {
 			// The cold tier is down: serve what the hot tier has and say so.
 			coldErr = err

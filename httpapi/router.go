@@ -73,6 +73,19 @@ type Config struct {
 	// IcebergCatalog serves the read-only Iceberg REST catalog at /iceberg/v1/
 	// (iceberg_catalog.go); nil: its routes answer 404 "not enabled".
 	IcebergCatalog *IcebergCatalog
+	// Cluster is cluster mode (cluster.Runtime): writes go to each
+	// partition's leader, topic changes through the cluster's catalog,
+	// GET /cluster describes the nodes (cluster.go, forward.go). nil: one
+	// node, as before.
+	Cluster Cluster
+	// ForwardClient sends writes forwarded to other nodes' REST APIs (nil:
+	// a client with ForwardTimeout).
+	ForwardClient *http.Client
+	// ClusterID, LocalListeners and LocalHTTP are GET /cluster's answer
+	// for a node alone (its Kafka listeners and REST base URL).
+	ClusterID      string
+	LocalListeners []ClusterListener
+	LocalHTTP      string
 }
 
 // alwaysPublic are served without credentials whatever PublicPaths says:
@@ -162,6 +175,13 @@ func (s *server) engine() *gin.Engine {
 	e.GET("/health/ready", s.getReady)
 	e.GET("/openapi.json", s.getOpenAPI)
 	s.consoleRoutes(e)
+	s.route(e.GET, "/cluster", s.need(describe, cluster, ""), s.getCluster)
+	if s.cfg.Cluster != nil {
+		// Writes forwarded by another node (forward.go): WRITE on the
+		// topic, with the client's own credentials.
+		s.route(e.POST, forwardPath, s.need(write, topic, "table"), s.postForwarded)
+		s.route(e.GET, forwardPath, s.need(read, topic, "table"), s.getForwarded)
+	}
 	s.route(e.GET, "/stats", s.need(describe, cluster, ""), s.getStats)
 	s.route(e.GET, "/metrics", s.need(describe, cluster, ""), s.metricsHandler())
 	// The console's live numbers (console_stats.go, consumers_lag.go).

@@ -93,7 +93,7 @@ func (s *server) getTableInfo(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	writeValue(c, http.StatusOK, t)
+	writeValue(c, http.StatusOK, s.leadersOffsets(c, t))
 }
 
 // deleteTable: DELETE /tables/{t}: the table and all its data, as Kafka's
@@ -109,7 +109,7 @@ func (s *server) deleteTable(c *gin.Context) {
 		s.fail(c, notFound("table %s does not exist", name))
 		return
 	}
-	if err := s.log.DeleteTopic(name); err != nil {
+	if err := s.dropTable(c.Request.Context(), name); err != nil {
 		s.fail(c, err)
 		return
 	}

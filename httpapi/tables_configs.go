@@ -107,7 +107,7 @@ func (s *server) putTable(c *gin.Context) {
 	if len(configs) == 0 {
 		configs = nil
 	}
-	info, err := s.log.CreateTopic(table, parts, configs)
+	info, err := s.createTable(c.Request.Context(), table, parts, configs)
 	if errors.Is(err, plog.ErrTopicExists) {
 		s.fail(c, &apiError{status: http.StatusConflict, msg: fmt.Sprintf("table %s already exists", table)})
 		return
@@ -162,7 +162,7 @@ func (s *server) patchTableConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	info, err = s.log.SetTopicConfigs(table, info.UUID, next)
+	info, err = s.setTableConfigs(c.Request.Context(), info, next)
 	if errors.Is(err, plog.ErrUnknownTopic) {
 		s.fail(c, notFound("table %s does not exist", table))
 		return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -90,13 +91,21 @@ func (s *server) choosePartition(table string, n int32, ev *event, idx int) (int
 		return ev.partition, nil
 	case ev.key != nil:
 		return keyPartition(ev.key, n), nil
+	case s.cfg.Cluster != nil && ev.idemKey != "":
+		// Cluster mode: a retry of a keyless record sent to another node
+		// must reach the same partition (and leader) to be deduplicated.
+		return keyPartition([]byte(ev.idemKey), n), nil
 	default:
 		return s.rr.next(table, n), nil
 	}
 }
 
-// ensureTable creates the table if needed and returns it.
-func (s *server) ensureTable(table string) (plog.TopicInfo, error) {
+// ensureTable creates the table if needed and returns it (in cluster
+// mode through the cluster's catalog).
+func (s *server) ensureTable(ctx context.Context, table string) (plog.TopicInfo, error) {
+	if s.cfg.Cluster != nil {
+		return s.ensureTableCluster(ctx, table)
+	}
 	info, _, err := s.log.EnsureTopic(table, s.cfg.DefaultPartitions)
 	return info, err
 }
@@ -152,7 +161,7 @@ func (s *server) postEvent(c *gin.Context) {
 	if !s.authorizeCreate(c, table) {
 		return
 	}
-	info, err := s.ensureTable(table)
+	info, err := s.ensureTable(c.Request.Context(), table)
 	if err == nil {
 		err = checkRecordSize(info, &ev, -1)
 	}
@@ -169,7 +178,10 @@ func (s *server) postEvent(c *gin.Context) {
 		ev.ts = start.UnixMilli()
 	}
 	var res plog.AppendResult
-	if s.co != nil {
+	if s.cfg.Cluster != nil {
+		r := s.routeWrites(c, table, []*event{&ev}, []int32{part})[0]
+		res = plog.AppendResult{BaseOffset: r.offset, Partition: r.part, Err: r.err}
+	} else if s.co != nil {
 		res = s.co.write(table, part, &ev)
 	} else { // benchmarks' baseline: one Append per request
 		evs := [1]*event{&ev}
@@ -240,7 +252,7 @@ func (s *server) postBulk(c *gin.Context) {
 	if !s.authorizeCreate(c, table) {
 		return
 	}
-	info, err := s.ensureTable(table)
+	info, err := s.ensureTable(c.Request.Context(), table)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -253,6 +265,10 @@ func (s *server) postBulk(c *gin.Context) {
 		}
 	}
 
+	if s.cfg.Cluster != nil {
+		s.postBulkCluster(c, table, n, evs, start, payload(evs))
+		return
+	}
 	// Group records into requests; where[i] locates record i.
 	type loc struct{ req, pos int32 }
 	where := make([]loc, len(evs))
@@ -317,4 +333,61 @@ func (s *server) postBulk(c *gin.Context) {
 	b = append(b, '"', '}', '\n')
 	writeJSON(c, 202, b)
 	s.stats.Write(len(evs), payload, time.Since(start))
+}
+
+func payload(evs []event) int {
+	n := 0
+	for i := range evs {
+		n += len(evs[i].value)
+	}
+	return n
+}
+
+// postBulkCluster: the records of a bulk write routed to their partitions'
+// leaders (forward.go), answered in the client's order.
+func (s *server) postBulkCluster(c *gin.Context, table string, n int32, evs []event, start time.Time, size int) {
+	ptrs := make([]*event, len(evs))
+	parts := make([]int32, len(evs))
+	now := start.UnixMilli()
+	for i := range evs {
+		ev := &evs[i]
+		part, err := s.choosePartition(table, n, ev, i)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if ev.ts < 0 {
+			ev.ts = now
+		}
+		ptrs[i], parts[i] = ev, part
+	}
+	res := s.routeWrites(c, table, ptrs, parts)
+	for i := range res {
+		if res[i].err != nil {
+			s.fail(c, fmt.Errorf("records[%d]: bulk append to %s/%d: %w", i, table, parts[i], res[i].err))
+			return
+		}
+	}
+	b := make([]byte, 0, 32+len(evs)*16)
+	b = append(b, `{"offsets":[`...)
+	for i := range res {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, res[i].offset, 10)
+	}
+	b = append(b, `],"partitions":[`...)
+	for i := range res {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(res[i].part), 10)
+	}
+	b = append(b, `],"count":`...)
+	b = strconv.AppendInt(b, int64(len(evs)), 10)
+	b = append(b, `,"table":"`...)
+	b = append(b, table...)
+	b = append(b, '"', '}', '\n')
+	writeJSON(c, 202, b)
+	s.stats.Write(len(evs), size, time.Since(start))
 }

@@ -68,14 +68,19 @@ func (s *Server) Collector() prometheus.Collector { return serverCollector{s} }
 type serverCollector struct{ s *Server }
 
 func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBrokers, descGroupOffset, descGroupOffsetSum, descGroupLag, descGroupLagSum, descGroupMembers, descGroups, descTransactions} {
+	for _, d := range []*prometheus.Desc{descGroupOffset, descGroupOffsetSum, descGroupLag, descGroupLagSum, descGroupMembers, descGroups, descTransactions} {
 		ch <- d
+	}
+	if c.s.cfg.Cluster == nil { // cluster mode: the cluster's collector counts the live nodes
+		ch <- descBrokers
 	}
 }
 
 func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
-	ch <- prometheus.MustNewConstMetric(descBrokers, prometheus.GaugeValue, 1)
+	if s.cfg.Cluster == nil {
+		ch <- prometheus.MustNewConstMetric(descBrokers, prometheus.GaugeValue, 1)
+	}
 
 	states := map[string]int{}
 	for _, n := range groups.StateNames() {

@@ -261,6 +261,7 @@ func (m *Manager) writeISR(p *partition, st meta.PartitionState, version int64, 
 	switch {
 	case err == nil:
 		m.logger.Info("ISR changed", "why", why, "topic", p.topic, "partition", p.part, "isr", st.ISR, "version", rev)
+		m.countISRChange(why)
 	case errors.Is(err, meta.ErrConflict):
 		// Someone (the controller) wrote first: take the newer state and
 		// decide again (it may say another node leads).

@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -63,6 +64,10 @@ type Manager struct {
 	pending  []catalog.Change   // handed over by Apply, taken by Run
 	kick     chan struct{}
 	closed   bool
+
+	// ISR changes this node wrote as a leader (metrics: Kafka's
+	// IsrShrinksPerSec, IsrExpandsPerSec).
+	isrShrinks, isrExpands atomic.Int64
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc

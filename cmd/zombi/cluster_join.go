@@ -7,11 +7,13 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/zombi-dev/zombi/cli"
 	"github.com/zombi-dev/zombi/cluster"
 	"github.com/zombi-dev/zombi/cluster/meta"
+	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
 )
@@ -149,8 +151,34 @@ func (r *runtime) door() kafka.Cluster {
 	return r.rt
 }
 
+// api is what the REST API asks: nil alone (a nil interface).
+func (r *runtime) api() httpapi.Cluster {
+	if r == nil {
+		return nil
+	}
+	return r.rt.HTTP()
+}
+
+// collectors are the cluster's metrics (none alone).
+func (r *runtime) collectors() []prometheus.Collector {
+	if r == nil {
+		return nil
+	}
+	return []prometheus.Collector{r.rt.Collector()}
+}
+
 func (r *runtime) close() {
 	if r != nil {
 		r.rt.Close()
 	}
+}
+
+// clusterListeners are a node's Kafka listeners as GET /cluster shows them
+// (a node alone).
+func clusterListeners(rec meta.NodeRecord) []httpapi.ClusterListener {
+	out := make([]httpapi.ClusterListener, 0, len(rec.Listeners))
+	for _, l := range rec.Listeners {
+		out = append(out, httpapi.ClusterListener{Name: l.Name, Host: l.Host, Port: l.Port})
+	}
+	return out
 }

@@ -193,7 +193,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// Cluster mode: join before serving, once the advertised addresses are
 	// known; an unreachable etcd or a live duplicate id stops the start.
-	member, err := joinCluster(ctx, cfg.Cluster, nodeRecord(cfg, kafkaLns, httpLn))
+	self := nodeRecord(cfg, kafkaLns, httpLn)
+	member, err := joinCluster(ctx, cfg.Cluster, self)
 	if err != nil {
 		closeAll()
 		return err
@@ -250,6 +251,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Ready:             ready,
 		Iceberg:           mat,
 		IcebergCatalog:    icebergCatalog(cfg, mat),
+		Cluster:           rt.api(),
+		LocalHTTP:         self.HTTP,
+		LocalListeners:    clusterListeners(self),
 		History:           hist.Sampler,
 		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.hotLimit(), Bucket: cfg.S3Bucket},
 		SecurityCounters: func() map[string]uint64 {
@@ -257,7 +261,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			m["http_refused_connections"] = httpLn.Refused()
 			return m
 		},
-		Metrics: []prometheus.Collector{
+		Metrics: append([]prometheus.Collector{
 			ks.Collector(),
 			mat.Collector(),
 			metrics.BuildInfo(build.Version, build.Commit),
@@ -266,7 +270,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 				m["http"] = httpLn.Open()
 				return m
 			}),
-		},
+		}, rt.collectors()...),
 	}, logger)
 	// ReadTimeout bounds a whole request, body included: a client that
 	// trickles a body (or one refused with 401 whose body the server
