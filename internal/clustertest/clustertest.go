@@ -81,7 +81,8 @@ func uniqueName(t testing.TB) string {
 }
 
 // Start starts etcd and opts.Nodes zombi nodes (ids 1..N) and returns once
-// every node is ready (/health/ready 200: joined and its catalog synced).
+// every node is ready (/health/ready 200: joined and its catalog synced)
+// and every node's Metadata lists them all.
 // It fails the test when it cannot.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
@@ -116,9 +117,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("clustertest: %v", err)
 		}
 	}
-	for id := range c.procs {
+	for _, id := range c.IDs() {
 		c.WaitReady(id, 30*time.Second)
 	}
+	c.WaitBrokers(t)
 	return c
 }
 
@@ -163,6 +165,7 @@ func (c *Cluster) AddNode(id int32) *zombitest.Proc {
 		c.t.Fatalf("clustertest: %v", err)
 	}
 	c.WaitReady(id, 30*time.Second)
+	c.WaitBrokers(c.t)
 	return c.Node(id)
 }
 

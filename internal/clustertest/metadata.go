@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Client is a franz-go client on every node (closed when the test ends).
@@ -132,3 +133,57 @@ func (c *Cluster) WaitPartition(t testing.TB, topic string, p int32, d time.Dura
 
 // Has reports whether ids holds id.
 func Has(ids []int32, id int32) bool { return slices.Contains(ids, id) }
+
+// WaitBrokers waits (up to 20 s) until every running node's own Metadata
+// lists the running nodes: readiness is per node, and each node learns of
+// the others through its own watch.
+func (c *Cluster) WaitBrokers(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var want []int32
+		for _, id := range c.IDs() {
+			if c.alive(id) {
+				want = append(want, id)
+			}
+		}
+		bad := ""
+		for _, id := range want {
+			got, err := c.brokersSeenBy(id)
+			if err != nil || !slices.Equal(got, want) {
+				bad = fmt.Sprintf("node %d lists brokers %v (err %v), want %v", id, got, err, want)
+				break
+			}
+		}
+		if bad == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clustertest: after 20 s %s", bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// brokersSeenBy is the sorted broker ids of node id's own Metadata answer.
+func (c *Cluster) brokersSeenBy(id int32) ([]int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Node(id).KafkaAddr), kgo.DialTimeout(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // none: brokers only
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		return nil, err
+	}
+	var ids []int32
+	for _, b := range resp.Brokers {
+		ids = append(ids, b.NodeID)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
