@@ -91,7 +91,7 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 	if o.Adopt {
 		n, err := r.cat.Adopt(ctx)
 		switch {
-		case errors.Is(err, catalog.ErrCatalogNotEmpty):
+		case errors.Is(err, catalog.ErrClusterStarted):
 		case err != nil:
 			r.store.Close()
 			return nil, err
@@ -108,15 +108,26 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 			o.Logger.Error("replica manager stopped", "err", err)
 		}
 	}()
+	catErr := make(chan error, 1)
 	go func() {
 		defer r.wg.Done()
-		if err := r.cat.Run(rctx); err != nil && rctx.Err() == nil {
+		err := r.cat.Run(rctx)
+		if err != nil && rctx.Err() == nil {
 			o.Logger.Error("catalog stopped", "err", err)
 		}
+		catErr <- err
 	}()
 	select {
 	case <-r.cat.Ready():
 		return r, nil
+	case err := <-catErr:
+		// A data directory of another cluster: refused before anything
+		// local is deleted.
+		r.Close()
+		if err == nil {
+			err = errors.New("the catalog stopped before it loaded")
+		}
+		return nil, err
 	case <-time.After(o.SyncTimeout):
 		r.Close()
 		return nil, fmt.Errorf("the topic catalog did not load from etcd within %s", o.SyncTimeout)

@@ -11,11 +11,12 @@ import (
 	"github.com/zombi-dev/zombi/internal/etcdtest"
 )
 
-// TestAdoptIntoEmptyCatalog: a node alone with data adopts its topics into
-// an empty catalog before it follows it: its topics keep their ids,
-// records and configs, led by it with replication factor 1; a second node
-// gets them; adopting into a catalog with topics changes nothing.
-func TestAdoptIntoEmptyCatalog(t *testing.T) {
+// TestAdoptIntoNewCluster: a node alone with data adopts its topics into
+// the catalog of a cluster no node follows yet, before it follows it: its
+// topics keep their ids, records and configs, led by it with replication
+// factor 1; adopting again skips them; a second node gets them; adopting
+// into a started cluster changes nothing.
+func TestAdoptIntoNewCluster(t *testing.T) {
 	e := etcdtest.Start(t)
 	ctx := testCtx(t, 60*time.Second)
 	s1 := newStore(t, e, "/adopt/")
@@ -27,9 +28,16 @@ func TestAdoptIntoEmptyCatalog(t *testing.T) {
 	}
 	write(t, l1, "legacy")
 
+	if _, err := l1.CreateTopic("second", 1, nil); err != nil {
+		t.Fatal(err)
+	}
 	pre := catalog.New(catalog.Config{Store: s1, Log: l1, NodeID: 1, LiveNodes: twoLive, Assign: roundRobin, Logger: slog.New(slog.DiscardHandler)})
-	if n, err := pre.Adopt(ctx); err != nil || n != 1 {
-		t.Fatalf("Adopt: %d %v, want 1 topic", n, err)
+	if n, err := pre.Adopt(ctx); err != nil || n != 2 {
+		t.Fatalf("Adopt: %d %v, want 2 topics", n, err)
+	}
+	// Run again (as after a crash half-way): what was adopted is skipped.
+	if n, err := pre.Adopt(ctx); err != nil || n != 0 {
+		t.Fatalf("Adopt again: %d %v, want 0 and no error", n, err)
 	}
 	n1 := startNode(t, 1, s1, l1)
 	if msg := hasTopic(l1, "legacy", legacy.UUID, 3); msg != "" {
@@ -51,14 +59,15 @@ func TestAdoptIntoEmptyCatalog(t *testing.T) {
 		t.Fatalf("node 2: legacy configs %v, want %v", info.Configs, cfgs)
 	}
 
-	// A node with its own data joining a cluster with topics adopts nothing.
+	// Once a node follows the cluster, a node with its own data joining it
+	// adopts nothing.
 	l3 := openLog(t, t.TempDir())
 	if _, err := l3.CreateTopic("mine", 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	other := catalog.New(catalog.Config{Store: newStore(t, e, "/adopt/"), Log: l3, NodeID: 3, LiveNodes: twoLive, Assign: roundRobin, Logger: slog.New(slog.DiscardHandler)})
-	if n, err := other.Adopt(ctx); !errors.Is(err, catalog.ErrCatalogNotEmpty) || n != 0 {
-		t.Fatalf("Adopt into a catalog with topics: %d %v, want ErrCatalogNotEmpty", n, err)
+	if n, err := other.Adopt(ctx); !errors.Is(err, catalog.ErrClusterStarted) || n != 0 {
+		t.Fatalf("Adopt into a started cluster: %d %v, want ErrClusterStarted", n, err)
 	}
 	if _, _, ok := n1.cat.Topic("mine"); ok {
 		t.Fatal("a refused Adopt wrote its topic")

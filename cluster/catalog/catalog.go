@@ -36,9 +36,11 @@ type Config struct {
 	// (ZOMBI_DEFAULT_REPLICATION_FACTOR); 0: min(3, live nodes).
 	DefaultRF int16
 	// OnChange, if set, is called from Run with the partition states that
-	// changed, in store order, once the local log has their topics (the
-	// replica manager follows leaders and ISRs with it). It must not block
-	// for long: the catalog waits for it.
+	// changed, in store order, once the local log has their topics and
+	// before Partition shows them (the replica manager follows leaders and
+	// ISRs with it, and has taken a leadership before the door announces
+	// it). It must not block for long nor call the topic changes: Run
+	// waits for it.
 	OnChange func([]Change)
 	Logger   *slog.Logger
 }
@@ -61,7 +63,8 @@ type Catalog struct {
 	cfg    Config
 	logger *slog.Logger
 
-	view atomic.Pointer[topics]
+	view      atomic.Pointer[topics]
+	clusterID atomic.Pointer[string]
 
 	// want is the store's state as last read, owned by Run.
 	want meta.Topics

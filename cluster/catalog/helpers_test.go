@@ -85,6 +85,11 @@ func startNode(t testing.TB, id int32, s meta.Store, l *plog.Log) *node {
 	n.cat = catalog.New(catalog.Config{
 		Store: s, Log: l, NodeID: id, LiveNodes: twoLive, Assign: roundRobin,
 		OnChange: func(cs []catalog.Change) {
+			for _, c := range cs {
+				if _, v, _ := n.cat.Partition(c.Topic, c.Partition); !c.Deleted && v == c.Version {
+					t.Errorf("node %d: the view showed %s-%d at %d before OnChange had it", id, c.Topic, c.Partition, v)
+				}
+			}
 			n.mu.Lock()
 			n.changes = append(n.changes, cs...)
 			n.mu.Unlock()
@@ -175,4 +180,35 @@ func (n *node) synced(name string, id [16]byte, parts int32) string {
 		}
 	}
 	return ""
+}
+
+// waitChanges waits until n was handed at least want changes (OnChange
+// runs just after the view is published) and takes them.
+func (n *node) waitChanges(t *testing.T, want int) []catalog.Change {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d changes on node %d", want, n.id), func() string {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if len(n.changes) < want {
+			return fmt.Sprintf("%d so far: %+v", len(n.changes), n.changes)
+		}
+		return ""
+	})
+	return n.takeChanges()
+}
+
+// catalogKeys lists the topics/ and partitions/ keys, and the store's
+// revision.
+func catalogKeys(t *testing.T, s meta.Store) ([]meta.KV, int64) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	topics, _, err := s.List(ctx, meta.TopicsPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, rev, err := s.List(ctx, meta.PartitionsPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(topics, parts...), rev
 }

@@ -53,15 +53,10 @@ func TestNodeAwayCatchesUp(t *testing.T) {
 			t.Fatalf("CreateTopic %s: %v", name, err)
 		}
 	}
-	eventually(t, "topics on node 2", func() string {
-		if _, ok := l2.Topic("deleted"); !ok {
-			return "no topic deleted yet"
-		}
-		if _, ok := l2.Topic("recreated"); !ok {
-			return "no topic recreated yet"
-		}
-		return ""
-	})
+	for _, name := range []string{"recreated", "deleted", "kept"} {
+		info, _ := n1.log.Topic(name)
+		eventually(t, name+" on node 2", func() string { return n2.synced(name, info.UUID, 2) })
+	}
 	oldInfo, _ := l2.Topic("recreated")
 	write(t, l2, "recreated")
 	write(t, l2, "kept")
@@ -215,12 +210,8 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 			t.Fatalf("CreateTopic %s: %v", name, err)
 		}
 	}
-	eventually(t, "c on node 2", func() string {
-		if _, ok := n2.log.Topic("c"); !ok {
-			return "no c"
-		}
-		return ""
-	})
+	cInfo, _ := n1.log.Topic("c")
+	eventually(t, "c on node 2", func() string { return n2.synced("c", cInfo.UUID, 1) }) // and handed over
 	write(t, n2.log, "a")
 	lists := bs.lists.Load()
 
@@ -271,7 +262,7 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	// The list hands over what changed, and only that: old a and b gone,
 	// new a's two partitions, c-0's new leader.
 	got := map[string]bool{}
-	for _, c := range n2.takeChanges() {
+	for _, c := range n2.waitChanges(t, 5) {
 		got[fmt.Sprintf("%s-%d %x deleted=%v v%d", c.Topic, c.Partition, c.TopicID[:2], c.Deleted, c.Version)] = true
 	}
 	_, av0, _ := n2.cat.Partition("a", 0)
@@ -291,7 +282,6 @@ func TestBrokenWatchListsAgain(t *testing.T) {
 	if err := n1.cat.AddPartitions(ctx, "c", 2); err != nil {
 		t.Fatal(err)
 	}
-	cInfo, _ := n1.log.Topic("c")
 	eventually(t, "c grown on node 2", func() string { return n2.synced("c", cInfo.UUID, 2) })
 	if _, ok := n2.log.Topic("a"); !ok {
 		t.Fatal("a vanished")

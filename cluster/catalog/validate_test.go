@@ -26,16 +26,15 @@ func TestHostileRequests(t *testing.T) {
 	if err := n1.cat.CreateTopic(ctx, "exists", 2, 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, before, err := n1.store.List(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, before := catalogKeys(t, n1.store)
 	badAssign := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive,
 		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return [][]int32{{1, 1}}, nil },
 		Logger: slog.New(slog.DiscardHandler)})
 	refusal := errors.New("Not all brokers have rack information for replica rack aware assignment.")
 	refusing := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive,
 		Assign: func([]meta.NodeRecord, int32, int16, int) ([][]int32, error) { return nil, refusal },
+		Logger: slog.New(slog.DiscardHandler)})
+	rf3 := catalog.New(catalog.Config{Store: n1.store, Log: n1.log, LiveNodes: twoLive, Assign: roundRobin, DefaultRF: 3,
 		Logger: slog.New(slog.DiscardHandler)})
 	cases := []struct {
 		what string
@@ -50,6 +49,7 @@ func TestHostileRequests(t *testing.T) {
 		{"0 partitions", n1.cat.CreateTopic(ctx, "t", 0, 1, nil), plog.ErrInvalidPartitions, ""},
 		{"too many partitions", n1.cat.CreateTopic(ctx, "t", plog.MaxPartitions+1, 1, nil), plog.ErrInvalidPartitions, ""},
 		{"rf over the live nodes", n1.cat.CreateTopic(ctx, "t", 1, 3, nil), kafka.ErrInvalidReplicationFactor, "Replication factor: 3 larger than available brokers: 2."},
+		{"default rf over the live nodes", rf3.CreateTopic(ctx, "t", 1, -1, nil), kafka.ErrInvalidReplicationFactor, "Replication factor: 3 larger than available brokers: 2."},
 		{"rf 0", n1.cat.CreateTopic(ctx, "t", 1, 0, nil), kafka.ErrInvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."},
 		{"unknown config", n1.cat.CreateTopic(ctx, "t", 1, 1, map[string]string{"no.such": "1"}), topicconfig.ErrInvalid, "Unknown topic config name: no.such"},
 		{"bad config value", n1.cat.CreateTopic(ctx, "t", 1, 1, map[string]string{"retention.ms": "soon"}), topicconfig.ErrInvalid, ""},
@@ -77,10 +77,7 @@ func TestHostileRequests(t *testing.T) {
 			t.Logf("%s: %v", c.what, c.err)
 		}
 	}
-	kvs, after, err := n1.store.List(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kvs, after := catalogKeys(t, n1.store)
 	if after != before || len(kvs) != 3 {
 		t.Fatalf("etcd changed by refused requests: revision %d -> %d, %d keys", before, after, len(kvs))
 	}

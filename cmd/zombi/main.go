@@ -101,6 +101,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+	if cfg.Cluster.Enabled() && cfg.S3Bucket != "" {
+		// Every node would flush its own copy under the same keys: the
+		// shared cold tier needs leader-only flushes (issue 19, not built yet).
+		return errors.New("ZOMBI_S3_BUCKET with ZOMBI_ETCD_ENDPOINTS: the cluster's shared cold tier is not built yet; run a cluster without a bucket, or one node with it")
+	}
 	topicDefaults := cfg.topicDefaults()
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
