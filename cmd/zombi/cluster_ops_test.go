@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/zombi-dev/zombi/internal/chaos"
+	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/zombitest"
+)
+
+// Kafka's operations on three real nodes over a real etcd: reassignment
+// (KIP-455), preferred leader election, decommission, controlled shutdown.
+
+type trio struct {
+	etcd  *etcdtest.Etcd
+	nodes map[int32]*zombitest.Proc
+	seeds []string
+	adm   *kadm.Client
+}
+
+func startTrio(t *testing.T, extra ...string) *trio {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts etcd and three zombi processes")
+	}
+	e := etcdtest.Start(t)
+	dir := t.TempDir()
+	tr := &trio{etcd: e, nodes: map[int32]*zombitest.Proc{}}
+	for id := 1; id <= 3; id++ {
+		env := clusterEnv(e, id, append([]string{"ZOMBI_NODE_RACK=rack-" + strconv.Itoa(id)}, extra...)...)
+		p := startZombi(t, filepath.Join(dir, fmt.Sprintf("n%d", id), "data"), env...)
+		tr.nodes[int32(id)] = p
+		tr.seeds = append(tr.seeds, p.KafkaAddr)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tr.seeds...), kgo.MetadataMinAge(10*time.Millisecond), kgo.RetryTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	tr.adm = kadm.NewClient(cl)
+	tr.waitFor(t, 20*time.Second, "three brokers in Metadata", func(ctx context.Context) (bool, string) {
+		md, err := tr.adm.Metadata(ctx)
+		return err == nil && len(md.Brokers) == 3, fmt.Sprintf("%+v %v", md.Brokers, err)
+	})
+	return tr
+}
+
+// waitFor polls cond until it holds, failing with its last word after d.
+func (tr *trio) waitFor(t *testing.T, d time.Duration, what string, cond func(context.Context) (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ok, last := cond(ctx)
+		cancel()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, d, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (tr *trio) partitions(t *testing.T, topic string) map[int32]kadm.PartitionDetail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := tr.adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatalf("metadata %s: %v", topic, err)
+	}
+	return md.Topics[topic].Partitions
+}
+
+// settled: every partition has its replicas all in the ISR, a leader, and
+// no reassignment in progress.
+func (tr *trio) settled(topic string, replicas func(p int32) []int32) func(context.Context) (bool, string) {
+	return func(ctx context.Context) (bool, string) {
+		md, err := tr.adm.Metadata(ctx, topic)
+		if err != nil {
+			return false, err.Error()
+		}
+		ra, err := tr.adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: tpSet(md.Topics[topic].Partitions)})
+		if err != nil || len(ra[topic]) > 0 {
+			return false, fmt.Sprintf("reassignments %+v %v", ra, err)
+		}
+		for p, pd := range md.Topics[topic].Partitions {
+			want := pd.Replicas
+			if replicas != nil {
+				want = replicas(p)
+			}
+			if pd.Err != nil || pd.Leader < 0 || !slices.Equal(pd.Replicas, want) || !sameSet(pd.ISR, want) {
+				return false, fmt.Sprintf("partition %d: %+v, want replicas %v all in sync", p, pd, want)
+			}
+		}
+		return true, ""
+	}
+}
+
+func tpSet(ps kadm.PartitionDetails) map[int32]struct{} {
+	out := map[int32]struct{}{}
+	for p := range ps {
+		out[p] = struct{}{}
+	}
+	return out
+}
+
+func sameSet(a, b []int32) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x int32) bool { return !slices.Contains(b, x) })
+}
+
+// workload runs idempotent acks=all franz-go producers into topic until
+// the returned stop, which checks that nothing was lost, duplicated or
+// reused and returns the report.
+func (tr *trio) workload(t *testing.T, topic string, opts ...kgo.Opt) (*chaos.Ledger, func() chaos.Report) {
+	t.Helper()
+	l := chaos.NewLedger()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := chaos.RunFranzProducers(ctx, chaos.ProducerConfig{Seeds: tr.seeds, Topic: topic, Producers: 2, Rate: 200, Opts: opts}, l); err != nil {
+			t.Errorf("producers: %v", err)
+		}
+	})
+	var once sync.Once
+	var rep chaos.Report
+	stop := func() chaos.Report {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer rcancel()
+			if err := chaos.ReadAll(rctx, tr.seeds, topic, l); err != nil {
+				t.Fatalf("final read: %v", err)
+			}
+			rep = l.Check()
+			t.Logf("%s", rep)
+			if err := rep.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Acked == 0 {
+				t.Fatal("nothing was acknowledged")
+			}
+		})
+		return rep
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return l, stop
+}
+
+func (tr *trio) reassign(t *testing.T, topic string, moves map[int32][]int32) {
+	t.Helper()
+	var req kadm.AlterPartitionAssignmentsReq
+	for p, r := range moves {
+		req.Assign(topic, p, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := tr.adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		t.Fatalf("reassign %v: %v", moves, err)
+	}
+	for p, r := range res[topic] {
+		if r.Err != nil {
+			t.Fatalf("reassign %s-%d: %v %s", topic, p, r.Err, r.ErrMessage)
+		}
+	}
+}
+
+// TestClusterReassignOnline: RF 1 -> 3 while producers write, then a
+// reassignment that moves a leader off its node, then a cancel; nothing
+// acknowledged is lost.
+func TestClusterReassignOnline(t *testing.T) {
+	tr := startTrio(t)
+	ctx := context.Background()
+	const topic = "grow"
+	if err := chaos.EnsureTopic(ctx, tr.seeds, topic, 3, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor(t, 20*time.Second, "RF 1 topic led", tr.settled(topic, nil))
+	l, stop := tr.workload(t, topic)
+	time.Sleep(time.Second)
+
+	// RF 1 -> 3: each partition keeps its replica first (its leader stays).
+	before := tr.partitions(t, topic)
+	moves := map[int32][]int32{}
+	for p, pd := range before {
+		target := []int32{pd.Replicas[0]}
+		for id := int32(1); id <= 3; id++ {
+			if id != pd.Replicas[0] {
+				target = append(target, id)
+			}
+		}
+		moves[p] = target
+	}
+	start := time.Now()
+	healed := l.StartFault("RF 1 -> 3", 0, 1, 2)
+	tr.reassign(t, topic, moves)
+	tr.waitFor(t, 30*time.Second, "RF 3 in sync", tr.settled(topic, func(p int32) []int32 { return moves[p] }))
+	healed()
+	t.Logf("RF 1 -> 3 of 3 partitions under load: %s", time.Since(start).Round(time.Millisecond))
+
+	// Move a partition's leader off its node: the target is the other two.
+	// A partition not led by the controller, so that the cancel below can
+	// stop that node (admin requests go to the controller).
+	mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
+	md, err := tr.adm.Metadata(mctx, topic)
+	mcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := int32(-1)
+	for p, pd := range md.Topics[topic].Partitions {
+		if pd.Leader != md.Controller {
+			mp = p
+			break
+		}
+	}
+	if mp < 0 {
+		t.Fatalf("every partition is led by the controller %d: %+v", md.Controller, md.Topics[topic].Partitions)
+	}
+	pd := md.Topics[topic].Partitions[mp]
+	old := pd.Leader
+	var target []int32
+	for _, r := range pd.Replicas {
+		if r != old {
+			target = append(target, r)
+		}
+	}
+	healed = l.StartFault("leader moved off its node by reassignment", mp)
+	tr.reassign(t, topic, map[int32][]int32{mp: target})
+	tr.waitFor(t, 30*time.Second, fmt.Sprintf("partition %d on %v", mp, target), tr.settled(topic, func(p int32) []int32 {
+		if p == mp {
+			return target
+		}
+		return moves[p]
+	}))
+	healed()
+	if pd := tr.partitions(t, topic)[mp]; pd.Leader == old || !slices.Contains(target, pd.Leader) || pd.LeaderEpoch <= before[mp].LeaderEpoch {
+		t.Fatalf("partition %d after the move: %+v, want a leader in %v other than %d with a newer epoch", mp, pd, target, old)
+	}
+
+	// Cancel: node `old` is stopped (SIGSTOP, still registered for the
+	// session timeout) so that the reassignment adding it cannot finish.
+	victim := tr.nodes[old]
+	if err := victim.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = victim.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	grown := append(slices.Clone(target), old)
+	tr.reassign(t, topic, map[int32][]int32{mp: grown})
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ra, err := tr.adm.ListPartitionReassignments(lctx, kadm.TopicsSet{topic: {mp: {}}})
+	cancel()
+	if got := ra[topic][mp]; err != nil || !slices.Equal(got.AddingReplicas, []int32{old}) || !slices.Equal(got.Replicas, grown) {
+		t.Fatalf("in progress: %+v, %v; want adding [%d]", ra, err, old)
+	}
+	var creq kadm.AlterPartitionAssignmentsReq
+	creq.CancelAssign(topic, mp)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	res, err := tr.adm.AlterPartitionAssignments(cctx, creq)
+	cancel()
+	if err != nil || res[topic][mp].Err != nil {
+		t.Fatalf("cancel: %+v, %v", res, err)
+	}
+	_ = victim.Cmd.Process.Signal(syscall.SIGCONT)
+	stopped = false
+	tr.waitFor(t, 30*time.Second, "cancelled back to "+fmt.Sprint(target), tr.settled(topic, func(p int32) []int32 {
+		if p == mp {
+			return target
+		}
+		return moves[p]
+	}))
+	rep := stop()
+	for _, f := range rep.Faults {
+		t.Logf("%s: longest gap between acks %s (partition %d)", f.Name, f.Gap.Round(time.Millisecond), f.Partition)
+	}
+}
+
+// TestClusterElectPreferredAfterFailover: a killed preferred leader comes
+// back as a follower; ElectLeaders (PREFERRED) gives it its partitions
+// back. The gap between acks across the election is the controlled leader
+// move time.
+func TestClusterElectPreferredAfterFailover(t *testing.T) {
+	tr := startTrio(t)
+	ctx := context.Background()
+	const topic = "pref"
+	if err := chaos.EnsureTopic(ctx, tr.seeds, topic, 3, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor(t, 20*time.Second, "RF 3 in sync", tr.settled(topic, nil))
+	l, stop := tr.workload(t, topic)
+	time.Sleep(500 * time.Millisecond)
+
+	p0 := tr.partitions(t, topic)[0]
+	pref := p0.Replicas[0]
+	if p0.Leader != pref {
+		t.Fatalf("partition 0 starts led by %d, not its preferred %d", p0.Leader, pref)
+	}
+	victim := tr.nodes[pref]
+	healed := l.StartFault("kill -9 of the preferred leader", 0)
+	if err := victim.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	healed()
+	tr.waitFor(t, 15*time.Second, "failover", func(ctx context.Context) (bool, string) {
+		md, err := tr.adm.Metadata(ctx, topic)
+		pd := md.Topics[topic].Partitions[0]
+		return err == nil && pd.Leader >= 0 && pd.Leader != pref, fmt.Sprintf("%+v %v", pd, err)
+	})
+	back, err := victim.Restart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.nodes[pref] = back
+	t.Cleanup(func() { _ = back.Kill() })
+	tr.waitFor(t, 30*time.Second, "the restarted node back in every ISR", tr.settled(topic, nil))
+	if pd := tr.partitions(t, topic)[0]; pd.Leader == pref {
+		t.Fatalf("partition 0 went back to %d without an election", pref)
+	}
+
+	healed = l.StartFault("preferred election (controlled leader move)", 0)
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	res, err := tr.adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}, 1: {}, 2: {}}})
+	cancel()
+	healed()
+	if err != nil || res[topic][0].Err != nil {
+		t.Fatalf("elect: %+v, %v", res, err)
+	}
+	tr.waitFor(t, 10*time.Second, "every preferred replica leads", func(ctx context.Context) (bool, string) {
+		md, err := tr.adm.Metadata(ctx, topic)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, pd := range md.Topics[topic].Partitions {
+			if pd.Leader != pd.Replicas[0] {
+				return false, fmt.Sprintf("%+v", pd)
+			}
+		}
+		return true, ""
+	})
+	// Again: nothing to do.
+	ectx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	res, err = tr.adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	cancel()
+	if err != nil || res[topic][0].Err == nil {
+		t.Fatalf("second election: %+v, %v; want ELECTION_NOT_NEEDED", res, err)
+	}
+	rep := stop()
+	for _, f := range rep.Faults {
+		t.Logf("%s: longest gap between acks %s (partition %d)", f.Name, f.Gap.Round(time.Millisecond), f.Partition)
+	}
+}
