@@ -337,6 +337,17 @@ func TestClusterElectPreferredAfterFailover(t *testing.T) {
 		t.Fatalf("partition 0 went back to %d without an election", pref)
 	}
 
+	// Writes to partition 0 flow again before the election is measured.
+	settledAt := time.Now()
+	tr.waitFor(t, 20*time.Second, "acks on partition 0 after the failover", func(context.Context) (bool, string) {
+		n := 0
+		for _, a := range l.History().Acks {
+			if a.Partition == 0 && a.At.After(settledAt) {
+				n++
+			}
+		}
+		return n >= 10, fmt.Sprintf("%d acks on partition 0 since %s", n, settledAt.Format(time.StampMilli))
+	})
 	healed = l.StartFault("preferred election (controlled leader move)", 0)
 	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	res, err := tr.adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}, 1: {}, 2: {}}})
