@@ -102,7 +102,8 @@ func nodeDecommissionCommand(o *options) *cobra.Command {
 // use when one can be found (Kafka's rack-aware placement), the one with
 // the fewest replicas first (the plan's own moves counted), the lowest id
 // on a tie. The replacement takes the node's place in the list, so the
-// preferred leader stays in the same position.
+// preferred leader stays in the same position. Internal topics are left
+// out (not replicated partitions yet).
 func planDecommission(md kadm.Metadata, id int32) (reassignPlan, error) {
 	plan := reassignPlan{Version: 1, Partitions: []reassignEntry{}}
 	rack := map[int32]string{}
@@ -122,7 +123,12 @@ func planDecommission(md kadm.Metadata, id int32) (reassignPlan, error) {
 		}
 	}
 	names := make([]string, 0, len(md.Topics))
-	for name := range md.Topics {
+	for name, td := range md.Topics {
+		// The internal topics are not replicated partitions of the
+		// cluster yet (their coordinators are per node): nothing to move.
+		if td.IsInternal {
+			continue
+		}
 		names = append(names, name)
 	}
 	sort.Strings(names)

@@ -59,6 +59,14 @@ func TestPlanDecommission(t *testing.T) {
 	if plan.Version != 1 || len(plan.Partitions) != 3 || !reflect.DeepEqual(plan.Partitions[0].Current, []int32{3, 1, 2}) {
 		t.Fatalf("plan %+v", plan)
 	}
+	// Internal topics are left out.
+	md = metaOf(map[int32]string{1: "", 2: ""}, map[string][][]int32{"__consumer_offsets": {{2}}})
+	td := md.Topics["__consumer_offsets"]
+	td.IsInternal = true
+	md.Topics["__consumer_offsets"] = td
+	if plan, err := planDecommission(md, 2); err != nil || len(plan.Partitions) != 0 {
+		t.Fatalf("internal topic: %+v, %v", plan, err)
+	}
 	// Nowhere to go: three nodes, RF 3.
 	md = metaOf(map[int32]string{1: "", 2: "", 3: ""}, map[string][][]int32{"t": {{1, 2, 3}}})
 	if _, err := planDecommission(md, 3); err == nil || !strings.Contains(err.Error(), "no live node can take node 3's replica of t-0") {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -436,4 +438,109 @@ func TestClusterRollingRestart(t *testing.T) {
 			t.Errorf("%s: writes paused %s, want a leader move well under 3 s", f.Name, f.Gap)
 		}
 	}
+}
+
+// zombiCLI runs the zombi binary against the trio and returns its exit
+// status, stdout and stderr.
+func (tr *trio) zombiCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	bin, err := zombitest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "ZOMBI_BROKERS="+strings.Join(tr.seeds, ","))
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("zombi %s: %v", strings.Join(args, " "), err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func (tr *trio) cliOK(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	code, out, errs := tr.zombiCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("zombi %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out, errs
+}
+
+// holders is the partitions of topic that list node id as a replica.
+func (tr *trio) holders(t *testing.T, topic string, id int32) []int32 {
+	t.Helper()
+	var out []int32
+	for p, pd := range tr.partitions(t, topic) {
+		if slices.Contains(pd.Replicas, id) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestClusterReassignCLI: zombi topic reassign (--replicas --wait, --plan,
+// --status, --cancel) and zombi node decommission (a plan that changes
+// nothing, then --execute) while producers write.
+func TestClusterReassignCLI(t *testing.T) {
+	tr := startTrio(t)
+	ctx := context.Background()
+	const topic = "dec"
+	if err := chaos.EnsureTopic(ctx, tr.seeds, topic, 6, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor(t, 20*time.Second, "RF 2 in sync", tr.settled(topic, nil))
+	_, stop := tr.workload(t, topic)
+
+	tr.cliOK(t, "topic", "reassign", topic, "--partition", "0", "--replicas", "3,1", "--wait")
+	if pd := tr.partitions(t, topic)[0]; !slices.Equal(pd.Replicas, []int32{3, 1}) || !sameSet(pd.ISR, []int32{1, 3}) {
+		t.Fatalf("partition 0 after reassign --wait: %+v, want replicas [3 1] in sync", pd)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(plan, []byte(`{"version":1,"partitions":[{"topic":"dec","partition":1,"replicas":[3,2],"log_dirs":["any","any"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr.cliOK(t, "topic", "reassign", "--plan", plan, "--wait")
+	if pd := tr.partitions(t, topic)[1]; !slices.Equal(pd.Replicas, []int32{3, 2}) {
+		t.Fatalf("partition 1 after --plan: %+v, want [3 2]", pd)
+	}
+	if out, _ := tr.cliOK(t, "topic", "reassign", "--status"); !strings.Contains(out, "no reassignment in progress") {
+		t.Fatalf("--status: %s", out)
+	}
+	if code, _, errs := tr.zombiCLI(t, "topic", "reassign", topic, "--partition", "0", "--cancel"); code != 1 || !strings.Contains(errs, "1 of 1 partitions refused") {
+		t.Fatalf("cancel with nothing in progress: exit %d, %s", code, errs)
+	}
+	if code, _, errs := tr.zombiCLI(t, "topic", "reassign", topic, "--partition", "0", "--replicas", "1,1"); code != 1 {
+		t.Fatalf("a node twice: exit %d, %s", code, errs)
+	}
+
+	held := tr.holders(t, topic, 3)
+	if len(held) < 2 {
+		t.Fatalf("node 3 holds %v: the test wants several", held)
+	}
+	out, errs := tr.cliOK(t, "node", "decommission", "3")
+	if !strings.Contains(errs, "dry run: nothing changed") || strings.Count(out, "\n"+topic+" ") != len(held) {
+		t.Fatalf("decommission plan for %v:\nstdout:\n%s\nstderr:\n%s", held, out, errs)
+	}
+	if now := tr.holders(t, topic, 3); !slices.Equal(now, held) {
+		t.Fatalf("the dry run changed node 3's partitions: %v, was %v", now, held)
+	}
+	start := time.Now()
+	_, errs = tr.cliOK(t, "node", "decommission", "3", "--execute")
+	if !strings.Contains(errs, "node 3 holds no replica: it can be stopped") || !strings.Contains(errs, fmt.Sprintf("%d of %d partitions moved", len(held), len(held))) {
+		t.Fatalf("decommission --execute said:\n%s", errs)
+	}
+	t.Logf("decommission of node 3 (%d partitions) under load: %s", len(held), time.Since(start).Round(time.Millisecond))
+	if now := tr.holders(t, topic, 3); len(now) != 0 {
+		t.Fatalf("node 3 still holds %v", now)
+	}
+	tr.waitFor(t, 20*time.Second, "every partition in sync", tr.settled(topic, nil))
+	stop()
 }
