@@ -219,3 +219,48 @@ func TestReassignAndElectNeedClusterACLs(t *testing.T) {
 		t.Fatalf("list with DESCRIBE: %v", err)
 	}
 }
+
+// DescribeLogDirs: one directory with the partitions this node holds; a
+// DELETE of a broker replication throttle is a no-op (what Kafka's
+// kafka-reassign-partitions --verify sends).
+func TestDescribeLogDirsAndThrottleDelete(t *testing.T) {
+	e, fc := startCluster(t)
+	if _, err := e.l.CreateTopic("ld", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	fc.setPartition("ld", 0, PartitionView{Leader: 2, LeaderEpoch: 1, Replicas: []int32{2, 1}, ISR: []int32{2, 1}})
+	fc.setPartition("ld", 1, PartitionView{Leader: 1, LeaderEpoch: 1, Replicas: []int32{1, 3}, ISR: []int32{1, 3}})
+	c := e.dial(t)
+	resp := c.do(kmsg.NewPtrDescribeLogDirsRequest(), 4).(*kmsg.DescribeLogDirsResponse)
+	if resp.ErrorCode != 0 || len(resp.Dirs) != 1 || resp.Dirs[0].Dir != "zombi" || resp.Dirs[0].TotalBytes != -1 {
+		t.Fatalf("log dirs: %+v", resp)
+	}
+	var held []string
+	for _, dt := range resp.Dirs[0].Topics {
+		for _, dp := range dt.Partitions {
+			held = append(held, dt.Topic+"-"+string(rune('0'+dp.Partition)))
+		}
+	}
+	if !slices.Contains(held, "ld-0") || slices.Contains(held, "ld-1") {
+		t.Fatalf("node 2 holds %v, want ld-0 and not ld-1", held)
+	}
+
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "2"
+	for _, name := range []string{"leader.replication.throttled.rate", "follower.replication.throttled.rate"} {
+		rc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		rc.Name, rc.Op = name, kmsg.IncrementalAlterConfigOpDelete
+		rr.Configs = append(rr.Configs, rc)
+	}
+	req.Resources = append(req.Resources, rr)
+	if r := c.do(req, 1).(*kmsg.IncrementalAlterConfigsResponse); r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("delete throttles: %+v", r.Resources[0])
+	}
+	// Setting one is still refused.
+	req.Resources[0].Configs[0].Op = kmsg.IncrementalAlterConfigOpSet
+	req.Resources[0].Configs[0].Value = kmsg.StringPtr("100")
+	if r := c.do(req, 1).(*kmsg.IncrementalAlterConfigsResponse); r.Resources[0].ErrorCode != errInvalidRequest {
+		t.Fatalf("set a throttle: %+v", r.Resources[0])
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zombi-dev/zombi/internal/chaos"
 	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/kafkatest"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
@@ -543,4 +544,55 @@ func TestClusterReassignCLI(t *testing.T) {
 	}
 	tr.waitFor(t, 20*time.Second, "every partition in sync", tr.settled(topic, nil))
 	stop()
+}
+
+// TestClusterKafkaReassignPartitionsTool: Apache Kafka 4.4's
+// kafka-reassign-partitions.sh --execute, then --verify until complete.
+func TestClusterKafkaReassignPartitionsTool(t *testing.T) {
+	if why := kafkatest.Missing(); why != "" {
+		t.Skip("Kafka's tools: " + why)
+	}
+	tr := startTrio(t)
+	ctx := context.Background()
+	const topic = "kr"
+	if err := chaos.EnsureTopic(ctx, tr.seeds, topic, 2, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor(t, 20*time.Second, "RF 1 led", tr.settled(topic, nil))
+	plan := filepath.Join(t.TempDir(), "reassign.json")
+	if err := os.WriteFile(plan, []byte(`{"version":1,"partitions":[`+
+		`{"topic":"kr","partition":0,"replicas":[1,2,3],"log_dirs":["any","any","any"]},`+
+		`{"topic":"kr","partition":1,"replicas":[2,3]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool := func(args ...string) string {
+		t.Helper()
+		tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		out, errOut, err := kafkatest.Tool(tctx, "", "kafka-reassign-partitions",
+			append([]string{"--bootstrap-server", tr.seeds[0], "--reassignment-json-file", plan}, args...)...)
+		if err != nil {
+			t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+		}
+		return out
+	}
+	out := tool("--execute")
+	if !strings.Contains(out, "Successfully started partition reassignments for kr-0,kr-1") {
+		t.Fatalf("--execute said:\n%s", out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out = tool("--verify")
+		if strings.Contains(out, "Reassignment of partition kr-0 is completed") && strings.Contains(out, "Reassignment of partition kr-1 is completed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--verify never saw both complete:\n%s", out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	ps := tr.partitions(t, topic)
+	if !slices.Equal(ps[0].Replicas, []int32{1, 2, 3}) || !slices.Equal(ps[1].Replicas, []int32{2, 3}) {
+		t.Fatalf("after the tool: %+v", ps)
+	}
 }
