@@ -595,4 +595,43 @@ func TestClusterKafkaReassignPartitionsTool(t *testing.T) {
 	if !slices.Equal(ps[0].Replicas, []int32{1, 2, 3}) || !slices.Equal(ps[1].Replicas, []int32{2, 3}) {
 		t.Fatalf("after the tool: %+v", ps)
 	}
+	// kafka-leader-election: a reorder of kr-0's replicas (written at once,
+	// the leader stays) leaves it led by a replica that is not the first;
+	// the election moves it there.
+	reorder := append([]int32{}, ps[0].Replicas...)
+	for i, r := range reorder {
+		if r != ps[0].Leader {
+			reorder[0], reorder[i] = reorder[i], reorder[0]
+			break
+		}
+	}
+	tr.reassign(t, topic, map[int32][]int32{0: reorder})
+	tr.waitFor(t, 10*time.Second, "kr-0 reordered", tr.settled(topic, func(p int32) []int32 {
+		if p == 0 {
+			return reorder
+		}
+		return ps[1].Replicas
+	}))
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	out, errOut, err := kafkatest.Tool(tctx, "", "kafka-leader-election", "--bootstrap-server", tr.seeds[0],
+		"--election-type", "PREFERRED", "--all-topic-partitions")
+	cancel()
+	if err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "Successfully completed leader election (PREFERRED) for partitions kr-0") {
+		t.Fatalf("kafka-leader-election said:\n%s\n%s", out, errOut)
+	}
+	tr.waitFor(t, 10*time.Second, "preferred leaders", func(ctx context.Context) (bool, string) {
+		md, err := tr.adm.Metadata(ctx, topic)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, pd := range md.Topics[topic].Partitions {
+			if pd.Leader != pd.Replicas[0] {
+				return false, fmt.Sprintf("%+v", pd)
+			}
+		}
+		return true, ""
+	})
 }
