@@ -38,6 +38,11 @@ type fetchState struct {
 	// Owned by the fetcher's goroutine.
 	truncating bool
 	retryAt    time.Time
+	// logEnd is the log end offset this fetcher left (after its
+	// truncations, appends and resets), -1 before the first: a log that
+	// ends elsewhere took a write that is not the leader's (a produce
+	// whose leader check raced the leader change).
+	logEnd int64
 
 	parked atomic.Bool // fenced: wait for the next state of the partition
 }
@@ -64,7 +69,7 @@ type fetcher struct {
 // startFetching makes p fetched from leader in epoch (the partition's log
 // is ready: no fetcher owns it).
 func (m *Manager) startFetching(p *partition, leader, epoch int32) {
-	fs := &fetchState{p: p, epoch: epoch, truncating: true}
+	fs := &fetchState{p: p, epoch: epoch, truncating: true, logEnd: -1}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -79,7 +84,11 @@ func (m *Manager) startFetching(p *partition, leader, epoch int32) {
 		f = &fetcher{m: m, leader: leader, parts: map[*partition]*fetchState{}, kick: make(chan struct{}, 1),
 			ctx: ctx, cancel: cancel, done: make(chan struct{})}
 		m.fetchers[leader] = f
-		go f.run()
+		m.wg.Add(1) // Close waits for every fetcher, stopped ones too
+		go func() {
+			defer m.wg.Done()
+			f.run()
+		}()
 	}
 	f.mu.Lock()
 	f.parts[p] = fs
@@ -107,7 +116,7 @@ func (m *Manager) stopFetching(p *partition) {
 		f.mu.Unlock()
 		if empty {
 			delete(m.fetchers, id)
-			go f.stop()
+			f.cancel() // its goroutine ends on its own (Close waits for it)
 		}
 	}
 	m.mu.Unlock()
@@ -370,7 +379,7 @@ func (f *fetcher) truncateTo(fs *fetchState, asked, leaderEpoch int32, leaderEnd
 		f.m.logger.Info("truncated", "topic", p.topic, "partition", p.part, "from", leo, "to", newLEO,
 			"asked_epoch", asked, "leader_epoch", leaderEpoch, "leader_end", leaderEnd)
 	}
-	fs.truncating = !done
+	fs.truncating, fs.logEnd = !done, newLEO
 }
 
 // partitionError handles a partition's error from the leader: fenced
@@ -404,6 +413,10 @@ func (f *fetcher) fetch(b *kgo.Broker, fss []*fetchState) {
 		if err != nil {
 			f.backoff([]*fetchState{fs})
 			continue
+		}
+		if fs.logEnd >= 0 && leo != fs.logEnd {
+			f.dropForeign(fs)
+			continue // next round, from the log end it left
 		}
 		logStart, _, err := l.Offsets(p.topic, p.part)
 		if err != nil {
@@ -501,6 +514,7 @@ func (f *fetcher) fetched(fs *fetchState, offset int64, sp *kmsg.FetchResponseTo
 			f.backoff([]*fetchState{fs})
 			return
 		}
+		fs.logEnd = leo
 	}
 	if hwm := min(sp.HighWatermark, leo); hwm >= 0 {
 		if err := l.AdvanceHighWatermark(p.topic, p.part, hwm); err != nil {
@@ -535,7 +549,42 @@ func (f *fetcher) outOfRange(fs *fetchState, offset, leaderStart int64) {
 		f.backoff([]*fetchState{fs})
 		return
 	}
+	fs.logEnd = leaderStart
 	f.m.logger.Info("behind the leader's log start: starting over empty", "topic", p.topic, "partition", p.part, "from", offset, "to", leaderStart)
+}
+
+// dropForeign removes what was appended to a followed partition by anyone
+// but its fetcher: a produce that passed the door's leader check just
+// before this node stopped leading, and landed after the truncation. It
+// is not the leader's; everything below the fetcher's log end is.
+func (f *fetcher) dropForeign(fs *fetchState) {
+	l := f.m.cfg.Log
+	p := fs.p
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	if !owns(fs) {
+		return
+	}
+	leo, err := l.LogEndOffset(p.topic, p.part)
+	switch {
+	case err != nil:
+		f.backoff([]*fetchState{fs})
+		return
+	case leo < fs.logEnd:
+		fs.truncating = true // shorter than we left it: ask the leader again
+		return
+	case leo == fs.logEnd:
+		return
+	}
+	newLEO, err := l.TruncateTo(f.ctx, p.topic, p.part, fs.logEnd)
+	if err != nil {
+		f.m.logger.Warn("truncate a write that is not the leader's", "topic", p.topic, "partition", p.part, "err", err)
+		f.backoff([]*fetchState{fs})
+		return
+	}
+	f.m.logger.Warn("removed a write that landed after leadership moved", "topic", p.topic, "partition", p.part,
+		"from", fs.logEnd, "to", leo)
+	fs.logEnd = newLEO
 }
 
 // splitFrom splits fetched record batches and drops those wholly below

@@ -17,6 +17,14 @@ func (m *Manager) makeFollower(p *partition, st meta.PartitionState) {
 	}
 	m.stopFetching(p)
 	p.logMu.Lock()
+	// Fenced first: from here on the log takes the leader's batches only
+	// (a produce that passed CheckProduce just before is refused by the
+	// log, or lands before the truncation that follows).
+	if err := m.cfg.Log.BecomeFollower(p.topic, p.part); err != nil {
+		p.logMu.Unlock()
+		m.logger.Warn("become follower", "topic", p.topic, "partition", p.part, "err", err)
+		return
+	}
 	if err := m.cfg.Log.SetReplicated(p.topic, p.part, true); err != nil {
 		p.logMu.Unlock()
 		m.logger.Warn("become follower", "topic", p.topic, "partition", p.part, "err", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type testCluster struct {
 	down  map[int32]bool    // not live (the membership's view)
 	cut   map[[2]int32]bool // {from, to}: from cannot reach to
 	nodes map[int32]*tnode
+	racks map[int32]string // set before the nodes start (KIP-392 tests)
 }
 
 type tnode struct {
@@ -50,6 +52,7 @@ type tnode struct {
 	mgr   *replica.Manager
 	cat   *catalog.Catalog
 	srv   *kafka.Server
+	door  *door
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -62,11 +65,14 @@ func testLogger(id int32) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// newCluster starts n nodes (ids 1..n).
-func newCluster(t *testing.T, n int, lag time.Duration, minISR int) *testCluster {
+// newCluster starts n nodes (ids 1..n), racks by id if given.
+func newCluster(t *testing.T, n int, lag time.Duration, minISR int, racks ...map[int32]string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, etcd: etcdtest.Start(t), lag: lag, minISR: minISR,
 		addrs: map[int32]string{}, down: map[int32]bool{}, cut: map[[2]int32]bool{}, nodes: map[int32]*tnode{}}
+	if len(racks) > 0 {
+		c.racks = racks[0]
+	}
 	for id := int32(1); id <= int32(n); id++ {
 		l, err := plog.Open(plog.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -148,11 +154,13 @@ func (nd *tnode) start() {
 		LagTimeMax: c.lag,
 		MinInsync:  func(string) int { return c.minISR },
 		Live:       c.live,
+		Rack:       func(n int32) string { return c.racks[n] },
 		Logger:     logger,
 	})
 	nd.cat = catalog.New(catalog.Config{Store: nd.store, Log: nd.log, NodeID: nd.id, LiveNodes: c.liveNodes,
 		OnChange: nd.mgr.Apply, Logger: logger})
-	nd.srv = kafka.NewServer(nd.log, stats.New(), kafka.Config{Cluster: &door{Manager: nd.mgr, nd: nd}}, logger)
+	nd.door = &door{Manager: nd.mgr, nd: nd}
+	nd.srv = kafka.NewServer(nd.log, stats.New(), kafka.Config{Cluster: nd.door}, logger)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -205,6 +213,17 @@ func (nd *tnode) addr() string {
 type door struct {
 	*replica.Manager
 	nd *tnode
+
+	followerReads atomic.Int64 // consumer fetches allowed while not leading
+}
+
+// CheckFetch counts the consumer fetches a follower serves (KIP-392).
+func (d *door) CheckFetch(topic string, p int32, epoch int32, replica int32) error {
+	err := d.Manager.CheckFetch(topic, p, epoch, replica)
+	if v, ok := d.Manager.Partition(topic, p); err == nil && ok && replica < 0 && v.Leader != d.nd.id {
+		d.followerReads.Add(1)
+	}
+	return err
 }
 
 func (d *door) LocalID() int32      { return d.nd.id }
@@ -218,7 +237,7 @@ func (d *door) Nodes(string) []kafka.ClusterNode {
 		}
 		host, port, _ := net.SplitHostPort(a)
 		p, _ := strconv.Atoi(port)
-		out = append(out, kafka.ClusterNode{ID: n.ID, Host: host, Port: int32(p)})
+		out = append(out, kafka.ClusterNode{ID: n.ID, Host: host, Port: int32(p), Rack: d.nd.c.racks[n.ID]})
 	}
 	return out
 }
@@ -317,13 +336,25 @@ func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) []int
 // rawLog is the partition's stored batches, byte for byte, up to the log end.
 func rawLog(t *testing.T, l *plog.Log, topic string) []byte {
 	t.Helper()
-	leo, err := l.LogEndOffset(topic, 0)
+	return rawLogFrom(t, l, topic, 0)
+}
+
+// rawLogFrom is rawLog from offset from on.
+func rawLogFrom(t *testing.T, l *plog.Log, topic string, from int64) []byte {
+	t.Helper()
+	return rawPart(t, l, topic, 0, from)
+}
+
+// rawPart is a partition's stored batches from offset from to the log end.
+func rawPart(t *testing.T, l *plog.Log, topic string, part int32, from int64) []byte {
+	t.Helper()
+	leo, err := l.LogEndOffset(topic, part)
 	if err != nil {
 		t.Fatalf("log end: %v", err)
 	}
 	var out bytes.Buffer
-	for off := int64(0); off < leo; {
-		rr, err := l.ReadReplica(topic, 0, off, 1<<20)
+	for off := from; off < leo; {
+		rr, err := l.ReadReplica(topic, part, off, 1<<20)
 		if err != nil {
 			t.Fatalf("read at %d: %v", off, err)
 		}

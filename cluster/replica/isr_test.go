@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,5 +115,37 @@ func TestISRShrinkAndExpand(t *testing.T) {
 		if got := values(t, c.node(id).log, "isr"); !slices.Equal(got, want) {
 			t.Fatalf("node %d holds %q, want %q", id, got, want)
 		}
+	}
+}
+
+// TestFollowerBehindLogStart: a follower whose log ends below the leader's
+// log start (the leader trimmed while it was away) gets
+// OFFSET_OUT_OF_RANGE, starts over empty at the leader's log start, and
+// catches up from there into the ISR.
+func TestFollowerBehindLogStart(t *testing.T) {
+	c := newCluster(t, 3, 1500*time.Millisecond, 1)
+	c.createTopic("trim", 1, 2, 3)
+	produce(t, c.producer(1, kgo.AllISRAcks()), "trim", "a", "b", "c", "d", "e")
+	c.node(3).stop()
+	c.waitISR("trim", 1, 2)
+	produce(t, c.producer(1, kgo.AllISRAcks()), "trim", "f", "g", "h", "i", "j")
+	if start, err := c.node(1).log.TrimBefore(testCtx(t, 5*time.Second), "trim", 0, 8); err != nil || start != 8 {
+		t.Fatalf("trim the leader below 8: start %d, %v", start, err)
+	}
+	if leo, _ := c.node(3).log.LogEndOffset("trim", 0); leo != 5 {
+		t.Fatalf("stopped follower's log end %d, want 5", leo)
+	}
+	c.node(3).start()
+	c.waitISR("trim", 1, 2, 3)
+	l1, l3 := c.node(1).log, c.node(3).log
+	eventually(t, "follower 3 restarted at the leader's log start", func() string {
+		start, hwm, _ := l3.Offsets("trim", 0)
+		if leo, _ := l3.LogEndOffset("trim", 0); start != 8 || leo != 10 || hwm != 10 {
+			return fmt.Sprintf("log start %d, end %d, high watermark %d; want 8, 10, 10", start, leo, hwm)
+		}
+		return ""
+	})
+	if a, b := rawLogFrom(t, l1, "trim", 8), rawLogFrom(t, l3, "trim", 8); !bytes.Equal(a, b) {
+		t.Fatalf("logs from 8 differ: leader %d bytes, follower %d", len(a), len(b))
 	}
 }

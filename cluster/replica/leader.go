@@ -123,7 +123,9 @@ func (m *Manager) FollowerFetched(topic string, part int32, replica int32, fetch
 	now := time.Now()
 	p.mu.Lock()
 	f := p.followers[replica]
-	if p.role != roleLeader || f == nil {
+	if p.role != roleLeader || f == nil || fetchOffset < 0 || fetchOffset > leo {
+		// Not a follower of ours, or an offset the log does not have
+		// (the door reads before reporting: not from a real follower).
 		p.mu.Unlock()
 		return
 	}

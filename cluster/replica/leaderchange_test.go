@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/kafka"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // TestLeaderChangeTruncates: records the old leader took with acks=1 while
@@ -87,6 +90,48 @@ func TestLeaderChangeTruncates(t *testing.T) {
 	}
 	if st, _ := c.state("lc"); st.Leader != 2 || !slices.Equal(st.ISR, []int32{1, 2, 3}) {
 		t.Fatalf("state after the move: %+v", st)
+	}
+
+	// A local write on node 1, now a follower, is refused by the log; one
+	// that got in anyway after its truncation, while node 2 took other
+	// records at the same offsets, is removed and node 2's are taken.
+	c.setCut(1, 2, true)
+	time.Sleep(time.Second) // a fetch in flight ends
+	leo1, _ := l1.LogEndOffset("lc", 0)
+	produce(t, c.producer(2, kgo.LeaderAck()), "lc", "c0", "c1")
+	var b batch.Builder
+	b.Reset()
+	b.Add(time.Now().UnixMilli(), nil, []byte("stale"), nil)
+	stale := func() []plog.AppendResult {
+		return l1.Append(context.Background(), []plog.AppendRequest{{Topic: "lc", Partition: 0, Batch: slices.Clone(b.Bytes())}})
+	}
+	if res := stale(); !errors.Is(res[0].Err, plog.ErrNotLeader) {
+		t.Fatalf("a local write on follower 1: %+v, want the log's ErrNotLeader", res[0])
+	}
+	// The fence is the log's; should a write get past it (another door,
+	// a future bug), the fetcher still removes it: open the fence the
+	// way only BecomeLeader can, write, close it again.
+	e1, err := l1.LeaderEpochOf("lc", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l1.BecomeLeader("lc", 0, e1); err != nil {
+		t.Fatalf("open the fence: %v", err)
+	}
+	res := stale()
+	if err := l1.BecomeFollower("lc", 0); err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].BaseOffset != leo1 {
+		t.Fatalf("stale append on node 1: %+v, want it at %d", res[0], leo1)
+	}
+	c.setCut(1, 2, false)
+	want = append(want, "c0", "c1")
+	c.converged("lc", 1, 2, 3)
+	for id := int32(1); id <= 3; id++ {
+		if got := values(t, c.node(id).log, "lc"); !slices.Equal(got, want) {
+			t.Fatalf("node %d holds %q after the stale write, want %q", id, got, want)
+		}
 	}
 }
 

@@ -70,6 +70,9 @@ type Manager struct {
 }
 
 // New returns a Manager; Run makes it act on the changes Apply hands it.
+// It fences the log's local writes (SetClusterMode): a partition takes
+// them only once this Manager made this node its leader (BecomeLeader),
+// and again refuses them when it follows or plays no role.
 func New(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -77,6 +80,7 @@ func New(cfg Config) *Manager {
 	if cfg.LagTimeMax <= 0 {
 		cfg.LagTimeMax = DefaultLagTimeMax
 	}
+	cfg.Log.SetClusterMode()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		cfg:      cfg,
@@ -219,9 +223,14 @@ func (m *Manager) decide(p *partition) {
 	case contains(st.Replicas, m.cfg.NodeID) && st.Leader >= 0:
 		m.makeFollower(p, st)
 	default:
-		// Not a replica (or no leader): stop following; the data stays
-		// (removing it is the reassignment's job).
+		// Not a replica (or no leader): stop following, take no write;
+		// the data stays (removing it is the reassignment's job).
 		m.stopFetching(p)
+		p.logMu.Lock()
+		if err := m.cfg.Log.BecomeFollower(p.topic, p.part); err != nil {
+			m.logger.Warn("fence partition", "topic", p.topic, "partition", p.part, "err", err)
+		}
+		p.logMu.Unlock()
 		p.mu.Lock()
 		p.role, p.epoch = roleNone, st.LeaderEpoch
 		p.mu.Unlock()
