@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/internal/chaos"
 	"github.com/zombi-dev/zombi/internal/etcdtest"
 	"github.com/zombi-dev/zombi/internal/kafkatest"
@@ -399,6 +402,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.waitFor(t, 20*time.Second, "RF 3 in sync", tr.settled(topic, nil))
+	moves := tr.watchLeaders(t, topic)
 	// A record not acknowledged within 10 s counts as failed.
 	l, stop := tr.workload(t, topic, kgo.RecordDeliveryTimeout(10*time.Second))
 	time.Sleep(time.Second)
@@ -432,6 +436,31 @@ func TestClusterRollingRestart(t *testing.T) {
 	rep := stop()
 	if rep.Failures != 0 {
 		t.Fatalf("%d produces failed during the rolling restart: %v", rep.Failures, rep.FailureErrors)
+	}
+	// The controlled leader move: from the new state in etcd to the first
+	// acknowledgement on that partition after it.
+	var took []time.Duration
+	for _, m := range moves() {
+		first := time.Time{}
+		for _, a := range l.History().Acks {
+			if a.Partition == m.partition && a.At.After(m.at) && (first.IsZero() || a.At.Before(first)) {
+				first = a.At
+			}
+		}
+		if first.IsZero() {
+			t.Errorf("partition %d: no acknowledgement after its leader moved to %d", m.partition, m.leader)
+			continue
+		}
+		took = append(took, first.Sub(m.at))
+	}
+	slices.Sort(took)
+	if len(took) == 0 {
+		t.Fatal("no leader move seen in etcd")
+	}
+	t.Logf("controlled leader moves: %d, state written -> first ack: median %s, max %s (all %v)",
+		len(took), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), took)
+	if max := took[len(took)-1]; max > 3*time.Second {
+		t.Errorf("a controlled leader move took %s to its first ack", max)
 	}
 	for _, f := range rep.Faults {
 		t.Logf("%s: longest gap between acks %s (partition %d)", f.Name, f.Gap.Round(time.Millisecond), f.Partition)
@@ -637,4 +666,66 @@ func TestClusterKafkaReassignPartitionsTool(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+type leaderMove struct {
+	at        time.Time
+	partition int32
+	leader    int32
+}
+
+// watchLeaders watches topic's partition states in etcd and returns what
+// it saw so far: each leader change with the time the test learnt of it.
+func (tr *trio) watchLeaders(t *testing.T, topic string) func() []leaderMove {
+	t.Helper()
+	cli := etcdClient(t, tr.etcd)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	prefix := "/zombi/" + meta.PartitionsPrefix + topic + "/"
+	var mu sync.Mutex
+	var moves []leaderMove
+	leaders := map[int32]int32{}
+	wch := cli.Watch(ctx, prefix, clientv3.WithPrefix())
+	go func() {
+		for resp := range wch {
+			now := time.Now()
+			for _, ev := range resp.Events {
+				p, err := strconv.Atoi(strings.TrimPrefix(string(ev.Kv.Key), prefix))
+				var st meta.PartitionState
+				if err != nil || json.Unmarshal(ev.Kv.Value, &st) != nil {
+					continue
+				}
+				mu.Lock()
+				if old, seen := leaders[int32(p)]; seen && old != st.Leader && st.Leader >= 0 {
+					moves = append(moves, leaderMove{at: now, partition: int32(p), leader: st.Leader})
+				}
+				leaders[int32(p)] = st.Leader
+				mu.Unlock()
+			}
+		}
+	}()
+	// The watch starts now: the first state of each partition is learnt
+	// from its first event; a read gives them at once.
+	gctx, gcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer gcancel()
+	resp, err := cli.Get(gctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for _, kv := range resp.Kvs {
+		p, err := strconv.Atoi(strings.TrimPrefix(string(kv.Key), prefix))
+		var st meta.PartitionState
+		if err == nil && json.Unmarshal(kv.Value, &st) == nil {
+			if _, seen := leaders[int32(p)]; !seen {
+				leaders[int32(p)] = st.Leader
+			}
+		}
+	}
+	mu.Unlock()
+	return func() []leaderMove {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(moves)
+	}
 }
