@@ -194,15 +194,17 @@ func checkTarget(target []int32, live func(int32) bool) error {
 	if len(target) == 0 {
 		return fmt.Errorf("%w: the replica list is empty", kafka.ErrInvalidReplicaAssignment)
 	}
-	for i, r := range target {
+	seen := make(map[int32]bool, min(len(target), 64))
+	for _, r := range target {
 		switch {
 		case r < 0:
 			return fmt.Errorf("%w: invalid node id %d", kafka.ErrInvalidReplicaAssignment, r)
-		case slices.Contains(target[:i], r):
-			return fmt.Errorf("%w: node %d is named twice in %v", kafka.ErrInvalidReplicaAssignment, r, target)
+		case seen[r]:
+			return fmt.Errorf("%w: node %d is named twice", kafka.ErrInvalidReplicaAssignment, r)
 		case !live(r):
 			return fmt.Errorf("%w: node %d is not a live node of the cluster", kafka.ErrInvalidReplicaAssignment, r)
 		}
+		seen[r] = true // a list longer than the live nodes fails by the time it repeats one
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/kafka"
@@ -142,5 +143,20 @@ func TestCheckTarget(t *testing.T) {
 	}
 	if err := checkTarget(r(3, 1), live); err != nil {
 		t.Fatalf("target [3 1]: %v", err)
+	}
+}
+
+// TestCheckTargetHuge: a hostile list of a million ids is refused at once.
+func TestCheckTargetHuge(t *testing.T) {
+	huge := make([]int32, 1_000_000)
+	for i := range huge {
+		huge[i] = int32(i % 3)
+	}
+	start := time.Now()
+	if err := checkTarget(huge, liveOf(0, 1, 2)); !errors.Is(err, kafka.ErrInvalidReplicaAssignment) {
+		t.Fatalf("huge target: %v", err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("refusing it took %s", took)
 	}
 }
