@@ -214,6 +214,6 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	o.addFlags(root)
 	root.AddCommand(topicCommand(o), produceCommand(o), consumeCommand(o), groupCommand(o), clusterCommand(o),
-		userCommand(o), aclCommand(o), tokenCommand(o), versionCommand(o), healthCommand(o), icebergCommand(o))
+		userCommand(o), aclCommand(o), tokenCommand(o), versionCommand(o), healthCommand(o), icebergCommand(o), nodeCommand(o))
 	return root
 }

@@ -22,9 +22,9 @@ import (
 // topicCommand: zombi topic create|list|describe|alter-config|add-partitions|
 // trim|delete, all on kadm (so they work against any Kafka broker).
 func topicCommand(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "topic", Short: "Create, list, describe, configure, grow, trim and delete topics"}
+	cmd := &cobra.Command{Use: "topic", Short: "Create, list, describe, configure, grow, trim, reassign and delete topics"}
 	cmd.AddCommand(topicCreateCommand(o), topicListCommand(o), topicDescribeCommand(o), topicAlterConfigCommand(o),
-		topicAddPartitionsCommand(o), topicTrimCommand(o), topicDeleteCommand(o))
+		topicAddPartitionsCommand(o), topicTrimCommand(o), topicDeleteCommand(o), topicReassignCommand(o))
 	return cmd
 }
 

@@ -133,7 +133,8 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 			return nil
 		}
 		next, changed := decidePartition(st, live, unclean[topic])
-		if !changed {
+		next, completed := completeReassignment(next, live)
+		if !changed && !completed {
 			return nil
 		}
 		done, cur, err := casPartition(ctx, n.cli, f, key, kv.ModRevision, next)
@@ -141,13 +142,18 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 			return err
 		}
 		if done {
-			if next.Leader != st.Leader {
+			if completed {
+				n.log.Info("cluster: partition reassignment completed", "topic", topic, "partition", p,
+					"replicas", next.Replicas, "leader", next.Leader, "leader_epoch", next.LeaderEpoch, "isr", next.ISR)
+			}
+			switch {
+			case next.Leader != st.Leader:
 				if next.Leader >= 0 {
 					n.elections.Add(1)
 				}
 				n.log.Info("cluster: partition leader elected", "topic", topic, "partition", p,
 					"leader", next.Leader, "previous", st.Leader, "leader_epoch", next.LeaderEpoch, "isr", next.ISR)
-			} else {
+			case changed:
 				n.log.Info("cluster: dead nodes left the ISR", "topic", topic, "partition", p, "isr", next.ISR, "partition_epoch", next.PartitionEpoch)
 			}
 			return nil

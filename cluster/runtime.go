@@ -32,6 +32,7 @@ type Runtime struct {
 	rm    *replica.Manager
 	log   *plog.Log
 
+	logger *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -61,7 +62,7 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 	if o.SyncTimeout <= 0 {
 		o.SyncTimeout = 30 * time.Second
 	}
-	r := &Runtime{cfg: cfg, node: node, store: meta.NewEtcdStore(cli, cfg.Prefix()), log: o.Log}
+	r := &Runtime{cfg: cfg, node: node, store: meta.NewEtcdStore(cli, cfg.Prefix()), log: o.Log, logger: o.Logger}
 	// No local write enters a partition until the replica manager makes
 	// this node its leader.
 	o.Log.SetClusterMode()

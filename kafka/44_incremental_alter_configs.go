@@ -20,6 +20,11 @@ import (
 //     a cleanup.policy with compact is refused (Zombi does not compact).
 //     All of a resource's changes land in one durable write, or none.
 //   - A config named twice in one resource: INVALID_REQUEST, as Kafka.
+//   - Broker: a DELETE of a replication throttle (leader. and
+//     follower.replication.throttled.rate,
+//     replica.alter.log.dirs.io.max.bytes.per.second) succeeds and changes
+//     nothing: Zombi has no throttles, so none is ever set (Kafka 4.4's
+//     kafka-reassign-partitions --verify clears them on every broker).
 //   - validate_only, authorization, brokers and cluster mode as
 //     AlterConfigs (33_alter_configs.go): ALTER_CONFIGS on the topic or
 //     the cluster; in cluster mode the new overrides go to the cluster.
@@ -28,6 +33,13 @@ import (
 //   - v1: flexible versions; nothing else changes.
 func init() {
 	register(kmsg.IncrementalAlterConfigs, 0, 1, (*Server).handleIncrementalAlterConfigs)
+}
+
+// replicationThrottles are Kafka's broker-level replication throttles.
+var replicationThrottles = map[string]bool{
+	"leader.replication.throttled.rate":              true,
+	"follower.replication.throttled.rate":            true,
+	"replica.alter.log.dirs.io.max.bytes.per.second": true,
 }
 
 func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -45,6 +57,9 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, kreq kmsg.Re
 		dup := ""
 		count := map[string]int{}
 		for _, c := range rr.Configs {
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker && c.Op == kmsg.IncrementalAlterConfigOpDelete && replicationThrottles[c.Name] {
+				continue // never set: deleting it is a no-op (kafka-reassign-partitions --verify does)
+			}
 			names = append(names, c.Name)
 			if count[c.Name]++; count[c.Name] == 2 && dup == "" {
 				dup = c.Name

@@ -54,6 +54,32 @@ type Cluster interface {
 	// FollowerFetched records a follower's fetch offset (its log end) so
 	// the leader can move the ISR and the high watermark.
 	FollowerFetched(topic string, p int32, replica int32, fetchOffset int64)
+
+	// AlterReassignment starts a reassignment of the partition to the
+	// target replicas (KIP-455), or cancels the one in progress when
+	// replicas is nil; it returns once the new state is written (the
+	// controller completes it). Errors: ErrInvalidReplicaAssignment,
+	// ErrNoReassignmentInProgress, plog.ErrUnknownTopic (wrapped).
+	AlterReassignment(ctx context.Context, topic string, p int32, replicas []int32) error
+	// Reassignments are the partitions with a reassignment in progress,
+	// of the named topics (nil: every topic), sorted by topic and
+	// partition.
+	Reassignments(topics []string) []Reassignment
+	// ElectLeader runs a preferred (unclean false) or unclean election of
+	// the partition's leader (KIP-460) and returns once it is written.
+	// Errors: ErrElectionNotNeeded, ErrPreferredLeaderNotAvailable,
+	// ErrEligibleLeadersNotAvailable, plog.ErrUnknownTopic (wrapped).
+	ElectLeader(ctx context.Context, topic string, p int32, unclean bool) error
+}
+
+// Reassignment is a partition's reassignment in progress
+// (ListPartitionReassignments).
+type Reassignment struct {
+	Topic     string
+	Partition int32
+	Replicas  []int32
+	Adding    []int32
+	Removing  []int32
 }
 
 // ClusterNode is a live node as clients see it.
@@ -82,4 +108,9 @@ var (
 	ErrNotEnoughReplicasAfterAppend = errors.New("written, but fewer in-sync replicas than min.insync.replicas acknowledged it")
 	ErrInvalidReplicationFactor     = errors.New("invalid replication factor")
 	ErrReplicaNotAvailable          = errors.New("replica not available")
+	ErrInvalidReplicaAssignment     = errors.New("invalid replica assignment")
+	ErrNoReassignmentInProgress     = errors.New("no reassignment in progress")
+	ErrElectionNotNeeded            = errors.New("leader election not needed")
+	ErrPreferredLeaderNotAvailable  = errors.New("preferred leader not available")
+	ErrEligibleLeadersNotAvailable  = errors.New("eligible leaders not available")
 )

@@ -42,6 +42,7 @@ type fakeCluster struct {
 	configs       map[string]map[string]string
 	fetched       []followerFetch
 	defaultRF     int16
+	ops           fakeOps // reassignments and elections (cluster_fake_ops_test.go)
 }
 
 type createCall struct {

@@ -167,6 +167,19 @@ func (r *runtime) collectors() []prometheus.Collector {
 	return []prometheus.Collector{r.rt.Collector()}
 }
 
+// controlledShutdown moves this node's leaderships away before the doors
+// stop (SIGTERM), bounded by cluster.ControlledShutdownTimeout.
+func (r *runtime) controlledShutdown(logger *slog.Logger) {
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cluster.ControlledShutdownTimeout)
+	defer cancel()
+	if _, err := r.rt.ControlledShutdown(ctx); err != nil {
+		logger.Warn("controlled shutdown incomplete; the controller moves the rest when this node's registration ends", "err", err)
+	}
+}
+
 func (r *runtime) close() {
 	if r != nil {
 		r.rt.Close()

@@ -322,6 +322,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		logger.Info("shutting down")
 	case runErr = <-errc:
 	}
+	// Cluster mode: leaderships move first, while the doors still answer
+	// (clients are told NOT_LEADER_OR_FOLLOWER and go to the new leaders).
+	rt.controlledShutdown(logger)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutCtx); err != nil {

@@ -17,7 +17,8 @@
 #                                   kafka-console-consumer, kafka-consumer-groups, kafka-configs,
 #                                   kafka-get-offsets, kafka-producer-perf-test, kafka-consumer-perf-test,
 #                                   kafka-e2e-latency, kafka-broker-api-versions, kafka-delete-records,
-#                                   kafka-transactions, kafka-acls, kafka-storage, connect-standalone,
+#                                   kafka-transactions, kafka-acls, kafka-reassign-partitions,
+#                                   kafka-leader-election, kafka-storage, connect-standalone,
 #                                   connect-distributed
 #   kafka.sh classpath              the classpath (lib/*) for java -cp
 #   kafka.sh plugin-path            the directory to give Connect workers as plugin.path: the file
@@ -239,6 +240,8 @@ kafka-broker-api-versions) java_run org.apache.kafka.tools.BrokerApiVersionsComm
 kafka-delete-records) java_run org.apache.kafka.tools.DeleteRecordsCommand "$@" ;;
 kafka-transactions) java_run org.apache.kafka.tools.TransactionsCommand "$@" ;;
 kafka-acls) java_run org.apache.kafka.tools.AclCommand "$@" ;;
+kafka-reassign-partitions) java_run org.apache.kafka.tools.reassign.ReassignPartitionsCommand "$@" ;;
+kafka-leader-election) java_run org.apache.kafka.tools.LeaderElectionCommand "$@" ;;
 kafka-storage) java_run kafka.tools.StorageTool "$@" ;;
 plugin-path) fetch && plugins && echo "$cache/plugins" ;;
 connect-standalone) connect_run org.apache.kafka.connect.cli.ConnectStandalone "$@" ;;
