@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +17,6 @@ import (
 // the record), a first POST to a new table creates it with the default
 // replication factor, and GET /tables/{t} on any node reads it.
 func TestClusterREST(t *testing.T) {
-	if os.Getenv("ZOMBI_E2E_BUGS") != "1" { // ZOMBI_E2E_BUGS=1 runs it
-		t.Skip("BUG (REST in cluster mode, issue 19 point 6, not built yet): POST /tables/{t} on a follower " +
-			"answers 503 \"not the leader of this partition\"; on the leader it answers 202 before the followers " +
-			"have the record, so a GET right after returns no record on any node (200, count 0); a POST to a new table answers 503 on " +
-			"every node and the table is not created")
-	}
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
