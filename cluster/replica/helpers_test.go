@@ -3,6 +3,7 @@ package replica_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -253,6 +254,14 @@ func (d *door) AddPartitions(ctx context.Context, name string, total int32) erro
 func (d *door) SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
 	return d.nd.cat.SetTopicConfigs(ctx, name, configs)
 }
+
+// The operations (reassignment, elections) are cluster.Runtime's, tested
+// in package cluster and cmd/zombi; these nodes refuse them.
+var errNoOps = errors.New("replica test node: reassignment and elections are not wired here")
+
+func (d *door) AlterReassignment(context.Context, string, int32, []int32) error { return errNoOps }
+func (d *door) Reassignments([]string) []kafka.Reassignment                     { return nil }
+func (d *door) ElectLeader(context.Context, string, int32, bool) error          { return errNoOps }
 
 // createTopic writes a one-partition topic led by replicas[0] (epoch 0)
 // and waits until every running node plays its role.
