@@ -277,3 +277,9 @@ func (r *Runtime) PreferredReadReplica(topic string, p int32, clientRack string)
 func (r *Runtime) FollowerFetched(topic string, p int32, replica int32, fetchOffset int64) {
 	r.rm.FollowerFetched(topic, p, replica, fetchOffset)
 }
+
+// ProducerIDBlock takes a block of producer ids from etcd (pid/next), unique
+// over every node (kafka.Config.ProducerIDBlock).
+func (r *Runtime) ProducerIDBlock(ctx context.Context) (first, last int64, err error) {
+	return meta.AllocProducerIDs(ctx, r.store)
+}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 
@@ -105,6 +106,9 @@ const pidCeilingKey = "kafka.producer_id.ceiling"
 func (s *Server) newProducerID() (int64, error) {
 	s.pidMu.Lock()
 	defer s.pidMu.Unlock()
+	if s.cfg.ProducerIDBlock != nil {
+		return s.nextClusterProducerID()
+	}
 	if s.pidCeiling == 0 {
 		v, err := s.log.Meta(pidCeilingKey)
 		if err != nil {
@@ -125,4 +129,24 @@ func (s *Server) newProducerID() (int64, error) {
 	}
 	s.lastPID = next
 	return next, nil
+}
+
+// nextClusterProducerID hands out the next id of the block in hand, taking
+// a new block from the cluster when it is used up (Kafka's
+// ProducerIdManager): ids are unique over every node. pidMu held.
+func (s *Server) nextClusterProducerID() (int64, error) {
+	if s.pidLast == 0 || s.lastPID >= s.pidLast {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		first, last, err := s.cfg.ProducerIDBlock(ctx)
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("take a block of producer ids: %w", err)
+		}
+		if last < first || last <= 0 {
+			return 0, fmt.Errorf("take a block of producer ids: empty block %d..%d", first, last)
+		}
+		s.lastPID, s.pidLast = first-1, last
+	}
+	s.lastPID++
+	return s.lastPID, nil
 }

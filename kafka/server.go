@@ -74,6 +74,10 @@ type Config struct {
 	// 15 minutes): above it InitProducerId answers
 	// INVALID_TRANSACTION_TIMEOUT.
 	TransactionMaxTimeout time.Duration
+	// ProducerIDBlock, in cluster mode, takes a block of producer ids no
+	// other node will hand out (etcd's pid/next); nil: one node, ids from
+	// the clock and the stored ceiling.
+	ProducerIDBlock func(ctx context.Context) (first, last int64, err error)
 	// Cluster is cluster mode: who leads each partition, the live nodes,
 	// topic changes and replication waits (cluster.go). nil: one node,
 	// node 1, leader of everything, every answer as before.
@@ -140,6 +144,7 @@ type Server struct {
 	pidMu      sync.Mutex
 	lastPID    int64 // last producer id handed out
 	pidCeiling int64 // stored bound: ids below it may have been handed out
+	pidLast    int64 // cluster mode: the last id of the block in hand (0: none)
 
 	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
 	txn    *txn.Coordinator    // the transaction coordinator (package txn)

@@ -195,3 +195,11 @@ func clusterListeners(rec meta.NodeRecord) []httpapi.ClusterListener {
 	}
 	return out
 }
+
+// producerIDs are the cluster's producer-id blocks; nil alone.
+func (r *runtime) producerIDs() func(context.Context) (int64, int64, error) {
+	if r == nil {
+		return nil
+	}
+	return r.rt.ProducerIDBlock
+}

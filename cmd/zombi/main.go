@@ -227,6 +227,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		SASLMaxReceiveBytes:        int32(cfg.SASLMaxReceiveBytes),
 		ReauthMax:                  cfg.ReauthMax,
 		Cluster:                    rt.door(),
+		ProducerIDBlock:            rt.producerIDs(),
 	}, logger)
 	// The transaction coordinator loads its state and aborts what a crash
 	// left open before any client is served.
