@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -218,19 +217,7 @@ func (r *Runtime) Partition(topic string, p int32) (kafka.PartitionView, bool) {
 	if !ok {
 		return kafka.PartitionView{}, false
 	}
-	v := kafka.PartitionView{
-		Leader:      st.Leader,
-		LeaderEpoch: st.LeaderEpoch,
-		Replicas:    slices.Clone(st.Replicas),
-		ISR:         slices.Clone(st.ISR),
-		Offline:     []int32{},
-	}
-	for _, id := range st.Replicas {
-		if !r.live(id) {
-			v.Offline = append(v.Offline, id)
-		}
-	}
-	return v, true
+	return replica.View(st, r.live), true
 }
 
 // CreateTopic creates a topic cluster-wide.

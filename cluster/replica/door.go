@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/kafka"
 )
 
@@ -155,6 +156,12 @@ func (m *Manager) Partition(topic string, part int32) (kafka.PartitionView, bool
 	p.mu.Lock()
 	st := p.state
 	p.mu.Unlock()
+	return View(st, m.live), true
+}
+
+// View is a partition state as the Kafka door shows it: the replicas whose
+// node is not live (live(id) false) are Offline.
+func View(st meta.PartitionState, live func(node int32) bool) kafka.PartitionView {
 	v := kafka.PartitionView{
 		Leader:      st.Leader,
 		LeaderEpoch: st.LeaderEpoch,
@@ -163,9 +170,9 @@ func (m *Manager) Partition(topic string, part int32) (kafka.PartitionView, bool
 		Offline:     []int32{},
 	}
 	for _, r := range st.Replicas {
-		if !m.live(r) {
+		if !live(r) {
 			v.Offline = append(v.Offline, r)
 		}
 	}
-	return v, true
+	return v
 }
