@@ -172,9 +172,10 @@ func TestMakeClusterScript(t *testing.T) {
 	select {
 	case err := <-done:
 		stopped = true
+		// 130: the INT trap stopped everything (not a node that died first).
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("wait: %v", err)
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("scripts/cluster.sh after SIGINT: %v, want exit status 130\n%s", err, logs())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("scripts/cluster.sh still running 30 s after SIGINT\n%s", logs())
@@ -227,4 +228,52 @@ func leftovers(pgid int, dir string) []string {
 		}
 	}
 	return left
+}
+
+// TestMakeClusterScriptRefuses: a taken port or a wrong port list stops the
+// script before it starts anything, with a line that names the problem.
+func TestMakeClusterScriptRefuses(t *testing.T) {
+	etcdBin := etcdtest.Binary()
+	if etcdBin == "" {
+		t.Skip("no etcd")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	free := func() string {
+		p, err := zombitest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strconv.Itoa(p)
+	}
+	// Any executable stands for zombi: nothing may be started.
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"taken port", []string{"CLUSTER_KAFKA_PORTS=" + free() + "," + taken + "," + free()}, "port " + taken + " on 127.0.0.1 is in use"},
+		{"two ports", []string{"CLUSTER_HTTP_PORTS=" + free() + "," + free()}, "need three comma-separated ports"},
+	} {
+		dir := filepath.Join(t.TempDir(), "cluster")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, "bash", repoPath("scripts/cluster.sh"))
+		cmd.Dir = repoPath(".")
+		cmd.Env = append(os.Environ(), append([]string{"ZOMBI_BIN=/bin/true", "ZOMBI_ETCD_BIN=" + etcdBin, "CLUSTER_DIR=" + dir,
+			"CLUSTER_ETCD_PORT=" + free(), "CLUSTER_ETCD_PEER_PORT=" + free(),
+			"CLUSTER_KAFKA_PORTS=" + free() + "," + free() + "," + free(), "CLUSTER_HTTP_PORTS=" + free() + "," + free() + "," + free()}, tc.env...)...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: %v, want exit status 1 and %q:\n%s", tc.name, err, tc.want, out)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: %s created: the script started before refusing", tc.name, dir)
+		}
+	}
 }

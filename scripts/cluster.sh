@@ -51,6 +51,7 @@ stopping=0
 
 # stop: SIGTERM to the nodes (controlled shutdown, bounded at 10 s by the
 # node), then to etcd; SIGKILL to whatever is left after 20 s. No orphans.
+# shellcheck disable=SC2317 # called by the traps
 stop() {
 	[ "$stopping" -eq 1 ] && return
 	stopping=1
@@ -71,6 +72,7 @@ stop() {
 }
 
 # wait_gone PID SECONDS: waits for PID to exit, SIGKILL past the deadline.
+# shellcheck disable=SC2317 # called by stop
 wait_gone() {
 	local pid=$1 left=$(($2 * 10))
 	[ -n "$pid" ] || return 0
@@ -140,13 +142,11 @@ cluster: etcd and three Zombi nodes are up (no S3: cluster mode keeps data in th
 Ctrl-C stops all; the data stays for the next run (make cluster-clean removes it).
 EOF
 
-# Runs until a signal, or until one process exits on its own (then stops the rest).
-while :; do
-	for p in "${pids[@]}"; do
-		if ! kill -0 "$p" 2>/dev/null; then
-			echo "cluster: pid $p exited: stopping the others (logs in $dir)" >&2
-			exit 1
-		fi
-	done
-	sleep 1
-done
+# Runs until a signal, or until one process exits on its own (then stops the
+# rest). wait is interrupted by a trapped signal at once, so Ctrl-C runs the
+# INT trap before the nodes' own exits (they get the SIGINT too) are noticed.
+set +e
+wait -n
+set -e
+echo "cluster: a process exited on its own: stopping the others (logs in $dir)" >&2
+exit 1
