@@ -4,12 +4,19 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
 // TestHelmTemplateCluster: replicas 3 with etcd endpoints is a cluster: a
@@ -160,4 +167,100 @@ func podCommand(t *testing.T, r rendered) []string {
 		t.Fatalf("StatefulSet containers: %v", err)
 	}
 	return spec.Template.Spec.Containers[0].Command
+}
+
+// TestHelmClusterEnvStartsZombi: three real zombi processes with the
+// environment the chart gives pods t-zombi-0..2 (replicas=3, a real etcd;
+// ports and data dirs left to the harness) and the node id the pod's
+// command derives, join one cluster: Metadata on any of them lists brokers
+// 1, 2 and 3 at their pods' stable DNS names.
+func TestHelmClusterEnvStartsZombi(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and three zombi processes")
+	}
+	if etcdtest.Binary() == "" {
+		t.Skip("no etcd")
+	}
+	e := etcdtest.Start(t)
+	r, _ := helmTemplate(t, "replicas=3", "cluster.etcdEndpoints={"+e.Endpoint+"}",
+		"cluster.name=helm-"+strconv.FormatInt(time.Now().UnixNano(), 36), "cluster.sessionTimeoutMs=2000")
+	_, ps, c := statefulSet(t, r)
+	script := strings.ReplaceAll(podCommand(t, r)[2], "$$", "$")
+	script = strings.TrimSuffix(script, "exec /usr/local/bin/zombi") + "exec env"
+
+	var procs []*zombitest.Proc
+	for ord := 0; ord < 3; ord++ {
+		pod := "t-zombi-" + strconv.Itoa(ord)
+		defined := map[string]string{"POD_NAME": pod, "POD_NAMESPACE": "ns"}
+		var env []string
+		for _, ev := range c.Env {
+			switch ev.Name {
+			case "ZOMBI_HOST", "ZOMBI_PORT", "ZOMBI_KAFKA_PORT", "ZOMBI_DATA_DIR", "POD_NAME", "POD_NAMESPACE":
+				continue // the harness's free loopback ports and temp dir
+			}
+			if ev.Value == nil {
+				t.Fatalf("env %s: not a plain value in this value set", ev.Name)
+			}
+			v := expandK8s(*ev.Value, defined)
+			defined[ev.Name] = v
+			env = append(env, ev.Name+"="+v)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sh := exec.CommandContext(ctx, "/bin/sh", "-c", script)
+		sh.Env = []string{"POD_NAME=" + pod, "PATH=/usr/bin:/bin"}
+		out, err := sh.Output()
+		cancel()
+		if err != nil {
+			t.Fatalf("pod %s: the node id command: %v", pod, err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "ZOMBI_NODE_ID=") {
+				env = append(env, l)
+			}
+		}
+		procs = append(procs, zombitest.StartT(t, filepath.Join(t.TempDir(), "data"), env...))
+	}
+
+	want := map[int32]string{}
+	for ord := 0; ord < 3; ord++ {
+		want[int32(ord+1)] = "t-zombi-" + strconv.Itoa(ord) + "." + ps.ServiceName + ".ns.svc.cluster.local"
+	}
+	for _, p := range procs {
+		var got map[int32]string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got = metadataBrokers(t, p.KafkaAddr)
+			if len(got) == 3 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for id, host := range want {
+			if got[id] != host+":9092" {
+				t.Errorf("Metadata on %s: brokers %v, want node %d at %s:9092\n%s", p.KafkaAddr, got, id, host, p.Log())
+				break
+			}
+		}
+	}
+}
+
+// metadataBrokers asks one node for Metadata: node id -> host:port (nil on error).
+func metadataBrokers(t *testing.T, addr string) map[int32]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+	if err != nil {
+		return nil
+	}
+	out := map[int32]string{}
+	for _, b := range resp.(*kmsg.MetadataResponse).Brokers {
+		out[b.NodeID] = b.Host + ":" + strconv.Itoa(int(b.Port))
+	}
+	return out
 }
