@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./txn/... ./history/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/... ./cluster ./cluster/catalog/... ./cluster/meta/... ./cluster/replica/...
 
-.PHONY: all deps test-deps build run test test-short test-kgo test-cluster lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
+.PHONY: all deps test-deps build run test test-short test-kgo test-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
 
 all: build
 
@@ -91,6 +91,17 @@ test-kgo: deps
 test-cluster: deps
 	@scripts/ensure-deps.sh test
 	ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 20m -run 'Soak' ./cluster/e2e/
+
+# One etcd and three nodes on this machine, in the foreground (scripts/cluster.sh:
+# Kafka 127.0.0.1:9091-9093, HTTP :8081-8083, etcd :2379, data and logs in
+# bin/cluster). Ctrl-C stops all and keeps the data; cluster-clean removes it.
+# No S3 yet: cluster mode refuses ZOMBI_S3_BUCKET until the shared cold tier lands.
+cluster: build
+	@scripts/ensure-deps.sh cluster
+	@scripts/cluster.sh
+
+cluster-clean:
+	rm -rf bin/cluster
 
 # The fast inner loop: no race detector, no real-process tests.
 test-short: deps

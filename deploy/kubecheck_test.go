@@ -36,6 +36,7 @@ func TestHelmManifestsStrict(t *testing.T) {
 			"metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"},
 		{"persistence.enabled=false", "s3.bucket=events", "s3.credentials.existingSecret=mine", "serviceAccount.create=false",
 			"nodeSelector.disk=ssd", "tolerations[0].key=k", "tolerations[0].operator=Exists", "service.type=LoadBalancer"},
+		{"replicas=3", "cluster.etcdEndpoints={http://etcd:2379}", "cluster.sessionTimeoutMs=2000", "cluster.auth.existingSecret=etcd-auth"},
 	} {
 		_, out := helmTemplate(t, set...)
 		c := exec.CommandContext(ctx, bin)

@@ -9,6 +9,7 @@
 #          Chromium (the console's browser tests) and etcd with etcdctl
 #          (cluster mode; installing starts no service)
 #   ui:    build + Chromium (make ui-screenshots)
+#   cluster: build + etcd and curl (make cluster)
 set -euo pipefail
 
 want=(librocksdb-dev)
@@ -22,7 +23,8 @@ test)
 	command -v mvn >/dev/null || want+=(maven)
 	;;
 ui) want+=(chromium) ;;
-*) echo "usage: $0 build|lint|test|ui" >&2; exit 2 ;;
+cluster) want+=(etcd-server curl) ;;
+*) echo "usage: $0 build|lint|test|ui|cluster" >&2; exit 2 ;;
 esac
 
 missing=()

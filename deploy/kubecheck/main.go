@@ -21,6 +21,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,6 +33,8 @@ var kinds = map[string]func() any{
 	"v1/Secret":           func() any { return &corev1.Secret{} },
 	"v1/ConfigMap":        func() any { return &corev1.ConfigMap{} },
 	"v1/ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
+
+	"policy/v1/PodDisruptionBudget": func() any { return &policyv1.PodDisruptionBudget{} },
 
 	"monitoring.coreos.com/v1/ServiceMonitor": func() any { return &monitoringv1.ServiceMonitor{} },
 	"monitoring.coreos.com/v1/PrometheusRule": func() any { return &monitoringv1.PrometheusRule{} },
