@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,16 @@ type Runtime struct {
 	logger *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// view is the live nodes by id, decoded once per change of the
+	// registrations: the door asks liveness per replica of every partition
+	// it describes.
+	view atomic.Pointer[nodeView]
+}
+
+type nodeView struct {
+	byID    map[int32]meta.NodeRecord
+	changed <-chan struct{} // closed when the registrations change
 }
 
 var _ kafka.Cluster = (*Runtime)(nil)
@@ -148,12 +159,28 @@ func (r *Runtime) Close() {
 func (r *Runtime) Ready() bool { return r.cat.IsReady() }
 
 func (r *Runtime) nodeRecord(id int32) (meta.NodeRecord, bool) {
-	for _, n := range r.node.Nodes() {
-		if n.ID == id {
-			return n, true
+	n, ok := r.liveNodes()[id]
+	return n, ok
+}
+
+// liveNodes is the live nodes by id, decoded again only after the
+// registrations changed.
+func (r *Runtime) liveNodes() map[int32]meta.NodeRecord {
+	if v := r.view.Load(); v != nil {
+		select {
+		case <-v.changed:
+		default:
+			return v.byID
 		}
 	}
-	return meta.NodeRecord{}, false
+	changed := r.node.NodesChanged() // taken before reading: a change meanwhile closes it
+	nodes := r.node.Nodes()
+	byID := make(map[int32]meta.NodeRecord, len(nodes))
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	r.view.Store(&nodeView{byID: byID, changed: changed})
+	return byID
 }
 
 // addr is a live node's inter-broker address: its first PLAINTEXT
