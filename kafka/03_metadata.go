@@ -48,11 +48,7 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	for _, n := range s.brokers(ctx) {
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port = n.ID, n.Host, n.Port
-		if n.Rack != "" {
-			rack := n.Rack
-			b.Rack = &rack
-		}
+		b.NodeID, b.Host, b.Port, b.Rack = n.ID, n.Host, n.Port, rackPtr(n.Rack)
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	cid := ClusterID

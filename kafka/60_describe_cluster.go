@@ -26,11 +26,7 @@ func (s *Server) handleDescribeCluster(ctx context.Context, kreq kmsg.Request) (
 	resp.ControllerID = s.controllerID()
 	for _, n := range s.brokers(ctx) {
 		b := kmsg.NewDescribeClusterResponseBroker()
-		b.NodeID, b.Host, b.Port = n.ID, n.Host, n.Port
-		if n.Rack != "" {
-			rack := n.Rack
-			b.Rack = &rack
-		}
+		b.NodeID, b.Host, b.Port, b.Rack = n.ID, n.Host, n.Port, rackPtr(n.Rack)
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	if req.IncludeClusterAuthorizedOperations {

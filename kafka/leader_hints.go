@@ -17,27 +17,18 @@ func (s *Server) addProduceLeaderHints(ctx context.Context, req *kmsg.ProduceReq
 		return
 	}
 	seen := map[int32]bool{}
+	addBroker := func(n ClusterNode) {
+		b := kmsg.NewProduceResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = n.ID, n.Host, n.Port, rackPtr(n.Rack)
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	for ti := range resp.Topics {
 		st := &resp.Topics[ti]
 		name := s.topicName(st.Topic, st.TopicID, req.Version >= 13)
 		for pi := range st.Partitions {
 			sp := &st.Partitions[pi]
-			if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
-				continue
-			}
-			leader, epoch, node, ok := s.leaderHint(ctx, name, sp.Partition)
-			if !ok {
-				continue
-			}
-			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
-			if !seen[leader] {
-				seen[leader] = true
-				b := kmsg.NewProduceResponseBroker()
-				b.NodeID, b.Host, b.Port = node.ID, node.Host, node.Port
-				if node.Rack != "" {
-					b.Rack = &node.Rack
-				}
-				resp.Brokers = append(resp.Brokers, b)
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+				s.hintLeader(ctx, name, sp.Partition, &sp.CurrentLeader.LeaderID, &sp.CurrentLeader.LeaderEpoch, seen, addBroker)
 			}
 		}
 	}
@@ -49,28 +40,42 @@ func (s *Server) addFetchLeaderHints(ctx context.Context, req *kmsg.FetchRequest
 		return
 	}
 	seen := map[int32]bool{}
+	addBroker := func(n ClusterNode) {
+		b := kmsg.NewFetchResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = n.ID, n.Host, n.Port, rackPtr(n.Rack)
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	for ti := range resp.Topics {
 		st := &resp.Topics[ti]
 		name := s.topicName(st.Topic, st.TopicID, req.Version >= 13)
 		for pi := range st.Partitions {
 			sp := &st.Partitions[pi]
-			if sp.ErrorCode != kerr.NotLeaderForPartition.Code && sp.ErrorCode != kerr.FencedLeaderEpoch.Code {
-				continue
-			}
-			leader, epoch, node, ok := s.leaderHint(ctx, name, sp.Partition)
-			if !ok {
-				continue
-			}
-			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = leader, epoch
-			if !seen[leader] {
-				seen[leader] = true
-				b := kmsg.NewFetchResponseBroker()
-				b.NodeID, b.Host, b.Port = node.ID, node.Host, node.Port
-				if node.Rack != "" {
-					b.Rack = &node.Rack
-				}
-				resp.Brokers = append(resp.Brokers, b)
+			if sp.ErrorCode == kerr.NotLeaderForPartition.Code || sp.ErrorCode == kerr.FencedLeaderEpoch.Code {
+				s.hintLeader(ctx, name, sp.Partition, &sp.CurrentLeader.LeaderID, &sp.CurrentLeader.LeaderEpoch, seen, addBroker)
 			}
 		}
 	}
+}
+
+// hintLeader names the partition's current leader and epoch, and adds the
+// leader's node to the response once (seen); a partition without a known
+// live leader is left as it is.
+func (s *Server) hintLeader(ctx context.Context, topic string, p int32, leaderID, leaderEpoch *int32, seen map[int32]bool, addBroker func(ClusterNode)) {
+	leader, epoch, node, ok := s.leaderHint(ctx, topic, p)
+	if !ok {
+		return
+	}
+	*leaderID, *leaderEpoch = leader, epoch
+	if !seen[leader] {
+		seen[leader] = true
+		addBroker(node)
+	}
+}
+
+// rackPtr is a rack as the responses carry it: nil when there is none.
+func rackPtr(rack string) *string {
+	if rack == "" {
+		return nil
+	}
+	return &rack
 }
