@@ -268,3 +268,45 @@ func TestClusterPausedNodeRejoins(t *testing.T) {
 		t.Fatalf("/health/ready %d after rejoining, want 200", code)
 	}
 }
+
+// TestClusterWrongClusterRefused: a node whose data directory belongs to one
+// cluster, started on another cluster prefix (a wrong ZOMBI_CLUSTER_NAME, an
+// etcd that lost its data), exits with a clear error before its catalog
+// deletes anything local; back on its own cluster its topic is still there.
+func TestClusterWrongClusterRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary and etcd")
+	}
+	e := etcdtest.Start(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	p := zombitest.StartT(t, dir, clusterEnv(e, 1, "ZOMBI_CLUSTER_NAME=blue")...)
+	resp, err := http.Post(p.HTTPBase+"/tables/kept", "application/json", strings.NewReader(`{"payload":{"v":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("write: %s", resp.Status)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = zombitest.Start(dir, clusterEnv(e, 1, "ZOMBI_CLUSTER_NAME=green")...)
+	if err == nil {
+		t.Fatal("a data directory of cluster blue started on cluster green")
+	}
+	if !strings.Contains(err.Error(), "wrong cluster") || !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("the exit does not name the wrong cluster with status 1:\n%v", err)
+	}
+
+	p = zombitest.StartT(t, dir, clusterEnv(e, 1, "ZOMBI_CLUSTER_NAME=blue")...)
+	info, err := http.Get(p.HTTPBase + "/tables/kept/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.Body.Close()
+	if info.StatusCode != http.StatusOK {
+		t.Fatalf("topic kept after the refused start: GET info %s", info.Status)
+	}
+}
