@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
@@ -699,24 +699,6 @@ func TestServeIsTheDefault(t *testing.T) {
 	}
 }
 
-// syncBuffer collects a running command's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // consume -g --follow rides out a server restart (same data, same ports):
 // it keeps retrying, prints what arrives after it once, and commits what it
 // printed within a couple of seconds.
@@ -745,7 +727,7 @@ func TestCLIConsumeGroupFollowSurvivesRestart(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "consume", "f", "-g", "fg", "--follow", "--format", `%v\n`)
 	cmd.Env = append(os.Environ(), "ZOMBI_BROKERS="+p.proc.KafkaAddr, "ZOMBI_API="+p.proc.HTTPBase, "ZOMBI_CLIENT_TLS=false")
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

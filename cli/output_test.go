@@ -1,36 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 )
-
-// lockedBuffer is a terminal stand-in written by the bar's redraws.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The bar shows a burst of records soon after it, not the first record's
 // frame until the end.
 func TestProgressBarRedrawsAfterABurst(t *testing.T) {
-	var w lockedBuffer
+	var w syncbuf.Buffer
 	bar := newProgressBar(&w, 10, "consuming", false)
 	defer bar.Finish()
 	for i := 0; i < 4; i++ {
@@ -48,7 +30,7 @@ func TestProgressBarRedrawsAfterABurst(t *testing.T) {
 // The first frames of a byte bar carry no absurd rate (64 KB read in a few
 // microseconds is not GB/s).
 func TestProgressBarNoSillyFirstRate(t *testing.T) {
-	var w lockedBuffer
+	var w syncbuf.Buffer
 	bar := newProgressBar(&w, 10<<20, "producing", true)
 	_, _ = bar.Write(make([]byte, 64<<10))
 	time.Sleep(3 * progressRedraw)

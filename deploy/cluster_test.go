@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,26 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
-
-// syncBuffer is the script's output, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestMakeClusterScript runs scripts/cluster.sh (what `make cluster` runs) on
 // free ports: three brokers in Metadata, an RF 3 topic takes acks=all
@@ -78,7 +60,7 @@ func TestMakeClusterScript(t *testing.T) {
 		"CLUSTER_ETCD_PORT="+strconv.Itoa(ports[0]), "CLUSTER_ETCD_PEER_PORT="+strconv.Itoa(ports[1]),
 		"CLUSTER_KAFKA_PORTS="+join(ports[2:5]), "CLUSTER_HTTP_PORTS="+join(ports[5:8]),
 		"CLUSTER_SESSION_TIMEOUT_MS=2000", "ZOMBI_LOG=warn")
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, as a terminal's foreground job: Ctrl-C is a
 	// SIGINT to the whole group.

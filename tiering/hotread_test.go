@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -27,7 +28,7 @@ const (
 
 // waitVerdict waits until the worker has logged one of its verdicts on a
 // failed job.
-func waitVerdict(t *testing.T, buf *syncBuffer) string {
+func waitVerdict(t *testing.T, buf *syncbuf.Buffer) string {
 	t.Helper()
 	var s string
 	if !eventually(10*time.Second, func() bool {
@@ -47,7 +48,7 @@ func (o *outage) isDown() bool {
 
 // startDebug starts a tier on st whose log (at debug level) goes to buf, on
 // a log with topic ev (1 partition); only queueJob makes it flush.
-func startDebug(t *testing.T, st ObjectStore, buf *syncBuffer) (*Tier, *plog.Log) {
+func startDebug(t *testing.T, st ObjectStore, buf *syncbuf.Buffer) (*Tier, *plog.Log) {
 	t.Helper()
 	l := openLog(t, t.TempDir())
 	t.Cleanup(func() { l.Close() })
@@ -71,7 +72,7 @@ func startDebug(t *testing.T, st ObjectStore, buf *syncBuffer) (*Tier, *plog.Log
 // partitions' flushes. A failing S3 in the same place does.
 func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 	t.Run("hot read fails", func(t *testing.T) {
-		var buf syncBuffer
+		var buf syncbuf.Buffer
 		tr, l := startDebug(t, newMemStore(), &buf)
 		appendN(t, l, "ev", 0, 0, 50, 10, 1)
 		l.Close()
@@ -86,7 +87,7 @@ func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 	})
 
 	t.Run("S3 fails", func(t *testing.T) {
-		var buf syncBuffer
+		var buf syncbuf.Buffer
 		st := newMemStore()
 		tr, l := startDebug(t, st, &buf)
 		appendN(t, l, "ev", 0, 0, 50, 10, 1)
@@ -101,7 +102,7 @@ func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 	// and must save a manifest moving the cold start: an S3 PUT inside the
 	// hot read, whose failure is an outage like any other.
 	t.Run("S3 fails moving the cold start", func(t *testing.T) {
-		var buf syncBuffer
+		var buf syncbuf.Buffer
 		st := newMemStore()
 		tr, l := startDebug(t, st, &buf)
 		ps := tr.lookup("ev", 0)
@@ -128,7 +129,7 @@ func TestHotReadFailureIsNotAnOutage(t *testing.T) {
 	})
 }
 
-func waitLogged(t *testing.T, buf *syncBuffer, want string) {
+func waitLogged(t *testing.T, buf *syncbuf.Buffer, want string) {
 	t.Helper()
 	if !eventually(10*time.Second, func() bool { return strings.Contains(buf.String(), want) }) {
 		t.Fatalf("no %q in the log:\n%s", want, buf.String())

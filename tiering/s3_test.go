@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -83,7 +84,7 @@ func TestS3FlushReadRestart(t *testing.T) {
 // in S3 exactly once.
 func TestS3DownMidFlush(t *testing.T) {
 	v := startVersity(t)
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	l := openLog(t, t.TempDir())
 	defer l.Close()
 	cfg := v.config("down")

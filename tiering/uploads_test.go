@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 )
 
 // setUploadAge lowers abandonedUploadAge for a test (start reads it once).
@@ -179,7 +181,7 @@ func TestUploadSweepAgeAndFailures(t *testing.T) {
 	}
 	run := func(t *testing.T, f *fakeUploads) string {
 		t.Helper()
-		var logBuf syncBuffer
+		var logBuf syncbuf.Buffer
 		l := openLog(t, t.TempDir())
 		defer l.Close()
 		tr, err := start(context.Background(), l, fastConfig(), f, slogTo(&logBuf))
@@ -219,9 +221,9 @@ func TestUploadSweepAgeAndFailures(t *testing.T) {
 
 // startSwept starts a tier on cfg with its log captured and waits for the
 // start-up sweep of uploads to finish.
-func startSwept(t *testing.T, cfg Config) *syncBuffer {
+func startSwept(t *testing.T, cfg Config) *syncbuf.Buffer {
 	t.Helper()
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	l := openLog(t, t.TempDir())
 	t.Cleanup(func() { l.Close() })
 	tr, err := Start(context.Background(), l, cfg, slogTo(&logBuf))
