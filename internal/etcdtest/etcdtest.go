@@ -7,7 +7,6 @@ package etcdtest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
 // Binary returns the etcd binary: $ZOMBI_ETCD_BIN, else etcd on $PATH
@@ -85,21 +86,12 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func start(bin, dir string) (*Etcd, error) {
-	c, err := freePort()
+	c, err := zombitest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	p, err := freePort()
+	p, err := zombitest.FreePort()
 	if err != nil {
 		return nil, err
 	}
