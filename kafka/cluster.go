@@ -70,6 +70,33 @@ type Cluster interface {
 	// Errors: ErrElectionNotNeeded, ErrPreferredLeaderNotAvailable,
 	// ErrEligibleLeadersNotAvailable, plog.ErrUnknownTopic (wrapped).
 	ElectLeader(ctx context.Context, topic string, p int32, unclean bool) error
+
+	// CoordinatorOf is the coordinator of a group (kind 0) or
+	// transactional id (kind 1): the leader of the key's partition of
+	// __consumer_offsets or __transaction_state. It creates the internal
+	// topic when absent (ErrCoordinatorNotAvailable meanwhile); no leader
+	// is ErrCoordinatorNotAvailable too.
+	CoordinatorOf(kind int8, key string) (CoordinatorView, error)
+	// AppendInternal appends one batch to internal partition part as its
+	// leader at epoch, waits until it is replicated (acks=all,
+	// min.insync.replicas) and applied to the view, and returns its last
+	// offset. Errors: ErrNotLeader, ErrFencedLeaderEpoch (the coordinator
+	// moved), ErrNotEnoughReplicas(AfterAppend), the ctx error.
+	AppendInternal(ctx context.Context, kind int8, part int32, epoch int32, raw []byte) (last int64, err error)
+	// SetCoordinatorHooks installs what runs when this node becomes the
+	// loaded leader of an internal partition (onLoad, its view complete up
+	// to the log end it had when it became leader) and before it stops
+	// leading one (onUnload). Called once, before traffic.
+	SetCoordinatorHooks(onLoad func(kind int8, part, epoch int32), onUnload func(kind int8, part int32))
+}
+
+// CoordinatorView is where a coordinator is.
+type CoordinatorView struct {
+	Partition int32
+	Leader    int32
+	Epoch     int32 // the partition's leader epoch: the coordinator epoch
+	Local     bool  // this node leads the partition
+	Loaded    bool  // ... and its view is loaded (else COORDINATOR_LOAD_IN_PROGRESS)
 }
 
 // Reassignment is a partition's reassignment in progress
@@ -113,4 +140,5 @@ var (
 	ErrElectionNotNeeded            = errors.New("leader election not needed")
 	ErrPreferredLeaderNotAvailable  = errors.New("preferred leader not available")
 	ErrEligibleLeadersNotAvailable  = errors.New("eligible leaders not available")
+	ErrCoordinatorNotAvailable      = errors.New("coordinator not available")
 )

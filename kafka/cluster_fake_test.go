@@ -260,3 +260,15 @@ func get[T any](f *fakeCluster, read func() T) T {
 	defer f.mu.Unlock()
 	return read()
 }
+
+// Coordinators: none known until a test says otherwise.
+func (f *fakeCluster) CoordinatorOf(kind int8, key string) (CoordinatorView, error) {
+	return CoordinatorView{}, ErrCoordinatorNotAvailable
+}
+
+func (f *fakeCluster) AppendInternal(ctx context.Context, kind int8, part int32, epoch int32, raw []byte) (int64, error) {
+	return 0, ErrNotLeader
+}
+
+func (f *fakeCluster) SetCoordinatorHooks(onLoad func(kind int8, part, epoch int32), onUnload func(kind int8, part int32)) {
+}

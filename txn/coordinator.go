@@ -64,6 +64,21 @@ type Config struct {
 	// Now is the clock (tests); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Cluster is cluster mode: state goes to __transaction_state and
+	// markers to each partition's leader (two-phase EndTxn). Nil: one node,
+	// unchanged.
+	Cluster ClusterStore
+}
+
+// ClusterStore is what the coordinator needs in cluster mode.
+type ClusterStore interface {
+	// Append writes one batch to __transaction_state partition part as
+	// its leader at epoch, acks=all, applied to the view when it returns.
+	Append(ctx context.Context, part int32, epoch int32, raw []byte) error
+	// SendMarkers writes the transaction's markers into every partition
+	// (WriteTxnMarkers to each leader) and returns when all are
+	// acknowledged, or the ctx ends, or the coordinator is fenced.
+	SendMarkers(ctx context.Context, coordEpoch int32, pid int64, epoch int16, commit bool, parts []plog.TopicPartition) error
 }
 
 // Defaults (Kafka's transaction.max.timeout.ms and

@@ -628,3 +628,10 @@ func ConsumerAssignment(b []byte) (map[string][]int32, bool) {
 	}
 	return out, true
 }
+
+// Unload drops every group owns says this node no longer coordinates (its
+// __consumer_offsets partition moved away, cluster mode): members waiting in
+// JoinGroup or SyncGroup, and those who come next, get NOT_COORDINATOR.
+func (c *Coordinator) Unload(owns func(group string) bool) {
+	// T3
+}
