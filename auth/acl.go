@@ -251,7 +251,6 @@ func compareACL(a, b ACL) int {
 	)
 }
 
-
 // sortedACLs returns the ACLs in compareACL order (under wmu).
 func (s *Service) sortedACLs() []ACL {
 	all := make([]ACL, 0, len(s.acls))

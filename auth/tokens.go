@@ -163,4 +163,3 @@ func (s *Service) RevokeToken(id string) error {
 	s.mu.Unlock()
 	return nil
 }
-

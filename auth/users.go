@@ -262,4 +262,3 @@ func (s *Service) hasUser(user string) bool {
 	defer s.mu.RUnlock()
 	return s.users[user] != nil
 }
-
