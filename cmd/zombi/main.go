@@ -124,9 +124,14 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 	st := stats.New()
-	authSvc, err := openAuth(cfg, l, logger)
-	if err != nil {
-		return err
+	// Alone, users, ACLs and tokens live in the data directory; in a
+	// cluster, in etcd, opened once the node has joined (and adopted what
+	// a single node had).
+	var authSvc *auth.Service
+	if !cfg.Cluster.Enabled() {
+		if authSvc, err = openAuth(cfg, auth.LogStore(l), logger); err != nil {
+			return err
+		}
 	}
 	for _, w := range []string{cfg.exposureWarning(), cfg.cleartextWarning()} {
 		if w != "" {
@@ -209,6 +214,14 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer rt.close()
+	if rt != nil {
+		if authSvc, err = openAuth(cfg, rt.rt.AuthStore(), logger); err != nil {
+			closeAll()
+			return err
+		}
+		// Other nodes' changes count here as soon as etcd tells of them.
+		defer rt.rt.FollowAuth(authSvc)() // stopped before the runtime closes
+	}
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
@@ -337,12 +350,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return runErr
 }
 
-// openAuth opens the users, tokens and ACLs stored in the log, applies
-// ZOMBI_BOOTSTRAP_USERS (created or updated, never deleted) and checks that
-// a SASL listener has someone to authenticate. Errors name the setting and
+// openAuth opens the users, tokens and ACLs stored in st (the log alone,
+// etcd in a cluster), applies ZOMBI_BOOTSTRAP_USERS (created or updated,
+// never deleted) and checks that a SASL listener has someone to
+// authenticate. Errors name the setting and
 // never a password.
-func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, error) {
-	svc, err := auth.Open(auth.LogStore(l), auth.Config{
+func openAuth(cfg Config, st auth.Store, logger *slog.Logger) (*auth.Service, error) {
+	svc, err := auth.Open(st, auth.Config{
 		Mechanisms:           cfg.SASLMechanisms,
 		Superusers:           cfg.Superusers,
 		Authorization:        cfg.AuthorizationOn(),
