@@ -32,6 +32,9 @@ type Options struct {
 	// that a stopped follower leaves the ISR quickly in tests).
 	LagTimeMax time.Duration
 	Env        []string // extra environment for every node; it wins
+	// EnvFor is node id's own extra environment (e.g. its
+	// ZOMBI_KAFKA_LISTENERS ports), after Env.
+	EnvFor func(id int32) []string
 	Racks      []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
 	// S3 will run the nodes on one internal/s3test bucket; not yet.
 	S3 bool
@@ -135,7 +138,11 @@ func (c *Cluster) NodeEnv(id int32) []string {
 	if i := int(id) - 1; i < len(c.opts.Racks) && c.opts.Racks[i] != "" {
 		env = append(env, "ZOMBI_NODE_RACK="+c.opts.Racks[i])
 	}
-	return append(env, c.opts.Env...)
+	env = append(env, c.opts.Env...)
+	if c.opts.EnvFor != nil {
+		env = append(env, c.opts.EnvFor(id)...)
+	}
+	return env
 }
 
 // DataDir is node id's data directory.
