@@ -35,7 +35,7 @@ type Options struct {
 	// EnvFor is node id's own extra environment (e.g. its
 	// ZOMBI_KAFKA_LISTENERS ports), after Env.
 	EnvFor func(id int32) []string
-	Racks      []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
+	Racks  []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
 	// S3 will run the nodes on one internal/s3test bucket; not yet.
 	S3 bool
 	// Name is ZOMBI_CLUSTER_NAME; unique per test when empty.
