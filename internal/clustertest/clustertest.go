@@ -32,10 +32,7 @@ type Options struct {
 	// that a stopped follower leaves the ISR quickly in tests).
 	LagTimeMax time.Duration
 	Env        []string // extra environment for every node; it wins
-	// EnvFor is node id's own extra environment (e.g. its
-	// ZOMBI_KAFKA_LISTENERS ports), after Env.
-	EnvFor func(id int32) []string
-	Racks  []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
+	Racks      []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
 	// S3 will run the nodes on one internal/s3test bucket; not yet.
 	S3 bool
 	// Name is ZOMBI_CLUSTER_NAME; unique per test when empty.
@@ -44,6 +41,9 @@ type Options struct {
 	// a single node to upgrade); the others get one in the cluster's temp
 	// directory.
 	DataDirs map[int32]string
+	// EnvFor is node id's own extra environment (e.g. its
+	// ZOMBI_KAFKA_LISTENERS ports), after Env.
+	EnvFor func(id int32) []string
 }
 
 // Cluster is a running cluster of real processes.
