@@ -163,7 +163,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		tierStatus = tier.Status
 	}
 
-	mat, err := startIceberg(ctx, cfg, l, logger)
+	icebergOwners := newIcebergOwnership(cfg) // nil alone
+	mat, err := startIceberg(ctx, cfg, l, icebergOwners.owns(), logger)
 	if err != nil {
 		return err
 	}
@@ -222,6 +223,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// Other nodes' changes count here as soon as etcd tells of them.
 		defer rt.rt.FollowAuth(authSvc)() // stopped before the runtime closes
 	}
+	// One node at a time materializes a topic to Iceberg.
+	defer icebergOwners.start(rt, l, logger)()
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
@@ -387,8 +390,9 @@ func openAuth(cfg Config, st auth.Store, logger *slog.Logger) (*auth.Service, er
 
 // startIceberg starts the Iceberg materializer over the warehouse
 // (ZOMBI_ICEBERG_WAREHOUSE or its default). It runs whether or not a topic
-// enables it yet: a topic config change needs no restart.
-func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Logger) (*iceberg.Materializer, error) {
+// enables it yet: a topic config change needs no restart. In a cluster,
+// owns says which topics this node materializes now.
+func startIceberg(ctx context.Context, cfg Config, l *plog.Log, owns func(topic string) bool, logger *slog.Logger) (*iceberg.Materializer, error) {
 	uri := cfg.icebergWarehouse()
 	var client *s3.Client
 	if strings.HasPrefix(uri, "s3://") {
@@ -411,6 +415,7 @@ func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Log
 		Warehouse: wh,
 		Namespace: cfg.IcebergNamespace,
 		SpillDir:  spill,
+		Owns:      owns,
 		Logger:    logger,
 	}), nil
 }

@@ -1,0 +1,152 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/zombi-dev/zombi/internal/clustertest"
+)
+
+// icebergStatus is the part of GET /tables/{t}/iceberg the test reads.
+type icebergStatus struct {
+	Enabled          bool             `json:"enabled"`
+	CommittedOffsets map[string]int64 `json:"committed_offsets"`
+	Commits          int64            `json:"commits"`
+	Records          int64            `json:"records"`
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := restClient.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// committers are the running nodes that committed to topic's table since
+// they started, and the table's committed offsets summed (as node id's
+// status reads them from the shared warehouse).
+func committers(t *testing.T, c *clustertest.Cluster, topic string, ids []int32) (who []int32, committed int64) {
+	t.Helper()
+	for _, id := range ids {
+		var st icebergStatus
+		if getJSON(t, c.Node(id).HTTPBase+"/tables/"+topic+"/iceberg", &st) != http.StatusOK {
+			continue
+		}
+		if st.Commits > 0 {
+			who = append(who, id)
+		}
+		var sum int64
+		for _, o := range st.CommittedOffsets {
+			sum += o
+		}
+		committed = max(committed, sum)
+	}
+	return who, committed
+}
+
+// TestClusterIcebergOneOwner (issue 19 point 2): a topic materialized to
+// Iceberg on a three-node cluster (one warehouse every node shares) is
+// committed by one node only; killed with -9, another node takes over and
+// the table holds every record exactly once.
+func TestClusterIcebergOneOwner(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "warehouse")
+	c := clustertest.Start(t, clustertest.Options{Env: []string{"ZOMBI_ICEBERG_WAREHOUSE=" + wh}})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const topic = "ice"
+	cfg := map[string]*string{"zombi.iceberg.enable": ptr("true"), "zombi.iceberg.commit.interval.ms": ptr("300")}
+	if r, err := c.Admin(t).CreateTopic(ctx, 2, 3, cfg, topic); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, r.Err)
+	}
+	for p := range int32(2) {
+		c.WaitISR(t, topic, p, 3)
+	}
+	cl := c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produce := func(from, n int) {
+		t.Helper()
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			recs[i] = &kgo.Record{Key: fmt.Appendf(nil, "k%d", from+i), Value: fmt.Appendf(nil, "v%d", from+i)}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	produce(0, 200)
+	var owner int32
+	within(t, 30*time.Second, "the 200 records committed to the table", func() bool {
+		who, committed := committers(t, c, topic, c.IDs())
+		if len(who) > 1 {
+			t.Fatalf("nodes %v all committed to %s's table: more than one owner", who, topic)
+		}
+		if len(who) == 1 {
+			owner = who[0]
+		}
+		return committed == 200 && owner != 0
+	})
+	t.Logf("node %d owns %s's table", owner, topic)
+
+	// The owner dies: another node takes the table over.
+	c.Kill(owner)
+	var live []int32
+	for _, id := range c.IDs() {
+		if id != owner {
+			live = append(live, id)
+		}
+	}
+	produce(200, 200)
+	start := time.Now()
+	var next int32
+	within(t, 60*time.Second, "the 400 records committed after the owner's death", func() bool {
+		who, committed := committers(t, c, topic, live)
+		if len(who) > 1 {
+			t.Fatalf("nodes %v all committed to %s's table after the kill: more than one owner", who, topic)
+		}
+		if len(who) == 1 {
+			next = who[0]
+		}
+		return committed == 400
+	})
+	t.Logf("node %d took %s's table over; all 400 records committed %s after the kill", next, topic, time.Since(start).Round(time.Millisecond))
+
+	var v struct {
+		OK         bool `json:"ok"`
+		Partitions []struct {
+			Partition     int32    `json:"partition"`
+			TableRows     int64    `json:"table_rows"`
+			TableDistinct int64    `json:"table_distinct"`
+			LogRecords    int64    `json:"log_records"`
+			Problems      []string `json:"problems"`
+		} `json:"partitions"`
+	}
+	if code := getJSON(t, c.Node(next).HTTPBase+"/tables/"+topic+"/iceberg/verify", &v); code != http.StatusOK {
+		t.Fatalf("verify on node %d: HTTP %d", next, code)
+	}
+	var rows int64
+	for _, p := range v.Partitions {
+		if p.TableRows != p.TableDistinct || p.TableRows != p.LogRecords {
+			t.Errorf("%s/%d: %d rows, %d distinct offsets, %d log records: %v", topic, p.Partition, p.TableRows, p.TableDistinct, p.LogRecords, p.Problems)
+		}
+		rows += p.TableRows
+	}
+	if !v.OK || rows != 400 {
+		t.Fatalf("verify: ok %v, %d rows, want ok and 400 (each record once)", v.OK, rows)
+	}
+}
+
+func ptr(s string) *string { return &s }
