@@ -16,7 +16,6 @@ type ownersTest struct {
 	mu     sync.Mutex
 	cannot map[string]bool // "id/topic"
 	owners map[int32]*IcebergOwners
-	cfg    Config
 }
 
 func (ot *ownersTest) candidate(id int32) func(string) bool {
