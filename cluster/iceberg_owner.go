@@ -52,9 +52,13 @@ type IcebergOwners struct {
 	logger    *slog.Logger
 
 	mu      sync.Mutex
-	sess    *concurrency.Session
 	running map[string]context.CancelFunc
 	owned   map[string]bool
+
+	// sessMu guards sess apart from mu: making a session waits on etcd,
+	// and Owns (asked by the materializer) must not.
+	sessMu sync.Mutex
+	sess   *concurrency.Session
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -138,10 +142,10 @@ func IcebergOwner(ctx context.Context, cli *clientv3.Client, prefix, topic strin
 func (o *IcebergOwners) Close() {
 	o.cancel()
 	o.wg.Wait()
-	o.mu.Lock()
+	o.sessMu.Lock()
 	sess := o.sess
 	o.sess = nil
-	o.mu.Unlock()
+	o.sessMu.Unlock()
 	if sess != nil {
 		_ = sess.Close() // revokes the lease
 	}
@@ -186,8 +190,8 @@ func (o *IcebergOwners) reconcile(ctx context.Context) {
 
 // session is this node's ownership session, a new one when the last ended.
 func (o *IcebergOwners) session(ctx context.Context) (*concurrency.Session, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.sessMu.Lock()
+	defer o.sessMu.Unlock()
 	if o.sess != nil {
 		select {
 		case <-o.sess.Done():

@@ -117,9 +117,9 @@ func TestIcebergOwners(t *testing.T) {
 	// The owner's lease ends (a crashed or paused node): the next owns it
 	// once etcd notices, and the old one no longer believes it owns it.
 	o := ot.owners[second]
-	o.mu.Lock()
+	o.sessMu.Lock()
 	lease := o.sess.Lease()
-	o.mu.Unlock()
+	o.sessMu.Unlock()
 	start = time.Now()
 	if _, err := o.cli.Revoke(context.Background(), lease); err != nil {
 		t.Fatal(err)
