@@ -102,6 +102,7 @@ func TestClusterIcebergOneOwner(t *testing.T) {
 	t.Logf("node %d owns %s's table", owner, topic)
 
 	// The owner dies: another node takes the table over.
+	start := time.Now()
 	c.Kill(owner)
 	var live []int32
 	for _, id := range c.IDs() {
@@ -110,7 +111,6 @@ func TestClusterIcebergOneOwner(t *testing.T) {
 		}
 	}
 	produce(200, 200)
-	start := time.Now()
 	var next int32
 	within(t, 60*time.Second, "the 400 records committed after the owner's death", func() bool {
 		who, committed := committers(t, c, topic, live)
