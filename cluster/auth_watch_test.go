@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,4 +278,56 @@ func TestFollowAuthEtcdRestart(t *testing.T) {
 	eventually(t, 10*time.Second, "dora's new password on node 2 after etcd came back", func() bool {
 		return verifies(n2, "dora", "other") && !verifies(n2, "dora", "pw")
 	})
+}
+
+// staleListStore answers the first List with a revision etcd has
+// compacted since, as when a node lists, then stalls past a compaction
+// before it watches.
+type staleListStore struct {
+	meta.Store
+	compact func(rev int64) error
+	lists   atomic.Int32
+}
+
+func (s *staleListStore) List(ctx context.Context, prefix string) ([]meta.KV, int64, error) {
+	kvs, rev, err := s.Store.List(ctx, prefix)
+	if err != nil || s.lists.Add(1) > 1 {
+		return kvs, rev, err
+	}
+	if err := s.compact(rev); err != nil {
+		return nil, 0, err
+	}
+	return kvs, 1, nil
+}
+
+// TestFollowAuthCompacted: a watch from a revision etcd compacted breaks,
+// and the node lists and loads everything again, then follows changes.
+func TestFollowAuthCompacted(t *testing.T) {
+	e := etcdtest.Start(t)
+	cfg := testConfig(e, "authwatch", 1)
+	cli := connect(t, cfg)
+	// Some history to compact.
+	for i := range 5 {
+		if _, err := cli.Put(context.Background(), cfg.Prefix()+"x/other", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ss *staleListStore
+	n1, n2, logs := authNodes(t, e, func(s meta.Store) meta.Store {
+		ss = &staleListStore{Store: s, compact: func(rev int64) error {
+			_, err := cli.Compact(context.Background(), rev)
+			return err
+		}}
+		return ss
+	})
+	if err := n1.SetPassword("erin", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "erin on node 2 after the compacted watch", func() bool { return verifies(n2, "erin", "pw") })
+	if ss.lists.Load() < 2 {
+		t.Fatalf("node 2 listed %d times, want a second list after the compacted watch", ss.lists.Load())
+	}
+	if s := logs.String(); !strings.Contains(s, "auth watch broken") || !strings.Contains(s, "compacted") {
+		t.Fatalf("no warning naming the compaction:\n%s", s)
+	}
 }
