@@ -371,6 +371,11 @@ func openAuth(cfg Config, st auth.Store, logger *slog.Logger) (*auth.Service, er
 		return nil, fmt.Errorf("open users and ACLs: %w", err)
 	}
 	for _, u := range cfg.BootstrapUsers {
+		if svc.HasPassword(u.Name, string(u.Password)) {
+			// Unchanged: nothing written (in a cluster every node starts
+			// with the list, and each write would reach every node).
+			continue
+		}
 		if err := svc.SetPassword(u.Name, string(u.Password)); err != nil {
 			return nil, fmt.Errorf("ZOMBI_BOOTSTRAP_USERS: user %q: %w", u.Name, err)
 		}
