@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,3 +151,34 @@ func TestClusterIcebergOneOwner(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestClusterIcebergNeedsSharedWarehouse: without a warehouse every node
+// shares (no ZOMBI_ICEBERG_WAREHOUSE, no bucket) a cluster materializes
+// nothing, and each node says why in its log, naming the topic.
+func TestClusterIcebergNeedsSharedWarehouse(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "ice-local"
+	cfg := map[string]*string{"zombi.iceberg.enable": ptr("true"), "zombi.iceberg.commit.interval.ms": ptr("100")}
+	if r, err := c.Admin(t).CreateTopic(ctx, 1, 2, cfg, topic); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, r.Err)
+	}
+	produced := c.Client(t, kgo.DefaultProduceTopic(topic)).ProduceSync(ctx, &kgo.Record{Value: []byte("v")})
+	if err := produced.FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	for _, id := range c.IDs() {
+		within(t, 15*time.Second, fmt.Sprintf("node %d says %s is not materialized", id, topic), func() bool {
+			log := c.Node(id).Log()
+			return strings.Contains(log, "topic not materialized to Iceberg") && strings.Contains(log, "topic="+topic) &&
+				strings.Contains(log, "ZOMBI_ICEBERG_WAREHOUSE")
+		})
+	}
+	for _, id := range c.IDs() {
+		var st icebergStatus
+		if code := getJSON(t, c.Node(id).HTTPBase+"/tables/"+topic+"/iceberg", &st); code == http.StatusOK && (st.Commits != 0 || st.Records != 0) {
+			t.Fatalf("node %d materialized %s into its own directory: %+v", id, topic, st)
+		}
+	}
+}
