@@ -182,3 +182,98 @@ func TestClusterIcebergNeedsSharedWarehouse(t *testing.T) {
 		}
 	}
 }
+
+// commitsOf is node id's commits to topic's table since it started.
+func commitsOf(t *testing.T, c *clustertest.Cluster, topic string, id int32) int64 {
+	t.Helper()
+	var st icebergStatus
+	getJSON(t, c.Node(id).HTTPBase+"/tables/"+topic+"/iceberg", &st)
+	return st.Commits
+}
+
+// TestClusterIcebergPausedOwner: the owner frozen (SIGSTOP) past its lease
+// loses the table to another node; resumed, it commits nothing more (it
+// lost its lease and waits in line), and every record is in the table
+// once.
+func TestClusterIcebergPausedOwner(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "warehouse")
+	c := clustertest.Start(t, clustertest.Options{Env: []string{"ZOMBI_ICEBERG_WAREHOUSE=" + wh}})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const topic = "ice-paused"
+	cfg := map[string]*string{"zombi.iceberg.enable": ptr("true"), "zombi.iceberg.commit.interval.ms": ptr("200")}
+	if r, err := c.Admin(t).CreateTopic(ctx, 2, 3, cfg, topic); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, r.Err)
+	}
+	for p := range int32(2) {
+		c.WaitISR(t, topic, p, 3)
+	}
+	cl := c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produce := func(from, n int) {
+		t.Helper()
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			recs[i] = &kgo.Record{Value: fmt.Appendf(nil, "v%d", from+i)}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	produce(0, 100)
+	var owner int32
+	within(t, 30*time.Second, "the first 100 records committed", func() bool {
+		who, committed := committers(t, c, topic, c.IDs())
+		if len(who) == 1 {
+			owner = who[0]
+		}
+		return committed == 100 && len(who) == 1
+	})
+	var others []int32
+	for _, id := range c.IDs() {
+		if id != owner {
+			others = append(others, id)
+		}
+	}
+
+	c.Pause(owner)
+	time.Sleep(3 * 2 * time.Second) // three session timeouts: its leases are gone
+	produce(100, 100)
+	var next int32
+	within(t, 30*time.Second, "200 records committed by another node while the owner is frozen", func() bool {
+		who, committed := committers(t, c, topic, others)
+		if len(who) == 1 {
+			next = who[0]
+		}
+		return committed == 200 && len(who) == 1
+	})
+	c.Resume(owner)
+	before := commitsOf(t, c, topic, owner)
+	produce(200, 100)
+	within(t, 30*time.Second, "300 records committed after the resume", func() bool {
+		_, committed := committers(t, c, topic, c.IDs())
+		return committed == 300
+	})
+	time.Sleep(time.Second) // a few commit intervals more
+	if after := commitsOf(t, c, topic, owner); after != before {
+		t.Fatalf("node %d, resumed after losing its lease, committed %d more times (node %d owns the table)", owner, after-before, next)
+	}
+	var v struct {
+		OK         bool `json:"ok"`
+		Partitions []struct {
+			TableRows     int64 `json:"table_rows"`
+			TableDistinct int64 `json:"table_distinct"`
+		} `json:"partitions"`
+	}
+	if code := getJSON(t, c.Node(next).HTTPBase+"/tables/"+topic+"/iceberg/verify", &v); code != http.StatusOK {
+		t.Fatalf("verify: HTTP %d", code)
+	}
+	var rows, distinct int64
+	for _, p := range v.Partitions {
+		rows += p.TableRows
+		distinct += p.TableDistinct
+	}
+	if !v.OK || rows != 300 || distinct != 300 {
+		t.Fatalf("verify: ok %v, %d rows, %d distinct offsets; want ok, 300 and 300", v.OK, rows, distinct)
+	}
+	t.Logf("node %d frozen, node %d took over; resumed, node %d committed nothing more", owner, next, owner)
+}
