@@ -49,7 +49,11 @@ type IcebergOwners struct {
 	ttl       int
 	topics    func() []string // the topics to materialize
 	candidate func(topic string) bool
-	logger    *slog.Logger
+	// nobody (optional): no node holds every partition of topic, so
+	// nobody can materialize it (warned once per topic).
+	nobody func(topic string) bool
+	warned map[string]bool // reconcile's
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -71,27 +75,61 @@ const icebergReconcile = 500 * time.Millisecond
 // NewIcebergOwners starts campaigning for every topic of topics() for
 // which candidate holds, and steps down from the others; Close stops.
 func NewIcebergOwners(cli *clientv3.Client, cfg Config, topics func() []string, candidate func(topic string) bool, logger *slog.Logger) *IcebergOwners {
+	o := newIcebergOwners(cli, cfg, topics, candidate, logger)
+	o.start()
+	return o
+}
+
+func newIcebergOwners(cli *clientv3.Client, cfg Config, topics func() []string, candidate func(topic string) bool, logger *slog.Logger) *IcebergOwners {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	o := &IcebergOwners{
+	return &IcebergOwners{
 		cli: cli, prefix: cfg.Prefix() + icebergOwnersPrefix, id: cfg.NodeID, ttl: int(SessionTTL(cfg.SessionTimeout)),
 		topics: topics, candidate: candidate, logger: logger.With("component", "iceberg-owner"),
-		running: map[string]context.CancelFunc{}, owned: map[string]bool{}, cancel: cancel,
+		running: map[string]context.CancelFunc{}, owned: map[string]bool{}, warned: map[string]bool{},
 	}
+}
+
+func (o *IcebergOwners) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
 		o.reconcile(ctx)
 	}()
-	return o
 }
 
 // IcebergOwners elects this node owner of the topics of topics() of which
 // it holds a replica of every partition.
 func (r *Runtime) IcebergOwners(topics func() []string) *IcebergOwners {
-	return NewIcebergOwners(r.node.cli, r.cfg, topics, r.hostsEveryPartition, r.logger)
+	o := newIcebergOwners(r.node.cli, r.cfg, topics, r.hostsEveryPartition, r.logger)
+	o.nobody = r.nobodyHostsEveryPartition
+	o.start()
+	return o
+}
+
+// nobodyHostsEveryPartition: no node is a replica of every partition of
+// topic (its replicas are spread: replication factor below the node count).
+func (r *Runtime) nobodyHostsEveryPartition(topic string) bool {
+	ti, ok := r.log.Topic(topic)
+	if !ok || ti.Partitions == 0 {
+		return false
+	}
+	var common []int32
+	for p := range ti.Partitions {
+		pv, ok := r.Partition(topic, p)
+		if !ok {
+			return false // not known yet: say nothing
+		}
+		if p == 0 {
+			common = slices.Clone(pv.Replicas)
+		} else {
+			common = slices.DeleteFunc(common, func(id int32) bool { return !slices.Contains(pv.Replicas, id) })
+		}
+	}
+	return len(common) == 0
 }
 
 // hostsEveryPartition: this node is a replica of every partition of topic.
@@ -159,6 +197,9 @@ func (o *IcebergOwners) reconcile(ctx context.Context) {
 		for _, topic := range o.topics() {
 			if o.candidate(topic) {
 				want[topic] = true
+			} else if o.nobody != nil && !o.warned[topic] && o.nobody(topic) {
+				o.warned[topic] = true
+				o.logger.Warn("topic not materialized to Iceberg: no node holds a replica of every partition; raise its replication factor (zombi topic reassign)", "topic", topic)
 			}
 		}
 		o.mu.Lock()

@@ -102,6 +102,19 @@ func TestClusterIcebergOneOwner(t *testing.T) {
 	})
 	t.Logf("node %d owns %s's table", owner, topic)
 
+	// A topic whose partitions no node holds all of (RF 1, spread) has no
+	// owner, and every node says why.
+	const spread = "ice-spread"
+	if r, err := c.Admin(t).CreateTopic(ctx, 3, 1, cfg, spread); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v %v", spread, err, r.Err)
+	}
+	for _, id := range c.IDs() {
+		within(t, 10*time.Second, fmt.Sprintf("node %d says %s has no node with every partition", id, spread), func() bool {
+			log := c.Node(id).Log()
+			return strings.Contains(log, "no node holds a replica of every partition") && strings.Contains(log, "topic="+spread)
+		})
+	}
+
 	// The owner dies: another node takes the table over.
 	start := time.Now()
 	c.Kill(owner)
