@@ -191,6 +191,18 @@ func (m *Manager) minInsync(topic string) int {
 	return max(1, m.cfg.MinInsync(topic))
 }
 
+// minInsyncOf is min.insync.replicas for a partition of replicas
+// replicas (its origin ones, during a reassignment): an internal topic's
+// is clamped to its replica count, so one at RF 1 (just after an upgrade,
+// or created while one node was up) takes writes until it is grown.
+func (m *Manager) minInsyncOf(topic string, replicas int) int {
+	n := m.minInsync(topic)
+	if _, ok := m.internalKind(topic); ok {
+		n = min(n, max(1, replicas))
+	}
+	return n
+}
+
 // applyChange makes this node's role in one partition what the new state
 // says (Kafka's becomeLeaderOrFollower for one partition).
 func (m *Manager) applyChange(c catalog.Change) {
