@@ -2,9 +2,7 @@ package replica
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,20 +435,14 @@ func (v *viewer) step() (more bool, err error) {
 	return next < hwm, nil
 }
 
-// PendingKey is the Meta key of a producer's transactional offsets not
-// yet committed in internal partition part (the view's coord/pend/{p}/{pid}).
-func PendingKey(part int32, pid int64) string {
-	return "coord/pend/" + strconv.Itoa(int(part)) + "/" + strconv.FormatInt(pid, 10)
-}
-
 // pending is what the view holds of pid's open transactional offsets.
 func (v *viewer) pending(pid int64) []plog.CommittedOffset {
-	raw, err := v.m.cfg.Log.Meta(PendingKey(v.p.part, pid))
+	raw, err := v.m.cfg.Log.Meta(coordlog.PendingKey(v.p.part, pid))
 	if err != nil || raw == nil {
 		return nil
 	}
-	var offs []plog.CommittedOffset
-	if err := json.Unmarshal(raw, &offs); err != nil {
+	offs, err := coordlog.DecodePending(raw)
+	if err != nil {
 		v.m.logger.Warn("coordinator view: unreadable pending offsets", "topic", v.p.topic, "partition", v.p.part, "pid", pid, "err", err)
 		return nil
 	}
