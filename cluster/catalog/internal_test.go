@@ -152,3 +152,40 @@ func TestInternalNamesRefused(t *testing.T) {
 		t.Fatalf("%s changed: version %d, was %d (%v)", name, kv.Version, before.Version, err)
 	}
 }
+
+// TestInternalTopicInLocalLogs: once EnsureInternal made an internal
+// topic, every node's catalog makes it a real topic of its (cluster mode)
+// log, with the derived id, 50 partitions and the forced configs, and a
+// node that starts again with it loads ready.
+func TestInternalTopicInLocalLogs(t *testing.T) {
+	e := etcdtest.Start(t)
+	var nodes []*node
+	for id := int32(1); id <= 2; id++ {
+		l := openLog(t, t.TempDir())
+		l.SetClusterMode()
+		nodes = append(nodes, startNode(t, id, newStore(t, e, "/local/"), l))
+	}
+	ctx := testCtx(t, 20*time.Second)
+	if err := nodes[1].cat.EnsureInternal(ctx, coordlog.Transaction); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := plog.LookupInternalTopic(coordlog.TxnTopic)
+	for _, n := range nodes {
+		eventually(t, fmt.Sprintf("node %d has %s", n.id, it.Name), func() string {
+			if msg := n.synced(it.Name, it.UUID, 50); msg != "" {
+				return msg
+			}
+			info, _ := n.log.Topic(it.Name)
+			if info.Configs["min.insync.replicas"] != "2" || info.Configs["unclean.leader.election.enable"] != "false" {
+				return fmt.Sprintf("configs %v", info.Configs)
+			}
+			return ""
+		})
+	}
+	// Node 1 starts again over its log: ready, the topic kept.
+	nodes[0].stop()
+	again := startNode(t, 1, newStore(t, e, "/local/"), nodes[0].log)
+	if msg := again.synced(it.Name, it.UUID, 50); msg != "" {
+		t.Fatal(msg)
+	}
+}

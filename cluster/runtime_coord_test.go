@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zombi-dev/zombi/cluster/coordlog"
+	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/kafka"
+	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/stats"
+)
+
+// coordNode is a whole cluster node in this process: its membership, a
+// Runtime over a real RocksDB log, and a Kafka listener (the followers
+// fetch from it).
+type coordNode struct {
+	id   int32
+	log  *plog.Log
+	node *Node
+	rt   *Runtime
+	srv  *kafka.Server
+
+	mu     sync.Mutex
+	loads  []string
+	closed bool
+}
+
+func startCoordNode(t *testing.T, e *etcdtest.Etcd, id int32) *coordNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := plog.Open(plog.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(e, "coord", id)
+	cfg.ReplicaLagTimeMax = 3 * time.Second
+	cn := &coordNode{id: id, log: l}
+	cn.node = join(t, connect(t, cfg), cfg, record(id, int32(ln.Addr().(*net.TCPAddr).Port)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cn.rt, err = Start(ctx, connect(t, cfg), cn.node, cfg, RuntimeOptions{Log: l, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("start node %d: %v", id, err)
+	}
+	cn.srv = kafka.NewServer(l, stats.New(), kafka.Config{Cluster: cn.rt}, slog.New(slog.DiscardHandler))
+	// After the door's own (kafka.NewServer sets them): these record.
+	cn.rt.SetCoordinatorHooks(func(kind int8, part, epoch int32) {
+		cn.mu.Lock()
+		cn.loads = append(cn.loads, fmt.Sprintf("load %d/%d@%d", kind, part, epoch))
+		cn.mu.Unlock()
+	}, func(kind int8, part int32) {
+		cn.mu.Lock()
+		cn.loads = append(cn.loads, fmt.Sprintf("unload %d/%d", kind, part))
+		cn.mu.Unlock()
+	})
+	go func() { _ = cn.srv.Serve(ln) }()
+	t.Cleanup(cn.stop)
+	return cn
+}
+
+// stop is the node going away: its coordinators resign, its listener
+// closes, its registration goes (the controller moves its leaderships).
+func (cn *coordNode) stop() {
+	if cn.closed {
+		return
+	}
+	cn.closed = true
+	cn.rt.Close()
+	_ = cn.srv.Close()
+	_ = cn.node.Close()
+	_ = cn.log.Close()
+}
+
+// coordinator waits until every running node names the same live,
+// loaded coordinator of key and returns its view.
+func coordinator(t *testing.T, nodes []*coordNode, kind int8, key string) kafka.CoordinatorView {
+	t.Helper()
+	var v kafka.CoordinatorView
+	var last string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := true
+		var leader *coordNode
+		for _, cn := range nodes {
+			got, err := cn.rt.CoordinatorOf(kind, key)
+			if err != nil {
+				last, ok = fmt.Sprintf("node %d: %v", cn.id, err), false
+				break
+			}
+			if got.Local {
+				leader = cn
+			}
+			v = got
+		}
+		if ok && leader != nil {
+			lv, _ := leader.rt.CoordinatorOf(kind, key)
+			if lv.Loaded && lv.Leader == leader.id {
+				return lv
+			}
+			last = fmt.Sprintf("leader %d not loaded: %+v", leader.id, lv)
+		} else if ok {
+			last = fmt.Sprintf("no running node leads it: %+v", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no loaded coordinator for %q within 20 s: %s", key, last)
+	return v
+}
+
+// TestCoordinatorsFailover: three nodes; the first FindCoordinator-like
+// call finds no internal topic (COORDINATOR_NOT_AVAILABLE) and creates
+// it at RF 3; the coordinator's AppendInternal is acknowledged once
+// replicated and applied (its view answers FetchOffset at once); an
+// epoch not led and a non-leader are refused; the coordinator's node goes
+// and the new coordinator, loaded once, has every acknowledged commit, as
+// the other follower's view does, and fences the old epoch. (The
+// followers fetch the internal topic through the Kafka door: this needs
+// the door's Fetch of real internal topics, branch 19t3.)
+func TestCoordinatorsFailover(t *testing.T) {
+	e := etcdtest.Start(t)
+	var nodes []*coordNode
+	for id := int32(1); id <= 3; id++ {
+		nodes = append(nodes, startCoordNode(t, e, id))
+	}
+	const group = "payments"
+	if _, err := nodes[0].rt.CoordinatorOf(0, group); !errors.Is(err, kafka.ErrCoordinatorNotAvailable) {
+		t.Fatalf("first lookup: %v, want ErrCoordinatorNotAvailable (topic being created)", err)
+	}
+	v := coordinator(t, nodes, 0, group)
+	if v.Partition != coordlog.Partition(group) {
+		t.Fatalf("coordinator partition %d, want %d", v.Partition, coordlog.Partition(group))
+	}
+	if st, _, _ := nodes[0].rt.cat.Partition(coordlog.OffsetsTopic, v.Partition); len(st.Replicas) != 3 {
+		t.Fatalf("%s-%d on %v, want RF 3", coordlog.OffsetsTopic, v.Partition, st.Replicas)
+	}
+	byID := map[int32]*coordNode{}
+	for _, cn := range nodes {
+		byID[cn.id] = cn
+	}
+	lead := byID[v.Leader]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	acked := map[int32]int64{}
+	for i := range 30 {
+		part, off := int32(i%5), int64(100+i)
+		raw := coordlog.OffsetBatch([]plog.CommittedOffset{{Group: group, Topic: "orders", Partition: part, Offset: off, LeaderEpoch: -1}}, nil, time.Now().UnixMilli())
+		if _, err := lead.rt.AppendInternal(ctx, 0, v.Partition, v.Epoch, raw); err != nil {
+			if i == 0 && errors.Is(err, kafka.ErrNotEnoughReplicasAfterAppend) {
+				// TODO(i19s11): remove once 19t3 is merged (its door
+				// serves follower fetches of real internal topics).
+				t.Skipf("the followers cannot fetch the internal topic through this branch's Kafka door (needs 19t3): %v", err)
+			}
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		acked[part] = off
+		got, ok, err := lead.log.FetchOffset(group, "orders", part)
+		if err != nil || !ok || got.Offset != off {
+			t.Fatalf("acknowledged commit %d not in the leader's view: %+v %v %v", i, got, ok, err)
+		}
+	}
+	raw := coordlog.OffsetBatch([]plog.CommittedOffset{{Group: group, Topic: "orders", Partition: 0, Offset: 1, LeaderEpoch: -1}}, nil, 1)
+	if _, err := lead.rt.AppendInternal(ctx, 0, v.Partition, v.Epoch+1, raw); !errors.Is(err, kafka.ErrNotLeader) {
+		t.Fatalf("an epoch not led yet: %v, want ErrNotLeader", err)
+	}
+	var survivors []*coordNode
+	for _, cn := range nodes {
+		if cn != lead {
+			survivors = append(survivors, cn)
+		}
+	}
+	if _, err := survivors[0].rt.AppendInternal(ctx, 0, v.Partition, v.Epoch, raw); !errors.Is(err, kafka.ErrNotLeader) {
+		t.Fatalf("append on a follower: %v, want ErrNotLeader", err)
+	}
+
+	lead.stop()
+	nv := coordinator(t, survivors, 0, group)
+	if nv.Leader == lead.id || nv.Epoch <= v.Epoch {
+		t.Fatalf("new coordinator %+v, old %+v", nv, v)
+	}
+	for _, cn := range survivors {
+		for part, off := range acked {
+			var got plog.CommittedOffset
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got, _, _ = cn.log.FetchOffset(group, "orders", part)
+				if got.Offset == off || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got.Offset != off {
+				t.Fatalf("node %d's view: orders-%d at %d, acknowledged %d", cn.id, part, got.Offset, off)
+			}
+		}
+	}
+	newLead := byID[nv.Leader]
+	if _, err := newLead.rt.AppendInternal(ctx, 0, nv.Partition, v.Epoch, raw); !errors.Is(err, kafka.ErrFencedLeaderEpoch) {
+		t.Fatalf("the old coordinator's epoch on the new one: %v, want ErrFencedLeaderEpoch", err)
+	}
+	raw = coordlog.OffsetBatch([]plog.CommittedOffset{{Group: group, Topic: "orders", Partition: 0, Offset: 999, LeaderEpoch: -1}}, nil, 1)
+	if _, err := newLead.rt.AppendInternal(ctx, 0, nv.Partition, nv.Epoch, raw); err != nil {
+		t.Fatalf("commit on the new coordinator: %v", err)
+	}
+	newLead.mu.Lock()
+	defer newLead.mu.Unlock()
+	want := fmt.Sprintf("load 0/%d@%d", nv.Partition, nv.Epoch)
+	n := 0
+	for _, ev := range newLead.loads {
+		if ev == want {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("new coordinator's hooks %v: %q %d times, want once", newLead.loads, want, n)
+	}
+}
