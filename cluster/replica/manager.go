@@ -78,7 +78,8 @@ type Manager struct {
 	// IsrShrinksPerSec, IsrExpandsPerSec).
 	isrShrinks, isrExpands atomic.Int64
 
-	hooks atomic.Pointer[coordHooks] // SetCoordinatorHooks
+	hooks   atomic.Pointer[coordHooks] // SetCoordinatorHooks
+	closing atomic.Bool                // Close began: no coordinator loads any more
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -160,6 +161,7 @@ func (m *Manager) Run(ctx context.Context) error {
 // Close stops the fetchers and the ISR writes in flight and waits for
 // them. The log is left as it is (the caller closes it after).
 func (m *Manager) Close() {
+	m.closing.Store(true)
 	m.unloadAll() // closing: the coordinators resign before anything stops
 	m.mu.Lock()
 	m.closed = true
@@ -246,8 +248,9 @@ func (m *Manager) retire(p *partition) {
 	if _, ok := m.internalKind(p.topic); ok {
 		p.hookMu.Lock()
 		m.unloadLocked(p)
-		m.stopViewer(p)
+		v := p.detachViewer()
 		p.hookMu.Unlock()
+		v.stop() // not under hookMu: the loop may be waiting for it
 	}
 	p.retire()
 }
@@ -261,9 +264,12 @@ func (m *Manager) decide(p *partition) {
 	p.mu.Unlock()
 	if _, ok := m.internalKind(p.topic); ok {
 		p.hookMu.Lock()
-		defer p.hookMu.Unlock()
 		m.roleChanging(p, st.Leader, st.LeaderEpoch)
-		defer m.roleChanged(p, st.Replicas)
+		defer func() {
+			stopped := m.roleChanged(p, st.Replicas)
+			p.hookMu.Unlock()
+			m.dropView(p, stopped) // not under hookMu: the loop may be waiting for it
+		}()
 	}
 	switch {
 	case st.Leader == m.cfg.NodeID:

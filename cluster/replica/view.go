@@ -211,10 +211,9 @@ func (m *Manager) unloadLocked(p *partition) {
 }
 
 // roleChanged runs in decide after the role changed (p.hookMu held): the
-// apply loop runs while this node is a replica; one that stops being one
-// forgets the partition's view (it is rebuilt from the log if it comes
-// back).
-func (m *Manager) roleChanged(p *partition, replicas []int32) {
+// apply loop runs while this node is a replica. One that stops being one
+// detaches its loop, returned for dropView.
+func (m *Manager) roleChanged(p *partition, replicas []int32) *viewer {
 	kind, _ := m.internalKind(p.topic)
 	p.mu.Lock()
 	v := p.view
@@ -225,11 +224,21 @@ func (m *Manager) roleChanged(p *partition, replicas []int32) {
 	case contains(replicas, m.cfg.NodeID):
 		v.wake() // a leadership may be loaded now
 	case v != nil:
-		m.stopViewer(p)
-		p.logMu.Lock()
-		m.resetView(p, "not a replica any more")
-		p.logMu.Unlock()
+		return p.detachViewer()
 	}
+	return nil
+}
+
+// dropView stops a detached apply loop and forgets the partition's view
+// (it is rebuilt from the log if this node holds a replica again).
+func (m *Manager) dropView(p *partition, v *viewer) {
+	if v == nil {
+		return
+	}
+	v.stop()
+	p.logMu.Lock()
+	m.resetView(p, "not a replica any more")
+	p.logMu.Unlock()
 }
 
 func (m *Manager) startViewer(p *partition, kind coordlog.Kind) {
@@ -251,12 +260,18 @@ func (m *Manager) startViewer(p *partition, kind coordlog.Kind) {
 	}()
 }
 
-// stopViewer ends p's apply loop and waits for it.
-func (m *Manager) stopViewer(p *partition) {
+// detachViewer takes p's apply loop away (nil: none); stop ends it.
+func (p *partition) detachViewer() *viewer {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	v := p.view
 	p.view = nil
-	p.mu.Unlock()
+	return v
+}
+
+// stop ends the apply loop and waits for it (nil: nothing). Never under
+// p.hookMu: the loop takes it to load.
+func (v *viewer) stop() {
 	if v != nil {
 		v.cancel()
 		<-v.done
@@ -459,7 +474,7 @@ func (v *viewer) maybeLoad() {
 	p.mu.Lock()
 	r, epoch, start := p.role, p.epoch, p.epochStart
 	p.mu.Unlock()
-	if r != roleLeader {
+	if r != roleLeader || m.closing.Load() {
 		return
 	}
 	h := m.hooks.Load()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zombi-dev/zombi/cluster/coordlog"
+	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/cluster/replica"
 	plog "github.com/zombi-dev/zombi/log"
 )
@@ -383,6 +384,34 @@ func TestViewResetOnLogReset(t *testing.T) {
 	}
 	if _, ok := offs[plog.OffsetKey{Group: "g", Topic: "t", Partition: 0}]; ok {
 		t.Fatalf("the reset view still holds t-0: %v", offs)
+	}
+	vc.noneOverHWM()
+}
+
+// TestViewDroppedWhenNotReplica: a node taken out of an internal
+// partition's replicas stops applying and forgets the partition's view;
+// the others go on.
+func TestViewDroppedWhenNotReplica(t *testing.T) {
+	vc := newViewCluster(t, 3, 30*time.Second, 1)
+	vc.createTopic(viewTopic, 1, 2, 3)
+	last := vc.mustCommit(1, 0, 5)
+	vc.viewHas(3, last+1, map[int32]int64{0: 5})
+	st, version := vc.state(viewTopic)
+	st.Replicas, st.ISR, st.PartitionEpoch = []int32{1, 2}, []int32{1, 2}, st.PartitionEpoch+1
+	if _, err := meta.UpdatePartition(testCtx(t, 5*time.Second), vc.node(1).store, viewTopic, 0, version, st); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 3's view dropped", func() string {
+		if a, offs, resets, _ := vc.views[3].snapshot(); resets == 0 || a != 0 || len(offs) != 0 {
+			return fmt.Sprintf("applied %d, %d offsets, %d resets", a, len(offs), resets)
+		}
+		return ""
+	})
+	last = vc.mustCommit(1, 1, 6)
+	vc.viewHas(2, last+1, map[int32]int64{0: 5, 1: 6})
+	time.Sleep(300 * time.Millisecond)
+	if a, _, _, _ := vc.views[3].snapshot(); a != 0 {
+		t.Fatalf("node 3 applies still: applied %d", a)
 	}
 	vc.noneOverHWM()
 }
