@@ -2,6 +2,7 @@ package replica_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/zombi-dev/zombi/cluster/coordlog"
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/cluster/replica"
+	"github.com/zombi-dev/zombi/kafka"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -414,4 +416,21 @@ func TestViewDroppedWhenNotReplica(t *testing.T) {
 		t.Fatalf("node 3 applies still: applied %d", a)
 	}
 	vc.noneOverHWM()
+}
+
+// TestInternalMinInsyncClamped: min.insync.replicas 2 on an internal
+// partition with one replica is clamped to 1 (acks=all works); a user
+// topic with one replica keeps 2 and is refused.
+func TestInternalMinInsyncClamped(t *testing.T) {
+	vc := newViewCluster(t, 2, 30*time.Second, 2)
+	vc.createTopic(viewTopic, 1)
+	vc.createTopic("user", 1)
+	last := vc.mustCommit(1, 0, 7)
+	vc.viewHas(1, last+1, map[int32]int64{0: 7})
+	if err := vc.node(1).mgr.CheckProduce(viewTopic, 0, -1, true); err != nil {
+		t.Fatalf("internal partition at RF 1, acks=all: %v", err)
+	}
+	if err := vc.node(1).mgr.CheckProduce("user", 0, -1, true); !errors.Is(err, kafka.ErrNotEnoughReplicas) {
+		t.Fatalf("user topic at RF 1 with min.insync.replicas 2: %v, want ErrNotEnoughReplicas", err)
+	}
 }
