@@ -22,8 +22,8 @@ import (
 // are the log's 'C' keys, written directly.
 
 // commitTimeout bounds a replicated offset write (Kafka's
-// offsets.commit.timeout.ms).
-const commitTimeout = 5 * time.Second
+// offsets.commit.timeout.ms; a variable for the tests).
+var commitTimeout = 5 * time.Second
 
 // groupCoord is the coordinator of a group as a request sees it: local and
 // loaded (code 0) or the error the request answers.
