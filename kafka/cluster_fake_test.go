@@ -42,7 +42,7 @@ type fakeCluster struct {
 	configs       map[string]map[string]string
 	fetched       []followerFetch
 	defaultRF     int16
-	ops           fakeOps // reassignments and elections (cluster_fake_ops_test.go)
+	ops           fakeOps   // reassignments and elections (cluster_fake_ops_test.go)
 	coord         fakeCoord // coordinators (cluster_fake_coord_test.go)
 }
 
@@ -261,4 +261,3 @@ func get[T any](f *fakeCluster, read func() T) T {
 	defer f.mu.Unlock()
 	return read()
 }
-
