@@ -2,7 +2,7 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -135,6 +135,13 @@ func decodeOffsetBatch(raw []byte) (batch.Header, []offsetRecord, error) {
 	var out []offsetRecord
 	for _, r := range recs {
 		var or offsetRecord
+		if len(r.Key) >= 2 && binary.BigEndian.Uint16(r.Key) == 2 {
+			var gk kmsg.GroupMetadataKey // DeleteGroups' group tombstone
+			if err := gk.ReadFrom(r.Key); err != nil || r.Value != nil {
+				return h, nil, fmt.Errorf("group metadata key %x value %x: %v", r.Key, r.Value, err)
+			}
+			continue
+		}
 		if err := or.key.ReadFrom(r.Key); err != nil {
 			return h, nil, fmt.Errorf("key %x: %w", r.Key, err)
 		}
@@ -173,11 +180,7 @@ func fakeApply(l *plog.Log, part int32, raw []byte) error {
 		return nil
 	}
 	if h.IsTransactional() {
-		js, err := json.Marshal(offs)
-		if err != nil {
-			return err
-		}
-		return l.SetMeta(fmt.Sprintf("coord/pend/%d/%d", part, h.ProducerID), js)
+		return l.SetMeta(coordlog.PendingKey(part, h.ProducerID), coordlog.EncodePending(offs))
 	}
 	return l.CommitOffsets(offs)
 }

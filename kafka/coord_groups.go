@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,9 +107,11 @@ func (s *Server) commitOffsets(ctx context.Context, gc groupCoord, offs []plog.C
 }
 
 // deleteOffsets deletes committed offsets of group (topic "" and parts
-// nil: all of them): directly on one node, as tombstones in cluster mode.
-// known are the group's offsets (GroupOffsets) when the caller has read
-// them, for topic "".
+// nil: all of them, the group deleted): directly on one node, as
+// tombstones in cluster mode (the whole group: its offsets' and Kafka's
+// GroupMetadataKey tombstone, as Kafka's DeleteGroups writes them). known
+// are the group's offsets (GroupOffsets) when the caller has read them,
+// for topic "".
 func (s *Server) deleteOffsets(ctx context.Context, gc groupCoord, group, topic string, parts []int32, known []plog.CommittedOffset) error {
 	if !gc.cluster() {
 		return s.log.DeleteOffsets(group, topic, parts)
@@ -128,6 +129,9 @@ func (s *Server) deleteOffsets(ctx context.Context, gc groupCoord, group, topic 
 	if len(dels) == 0 {
 		return nil
 	}
+	if topic == "" {
+		return s.appendGroupRecords(ctx, gc, coordlog.GroupTombstones([]string{group}, dels, time.Now().UnixMilli()))
+	}
 	return s.appendGroupRecords(ctx, gc, coordlog.OffsetBatch(nil, dels, time.Now().UnixMilli()))
 }
 
@@ -144,7 +148,7 @@ func kerrCode(c int16) *kerr.Error {
 // transactional offset commit of an open transaction for the group's
 // partition (Meta coord/pend/{p}/{pid}: what require_stable refuses).
 func (s *Server) pendingTxnOffsets(gc groupCoord, group string) (func(topic string, part int32) bool, error) {
-	kvs, err := s.log.MetaList(fmt.Sprintf("coord/pend/%d/", gc.view.Partition))
+	kvs, err := s.log.MetaList(coordlog.PendingPrefix(gc.view.Partition))
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +158,8 @@ func (s *Server) pendingTxnOffsets(gc groupCoord, group string) (func(topic stri
 	}
 	pend := map[key]bool{}
 	for _, kv := range kvs {
-		var offs []plog.CommittedOffset
-		if err := json.Unmarshal(kv.Value, &offs); err != nil {
+		offs, err := coordlog.DecodePending(kv.Value)
+		if err != nil {
 			return nil, fmt.Errorf("pending offsets %s: %w", kv.Key, err)
 		}
 		for _, o := range offs {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zombi-dev/zombi/cluster/coordlog"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // The group coordinator in cluster mode (coord_groups.go), against the fake
@@ -274,6 +275,9 @@ func TestClusterOffsetCommitAppends(t *testing.T) {
 			t.Errorf("batch %d: %d records (%v), want one tombstone of t/%d", i+2, len(recs), err, want)
 		}
 	}
+	if _, raws, err := batch.Records(apps[2].raw, 0); err != nil || len(raws) != 2 || raws[1].Value != nil {
+		t.Errorf("DeleteGroups batch: %d records (%v), want the offset's tombstone and the group's (GroupMetadataKey)", len(raws), err)
+	}
 }
 
 // TestClusterOffsetCommitErrorMapping: the append's errors as Kafka's
@@ -491,7 +495,7 @@ func TestClusterConsumerGroupCommits(t *testing.T) {
 	const group = "g-kgo"
 	fc.localCoordinator(0, group)
 	ctx := ctxT(t)
-	prod := clusterClient(t, e, kgo.DefaultProduceTopic("cg"))
+	prod := clusterClient(t, e, kgo.DefaultProduceTopic("cg"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for i := range 20 {
 		if err := prod.ProduceSync(ctx, &kgo.Record{Partition: int32(i % 2), Value: []byte{byte(i)}}).FirstErr(); err != nil {
 			t.Fatal(err)
