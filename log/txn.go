@@ -112,15 +112,16 @@ func (r *round) openTxn(p *partition, pid int64) (openTxn, bool) {
 
 // openTxnFor is called for a transactional batch about to be stored at base:
 // the first one of its producer since its last marker opens a transaction,
-// if the verifier agrees.
-func (r *round) openTxnFor(p *partition, topic string, h batch.Header, base int64) error {
+// if the verifier agrees (asked only when verify is set: a coordinator's
+// own batch is not verified).
+func (r *round) openTxnFor(p *partition, topic string, h batch.Header, base int64, verify bool) error {
 	if h.ProducerID < 0 {
 		return fmt.Errorf("%w: a transactional batch without a producer id", ErrInvalidTxnState)
 	}
 	if _, open := r.openTxn(p, h.ProducerID); open {
 		return nil
 	}
-	if f := r.l.verifier.Load(); f != nil {
+	if f := r.l.verifier.Load(); f != nil && verify {
 		if err := (*f)(h.ProducerID, h.ProducerEpoch, topic, p.id); err != nil {
 			return err
 		}
