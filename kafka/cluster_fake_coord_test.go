@@ -15,9 +15,10 @@ import (
 // fakeCoord is the fake Cluster's coordinators: who leads each internal
 // partition (none until a test says so: COORDINATOR_NOT_AVAILABLE), what
 // AppendInternal answers, the batches it was given, and the hooks the
-// server installed. A successful append is applied to the server's log as
-// the apply loop would: offsets as 'C' keys, tombstones deleted,
-// transactional offsets as coord/pend/{p}/{pid}.
+// server installed. A successful append is applied to the server's log's
+// view as the cluster's apply loop does (coordlog.Decode, Log.ApplyView):
+// offsets as 'C' keys, tombstones deleted, transactional offsets pending in
+// coord/pend/{p}/{pid}.
 type fakeCoord struct {
 	views     map[fakeCoordKey]CoordinatorView
 	appendErr error         // AppendInternal's answer (nil: applied)
@@ -107,10 +108,10 @@ func (f *fakeCluster) AppendInternal(ctx context.Context, kind int8, part int32,
 	if err != nil {
 		return 0, err
 	}
-	if err := fakeApply(l, part, raw); err != nil {
+	if err := fakeApply(l, part, n, raw); err != nil {
 		return 0, err
 	}
-	return n, nil
+	return n - 1, nil
 }
 
 func (f *fakeCluster) SetCoordinatorHooks(onLoad func(kind int8, part, epoch int32), onUnload func(kind int8, part int32)) {
@@ -159,28 +160,20 @@ func decodeOffsetBatch(raw []byte) (batch.Header, []offsetRecord, error) {
 	return h, out, nil
 }
 
-// fakeApply is the apply loop's part the door tests need.
-func fakeApply(l *plog.Log, part int32, raw []byte) error {
-	h, recs, err := decodeOffsetBatch(raw)
+// fakeApply is the apply loop of the cluster (package replica) for one
+// batch: coordlog's decoding into the view, written by the log's ApplyView.
+func fakeApply(l *plog.Log, part int32, applied int64, raw []byte) error {
+	pending := func(pid int64) []plog.CommittedOffset {
+		v, err := l.Meta(coordlog.PendingKey(part, pid))
+		if err != nil || v == nil {
+			return nil
+		}
+		offs, _ := coordlog.DecodePending(v)
+		return offs
+	}
+	ch, err := coordlog.Decode(coordlog.Group, part, []plog.Batch{{BaseOffset: applied - 1, Raw: raw}}, pending)
 	if err != nil {
 		return err
 	}
-	var offs []plog.CommittedOffset
-	for _, r := range recs {
-		if r.value == nil {
-			if err := l.DeleteOffsets(r.key.Group, r.key.Topic, []int32{r.key.Partition}); err != nil {
-				return err
-			}
-			continue
-		}
-		offs = append(offs, plog.CommittedOffset{Group: r.key.Group, Topic: r.key.Topic, Partition: r.key.Partition,
-			Offset: r.value.Offset, LeaderEpoch: r.value.LeaderEpoch, Metadata: r.value.Metadata, CommitTimeMs: r.value.CommitTimestamp})
-	}
-	if len(offs) == 0 {
-		return nil
-	}
-	if h.IsTransactional() {
-		return l.SetMeta(coordlog.PendingKey(part, h.ProducerID), coordlog.EncodePending(offs))
-	}
-	return l.CommitOffsets(offs)
+	return l.ApplyView(coordlog.OffsetsTopic, part, applied, ch)
 }
