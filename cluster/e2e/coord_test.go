@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -92,7 +94,9 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	}
 	defer func() { stop(); wg.Wait() }()
 
-	waitLedger(ctx, t, "a third of the records committed before the kill", func() bool { return led.committedTotal() >= before/3 })
+	waitLedger(ctx, t, "a commit on every partition and a third of the records committed before the kill", func() bool {
+		return led.committedTotal() >= before/3 && slices.Min(led.committedSnapshot()) > 0
+	})
 	atKill := led.committedSnapshot()
 	killed := time.Now()
 	c.Kill(coordinator)
@@ -121,9 +125,16 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	}
 	// The commits are in the new coordinator's view: a fresh OffsetFetch
 	// names the end of every partition.
-	offs, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		t.Fatalf("OffsetFetch from the new coordinator: %v", err)
+	live := kadm.NewClient(c.Client(t, kgo.SeedBrokers(c.LiveSeeds()...)))
+	var offs kadm.OffsetResponses
+	for {
+		var err error
+		if offs, err = live.FetchOffsets(ctx, group); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("OffsetFetch from the new coordinator: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	for p := range int32(partitions) {
 		want := int64((before + after) / partitions)
