@@ -313,10 +313,3 @@ func (l *Log) AppendInternal(ctx context.Context, topic string, part int32, raw 
 	}
 	return res[0].BaseOffset, res[0].LastOffset, nil
 }
-
-// WriteMarker writes a transaction marker into a partition this node leads
-// (WriteTxnMarkers): the control batch, the open transaction closed, an
-// abort indexed.
-func (l *Log) WriteMarker(ctx context.Context, topic string, part int32, m MarkerRequest) (int64, error) {
-	return 0, errors.New("log: WriteMarker not implemented yet") // T1, next commit
-}

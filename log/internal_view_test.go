@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/zombi-dev/zombi/internal/syncbuf"
 	"github.com/zombi-dev/zombi/log/batch"
 )
 
@@ -137,19 +139,19 @@ func TestApplyViewCrashAtomic(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyViewCrashAtomic$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "ZOMBI_VIEW_CRASH_DIR="+dir)
-	var out bytes.Buffer
+	var out syncbuf.Buffer // written by exec's copier goroutine
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for !bytes.Contains(out.Bytes(), []byte("applying")) && time.Now().Before(deadline) {
+	for !strings.Contains(out.String(), "applying") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // a few hundred changes in flight
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	if !bytes.Contains(out.Bytes(), []byte("applying")) {
+	if !strings.Contains(out.String(), "applying") {
 		t.Fatalf("the child never started applying: %s", out.String())
 	}
 	l := openTest(t, dir)

@@ -315,10 +315,10 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 				}
 			}
 			if h.IsControl() {
-				// A marker of a newer epoch fences the older one, as when
-				// it was written (EndTxn).
-				if prev == nil || h.ProducerEpoch > prev.Epoch {
-					pt.producers[h.ProducerID] = &producerState{Epoch: h.ProducerEpoch}
+				// A marker of a newer epoch fences the older one, and its
+				// coordinator epoch is kept, as when it was written.
+				if next := prev.afterMarker(h.ProducerEpoch, storedMarkerCoordEpoch(v)); next != prev {
+					pt.producers[h.ProducerID] = next
 					pt.dirtyProducers[h.ProducerID] = true
 				}
 				return true

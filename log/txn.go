@@ -220,32 +220,11 @@ func (op *endTxnOp) stage(r *round) {
 		if r.isDeleted(p) {
 			continue
 		}
-		st := r.state(p)
-		base := st.next
 		b := raw
 		if i < len(op.parts)-1 {
 			b = append([]byte(nil), raw...) // each partition stores its own copy
 		}
-		h.BaseOffset = base
-		r.put(p, st, b, h)
-		pk := producerKey{p, req.ProducerID}
-		if prev := prevs[i]; prev == nil || req.ProducerEpoch > prev.Epoch {
-			// The marker's epoch fences every older one in the partition.
-			if _, ok := r.producers[pk]; !ok {
-				st.producers++
-			}
-			r.producers[pk] = &producerState{Epoch: req.ProducerEpoch}
-		}
-		t, open := r.openTxn(p, req.ProducerID)
-		if !open {
-			continue
-		}
-		r.txns[pk] = nil
-		r.wb.Delete(partKey(kindTxnOpen, p.tid, p.id, uint64(req.ProducerID)))
-		if !req.Commit {
-			a := AbortedTxn{ProducerID: req.ProducerID, FirstOffset: t.first, LastOffset: base, StableAt: r.stableOf(p, st.next)}
-			r.wb.Put(abortedKey(p, base), encodeAborted(a))
-		}
+		r.stageMarker(p, b, h, req.ProducerID, req.ProducerEpoch, req.Commit, req.CoordinatorEpoch, prevs[i])
 	}
 	if req.Commit {
 		(&commitOp{offs: req.Offsets}).stage(r)
