@@ -436,6 +436,23 @@ func TestClusterUnloadWakesJoin(t *testing.T) {
 	if gs := listGroups(e.dial(t), 4, nil, nil); len(gs) != 0 {
 		t.Errorf("ListGroups after the unload: %v, want none (another node's group)", gs)
 	}
+
+	// A group made here in the window between a request's check and an
+	// unload is stale: the next load of the partition drops it.
+	fc.localCoordinator(0, group)
+	if r, err := join(""); err != nil || r.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("join in the window: %+v %v", r, err)
+	}
+	if r, err := join(rb.MemberID); err != nil || r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("join with a member id of the old coordinator: %+v %v, want UNKNOWN_MEMBER_ID", r, err)
+	}
+	if _, held := e.s.groups.Describe(group); !held {
+		t.Fatal("no group made in the window")
+	}
+	onLoad(0, part, 7)
+	if _, held := e.s.groups.Describe(group); held {
+		t.Error("a stale group survived the partition's load")
+	}
 }
 
 // TestClusterTxnOffsetCommitAppends: TxnOffsetCommit on the coordinator is

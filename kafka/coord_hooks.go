@@ -7,12 +7,13 @@ import (
 )
 
 // Coordinator hooks (cluster mode): the cluster calls onLoad when this node
-// becomes the loaded leader of an internal partition, and onUnload before
-// it stops leading one. Groups need nothing loaded (their offsets are the
-// view the apply loop writes; members rejoin a new coordinator), so a load
-// only marks the partition for ListGroups, and an unload drops the
-// partition's groups: their waiting members get NOT_COORDINATOR. The
-// transaction coordinator loads and drops its ids (package txn).
+// becomes the loaded leader of an internal partition (its requests pass the
+// coordinator check once onLoad has returned), and onUnload before it
+// stops leading one. Groups need nothing loaded (their offsets are the view
+// the apply loop writes; members rejoin a new coordinator), so a load only
+// marks the partition for ListGroups, and an unload drops the partition's
+// groups: their waiting members get NOT_COORDINATOR. The transaction
+// coordinator loads and drops its ids (package txn).
 
 // coordLoaded marks the __consumer_offsets partitions this node leads and
 // has loaded (ListGroups lists their groups only, as Kafka).
@@ -29,6 +30,10 @@ func (s *Server) installCoordinatorHooks() {
 func (s *Server) onCoordinatorLoad(kind int8, part, epoch int32) {
 	switch coordlog.Kind(kind) {
 	case coordlog.Group:
+		// A group made here by a request that passed the check just before
+		// an earlier unload is stale: the partition's requests are refused
+		// until this hook returns, so nothing of this term is dropped.
+		s.groups.Unload(func(g string) bool { return coordlog.Partition(g) == part })
 		if part >= 0 && part < coordlog.Partitions {
 			s.groupsLoaded[part].Store(true)
 		}
