@@ -35,7 +35,9 @@ import (
 //     applied to the view OffsetFetch reads. The partition moved:
 //     NOT_COORDINATOR; too few in-sync replicas: COORDINATOR_NOT_AVAILABLE;
 //     not replicated within 5 s (offsets.commit.timeout.ms):
-//     REQUEST_TIMED_OUT. Nothing is acknowledged that a failover can lose.
+//     REQUEST_TIMED_OUT; a batch over Kafka's message.max.bytes (1 MiB):
+//     INVALID_COMMIT_OFFSET_SIZE. Nothing is acknowledged that a failover
+//     can lose.
 //
 // Version notes:
 //   - v6+ leader epoch; v10 topics by id (unknown ids: UNKNOWN_TOPIC_ID).

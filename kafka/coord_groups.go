@@ -24,6 +24,15 @@ import (
 // offsets.commit.timeout.ms; a variable for the tests).
 var commitTimeout = 5 * time.Second
 
+// maxCoordBatch bounds one batch of a group's records: Kafka's broker
+// default message.max.bytes (1 MiB + 12), which __consumer_offsets takes.
+// A larger commit gets INVALID_COMMIT_OFFSET_SIZE, as in Kafka, and is not
+// written.
+const maxCoordBatch = 1048588
+
+// errCommitTooLarge is a commit over maxCoordBatch.
+var errCommitTooLarge = errors.New("offset commit batch larger than 1048588 bytes")
+
 // groupCoord is the coordinator of a group as a request sees it: local and
 // loaded (code 0) or the error the request answers.
 type groupCoord struct {
@@ -77,6 +86,8 @@ func coordAppendCode(err error) int16 {
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, plog.ErrProducerFenced):
 		return kerr.ProducerFenced.Code
+	case errors.Is(err, errCommitTooLarge):
+		return kerr.InvalidCommitOffsetSize.Code
 	}
 	return errorCode(err)
 }
@@ -87,6 +98,9 @@ func coordAppendCode(err error) int16 {
 func (s *Server) appendGroupRecords(ctx context.Context, gc groupCoord, raw []byte) error {
 	if len(raw) == 0 {
 		return fmt.Errorf("%w: empty batch", ErrCoordinatorNotAvailable)
+	}
+	if len(raw) > maxCoordBatch {
+		return fmt.Errorf("%w: %d bytes", errCommitTooLarge, len(raw))
 	}
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()

@@ -312,6 +312,26 @@ func TestClusterOffsetCommitErrorMapping(t *testing.T) {
 	}
 	fc.setAppendErr(nil)
 
+	// Over Kafka's message.max.bytes: INVALID_COMMIT_OFFSET_SIZE, nothing
+	// appended.
+	big := kmsg.NewPtrOffsetCommitRequest()
+	big.Group, big.Generation = group, -1
+	md := string(make([]byte, 4000))
+	bt := kmsg.OffsetCommitRequestTopic{Topic: "t"}
+	for p := range int32(300) {
+		bt.Partitions = append(bt.Partitions, kmsg.OffsetCommitRequestTopicPartition{Partition: p, Offset: 1, Metadata: &md})
+	}
+	big.Topics = []kmsg.OffsetCommitRequestTopic{bt}
+	appended := len(fc.appendedBatches())
+	for _, p := range r.do(big, 8).(*kmsg.OffsetCommitResponse).Topics[0].Partitions {
+		if p.ErrorCode != kerr.InvalidCommitOffsetSize.Code {
+			t.Fatalf("a 1.2 MB commit, partition %d: code %d, want INVALID_COMMIT_OFFSET_SIZE", p.Partition, p.ErrorCode)
+		}
+	}
+	if n := len(fc.appendedBatches()); n != appended {
+		t.Errorf("a commit over the limit was appended")
+	}
+
 	// The coordinator moved between the check and the append (a new
 	// epoch): the append is fenced, the client is told to re-find it.
 	fc.mu.Lock()
