@@ -148,6 +148,7 @@ type Server struct {
 
 	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
 	txn    *txn.Coordinator    // the transaction coordinator (package txn)
+	tc     *txnCluster         // its cluster-mode part (txn_cluster_store.go); nil on one node
 
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
@@ -198,10 +199,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	if cfg.Auth != nil {
 		s.saslAuth = cfg.Auth
 	}
-	s.txn = txn.New(l, txn.Config{MaxTimeout: cfg.TransactionMaxTimeout, NewProducerID: s.newProducerID, Logger: logger})
-	// Until the coordinator has loaded its state it knows no transaction:
-	// the verifier refuses every batch that would open one.
-	l.SetTxnVerifier(s.txn.Verify)
+	s.newTransactions(l, cfg, logger) // txn_cluster_store.go
 	return s
 }
 
@@ -360,7 +358,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.cancel()
 	s.groups.Close() // waiting JoinGroup/SyncGroup get COORDINATOR_NOT_AVAILABLE
-	s.txn.Close()
+	s.closeTransactions()
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
