@@ -31,8 +31,6 @@ type clusterState struct {
 	cancel context.CancelFunc
 	// wg counts the background work (markers, completions, aborts).
 	wg sync.WaitGroup
-	// encode is coordlog.TxnStateBatch (tests read the states back).
-	encode func(id string, st coordlog.TxnState, nowMs int64) []byte
 }
 
 // loadedPart is a partition this node coordinates, at its leader epoch
@@ -58,7 +56,7 @@ const (
 
 func newClusterState(store ClusterStore) *clusterState {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &clusterState{store: store, parts: map[int32]*loadedPart{}, ctx: ctx, cancel: cancel, encode: coordlog.TxnStateBatch}
+	return &clusterState{store: store, parts: map[int32]*loadedPart{}, ctx: ctx, cancel: cancel}
 }
 
 // errNotClusterMode is Load's error on a coordinator of one node.
@@ -226,7 +224,7 @@ func (c *Coordinator) appendState(e *entry, st coordlog.TxnState) *kerr.Error {
 	}
 	ctx, cancel := context.WithTimeout(lp.ctx, appendTimeout)
 	defer cancel()
-	err := c.cl.store.Append(ctx, e.part, lp.epoch, c.cl.encode(e.id, st, c.nowMs()))
+	err := c.cl.store.Append(ctx, e.part, lp.epoch, coordlog.TxnStateBatch(e.id, st, c.nowMs()))
 	if err == nil {
 		return nil
 	}
@@ -260,11 +258,11 @@ func (c *Coordinator) persistCluster(e *entry, r record) *kerr.Error {
 	return nil
 }
 
-// forgetCluster writes e's tombstone (an id expired after IDExpiration) and drops
-// it. e.op held.
+// forgetCluster writes e's tombstone (an id expired after IDExpiration).
+// e.op held.
 func (c *Coordinator) forgetCluster(e *entry, r record) error {
 	st := r.state()
-	st.State = "Dead"
+	st.State = coordlog.StateDead
 	if ke := c.appendState(e, st); ke != nil {
 		return ke
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,16 +40,7 @@ type fakeCluster struct {
 	appendGate chan struct{} // non-nil: Append waits for it, ignoring ctx
 	markerGate chan struct{} // non-nil: SendMarkers waits for it or ctx
 	waiting    int           // appends that reached appendGate
-}
-
-// testBatch is the test's stand-in for a TxnMetadata batch: JSON the fake
-// decodes.
-func testBatch(id string, st coordlog.TxnState, _ int64) []byte {
-	b, _ := json.Marshal(struct {
-		ID string
-		St coordlog.TxnState
-	}{id, st})
-	return b
+	view       *fakeStore    // the materialized view the appends go to (nil: none)
 }
 
 func (f *fakeCluster) Append(_ context.Context, part, epoch int32, raw []byte) error {
@@ -64,16 +56,35 @@ func (f *fakeCluster) Append(_ context.Context, part, epoch int32, raw []byte) e
 	if err != nil {
 		return err
 	}
-	var v struct {
-		ID string
-		St coordlog.TxnState
-	}
-	if e := json.Unmarshal(raw, &v); e != nil {
-		return e
+	// The real codec, and the view the apply loop would make of it.
+	ch, err := coordlog.Decode(coordlog.Transaction, part, []plog.Batch{{Raw: raw}}, nil)
+	if err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.events = append(f.events, clusterEvent{kind: "append", id: v.ID, st: v.St, part: part, epoch: epoch})
+	for _, kv := range ch.Meta {
+		id := strings.TrimPrefix(kv.Key, metaPrefix)
+		if coordlog.Partition(id) != part {
+			return fmt.Errorf("%s appended to partition %d, not its own", id, part)
+		}
+		ev := clusterEvent{kind: "append", id: id, part: part, epoch: epoch, st: coordlog.TxnState{State: coordlog.StateDead}}
+		if kv.Value != nil {
+			if err := json.Unmarshal(kv.Value, &ev.st); err != nil {
+				return err
+			}
+		}
+		f.events = append(f.events, ev)
+		if f.view != nil {
+			f.view.mu.Lock()
+			if kv.Value == nil {
+				delete(f.view.meta, kv.Key)
+			} else {
+				f.view.meta[kv.Key] = kv.Value
+			}
+			f.view.mu.Unlock()
+		}
+	}
 	return nil
 }
 
@@ -127,9 +138,12 @@ type clusterEnv struct {
 // view) and a fake cluster; no partition is loaded.
 func newClusterEnv(t *testing.T, store *fakeStore) *clusterEnv {
 	t.Helper()
-	fc := &fakeCluster{}
+	if store == nil {
+		store = newFakeStore()
+	}
+	fc := &fakeCluster{view: store}
 	e := newEnv(t, store, func(c *Config) { c.Cluster = fc })
-	e.c.cl.encode = testBatch
+	store.failSet.Store(true) // one node's writes: never in cluster mode
 	return &clusterEnv{env: e, fc: fc}
 }
 
@@ -208,8 +222,10 @@ func TestClusterEndTxnTwoPhase(t *testing.T) {
 	if info, _ := e.c.Describe(id); !slices.Equal(info.Partitions, []plog.TopicPartition{tp0, tp1, gp}) || len(info.Groups) != 0 {
 		t.Fatalf("AddOffsets in cluster mode: partitions %v groups %v, want the group's %v added", info.Partitions, info.Groups, gp)
 	}
-	if n := len(e.store.meta); n != 0 {
-		t.Fatalf("cluster mode wrote %d Meta keys itself", n)
+	// The view holds what was appended (the store refuses the
+	// coordinator's own writes in cluster mode: failSet).
+	if r := e.store.record(t, id); r.State != Ongoing || len(r.Partitions) != 3 {
+		t.Fatalf("view after AddOffsets: %+v", r)
 	}
 	gate := make(chan struct{})
 	e.fc.set(func(f *fakeCluster) { f.markerGate = gate })
@@ -464,5 +480,52 @@ func TestClusterMarkersFencedLeavePrepare(t *testing.T) {
 	}
 	if err := e.c.Load(99, 1); err != nil { // a partition of nothing: harmless
 		t.Fatal(err)
+	}
+}
+
+// TestClusterFailoverResumes moves a partition from one coordinator to
+// another over the same view (the replicated __transaction_state, through
+// the real codec): a commit whose Prepare was written is finished by the
+// new coordinator at its own coordinator epoch, an open transaction keeps
+// its deadline there and is aborted at it.
+func TestClusterFailoverResumes(t *testing.T) {
+	view := newFakeStore()
+	a := newClusterEnv(t, view)
+	const part = 17
+	committing, open := idIn(t, part, "c"), idIn(t, part, "o")
+	if err := a.c.Load(part, loadEpoch); err != nil {
+		t.Fatal(err)
+	}
+	pidC, epC := a.init(t, committing, -1, -1)
+	pidO, epO := a.init(t, open, -1, -1)
+	wantErr(t, "add", a.c.AddPartitions(committing, pidC, epC, []plog.TopicPartition{tp0, tp1}), nil)
+	wantErr(t, "add open", a.c.AddPartitions(open, pidO, epO, []plog.TopicPartition{tp1}), nil)
+	a.fc.set(func(f *fakeCluster) { f.markerGate = make(chan struct{}) }) // node a dies before any marker
+	wantErr(t, "commit", a.c.EndTxn(committing, pidC, epC, true), nil)
+	a.c.Close()
+
+	b := newClusterEnv(t, view)
+	b.clk.ms.Store(a.clk.ms.Load())
+	if err := b.c.Load(part, loadEpoch+1); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(t, committing, CompleteCommit)
+	evs := b.waitEvents(t, 2)
+	wantEvents(t, evs,
+		fmt.Sprintf("markers pid %d/%d commit=true coord@%d [{t 0} {t 1}]", pidC, epC, loadEpoch+1),
+		fmt.Sprintf("append %s CompleteCommit epoch %d pid %d/%d @%d", committing, epC, pidC, epC, loadEpoch+1))
+	info := b.waitState(t, open, Ongoing)
+	if len(info.Partitions) != 1 || info.Partitions[0] != tp1 {
+		t.Fatalf("open transaction after the move: %+v", info)
+	}
+	// The producer goes on with the new coordinator...
+	wantErr(t, "add on the new coordinator", b.c.AddPartitions(open, pidO, epO, []plog.TopicPartition{tp0}), nil)
+	// ... until its timeout, counted from its start on the old one.
+	b.clk.add(10 * time.Second)
+	b.c.expire(nil)
+	b.waitState(t, open, CompleteAbort)
+	wantErr(t, "fenced after the timeout", b.c.EndTxn(open, pidO, epO, true), kerr.ProducerFenced)
+	if r := view.record(t, open); r.State != CompleteAbort || r.Epoch != epO+1 {
+		t.Fatalf("view after the abort: %+v", r)
 	}
 }
