@@ -372,3 +372,13 @@ func TestMarkerSenderRetriesAndSkips(t *testing.T) {
 		t.Fatalf("markers to deleted partitions: %v", err)
 	}
 }
+
+func TestClusterTxnVerifierInternalTopics(t *testing.T) {
+	e, _ := startTxnCluster(t, nil)
+	if err := e.s.verifyClusterTxn(5, 0, coordlog.OffsetsTopic, 3); err != nil {
+		t.Fatalf("the group coordinator's transactional offsets refused: %v", err)
+	}
+	if err := e.s.verifyClusterTxn(5, 0, "user-topic", 3); err == nil {
+		t.Fatal("an unverified user partition accepted")
+	}
+}

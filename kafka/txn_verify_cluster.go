@@ -94,9 +94,12 @@ func (s *Server) txnVerified() *txnVerifyCache {
 }
 
 // verifyClusterTxn is the log's transaction verifier in cluster mode: only
-// what the coordinator verified opens a transaction.
+// what the coordinator verified opens a transaction. The internal topics
+// pass: only the coordinators write there (a client's produce is refused at
+// the door), and the group coordinator's TxnOffsetCommit batches are
+// checked by the partition's producer state, as Kafka's before KIP-890.
 func (s *Server) verifyClusterTxn(pid int64, epoch int16, topic string, part int32) error {
-	if s.txnVerified().has(pid, epoch, topic, part) {
+	if s.txnVerified().has(pid, epoch, topic, part) || plog.IsInternalTopic(topic) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s/%d not verified with the transaction coordinator for producer %d epoch %d",
