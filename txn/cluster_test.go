@@ -529,3 +529,74 @@ func TestClusterFailoverResumes(t *testing.T) {
 		t.Fatalf("view after the abort: %+v", r)
 	}
 }
+
+// TestClusterConcurrentMoves runs producers while their partition is
+// unloaded and loaded again and again (-race): every answer is one a
+// client handles, nothing deadlocks, and once the partition stays loaded
+// every id serves again.
+func TestClusterConcurrentMoves(t *testing.T) {
+	e := newClusterEnv(t, nil)
+	const part = 44
+	if err := e.c.Load(part, 1); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[*kerr.Error]bool{nil: true, kerr.NotCoordinator: true, kerr.ConcurrentTransactions: true,
+		kerr.InvalidProducerIDMapping: true, kerr.ProducerFenced: true, kerr.InvalidTxnState: true}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for w := range 6 {
+		id := idIn(t, part, fmt.Sprintf("w%d", w))
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				pid, ep, ke := e.c.InitProducerID(InitRequest{TransactionalID: id, TimeoutMs: 10_000, ProducerID: -1, ProducerEpoch: -1})
+				if !allowed[ke] {
+					errs <- fmt.Sprintf("init: %v", ke)
+					return
+				}
+				if ke != nil {
+					continue
+				}
+				for _, ke := range []*kerr.Error{
+					e.c.AddPartitions(id, pid, ep, []plog.TopicPartition{tp0}),
+					e.c.EndTxn(id, pid, ep, w%2 == 0),
+				} {
+					if !allowed[ke] {
+						errs <- fmt.Sprintf("op: %v", ke)
+						return
+					}
+				}
+			}
+		})
+	}
+	for epoch := int32(2); epoch < 40; epoch++ {
+		e.c.Unload(part)
+		time.Sleep(time.Millisecond)
+		if err := e.c.Load(part, epoch); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stop)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("producers stuck after the moves")
+	}
+	close(errs)
+	for s := range errs {
+		t.Error(s)
+	}
+	id := idIn(t, part, "after")
+	pid, ep := e.init(t, id, -1, -1)
+	wantErr(t, "add after the moves", e.c.AddPartitions(id, pid, ep, []plog.TopicPartition{tp1}), nil)
+	wantErr(t, "commit after the moves", e.c.EndTxn(id, pid, ep, true), nil)
+	e.waitState(t, id, CompleteCommit)
+}
