@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
@@ -82,6 +83,11 @@ type Config struct {
 	// topic changes and replication waits (cluster.go). nil: one node,
 	// node 1, leader of everything, every answer as before.
 	Cluster Cluster
+	// InterBrokerOpts are added to this node's clients to the other nodes
+	// in cluster mode (transaction markers, produce verification; TLS and
+	// SASL of the listener they use), as cluster.RuntimeOptions.KgoOpts
+	// are to the replica fetchers'.
+	InterBrokerOpts []kgo.Opt
 }
 
 // Defaults.
