@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./txn/... ./history/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/... ./cluster ./cluster/catalog/... ./cluster/meta/... ./cluster/replica/...
 
-.PHONY: all deps test-deps build run test test-short test-kgo test-kgo-cluster test-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
+.PHONY: all deps test-deps build run test test-short test-kgo test-kgo-cluster test-cluster bench-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
 
 all: build
 
@@ -97,6 +97,14 @@ test-kgo-cluster: deps
 test-cluster: deps
 	@scripts/ensure-deps.sh test
 	ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 20m -run 'Soak' ./cluster/e2e/
+
+# The cluster's benchmarks (issue 19, point 10; docs/BENCHMARKS.md "Cluster"):
+# RF 3 acks=all against RF 1 acks=1 (64 blocking and 4 batching producers),
+# the controlled leader move, and the failover over ten kill -9 (the soak).
+# Run it on a quiet machine.
+bench-cluster: deps
+	@scripts/ensure-deps.sh test
+	ZOMBI_BENCH_CLUSTER=1 ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 40m -run '^(TestClusterBench|TestClusterKillLeaderSoak)$$' ./cluster/e2e/
 
 # One etcd and three nodes on this machine, in the foreground (scripts/cluster.sh:
 # Kafka 127.0.0.1:9091-9093, HTTP :8081-8083, etcd :2379, data and logs in

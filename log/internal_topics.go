@@ -28,7 +28,7 @@ const internalTopicPartitions = 50
 
 var internalTopics = []InternalTopic{
 	{
-		Name:       "__consumer_offsets",
+		Name:       OffsetsTopicName,
 		Partitions: internalTopicPartitions,
 		Configs: map[string]string{
 			"cleanup.policy":   "compact",
@@ -37,7 +37,7 @@ var internalTopics = []InternalTopic{
 		},
 	},
 	{
-		Name:       "__transaction_state",
+		Name:       TxnTopicName,
 		Partitions: internalTopicPartitions,
 		Configs: map[string]string{
 			"cleanup.policy":                 "compact",
@@ -117,3 +117,9 @@ func InternalPartition(key string) int32 {
 	}
 	return h % internalTopicPartitions
 }
+
+// The internal topics' names.
+const (
+	OffsetsTopicName = "__consumer_offsets"
+	TxnTopicName     = "__transaction_state"
+)

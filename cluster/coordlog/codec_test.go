@@ -92,7 +92,7 @@ func TestTxnOffsetsCommitAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 77 || h.ProducerEpoch != 3 || h.BaseSequence != -1 {
+	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 77 || h.ProducerEpoch != 3 || h.BaseSequence != 0 {
 		t.Fatalf("header %+v", h)
 	}
 	pk := PendingKey(7, 77)
