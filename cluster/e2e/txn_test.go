@@ -124,8 +124,10 @@ func want(partitions int32, tags ...string) []string {
 // either succeeds on the new coordinator or fails, and read_committed
 // agrees with it), and right after a commit was answered (its markers may
 // not all be written: the new coordinator finishes them from the
-// PrepareCommit it loads). Exactly once holds throughout: nothing aborted
-// is seen, nothing committed is lost or doubled.
+// PrepareCommit it loads). A transaction left open on the killed
+// coordinator by a producer that went away is aborted by the new one at
+// its timeout. Exactly once holds throughout: nothing aborted is seen,
+// nothing committed is lost or doubled.
 func TestClusterTransactions(t *testing.T) {
 	if !coordinatorsMerged(t) {
 		t.Skip("log.WriteMarker (T1) and the coordinators' runtime (T2) of issue 19 point 5 are not on this branch yet")
@@ -193,7 +195,36 @@ func TestClusterTransactions(t *testing.T) {
 		}
 	}
 	victim := coordinator("e2e-kill")
-	t.Logf("kill 1: coordinator of e2e-kill is node %d, transaction open", victim)
+	// A second producer on the same coordinator opens a transaction and
+	// is abandoned (its process "dies" with the node): the new coordinator
+	// must abort it at its timeout, else read_committed stays behind it.
+	abandonID := ""
+	for i := 0; abandonID == "" && i < 10; i++ {
+		var ids []string
+		for j := range 50 {
+			ids = append(ids, fmt.Sprintf("e2e-abandon-%d", 50*i+j))
+		}
+		for _, r := range adm.FindTxnCoordinators(ctx, ids...) {
+			if r.Err == nil && r.NodeID == victim {
+				abandonID = r.Name
+				break
+			}
+		}
+	}
+	if abandonID == "" {
+		t.Fatalf("no transactional id coordinated by node %d", victim)
+	}
+	acl := txnProducer(t, c, abandonID)
+	if err := acl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < partitions; p++ {
+		r := &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "ab-p%d", p)}
+		if err := acl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("abandoned: produce to p%d: %v", p, err)
+		}
+	}
+	t.Logf("kill 1: coordinator of e2e-kill and %s is node %d, both transactions open", abandonID, victim)
 	c.Kill(victim)
 	start := time.Now()
 	k1Err := kcl.EndTransaction(ctx, kgo.TryCommit)
@@ -221,8 +252,11 @@ func TestClusterTransactions(t *testing.T) {
 	t.Logf("kill 2: coordinator node %d killed right after the commit of k2 was answered", victim)
 
 	// Exactly once: k1 entirely or not at all, entirely if its commit
-	// was answered; everything else as committed.
+	// was answered; the abandoned transaction aborted (read_committed
+	// passes it only then); everything else as committed.
+	start = time.Now()
 	got := readCommitted(ctx, t, c, partitions, "sentinel-2")
+	t.Logf("read_committed past the abandoned transaction after %s", time.Since(start).Round(time.Millisecond))
 	k1 := slices.DeleteFunc(slices.Clone(got), func(v string) bool { return !strings.HasPrefix(v, "k1-") })
 	switch {
 	case len(k1) != 0 && len(k1) != partitions:
