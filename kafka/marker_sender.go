@@ -36,7 +36,8 @@ var errMarkersFenced = errors.New("transaction markers fenced")
 
 // sendMarkers writes the markers of one transaction into parts and returns
 // once every partition acknowledged it, a partition unknown to the cluster
-// (a deleted topic) counting as done. It retries, with a backoff of 100 ms
+// (a deleted topic) counting as done, also when its leader answers
+// UNKNOWN_TOPIC_OR_PARTITION and the cluster has dropped it. It retries, with a backoff of 100 ms
 // to 2 s and the cluster's current leaders, on NOT_LEADER_OR_FOLLOWER,
 // NOT_ENOUGH_REPLICAS(_AFTER_APPEND), REQUEST_TIMED_OUT, a partition
 // without a leader and network errors; TRANSACTION_COORDINATOR_FENCED or
@@ -125,7 +126,15 @@ func (s *Server) markersTo(ctx context.Context, leader int32, m kmsg.WriteTxnMar
 	for i, t := range m.Topics {
 		for j, p := range t.Partitions {
 			switch c := codes[i][j]; c {
-			case 0, kerr.UnknownTopicOrPartition.Code:
+			case 0:
+			case kerr.UnknownTopicOrPartition.Code:
+				// A deleted topic is done; a leader whose log does not
+				// have it yet (or any more) while the cluster still
+				// does is asked again, as Kafka: a marker skipped there
+				// would leave the transaction open in it for good.
+				if _, ok := s.cfg.Cluster.Partition(t.Topic, p); ok {
+					retry = append(retry, plog.TopicPartition{Topic: t.Topic, Partition: p})
+				}
 			case kerr.TransactionCoordinatorFenced.Code, kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code:
 				s.logger.Info("transaction markers fenced", "topic", t.Topic, "partition", p, "producer_id", m.ProducerID,
 					"coordinator_epoch", m.CoordinatorEpoch, "code", kerr.ErrorForCode(c))

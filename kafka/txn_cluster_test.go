@@ -353,23 +353,34 @@ func TestMarkerSenderRetriesAndSkips(t *testing.T) {
 	// ms-0 led by node 3: the request goes over the network (to this
 	// server, which is node 2 and refuses it): retried until the ctx ends.
 	fc.setPartition("ms", 0, PartitionView{Leader: 3, LeaderEpoch: 1, Replicas: []int32{3}, ISR: []int32{3}})
-	// ghost-0 is known to the cluster, not to the leader's log: done.
+	// ghost-0 is known to the cluster, not to the leader's log.
 	fc.setPartition("ghost", 0, PartitionView{Leader: 3, LeaderEpoch: 1, Replicas: []int32{3}, ISR: []int32{3}})
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	err := e.s.sendMarkers(ctx, 1, 9, 0, true, []plog.TopicPartition{{Topic: "ms", Partition: 0}, {Topic: "gone", Partition: 0}, {Topic: "ghost", Partition: 0}})
-	if err == nil || !strings.Contains(err.Error(), "1 partitions left") {
+	if err == nil || !strings.Contains(err.Error(), "2 partitions left") {
 		t.Fatalf("sendMarkers to a refusing leader: %v", err)
 	}
 	if refusals := get(fc.fakeCluster, func() int { return fc.refusals }); refusals < 3 {
 		t.Fatalf("the refused marker was tried %d times in %v, want retries", refusals, time.Since(start))
 	}
-	// Only partitions a leader does not have: done at once.
+	// ghost-0: its leader does not have it while the cluster does: asked
+	// again; once the cluster drops it too (deleted), done.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		fc.mu.Lock()
+		delete(fc.parts, "ghost/0")
+		fc.mu.Unlock()
+	}()
+	start = time.Now()
 	if err := e.s.sendMarkers(ctx2, 1, 9, 0, true, []plog.TopicPartition{{Topic: "gone", Partition: 0}, {Topic: "ghost", Partition: 0}}); err != nil {
 		t.Fatalf("markers to deleted partitions: %v", err)
+	}
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Fatalf("a partition the cluster still knows counted as done after %s", el)
 	}
 }
 
