@@ -41,8 +41,13 @@ import (
 //     which is ignored: Zombi does not offer transaction version 2.
 func init() { registerClusterOnly(kmsg.WriteTxnMarkers, 0, 2, (*Server).handleWriteTxnMarkers) }
 
-// markerTimeout bounds the replication wait of a WriteTxnMarkers.
-const markerTimeout = 30 * time.Second
+const (
+	// markerTimeout bounds the replication wait of a WriteTxnMarkers.
+	markerTimeout = 30 * time.Second
+	// maxMarkerWaits bounds the replication waits of one marker in
+	// flight at once (a request may name many partitions).
+	maxMarkerWaits = 64
+)
 
 func (s *Server) handleWriteTxnMarkers(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.WriteTxnMarkersRequest)
@@ -98,6 +103,7 @@ func (s *Server) writeMarkers(ctx context.Context, m kmsg.WriteTxnMarkersRequest
 	ctx, cancel := context.WithTimeout(ctx, markerTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
+	waits := make(chan struct{}, maxMarkerWaits)
 	for i, t := range m.Topics {
 		for j, p := range t.Partitions {
 			off, code := s.writeMarker(ctx, t.Topic, p, mr)
@@ -105,7 +111,9 @@ func (s *Server) writeMarkers(ctx context.Context, m kmsg.WriteTxnMarkersRequest
 				codes[i][j] = code
 				continue
 			}
+			waits <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-waits }()
 				if err := s.cfg.Cluster.AwaitReplicated(ctx, t.Topic, p, off); err != nil {
 					codes[i][j] = errorCode(err)
 				}
