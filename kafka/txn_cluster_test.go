@@ -159,6 +159,15 @@ func TestWriteTxnMarkersDoor(t *testing.T) {
 	wantCodes(t, "unknown topic", markerCodesOf(resp), kerr.UnknownTopicOrPartition.Code)
 	resp = c.do(markersReq(7, 0, 4, true, "mk", 9), 0).(*kmsg.WriteTxnMarkersResponse)
 	wantCodes(t, "unknown partition, v0", markerCodesOf(resp), kerr.UnknownTopicOrPartition.Code)
+	// Hostile: negative and huge partitions, a topic name that is not
+	// one, no markers at all: clear codes, and the server stays up.
+	resp = c.do(markersReq(-5, -3, -1, true, "mk", -1, 1<<30), 1).(*kmsg.WriteTxnMarkersResponse)
+	wantCodes(t, "hostile partitions", markerCodesOf(resp), kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicOrPartition.Code)
+	resp = c.do(markersReq(7, 0, 4, true, "", 0), 1).(*kmsg.WriteTxnMarkersResponse)
+	wantCodes(t, "empty topic name", markerCodesOf(resp), kerr.UnknownTopicOrPartition.Code)
+	if resp = c.do(kmsg.NewPtrWriteTxnMarkersRequest(), 1).(*kmsg.WriteTxnMarkersResponse); len(resp.Markers) != 0 {
+		t.Fatalf("no markers: %+v", resp)
+	}
 	fc.mu.Lock()
 	fc.notEnough = true
 	fc.mu.Unlock()
