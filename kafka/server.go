@@ -146,8 +146,9 @@ type Server struct {
 	pidCeiling int64 // stored bound: ids below it may have been handed out
 	pidLast    int64 // cluster mode: the last id of the block in hand (0: none)
 
-	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
-	txn    *txn.Coordinator    // the transaction coordinator (package txn)
+	groups       *groups.Coordinator // the classic group coordinator (kafka/groups)
+	groupsLoaded coordLoaded         // cluster mode: __consumer_offsets partitions loaded here (coord_hooks.go)
+	txn          *txn.Coordinator    // the transaction coordinator (package txn)
 
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
@@ -202,6 +203,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	// Until the coordinator has loaded its state it knows no transaction:
 	// the verifier refuses every batch that would open one.
 	l.SetTxnVerifier(s.txn.Verify)
+	s.installCoordinatorHooks()
 	return s
 }
 
