@@ -42,6 +42,8 @@ type Runtime struct {
 	// registrations: the door asks liveness per replica of every partition
 	// it describes.
 	view atomic.Pointer[nodeView]
+
+	interNode string // RuntimeOptions.InterNodeListener
 }
 
 type nodeView struct {
@@ -57,6 +59,10 @@ type RuntimeOptions struct {
 	// KgoOpts are added to the follower fetchers' clients (TLS, SASL of
 	// the inter-broker listener).
 	KgoOpts []kgo.Opt
+	// InterNodeListener names the listener the fetchers dial on the other
+	// nodes (Kafka's inter.broker.listener.name; every node has it). Empty:
+	// each node's first PLAINTEXT listener, else its first.
+	InterNodeListener string
 	// Adopt: a node whose catalog is empty writes its local topics into it
 	// (a single node with data becoming node 1 of a cluster).
 	Adopt bool
@@ -74,7 +80,7 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 	if o.SyncTimeout <= 0 {
 		o.SyncTimeout = 30 * time.Second
 	}
-	r := &Runtime{cfg: cfg, node: node, store: meta.NewEtcdStore(cli, cfg.Prefix()), log: o.Log, logger: o.Logger}
+	r := &Runtime{cfg: cfg, node: node, store: meta.NewEtcdStore(cli, cfg.Prefix()), log: o.Log, logger: o.Logger, interNode: o.InterNodeListener}
 	// No local write enters a partition until the replica manager makes
 	// this node its leader.
 	o.Log.SetClusterMode()
@@ -186,19 +192,24 @@ func (r *Runtime) liveNodes() map[int32]meta.NodeRecord {
 	return byID
 }
 
-// addr is a live node's inter-broker address: its first PLAINTEXT
+// addr is a live node's inter-broker address: its listener named
+// InterNodeListener (none: not reachable, as a Kafka broker without the
+// inter-broker listener), or without that option its first PLAINTEXT
 // listener, else its first listener.
 func (r *Runtime) addr(id int32) (string, bool) {
 	n, ok := r.nodeRecord(id)
 	if !ok || len(n.Listeners) == 0 {
 		return "", false
 	}
-	ln := n.Listeners[0]
+	ln, found := n.Listeners[0], r.interNode == ""
 	for _, l := range n.Listeners {
-		if l.SecurityProtocol == "PLAINTEXT" {
-			ln = l
+		if r.interNode == "" && l.SecurityProtocol == "PLAINTEXT" || r.interNode != "" && l.Name == r.interNode {
+			ln, found = l, true
 			break
 		}
+	}
+	if !found {
+		return "", false
 	}
 	return net.JoinHostPort(ln.Host, strconv.Itoa(int(ln.Port))), true
 }

@@ -190,14 +190,16 @@ func (s *Server) remoteMarkers(ctx context.Context, id int32, m kmsg.WriteTxnMar
 
 // nodeClients are this node's clients to the other nodes (the marker
 // sender, the produce verification), one per node, made again when the
-// node's address changes. They connect to each node's PLAINTEXT listener,
-// as the replica fetchers do (cluster.Runtime's addr).
+// node's address changes. They connect to each node's inter-broker
+// listener (Config.InterBrokerListener, PLAINTEXT by default), as the
+// replica fetchers do (cluster.Runtime's addr).
 type nodeClients struct {
-	cluster Cluster
-	opts    []kgo.Opt
-	mu      sync.Mutex
-	closed  bool
-	byID    map[int32]*nodeClient
+	cluster  Cluster
+	listener string
+	opts     []kgo.Opt
+	mu       sync.Mutex
+	closed   bool
+	byID     map[int32]*nodeClient
 }
 
 type nodeClient struct {
@@ -205,21 +207,24 @@ type nodeClient struct {
 	cl   *kgo.Client
 }
 
-func newNodeClients(c Cluster, opts []kgo.Opt) *nodeClients {
-	return &nodeClients{cluster: c, opts: opts, byID: map[int32]*nodeClient{}}
+func newNodeClients(c Cluster, listener string, opts []kgo.Opt) *nodeClients {
+	if listener == "" {
+		listener = string(PlainText)
+	}
+	return &nodeClients{cluster: c, listener: listener, opts: opts, byID: map[int32]*nodeClient{}}
 }
 
 // broker is node id's connection.
 func (n *nodeClients) broker(id int32) (*kgo.Broker, error) {
 	addr := ""
-	for _, node := range n.cluster.Nodes(string(PlainText)) {
+	for _, node := range n.cluster.Nodes(n.listener) {
 		if node.ID == id {
 			addr = net.JoinHostPort(node.Host, strconv.Itoa(int(node.Port)))
 			break
 		}
 	}
 	if addr == "" {
-		return nil, fmt.Errorf("node %d is not live or has no PLAINTEXT listener", id)
+		return nil, fmt.Errorf("node %d is not live or has no %s listener", id, n.listener)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -88,6 +88,9 @@ type Config struct {
 	// SASL of the listener they use), as cluster.RuntimeOptions.KgoOpts
 	// are to the replica fetchers'.
 	InterBrokerOpts []kgo.Opt
+	// InterBrokerListener names the listener those clients dial on the
+	// other nodes (Kafka's inter.broker.listener.name); "" is PLAINTEXT.
+	InterBrokerListener string
 }
 
 // Defaults.

@@ -62,7 +62,7 @@ func (s *Server) newTransactions(l *plog.Log, cfg Config, logger *slog.Logger) {
 		if maxAge <= 0 {
 			maxAge = txn.DefaultMaxTimeout
 		}
-		s.tc = &txnCluster{nodes: newNodeClients(cfg.Cluster, cfg.InterBrokerOpts), verified: newTxnVerifyCache(maxAge)}
+		s.tc = &txnCluster{nodes: newNodeClients(cfg.Cluster, cfg.InterBrokerListener, cfg.InterBrokerOpts), verified: newTxnVerifyCache(maxAge)}
 		tcfg.Cluster = txnClusterStore{s}
 	}
 	s.txn = txn.New(l, tcfg)

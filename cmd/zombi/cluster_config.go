@@ -23,7 +23,7 @@ import (
 // clusterSettings are DESIGN.md's "Cluster" settings. Without
 // ZOMBI_ETCD_ENDPOINTS they are still checked (a typo fails start the same
 // way in both modes) but change nothing.
-var clusterSettings = []setting{
+var clusterSettings = append([]setting{
 	{"ZOMBI_ETCD_ENDPOINTS", "etcd-endpoints", "", "comma list of etcd client URLs (http://host:port or https://host:port); set, the node joins the cluster ZOMBI_CLUSTER_NAME whose metadata lives in that etcd (empty: one node alone, and the other cluster settings are checked but ignored)", setEtcdEndpoints},
 	{"ZOMBI_CLUSTER_NAME", "cluster-name", cluster.DefaultName, "the cluster's etcd key prefix /{name}/ (1 to 64 of A-Z a-z 0-9 . _ -); several clusters may share one etcd", setClusterName},
 	{"ZOMBI_NODE_ID", "node-id", strconv.Itoa(cluster.DefaultNodeID), "this node's Kafka node id, unique in the cluster and stable across restarts (0 to 2147483647); a node whose id is already live refuses to start", intSetter(0, math.MaxInt32, func(c *Config, n int64) { c.Cluster.NodeID = int32(n) })},
@@ -40,7 +40,7 @@ var clusterSettings = []setting{
 		c.Cluster.Password = v // as given: spaces may be part of it
 		return nil
 	}},
-}
+}, interNodeSettings...)
 
 // isClusterSetting reports whether a variable is one of clusterSettings.
 func isClusterSetting(env string) bool {

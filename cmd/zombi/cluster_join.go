@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/zombi-dev/zombi/cli"
@@ -125,17 +126,25 @@ func wildcardHost(bound string) string {
 	return bound
 }
 
+// interNode is how this node's clients reach the other nodes (settings in
+// internode_config.go).
+type interNode struct {
+	listener string
+	kgoOpts  []kgo.Opt
+}
+
 // runtime is the node's cluster mode at work; nil alone.
 type runtime struct{ rt *cluster.Runtime }
 
 // start runs the catalog and the replica manager: the local log follows
 // the cluster's topics (a node with data on an empty cluster prefix adopts
 // its topics into it: the single-node upgrade).
-func (m *membership) start(ctx context.Context, l *plog.Log, logger *slog.Logger) (*runtime, error) {
+func (m *membership) start(ctx context.Context, l *plog.Log, in interNode, logger *slog.Logger) (*runtime, error) {
 	if m == nil {
 		return nil, nil
 	}
-	rt, err := cluster.Start(ctx, m.cli, m.node, m.cfg, cluster.RuntimeOptions{Log: l, Adopt: true, Logger: logger})
+	rt, err := cluster.Start(ctx, m.cli, m.node, m.cfg, cluster.RuntimeOptions{Log: l, Adopt: true, Logger: logger,
+		InterNodeListener: in.listener, KgoOpts: in.kgoOpts})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}

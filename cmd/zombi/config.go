@@ -77,6 +77,8 @@ type Config struct {
 	// Cluster is DESIGN.md "Cluster" (cluster_config.go); without
 	// ZOMBI_ETCD_ENDPOINTS it is checked and changes nothing.
 	Cluster cluster.Config
+	// InterNode is how this node reaches the others (internode_config.go).
+	InterNode interNodeConfig
 	// clusterGiven names the cluster settings given a value (flag or
 	// environment), for the start-up note of a node alone.
 	clusterGiven []string
@@ -296,6 +298,9 @@ func loadConfig(args []string, getenv func(string) string, usageOut io.Writer) (
 		return Config{}, err
 	}
 	if err := c.resolveCluster(); err != nil {
+		return Config{}, err
+	}
+	if err := c.resolveInterNode(); err != nil {
 		return Config{}, err
 	}
 	return c, nil

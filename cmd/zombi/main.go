@@ -209,7 +209,19 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	ready = member.ready(ready)
 	// The catalog and the replica manager: the local log follows etcd's
 	// topics and this node's replica roles (stopped after the doors).
-	rt, err := member.start(ctx, l, logger)
+	// The other nodes are reached on the inter-node listener with this
+	// node's credentials (Kafka's inter.broker.listener.name).
+	in := interNode{listener: cfg.InterNode.Listener}
+	if in.kgoOpts, err = cfg.interNodeKgoOpts(certs); err != nil {
+		closeAll()
+		return err
+	}
+	forwardClient, err := cfg.interNodeHTTPClient(certs)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	rt, err := member.start(ctx, l, in, logger)
 	if err != nil {
 		closeAll()
 		return err
@@ -244,6 +256,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		ReauthMax:                  cfg.ReauthMax,
 		Cluster:                    rt.door(),
 		ProducerIDBlock:            rt.producerIDs(),
+		InterBrokerOpts:            in.kgoOpts,
+		InterBrokerListener:        in.listener,
 	}, logger)
 	// The transaction coordinator loads its state and aborts what a crash
 	// left open before any client is served.
@@ -270,6 +284,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		IcebergCatalog:    icebergCatalog(cfg, mat),
 		Cluster:           rt.api(),
 		LocalHTTP:         self.HTTP,
+		ForwardClient:     forwardClient,
 		LocalListeners:    clusterListeners(self),
 		History:           hist.Sampler,
 		Overview:          httpapi.OverviewInfo{Version: build.Version, Commit: build.Commit, HotMaxBytes: cfg.hotLimit(), Bucket: cfg.S3Bucket},
