@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/zombi-dev/zombi/internal/etcdtest"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
@@ -44,6 +46,9 @@ type Options struct {
 	// EnvFor is node id's own extra environment (e.g. its
 	// ZOMBI_KAFKA_LISTENERS ports), after Env.
 	EnvFor func(id int32) []string
+	// KgoOpts are the test's own clients' options (Client, Partition, the
+	// start's broker check): TLS and SASL when the first listener needs them.
+	KgoOpts []kgo.Opt
 }
 
 // Cluster is a running cluster of real processes.

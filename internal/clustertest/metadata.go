@@ -15,7 +15,7 @@ import (
 // Client is a franz-go client on every node (closed when the test ends).
 func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...)}, opts...)...)
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...)}, c.opts.KgoOpts...), opts...)...)
 	if err != nil {
 		t.Fatalf("clustertest: client: %v", err)
 	}
@@ -48,7 +48,7 @@ func (c *Cluster) Partition(topic string, p int32) (PartitionInfo, bool) {
 	if len(seeds) == 0 {
 		return PartitionInfo{}, false
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DialTimeout(time.Second))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(time.Second)}, c.opts.KgoOpts...)...)
 	if err != nil {
 		return PartitionInfo{}, false
 	}
@@ -167,7 +167,7 @@ func (c *Cluster) WaitBrokers(t testing.TB) {
 
 // brokersSeenBy is the sorted broker ids of node id's own Metadata answer.
 func (c *Cluster) brokersSeenBy(id int32) ([]int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Node(id).KafkaAddr), kgo.DialTimeout(time.Second))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Node(id).KafkaAddr), kgo.DialTimeout(time.Second)}, c.opts.KgoOpts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,259 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/zombi-dev/zombi/internal/clustertest"
+	"github.com/zombi-dev/zombi/internal/zombitest"
+	"github.com/zombi-dev/zombi/tlsconf"
+)
+
+// Node-to-node security (issue 19; Kafka's inter.broker.listener.name and
+// the broker's own credentials): three nodes whose only listener is
+// SASL_SSL, ACLs on, the inter-node user "node" a superuser. The nodes
+// replicate, send transaction markers and verify transactional produce to
+// each other through that listener; clients are judged as on one node.
+const (
+	nodeUser, nodePW       = "node", "node-secret-pw"
+	mallory, malloryPW     = "mallory", "mallory-pw"
+	secureAdmin, secureAPW = "admin", "admin-secret-pw"
+)
+
+// secureCluster starts the cluster; addrs are the nodes' SASL_SSL
+// addresses, tc the clients' TLS (trusting the test CA).
+func secureCluster(t *testing.T) (c *clustertest.Cluster, addrs map[int32]string, tc *tls.Config) {
+	t.Helper()
+	ca, err := tlsconf.NewDevCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One certificate for every node, server and client at once: the
+	// nodes present it to each other too.
+	pair, err := ca.Issue(tlsconf.IssueOptions{CommonName: "zombi-node", Hosts: []string{"127.0.0.1", "localhost"}, Server: true, Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "node.pem"), filepath.Join(dir, "node-key.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.Write(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if tc, err = ca.ClientConfig(nil); err != nil {
+		t.Fatal(err)
+	}
+	addrs = map[int32]string{}
+	for id := int32(1); id <= 3; id++ {
+		port, err := zombitest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[id] = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	c = clustertest.Start(t, clustertest.Options{
+		Env: []string{
+			"ZOMBI_TLS_CERT_FILE=" + certFile, "ZOMBI_TLS_KEY_FILE=" + keyFile, "ZOMBI_INTER_NODE_CA_FILE=" + caFile,
+			"ZOMBI_AUTHORIZATION=on", "ZOMBI_SUPERUSERS=" + secureAdmin + "," + nodeUser,
+			"ZOMBI_BOOTSTRAP_USERS=" + secureAdmin + ":" + secureAPW + "," + nodeUser + ":" + nodePW + "," + mallory + ":" + malloryPW,
+			"ZOMBI_INTER_NODE_LISTENER=SASL_SSL", "ZOMBI_INTER_NODE_USER=" + nodeUser, "ZOMBI_INTER_NODE_PASSWORD=" + nodePW,
+			"ZOMBI_FAILED_AUTH_DELAY_MS=1",
+		},
+		EnvFor:  func(id int32) []string { return []string{"ZOMBI_KAFKA_LISTENERS=SASL_SSL://" + addrs[id]} },
+		KgoOpts: secureOpts(tc, secureAdmin, secureAPW),
+	})
+	return c, addrs, tc
+}
+
+func secureOpts(tc *tls.Config, user, pw string) []kgo.Opt {
+	return []kgo.Opt{kgo.DialTLSConfig(tc.Clone()), kgo.SASL(scram.Auth{User: user, Pass: pw}.AsSha512Mechanism())}
+}
+
+// onNode is a client of the one node at addr as user.
+func onNode(t *testing.T, tc *tls.Config, addr, user, pw string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append(secureOpts(tc, user, pw), kgo.SeedBrokers(addr), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func TestClusterSecureInterNode(t *testing.T) {
+	const partitions = 3
+	start := time.Now()
+	c, addrs, tc := secureCluster(t)
+	t.Logf("three SASL_SSL nodes ready in %s", time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := c.Admin(t)
+	minISR := "2"
+	if resp, err := adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &minISR}, txnTopic); err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopic: %v %v", err, resp.Err)
+	}
+	leaders := map[int32]int32{}
+	for p := int32(0); p < partitions; p++ {
+		leaders[p] = c.WaitISR(t, txnTopic, p, 3).Leader
+	}
+
+	// acks=all with min.insync.replicas=2: the followers must fetch over
+	// SASL_SSL as the inter-node user for these to succeed.
+	pcl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(txnTopic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	for p := int32(0); p < partitions; p++ {
+		for i := range 5 {
+			if err := pcl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "plain-%d-p%d", i, p)}).FirstErr(); err != nil {
+				t.Fatalf("acks=all produce to p%d (leader %d): %v\n%s", p, leaders[p], err, c.Logs())
+			}
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, txnTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < partitions; p++ {
+		if o, _ := ends.Lookup(txnTopic, p); o.Offset != 5 {
+			t.Errorf("p%d high watermark %d after 5 acks=all records, want 5", p, o.Offset)
+		}
+		c.WaitISR(t, txnTopic, p, 3)
+	}
+
+	// A transaction across partitions led by different nodes: its
+	// coordinator verifies produce and sends markers to the others.
+	spread := map[int32]bool{}
+	for _, l := range leaders {
+		spread[l] = true
+	}
+	if len(spread) < 2 {
+		t.Logf("leaders %v: all on one node, markers stay local", leaders)
+	}
+	tcl := txnProducer(t, c, "secure-tx")
+	if err := txnRound(ctx, t, tcl, "sc1", partitions, true); err != nil {
+		t.Fatalf("commit sc1: %v\n%s", err, c.Logs())
+	}
+	got := readCommitted(ctx, t, c, partitions, "sentinel-sec")
+	for _, w := range want(partitions, "sc1") {
+		if !slices.Contains(got, w) {
+			t.Fatalf("read_committed: %q missing (markers between nodes not written?); got %v", w, got)
+		}
+	}
+
+	// A consumer group commits (the group coordinator's replicated
+	// partition, written through the inter-node listener's followers).
+	gcl := c.Client(t, kgo.ConsumerGroup("secure-g"), kgo.ConsumeTopics(txnTopic), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	n := 0
+	for n < partitions*5 && ctx.Err() == nil {
+		gcl.PollFetches(ctx).EachRecord(func(*kgo.Record) { n++ })
+	}
+	if err := gcl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("group commit: %v", err)
+	}
+	offs, err := adm.FetchOffsets(ctx, "secure-g")
+	if err != nil || offs.Error() != nil {
+		t.Fatalf("FetchOffsets: %v %v", err, offs.Error())
+	}
+	committed := int64(0)
+	offs.Each(func(o kadm.OffsetResponse) { committed += o.At })
+	if committed < int64(n) {
+		t.Errorf("group secure-g committed %d in all after %d records read, want at least %d", committed, n, n)
+	}
+
+	// A wrong password is refused by every node.
+	for id, addr := range addrs {
+		cl := onNode(t, tc, addr, secureAdmin, "wrong-pw")
+		req := kmsg.NewPtrMetadataRequest()
+		if _, err := req.RequestWith(ctx, cl.SeedBrokers()[0]); err == nil || !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("node %d: a wrong password: %v, want SASL_AUTHENTICATION_FAILED", id, err)
+		}
+	}
+
+	// mallory may READ the topic but has no CLUSTER_ACTION: a fetch as a
+	// replica and WriteTxnMarkers are refused and change nothing.
+	acl := kadm.NewACLs().Allow("User:" + mallory).Topics(txnTopic).Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral)
+	if res, err := adm.CreateACLs(ctx, acl); err != nil || len(res) == 0 || res[0].Err != nil {
+		t.Fatalf("CreateACLs: %v %v", err, res)
+	}
+	ids := topicIDs(ctx, t, adm)
+	leader := c.Leader(t, txnTopic, 0)
+	mcl := onNode(t, tc, addrs[leader], mallory, malloryPW)
+	fetch := func(replica int32) int16 {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = replica, replica, -1
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = txnTopic, ids[txnTopic]
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 0, 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		// The ACL reaches every node through etcd's watch: retry briefly.
+		var code int16
+		for range 30 {
+			resp, err := req.RequestWith(ctx, mcl.SeedBrokers()[0])
+			if err != nil {
+				t.Fatalf("fetch as mallory (replica %d): %v", replica, err)
+			}
+			if code = resp.Topics[0].Partitions[0].ErrorCode; code == 0 || replica >= 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return code
+	}
+	if code := fetch(-1); code != 0 {
+		t.Fatalf("mallory's consumer fetch (READ granted): %v, want no error", kerr.ErrorForCode(code))
+	}
+	follower := int32(1)
+	for follower == leader {
+		follower++
+	}
+	// Kafka answers a follower fetch without CLUSTER_ACTION with
+	// TOPIC_AUTHORIZATION_FAILED on every partition.
+	if code := fetch(follower); code != kerr.TopicAuthorizationFailed.Code {
+		t.Errorf("mallory's fetch as replica %d: %v, want TOPIC_AUTHORIZATION_FAILED", follower, kerr.ErrorForCode(code))
+	}
+	before, err := adm.ListEndOffsets(ctx, txnTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = 424242, 0, true, 0
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = txnTopic, []int32{0}
+	m.Topics = append(m.Topics, mt)
+	wm.Markers = append(wm.Markers, m)
+	wresp, err := wm.RequestWith(ctx, mcl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatalf("WriteTxnMarkers as mallory: %v", err)
+	}
+	if code := wresp.Markers[0].Topics[0].Partitions[0].ErrorCode; code != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("WriteTxnMarkers as mallory: %v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(code))
+	}
+	after, err := adm.ListEndOffsets(ctx, txnTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b0, _ := before.Lookup(txnTopic, 0)
+	a0, _ := after.Lookup(txnTopic, 0)
+	if a0.Offset != b0.Offset {
+		t.Errorf("p0's end moved %d -> %d after a refused WriteTxnMarkers", b0.Offset, a0.Offset)
+	}
+	t.Logf("done in %s", time.Since(start).Round(time.Millisecond))
+}
