@@ -185,7 +185,7 @@ func TestClusterSecureInterNode(t *testing.T) {
 
 	// mallory may READ the topic but has no CLUSTER_ACTION: a fetch as a
 	// replica and WriteTxnMarkers are refused and change nothing.
-	acl := kadm.NewACLs().Allow("User:" + mallory).Topics(txnTopic).Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral)
+	acl := kadm.NewACLs().Allow("User:"+mallory).Topics(txnTopic).Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral)
 	if res, err := adm.CreateACLs(ctx, acl); err != nil || len(res) == 0 || res[0].Err != nil {
 		t.Fatalf("CreateACLs: %v %v", err, res)
 	}
