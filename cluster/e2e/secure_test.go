@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,6 +255,36 @@ func TestClusterSecureInterNode(t *testing.T) {
 	a0, _ := after.Lookup(txnTopic, 0)
 	if a0.Offset != b0.Offset {
 		t.Errorf("p0's end moved %d -> %d after a refused WriteTxnMarkers", b0.Offset, a0.Offset)
+	}
+
+	// REST on a node that does not lead the partition forwards to the
+	// leader with the user's own credentials: the admin's write is taken,
+	// mallory's (no WRITE) and a wrong password's are refused, and the
+	// table holds the admin's record only.
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "sec-rest"); err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopic sec-rest: %v %v", err, resp.Err)
+	}
+	restLeader := c.WaitISR(t, "sec-rest", 0, 3).Leader
+	other := int32(1)
+	for other == restLeader {
+		other++
+	}
+	url := c.Node(other).HTTPBase + "/tables/sec-rest"
+	for _, tc := range []struct {
+		user, pw string
+		want     int
+	}{{secureAdmin, secureAPW, http.StatusOK}, {mallory, malloryPW, http.StatusForbidden}, {secureAdmin, "wrong-pw", http.StatusUnauthorized}} {
+		code, body := rest(t, http.MethodPost, url, tc.user, tc.pw, []byte(`{"payload":"via-`+tc.user+`"}`))
+		if code/100 != tc.want/100 || code != tc.want && tc.want != http.StatusOK {
+			t.Errorf("POST /tables/sec-rest on node %d (leader %d) as %s: %d %s, want %d", other, restLeader, tc.user, code, body, tc.want)
+		}
+	}
+	rends, err := adm.ListEndOffsets(ctx, "sec-rest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := rends.Lookup("sec-rest", 0); o.Offset != 1 {
+		t.Errorf("sec-rest holds %d records after one allowed and two refused POSTs, want 1", o.Offset)
 	}
 	t.Logf("done in %s", time.Since(start).Round(time.Millisecond))
 }
