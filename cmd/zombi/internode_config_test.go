@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zombi-dev/zombi/tlsconf"
 )
@@ -127,5 +133,84 @@ func TestConfigInterNodeInvalid(t *testing.T) {
 	tc, err := c.interNodeTLS(nil)
 	if err != nil || tc.RootCAs == nil {
 		t.Errorf("the inter-node TLS does not trust ZOMBI_INTER_NODE_CA_FILE (err %v)", err)
+	}
+}
+
+// TestInterNodeTLSPresentsNodeCertificate: the inter-node TLS trusts the
+// configured CA and presents the node's own certificate, so a peer that
+// requires client certificates (SSL listener or HTTPS with
+// ZOMBI_TLS_CLIENT_AUTH=required) takes it; the HTTPS forwarding client
+// uses it.
+func TestInterNodeTLSPresentsNodeCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlsconf.NewDevCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.Issue(tlsconf.IssueOptions{CommonName: "zombi-node", Hosts: []string{"127.0.0.1"}, Server: true, Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "node.pem"), filepath.Join(dir, "node-key.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.Write(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(nil, envOf(map[string]string{"ZOMBI_TLS_CERT_FILE": certFile, "ZOMBI_TLS_KEY_FILE": keyFile,
+		"ZOMBI_TLS_CLIENT_CA_FILE": caFile, "ZOMBI_TLS_CLIENT_AUTH": "required", "ZOMBI_HTTP_TLS": "true",
+		"ZOMBI_KAFKA_LISTENERS": "SSL://127.0.0.1:0", "ZOMBI_SUPERUSERS": "zombi-node", "ZOMBI_ETCD_ENDPOINTS": "http://127.0.0.1:2379"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InterNode.Listener != "SSL" {
+		t.Fatalf("inter-node listener %q, want SSL", c.InterNode.Listener)
+	}
+	certs, err := tlsconf.New(c.TLS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, tlsconf.ClientCN(r.TLS))
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below
+	srv.TLS = certs.ServerConfig()
+	// StartTLS would add its own certificate, which wins without SNI.
+	srv.TLS.Certificates = []tls.Certificate{*certs.Certificate()}
+	srv.StartTLS()
+	defer srv.Close()
+
+	cl, err := c.interNodeHTTPClient(certs)
+	if err != nil || cl == nil {
+		t.Fatalf("forward client: %v", err)
+	}
+	resp, err := cl.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("HTTPS to a peer requiring client certificates: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "zombi-node" {
+		t.Errorf("the peer saw client CN %q (status %d), want zombi-node", body, resp.StatusCode)
+	}
+	// Without the node's certificate the peer refuses the handshake.
+	tc, err := c.interNodeTLS(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
+	if resp, err := bare.Get(srv.URL); err == nil {
+		resp.Body.Close()
+		t.Errorf("no client certificate: status %d, want a refused handshake", resp.StatusCode)
+	}
+	// A peer whose certificate another CA signed is not trusted.
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	other.Config.ErrorLog = log.New(io.Discard, "", 0)
+	other.StartTLS()
+	defer other.Close()
+	if resp, err := cl.Get(other.URL); err == nil {
+		resp.Body.Close()
+		t.Errorf("a peer with an untrusted certificate: status %d, want a verification error", resp.StatusCode)
 	}
 }
