@@ -243,7 +243,7 @@ func (c Config) clusterLogAttrs() []any {
 		return nil
 	}
 	return []any{"cluster", c.Cluster.Name, "node_id", c.Cluster.NodeID, "rack", c.Cluster.Rack,
-		"etcd", strings.Join(c.Cluster.Endpoints, ",")}
+		"etcd", strings.Join(c.Cluster.Endpoints, ","), "inter_node_listener", c.InterNode.Listener, "inter_node_user", c.InterNode.User}
 }
 
 // logClusterSettings logs at start what the cluster settings do: the
