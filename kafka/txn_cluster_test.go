@@ -322,8 +322,36 @@ func TestTxnClusterCoordinatorAndVerification(t *testing.T) {
 	if code := txnProduce(t, c, id, "vt", 1, r.ProducerID, r.ProducerEpoch, 0, "b"); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("produce to a partition outside the transaction: %v", kerr.ErrorForCode(code))
 	}
-	// A coordinator elsewhere: the request goes node to node (here to this
-	// server as "node 3", which is not the coordinator): retriable.
+	if lso, err := e.l.LastStable("vt", 0); err != nil || lso != 0 {
+		t.Fatalf("LSO with the transaction open: %d %v", lso, err)
+	}
+	// Two phases, the marker written by this node (the partition's
+	// leader) through the marker sender's local path.
+	if code := endTxn(t, c, 3, id, r.ProducerID, r.ProducerEpoch, true); code != 0 {
+		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(code))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, _ := e.s.transactions().Describe(id)
+		lso, _ := e.l.LastStable("vt", 0)
+		if info.State == "CompleteCommit" && lso == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after EndTxn: state %s, LSO %d; want CompleteCommit and the marker at 1", info.State, lso)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := get(fc.fakeCluster, func() int { fc.cmu.Lock(); defer fc.cmu.Unlock(); return fc.appends }); n != 4 {
+		t.Fatalf("state appends: %d, want 4 (Empty, Ongoing, PrepareCommit, CompleteCommit)", n)
+	}
+	if e.s.txnVerified().has(r.ProducerID, r.ProducerEpoch, "vt", 0) {
+		t.Fatal("verification still cached after the partition's marker")
+	}
+	// The next transaction. A coordinator elsewhere: the request goes
+	// node to node (here to this server as "node 3", which is not the
+	// coordinator): retriable.
+	wantCodes(t, "add vt-1", addParts(t, c, 3, id, r.ProducerID, r.ProducerEpoch, "vt", 1), 0)
 	fc.setCoord(CoordinatorView{Leader: 3, Epoch: 6}, nil)
 	if code := txnProduce(t, c, id, "vt", 1, r.ProducerID, r.ProducerEpoch, 0, "b"); code != kerr.NotEnoughReplicas.Code {
 		t.Fatalf("produce verified with a coordinator that moved: %v", kerr.ErrorForCode(code))
@@ -331,7 +359,9 @@ func TestTxnClusterCoordinatorAndVerification(t *testing.T) {
 	// The partition moved: appends at the old epoch are refused, the
 	// client hears NOT_COORDINATOR.
 	fc.setCoord(CoordinatorView{Leader: 2, Epoch: 7, Local: true, Loaded: true}, nil)
-	wantCodes(t, "append at an old epoch", addParts(t, c, 3, id, r.ProducerID, r.ProducerEpoch, "vt", 1), kerr.NotCoordinator.Code)
+	if code := endTxn(t, c, 3, id, r.ProducerID, r.ProducerEpoch, false); code != kerr.NotCoordinator.Code {
+		t.Fatalf("EndTxn appending at an old epoch: %v, want NOT_COORDINATOR", kerr.ErrorForCode(code))
+	}
 }
 
 func TestTxnVerifyCache(t *testing.T) {
