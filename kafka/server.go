@@ -152,9 +152,10 @@ type Server struct {
 	pidCeiling int64 // stored bound: ids below it may have been handed out
 	pidLast    int64 // cluster mode: the last id of the block in hand (0: none)
 
-	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
-	txn    *txn.Coordinator    // the transaction coordinator (package txn)
-	tc     *txnCluster         // its cluster-mode part (txn_cluster_store.go); nil on one node
+	groups       *groups.Coordinator // the classic group coordinator (kafka/groups)
+	groupsLoaded coordLoaded         // cluster mode: __consumer_offsets partitions loaded here (coord_hooks.go)
+	txn          *txn.Coordinator    // the transaction coordinator (package txn)
+	tc           *txnCluster         // its cluster-mode part (txn_cluster_store.go); nil on one node
 
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
@@ -206,6 +207,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		s.saslAuth = cfg.Auth
 	}
 	s.newTransactions(l, cfg, logger) // txn_cluster_store.go
+	s.installCoordinatorHooks()
 	return s
 }
 

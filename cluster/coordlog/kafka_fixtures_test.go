@@ -17,6 +17,11 @@ import (
 // 4.4.0's own serializers (testdata/kafka_fixtures.jsh says how).
 func kafkaFixtures(t *testing.T) (bin map[string][]byte, text map[string]string) {
 	t.Helper()
+	return readKafkaFixtures(t)
+}
+
+func readKafkaFixtures(t testing.TB) (bin map[string][]byte, text map[string]string) {
+	t.Helper()
 	f, err := os.Open("testdata/kafka-4.4.0.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +44,12 @@ func kafkaFixtures(t *testing.T) (bin map[string][]byte, text map[string]string)
 		t.Fatal(err)
 	}
 	return bin, text
+}
+
+// kafkaFixture is one binary fixture (nil when absent).
+func kafkaFixture(tb testing.TB, name string) []byte {
+	bin, _ := readKafkaFixtures(tb)
+	return bin[name]
 }
 
 func oneRecord(t *testing.T, raw []byte) batch.Record {
