@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -23,10 +25,11 @@ import (
 // appends that succeed.
 type txnFake struct {
 	*fakeCluster
-	cmu      sync.Mutex
-	coord    CoordinatorView
-	coordErr error
-	appends  int
+	cmu       sync.Mutex
+	coord     CoordinatorView
+	coordErr  error
+	appendErr error // AppendInternal's answer when set
+	appends   int
 }
 
 func (f *txnFake) CoordinatorOf(kind int8, key string) (CoordinatorView, error) {
@@ -40,6 +43,9 @@ func (f *txnFake) CoordinatorOf(kind int8, key string) (CoordinatorView, error) 
 func (f *txnFake) AppendInternal(ctx context.Context, kind int8, part int32, epoch int32, raw []byte) (int64, error) {
 	f.cmu.Lock()
 	defer f.cmu.Unlock()
+	if f.appendErr != nil {
+		return 0, f.appendErr
+	}
 	if kind != int8(coordlog.Transaction) || epoch != f.coord.Epoch {
 		return 0, ErrFencedLeaderEpoch
 	}
@@ -430,5 +436,39 @@ func TestClusterTxnVerifierInternalTopics(t *testing.T) {
 	}
 	if err := e.s.verifyClusterTxn(5, 0, "user-topic", 3); err == nil {
 		t.Fatal("an unverified user partition accepted")
+	}
+}
+
+// TestTxnClusterStoreAppendErrors: the cluster's append errors reach the
+// transaction coordinator as the Kafka codes its clients retry on.
+func TestTxnClusterStoreAppendErrors(t *testing.T) {
+	e, fc := startTxnCluster(t, nil)
+	st := txnClusterStore{e.s}
+	for _, c := range []struct {
+		err  error
+		want *kerr.Error
+	}{
+		{ErrNotLeader, kerr.NotCoordinator},
+		{fmt.Errorf("append: %w", plog.ErrNotLeader), kerr.NotCoordinator},
+		{ErrFencedLeaderEpoch, kerr.NotCoordinator},
+		{ErrNotEnoughReplicas, kerr.CoordinatorNotAvailable},
+		{ErrNotEnoughReplicasAfterAppend, kerr.CoordinatorNotAvailable},
+		{context.DeadlineExceeded, kerr.RequestTimedOut},
+		{plog.ErrStorage, kerr.CoordinatorNotAvailable},
+	} {
+		fc.cmu.Lock()
+		fc.appendErr = c.err
+		fc.cmu.Unlock()
+		err := st.Append(context.Background(), 1, 0, []byte("x"))
+		var ke *kerr.Error
+		if !errors.As(err, &ke) || ke != c.want || !errors.Is(err, c.err) {
+			t.Errorf("append error %v: got %v, want %v wrapping it", c.err, err, c.want)
+		}
+	}
+	fc.cmu.Lock()
+	fc.appendErr = nil
+	fc.cmu.Unlock()
+	if err := st.Append(context.Background(), 1, 0, []byte("x")); err != nil {
+		t.Fatalf("append: %v", err)
 	}
 }
