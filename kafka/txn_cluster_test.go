@@ -268,6 +268,11 @@ func TestTxnCoordinatorDoorCodes(t *testing.T) {
 		if code := endTxn(t, c, 3, id, 1, 0, true); code != want {
 			t.Fatalf("%s: EndTxn %v", what, kerr.ErrorForCode(code))
 		}
+		dt := kmsg.NewPtrDescribeTransactionsRequest()
+		dt.TransactionalIDs = []string{id}
+		if r := c.do(dt, 0).(*kmsg.DescribeTransactionsResponse); r.TransactionStates[0].ErrorCode != want {
+			t.Fatalf("%s: DescribeTransactions %v", what, kerr.ErrorForCode(r.TransactionStates[0].ErrorCode))
+		}
 		v4 := kmsg.NewPtrAddPartitionsToTxnRequest()
 		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
 		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = id, 1, 0, true
