@@ -88,7 +88,9 @@ func (t *Tier) schedule() {
 // queue hands a partition to the workers (unless the queue is full: the
 // next round tries again).
 func (t *Tier) queue(ps *partState) {
-	ps.queued.Store(true)
+	if !ps.queued.CompareAndSwap(false, true) {
+		return // queued already
+	}
 	select {
 	case t.jobs <- ps:
 	default:
