@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -220,12 +221,38 @@ func (t *Tier) loadShared(ms []*Manifest) {
 // created again) a fresh state. It deletes nothing: a node dropping a topic
 // from its log does not mean the cluster did (cold data of topics deleted
 // from the catalog is deleted by DeleteTopicData, by topic id).
+//
+// The local log follows the catalog (every node holds every topic), so a
+// topic id it held and no longer holds was deleted from the catalog (or
+// replaced by a new topic of the name): that incarnation's cold data is
+// deleted, by topic id (deleteIncarnation), on every node that saw it —
+// idempotent, and it never touches another incarnation's objects.
 func (t *Tier) refreshShared() {
 	infos := t.l.Topics()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	live := make(map[string]string, len(infos))
 	for _, info := range infos {
-		t.uuids[info.Name] = hex.EncodeToString(info.UUID[:])
+		live[info.Name] = hex.EncodeToString(info.UUID[:])
+	}
+	for name, old := range t.uuids {
+		if live[name] == old {
+			continue
+		}
+		delete(t.uuids, name)
+		for k, ps := range t.parts {
+			if k.topic == name && hex.EncodeToString(ps.uuid[:]) == old {
+				ps.dead.Store(true)
+				t.dropPendingLocked(ps)
+				delete(t.parts, k)
+			}
+		}
+		t.logger.Info("topic deleted from the catalog; deleting its cold data", "topic", name, "uuid", old)
+		t.bg.Add(1)
+		go t.deleteIncarnation(name, old)
+	}
+	for _, info := range infos {
+		t.uuids[info.Name] = live[info.Name]
 		eff := info.Effective()
 		for p := int32(0); p < info.Partitions; p++ {
 			k := tpKey{info.Name, p}
@@ -248,4 +275,103 @@ func (t *Tier) dropPendingLocked(ps *partState) {
 	t.pending.Add(-ps.pendB)
 	ps.pendB, ps.counting = 0, false
 	ps.acct.Unlock()
+}
+
+// deleteIncarnation deletes the cold data of topic id uuid under name:
+// for every partition whose head names that id, the segments and chunks it
+// lists, then the head (conditional on the ETag read: a head a new
+// incarnation's leader claimed meanwhile stays); and every object whose key
+// carries that id (keySuffix: uploads no head listed). Objects of another
+// id are never touched, so a topic created again under the name loses
+// nothing. Every node that held the topic runs it; deletes of what is gone
+// are no-ops. Retried with backoff until done or the tier closes.
+func (t *Tier) deleteIncarnation(name, uuid string) {
+	defer t.bg.Done()
+	for attempt := 0; ; attempt++ {
+		err := t.deleteIncarnationOnce(name, uuid)
+		if err == nil {
+			return
+		}
+		if attempt == 0 {
+			t.logger.Warn("deleting cold data of a deleted topic failed; retrying", "topic", name, "uuid", uuid, "err", err)
+		}
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-time.After(backoff(attempt + 1)):
+		}
+	}
+}
+
+func (t *Tier) deleteIncarnationOnce(name, uuid string) error {
+	cs, ok := t.st.(condStore)
+	if !ok {
+		return errNoConditional
+	}
+	var heads []int32
+	err := t.st.List(t.ctx, "manifests/"+name+"/", "", func(k string, _ int64) bool {
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(k, "manifests/"+name+"/"), ".json")
+		if p, err := strconv.ParseInt(rest, 10, 32); ok && err == nil {
+			heads = append(heads, int32(p))
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, part := range heads {
+		m, tag, err := t.readHead(t.ctx, name, part)
+		if err != nil {
+			return err
+		}
+		if m == nil || m.TopicUUID != uuid {
+			continue
+		}
+		keys := make([]string, 0, len(m.Segments)+len(m.chunks))
+		for _, s := range m.Segments {
+			keys = append(keys, s.Key)
+			t.indexes.remove(s.Key)
+		}
+		for _, c := range m.chunks {
+			keys = append(keys, c.Key)
+		}
+		if err := t.st.Delete(t.ctx, keys...); err != nil {
+			return err
+		}
+		if err := cs.DeleteIf(t.ctx, manifestKey(name, part), tag); err != nil && !errors.Is(err, ErrPreconditionFailed) {
+			return err
+		}
+	}
+	// Uploads of that incarnation no head listed (a leader's crash between
+	// a segment PUT and its commit, a stale leader's upload).
+	id8 := uuid
+	if len(id8) > 8 {
+		id8 = id8[:8]
+	}
+	for _, prefix := range []string{"segments/" + name + "/", "manifest-chunks/" + name + "/"} {
+		var keys []string
+		if err := t.st.List(t.ctx, prefix, "", func(k string, _ int64) bool {
+			if keyUUID(k) == id8 {
+				keys = append(keys, k)
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		if err := t.st.Delete(t.ctx, keys...); err != nil {
+			return err
+		}
+	}
+	t.logger.Info("cold data of a deleted topic deleted", "topic", name, "uuid", uuid)
+	return nil
+}
+
+// keyUUID is the topic id prefix in a cluster-mode key, "" for a key
+// written alone.
+func keyUUID(key string) string {
+	if keyEpoch(key) < 0 {
+		return ""
+	}
+	dot := strings.LastIndexByte(key, '.')
+	return key[dot-suffixLen+1 : dot-suffixLen+9]
 }

@@ -6,6 +6,7 @@ package tiering
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -203,3 +204,100 @@ func TestClusterKeys(t *testing.T) {
 		}
 	}
 }
+
+// objects lists every key in the bucket under prefix.
+func objects(t *testing.T, tr *Tier, prefix string) []string {
+	t.Helper()
+	var out []string
+	if err := tr.st.List(context.Background(), prefix, "", func(k string, _ int64) bool { out = append(out, k); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestClusterDeleteByTopicID: a topic deleted from the catalog and created
+// again under its name (every replica's log follows the catalog): the old
+// topic's cold data is deleted by both replicas, by topic id, while the new
+// topic's leader flushes under the same name, which loses nothing; a topic
+// deleted for good leaves nothing in the bucket.
+func TestClusterDeleteByTopicID(t *testing.T) {
+	v := startVersity(t)
+	la, lb := replicaLog(t), replicaLog(t)
+	for _, l := range []*plog.Log{la, lb} {
+		if _, _, err := l.EnsureTopicWithID("gone", 2, [16]byte{0xdd, 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fa, fb := &fakeLeadership{epoch: 4, leader: true}, &fakeLeadership{epoch: 4}
+	cfga, cfgb := v.config("shared"), v.config("shared")
+	cfga.Leadership, cfgb.Leadership = fa, fb
+	ta, tb := startS3(t, la, cfga), startS3(t, lb, cfgb)
+	for _, l := range []*plog.Log{la, lb} {
+		appendN(t, l, "ev", 0, 0, 300, 10, 1)
+		appendN(t, l, "gone", 0, 0, 50, 10, 1)
+		appendN(t, l, "gone", 1, 0, 50, 10, 1)
+	}
+	waitFlushed(t, ta, "ev", 0, 300)
+	waitFlushed(t, ta, "gone", 0, 50)
+	waitFlushed(t, ta, "gone", 1, 50)
+	waitFlushed(t, tb, "ev", 0, 300)
+	oldID := hexID(clusterTopicID)
+	if len(objects(t, ta, "segments/ev/")) == 0 {
+		t.Fatal("no segments of ev flushed")
+	}
+
+	// The catalog deletes both topics and creates ev again (a new id); the
+	// replicas' logs follow, and the new leader (epoch 0 of the new topic)
+	// flushes at once.
+	newID := [16]byte{0xee, 2}
+	fa.set(0, true)
+	fb.set(0, false)
+	for _, l := range []*plog.Log{la, lb} {
+		for _, name := range []string{"ev", "gone"} {
+			if err := l.DeleteTopic(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := l.EnsureTopicWithID("ev", 1, newID); err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, l, "ev", 0, 0, 120, 10, 1)
+	}
+	if !eventually(20*time.Second, func() bool {
+		body, err := ta.st.Get(context.Background(), manifestKey("ev", 0), 0, -1)
+		var h manifestHead
+		return err == nil && json.Unmarshal(body, &h) == nil && h.TopicUUID == hexID(newID) && h.End == 120
+	}) {
+		t.Fatal("the new ev was not flushed to 120")
+	}
+	if !eventually(20*time.Second, func() bool {
+		for _, k := range objects(t, ta, "") {
+			if keyUUID(k) == oldID[:8] || strings.HasPrefix(k, "manifests/gone/") || strings.HasPrefix(k, "segments/gone/") || strings.HasPrefix(k, "manifest-chunks/gone/") {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("the deleted topics' cold data is still there: %v", objects(t, ta, ""))
+	}
+	_, h := rawHead(t, ta)
+	if h.TopicUUID != hexID(newID) || h.End != 120 {
+		t.Fatalf("head of the new ev: uuid %s end %d, want %s and 120", h.TopicUUID, h.End, hexID(newID))
+	}
+	for _, s := range ta.lookup("ev", 0).man.Load().Segments {
+		if _, err := ta.st.Get(context.Background(), s.Key, 0, 1); err != nil {
+			t.Fatalf("segment %s of the new topic: %v", s.Key, err)
+		}
+	}
+	if !eventually(20*time.Second, func() bool {
+		ps := tb.lookup("ev", 0)
+		m := ps.man.Load()
+		return ps.uuid == newID && m != nil && m.End == 120
+	}) {
+		t.Fatal("the follower did not load the new ev's manifest")
+	}
+	readAll(t, la, "ev", 0, 120)
+	readAll(t, lb, "ev", 0, 120)
+}
+
+func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
