@@ -58,3 +58,16 @@ func (f *fetcher) movedToTiered(b *kgo.Broker, fs *fetchState, offset int64) {
 	}
 	f.backoff([]*fetchState{fs})
 }
+
+// LeaderEpoch reports whether this node plays the partition's leader now
+// (its log open for writes), and in which leader epoch: the shared cold
+// tier flushes only what this node leads (tiering.Leadership).
+func (m *Manager) LeaderEpoch(topic string, part int32) (int32, bool) {
+	p := m.part(topic, part)
+	if p == nil {
+		return 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.epoch, p.role == roleLeader
+}
