@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
 RACE_PKGS   := ./log/... ./txn/... ./history/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/... ./cluster ./cluster/catalog/... ./cluster/meta/... ./cluster/replica/...
 
-.PHONY: all deps test-deps build run test test-short test-kgo test-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
+.PHONY: all deps test-deps build run test test-short test-kgo test-kgo-cluster test-cluster bench-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
 
 all: build
 
@@ -86,11 +86,25 @@ KGO_TEST_RECORDS ?= 10000
 test-kgo: deps
 	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuite$$' ./compat-tests/
 
+# franz-go's suite against three nodes on one etcd, KGO_TEST_RF=3 (issue 19,
+# point 9): compat-tests/kgo_cluster_test.go.
+test-kgo-cluster: deps
+	@scripts/ensure-deps.sh test
+	ZOMBI_KGO_CLUSTER=1 KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuiteCluster$$' ./compat-tests/
+
 # The cluster's longer soak (three real nodes, etcd, ten kill -9 of a busy
 # leader: failover median and max), beside the cluster tests of make test.
 test-cluster: deps
 	@scripts/ensure-deps.sh test
 	ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 20m -run 'Soak' ./cluster/e2e/
+
+# The cluster's benchmarks (issue 19, point 10; docs/BENCHMARKS.md "Cluster"):
+# RF 3 acks=all against RF 1 acks=1 (64 blocking and 4 batching producers),
+# the controlled leader move, and the failover over ten kill -9 (the soak).
+# Run it on a quiet machine.
+bench-cluster: deps
+	@scripts/ensure-deps.sh test
+	ZOMBI_BENCH_CLUSTER=1 ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 40m -run '^(TestClusterBench|TestClusterKillLeaderSoak)$$' ./cluster/e2e/
 
 # One etcd, the S3 test server and three nodes on this machine, in the
 # foreground (scripts/cluster.sh: Kafka 127.0.0.1:9091-9093, HTTP :8081-8083,

@@ -40,7 +40,18 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: franz-go's suite takes about a minute")
 	}
-	start := time.Now()
+	runKgoSuite(t, 1, func(work string) (string, <-chan struct{}, func() error) {
+		p := zombitest.StartT(t, filepath.Join(work, "zombi", "data"))
+		return p.KafkaAddr, p.Done(), p.Wait
+	})
+}
+
+// runKgoSuite builds and runs the suite (see TestFranzGoKgoSuite) with
+// KGO_TEST_RF=rf against what start starts: it returns the seeds, a channel
+// closed if the broker exits and what the exit was.
+func runKgoSuite(t *testing.T, rf int, start func(work string) (seeds string, done <-chan struct{}, exit func() error)) {
+	t.Helper()
+	start0 := time.Now()
 	budget := 6 * time.Minute
 	if v := os.Getenv("ZOMBI_KGO_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -73,7 +84,7 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go test -c ./pkg/kgo in %s: %v\n%s", modDir, err, out)
 	}
-	built := time.Since(start)
+	built := time.Since(start0)
 	// Some tests read the package's sources (client_sweep_test.go reads
 	// config.go): they run in its directory, read-only.
 	pkgDir := filepath.Join(modDir, "pkg", "kgo")
@@ -89,8 +100,8 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	}
 	sort.Strings(own)
 
-	p := zombitest.StartT(t, filepath.Join(work, "zombi", "data"))
-	env := kgoEnv(p.KafkaAddr, records)
+	seeds, brokerDone, brokerExit := start(work)
+	env := kgoEnv(seeds, rf, records)
 	deadline, _ := ctx.Deadline()
 	// Room after the pass's own timeout for its panic to name the hung tests.
 	passTimeout := time.Until(deadline) - 30*time.Second
@@ -129,8 +140,8 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	wg.Wait()
 
 	select {
-	case <-p.Done():
-		t.Errorf("zombi exited during franz-go's suite: %v", p.Wait())
+	case <-brokerDone:
+		t.Errorf("zombi exited during franz-go's suite: %v", brokerExit())
 	default:
 	}
 	results := map[string]*kgoResult{}
@@ -151,8 +162,8 @@ func TestFranzGoKgoSuite(t *testing.T) {
 	}
 	setSkipMessages(results, sourceLines(pkgDir))
 	rep := judgeKgo(results, listed, allow)
-	t.Logf("franz-go %s pkg/kgo against Zombi, KGO_TEST_RECORDS=%d: built in %.1f s, package pass %.1f s, runner %.1f s wall\n%s",
-		version, records, built.Seconds(), passes[0].wall.Seconds(), time.Since(start).Seconds(), kgoSummary(results, listed, rep, allow))
+	t.Logf("franz-go %s pkg/kgo against Zombi, KGO_TEST_RF=%d, KGO_TEST_RECORDS=%d: built in %.1f s, package pass %.1f s, runner %.1f s wall\n%s",
+		version, rf, records, built.Seconds(), passes[0].wall.Seconds(), time.Since(start0).Seconds(), kgoSummary(results, listed, rep, allow))
 	for _, n := range rep.notes {
 		t.Log(n)
 	}
@@ -198,14 +209,14 @@ func listKgoTests(ctx context.Context, t *testing.T, bin, dir string) []string {
 // kgoEnv is the environment of the suite: this one without KGO_* variables
 // (a KGO_TEST_TLS here must not change the run) but KGO_LOG_LEVEL, and the
 // suite's settings.
-func kgoEnv(seeds string, records int) []string {
+func kgoEnv(seeds string, rf, records int) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "KGO_") || strings.HasPrefix(kv, "KGO_LOG_LEVEL=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "KGO_SEEDS="+seeds, "KGO_TEST_RF=1", "KGO_TEST_RECORDS="+strconv.Itoa(records))
+	return append(env, "KGO_SEEDS="+seeds, "KGO_TEST_RF="+strconv.Itoa(rf), "KGO_TEST_RECORDS="+strconv.Itoa(records))
 }
 
 // runKgoPass runs the test binary once with -test.v=test2json, its output

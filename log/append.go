@@ -31,6 +31,11 @@ type AppendRequest struct {
 	// unit: all are appended or none is (a Kafka partition's record set of
 	// several batches). They must be for the same partition.
 	Group int
+
+	// internal: an append by a coordinator to an internal topic
+	// (AppendInternal), past the name guard, without the sequence checks
+	// and the transaction verifier (Kafka's AppendOrigin.COORDINATOR).
+	internal bool
 }
 
 // AppendResult is the outcome of one AppendRequest.
@@ -91,6 +96,11 @@ func (l *Log) append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 	var now int64
 	for i, req := range reqs {
 		op.res[i].Partition = req.Partition
+		if !req.internal && IsInternalTopic(req.Topic) {
+			// Only the coordinators write there (AppendInternal).
+			op.res[i].Err = fmt.Errorf("%w: %s", ErrInternalTopic, req.Topic)
+			continue
+		}
 		p, appendTime, err := l.appendTarget(req.Topic, req.Partition)
 		if err != nil {
 			op.res[i].Err = err
@@ -292,7 +302,11 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 				res.Err = fmt.Errorf("%w: epoch %d < %d", ErrProducerFenced, h.ProducerEpoch, prev.Epoch)
 				return res
 			}
-			if h.ProducerEpoch == prev.Epoch {
+			switch {
+			case req.internal:
+				// A coordinator's batch has no sequence: Kafka checks the
+				// sequences of client appends only.
+			case h.ProducerEpoch == prev.Epoch:
 				for _, b := range prev.Batches {
 					if b.FirstSeq == h.BaseSequence && b.LastSeq == lastSeq {
 						res.BaseOffset, res.LastOffset, res.Duplicate = b.BaseOffset, b.BaseOffset+int64(b.LastOffsetDelta), true
@@ -303,7 +317,7 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 					res.Err = fmt.Errorf("%w: got %d, expected %d", ErrOutOfOrderSequence, h.BaseSequence, seqAdd(prev.Batches[n-1].LastSeq, 1))
 					return res
 				}
-			} else if h.BaseSequence != 0 {
+			case h.BaseSequence != 0:
 				res.Err = fmt.Errorf("%w: new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.ProducerEpoch, h.BaseSequence)
 				return res
 			}
@@ -313,7 +327,7 @@ func (r *round) append(p *partition, req AppendRequest, h batch.Header) AppendRe
 
 	base := st.next
 	if h.IsTransactional() {
-		if err := r.openTxnFor(p, req.Topic, h, base); err != nil {
+		if err := r.openTxnFor(p, req.Topic, h, base, !req.internal); err != nil {
 			res.Err = err
 			return res
 		}

@@ -28,7 +28,7 @@ const internalTopicPartitions = 50
 
 var internalTopics = []InternalTopic{
 	{
-		Name:       "__consumer_offsets",
+		Name:       OffsetsTopicName,
 		Partitions: internalTopicPartitions,
 		Configs: map[string]string{
 			"cleanup.policy":   "compact",
@@ -37,7 +37,7 @@ var internalTopics = []InternalTopic{
 		},
 	},
 	{
-		Name:       "__transaction_state",
+		Name:       TxnTopicName,
 		Partitions: internalTopicPartitions,
 		Configs: map[string]string{
 			"cleanup.policy":                 "compact",
@@ -92,3 +92,34 @@ func IsInternalTopic(name string) bool {
 func (t InternalTopic) Info() TopicInfo {
 	return TopicInfo{Name: t.Name, UUID: t.UUID, Partitions: t.Partitions, Configs: t.Configs}
 }
+
+// InternalPartition is the partition of the internal topics that
+// coordinates key (a group or transactional id), as Kafka's
+// partitionFor: Utils.abs(key.hashCode()) % 50, hashCode being Java's
+// String hash over UTF-16 code units and Utils.abs mapping MinInt32 to 0
+// (not n & 0x7fffffff, which moves negative hashes). It lives here, not in
+// cluster/coordlog, because ResetView needs it and coordlog imports log.
+func InternalPartition(key string) int32 {
+	var h int32
+	for _, r := range key {
+		if r >= 0x10000 { // a surrogate pair in Java's UTF-16
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % internalTopicPartitions
+}
+
+// The internal topics' names.
+const (
+	OffsetsTopicName = "__consumer_offsets"
+	TxnTopicName     = "__transaction_state"
+)

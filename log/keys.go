@@ -18,7 +18,11 @@ import "encoding/binary"
 //	'C' len u16 | group | len u16 | topic | part u32
 //	                                       committed consumer offset (JSON)
 //	'X' key                               metadata of other packages (Meta, SetMeta, MetaList,
-//	                                       DeleteMeta), e.g. auth's users, ACLs and tokens
+//	                                       DeleteMeta), e.g. auth's users, ACLs and tokens; in
+//	                                       cluster mode also the internal partitions' view
+//	                                       (internal_view.go): 'X' "coord/applied/{topic}/{p}" ->
+//	                                       applied offset u64, 'X' "coord/pend/{p}/{pid}" ->
+//	                                       pending transactional offsets (JSON), 'X' "txn/{id}"
 //	'O' tid u32 | part u32 | pid u64      open transaction: first offset u64, producer epoch u16
 //	                                       (written with its first batch, deleted with its marker)
 //	'A' tid u32 | part u32 | last u64     aborted transaction, keyed by its abort marker's offset:

@@ -315,10 +315,10 @@ func (l *Log) loadPartition(tid uint32, p int32) (*partition, error) {
 				}
 			}
 			if h.IsControl() {
-				// A marker of a newer epoch fences the older one, as when
-				// it was written (EndTxn).
-				if prev == nil || h.ProducerEpoch > prev.Epoch {
-					pt.producers[h.ProducerID] = &producerState{Epoch: h.ProducerEpoch}
+				// A marker of a newer epoch fences the older one, and its
+				// coordinator epoch is kept, as when it was written.
+				if next := prev.afterMarker(h.ProducerEpoch, storedMarkerCoordEpoch(v)); next != prev {
+					pt.producers[h.ProducerID] = next
 					pt.dirtyProducers[h.ProducerID] = true
 				}
 				return true
@@ -431,6 +431,10 @@ func (l *Log) CreateTopic(name string, partitions int32, configs map[string]stri
 // EnsureTopic returns the topic, creating it with the given partitions if it
 // does not exist.
 func (l *Log) EnsureTopic(name string, partitions int32) (TopicInfo, bool, error) {
+	if IsInternalTopic(name) {
+		// A real internal topic (cluster mode) is not the caller's to use.
+		return TopicInfo{}, false, fmt.Errorf("%w: %s", ErrInternalTopic, name)
+	}
 	if info, ok := l.Topic(name); ok {
 		return info, false, nil
 	}
@@ -441,6 +445,9 @@ func (l *Log) EnsureTopic(name string, partitions int32) (TopicInfo, bool, error
 // random one): the tiering rebuild recreates topics under the id their cold
 // data was written with.
 func (l *Log) EnsureTopicWithID(name string, partitions int32, id [16]byte) (TopicInfo, bool, error) {
+	if IsInternalTopic(name) {
+		return TopicInfo{}, false, fmt.Errorf("%w: %s", ErrInternalTopic, name)
+	}
 	if info, ok := l.Topic(name); ok {
 		return info, false, nil
 	}
@@ -458,6 +465,12 @@ func (l *Log) createTopicID(name string, partitions int32, configs map[string]st
 	if IsInternalTopic(name) {
 		return TopicInfo{}, false, fmt.Errorf("%w: %s", ErrInternalTopic, name)
 	}
+	return l.storeTopic(name, partitions, configs, id)
+}
+
+// storeTopic creates a topic without the name checks (MakeInternalReal
+// creates the internal topics through it).
+func (l *Log) storeTopic(name string, partitions int32, configs map[string]string, id [16]byte) (TopicInfo, bool, error) {
 	if partitions <= 0 || partitions > MaxPartitions {
 		return TopicInfo{}, false, fmt.Errorf("%w: %d (1..%d)", ErrInvalidPartitions, partitions, MaxPartitions)
 	}

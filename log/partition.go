@@ -146,6 +146,10 @@ func (p *partition) cacheProducer(pid int64, s *producerState, dirty bool) {
 type producerState struct {
 	Epoch   int16
 	Batches []producerBatch // oldest first, at most maxProducerBatches
+	// CoordEpoch is the coordinator epoch of the producer's last marker
+	// here (Kafka's ProducerStateEntry.coordinatorEpoch; 0 when none, as
+	// epochs start at 0): WriteMarker fences a lower one.
+	CoordEpoch int32
 }
 
 type producerBatch struct {
@@ -162,8 +166,11 @@ const maxProducerBatches = 5
 // be nil.
 func (s *producerState) withBatch(h batch.Header, base int64) *producerState {
 	n := &producerState{Epoch: h.ProducerEpoch, Batches: make([]producerBatch, 0, maxProducerBatches+1)}
-	if s != nil && s.Epoch == h.ProducerEpoch {
-		n.Batches = append(n.Batches, s.Batches...)
+	if s != nil {
+		n.CoordEpoch = s.CoordEpoch
+		if s.Epoch == h.ProducerEpoch {
+			n.Batches = append(n.Batches, s.Batches...)
+		}
 	}
 	n.Batches = append(n.Batches, producerBatch{
 		FirstSeq: h.BaseSequence, LastSeq: seqAdd(h.BaseSequence, h.LastOffsetDelta), BaseOffset: base, LastOffsetDelta: h.LastOffsetDelta,
@@ -184,6 +191,11 @@ func (s *producerState) encode() []byte {
 		b = be.AppendUint64(b, uint64(pb.BaseOffset))
 		b = be.AppendUint32(b, uint32(pb.LastOffsetDelta))
 	}
+	if s.CoordEpoch != 0 {
+		// Only then: the 'S' keys of a producer without markers stay
+		// as older versions wrote them.
+		b = be.AppendUint32(b, uint32(s.CoordEpoch))
+	}
 	return b
 }
 
@@ -194,7 +206,11 @@ func decodeProducerState(b []byte) (*producerState, bool) {
 	s := &producerState{Epoch: int16(be.Uint16(b))}
 	n := int(b[2])
 	b = b[3:]
-	if len(b) != n*20 {
+	switch len(b) {
+	case n * 20:
+	case n*20 + 4: // the coordinator epoch
+		s.CoordEpoch = int32(be.Uint32(b[n*20:]))
+	default:
 		return nil, false
 	}
 	for i := 0; i < n; i++ {

@@ -50,8 +50,9 @@ func (l *Log) AppendReplica(ctx context.Context, topic string, part int32, batch
 			if err != nil || len(recs) == 0 {
 				return 0, fmt.Errorf("%w: %s/%d replica control batch at %d: %v", ErrCorruptBatch, topic, part, h.BaseOffset, err)
 			}
+			m.coord = -1
 			if typ, ok := batch.MarkerType(recs[0].Key); ok {
-				m.marker, m.commit = true, typ == batch.MarkerCommit
+				m.marker, m.commit, m.coord = true, typ == batch.MarkerCommit, markerCoordEpoch(recs[0].Value)
 			}
 		}
 		op.batches = append(op.batches, m)
@@ -77,7 +78,8 @@ func (l *Log) AppendReplica(ctx context.Context, topic string, part int32, batch
 type replicaBatch struct {
 	raw            []byte
 	h              batch.Header
-	marker, commit bool // a transaction marker, and its type
+	marker, commit bool  // a transaction marker, and its type
+	coord          int32 // a marker's coordinator epoch (-1: none)
 }
 
 type replicaOp struct {
@@ -145,10 +147,10 @@ func (op *replicaOp) stage(r *round) {
 		next := prev
 		switch {
 		case h.IsControl():
-			// As loadPartition replays a marker: a newer epoch fences the older.
-			if prev == nil || h.ProducerEpoch > prev.Epoch {
-				next = &producerState{Epoch: h.ProducerEpoch}
-			}
+			// As loadPartition replays a marker: a newer epoch fences the
+			// older, and the coordinator epoch is kept so that this node
+			// fences a deposed coordinator as the leader did.
+			next = prev.afterMarker(h.ProducerEpoch, b.coord)
 			if b.marker {
 				r.closeTxn(p, st, h.ProducerID, b.commit, h.BaseOffset)
 			}

@@ -51,8 +51,8 @@ func (l *Log) ApplyRetention(ctx context.Context, now time.Time) error {
 	var ts []target
 	for name, t := range l.topics {
 		e := t.info.eff
-		if e.RetentionMs < 0 && e.RetentionBytes < 0 {
-			continue
+		if (e.RetentionMs < 0 && e.RetentionBytes < 0) || IsInternalTopic(name) {
+			continue // internal topics are compacted, as Kafka's: never trimmed by time or size
 		}
 		ts = append(ts, target{name, e.RetentionMs, e.RetentionBytes, t.parts})
 	}

@@ -340,13 +340,27 @@ func (r *round) rebuildProducers(p *partition, target, leo int64) error {
 		for i := len(rb.events) - 1; i >= 0; i-- {
 			h := rb.events[i]
 			if h.IsControl() {
-				// As loadPartition replays a marker.
-				if s == nil || h.ProducerEpoch > s.Epoch {
-					s = &producerState{Epoch: h.ProducerEpoch}
-				}
+				// As loadPartition replays a marker (its coordinator
+				// epoch is taken below).
+				s = s.afterMarker(h.ProducerEpoch, -1)
 				continue
 			}
 			s = s.withBatch(h, h.BaseOffset)
+		}
+		if s != nil {
+			// The coordinator epoch stays the highest this node saw:
+			// coordinator epochs only grow, so a marker removed here was
+			// from a coordinator no older than any to come, and the one
+			// it deposed stays fenced (Kafka would forget it).
+			cur, err := r.producer(p, pid)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.CoordEpoch > s.CoordEpoch {
+				c := *s
+				c.CoordEpoch = cur.CoordEpoch
+				s = &c
+			}
 		}
 		if s == nil {
 			r.dropped[pk] = true

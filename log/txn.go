@@ -112,15 +112,16 @@ func (r *round) openTxn(p *partition, pid int64) (openTxn, bool) {
 
 // openTxnFor is called for a transactional batch about to be stored at base:
 // the first one of its producer since its last marker opens a transaction,
-// if the verifier agrees.
-func (r *round) openTxnFor(p *partition, topic string, h batch.Header, base int64) error {
+// if the verifier agrees (asked only when verify is set: a coordinator's
+// own batch is not verified).
+func (r *round) openTxnFor(p *partition, topic string, h batch.Header, base int64, verify bool) error {
 	if h.ProducerID < 0 {
 		return fmt.Errorf("%w: a transactional batch without a producer id", ErrInvalidTxnState)
 	}
 	if _, open := r.openTxn(p, h.ProducerID); open {
 		return nil
 	}
-	if f := r.l.verifier.Load(); f != nil {
+	if f := r.l.verifier.Load(); f != nil && verify {
 		if err := (*f)(h.ProducerID, h.ProducerEpoch, topic, p.id); err != nil {
 			return err
 		}
@@ -219,32 +220,11 @@ func (op *endTxnOp) stage(r *round) {
 		if r.isDeleted(p) {
 			continue
 		}
-		st := r.state(p)
-		base := st.next
 		b := raw
 		if i < len(op.parts)-1 {
 			b = append([]byte(nil), raw...) // each partition stores its own copy
 		}
-		h.BaseOffset = base
-		r.put(p, st, b, h)
-		pk := producerKey{p, req.ProducerID}
-		if prev := prevs[i]; prev == nil || req.ProducerEpoch > prev.Epoch {
-			// The marker's epoch fences every older one in the partition.
-			if _, ok := r.producers[pk]; !ok {
-				st.producers++
-			}
-			r.producers[pk] = &producerState{Epoch: req.ProducerEpoch}
-		}
-		t, open := r.openTxn(p, req.ProducerID)
-		if !open {
-			continue
-		}
-		r.txns[pk] = nil
-		r.wb.Delete(partKey(kindTxnOpen, p.tid, p.id, uint64(req.ProducerID)))
-		if !req.Commit {
-			a := AbortedTxn{ProducerID: req.ProducerID, FirstOffset: t.first, LastOffset: base, StableAt: r.stableOf(p, st.next)}
-			r.wb.Put(abortedKey(p, base), encodeAborted(a))
-		}
+		r.stageMarker(p, b, h, req.ProducerID, req.ProducerEpoch, req.Commit, req.CoordinatorEpoch, prevs[i])
 	}
 	if req.Commit {
 		(&commitOp{offs: req.Offsets}).stage(r)

@@ -17,6 +17,9 @@ type ProducerInfo struct {
 	// TxnStartOffset is the first offset of its open transaction in the
 	// partition, -1 when none is open.
 	TxnStartOffset int64
+	// CoordinatorEpoch is the coordinator epoch of its last marker in the
+	// partition (0 when none): WriteMarker fences a lower one.
+	CoordinatorEpoch int32
 }
 
 type producersOp struct {
@@ -71,7 +74,7 @@ func (op *producersOp) stage(r *round) {
 		}
 	}
 	for pid, s := range states {
-		pi := ProducerInfo{ProducerID: pid, ProducerEpoch: s.Epoch, LastSequence: -1, LastOffset: -1, TxnStartOffset: -1}
+		pi := ProducerInfo{ProducerID: pid, ProducerEpoch: s.Epoch, LastSequence: -1, LastOffset: -1, TxnStartOffset: -1, CoordinatorEpoch: s.CoordEpoch}
 		if n := len(s.Batches); n > 0 {
 			b := s.Batches[n-1]
 			pi.LastSequence, pi.LastOffset = b.LastSeq, b.BaseOffset+int64(b.LastOffsetDelta)

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -79,13 +80,34 @@ func NewKafkaWire(ctx context.Context, cfg KafkaConfig) (Target, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(resp.Brokers) > 1 {
-		// It does not route partitions to their leaders.
-		return nil, fmt.Errorf("the wire client drives single-broker targets; %s lists %d brokers (use --client kgo)", cfg.Brokers[0], len(resp.Brokers))
+	if len(resp.Brokers) > 1 && !leadsAll(resp, cfg.Brokers[0]) {
+		// It does not route partitions to their leaders: in a cluster,
+		// point it at the broker that leads every partition of the topic.
+		return nil, fmt.Errorf("the wire client drives one broker; %s lists %d brokers and does not lead every partition of %s (use --client kgo, or the leader's address)", cfg.Brokers[0], len(resp.Brokers), cfg.Topic)
 	}
 	t.parts = int32(len(resp.Topics[0].Partitions))
 	t.topicID = resp.Topics[0].TopicID
 	return t, nil
+}
+
+// leadsAll says whether the broker at addr leads every partition of the
+// response's topic.
+func leadsAll(resp *kmsg.MetadataResponse, addr string) bool {
+	id := int32(-1)
+	for _, b := range resp.Brokers {
+		if net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))) == addr {
+			id = b.NodeID
+		}
+	}
+	if id < 0 {
+		return false
+	}
+	for _, p := range resp.Topics[0].Partitions {
+		if p.Leader != id {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *kafkaWire) Name() string {
