@@ -5,9 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // Leadership says which partitions this node leads, and in which leader
@@ -228,7 +231,9 @@ func (t *Tier) loadShared(ms []*Manifest) {
 // deleted, by topic id (deleteIncarnation), on every node that saw it —
 // idempotent, and it never touches another incarnation's objects.
 func (t *Tier) refreshShared() {
-	infos := t.l.Topics()
+	// The internal topics (__consumer_offsets, __transaction_state) stay
+	// hot: compacted state, not history to tier (Kafka tiers none).
+	infos := slices.DeleteFunc(t.l.Topics(), func(info plog.TopicInfo) bool { return plog.IsInternalTopic(info.Name) })
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	live := make(map[string]string, len(infos))
