@@ -124,6 +124,17 @@ func (t *Tier) claim(ps *partState, epoch int32) error {
 	if cur != nil && cur.TopicUUID != uuid {
 		old, cur = cur, nil
 	}
+	if cur != nil {
+		// A clean leader holds everything below the cold end (the old
+		// leader flushed below its high watermark, which every in-sync
+		// replica had). One that does not was elected uncleanly: the
+		// cold tier and its log disagree, and it does not flush (Kafka
+		// does not support unclean elections with tiered storage either).
+		if leo, err := t.l.LogEndOffset(ps.topic, ps.part); err == nil && leo < cur.End {
+			ps.man.Store(cur)
+			return fmt.Errorf("%w: %s/%d: this leader's log ends at %d, below the cold end %d (an unclean election?)", errFenced, ps.topic, ps.part, leo, cur.End)
+		}
+	}
 	if cur == nil {
 		cur = &Manifest{Version: manifestVersion, Topic: ps.topic, Partition: ps.part, TopicUUID: uuid}
 	}

@@ -109,7 +109,7 @@ func TestClusterStaleLeaderFenced(t *testing.T) {
 		m := psa.man.Load()
 		return m != nil && m.LeaderEpoch == 2
 	}) {
-		t.Fatalf("the epoch-1 leader did not learn of epoch 2 (claimed %d)", psa.claimed)
+		t.Fatal("the epoch-1 leader did not learn of epoch 2")
 	}
 	after, _ := rawHead(t, ta)
 	if !bytes.Equal(before, after) {
@@ -301,3 +301,35 @@ func TestClusterDeleteByTopicID(t *testing.T) {
 }
 
 func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
+
+// TestClusterUncleanLeaderDoesNotFlush: a leader whose log ends below the
+// cold end (elected uncleanly) does not claim the manifest: the bucket
+// keeps what the previous leader committed.
+func TestClusterUncleanLeaderDoesNotFlush(t *testing.T) {
+	v := startVersity(t)
+	la, lb := replicaLog(t), replicaLog(t)
+	fa, fb := &fakeLeadership{epoch: 1, leader: true}, &fakeLeadership{epoch: 1}
+	cfga, cfgb := v.config("shared"), v.config("shared")
+	cfga.Leadership, cfgb.Leadership = fa, fb
+	ta, tb := startS3(t, la, cfga), startS3(t, lb, cfgb)
+	appendN(t, la, "ev", 0, 0, 300, 10, 1)
+	appendN(t, lb, "ev", 0, 0, 200, 10, 1)
+	waitFlushed(t, ta, "ev", 0, 300)
+	before, _ := rawHead(t, ta)
+
+	fa.set(1, false)
+	fb.set(2, true) // B leads with 200 records: below the cold end 300
+	appendN(t, lb, "ev", 0, 200, 50, 10, 1)
+	time.Sleep(500 * time.Millisecond) // ten flush intervals
+	after, h := rawHead(t, tb)
+	if !bytes.Equal(before, after) || h.LeaderEpoch != 1 {
+		t.Fatalf("an unclean leader changed the head (epoch %d):\nbefore %s\nafter  %s", h.LeaderEpoch, before, after)
+	}
+	ps := tb.lookup("ev", 0)
+	ps.flushMu.Lock()
+	claimed := ps.claimed
+	ps.flushMu.Unlock()
+	if claimed != -1 {
+		t.Fatalf("the unclean leader claimed the manifest at epoch %d", claimed)
+	}
+}
