@@ -107,9 +107,9 @@ func (t *Tier) readHead(ctx context.Context, topic string, part int32) (*Manifes
 // a commit of an older leader fails (its If-Match no longer holds), and the
 // orphans of older epochs can be deleted (their writers can no longer
 // commit them). A head from a newer epoch: this node is a stale leader and
-// stops (errFenced). A head of another topic id (an earlier incarnation of
-// the name, not deleted yet) is replaced by an empty one and its objects
-// deleted. Under flushMu.
+// stops (errFenced). A head of another topic id left alone for
+// foreignHeadAge (an earlier incarnation of the name no node deleted) is
+// replaced by an empty one and its objects deleted. Under flushMu.
 func (t *Tier) claim(ps *partState, epoch int32) error {
 	uuid := hex.EncodeToString(ps.uuid[:])
 	cur, tag, err := t.readHead(t.ctx, ps.topic, ps.part)
@@ -122,6 +122,14 @@ func (t *Tier) claim(ps *partState, epoch int32) error {
 		return fmt.Errorf("%w: %s/%d at epoch %d, ours %d", errFenced, ps.topic, ps.part, cur.LeaderEpoch, epoch)
 	}
 	if cur != nil && cur.TopicUUID != uuid {
+		// Another topic id's head: normally a deleted topic's, which the
+		// nodes that held it delete (deleteIncarnation) in moments. It may
+		// also be a newer topic of the name that this node, its catalog
+		// lagging, does not know yet: only a head left alone for a while
+		// (no node deleted it) is replaced.
+		if age := time.Since(time.UnixMilli(cur.UpdatedMs)); age < t.foreignHeadAge() {
+			return fmt.Errorf("%w: %s/%d: the head belongs to topic id %s, written %s ago", errFenced, ps.topic, ps.part, cur.TopicUUID, age.Round(time.Second))
+		}
 		old, cur = cur, nil
 	}
 	if cur != nil {
@@ -159,6 +167,12 @@ func (t *Tier) claim(ps *partState, epoch int32) error {
 	}
 	t.logger.Debug("cold tier: manifest claimed", "topic", ps.topic, "partition", ps.part, "epoch", epoch, "end", m.End)
 	return nil
+}
+
+// foreignHeadAge is how long a head of another topic id must have been
+// left alone before a leader replaces it (claim).
+func (t *Tier) foreignHeadAge() time.Duration {
+	return max(time.Minute, 10*t.cfg.FlushInterval)
 }
 
 // follow is a follower's job (a replica that does not lead): re-read the

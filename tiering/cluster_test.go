@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -332,4 +333,51 @@ func TestClusterUncleanLeaderDoesNotFlush(t *testing.T) {
 	if claimed != -1 {
 		t.Fatalf("the unclean leader claimed the manifest at epoch %d", claimed)
 	}
+}
+
+// TestClusterForeignHead: a head of another topic id blocks the leader's
+// claim while it is recent (a newer topic this node may not know yet), and
+// is replaced, its objects deleted, once left alone for foreignHeadAge.
+func TestClusterForeignHead(t *testing.T) {
+	v := startVersity(t)
+	l := replicaLog(t)
+	cfg := v.config("shared")
+	fl := &fakeLeadership{epoch: 1}
+	cfg.Leadership = fl
+	tr := startS3(t, l, cfg)
+	ctx := context.Background()
+	foreign := "ffeeddccbbaa99887766554433221100"
+	segKey := segmentKey("ev", 0, 0, 10, keySuffix(foreign, 7))
+	putForeign := func(updated time.Time) {
+		t.Helper()
+		if err := tr.st.Put(ctx, segKey, []byte("not read")); err != nil {
+			t.Fatal(err)
+		}
+		h := manifestHead{Version: manifestVersion, Topic: "ev", TopicUUID: foreign, Partitions: 1, End: 10, UpdatedMs: updated.UnixMilli(), LeaderEpoch: 7,
+			Segments: []SegmentMeta{{Key: segKey, Start: 0, End: 10, Batches: 1, Bytes: 1, Size: 8}}}
+		body, _ := json.Marshal(&h)
+		if err := tr.st.Put(ctx, manifestKey("ev", 0), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putForeign(time.Now())
+	appendN(t, l, "ev", 0, 0, 100, 10, 1)
+	fl.set(1, true)
+	time.Sleep(500 * time.Millisecond) // ten flush intervals
+	if _, h := rawHead(t, tr); h.TopicUUID != foreign {
+		t.Fatalf("a recent head of another topic id was replaced (now %s)", h.TopicUUID)
+	}
+
+	putForeign(time.Now().Add(-2 * time.Minute))
+	if !eventually(10*time.Second, func() bool {
+		body, err := tr.st.Get(ctx, manifestKey("ev", 0), 0, -1)
+		var h manifestHead
+		return err == nil && json.Unmarshal(body, &h) == nil && h.TopicUUID == hexID(clusterTopicID) && h.End == 100
+	}) {
+		t.Fatal("a head of another topic id left alone for minutes was not replaced")
+	}
+	if _, err := tr.st.Get(ctx, segKey, 0, -1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the replaced head's segment %s: %v, want deleted", segKey, err)
+	}
+	readAll(t, l, "ev", 0, 100)
 }
