@@ -169,6 +169,39 @@ func (t *Tier) claim(ps *partState, epoch int32) error {
 	return nil
 }
 
+// runShared is a job in a cluster: a follower follows; the leader claims
+// the manifest at its epoch if it has not yet, then flushes and applies
+// cold retention as alone, every head write conditional. Under flushMu.
+func (t *Tier) runShared(ps *partState) error {
+	epoch, leader := t.cfg.Leadership.LeaderEpoch(ps.topic, ps.part)
+	if !leader {
+		return t.follow(ps)
+	}
+	if ps.claimed != epoch {
+		if err := t.claim(ps, epoch); err != nil {
+			if errors.Is(err, errFenced) || errors.Is(err, ErrPreconditionFailed) {
+				// Not ours (yet): the catalog will say so, or the next
+				// turn claims again.
+				t.logger.Info("cold tier: not the manifest's writer", "topic", ps.topic, "partition", ps.part, "epoch", epoch, "err", err)
+				ps.lastFlush = time.Now()
+				return nil
+			}
+			return err
+		}
+	}
+	err := t.flushAndRetain(ps)
+	if errors.Is(err, ErrPreconditionFailed) {
+		// Another writer committed the head since this leader claimed it:
+		// a newer leader, or this one's own write whose answer was lost.
+		// Nothing was committed (nor trimmed, nor deleted); the next turn
+		// re-reads the head.
+		t.logger.Info("cold tier: manifest changed by another writer; re-reading it", "topic", ps.topic, "partition", ps.part, "epoch", ps.claimed)
+		ps.claimed = -1
+		return nil
+	}
+	return err
+}
+
 // foreignHeadAge is how long a head of another topic id must have been
 // left alone before a leader replaces it (claim).
 func (t *Tier) foreignHeadAge() time.Duration {
@@ -190,11 +223,13 @@ func (t *Tier) follow(ps *partState) error {
 	key := manifestKey(ps.topic, ps.part)
 	body, tag, err := cs.GetTagged(t.ctx, key)
 	if errors.Is(err, ErrNotFound) {
+		t.succeeded()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	t.succeeded() // S3 answers (a node that only follows ends its outage here)
 	if tag != ps.headTag || ps.man.Load() == nil {
 		m, err := decodeManifest(key, body, func(k string) ([]byte, error) { return t.st.Get(t.ctx, k, 0, -1) })
 		if err != nil {

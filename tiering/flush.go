@@ -148,23 +148,14 @@ func (t *Tier) runJob(ps *partState) error {
 		return nil // deleted or recreated; refreshTopics cleans up
 	}
 	if t.clustered() {
-		epoch, leader := t.cfg.Leadership.LeaderEpoch(ps.topic, ps.part)
-		if !leader {
-			return t.follow(ps)
-		}
-		if ps.claimed != epoch {
-			if err := t.claim(ps, epoch); err != nil {
-				if errors.Is(err, errFenced) || errors.Is(err, ErrPreconditionFailed) {
-					// Not ours (yet): the catalog will say so, or the next
-					// turn claims again.
-					t.logger.Info("cold tier: not the manifest's writer", "topic", ps.topic, "partition", ps.part, "epoch", epoch, "err", err)
-					ps.lastFlush = time.Now()
-					return nil
-				}
-				return err
-			}
-		}
+		return t.runShared(ps)
 	}
+	return t.flushAndRetain(ps)
+}
+
+// flushAndRetain is a job's work on a partition it may write: orphans,
+// flush, cold retention. Under flushMu.
+func (t *Tier) flushAndRetain(ps *partState) error {
 	if !ps.cleaned {
 		if err := t.cleanOrphans(ps); err != nil {
 			return err
@@ -174,14 +165,6 @@ func (t *Tier) runJob(ps *partState) error {
 	start := time.Now()
 	n, err := t.flush(ps)
 	observeFlush(start, n, err)
-	if err != nil && t.clustered() && errors.Is(err, ErrPreconditionFailed) {
-		// Another writer committed the head since this leader claimed it:
-		// a newer leader, or this one's own write whose answer was lost.
-		// Nothing was committed; the next turn re-reads the head.
-		t.logger.Info("cold tier: manifest changed by another writer; re-reading it", "topic", ps.topic, "partition", ps.part, "epoch", ps.claimed)
-		ps.claimed = -1
-		return nil
-	}
 	if err != nil {
 		return err
 	}
