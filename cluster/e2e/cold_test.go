@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/zombi-dev/zombi/internal/chaos"
 	"github.com/zombi-dev/zombi/internal/clustertest"
+	"github.com/zombi-dev/zombi/internal/s3test"
+	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
 // The shared cold tier (issue 19 point 4): three nodes on one bucket
@@ -316,4 +319,81 @@ func checkNodeValues(ctx context.Context, t *testing.T, c *clustertest.Cluster, 
 	if next != n {
 		t.Fatalf("node %d: read %d records, want %d", id, next, n)
 	}
+}
+
+// TestClusterColdUpgrade: a single node with a cold tier (1500 records
+// flushed to S3, keys without a topic id) becomes node 1 of a cluster on
+// the same bucket; the topic grows to RF 3 on two new nodes, which start at
+// the cold end and copy only the hot tail; every record reads back from
+// each node, the flushed ones from the single node's segments, and the
+// partition's new leader-written segments go on after them.
+func TestClusterColdUpgrade(t *testing.T) {
+	const topic = "cold-up"
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	s3 := s3test.Start(t)
+	data := filepath.Join(t.TempDir(), "single", "data")
+	single := zombitest.StartT(t, data, clustertest.S3Env(s3, clustertest.S3Bucket)...)
+	scl, err := kgo.NewClient(kgo.SeedBrokers(single.KafkaAddr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := kadm.NewClient(scl).CreateTopic(ctx, 1, 1, nil, topic); err != nil || r.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, r.Err)
+	}
+	produceValues(ctx, t, scl, topic, 0, 1500)
+	scl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		o := singleOffsets(t, single.HTTPBase, topic)
+		if o.ColdEnd != nil && *o.ColdEnd == 1500 && o.HotStart == 1500 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the single node did not flush to 1500: %+v", o)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := single.Stop(); err != nil {
+		t.Fatalf("stop the single node: %v", err)
+	}
+
+	c := clustertest.Start(t, clustertest.Options{Nodes: 1, S3Server: s3, DataDirs: map[int32]string{1: data}})
+	c.AddNode(2)
+	c.AddNode(3)
+	cl := coldClient(t, c)
+	produceValues(ctx, t, cl, topic, 1500, 100)
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, []int32{1, 2, 3})
+	res, err := c.Admin(t).AlterPartitionAssignments(ctx, req)
+	if err != nil || res[topic][0].Err != nil {
+		t.Fatalf("reassign to [1 2 3]: %v %v", err, res)
+	}
+	c.WaitISR(t, topic, 0, 3)
+	produceValues(ctx, t, cl, topic, 1600, 100)
+	for _, id := range []int32{2, 3} {
+		if o := nodeOffsets(t, c, id, topic); o.HotStart < 1500 {
+			t.Errorf("node %d holds hot data from %d: it copied what the single node flushed (cold end 1500)", id, o.HotStart)
+		}
+	}
+	for _, id := range c.IDs() {
+		checkNodeValues(ctx, t, c, id, topic, 1700)
+	}
+}
+
+// singleOffsets is partition 0 of topic on a node alone.
+func singleOffsets(t *testing.T, httpBase, topic string) partitionOffsets {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(httpBase + "/tables/" + topic + "/info")
+	if err != nil {
+		t.Fatalf("table info: %v", err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Offsets []partitionOffsets `json:"partition_offsets"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || len(info.Offsets) == 0 {
+		t.Fatalf("table info: status %d, %v", resp.StatusCode, err)
+	}
+	return info.Offsets[0]
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// an internal/s3test server (versitygw; the test skips without it),
 	// flushing every second (ZOMBI_FLUSH_INTERVAL_SECS=1; Env wins).
 	S3 bool
+	// S3Server, when set, is the server S3 runs the nodes on (one the test
+	// started before, e.g. for a single node to upgrade); it implies S3.
+	S3Server *s3test.Server
 	// Name is ZOMBI_CLUSTER_NAME; unique per test when empty.
 	Name string
 	// DataDirs gives a node a data directory of the caller's (e.g. that of
@@ -105,8 +108,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if _, err := zombitest.Binary(); err != nil {
 		t.Fatalf("clustertest: zombi binary: %v", err)
 	}
-	var s3 *s3test.Server
-	if opts.S3 {
+	s3 := opts.S3Server
+	if s3 == nil && opts.S3 {
 		s3 = s3test.Start(t)
 	}
 	c := &Cluster{t: t, etcd: etcdtest.Start(t), s3: s3, dir: t.TempDir(), name: opts.Name, opts: opts, procs: map[int32]*zombitest.Proc{}, paused: map[int32]bool{}}
