@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
 	"github.com/zombi-dev/zombi/cluster/meta"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // uncleanConfig is the topic config that allows an out-of-sync replica to
@@ -134,7 +135,12 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 		}
 		next, changed := decidePartition(st, live, unclean[topic])
 		next, completed := completeReassignment(next, live)
-		if !changed && !completed {
+		grown := false
+		if plog.IsInternalTopic(topic) {
+			nodeKVs, _ := n.nodes.snapshot()
+			next, grown = growInternal(topic, p, next, decodeNodes(nodeKVs), live)
+		}
+		if !changed && !completed && !grown {
 			return nil
 		}
 		done, cur, err := casPartition(ctx, n.cli, f, key, kv.ModRevision, next)
@@ -145,6 +151,10 @@ func (n *Node) reconcileOne(ctx context.Context, f fence, kv *mvccpb.KeyValue, l
 			if completed {
 				n.log.Info("cluster: partition reassignment completed", "topic", topic, "partition", p,
 					"replicas", next.Replicas, "leader", next.Leader, "leader_epoch", next.LeaderEpoch, "isr", next.ISR)
+			}
+			if grown {
+				n.log.Info("cluster: internal partition growing to more replicas", "topic", topic, "partition", p,
+					"replicas", next.Replicas, "adding", next.Adding)
 			}
 			switch {
 			case next.Leader != st.Leader:

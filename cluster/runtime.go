@@ -33,8 +33,10 @@ type Runtime struct {
 	log   *plog.Log
 
 	logger *slog.Logger
+	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	ensure ensuring // internal topics being created (runtime_coord.go)
 
 	// view is the live nodes by id, decoded once per change of the
 	// registrations: the door asks liveness per replica of every partition
@@ -110,7 +112,7 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 		}
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
+	r.ctx, r.cancel = rctx, cancel
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
@@ -149,6 +151,7 @@ func Start(ctx context.Context, cli *clientv3.Client, node *Node, cfg Config, o 
 
 // Close stops the replica manager and the catalog.
 func (r *Runtime) Close() {
+	r.ensure.close()
 	r.cancel()
 	r.rm.Close()
 	r.wg.Wait()

@@ -158,6 +158,13 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 					code = kerr.TransactionalIDAuthorizationFailed.Code
 					break
 				}
+				if h.IsTransactional() && s.tc != nil {
+					// Cluster mode: the id's coordinator may be another node
+					// (txn_verify_cluster.go).
+					if code = s.verifyTxnProduce(ctx, *req.TransactionID, h.ProducerID, h.ProducerEpoch, info.Name, rp.Partition); code != 0 {
+						break
+					}
+				}
 				sl.records += int(h.NumRecords)
 				sl.bytes += len(b)
 			}

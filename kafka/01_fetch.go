@@ -226,7 +226,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			if it, ok := internalTopic(name); ok { // never a record (internal_topics.go)
+			if it, ok := s.virtualInternal(name); ok { // never a record (internal_topics.go)
 				fetchInternal(it, &sp, rp.FetchOffset)
 				hasErr = hasErr || sp.ErrorCode != 0
 				st.Partitions = append(st.Partitions, sp)

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-	plog "github.com/zombi-dev/zombi/log"
 )
 
 // ListOffsets (key 2), v0-v11.
@@ -96,7 +95,7 @@ func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) 
 	if err != nil {
 		return -1, -1, err
 	}
-	internal := plog.IsInternalTopic(topic)
+	_, internal := s.virtualInternal(topic)
 	if ts >= 0 && internal {
 		return -1, -1, nil // never a record
 	}

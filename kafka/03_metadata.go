@@ -18,8 +18,8 @@ import (
 //     and per partition the cluster's leader, leader epoch, replicas, ISR
 //     and offline replicas. A partition the cluster does not know, or one
 //     with no leader, gets LEADER_NOT_AVAILABLE with leader -1, as Kafka
-//     answers an offline partition. The internal topics are still led by
-//     this node alone (they join the cluster in a later session).
+//     answers an offline partition. The internal topics are real topics
+//     once the cluster has created them (internal_topics.go).
 //     Auto-creation goes through the cluster (default replication factor).
 //   - All topics for a null topic list (an empty one in v0), with the
 //     internal topics (is_internal; internal_topics.go).
@@ -114,6 +114,10 @@ func (s *Server) handleMetadata(ctx context.Context, kreq kmsg.Request) (kmsg.Re
 			continue
 		}
 		if it, ok := internalTopic(name); ok {
+			if s.internalNotYet(name) {
+				resp.Topics = append(resp.Topics, s.internalMetadata(name, allowCreate))
+				continue
+			}
 			resp.Topics = append(resp.Topics, withOps(s.topicMetadata(it.Info(), 0)))
 			continue
 		}

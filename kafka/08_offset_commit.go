@@ -27,6 +27,17 @@ import (
 //     partition; READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
 //   - Metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE, an empty group
 //     INVALID_GROUP_ID.
+//   - Cluster mode (coord_groups.go): only the group's coordinator takes
+//     the commit, else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS on
+//     every partition. The offsets go as one batch of Kafka's
+//     OffsetCommit records into the group's __consumer_offsets partition,
+//     acknowledged once replicated (acks=all, min.insync.replicas) and
+//     applied to the view OffsetFetch reads. The partition moved:
+//     NOT_COORDINATOR; too few in-sync replicas: COORDINATOR_NOT_AVAILABLE;
+//     not replicated within 5 s (offsets.commit.timeout.ms):
+//     REQUEST_TIMED_OUT; a batch over Kafka's message.max.bytes (1 MiB):
+//     INVALID_COMMIT_OFFSET_SIZE. Nothing is acknowledged that a failover
+//     can lose.
 //
 // Version notes:
 //   - v6+ leader epoch; v10 topics by id (unknown ids: UNKNOWN_TOPIC_ID).
@@ -37,11 +48,16 @@ const maxOffsetMetadata = 4096
 func (s *Server) handleOffsetCommit(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-	var groupCode int16
+	var (
+		groupCode int16
+		gc        groupCoord
+	)
 	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
 		groupCode = errGroupAuthz
 	} else if req.Group == "" {
 		groupCode = kerr.InvalidGroupID.Code
+	} else if gc = s.coordinateGroup(req.Group); gc.code != 0 {
+		groupCode = gc.code
 	} else {
 		member, instance, generation := "", "", int32(-1) // v0: a simple commit
 		if req.Version >= 1 {
@@ -110,8 +126,7 @@ func (s *Server) handleOffsetCommit(ctx context.Context, kreq kmsg.Request) (kms
 		}
 	}
 	if len(offs) > 0 {
-		if err := s.log.CommitOffsets(offs); err != nil {
-			code := errorCode(err)
+		if code := s.commitOffsets(ctx, gc, offs); code != 0 {
 			for _, sp := range refs {
 				sp.ErrorCode = code
 			}

@@ -21,6 +21,11 @@ import (
 //     pending (TxnOffsetCommit of an ongoing transaction) gets
 //     UNSTABLE_OFFSET_COMMIT (retriable), as Kafka; without it the last
 //     committed offset is answered.
+//   - Cluster mode (coord_groups.go): only the group's coordinator answers,
+//     else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS (at the level
+//     the version carries errors). It reads the view its
+//     __consumer_offsets partition's records were applied to (the same
+//     store); pending transactional commits are the view's too.
 //
 // Version notes:
 //   - v0-v7 one group; v8+ several groups, each answered on its own.
@@ -58,7 +63,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, kreq kmsg.Request) (kmsg
 			s.markUnstable(req.Group, fts)
 		}
 		resp.ErrorCode = code
-		if code == errGroupAuthz && req.Version < 2 {
+		if code != 0 && req.Version < 2 {
 			// No top-level error before v2: every partition carries it.
 			fts = nil
 			for _, t := range req.Topics {
@@ -114,6 +119,9 @@ func (s *Server) handleOffsetFetch(ctx context.Context, kreq kmsg.Request) (kmsg
 func (s *Server) fetchGroupOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestGroupTopic, byID bool) ([]fetchedTopic, int16) {
 	if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, group) {
 		return nil, errGroupAuthz
+	}
+	if gc := s.coordinateGroup(group); gc.code != 0 {
+		return nil, gc.code
 	}
 	describable := func(topic string) bool {
 		return s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic)
@@ -181,14 +189,29 @@ func (s *Server) fetchGroupOffsets(ctx context.Context, group string, topics []k
 // markUnstable gives UNSTABLE_OFFSET_COMMIT to the partitions of fts with a
 // transactional offset commit pending (require_stable).
 func (s *Server) markUnstable(group string, fts []fetchedTopic) {
-	c := s.transactions()
-	if c == nil {
-		return
+	var pending func(topic string, part int32) bool
+	if s.cfg.Cluster != nil {
+		// The view's open transactional commits (coord/pend/{p}/).
+		gc := s.coordinateGroup(group)
+		if gc.code != 0 {
+			return // the fetch got that error already
+		}
+		var err error
+		if pending, err = s.pendingTxnOffsets(gc, group); err != nil {
+			s.logger.Warn("read pending transactional offsets", "group", group, "err", err)
+			pending = func(string, int32) bool { return true } // unstable is retriable
+		}
+	} else {
+		c := s.transactions()
+		if c == nil {
+			return
+		}
+		pending = func(topic string, part int32) bool { return c.PendingOffset(group, topic, part) }
 	}
 	for i := range fts {
 		for j := range fts[i].parts {
 			fp := &fts[i].parts[j]
-			if fp.code == 0 && fts[i].code == 0 && c.PendingOffset(group, fts[i].name, fp.partition) {
+			if fp.code == 0 && fts[i].code == 0 && pending(fts[i].name, fp.partition) {
 				fp.code, fp.offset, fp.epoch, fp.metadata = kerr.UnstableOffsetCommit.Code, -1, -1, ""
 			}
 		}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,9 +16,15 @@ import (
 //     (package txn); TRANSACTIONAL_ID_AUTHORIZATION_FAILED without DESCRIBE
 //     on the transactional id, as Kafka.
 //   - Other key types (share groups): INVALID_REQUEST.
-//   - Cluster mode: the node asked (its own id and address) coordinates
-//     every key, until groups and transactions live in replicated
-//     internal partitions (a later session of issue 19).
+//   - Cluster mode: a key's coordinator is the leader of its partition of
+//     __consumer_offsets (groups) or __transaction_state (transactional
+//     ids): Kafka's abs(hashCode) % 50 (coordlog.Partition). The answer is
+//     that node's id and address on the listener the client is on, as
+//     Metadata names it; COORDINATOR_NOT_AVAILABLE (retriable) while the
+//     internal topic is being created, when the partition has no live
+//     leader, or when the leader has no such listener. Whether the leader
+//     has loaded the partition is not checked (Kafka does not): the
+//     coordinator answers COORDINATOR_LOAD_IN_PROGRESS itself.
 //
 // Version notes:
 //   - v0-v3: one key; v4+: a batch of keys, each answered on its own.
@@ -43,14 +50,14 @@ func (s *Server) handleFindCoordinator(ctx context.Context, kreq kmsg.Request) (
 				c.ErrorCode = errGroupAuthz
 				break
 			}
-			c.NodeID, c.Host, c.Port = s.nodeID(), host, port
+			s.coordinatorAddress(ctx, &c, coordinatorGroup, host, port)
 		case coordinatorTransaction:
 			if !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key) {
 				c.NodeID, c.Port = -1, -1
 				c.ErrorCode = errTxnIDAuthz
 				break
 			}
-			c.NodeID, c.Host, c.Port = s.nodeID(), host, port
+			s.coordinatorAddress(ctx, &c, coordinatorTransaction, host, port)
 		default:
 			c.NodeID, c.Port = -1, -1
 			c.ErrorCode = errInvalidRequest
@@ -69,4 +76,27 @@ func (s *Server) handleFindCoordinator(ctx context.Context, kreq kmsg.Request) (
 	resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
 	resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
 	return resp, nil
+}
+
+// coordinatorAddress fills c with the key's coordinator: this node alone
+// (host and port: its address on the client's listener), or in cluster
+// mode the leader of the key's internal partition.
+func (s *Server) coordinatorAddress(ctx context.Context, c *kmsg.FindCoordinatorResponseCoordinator, kind int8, host string, port int32) {
+	cl := s.cfg.Cluster
+	if cl == nil {
+		c.NodeID, c.Host, c.Port = s.nodeID(), host, port
+		return
+	}
+	if v, err := cl.CoordinatorOf(kind, c.Key); err == nil && v.Leader >= 0 {
+		for _, n := range s.brokers(ctx) {
+			if n.ID == v.Leader {
+				c.NodeID, c.Host, c.Port = n.ID, n.Host, n.Port
+				return
+			}
+		}
+	}
+	c.NodeID, c.Host, c.Port = -1, "", -1 // Kafka's Node.noNode()
+	c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	msg := kerr.CoordinatorNotAvailable.Message
+	c.ErrorMessage = &msg
 }

@@ -19,6 +19,11 @@ import (
 //   - Protocols and their metadata are carried as opaque bytes: eager and
 //     cooperative assignors are the clients' business.
 //   - READ on the group, else GROUP_AUTHORIZATION_FAILED.
+//   - Cluster mode: only the group's coordinator answers (the leader of its
+//     __consumer_offsets partition, loaded), else NOT_COORDINATOR or
+//     COORDINATOR_LOAD_IN_PROGRESS (coord_groups.go). A member waiting
+//     here when the partition moves away gets NOT_COORDINATOR; the new
+//     coordinator starts the group over (generation 1, new member ids).
 //   - Session timeouts outside [1 s, 30 min] get INVALID_SESSION_TIMEOUT;
 //     a protocol type or protocol set that does not fit the group's,
 //     INCONSISTENT_GROUP_PROTOCOL; an empty group id, INVALID_GROUP_ID.
@@ -38,14 +43,20 @@ func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecon
 func (s *Server) handleJoinGroup(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
-	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+	errResp := func(code int16, member string) (kmsg.Response, error) {
 		// Kafka's JoinGroup error response.
-		resp.ErrorCode, resp.Generation = errGroupAuthz, -1
+		resp.ErrorCode, resp.Generation, resp.MemberID = code, -1, member
 		if req.Version < 7 {
 			p := ""
 			resp.Protocol = &p
 		}
 		return resp, nil
+	}
+	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		return errResp(errGroupAuthz, "")
+	}
+	if gc := s.coordinateGroup(req.Group); gc.code != 0 {
+		return errResp(gc.code, req.MemberID)
 	}
 	ci := clientInfoFrom(ctx)
 	jr := groups.JoinRequest{

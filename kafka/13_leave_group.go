@@ -15,6 +15,8 @@ import (
 //   - A static member may leave by its instance id alone; with a member id
 //     that is not the instance's current one it gets FENCED_INSTANCE_ID.
 //   - READ on the group, else GROUP_AUTHORIZATION_FAILED (top level).
+//   - Cluster mode: only the group's coordinator answers, else
+//     NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS (coord_groups.go).
 //
 // Version notes:
 //   - v0-v2: one member id, its error at the top level.
@@ -26,6 +28,10 @@ func (s *Server) handleLeaveGroup(ctx context.Context, kreq kmsg.Request) (kmsg.
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
 		resp.ErrorCode = errGroupAuthz
+		return resp, nil
+	}
+	if gc := s.coordinateGroup(req.Group); gc.code != 0 {
+		resp.ErrorCode = gc.code
 		return resp, nil
 	}
 	if req.Version < 3 {

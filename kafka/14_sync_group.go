@@ -18,6 +18,10 @@ import (
 //   - A new rebalance before the leader's assignment arrives answers
 //     waiting members with REBALANCE_IN_PROGRESS.
 //   - READ on the group, else GROUP_AUTHORIZATION_FAILED.
+//   - Cluster mode: only the group's coordinator answers, else
+//     NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS (coord_groups.go). A
+//     member waiting here when the partition moves away gets
+//     NOT_COORDINATOR.
 //
 // Version notes:
 //   - v3+ group.instance.id; v4 flexible; v5 protocol type and name, checked
@@ -29,6 +33,10 @@ func (s *Server) handleSyncGroup(ctx context.Context, kreq kmsg.Request) (kmsg.R
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	if !s.allowed(ctx, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
 		resp.ErrorCode, resp.MemberAssignment = errGroupAuthz, []byte{}
+		return resp, nil
+	}
+	if gc := s.coordinateGroup(req.Group); gc.code != 0 {
+		resp.ErrorCode, resp.MemberAssignment = gc.code, []byte{}
 		return resp, nil
 	}
 	sr := groups.SyncRequest{

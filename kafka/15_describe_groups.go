@@ -18,6 +18,9 @@ import (
 //   - Any other group: Dead with no error, or GROUP_ID_NOT_FOUND from v6.
 //   - DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED and nothing
 //     else about it.
+//   - Cluster mode: each group is answered by its coordinator only, else
+//     NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for that group
+//     (coord_groups.go); committed offsets are the coordinator's view.
 //   - Authorized operations (v3+) when asked for: a bit per operation the
 //     principal may do on the group (INT32_MIN when not asked for).
 //
@@ -36,6 +39,16 @@ func (s *Server) handleDescribeGroups(ctx context.Context, kreq kmsg.Request) (k
 			// Kafka's groupError: no state, no message, nothing about the
 			// group.
 			rg.ErrorCode = errGroupAuthz
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		if gc := s.coordinateGroup(name); gc.code != 0 {
+			// Kafka's GroupSummary for an error: no state, nothing else.
+			rg.ErrorCode = gc.code
+			if req.Version >= 6 {
+				msg := kerr.ErrorForCode(gc.code).Error()
+				rg.ErrorMessage = &msg
+			}
 			resp.Groups = append(resp.Groups, rg)
 			continue
 		}

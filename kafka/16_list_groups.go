@@ -15,6 +15,9 @@ import (
 //     committed offsets (state Empty, protocol type ""), each once, by name.
 //   - All of them with DESCRIBE on the cluster, else those with DESCRIBE on
 //     the group.
+//   - Cluster mode: the groups of the __consumer_offsets partitions this
+//     node leads and has loaded, as Kafka (admin clients ask every broker
+//     and merge).
 //
 // Version notes:
 //   - v3 flexible; v4+ states filter (case-insensitive); v5+ types filter:
@@ -41,6 +44,9 @@ func (s *Server) handleListGroups(ctx context.Context, kreq kmsg.Request) (kmsg.
 	// else the groups it may DESCRIBE.
 	all := s.allowedCluster(ctx, kmsg.ACLOperationDescribe)
 	add := func(name, state, protocolType string) {
+		if !s.groupListed(name) {
+			return // another node's group (cluster mode)
+		}
 		if !all && !s.allowed(ctx, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
 			return
 		}

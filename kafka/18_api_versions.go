@@ -20,13 +20,16 @@ func init() { register(kmsg.ApiVersions, 0, 5, (*Server).handleApiVersions) }
 
 func (s *Server) handleApiVersions(_ context.Context, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ApiVersionsRequest)
-	return apiVersionsResponse(req.Version), nil
+	return apiVersionsResponse(req.Version, s.cfg.Cluster != nil), nil
 }
 
-func apiVersionsResponse(version int16) *kmsg.ApiVersionsResponse {
+func apiVersionsResponse(version int16, cluster bool) *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = version
 	for _, a := range sortedAPIs() {
+		if !a.advertised(cluster) {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
 		resp.ApiKeys = append(resp.ApiKeys, k)

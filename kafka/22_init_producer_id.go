@@ -39,6 +39,13 @@ import (
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. The state is durable before
 //     the answer. An empty transactional id gets INVALID_REQUEST (Kafka's
 //     answer; a null one is an idempotent producer).
+//   - Cluster mode, with a transactional id: only the coordinator of the
+//     id (the leader of its __transaction_state partition) answers;
+//     another node gets NOT_COORDINATOR, one still loading the partition
+//     COORDINATOR_LOAD_IN_PROGRESS, a partition without a leader
+//     COORDINATOR_NOT_AVAILABLE. An ongoing transaction is aborted in two
+//     phases (PrepareAbort at a bumped epoch, markers, CompleteAbort) and
+//     the producer gets CONCURRENT_TRANSACTIONS meanwhile, as from Kafka.
 //   - Without a transactional id: IDEMPOTENT_WRITE on the cluster or WRITE
 //     on any topic (Kafka 3.0+, KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 func init() { register(kmsg.InitProducerID, 0, 5, (*Server).handleInitProducerID) }
@@ -79,6 +86,10 @@ func (s *Server) initTransactional(ctx context.Context, req *kmsg.InitProducerID
 	}
 	if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, id) {
 		resp.ErrorCode = errTxnIDAuthz
+		return resp
+	}
+	if code := s.txnCoordinatorCode(id); code != 0 {
+		resp.ErrorCode = code
 		return resp
 	}
 	c := s.transactions()

@@ -23,6 +23,11 @@ import (
 //     this transactional id's producer), PRODUCER_FENCED (an older epoch;
 //     INVALID_PRODUCER_EPOCH before v2), CONCURRENT_TRANSACTIONS (an EndTxn
 //     being written), COORDINATOR_NOT_AVAILABLE (the log cannot write).
+//   - Cluster mode: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS or
+//     COORDINATOR_NOT_AVAILABLE on every partition when this node is not
+//     the id's loaded coordinator (see InitProducerId); the other nodes
+//     ask with v4 VerifyOnly before a transactional batch opens a
+//     transaction in a partition they lead.
 //
 // Version notes:
 //   - v0-v3 (clients): one transaction; WRITE on the transactional id, else
@@ -103,6 +108,9 @@ func (s *Server) addTxnPartitions(ctx context.Context, id string, pid int64, epo
 				topics[i].codes[j] = c
 			}
 		}
+	}
+	if first == 0 {
+		first = s.txnCoordinatorCode(id)
 	}
 	if first != 0 {
 		all(first)

@@ -21,6 +21,10 @@ import (
 //   - Producer errors as AddPartitionsToTxn: INVALID_PRODUCER_ID_MAPPING,
 //     PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v2),
 //     CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE.
+//   - Cluster mode: the coordinator errors of InitProducerId; the group's
+//     partition of __consumer_offsets joins the transaction's partitions
+//     (Kafka's way), so the transaction's marker is written there too and
+//     ends its TxnOffsetCommit batches.
 //
 // Version notes:
 //   - v3+ flexible; v4 changes nothing a server answers (KIP-890).
@@ -37,6 +41,9 @@ func (s *Server) handleAddOffsetsToTxn(ctx context.Context, kreq kmsg.Request) (
 	case req.Group == "" || len(req.Group) > plog.MaxGroupLen:
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 	default:
+		if resp.ErrorCode = s.txnCoordinatorCode(req.TransactionalID); resp.ErrorCode != 0 {
+			break
+		}
 		c := s.transactions()
 		if c == nil {
 			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code

@@ -25,6 +25,13 @@ import (
 //     AddPartitionsToTxn (PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before
 //     v2); a transaction the coordinator aborted on timeout bumped the
 //     epoch, so its producer gets PRODUCER_FENCED, as in Kafka.
+//   - Cluster mode: the coordinator errors of InitProducerId. Kafka's two
+//     phases: PrepareCommit/PrepareAbort is appended to the id's
+//     __transaction_state partition (acks=all) and answered; the markers
+//     then go to each partition's leader (WriteTxnMarkers), and
+//     CompleteCommit/CompleteAbort is appended once all are written.
+//     Meanwhile the id answers CONCURRENT_TRANSACTIONS. A coordinator that
+//     fails over resumes the markers from the log.
 //
 // Version notes:
 //   - v5 (KIP-890 part 2) carries a producer id and epoch for clients of
@@ -38,6 +45,10 @@ func (s *Server) handleEndTxn(ctx context.Context, kreq kmsg.Request) (kmsg.Resp
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, req.TransactionalID) {
 		resp.ErrorCode = errTxnIDAuthz
+		return resp, nil
+	}
+	if code := s.txnCoordinatorCode(req.TransactionalID); code != 0 {
+		resp.ErrorCode = code
 		return resp, nil
 	}
 	c := s.transactions()

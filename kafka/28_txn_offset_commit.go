@@ -29,6 +29,18 @@ import (
 //   - Producer errors on every partition: INVALID_PRODUCER_ID_MAPPING,
 //     PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v3),
 //     CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE.
+//   - Cluster mode (coord_groups.go), as Kafka's group coordinator: the
+//     group's coordinator only, else NOT_COORDINATOR or
+//     COORDINATOR_LOAD_IN_PROGRESS on every partition. The offsets go as
+//     one transactional batch (producer id and epoch) into the group's
+//     __consumer_offsets partition, replicated before the answer; the
+//     transaction's marker there (its coordinator sends it, having added
+//     the partition at AddOffsetsToTxn) commits or drops them, and until
+//     then they are pending (require_stable). The producer's epoch is
+//     checked by that partition's producer state (PRODUCER_FENCED); the
+//     transaction's own state is its coordinator's, on another node
+//     perhaps, and is not checked here (Kafka before KIP-890 neither).
+//     Append errors map as OffsetCommit's.
 //
 // Version notes:
 //   - v3+: generation, member id and instance id are checked by the group
@@ -42,6 +54,7 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, kreq kmsg.Request) (
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	var first int16
+	gc := s.coordinateGroup(req.Group) // one node: local, nothing asked
 	switch {
 	case !s.allowed(ctx, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, req.TransactionalID):
 		first = errTxnIDAuthz
@@ -49,6 +62,8 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, kreq kmsg.Request) (
 		first = errGroupAuthz
 	case req.Group == "" || len(req.Group) > plog.MaxGroupLen:
 		first = kerr.InvalidGroupID.Code
+	case gc.code != 0:
+		first = gc.code
 	case req.Version >= 3 && (req.MemberID != "" || req.Generation >= 0):
 		first = code(s.groups.CheckCommit(req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
 	}
@@ -116,7 +131,9 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, kreq kmsg.Request) (
 		}
 	}
 	var ecode int16
-	if c := s.transactions(); c == nil {
+	if gc.cluster() {
+		ecode = s.txnCommitOffsetsCluster(ctx, gc, req, offs)
+	} else if c := s.transactions(); c == nil {
 		ecode = kerr.CoordinatorNotAvailable.Code
 	} else {
 		ecode = fencedCode(c.TxnOffsetCommit(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs), req.Version, 3)

@@ -15,6 +15,10 @@ import (
 //     that neither has members nor offsets GROUP_ID_NOT_FOUND, an empty id
 //     INVALID_GROUP_ID.
 //   - DELETE on the group, else GROUP_AUTHORIZATION_FAILED.
+//   - Cluster mode (coord_groups.go): each group by its coordinator only,
+//     else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. Its offsets go
+//     as tombstones (one batch, replicated and applied before the answer);
+//     the append errors map as OffsetCommit's.
 //
 // Version notes:
 //   - v2 flexible; v3 error messages.
@@ -27,7 +31,7 @@ func (s *Server) handleDeleteGroups(ctx context.Context, kreq kmsg.Request) (kms
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
 		if s.allowed(ctx, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, name) {
-			rg.ErrorCode = s.deleteGroup(name)
+			rg.ErrorCode = s.deleteGroup(ctx, name)
 		} else {
 			rg.ErrorCode = errGroupAuthz
 		}
@@ -40,16 +44,23 @@ func (s *Server) handleDeleteGroups(ctx context.Context, kreq kmsg.Request) (kms
 	return resp, nil
 }
 
-func (s *Server) deleteGroup(name string) int16 {
+func (s *Server) deleteGroup(ctx context.Context, name string) int16 {
 	if name == "" {
 		return kerr.InvalidGroupID.Code
+	}
+	gc := s.coordinateGroup(name)
+	if gc.code != 0 {
+		return gc.code
 	}
 	found, gerr := s.groups.Delete(name, func() (bool, *kerr.Error) {
 		offs, err := s.log.GroupOffsets(name)
 		if err == nil && len(offs) > 0 {
-			err = s.log.DeleteOffsets(name, "", nil)
+			err = s.deleteOffsets(ctx, gc, name, "", nil, offs)
 		}
 		if err != nil {
+			if gc.cluster() {
+				return false, kerrCode(coordAppendCode(err))
+			}
 			return false, kerrFor(err)
 		}
 		return len(offs) > 0, nil

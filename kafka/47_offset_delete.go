@@ -17,6 +17,10 @@ import (
 //     a topic or partition that does not exist UNKNOWN_TOPIC_OR_PARTITION.
 //   - DELETE on the group, else GROUP_AUTHORIZATION_FAILED; READ on each
 //     topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
+//   - Cluster mode (coord_groups.go): the group's coordinator only, else
+//     NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS (top level). The
+//     offsets go as tombstones, one replicated batch per topic; the append
+//     errors map as OffsetCommit's, on the topic's partitions.
 func init() { register(kmsg.OffsetDelete, 0, 0, (*Server).handleOffsetDelete) }
 
 func (s *Server) handleOffsetDelete(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -28,6 +32,11 @@ func (s *Server) handleOffsetDelete(ctx context.Context, kreq kmsg.Request) (kms
 	}
 	if req.Group == "" {
 		resp.ErrorCode = kerr.InvalidGroupID.Code
+		return resp, nil
+	}
+	gc := s.coordinateGroup(req.Group)
+	if gc.code != 0 {
+		resp.ErrorCode = gc.code
 		return resp, nil
 	}
 	protocolType, metadata, active := s.groups.Subscriptions(req.Group)
@@ -77,8 +86,11 @@ func (s *Server) handleOffsetDelete(ctx context.Context, kreq kmsg.Request) (kms
 			st.Partitions = append(st.Partitions, sp)
 		}
 		if len(del) > 0 {
-			if err := s.log.DeleteOffsets(req.Group, rt.Topic, del); err != nil {
+			if err := s.deleteOffsets(ctx, gc, req.Group, rt.Topic, del, nil); err != nil {
 				c := errorCode(err)
+				if gc.cluster() {
+					c = coordAppendCode(err)
+				}
 				for i := range st.Partitions {
 					if st.Partitions[i].ErrorCode == 0 {
 						st.Partitions[i].ErrorCode = c

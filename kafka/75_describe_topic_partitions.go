@@ -70,6 +70,7 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, kreq kmsg.Re
 				continue
 			}
 			info, ok := s.lookupTopic(rt.Topic)
+			ok = ok && !s.internalNotYet(rt.Topic) // cluster mode: not created yet
 			topics = append(topics, entry{rt.Topic, info, ok})
 		}
 		sort.Slice(topics, func(i, j int) bool { return topics[i].name < topics[j].name })

@@ -59,11 +59,11 @@ func (s *Server) brokers(ctx context.Context) []ClusterNode {
 // replicas as Metadata and DescribeTopicPartitions answer them, and the
 // partition's error code: LEADER_NOT_AVAILABLE when the cluster does not
 // know it or it has no leader (Kafka's answer for an offline partition).
-// The internal topics, and every topic of one node, are led by this node
-// alone (the internal topics move into the cluster in a later session).
+// Every topic of one node, the internal ones too, is led by this node
+// alone; in cluster mode the internal topics are the cluster's as any.
 func (s *Server) partitionView(topic string, p int32) (PartitionView, int16) {
 	c := s.cfg.Cluster
-	if c == nil || plog.IsInternalTopic(topic) {
+	if c == nil {
 		id := s.nodeID()
 		return PartitionView{Leader: id, LeaderEpoch: plog.LeaderEpoch, Replicas: []int32{id}, ISR: []int32{id}, Offline: []int32{}}, 0
 	}
@@ -89,9 +89,10 @@ func nodeList(s []int32) []int32 {
 }
 
 // inCluster says whether the partition's reads and writes are the
-// cluster's to allow: cluster mode and not an internal topic.
+// cluster's to allow: cluster mode, and not an internal topic that is not
+// created yet (internal_topics.go).
 func (s *Server) inCluster(topic string) bool {
-	return s.cfg.Cluster != nil && !plog.IsInternalTopic(topic)
+	return s.cfg.Cluster != nil && (!plog.IsInternalTopic(topic) || s.internalReal(topic))
 }
 
 // leaderEpoch is the partition's leader epoch in answers (ListOffsets,

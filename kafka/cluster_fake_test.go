@@ -42,7 +42,8 @@ type fakeCluster struct {
 	configs       map[string]map[string]string
 	fetched       []followerFetch
 	defaultRF     int16
-	ops           fakeOps // reassignments and elections (cluster_fake_ops_test.go)
+	ops           fakeOps   // reassignments and elections (cluster_fake_ops_test.go)
+	coord         fakeCoord // coordinators (cluster_fake_coord_test.go)
 }
 
 type createCall struct {
@@ -259,16 +260,4 @@ func get[T any](f *fakeCluster, read func() T) T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return read()
-}
-
-// Coordinators: none known until a test says otherwise.
-func (f *fakeCluster) CoordinatorOf(kind int8, key string) (CoordinatorView, error) {
-	return CoordinatorView{}, ErrCoordinatorNotAvailable
-}
-
-func (f *fakeCluster) AppendInternal(ctx context.Context, kind int8, part int32, epoch int32, raw []byte) (int64, error) {
-	return 0, ErrNotLeader
-}
-
-func (f *fakeCluster) SetCoordinatorHooks(onLoad func(kind int8, part, epoch int32), onUnload func(kind int8, part int32)) {
 }

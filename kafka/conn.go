@@ -382,7 +382,7 @@ func (s *Server) process(ctx context.Context, buf []byte) ([]byte, error) {
 		// Kafka answers an ApiVersions it cannot parse with a v0 body that
 		// carries UNSUPPORTED_VERSION and the versions it does support, so
 		// the client can retry with one of them.
-		resp := apiVersionsResponse(0)
+		resp := apiVersionsResponse(0, s.cfg.Cluster != nil)
 		resp.ErrorCode = errUnsupportedVersion
 		return encodeResponse(h, resp, false), nil
 	}

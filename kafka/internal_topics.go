@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zombi-dev/zombi/cluster/coordlog"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -35,9 +36,65 @@ import (
 //     OffsetForLeaderEpoch end offset 0; DescribeConfigs the overrides Kafka
 //     creates them with over the broker's values.
 //   - Group offsets (OffsetCommit, OffsetFetch) are unaffected.
+//
+// Cluster mode (issue 19 point 5): the internal topics are real,
+// replicated catalog topics, created on the first FindCoordinator (or
+// Metadata naming one with auto-creation on), as Kafka does; until then
+// they do not exist (UNKNOWN_TOPIC_OR_PARTITION, not listed). Once
+// created, Metadata and DescribeTopicPartitions show their real leaders,
+// epochs, replicas and ISR (is_internal set), and Fetch (followers, and
+// consumers read-only, e.g. Kafka's OffsetsMessageFormatter), ListOffsets
+// and OffsetForLeaderEpoch read the log as for any topic. Produce,
+// DeleteRecords, DeleteTopics, CreatePartitions and the config changes stay
+// refused as above: only the coordinators append (Cluster.AppendInternal).
 
 // internalTopic returns the internal topic of that name.
 func internalTopic(name string) (plog.InternalTopic, bool) { return plog.LookupInternalTopic(name) }
+
+// internalReal says whether name is an internal topic that is a real,
+// replicated topic: cluster mode, once the catalog has it.
+func (s *Server) internalReal(name string) bool {
+	c := s.cfg.Cluster
+	if c == nil || !plog.IsInternalTopic(name) {
+		return false
+	}
+	_, ok := c.Partition(name, 0)
+	return ok
+}
+
+// internalNotYet says whether name is an internal topic the cluster has
+// not created yet (cluster mode only): it does not exist for clients.
+func (s *Server) internalNotYet(name string) bool {
+	return s.cfg.Cluster != nil && plog.IsInternalTopic(name) && !s.internalReal(name)
+}
+
+// virtualInternal returns the internal topic of that name when the door
+// presents it without a log (one node): empty partitions, never a record.
+func (s *Server) virtualInternal(name string) (plog.InternalTopic, bool) {
+	it, ok := internalTopic(name)
+	if !ok || s.internalReal(name) {
+		return plog.InternalTopic{}, false
+	}
+	return it, true
+}
+
+// internalMetadata answers Metadata naming an internal topic in cluster
+// mode before it exists: auto-creation (Kafka creates the internal topics
+// through their coordinator's path) answers LEADER_NOT_AVAILABLE while the
+// cluster creates it, else UNKNOWN_TOPIC_OR_PARTITION.
+func (s *Server) internalMetadata(name string, allowCreate bool) kmsg.MetadataResponseTopic {
+	t := kmsg.NewMetadataResponseTopic()
+	t.Topic, t.IsInternal, t.ErrorCode = &name, true, kerr.UnknownTopicOrPartition.Code
+	if allowCreate && s.cfg.AutoCreateTopics {
+		kind := int8(coordlog.Group)
+		if name == coordlog.TxnTopic {
+			kind = int8(coordlog.Transaction)
+		}
+		_, _ = s.cfg.Cluster.CoordinatorOf(kind, "") // starts the creation; its answer is the next Metadata's
+		t.ErrorCode = kerr.LeaderNotAvailable.Code
+	}
+	return t
+}
 
 // internalTopicByID returns the internal topic with that id.
 func internalTopicByID(id [16]byte) (plog.InternalTopic, bool) {
@@ -63,6 +120,9 @@ func (s *Server) lookupTopic(name string) (plog.TopicInfo, bool) {
 func (s *Server) describableTopics() []plog.TopicInfo {
 	topics := s.log.Topics()
 	for _, it := range plog.InternalTopics() {
+		if s.internalNotYet(it.Name) {
+			continue
+		}
 		i := sort.Search(len(topics), func(i int) bool { return topics[i].Name >= it.Name })
 		if i < len(topics) && topics[i].Name == it.Name {
 			topics[i] = it.Info() // a log topic of that name from an older Zombi: hidden
@@ -100,7 +160,7 @@ func refuseInternal(op, name string) error {
 // partitionOffsets is s.log.Offsets that also answers for the internal
 // topics: their partitions are empty (log start and high watermark 0).
 func (s *Server) partitionOffsets(topic string, part int32) (logStart, hwm int64, err error) {
-	if it, ok := internalTopic(topic); ok {
+	if it, ok := s.virtualInternal(topic); ok {
 		if part < 0 || part >= it.Partitions {
 			return -1, -1, fmt.Errorf("%w: %s/%d", plog.ErrUnknownTopic, topic, part)
 		}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/zombi-dev/zombi/auth"
 	"github.com/zombi-dev/zombi/kafka/groups"
 	plog "github.com/zombi-dev/zombi/log"
@@ -82,6 +83,11 @@ type Config struct {
 	// topic changes and replication waits (cluster.go). nil: one node,
 	// node 1, leader of everything, every answer as before.
 	Cluster Cluster
+	// InterBrokerOpts are added to this node's clients to the other nodes
+	// in cluster mode (transaction markers, produce verification; TLS and
+	// SASL of the listener they use), as cluster.RuntimeOptions.KgoOpts
+	// are to the replica fetchers'.
+	InterBrokerOpts []kgo.Opt
 }
 
 // Defaults.
@@ -146,8 +152,10 @@ type Server struct {
 	pidCeiling int64 // stored bound: ids below it may have been handed out
 	pidLast    int64 // cluster mode: the last id of the block in hand (0: none)
 
-	groups *groups.Coordinator // the classic group coordinator (kafka/groups)
-	txn    *txn.Coordinator    // the transaction coordinator (package txn)
+	groups       *groups.Coordinator // the classic group coordinator (kafka/groups)
+	groupsLoaded coordLoaded         // cluster mode: __consumer_offsets partitions loaded here (coord_hooks.go)
+	txn          *txn.Coordinator    // the transaction coordinator (package txn)
+	tc           *txnCluster         // its cluster-mode part (txn_cluster_store.go); nil on one node
 
 	topicIDCache sync.Map // [16]byte topic id -> topic name
 }
@@ -198,10 +206,8 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 	if cfg.Auth != nil {
 		s.saslAuth = cfg.Auth
 	}
-	s.txn = txn.New(l, txn.Config{MaxTimeout: cfg.TransactionMaxTimeout, NewProducerID: s.newProducerID, Logger: logger})
-	// Until the coordinator has loaded its state it knows no transaction:
-	// the verifier refuses every batch that would open one.
-	l.SetTxnVerifier(s.txn.Verify)
+	s.newTransactions(l, cfg, logger) // txn_cluster_store.go
+	s.installCoordinatorHooks()
 	return s
 }
 
@@ -360,7 +366,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.cancel()
 	s.groups.Close() // waiting JoinGroup/SyncGroup get COORDINATOR_NOT_AVAILABLE
-	s.txn.Close()
+	s.closeTransactions()
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}

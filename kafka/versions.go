@@ -18,6 +18,9 @@ type api struct {
 	min, max int16
 	fn       handlerFunc
 	m        *apiMetrics
+	// clusterOnly APIs are advertised in cluster mode only (broker to
+	// broker); on one node their handler answers UNSUPPORTED_VERSION.
+	clusterOnly bool
 }
 
 // apis is the registry of implemented APIs. Each handler file registers
@@ -39,6 +42,18 @@ func register(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {
 	}
 	apis[k] = api{key: k, min: minVersion, max: maxVersion, fn: fn, m: newAPIMetrics(k)}
 }
+
+// registerClusterOnly registers a broker-to-broker API that only cluster
+// mode advertises (WriteTxnMarkers).
+func registerClusterOnly(key kmsg.Key, minVersion, maxVersion int16, fn handlerFunc) {
+	register(key, minVersion, maxVersion, fn)
+	a := apis[key.Int16()]
+	a.clusterOnly = true
+	apis[key.Int16()] = a
+}
+
+// advertised reports whether ApiVersions lists a (cluster: cluster mode).
+func (a api) advertised(cluster bool) bool { return cluster || !a.clusterOnly }
 
 // sortedAPIs returns the registry ordered by key.
 func sortedAPIs() []api {

@@ -106,7 +106,9 @@ func (l *Log) append(ctx context.Context, reqs []AppendRequest) []AppendResult {
 			op.res[i].Err = err
 			continue
 		}
-		if g := l.gate.Load(); g != nil {
+		if g := l.gate.Load(); g != nil && !req.internal {
+			// Internal partitions are never tiered: the tiering gate
+			// (unflushed bytes) is not theirs; compaction bounds them.
 			if err := g.f(req.Topic, req.Partition); err != nil {
 				op.res[i].Err = err
 				continue

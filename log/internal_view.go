@@ -300,8 +300,9 @@ func (l *Log) MakeInternalReal(name string) error {
 // (the coordinators only; not reachable from the doors), and returns the
 // offsets it got. It is an append as any other (offsets assigned, leader
 // epoch stamped, fenced on a follower: ErrNotLeader, producer epochs
-// fenced) without the internal-name guard, the producer sequence checks
-// and the transaction verifier, as Kafka's coordinator appends. Control
+// fenced) without the internal-name guard, the producer sequence checks,
+// the transaction verifier (as Kafka's coordinator appends) and the
+// tiering's append gate (internal partitions are never tiered). Control
 // batches are refused: markers come through WriteMarker.
 func (l *Log) AppendInternal(ctx context.Context, topic string, part int32, raw []byte) (base, last int64, err error) {
 	if !IsInternalTopic(topic) {

@@ -414,3 +414,30 @@ func TestAppendInternalTransactional(t *testing.T) {
 		t.Fatalf("older epoch: %v", err)
 	}
 }
+
+// The tiering's append gate (hot tier full) is not the internal
+// partitions': they are never flushed.
+func TestAppendInternalPastTheGate(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, "")
+	l.SetClusterMode()
+	if err := l.MakeInternalReal(txnTopic); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.BecomeLeader(txnTopic, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTopic("user", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.BecomeLeader("user", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	l.SetAppendGate(func(string, int32) error { return ErrHotTierFull })
+	if res := l.Append(ctx, []AppendRequest{{Topic: "user", Partition: 0, Batch: internalBatch(1)}}); !errors.Is(res[0].Err, ErrHotTierFull) {
+		t.Fatalf("user topic behind a closed gate: %v", res[0].Err)
+	}
+	if _, _, err := l.AppendInternal(ctx, txnTopic, 1, internalBatch(1)); err != nil {
+		t.Fatalf("internal append behind a closed gate: %v", err)
+	}
+}

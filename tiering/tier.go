@@ -395,6 +395,11 @@ func (t *Tier) refreshTopics() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, info := range infos {
+		if plog.IsInternalTopic(info.Name) {
+			// Never tiered (cluster mode: the coordinators' partitions
+			// are replayed whole from the local log by every replica).
+			continue
+		}
 		uuid := hex.EncodeToString(info.UUID[:])
 		live[info.Name] = uuid
 		if t.deleting[info.Name] {

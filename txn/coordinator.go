@@ -9,6 +9,10 @@
 // knows nothing of the wire protocol: the handlers in package kafka
 // translate requests into calls here.
 //
+// In cluster mode (Config.Cluster) the state lives in __transaction_state
+// instead, each id coordinated by the loaded leader of its partition, and
+// EndTxn is Kafka's two phases (cluster.go).
+//
 // States (Kafka's names):
 //
 //	Empty ──AddPartitions/AddOffsets──► Ongoing ──EndTxn──► PrepareCommit/PrepareAbort ──log write──► CompleteCommit/CompleteAbort
@@ -32,6 +36,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/zombi-dev/zombi/cluster/coordlog"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
@@ -95,10 +100,12 @@ type entry struct {
 	// rec is guarded by Coordinator.mu; rec.ProducerID < 0 means the id was
 	// never initialised (not stored).
 	rec record
-	// dead (guarded by Coordinator.mu, set with op held) marks an entry
-	// expired and out of the map: whoever waited for its op mutex looks the
-	// id up again.
+	// dead (guarded by Coordinator.mu) marks an entry expired or unloaded
+	// and out of the map: whoever waited for its op mutex looks the id up
+	// again.
 	dead bool
+	// part is the id's __transaction_state partition (cluster mode).
+	part int32
 }
 
 // Coordinator is the transaction coordinator.
@@ -119,6 +126,8 @@ type Coordinator struct {
 	// pending counts the ongoing transactions holding an offset of a group's
 	// partition (OffsetFetch require_stable asks, per partition).
 	pending map[offKey]int
+
+	cl *clusterState // cluster mode (cluster.go); nil on one node
 }
 
 // New returns a coordinator over store; Start loads its state.
@@ -138,8 +147,12 @@ func New(store Store, cfg Config) *Coordinator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Coordinator{store: store, cfg: cfg, logger: cfg.Logger.With("component", "txn"),
+	c := &Coordinator{store: store, cfg: cfg, logger: cfg.Logger.With("component", "txn"),
 		txns: map[string]*entry{}, byPID: map[int64]*entry{}, pending: map[offKey]int{}}
+	if cfg.Cluster != nil {
+		c.cl = newClusterState(cfg.Cluster)
+	}
+	return c
 }
 
 // ErrClosed is Start's error after Close.
@@ -157,6 +170,15 @@ func (c *Coordinator) Start() error {
 	}
 	if c.closed {
 		return ErrClosed
+	}
+	if c.cl != nil {
+		// Cluster mode: the ids come with their partitions (Load), and a
+		// transaction left open is aborted by its coordinator's timeout.
+		c.stop, c.done = make(chan struct{}), make(chan struct{})
+		go c.expireLoop(c.stop, c.done)
+		c.started.Store(true)
+		c.logger.Info("transaction coordinator started (cluster mode)")
+		return nil
 	}
 	kvs, err := c.store.MetaList(metaPrefix)
 	if err != nil {
@@ -228,11 +250,13 @@ func (c *Coordinator) Close() {
 	defer c.startMu.Unlock()
 	c.closed = true
 	if !c.started.Load() {
+		c.closeCluster()
 		return
 	}
 	close(c.stop)
 	<-c.done
 	c.started.Store(false)
+	c.closeCluster()
 }
 
 // Verify is the log's transaction verifier (log.SetTxnVerifier): a
@@ -261,13 +285,20 @@ func (c *Coordinator) Verify(pid int64, epoch int16, topic string, part int32) e
 // errUnavailable is the retriable answer to a failed log write.
 var errUnavailable = kerr.CoordinatorNotAvailable
 
-// entryFor returns id's entry, creating an uninitialised one when create.
+// entryFor returns id's entry, creating an uninitialised one when create
+// (in cluster mode only while id's partition is loaded: nil otherwise).
 func (c *Coordinator) entryFor(id string, create bool) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.txns[id]
 	if e == nil && create {
 		e = &entry{id: id, rec: record{ProducerID: -1, Epoch: -1, LastProducerID: -1, LastEpoch: -1}}
+		if c.cl != nil {
+			if c.partOfLocked(id) == nil {
+				return nil
+			}
+			e.part = coordlog.Partition(id)
+		}
 		c.txns[id] = e
 	}
 	return e
@@ -349,6 +380,9 @@ func (c *Coordinator) persistLazy(e *entry, r record) *kerr.Error {
 }
 
 func (c *Coordinator) persistWith(set func(string, []byte) error, e *entry, r record) *kerr.Error {
+	if c.cl != nil {
+		return c.persistCluster(e, r)
+	}
 	if err := set(metaKey(e.id), r.encode()); err != nil {
 		c.logger.Warn("store transaction state", "transactional_id", e.id, "err", err)
 		return errUnavailable

@@ -42,10 +42,17 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 		return -1, -1, kerr.InvalidRequest
 	}
 	hasExp := req.ProducerID >= 0
-	if s := c.snapshot(c.entryFor(req.TransactionalID, true)); s.State == PrepareCommit || s.State == PrepareAbort {
+	first := c.entryFor(req.TransactionalID, true)
+	if first == nil {
+		return -1, -1, kerr.NotCoordinator // cluster mode: not loaded here
+	}
+	if s := c.snapshot(first); s.State == PrepareCommit || s.State == PrepareAbort {
 		return -1, -1, kerr.ConcurrentTransactions
 	}
 	e := c.acquire(req.TransactionalID, true)
+	if e == nil {
+		return -1, -1, kerr.NotCoordinator
+	}
 	defer e.op.Unlock()
 	r := c.snapshot(e)
 	now := c.nowMs()
@@ -74,6 +81,15 @@ func (c *Coordinator) InitProducerID(req InitRequest) (int64, int16, *kerr.Error
 		fence := r.Epoch
 		if fence < math.MaxInt16 {
 			fence++
+		}
+		if c.cl != nil {
+			// Kafka's two phases: PrepareAbort at the fencing epoch now,
+			// the markers after; the producer retries meanwhile.
+			if ke := c.endCluster(e, r, false, fence); ke != nil {
+				return -1, -1, ke
+			}
+			endedFenced.Inc()
+			return -1, -1, kerr.ConcurrentTransactions
 		}
 		c.setState(e, PrepareAbort)
 		next := r.completed(false, now)
@@ -145,6 +161,9 @@ func (c *Coordinator) lock(id string, pid int64, epoch int16) (*entry, record, *
 	if id == "" {
 		return nil, record{}, kerr.InvalidRequest // as Kafka
 	}
+	if ke := c.notHere(id); ke != nil {
+		return nil, record{}, ke
+	}
 	e := c.entryFor(id, false)
 	if e == nil {
 		return nil, record{}, kerr.InvalidProducerIDMapping
@@ -153,6 +172,9 @@ func (c *Coordinator) lock(id string, pid int64, epoch int16) (*entry, record, *
 		return nil, record{}, ke
 	}
 	if e = c.acquire(id, false); e == nil {
+		if ke := c.notHere(id); ke != nil {
+			return nil, record{}, ke // unloaded while waiting
+		}
 		return nil, record{}, kerr.InvalidProducerIDMapping
 	}
 	r := c.snapshot(e)
@@ -205,6 +227,9 @@ func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, parts 
 	if id == "" {
 		return nil, kerr.InvalidRequest
 	}
+	if ke := c.notHere(id); ke != nil {
+		return nil, ke
+	}
 	e := c.entryFor(id, false)
 	if e == nil {
 		return nil, kerr.InvalidProducerIDMapping
@@ -224,7 +249,14 @@ func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, parts 
 
 // AddOffsets adds a consumer group to the producer's transaction (its
 // TxnOffsetCommits become visible at commit), beginning it if needed.
+//
+// In cluster mode the group's partition of __consumer_offsets joins the
+// transaction's partitions instead (Kafka's way): its TxnOffsetCommits are
+// transactional batches there, and the transaction's marker ends them.
 func (c *Coordinator) AddOffsets(id string, pid int64, epoch int16, group string) *kerr.Error {
+	if c.cl != nil {
+		return c.AddPartitions(id, pid, epoch, []plog.TopicPartition{clusterPartitionOfGroup(group)})
+	}
 	e, r, ke := c.lock(id, pid, epoch)
 	if ke != nil {
 		return ke
@@ -305,6 +337,17 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) *ke
 	default:
 		return kerr.InvalidTxnState
 	}
+	if c.cl != nil {
+		if ke := c.endCluster(e, r, commit, r.Epoch); ke != nil {
+			return ke
+		}
+		if commit {
+			endedCommit.Inc()
+		} else {
+			endedAbort.Inc()
+		}
+		return nil
+	}
 	if commit {
 		c.setState(e, PrepareCommit)
 	} else {
@@ -384,7 +427,11 @@ func (c *Coordinator) expireOne(e *entry) {
 		return
 	}
 	if r.ProducerID >= 0 && c.idle(r, now) {
-		if err := c.store.DeleteMeta(metaKey(e.id)); err != nil {
+		forget := func() error { return c.store.DeleteMeta(metaKey(e.id)) }
+		if c.cl != nil {
+			forget = func() error { return c.forgetCluster(e, r) }
+		}
+		if err := forget(); err != nil {
 			c.logger.Warn("forget an expired transactional id", "transactional_id", e.id, "err", err)
 			return
 		}
@@ -403,6 +450,14 @@ func (c *Coordinator) expireOne(e *entry) {
 	fence := r.Epoch
 	if fence < math.MaxInt16 {
 		fence++
+	}
+	if c.cl != nil {
+		if c.endCluster(e, r, false, fence) == nil {
+			endedTimeout.Inc()
+			c.logger.Info("aborting a timed-out transaction", "transactional_id", e.id, "producer_id", r.ProducerID,
+				"timeout_ms", r.TimeoutMs, "partitions", len(r.Partitions))
+		}
+		return
 	}
 	c.setState(e, PrepareAbort)
 	next := r.completed(false, now)

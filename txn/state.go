@@ -13,8 +13,9 @@ import (
 // and ListTransactions report them as strings).
 type State string
 
-// States. Prepare* exist in memory only, while EndTxn's one log write is
-// under way: on disk a transaction is Empty, Ongoing or Complete*.
+// States. On one node Prepare* exist in memory only, while EndTxn's one
+// log write is under way: on disk a transaction is Empty, Ongoing or
+// Complete*. In cluster mode Prepare* are written (two-phase EndTxn).
 const (
 	Empty          State = "Empty"
 	Ongoing        State = "Ongoing"
@@ -62,17 +63,16 @@ func (r record) encode() []byte {
 	return b
 }
 
-func decodeRecord(b []byte) (record, error) {
+func decodeRecord(b []byte) (record, error) { return decodeRecordAs(b, false) }
+
+// decodeRecordRaw decodes a record as stored, Prepare* states included.
+func decodeRecordRaw(b []byte) (record, error) {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("decode transaction record: %w", err)
 	}
 	switch r.State {
-	case Empty, Ongoing, CompleteCommit, CompleteAbort:
-	case PrepareCommit, PrepareAbort:
-		// Never written; should one appear, the transaction is still open
-		// and the timeout ends it.
-		r.State = Ongoing
+	case Empty, Ongoing, CompleteCommit, CompleteAbort, PrepareCommit, PrepareAbort:
 	default:
 		return r, fmt.Errorf("decode transaction record: unknown state %q", r.State)
 	}

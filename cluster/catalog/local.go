@@ -58,7 +58,10 @@ func (c *Catalog) failed(name string, err error, dirty map[string]bool) {
 // goes), partitions and configs.
 func (c *Catalog) syncLocal(rec meta.TopicRecord) error {
 	if plog.IsInternalTopic(rec.Name) {
-		return nil // not a log topic (yet): the doors present it
+		// Cluster mode: a real, replicated topic (internal.go).
+		if err := c.syncInternal(rec); err != nil {
+			return err
+		}
 	}
 	l := c.cfg.Log
 	info, ok := l.Topic(rec.Name)

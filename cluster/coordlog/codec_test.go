@@ -92,7 +92,7 @@ func TestTxnOffsetsCommitAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 77 || h.ProducerEpoch != 3 || h.BaseSequence != -1 {
+	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 77 || h.ProducerEpoch != 3 || h.BaseSequence != 0 {
 		t.Fatalf("header %+v", h)
 	}
 	pk := PendingKey(7, 77)
@@ -351,6 +351,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add(int8(0), batch.Marker(3, 1, true, 0, nowMs))
 	f.Add(int8(1), TxnStateBatch("id", TxnState{ProducerID: 1, State: "Ongoing", Partitions: []plog.TopicPartition{{Topic: "t"}}}, nowMs))
 	f.Add(int8(1), TxnStateBatch("id", TxnState{State: StateDead}, nowMs))
+	for _, name := range []string{"offsets_batch", "txn_offsets_batch", "commit_marker"} {
+		if b := kafkaFixture(f, name); b != nil {
+			f.Add(int8(0), b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, kind int8, raw []byte) {
 		k := Kind(kind & 1)
 		ch, err := Decode(k, 0, []plog.Batch{{Raw: raw}}, func(int64) []plog.CommittedOffset {

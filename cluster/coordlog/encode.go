@@ -106,12 +106,12 @@ func GroupTombstones(groups []string, deletes []plog.OffsetKey, nowMs int64) []b
 }
 
 // TxnOffsetBatch is one transactional v2 batch (producer id and epoch, the
-// transactional bit, no sequence: Kafka's NO_SEQUENCE for coordinator
-// writes) of a TxnOffsetCommit's offsets: visible at the commit marker.
-// Nil when offs is empty.
+// transactional bit, base sequence 0 as Kafka's coordinator runtime writes
+// it: a coordinator's append has no sequence check) of a TxnOffsetCommit's
+// offsets: visible at the commit marker. Nil when offs is empty.
 func TxnOffsetBatch(pid int64, epoch int16, offs []plog.CommittedOffset, nowMs int64) []byte {
 	b := batch.NewBuilder()
-	b.SetProducer(pid, epoch, -1)
+	b.SetProducer(pid, epoch, 0)
 	addOffsets(b, offs, nil, nowMs)
 	raw := finish(b)
 	if raw != nil {

@@ -33,7 +33,7 @@ func (m *Manager) CheckProduce(topic string, part int32, epoch int32, acksAll bo
 		return fmt.Errorf("%w: %s-%d is not known here", kafka.ErrNotLeader, topic, part)
 	}
 	p.mu.Lock()
-	r, cur, isr := p.role, p.epoch, len(p.state.ISR)
+	r, cur, isr, origin := p.role, p.epoch, len(p.state.ISR), len(p.state.Replicas)-len(p.state.Adding)
 	p.mu.Unlock()
 	if err := checkEpoch(epoch, cur); err != nil {
 		return err
@@ -41,7 +41,7 @@ func (m *Manager) CheckProduce(topic string, part int32, epoch int32, acksAll bo
 	if r != roleLeader {
 		return fmt.Errorf("%w: %s-%d", kafka.ErrNotLeader, topic, part)
 	}
-	if min := m.minInsync(topic); acksAll && isr < min {
+	if min := m.minInsyncOf(topic, origin); acksAll && isr < min {
 		return fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d", kafka.ErrNotEnoughReplicas, topic, part, isr, min)
 	}
 	return nil
@@ -70,12 +70,13 @@ func (m *Manager) AwaitReplicated(ctx context.Context, topic string, part int32,
 		}
 		p.mu.Lock()
 		r, e, isr, changed := p.role, p.epoch, len(p.state.ISR), p.changed
+		origin := len(p.state.Replicas) - len(p.state.Adding)
 		p.mu.Unlock()
 		if r != roleLeader || e != epoch {
 			return fmt.Errorf("%w: %s-%d: leadership moved while waiting for replicas", kafka.ErrNotLeader, topic, part)
 		}
 		if hwm > lastOffset {
-			if min := m.minInsync(topic); isr < min {
+			if min := m.minInsyncOf(topic, origin); isr < min {
 				return fmt.Errorf("%w: %s-%d has %d in-sync replicas, min.insync.replicas is %d", kafka.ErrNotEnoughReplicasAfterAppend, topic, part, isr, min)
 			}
 			return nil

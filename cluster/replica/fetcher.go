@@ -376,6 +376,7 @@ func (f *fetcher) truncateTo(fs *fetchState, asked, leaderEpoch int32, leaderEnd
 		return
 	}
 	if newLEO < leo {
+		f.m.truncated(p, newLEO)
 		f.m.logger.Info("truncated", "topic", p.topic, "partition", p.part, "from", leo, "to", newLEO,
 			"asked_epoch", asked, "leader_epoch", leaderEpoch, "leader_end", leaderEnd)
 	}
@@ -524,6 +525,11 @@ func (f *fetcher) fetched(fs *fetchState, offset int64, sp *kmsg.FetchResponseTo
 		if err := l.AdvanceHighWatermark(p.topic, p.part, hwm); err != nil {
 			f.m.logger.Debug("advance high watermark", "topic", p.topic, "partition", p.part, "hwm", hwm, "err", err)
 		}
+		if p.leaderHWM.Swap(hwm) != hwm {
+			if v := p.viewerOf(); v != nil {
+				v.wake() // an internal partition's view may apply further
+			}
+		}
 	}
 }
 
@@ -554,6 +560,7 @@ func (f *fetcher) outOfRange(fs *fetchState, offset, leaderStart int64) {
 		return
 	}
 	fs.logEnd = leaderStart
+	f.m.resetView(p, "the log starts over at the leader's log start")
 	f.m.logger.Info("behind the leader's log start: starting over empty", "topic", p.topic, "partition", p.part, "from", offset, "to", leaderStart)
 }
 
@@ -586,6 +593,7 @@ func (f *fetcher) dropForeign(fs *fetchState) {
 		f.backoff([]*fetchState{fs})
 		return
 	}
+	f.m.truncated(p, newLEO)
 	f.m.logger.Warn("removed a write that landed after leadership moved", "topic", p.topic, "partition", p.part,
 		"from", fs.logEnd, "to", leo)
 	fs.logEnd = newLEO

@@ -43,6 +43,8 @@ type testCluster struct {
 	cut   map[[2]int32]bool // {from, to}: from cannot reach to
 	nodes map[int32]*tnode
 	racks map[int32]string // set before the nodes start (KIP-392 tests)
+	// configure, if set, changes each node's Manager config (view tests).
+	configure func(id int32, cfg *replica.Config)
 }
 
 type tnode struct {
@@ -69,11 +71,19 @@ func testLogger(id int32) *slog.Logger {
 // newCluster starts n nodes (ids 1..n), racks by id if given.
 func newCluster(t *testing.T, n int, lag time.Duration, minISR int, racks ...map[int32]string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, etcd: etcdtest.Start(t), lag: lag, minISR: minISR,
-		addrs: map[int32]string{}, down: map[int32]bool{}, cut: map[[2]int32]bool{}, nodes: map[int32]*tnode{}}
+	var r map[int32]string
 	if len(racks) > 0 {
-		c.racks = racks[0]
+		r = racks[0]
 	}
+	return newClusterWith(t, n, lag, minISR, r, nil)
+}
+
+// newClusterWith is newCluster with each Manager's config changed by
+// configure (nil: as is).
+func newClusterWith(t *testing.T, n int, lag time.Duration, minISR int, racks map[int32]string, configure func(int32, *replica.Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, etcd: etcdtest.Start(t), lag: lag, minISR: minISR, racks: racks, configure: configure,
+		addrs: map[int32]string{}, down: map[int32]bool{}, cut: map[[2]int32]bool{}, nodes: map[int32]*tnode{}}
 	for id := int32(1); id <= int32(n); id++ {
 		l, err := plog.Open(plog.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -149,7 +159,7 @@ func (nd *tnode) start() {
 	c, t := nd.c, nd.c.t
 	t.Helper()
 	logger := testLogger(nd.id)
-	nd.mgr = replica.New(replica.Config{
+	cfg := replica.Config{
 		Log: nd.log, Store: nd.store, NodeID: nd.id,
 		Addr:       func(n int32) (string, bool) { return c.addr(nd.id, n) },
 		LagTimeMax: c.lag,
@@ -157,7 +167,11 @@ func (nd *tnode) start() {
 		Live:       c.live,
 		Rack:       func(n int32) string { return c.racks[n] },
 		Logger:     logger,
-	})
+	}
+	if c.configure != nil {
+		c.configure(nd.id, &cfg)
+	}
+	nd.mgr = replica.New(cfg)
 	nd.cat = catalog.New(catalog.Config{Store: nd.store, Log: nd.log, NodeID: nd.id, LiveNodes: c.liveNodes,
 		OnChange: nd.mgr.Apply, Logger: logger})
 	nd.door = &door{Manager: nd.mgr, nd: nd}
@@ -262,6 +276,15 @@ var errNoOps = errors.New("replica test node: reassignment and elections are not
 func (d *door) AlterReassignment(context.Context, string, int32, []int32) error { return errNoOps }
 func (d *door) Reassignments([]string) []kafka.Reassignment                     { return nil }
 func (d *door) ElectLeader(context.Context, string, int32, bool) error          { return errNoOps }
+
+// The coordinators are cluster.Runtime's; the view tests call the Manager.
+func (d *door) CoordinatorOf(int8, string) (kafka.CoordinatorView, error) {
+	return kafka.CoordinatorView{}, kafka.ErrCoordinatorNotAvailable
+}
+func (d *door) AppendInternal(context.Context, int8, int32, int32, []byte) (int64, error) {
+	return 0, errNoOps
+}
+func (d *door) SetCoordinatorHooks(func(int8, int32, int32), func(int8, int32)) {}
 
 // createTopic writes a one-partition topic led by replicas[0] (epoch 0)
 // and waits until every running node plays its role.

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zombi-dev/zombi/cluster/catalog"
+	"github.com/zombi-dev/zombi/cluster/coordlog"
 	"github.com/zombi-dev/zombi/cluster/meta"
 	plog "github.com/zombi-dev/zombi/log"
 )
@@ -43,6 +44,14 @@ type Config struct {
 	// KgoOpts are added to the fetchers' clients (TLS, SASL).
 	KgoOpts []kgo.Opt
 	Logger  *slog.Logger
+
+	// The coordinators' internal partitions (view.go). Internal says
+	// whether a topic holds a coordinator's records (nil: the internal
+	// topics by name); View keeps the view (nil: Log); Decode turns
+	// batches into view changes (nil: coordlog.Decode).
+	Internal func(topic string) (coordlog.Kind, bool)
+	View     ViewStore
+	Decode   DecodeFunc
 }
 
 // DefaultLagTimeMax is Kafka's replica.lag.time.max.ms default.
@@ -68,6 +77,9 @@ type Manager struct {
 	// ISR changes this node wrote as a leader (metrics: Kafka's
 	// IsrShrinksPerSec, IsrExpandsPerSec).
 	isrShrinks, isrExpands atomic.Int64
+
+	hooks   atomic.Pointer[coordHooks] // SetCoordinatorHooks
+	closing atomic.Bool                // Close began: no coordinator loads any more
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -149,6 +161,8 @@ func (m *Manager) Run(ctx context.Context) error {
 // Close stops the fetchers and the ISR writes in flight and waits for
 // them. The log is left as it is (the caller closes it after).
 func (m *Manager) Close() {
+	m.closing.Store(true)
+	m.unloadAll() // closing: the coordinators resign before anything stops
 	m.mu.Lock()
 	m.closed = true
 	fs := m.fetchers
@@ -179,6 +193,18 @@ func (m *Manager) minInsync(topic string) int {
 	return max(1, m.cfg.MinInsync(topic))
 }
 
+// minInsyncOf is min.insync.replicas for a partition of replicas
+// replicas (its origin ones, during a reassignment): an internal topic's
+// is clamped to its replica count, so one at RF 1 (just after an upgrade,
+// or created while one node was up) takes writes until it is grown.
+func (m *Manager) minInsyncOf(topic string, replicas int) int {
+	n := m.minInsync(topic)
+	if _, ok := m.internalKind(topic); ok {
+		n = min(n, max(1, replicas))
+	}
+	return n
+}
+
 // applyChange makes this node's role in one partition what the new state
 // says (Kafka's becomeLeaderOrFollower for one partition).
 func (m *Manager) applyChange(c catalog.Change) {
@@ -192,7 +218,7 @@ func (m *Manager) applyChange(c catalog.Change) {
 		m.mu.Unlock()
 		if p != nil {
 			m.stopFetching(p)
-			p.retire()
+			m.retire(p)
 		}
 		return
 	}
@@ -201,7 +227,7 @@ func (m *Manager) applyChange(c catalog.Change) {
 		delete(m.parts, key)
 		m.mu.Unlock()
 		m.stopFetching(p)
-		p.retire()
+		m.retire(p)
 		m.mu.Lock()
 		p = nil
 	}
@@ -216,11 +242,35 @@ func (m *Manager) applyChange(c catalog.Change) {
 	m.decide(p)
 }
 
-// decide plays the role the partition's state gives this node.
+// retire ends every role of a partition that is gone, a coordinator's
+// leadership first.
+func (m *Manager) retire(p *partition) {
+	if _, ok := m.internalKind(p.topic); ok {
+		p.hookMu.Lock()
+		m.unloadLocked(p)
+		v := p.detachViewer()
+		p.hookMu.Unlock()
+		v.stop() // not under hookMu: the loop may be waiting for it
+	}
+	p.retire()
+}
+
+// decide plays the role the partition's state gives this node. The
+// coordinators' partitions change role under hookMu, unloaded first
+// (view.go).
 func (m *Manager) decide(p *partition) {
 	p.mu.Lock()
 	st, version := p.state, p.version
 	p.mu.Unlock()
+	if _, ok := m.internalKind(p.topic); ok {
+		p.hookMu.Lock()
+		m.roleChanging(p, st.Leader, st.LeaderEpoch)
+		defer func() {
+			stopped := m.roleChanged(p, st.Replicas)
+			p.hookMu.Unlock()
+			m.dropView(p, stopped) // not under hookMu: the loop may be waiting for it
+		}()
+	}
 	switch {
 	case st.Leader == m.cfg.NodeID:
 		m.stopFetching(p)

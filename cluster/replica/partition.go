@@ -3,6 +3,7 @@ package replica
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zombi-dev/zombi/cluster/meta"
@@ -46,6 +47,22 @@ type partition struct {
 	// Follower side: the fetcher's entry, nil when not fetching.
 	fetch *fetchState
 
+	// Internal partitions (coordinators' records, view.go): the apply
+	// loop while this node holds a replica, nil otherwise (p.mu).
+	view *viewer
+	// hookMu orders the coordinator hooks with the role changes: decide
+	// holds it across a role change of an internal partition, the apply
+	// loop while it loads. announced (hookMu) says onLoad ran for the
+	// leadership loadedEpoch holds.
+	hookMu      sync.Mutex
+	announced   bool
+	loadedEpoch atomic.Int32 // the leader epoch whose view is loaded, -1: none
+	// leaderHWM is the high watermark the followed leader last sent (as
+	// far as the local log goes), -1 until the first fetch of this role:
+	// a follower's view stops there, not at the log's own watermark,
+	// which a restart sets to the log end.
+	leaderHWM atomic.Int64
+
 	changed chan struct{} // closed and replaced on every role or ISR change
 }
 
@@ -59,7 +76,10 @@ type follower struct {
 }
 
 func newPartition(topic string, part int32, id [16]byte) *partition {
-	return &partition{topic: topic, part: part, topicID: id, role: roleNone, leader: -1, changed: make(chan struct{})}
+	p := &partition{topic: topic, part: part, topicID: id, role: roleNone, leader: -1, changed: make(chan struct{})}
+	p.loadedEpoch.Store(-1)
+	p.leaderHWM.Store(-1)
+	return p
 }
 
 // setState takes a newer state; false when version is not newer than the

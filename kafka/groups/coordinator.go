@@ -243,7 +243,7 @@ func (c *Coordinator) Close() {
 	c.mu.Unlock()
 	for _, g := range gs {
 		g.mu.Lock()
-		g.shutdown()
+		g.shutdown(kerr.CoordinatorNotAvailable)
 		g.mu.Unlock()
 	}
 }
@@ -520,7 +520,7 @@ func (c *Coordinator) Delete(group string, deleteOffsets func() (bool, *kerr.Err
 			return err
 		}
 		found = had
-		g.shutdown()
+		g.shutdown(kerr.CoordinatorNotAvailable)
 		c.drop(g)
 		return nil
 	})
@@ -632,6 +632,31 @@ func ConsumerAssignment(b []byte) (map[string][]int32, bool) {
 // Unload drops every group owns says this node no longer coordinates (its
 // __consumer_offsets partition moved away, cluster mode): members waiting in
 // JoinGroup or SyncGroup, and those who come next, get NOT_COORDINATOR.
+//
+// Kafka's GroupMetadataManager.removeGroupsForPartition: the groups go
+// with their members and timers; committed offsets stay (they are the
+// partition's, and its new leader serves them). A request that passed the
+// caller's coordinator check just before the unload may still make a group
+// here; its members' next requests fail that check, and it goes when their
+// sessions expire.
 func (c *Coordinator) Unload(owns func(group string) bool) {
-	// T3
+	c.mu.Lock()
+	var gs []*Group
+	for name, g := range c.groups {
+		if owns(name) {
+			gs = append(gs, g)
+		}
+	}
+	c.mu.Unlock()
+	for _, g := range gs {
+		g.mu.Lock()
+		if !g.removed {
+			g.shutdown(kerr.NotCoordinator)
+			c.drop(g)
+		}
+		g.mu.Unlock()
+	}
+	if len(gs) > 0 {
+		c.logger.Info("groups unloaded", "groups", len(gs))
+	}
 }

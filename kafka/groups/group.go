@@ -155,14 +155,15 @@ func (g *Group) maybeDrop() {
 	}
 }
 
-// shutdown stops every timer and answers every waiter; the group is dead.
-func (g *Group) shutdown() {
+// shutdown stops every timer and answers every waiter with err; the group
+// is dead.
+func (g *Group) shutdown(err *kerr.Error) {
 	g.state = Dead
 	g.removed = true
 	g.disarm()
 	for _, m := range g.members {
 		m.timer.Stop()
-		g.answer(m, kerr.CoordinatorNotAvailable)
+		g.answer(m, err)
 		g.c.bytes.Add(-m.bytes)
 		m.bytes = 0
 	}

@@ -761,3 +761,51 @@ func TestJoinBarrierWaitsForPendingMembers(t *testing.T) {
 		t.Fatalf("leader sees %d members, want 2", len(ja.Members))
 	}
 }
+
+// TestUnloadAnswersWaitersNotCoordinator: Unload drops the groups it is
+// told to (a partition moved away): a JoinGroup and a SyncGroup blocked in
+// them get NOT_COORDINATOR, the groups are gone with their bytes, and the
+// other groups stay as they were.
+func TestUnloadAnswersWaitersNotCoordinator(t *testing.T) {
+	c := newCoord(t, Config{})
+	stableOne(t, c, jreq("a", ""))
+	// b: a stable member and a second one blocked in JoinGroup.
+	stableOne(t, c, jreq("b", ""))
+	joinB := asyncJoin(c, jreq("b", ""))
+	notYet(t, joinB)
+	// d: two members of generation 2, the follower blocked in SyncGroup.
+	d1, _ := stableOne(t, c, jreq("d", ""))
+	joinD2 := asyncJoin(c, jreq("d", ""))
+	notYet(t, joinD2)
+	r1 := c.Join(context.Background(), jreq("d", d1))
+	r2 := wait(t, joinD2)
+	if r1.Err != nil || r2.Err != nil || r1.Generation != 2 || r1.LeaderID != d1 {
+		t.Fatalf("d rejoin: %+v / %+v", r1, r2)
+	}
+	syncD2 := asyncSync(c, SyncRequest{Group: "d", MemberID: r2.MemberID, Generation: 2})
+	notYet(t, syncD2)
+	cm, cgen := stableOne(t, c, jreq("c", ""))
+	cBytes := int64(protocolsSize(protos("range")) + len("all"))
+
+	c.Unload(func(g string) bool { return g != "c" })
+
+	wantErr(t, "join blocked in b", wait(t, joinB).Err, kerr.NotCoordinator)
+	wantErr(t, "sync blocked in d", wait(t, syncD2).Err, kerr.NotCoordinator)
+	for _, g := range []string{"a", "b", "d"} {
+		if _, ok := c.Describe(g); ok {
+			t.Errorf("group %s still held after Unload", g)
+		}
+	}
+	if st := state(t, c, "c"); st != Stable {
+		t.Fatalf("group c: state %v after another partition's Unload, want Stable", st)
+	}
+	wantErr(t, "heartbeat in c", c.Heartbeat("c", cm, "", cgen), nil)
+	if got := c.Bytes(); got != cBytes {
+		t.Errorf("bytes held %d after Unload, want %d (group c's alone)", got, cBytes)
+	}
+	// The dropped groups start over (a new coordinator's view): generation 1.
+	r := c.Join(context.Background(), jreq("a", ""))
+	if r.Err != nil || r.Generation != 1 {
+		t.Fatalf("join a after Unload: %+v", r)
+	}
+}
