@@ -132,7 +132,7 @@ func TestClusterColdS3Down(t *testing.T) {
 		partitions = 3
 	)
 	c := clustertest.Start(t, clustertest.Options{S3: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Second)
 	defer cancel()
 	w := startWorkload(t, ctx, c, topic, partitions, workloadOptions{NoLibrdkfa: true})
 	time.Sleep(3 * time.Second)
@@ -142,6 +142,7 @@ func TestClusterColdS3Down(t *testing.T) {
 	w.ackedOnAll(from, partitions, 8*time.Second, "acks on every partition while S3 is down")
 	time.Sleep(10 * time.Second)
 	c.S3().Restart()
+	back := time.Now()
 	healed()
 	// Flushes resume: every partition's cold end passes what was written
 	// while S3 was down.
@@ -150,7 +151,8 @@ func TestClusterColdS3Down(t *testing.T) {
 		leader := c.Leader(t, topic, p)
 		ends[p] = nodeOffsetsP(t, c, leader, topic, p).HighWatermark
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// The tier retries with backoff (up to 30 s between attempts).
+	deadline := time.Now().Add(75 * time.Second)
 	for p := range int32(partitions) {
 		for {
 			leader := c.Leader(t, topic, p)
@@ -158,11 +160,12 @@ func TestClusterColdS3Down(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("partition %d not flushed past %d within 30 s of S3's return", p, ends[p])
+				t.Fatalf("partition %d not flushed past %d within 75 s of S3's return", p, ends[p])
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	t.Logf("every partition flushed past its end at S3's return %s after it", time.Since(back).Round(time.Millisecond))
 	w.ackedOnAll(w.l.Acked(), partitions, 20*time.Second, "acks on every partition after S3 is back")
 	r := w.finish()
 	if r.Acked < 1000 {
