@@ -115,7 +115,7 @@ func (s *server) getCluster(c *gin.Context) {
 	}
 	for _, name := range s.log.TopicNames() {
 		info, ok := s.log.Topic(name)
-		if !ok {
+		if !ok || plog.IsInternalTopic(name) {
 			continue
 		}
 		t := ClusterTopic{Name: name, Partitions: make([]ClusterPartition, 0, info.Partitions)}

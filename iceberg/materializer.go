@@ -185,7 +185,7 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 	now := m.cfg.Now()
 	enabled := map[string]plog.TopicInfo{}
 	for _, ti := range m.src.Topics() {
-		if ti.Effective().Iceberg.Enable {
+		if ti.Effective().Iceberg.Enable && !plog.IsInternalTopic(ti.Name) {
 			enabled[ti.Name] = ti
 		}
 	}
@@ -783,6 +783,9 @@ func dlqClash(topic string) error {
 func (m *Materializer) written() int64 {
 	var n int64
 	for _, ti := range m.src.Topics() {
+		if plog.IsInternalTopic(ti.Name) {
+			continue // never materialized: not the users' writes
+		}
 		for p := int32(0); p < ti.Partitions; p++ {
 			if _, hwm, err := m.src.Offsets(ti.Name, p); err == nil {
 				n += hwm
