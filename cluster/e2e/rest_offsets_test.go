@@ -101,6 +101,13 @@ func TestClusterRESTOffsetsOnCoordinator(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"group":"`+group+`"`) {
 		t.Fatalf("GET /consumers on node 1: %d %s, want the group", code, body)
 	}
+	// The internal topics are real on every node now, and no table.
+	for _, id := range c.IDs() {
+		code, body := restCall(t, "GET", c.Node(id).HTTPBase+"/tables", "")
+		if code != 200 || strings.Contains(body, "__consumer_offsets") || !strings.Contains(body, topic) {
+			t.Fatalf("GET /tables on node %d: %d %s, want %s and no internal topic", id, code, body, topic)
+		}
+	}
 	fetch := func(what string) {
 		t.Helper()
 		adm := kadm.NewClient(c.Client(t, kgo.SeedBrokers(c.LiveSeeds()...)))
