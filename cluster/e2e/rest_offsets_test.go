@@ -65,7 +65,6 @@ func restUntil(ctx context.Context, t *testing.T, method, url, body string, want
 // OffsetFetch sees it; after node 3 is killed with SIGKILL the new
 // coordinator still has it.
 func TestClusterRESTOffsetsOnCoordinator(t *testing.T) {
-	coordReady(t)
 	const topic = "rest-offsets"
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
