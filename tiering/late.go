@@ -111,6 +111,9 @@ func (r *retrying) gate(string, int32) error {
 func (r *retrying) measure() {
 	var n int64
 	for _, info := range r.l.Topics() {
+		if plog.IsInternalTopic(info.Name) {
+			continue // never tiered: it never waits for the tier
+		}
 		for p := int32(0); p < info.Partitions; p++ {
 			if b, err := r.l.AppendedBytes(info.Name, p); err == nil {
 				n += b
