@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -86,8 +87,9 @@ func TestClusterInternalTopicsMetadata(t *testing.T) {
 	del := kmsg.NewPtrDeleteTopicsRequest()
 	del.TopicNames = []string{"__consumer_offsets"}
 	del.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr("__consumer_offsets")}}
-	if c := r.do(del, 6).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; c != kerr.InvalidTopicException.Code {
-		t.Errorf("DeleteTopics: code %d, want INVALID_TOPIC_EXCEPTION", c)
+	if dt := r.do(del, 6).(*kmsg.DeleteTopicsResponse).Topics[0]; dt.ErrorCode != kerr.InvalidTopicException.Code ||
+		dt.ErrorMessage == nil || !strings.Contains(*dt.ErrorMessage, "only the coordinators write it") {
+		t.Errorf("DeleteTopics: code %d message %v, want INVALID_TOPIC_EXCEPTION saying why", dt.ErrorCode, dt.ErrorMessage)
 	}
 	cp := kmsg.NewPtrCreatePartitionsRequest()
 	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "__consumer_offsets", Count: 60}}
