@@ -99,6 +99,18 @@ func TestClusterInternalTopicsMetadata(t *testing.T) {
 	if p := r.produce("__consumer_offsets", 0, 9, mkBatch("x")); p.ErrorCode != kerr.InvalidTopicException.Code {
 		t.Errorf("Produce: code %d, want INVALID_TOPIC_EXCEPTION", p.ErrorCode)
 	}
+	// An unclean election of a leaderless internal partition would lose
+	// acknowledged commits: refused, the cluster not asked.
+	fc.setPartition("__consumer_offsets", 3, PartitionView{Leader: -1, LeaderEpoch: 3, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Offline: []int32{1}})
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.ElectionType = 1
+	el.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "__consumer_offsets", Partitions: []int32{3}}}
+	if er := r.do(el, 2).(*kmsg.ElectLeadersResponse); len(er.Topics) != 1 || er.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTopicException.Code {
+		t.Errorf("unclean ElectLeaders of a leaderless internal partition: %+v, want INVALID_TOPIC_EXCEPTION", er.Topics)
+	}
+	if got := get(fc, func() []string { return fc.ops.elections }); len(got) != 0 {
+		t.Errorf("the cluster was asked for elections %v", got)
+	}
 	if got := get(fc, func() []string { return fc.deleted }); len(got) != 0 {
 		t.Errorf("the cluster was asked to delete %v", got)
 	}
