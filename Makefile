@@ -87,10 +87,10 @@ test-kgo: deps
 	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuite$$' ./compat-tests/
 
 # franz-go's suite against three nodes on one etcd, KGO_TEST_RF=3 (issue 19,
-# point 9): compat-tests/kgo_cluster_test.go.
+# point 9; part of make test too): compat-tests/kgo_cluster_test.go.
 test-kgo-cluster: deps
 	@scripts/ensure-deps.sh test
-	ZOMBI_KGO_CLUSTER=1 KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuiteCluster$$' ./compat-tests/
+	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) ZOMBI_COMPAT_KAFKA=off $(GO) test -count=1 -v -timeout 30m -run '^TestFranzGoKgoSuiteCluster$$' ./compat-tests/
 
 # The cluster's longer soak (three real nodes, etcd, ten kill -9 of a busy
 # leader: failover median and max), beside the cluster tests of make test.

@@ -251,27 +251,6 @@ func compareACL(a, b ACL) int {
 	)
 }
 
-func (s *Service) loadACLs() error {
-	kvs, err := s.st.List(aclPrefix)
-	if err != nil {
-		return storageErr("load ACLs", err)
-	}
-	for _, kv := range kvs {
-		var r aclRecord
-		if err := json.Unmarshal(kv.Value, &r); err != nil {
-			return fmt.Errorf("auth: load ACL %q: %w: %w", kv.Key, ErrStorage, err)
-		}
-		a := r.acl()
-		// A corrupt ACL must stop start-up: skipping a DENY would widen access.
-		if err := a.Validate(); err != nil {
-			return fmt.Errorf("auth: load ACL %q: %w: %w", kv.Key, ErrStorage, err)
-		}
-		s.acls[aclID(a)] = a
-	}
-	s.rebuildACLIndex()
-	return nil
-}
-
 // sortedACLs returns the ACLs in compareACL order (under wmu).
 func (s *Service) sortedACLs() []ACL {
 	all := make([]ACL, 0, len(s.acls))

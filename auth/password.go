@@ -147,3 +147,35 @@ func (s *Service) fakeSalt(mechanism, user string) []byte {
 	m.Write([]byte("salt\x00" + mechanism + "\x00" + user))
 	return m.Sum(nil)
 }
+
+// HasPassword reports whether every credential user has (at least one)
+// accepts password: a bootstrap user whose password did not change needs
+// no new credentials, so a cluster's nodes starting with the same
+// ZOMBI_BOOTSTRAP_USERS write nothing. No cache, no failed-auth delay: it
+// is for start-up, not for clients.
+func (s *Service) HasPassword(user, password string) bool {
+	s.mu.RLock()
+	var creds []*credential
+	if u := s.users[user]; u != nil {
+		for _, c := range u.creds {
+			creds = append(creds, c)
+		}
+	}
+	s.mu.RUnlock()
+	if len(creds) == 0 {
+		return false
+	}
+	for _, c := range creds {
+		h, _ := hashFor(c.Mechanism)
+		salted, err := saltPassword(h, password, c.Salt, c.Iterations)
+		if err != nil {
+			return false
+		}
+		stored, _ := scramKeys(h, salted)
+		clear(salted)
+		if subtle.ConstantTimeCompare(stored, c.StoredKey) != 1 {
+			return false
+		}
+	}
+	return true
+}

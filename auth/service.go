@@ -89,13 +89,8 @@ func Open(st Store, cfg Config) (*Service, error) {
 		s.superusers[strings.TrimPrefix(u, "User:")] = struct{}{}
 	}
 	s.pwCache.init()
-	if err := s.loadUsers(); err != nil {
-		return nil, err
-	}
-	if err := s.loadTokens(); err != nil {
-		return nil, err
-	}
-	if err := s.loadACLs(); err != nil {
+	// A corrupt record stops start-up: skipping a DENY would widen access.
+	if err := s.Reload(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -163,22 +163,3 @@ func (s *Service) RevokeToken(id string) error {
 	s.mu.Unlock()
 	return nil
 }
-
-func (s *Service) loadTokens() error {
-	kvs, err := s.st.List(tokenPrefix)
-	if err != nil {
-		return storageErr("load tokens", err)
-	}
-	for _, kv := range kvs {
-		var t tokenRec
-		if err := json.Unmarshal(kv.Value, &t); err != nil {
-			return fmt.Errorf("auth: load token %q: %w: %w", kv.Key, ErrStorage, err)
-		}
-		if t.ID != strings.TrimPrefix(kv.Key, tokenPrefix) || len(t.Hash) != sha256.Size {
-			return fmt.Errorf("auth: load token %q: bad record: %w", kv.Key, ErrStorage)
-		}
-		s.tokens[t.ID] = &t
-		s.tokenSeq = max(s.tokenSeq, t.Seq)
-	}
-	return nil
-}

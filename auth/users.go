@@ -262,34 +262,3 @@ func (s *Service) hasUser(user string) bool {
 	defer s.mu.RUnlock()
 	return s.users[user] != nil
 }
-
-func (s *Service) loadUsers() error {
-	kvs, err := s.st.List(userPrefix)
-	if err != nil {
-		return storageErr("load users", err)
-	}
-	for _, kv := range kvs {
-		rest := strings.TrimPrefix(kv.Key, userPrefix)
-		i := strings.LastIndexByte(rest, '/')
-		if i <= 0 {
-			return fmt.Errorf("auth: load users: bad key %q: %w", kv.Key, ErrStorage)
-		}
-		name, mech := rest[:i], rest[i+1:]
-		var c credential
-		if err := json.Unmarshal(kv.Value, &c); err != nil {
-			return fmt.Errorf("auth: load user %q: %w: %w", name, ErrStorage, err)
-		}
-		if _, ok := hashFor(mech); !ok || c.Mechanism != mech || len(c.StoredKey) == 0 || len(c.ServerKey) == 0 || c.Iterations <= 0 {
-			return fmt.Errorf("auth: load user %q: bad %s credential: %w", name, mech, ErrStorage)
-		}
-		u := s.users[name]
-		if u == nil {
-			u = &userRec{creds: make(map[string]*credential, 2)}
-			s.users[name] = u
-		}
-		u.creds[mech] = &c
-		s.userGen++
-		u.gen = s.userGen
-	}
-	return nil
-}

@@ -252,3 +252,29 @@ func TestUsersConcurrent(t *testing.T) {
 		s.HasUsers()
 	}
 }
+
+func TestHasPassword(t *testing.T) {
+	s := newTestService(t, Config{})
+	if s.HasPassword("nobody", "pw") {
+		t.Fatal("an unknown user has a password")
+	}
+	if err := s.SetPassword("ann", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasPassword("ann", "pw") || s.HasPassword("ann", "other") {
+		t.Fatal("HasPassword does not tell ann's password from another")
+	}
+	// One mechanism's credential made from another password: not the
+	// same password everywhere.
+	salt := []byte("0123456789abcdef")
+	salted, err := saltPassword(sha512.New, "other", salt, DefaultIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertCredential("ann", ScramSHA512, DefaultIterations, salt, salted); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasPassword("ann", "pw") {
+		t.Fatal("HasPassword true while ann's SCRAM-SHA-512 credential holds another password")
+	}
+}

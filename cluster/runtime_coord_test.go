@@ -123,9 +123,7 @@ func coordinator(t *testing.T, nodes []*coordNode, kind int8, key string) kafka.
 // replicated and applied (its view answers FetchOffset at once); an
 // epoch not led and a non-leader are refused; the coordinator's node goes
 // and the new coordinator, loaded once, has every acknowledged commit, as
-// the other follower's view does, and fences the old epoch. (The
-// followers fetch the internal topic through the Kafka door: this needs
-// the door's Fetch of real internal topics, branch 19t3.)
+// the other follower's view does, and fences the old epoch.
 func TestCoordinatorsFailover(t *testing.T) {
 	e := etcdtest.Start(t)
 	var nodes []*coordNode
@@ -155,11 +153,6 @@ func TestCoordinatorsFailover(t *testing.T) {
 		part, off := int32(i%5), int64(100+i)
 		raw := coordlog.OffsetBatch([]plog.CommittedOffset{{Group: group, Topic: "orders", Partition: part, Offset: off, LeaderEpoch: -1}}, nil, time.Now().UnixMilli())
 		if _, err := lead.rt.AppendInternal(ctx, 0, v.Partition, v.Epoch, raw); err != nil {
-			if i == 0 && errors.Is(err, kafka.ErrNotEnoughReplicasAfterAppend) {
-				// TODO(i19s11): remove once 19t3 is merged (its door
-				// serves follower fetches of real internal topics).
-				t.Skipf("the followers cannot fetch the internal topic through this branch's Kafka door (needs 19t3): %v", err)
-			}
 			t.Fatalf("commit %d: %v", i, err)
 		}
 		acked[part] = off
@@ -263,10 +256,6 @@ func TestInternalRFGrowsAsNodesJoin(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			if leo, _ := n3.log.LogEndOffset(coordlog.OffsetsTopic, v.Partition); leo == 0 {
-				// TODO(i19s11): remove once 19t3 is merged.
-				t.Skipf("the new replicas fetched nothing of the internal topic through this branch's Kafka door (needs 19t3): %s", last)
-			}
 			t.Fatalf("not grown to RF 3 within 30 s: %s", last)
 		}
 		time.Sleep(100 * time.Millisecond)

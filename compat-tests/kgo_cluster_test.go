@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +16,6 @@ import (
 func TestFranzGoKgoSuiteCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: franz-go's suite against three nodes takes minutes")
-	}
-	if os.Getenv("ZOMBI_KGO_CLUSTER") == "" {
-		t.Skip("set ZOMBI_KGO_CLUSTER=1 (make test-kgo-cluster): the coordinators on replicated internal partitions are being built")
 	}
 	runKgoSuite(t, 3, func(string) (string, <-chan struct{}, func() error) {
 		c := clustertest.Start(t, clustertest.Options{Nodes: 3})

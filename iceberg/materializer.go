@@ -56,6 +56,10 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Owns, in a cluster, says whether this node materializes topic now
+	// (one owner per topic, elected through etcd: cluster.IcebergOwners);
+	// nil: every enabled topic (a node alone).
+	Owns func(topic string) bool
 }
 
 // Materializer turns every topic with zombi.iceberg.enable=true into an
@@ -185,7 +189,9 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 	now := m.cfg.Now()
 	enabled := map[string]plog.TopicInfo{}
 	for _, ti := range m.src.Topics() {
-		if ti.Effective().Iceberg.Enable {
+		// A topic another node owns is, here, as one not enabled: its
+		// table stays as that node commits it.
+		if ti.Effective().Iceberg.Enable && (m.cfg.Owns == nil || m.cfg.Owns(ti.Name)) {
 			enabled[ti.Name] = ti
 		}
 	}

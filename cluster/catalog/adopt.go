@@ -67,5 +67,12 @@ func (c *Catalog) Adopt(ctx context.Context) (int, error) {
 		n++
 		c.logger.Info("local topic adopted into the catalog", "topic", info.Name, "partitions", info.Partitions, "node", c.cfg.NodeID)
 	}
+	keys, err := c.adoptAuth(ctx)
+	if err != nil {
+		return n, err
+	}
+	if keys > 0 {
+		c.logger.Info("local users, ACLs and tokens adopted into the cluster", "keys", keys, "node", c.cfg.NodeID)
+	}
 	return n, nil
 }

@@ -521,6 +521,11 @@ func (f *fetcher) fetched(fs *fetchState, offset int64, sp *kmsg.FetchResponseTo
 		if err := l.AdvanceHighWatermark(p.topic, p.part, hwm); err != nil {
 			f.m.logger.Debug("advance high watermark", "topic", p.topic, "partition", p.part, "hwm", hwm, "err", err)
 		}
+		if p.leaderHWM.Swap(hwm) != hwm {
+			if v := p.viewerOf(); v != nil {
+				v.wake() // an internal partition's view may apply further
+			}
+		}
 	}
 }
 

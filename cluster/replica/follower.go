@@ -33,6 +33,7 @@ func (m *Manager) makeFollower(p *partition, st meta.PartitionState) {
 	p.mu.Lock()
 	wasLeader := p.role == roleLeader
 	p.role, p.leader, p.epoch = roleFollower, st.Leader, st.LeaderEpoch
+	p.leaderHWM.Store(-1)
 	p.followers, p.isrBusy, p.pendingISR = nil, false, nil
 	p.mu.Unlock()
 	p.logMu.Unlock()

@@ -57,6 +57,11 @@ type partition struct {
 	hookMu      sync.Mutex
 	announced   bool
 	loadedEpoch atomic.Int32 // the leader epoch whose view is loaded, -1: none
+	// leaderHWM is the high watermark the followed leader last sent (as
+	// far as the local log goes), -1 until the first fetch of this role:
+	// a follower's view stops there, not at the log's own watermark,
+	// which a restart sets to the log end.
+	leaderHWM atomic.Int64
 
 	changed chan struct{} // closed and replaced on every role or ISR change
 }
@@ -73,6 +78,7 @@ type follower struct {
 func newPartition(topic string, part int32, id [16]byte) *partition {
 	p := &partition{topic: topic, part: part, topicID: id, role: roleNone, leader: -1, changed: make(chan struct{})}
 	p.loadedEpoch.Store(-1)
+	p.leaderHWM.Store(-1)
 	return p
 }
 

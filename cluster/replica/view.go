@@ -417,6 +417,18 @@ func (v *viewer) step() (more bool, err error) {
 		}
 		applied = 0
 	}
+	p.mu.Lock()
+	r := p.role
+	p.mu.Unlock()
+	switch r {
+	case roleLeader:
+	case roleFollower:
+		// What the leader says is committed: the log's own watermark may
+		// be its log end after a restart.
+		hwm = min(hwm, p.leaderHWM.Load())
+	default:
+		hwm = -1 // no leader to say what is committed: wait
+	}
 	from := max(applied, logStart)
 	v.setApplied(applied)
 	if from >= hwm {

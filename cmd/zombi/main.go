@@ -124,9 +124,14 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 	st := stats.New()
-	authSvc, err := openAuth(cfg, l, logger)
-	if err != nil {
-		return err
+	// Alone, users, ACLs and tokens live in the data directory; in a
+	// cluster, in etcd, opened once the node has joined (and adopted what
+	// a single node had).
+	var authSvc *auth.Service
+	if !cfg.Cluster.Enabled() {
+		if authSvc, err = openAuth(cfg, auth.LogStore(l), logger); err != nil {
+			return err
+		}
 	}
 	for _, w := range []string{cfg.exposureWarning(), cfg.cleartextWarning()} {
 		if w != "" {
@@ -158,7 +163,8 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		tierStatus = tier.Status
 	}
 
-	mat, err := startIceberg(ctx, cfg, l, logger)
+	icebergOwners := newIcebergOwnership(cfg) // nil alone
+	mat, err := startIceberg(ctx, cfg, l, icebergOwners.owns(), logger)
 	if err != nil {
 		return err
 	}
@@ -209,6 +215,16 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer rt.close()
+	if rt != nil {
+		if authSvc, err = openAuth(cfg, rt.rt.AuthStore(), logger); err != nil {
+			closeAll()
+			return err
+		}
+		// Other nodes' changes count here as soon as etcd tells of them.
+		defer rt.rt.FollowAuth(authSvc)() // stopped before the runtime closes
+	}
+	// One node at a time materializes a topic to Iceberg.
+	defer icebergOwners.start(rt, l, logger)()
 
 	ks := kafka.NewServer(l, st, kafka.Config{
 		AdvertisedHost:             cfg.KafkaAdvHost,
@@ -337,12 +353,13 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return runErr
 }
 
-// openAuth opens the users, tokens and ACLs stored in the log, applies
-// ZOMBI_BOOTSTRAP_USERS (created or updated, never deleted) and checks that
-// a SASL listener has someone to authenticate. Errors name the setting and
+// openAuth opens the users, tokens and ACLs stored in st (the log alone,
+// etcd in a cluster), applies ZOMBI_BOOTSTRAP_USERS (created or updated,
+// never deleted) and checks that a SASL listener has someone to
+// authenticate. Errors name the setting and
 // never a password.
-func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, error) {
-	svc, err := auth.Open(auth.LogStore(l), auth.Config{
+func openAuth(cfg Config, st auth.Store, logger *slog.Logger) (*auth.Service, error) {
+	svc, err := auth.Open(st, auth.Config{
 		Mechanisms:           cfg.SASLMechanisms,
 		Superusers:           cfg.Superusers,
 		Authorization:        cfg.AuthorizationOn(),
@@ -354,6 +371,11 @@ func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, erro
 		return nil, fmt.Errorf("open users and ACLs: %w", err)
 	}
 	for _, u := range cfg.BootstrapUsers {
+		if svc.HasPassword(u.Name, string(u.Password)) {
+			// Unchanged: nothing written (in a cluster every node starts
+			// with the list, and each write would reach every node).
+			continue
+		}
 		if err := svc.SetPassword(u.Name, string(u.Password)); err != nil {
 			return nil, fmt.Errorf("ZOMBI_BOOTSTRAP_USERS: user %q: %w", u.Name, err)
 		}
@@ -373,8 +395,9 @@ func openAuth(cfg Config, l *plog.Log, logger *slog.Logger) (*auth.Service, erro
 
 // startIceberg starts the Iceberg materializer over the warehouse
 // (ZOMBI_ICEBERG_WAREHOUSE or its default). It runs whether or not a topic
-// enables it yet: a topic config change needs no restart.
-func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Logger) (*iceberg.Materializer, error) {
+// enables it yet: a topic config change needs no restart. In a cluster,
+// owns says which topics this node materializes now.
+func startIceberg(ctx context.Context, cfg Config, l *plog.Log, owns func(topic string) bool, logger *slog.Logger) (*iceberg.Materializer, error) {
 	uri := cfg.icebergWarehouse()
 	var client *s3.Client
 	if strings.HasPrefix(uri, "s3://") {
@@ -397,6 +420,7 @@ func startIceberg(ctx context.Context, cfg Config, l *plog.Log, logger *slog.Log
 		Warehouse: wh,
 		Namespace: cfg.IcebergNamespace,
 		SpillDir:  spill,
+		Owns:      owns,
 		Logger:    logger,
 	}), nil
 }

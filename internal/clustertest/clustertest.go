@@ -41,6 +41,9 @@ type Options struct {
 	// a single node to upgrade); the others get one in the cluster's temp
 	// directory.
 	DataDirs map[int32]string
+	// EnvFor is node id's own extra environment (e.g. its
+	// ZOMBI_KAFKA_LISTENERS ports), after Env.
+	EnvFor func(id int32) []string
 }
 
 // Cluster is a running cluster of real processes.
@@ -135,7 +138,11 @@ func (c *Cluster) NodeEnv(id int32) []string {
 	if i := int(id) - 1; i < len(c.opts.Racks) && c.opts.Racks[i] != "" {
 		env = append(env, "ZOMBI_NODE_RACK="+c.opts.Racks[i])
 	}
-	return append(env, c.opts.Env...)
+	env = append(env, c.opts.Env...)
+	if c.opts.EnvFor != nil {
+		env = append(env, c.opts.EnvFor(id)...)
+	}
+	return env
 }
 
 // DataDir is node id's data directory.
