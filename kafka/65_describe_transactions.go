@@ -22,6 +22,9 @@ import (
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an id never initialised (or
 //     forgotten after 7 idle days) gets TRANSACTIONAL_ID_NOT_FOUND, an empty
 //     one INVALID_REQUEST.
+//   - Cluster mode: the id's coordinator answers; another node gets
+//     NOT_COORDINATOR (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE
+//     as InitProducerId), and admin clients ask the coordinator again.
 func init() { register(kmsg.DescribeTransactions, 0, 0, (*Server).handleDescribeTransactions) }
 
 func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Request) (kmsg.Response, error) {
@@ -39,6 +42,11 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, kreq kmsg.Reque
 		}
 		if id == "" {
 			st.ErrorCode = errInvalidRequest // as Kafka
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		if code := s.txnCoordinatorCode(id); code != 0 {
+			st.ErrorCode = code // cluster mode: ask its coordinator
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}

@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -23,10 +25,11 @@ import (
 // appends that succeed.
 type txnFake struct {
 	*fakeCluster
-	cmu      sync.Mutex
-	coord    CoordinatorView
-	coordErr error
-	appends  int
+	cmu       sync.Mutex
+	coord     CoordinatorView
+	coordErr  error
+	appendErr error // AppendInternal's answer when set
+	appends   int
 }
 
 func (f *txnFake) CoordinatorOf(kind int8, key string) (CoordinatorView, error) {
@@ -40,6 +43,9 @@ func (f *txnFake) CoordinatorOf(kind int8, key string) (CoordinatorView, error) 
 func (f *txnFake) AppendInternal(ctx context.Context, kind int8, part int32, epoch int32, raw []byte) (int64, error) {
 	f.cmu.Lock()
 	defer f.cmu.Unlock()
+	if f.appendErr != nil {
+		return 0, f.appendErr
+	}
 	if kind != int8(coordlog.Transaction) || epoch != f.coord.Epoch {
 		return 0, ErrFencedLeaderEpoch
 	}
@@ -262,6 +268,11 @@ func TestTxnCoordinatorDoorCodes(t *testing.T) {
 		if code := endTxn(t, c, 3, id, 1, 0, true); code != want {
 			t.Fatalf("%s: EndTxn %v", what, kerr.ErrorForCode(code))
 		}
+		dt := kmsg.NewPtrDescribeTransactionsRequest()
+		dt.TransactionalIDs = []string{id}
+		if r := c.do(dt, 0).(*kmsg.DescribeTransactionsResponse); r.TransactionStates[0].ErrorCode != want {
+			t.Fatalf("%s: DescribeTransactions %v", what, kerr.ErrorForCode(r.TransactionStates[0].ErrorCode))
+		}
 		v4 := kmsg.NewPtrAddPartitionsToTxnRequest()
 		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
 		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = id, 1, 0, true
@@ -322,8 +333,36 @@ func TestTxnClusterCoordinatorAndVerification(t *testing.T) {
 	if code := txnProduce(t, c, id, "vt", 1, r.ProducerID, r.ProducerEpoch, 0, "b"); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("produce to a partition outside the transaction: %v", kerr.ErrorForCode(code))
 	}
-	// A coordinator elsewhere: the request goes node to node (here to this
-	// server as "node 3", which is not the coordinator): retriable.
+	if lso, err := e.l.LastStable("vt", 0); err != nil || lso != 0 {
+		t.Fatalf("LSO with the transaction open: %d %v", lso, err)
+	}
+	// Two phases, the marker written by this node (the partition's
+	// leader) through the marker sender's local path.
+	if code := endTxn(t, c, 3, id, r.ProducerID, r.ProducerEpoch, true); code != 0 {
+		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(code))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, _ := e.s.transactions().Describe(id)
+		lso, _ := e.l.LastStable("vt", 0)
+		if info.State == "CompleteCommit" && lso == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after EndTxn: state %s, LSO %d; want CompleteCommit and the marker at 1", info.State, lso)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := get(fc.fakeCluster, func() int { fc.cmu.Lock(); defer fc.cmu.Unlock(); return fc.appends }); n != 4 {
+		t.Fatalf("state appends: %d, want 4 (Empty, Ongoing, PrepareCommit, CompleteCommit)", n)
+	}
+	if e.s.txnVerified().has(r.ProducerID, r.ProducerEpoch, "vt", 0) {
+		t.Fatal("verification still cached after the partition's marker")
+	}
+	// The next transaction. A coordinator elsewhere: the request goes
+	// node to node (here to this server as "node 3", which is not the
+	// coordinator): retriable.
+	wantCodes(t, "add vt-1", addParts(t, c, 3, id, r.ProducerID, r.ProducerEpoch, "vt", 1), 0)
 	fc.setCoord(CoordinatorView{Leader: 3, Epoch: 6}, nil)
 	if code := txnProduce(t, c, id, "vt", 1, r.ProducerID, r.ProducerEpoch, 0, "b"); code != kerr.NotEnoughReplicas.Code {
 		t.Fatalf("produce verified with a coordinator that moved: %v", kerr.ErrorForCode(code))
@@ -331,7 +370,9 @@ func TestTxnClusterCoordinatorAndVerification(t *testing.T) {
 	// The partition moved: appends at the old epoch are refused, the
 	// client hears NOT_COORDINATOR.
 	fc.setCoord(CoordinatorView{Leader: 2, Epoch: 7, Local: true, Loaded: true}, nil)
-	wantCodes(t, "append at an old epoch", addParts(t, c, 3, id, r.ProducerID, r.ProducerEpoch, "vt", 1), kerr.NotCoordinator.Code)
+	if code := endTxn(t, c, 3, id, r.ProducerID, r.ProducerEpoch, false); code != kerr.NotCoordinator.Code {
+		t.Fatalf("EndTxn appending at an old epoch: %v, want NOT_COORDINATOR", kerr.ErrorForCode(code))
+	}
 }
 
 func TestTxnVerifyCache(t *testing.T) {
@@ -400,5 +441,39 @@ func TestClusterTxnVerifierInternalTopics(t *testing.T) {
 	}
 	if err := e.s.verifyClusterTxn(5, 0, "user-topic", 3); err == nil {
 		t.Fatal("an unverified user partition accepted")
+	}
+}
+
+// TestTxnClusterStoreAppendErrors: the cluster's append errors reach the
+// transaction coordinator as the Kafka codes its clients retry on.
+func TestTxnClusterStoreAppendErrors(t *testing.T) {
+	e, fc := startTxnCluster(t, nil)
+	st := txnClusterStore{e.s}
+	for _, c := range []struct {
+		err  error
+		want *kerr.Error
+	}{
+		{ErrNotLeader, kerr.NotCoordinator},
+		{fmt.Errorf("append: %w", plog.ErrNotLeader), kerr.NotCoordinator},
+		{ErrFencedLeaderEpoch, kerr.NotCoordinator},
+		{ErrNotEnoughReplicas, kerr.CoordinatorNotAvailable},
+		{ErrNotEnoughReplicasAfterAppend, kerr.CoordinatorNotAvailable},
+		{context.DeadlineExceeded, kerr.RequestTimedOut},
+		{plog.ErrStorage, kerr.CoordinatorNotAvailable},
+	} {
+		fc.cmu.Lock()
+		fc.appendErr = c.err
+		fc.cmu.Unlock()
+		err := st.Append(context.Background(), 1, 0, []byte("x"))
+		var ke *kerr.Error
+		if !errors.As(err, &ke) || ke != c.want || !errors.Is(err, c.err) {
+			t.Errorf("append error %v: got %v, want %v wrapping it", c.err, err, c.want)
+		}
+	}
+	fc.cmu.Lock()
+	fc.appendErr = nil
+	fc.cmu.Unlock()
+	if err := st.Append(context.Background(), 1, 0, []byte("x")); err != nil {
+		t.Fatalf("append: %v", err)
 	}
 }

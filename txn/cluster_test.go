@@ -600,3 +600,34 @@ func TestClusterConcurrentMoves(t *testing.T) {
 	wantErr(t, "commit after the moves", e.c.EndTxn(id, pid, ep, true), nil)
 	e.waitState(t, id, CompleteCommit)
 }
+
+// TestClusterIdleIDTombstone: an id idle for IDExpiration is forgotten
+// with a tombstone in __transaction_state (the view drops it too).
+func TestClusterIdleIDTombstone(t *testing.T) {
+	e := newClusterEnv(t, nil)
+	const part = 5
+	id := idIn(t, part, "idle")
+	if err := e.c.Load(part, loadEpoch); err != nil {
+		t.Fatal(err)
+	}
+	e.init(t, id, -1, -1)
+	e.clk.add(DefaultIDExpiration + time.Minute)
+	e.c.expire(nil)
+	evs := e.fc.snapshot()
+	if last := evs[len(evs)-1]; last.id != id || last.st.State != coordlog.StateDead {
+		t.Fatalf("last event %v, want %s's tombstone", last, id)
+	}
+	if _, ok := e.c.Describe(id); ok {
+		t.Fatal("an expired id is still described")
+	}
+	e.store.mu.Lock()
+	_, inView := e.store.meta[metaKey(id)]
+	e.store.mu.Unlock()
+	if inView {
+		t.Fatal("the tombstone left the id in the view")
+	}
+	// Its next InitProducerId starts over with a new producer id.
+	if pid, ep := e.init(t, id, -1, -1); pid == 100 || ep != 0 {
+		t.Fatalf("after expiry: %d/%d, want a new producer id at epoch 0", pid, ep)
+	}
+}

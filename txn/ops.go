@@ -437,7 +437,9 @@ func (c *Coordinator) expireOne(e *entry) {
 		}
 		c.mu.Lock()
 		e.dead = true
-		delete(c.txns, e.id)
+		if c.txns[e.id] == e { // not a newer entry (cluster mode: a reload)
+			delete(c.txns, e.id)
+		}
 		if c.byPID[r.ProducerID] == e {
 			delete(c.byPID, r.ProducerID)
 		}

@@ -122,7 +122,7 @@ func want(partitions int32, tags ...string) []string {
 // not the aborted one. Then the coordinator's node is killed with SIGKILL
 // twice: in the middle of an open transaction (the producer's commit then
 // either succeeds on the new coordinator or fails, and read_committed
-// agrees with it), and right after a commit was answered (its markers may
+// agrees with it), and while a commit is being written (its markers may
 // not all be written: the new coordinator finishes them from the
 // PrepareCommit it loads). A transaction left open on the killed
 // coordinator by a producer that went away is aborted by the new one at
@@ -133,7 +133,8 @@ func TestClusterTransactions(t *testing.T) {
 		t.Skip("log.WriteMarker (T1) and the coordinators' runtime (T2) of issue 19 point 5 are not on this branch yet")
 	}
 	const partitions = 6
-	c := clustertest.Start(t, clustertest.Options{})
+	// Info logs: the coordinators' loads say what they resumed.
+	c := clustertest.Start(t, clustertest.Options{Env: []string{"ZOMBI_LOG=info"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	adm := c.Admin(t)
@@ -241,35 +242,59 @@ func TestClusterTransactions(t *testing.T) {
 	c.Restart(victim)
 	c.WaitReady(victim, 30*time.Second)
 
-	// Kill 2: the coordinator dies right after a commit was answered.
+	// Kill 2: the coordinator dies while it ends a transaction: before
+	// PrepareCommit is written (the producer's retry commits on the new
+	// coordinator, or the timeout aborts it), or between it and the
+	// markers (the new coordinator writes them), or after.
 	k2 := txnProducer(t, c, "e2e-kill-2")
 	victim = coordinator("e2e-kill-2")
-	if err := txnRound(ctx, t, k2, "k2", partitions, true); err != nil {
-		t.Fatalf("commit k2: %v", err)
+	if err := k2.BeginTransaction(); err != nil {
+		t.Fatal(err)
 	}
+	for p := int32(0); p < partitions; p++ {
+		r := &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "k2-p%d", p)}
+		if err := k2.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("k2: produce to p%d: %v", p, err)
+		}
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- k2.EndTransaction(ctx, kgo.TryCommit) }()
+	time.Sleep(2 * time.Millisecond)
 	c.Kill(victim)
-	committed = append(committed, "k2")
-	t.Logf("kill 2: coordinator node %d killed right after the commit of k2 was answered", victim)
+	k2Err := <-ended
+	t.Logf("kill 2: coordinator node %d killed during the commit of k2: %v", victim, k2Err)
 
-	// Exactly once: k1 entirely or not at all, entirely if its commit
-	// was answered; the abandoned transaction aborted (read_committed
-	// passes it only then); everything else as committed.
+	// Exactly once: k1 and k2 each entirely or not at all, entirely if
+	// the commit was answered; the abandoned transaction aborted
+	// (read_committed passes it only then); everything else as committed.
 	start = time.Now()
 	got := readCommitted(ctx, t, c, partitions, "sentinel-2")
 	t.Logf("read_committed past the abandoned transaction after %s", time.Since(start).Round(time.Millisecond))
-	k1 := slices.DeleteFunc(slices.Clone(got), func(v string) bool { return !strings.HasPrefix(v, "k1-") })
-	switch {
-	case len(k1) != 0 && len(k1) != partitions:
-		t.Fatalf("kill 1: %d of %d records of the transaction visible: %v", len(k1), partitions, k1)
-	case k1Err == nil && len(k1) == 0:
-		t.Fatalf("kill 1: the commit was answered, its records are not visible")
-	case len(k1) == partitions:
-		committed = append(committed, "k1")
+	for _, k := range []struct {
+		tag string
+		err error
+	}{{"k1", k1Err}, {"k2", k2Err}} {
+		seen := slices.DeleteFunc(slices.Clone(got), func(v string) bool { return !strings.HasPrefix(v, k.tag+"-") })
+		switch {
+		case len(seen) != 0 && len(seen) != partitions:
+			t.Fatalf("%s: %d of %d records of the transaction visible: %v", k.tag, len(seen), partitions, seen)
+		case k.err == nil && len(seen) == 0:
+			t.Fatalf("%s: the commit was answered, its records are not visible", k.tag)
+		case len(seen) == partitions:
+			committed = append(committed, k.tag)
+		}
+		t.Logf("%s: outcome: %d records visible (commit error %v)", k.tag, len(seen), k.err)
 	}
-	t.Logf("kill 1: outcome: %d records of k1 visible (commit error %v)", len(k1), k1Err)
 	if w := want(partitions, committed...); !slices.Equal(got, w) {
 		t.Fatalf("read_committed after the kills (committed %v):\n got %v\nwant %v", committed, got, w)
 	}
+	resumed := 0
+	for _, line := range strings.Split(c.Logs(), "\n") {
+		if strings.Contains(line, "transactions loaded") && !strings.Contains(line, "resumed=0") {
+			resumed++
+		}
+	}
+	t.Logf("coordinator loads that resumed a prepared transaction: %d", resumed)
 	c.Restart(victim)
 	c.WaitReady(victim, 30*time.Second)
 	// The producer of the first kill goes on, whatever its outcome.
