@@ -115,7 +115,9 @@ func TestClusterSecureInterNode(t *testing.T) {
 
 	// acks=all with min.insync.replicas=2: the followers must fetch over
 	// SASL_SSL as the inter-node user for these to succeed.
-	pcl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(txnTopic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	// Bounded: without replication an acks=all write is retried for ever.
+	pcl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(txnTopic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(20*time.Second))
 	for p := int32(0); p < partitions; p++ {
 		for i := range 5 {
 			if err := pcl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "plain-%d-p%d", i, p)}).FirstErr(); err != nil {
@@ -342,7 +344,7 @@ func TestClusterSecureInterNodeClientCerts(t *testing.T) {
 		t.Fatalf("CreateTopic: %v %v", err, resp.Err)
 	}
 	c.WaitISR(t, "certs", 0, 3)
-	pcl := c.Client(t, kgo.DefaultProduceTopic("certs"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	pcl := c.Client(t, kgo.DefaultProduceTopic("certs"), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(20*time.Second))
 	for i := range 10 {
 		if err := pcl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "c%d", i)}).FirstErr(); err != nil {
 			t.Fatalf("acks=all produce: %v\n%s", err, c.Logs())

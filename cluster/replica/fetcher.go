@@ -62,8 +62,9 @@ type fetcher struct {
 	done   chan struct{}
 
 	// Owned by the goroutine.
-	cl   *kgo.Client
-	addr string
+	cl          *kgo.Client
+	addr        string
+	lastRefused time.Time // fetch_refused.go
 }
 
 // startFetching makes p fetched from leader in epoch (the partition's log
@@ -300,7 +301,9 @@ func (f *fetcher) truncate(b *kgo.Broker, fss []*fetchState) {
 	defer cancel()
 	kresp, err := b.Request(ctx, req)
 	if err != nil {
-		f.m.logger.Debug("OffsetForLeaderEpoch", "leader", f.leader, "err", err)
+		if !f.warnRefused(err) {
+			f.m.logger.Debug("OffsetForLeaderEpoch", "leader", f.leader, "err", err)
+		}
 		f.backoff(fss)
 		return
 	}
@@ -393,7 +396,9 @@ func (f *fetcher) partitionError(fs *fetchState, err error) {
 		fs.parked.Store(true)
 		return
 	}
-	f.m.logger.Debug("fetch error", "topic", fs.p.topic, "partition", fs.p.part, "err", err)
+	if !f.warnRefused(err) {
+		f.m.logger.Debug("fetch error", "topic", fs.p.topic, "partition", fs.p.part, "err", err)
+	}
 	f.backoff([]*fetchState{fs})
 }
 
@@ -445,7 +450,7 @@ func (f *fetcher) fetch(b *kgo.Broker, fss []*fetchState) {
 	defer cancel()
 	kresp, err := b.Request(ctx, req)
 	if err != nil {
-		if f.ctx.Err() == nil {
+		if f.ctx.Err() == nil && !f.warnRefused(err) {
 			f.m.logger.Debug("fetch", "leader", f.leader, "err", err)
 		}
 		f.backoff(fss)
@@ -453,7 +458,9 @@ func (f *fetcher) fetch(b *kgo.Broker, fss []*fetchState) {
 	}
 	resp := kresp.(*kmsg.FetchResponse)
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		f.m.logger.Debug("fetch", "leader", f.leader, "err", err)
+		if !f.warnRefused(err) {
+			f.m.logger.Debug("fetch", "leader", f.leader, "err", err)
+		}
 		f.backoff(fss)
 		return
 	}
