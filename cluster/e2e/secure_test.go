@@ -81,6 +81,22 @@ func secureCluster(t *testing.T) (c *clustertest.Cluster, addrs map[int32]string
 	return c, addrs, tc
 }
 
+// produceWithin produces r and waits at most d: an acks=all write that no
+// follower replicates (wrong inter-node credentials) is otherwise waited
+// for beyond the producer's delivery timeout.
+func produceWithin(ctx context.Context, cl *kgo.Client, d time.Duration, r *kgo.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	done := make(chan error, 1)
+	cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("not acknowledged within %s (are the followers replicating? see the nodes' logs)", d)
+	}
+}
+
 func secureOpts(tc *tls.Config, user, pw string) []kgo.Opt {
 	return []kgo.Opt{kgo.DialTLSConfig(tc.Clone()), kgo.SASL(scram.Auth{User: user, Pass: pw}.AsSha512Mechanism())}
 }
@@ -115,12 +131,11 @@ func TestClusterSecureInterNode(t *testing.T) {
 
 	// acks=all with min.insync.replicas=2: the followers must fetch over
 	// SASL_SSL as the inter-node user for these to succeed.
-	// Bounded: without replication an acks=all write is retried for ever.
 	pcl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(txnTopic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(20*time.Second))
 	for p := int32(0); p < partitions; p++ {
 		for i := range 5 {
-			if err := pcl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "plain-%d-p%d", i, p)}).FirstErr(); err != nil {
+			if err := produceWithin(ctx, pcl, 20*time.Second, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "plain-%d-p%d", i, p)}); err != nil {
 				t.Fatalf("acks=all produce to p%d (leader %d): %v\n%s", p, leaders[p], err, c.Logs())
 			}
 		}
@@ -346,7 +361,7 @@ func TestClusterSecureInterNodeClientCerts(t *testing.T) {
 	c.WaitISR(t, "certs", 0, 3)
 	pcl := c.Client(t, kgo.DefaultProduceTopic("certs"), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(20*time.Second))
 	for i := range 10 {
-		if err := pcl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "c%d", i)}).FirstErr(); err != nil {
+		if err := produceWithin(ctx, pcl, 20*time.Second, &kgo.Record{Value: fmt.Appendf(nil, "c%d", i)}); err != nil {
 			t.Fatalf("acks=all produce: %v\n%s", err, c.Logs())
 		}
 	}
