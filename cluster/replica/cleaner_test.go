@@ -25,17 +25,22 @@ const cleanTopic = plog.OffsetsTopicName
 // (or follows).
 func cleanNode(t *testing.T, leader bool) *plog.Log {
 	t.Helper()
+	return cleanNodeOf(t, leader, cleanTopic)
+}
+
+func cleanNodeOf(t *testing.T, leader bool, topic string) *plog.Log {
+	t.Helper()
 	l, err := plog.Open(plog.Options{Dir: t.TempDir()}) // no fsync: 100k appends
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	l.SetClusterMode()
-	if err := l.MakeInternalReal(cleanTopic); err != nil {
+	if err := l.MakeInternalReal(topic); err != nil {
 		t.Fatal(err)
 	}
 	if leader {
-		if err := l.BecomeLeader(cleanTopic, cleanPart, 1); err != nil {
+		if err := l.BecomeLeader(topic, cleanPart, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,14 +66,16 @@ func groupsOf(t *testing.T, n int) []string {
 
 // replay applies the log's records above the view's applied offset up to
 // the high watermark, as the apply loop does.
-func replay(t *testing.T, l *plog.Log) {
+func replay(t *testing.T, l *plog.Log) { t.Helper(); replayOf(t, l, cleanTopic, coordlog.Group) }
+
+func replayOf(t *testing.T, l *plog.Log, topic string, kind coordlog.Kind) {
 	t.Helper()
 	for {
-		applied, err := l.ViewApplied(cleanTopic, cleanPart)
+		applied, err := l.ViewApplied(topic, cleanPart)
 		if err != nil {
 			t.Fatal(err)
 		}
-		logStart, hwm, err := l.Offsets(cleanTopic, cleanPart)
+		logStart, hwm, err := l.Offsets(topic, cleanPart)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +83,7 @@ func replay(t *testing.T, l *plog.Log) {
 		if from >= hwm {
 			return
 		}
-		rr, err := l.ReadReplica(cleanTopic, cleanPart, from, 1<<20)
+		rr, err := l.ReadReplica(topic, cleanPart, from, 1<<20)
 		if err != nil {
 			t.Fatalf("read at %d: %v", from, err)
 		}
@@ -89,7 +96,7 @@ func replay(t *testing.T, l *plog.Log) {
 		if len(bs) == 0 {
 			t.Fatalf("nothing to apply in [%d, %d)", from, hwm)
 		}
-		ch, err := coordlog.Decode(coordlog.Group, cleanPart, bs, func(pid int64) []plog.CommittedOffset {
+		ch, err := coordlog.Decode(kind, cleanPart, bs, func(pid int64) []plog.CommittedOffset {
 			raw, err := l.Meta(coordlog.PendingKey(cleanPart, pid))
 			if err != nil || raw == nil {
 				return nil
@@ -103,7 +110,7 @@ func replay(t *testing.T, l *plog.Log) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.ApplyView(cleanTopic, cleanPart, bs[len(bs)-1].LastOffset+1, ch); err != nil {
+		if err := l.ApplyView(topic, cleanPart, bs[len(bs)-1].LastOffset+1, ch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,11 +208,16 @@ func follow(t *testing.T, leader, follower *plog.Log) {
 // clean runs a pass up to the view's applied offset.
 func clean(t *testing.T, l *plog.Log) CleanResult {
 	t.Helper()
-	applied, err := l.ViewApplied(cleanTopic, cleanPart)
+	return cleanOf(t, l, cleanTopic)
+}
+
+func cleanOf(t *testing.T, l *plog.Log, topic string) CleanResult {
+	t.Helper()
+	applied, err := l.ViewApplied(topic, cleanPart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hwm, err := l.Offsets(cleanTopic, cleanPart)
+	_, hwm, err := l.Offsets(topic, cleanPart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +225,7 @@ func clean(t *testing.T, l *plog.Log) CleanResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := cleanLog(l, cleanTopic, cleanPart, applied, hwm, pending, cleanerDirtyRatio, nil)
+	res, err := cleanLog(l, topic, cleanPart, applied, hwm, pending, cleanerDirtyRatio, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,4 +392,83 @@ func TestCleanerKeepsTransactionsRight(t *testing.T) {
 			t.Fatalf("pid 9's commit: %+v %v %v", o, ok, err)
 		}
 	}
+}
+
+// __transaction_state: the latest state of each transactional id stays,
+// a tombstone ("Dead") stays until the id is used again, and a replay of
+// the compacted log gives the same txn/ keys.
+func TestCleanerCompactsTxnState(t *testing.T) {
+	topic := plog.TxnTopicName
+	l := cleanNodeOf(t, true, topic)
+	var ids []string
+	for i := 0; len(ids) < 3; i++ {
+		if id := "tx" + strconv.Itoa(i); plog.InternalPartition(id) == cleanPart {
+			ids = append(ids, id)
+		}
+	}
+	put := func(id string, state string, epoch int16) {
+		t.Helper()
+		st := coordlog.TxnState{ProducerID: 42, Epoch: epoch, LastProducerID: -1, LastEpoch: -1, TimeoutMs: 60000, State: state, StartMs: 1, UpdateMs: 2}
+		if _, _, err := l.AppendInternal(context.Background(), topic, cleanPart, coordlog.TxnStateBatch(id, st, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e := int16(0); e < 100; e++ {
+		put(ids[0], "Ongoing", e)
+		put(ids[0], "CompleteCommit", e)
+		put(ids[1], "Empty", e)
+	}
+	put(ids[2], "Empty", 0)
+	put(ids[2], "Dead", 0) // a tombstone: stays
+	put(ids[1], "Empty", 100)
+	txnDump := func() map[string]string {
+		kvs, err := l.MetaList(coordlog.TxnPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, kv := range kvs {
+			out[kv.Key] = string(kv.Value)
+		}
+		return out
+	}
+	replayOf(t, l, topic, coordlog.Transaction)
+	want := txnDump()
+	if len(want) != 2 {
+		t.Fatalf("view %v, want ids 0 and 1", want)
+	}
+	res := cleanOf(t, l, topic)
+	if res.Deleted == 0 {
+		t.Fatalf("nothing compacted: %+v", res)
+	}
+	var n int
+	var tombstone bool
+	for off := int64(0); ; {
+		rr, err := l.ReadReplica(topic, cleanPart, off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rr.Batches) == 0 {
+			break
+		}
+		for _, b := range rr.Batches {
+			_, recs, err := batch.Records(b.Raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				tombstone = tombstone || r.Value == nil
+			}
+		}
+		n += len(rr.Batches)
+		off = rr.Batches[len(rr.Batches)-1].LastOffset + 1
+	}
+	if n > 4 || !tombstone {
+		t.Fatalf("%d batches left (want at most 4), tombstone kept: %v", n, tombstone)
+	}
+	if err := l.ResetView(topic, cleanPart); err != nil {
+		t.Fatal(err)
+	}
+	replayOf(t, l, topic, coordlog.Transaction)
+	sameDump(t, "txn state replayed", txnDump(), want)
 }
