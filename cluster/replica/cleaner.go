@@ -39,12 +39,13 @@ type CleanResult struct {
 }
 
 // cleanLog runs one pass over an internal partition of l: batches in
-// [logStart, hwm) are read, those the selection picks below cleanEnd go
-// when they are more than ratio of the bytes. pending are the producers
+// [logStart, hwm) are read, those the selection picks below cleanEnd
+// (markers: below markerEnd) go when they are more than ratio of the
+// bytes. pending are the producers
 // with transactional offsets awaiting their marker. lock, when not nil,
 // is held around the deletion (the partition's logMu: no truncation
 // between the check of the log end and the delete).
-func cleanLog(l *plog.Log, topic string, part int32, cleanEnd, hwm int64, pending map[int64]bool, ratio float64, lock func() func()) (CleanResult, error) {
+func cleanLog(l *plog.Log, topic string, part int32, cleanEnd, markerEnd, hwm int64, pending map[int64]bool, ratio float64, lock func() func()) (CleanResult, error) {
 	logStart, _, err := l.Offsets(topic, part)
 	if err != nil {
 		return CleanResult{}, fmt.Errorf("offsets: %w", err)
@@ -80,7 +81,7 @@ func cleanLog(l *plog.Log, topic string, part int32, cleanEnd, hwm int64, pendin
 			off = b.LastOffset + 1
 		}
 	}
-	plan := selectClean(bs, cleanEnd, leo, pending)
+	plan := selectClean(bs, cleanEnd, markerEnd, leo, pending)
 	res := CleanResult{DeletableBytes: plan.deletable, TotalBytes: plan.total}
 	if len(plan.bases) == 0 || plan.ratio() <= ratio {
 		return res, nil
@@ -136,8 +137,29 @@ func (m *Manager) Clean(topic string, part int32) (CleanResult, error) {
 	if err != nil {
 		return CleanResult{}, fmt.Errorf("offsets: %w", err)
 	}
+	// Markers go only on a leader, below every replica's log end: a
+	// replica that has a transaction's batches but not yet its marker
+	// must get the marker (its view and its log close the transaction
+	// there; a later marker of the producer would close it with the wrong
+	// outcome). Kafka keeps them for delete.retention.ms instead; a
+	// follower keeps them all, and compacts them once it leads.
 	p.mu.Lock()
 	r := p.role
+	markerEnd := int64(-1)
+	if r == roleLeader {
+		markerEnd = hwm
+		for _, id := range p.state.Replicas {
+			if id == m.cfg.NodeID {
+				continue
+			}
+			if f := p.followers[id]; f == nil || f.leo < 0 {
+				markerEnd = -1
+				break
+			} else {
+				markerEnd = min(markerEnd, f.leo)
+			}
+		}
+	}
 	p.mu.Unlock()
 	switch r {
 	case roleLeader:
@@ -160,7 +182,7 @@ func (m *Manager) Clean(topic string, part int32) (CleanResult, error) {
 		p.logMu.Lock()
 		return p.logMu.Unlock
 	}
-	res, err := cleanLog(m.cfg.Log, topic, part, min(applied, hwm), hwm, pending, cleanerDirtyRatio, lock)
+	res, err := cleanLog(m.cfg.Log, topic, part, min(applied, hwm), markerEnd, hwm, pending, cleanerDirtyRatio, lock)
 	if err != nil {
 		return res, fmt.Errorf("clean %s-%d: %w", topic, part, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/cluster/replica"
 	plog "github.com/zombi-dev/zombi/log"
+	"github.com/zombi-dev/zombi/log/batch"
 )
 
 // Three nodes (real etcd, RocksDB logs, Kafka fetches) replicate the real
@@ -46,6 +47,19 @@ func TestCleanerOnReplicas(t *testing.T) {
 		}
 	}
 	leader := c.node(1)
+	// A committed transactional offset, superseded by a plain commit: its
+	// batch goes, its marker only once every replica (node 3 too) is past it.
+	txnOff := []plog.CommittedOffset{{Group: groups[0], Topic: "orders", Partition: 9, Offset: 5, LeaderEpoch: -1}}
+	if _, _, err := leader.log.AppendInternal(context.Background(), name, 0, coordlog.TxnOffsetBatch(5, 0, txnOff, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.log.WriteMarker(context.Background(), name, 0, plog.MarkerRequest{ProducerID: 5, Commit: true}); err != nil {
+		t.Fatal(err)
+	}
+	txnOff[0].Offset = 6
+	if _, _, err := leader.log.AppendInternal(context.Background(), name, 0, coordlog.OffsetBatch(txnOff, nil, 1000)); err != nil {
+		t.Fatal(err)
+	}
 	const commits = 2000
 	var last int64
 	for i := 0; i < commits; i++ {
@@ -61,21 +75,21 @@ func TestCleanerOnReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	batches := func(l *plog.Log) int {
-		n := 0
-		for off := int64(0); ; {
-			rr, err := l.ReadReplica(name, 0, off, 1<<20)
-			if err != nil || len(rr.Batches) == 0 {
-				return n
-			}
-			n += len(rr.Batches)
-			off = rr.Batches[len(rr.Batches)-1].LastOffset + 1
-		}
+		n, _ := batchesOf(l, name)
+		return n
+	}
+	markers := func(l *plog.Log) int {
+		_, m := batchesOf(l, name)
+		return m
 	}
 	check := func(id int32) {
 		l := c.node(id).log
 		eventually(t, fmt.Sprintf("node %d compacted and applied", id), func() string {
 			if n := batches(l); n > 12 {
 				return fmt.Sprintf("%d batches", n)
+			}
+			if o, ok, _ := l.FetchOffset(groups[0], "orders", 9); !ok || o.Offset != 6 {
+				return fmt.Sprintf("orders-9 at %d (%v), want 6", o.Offset, ok)
 			}
 			for i := 0; i < 10; i++ {
 				g, p := groups[i%2], int32(i/2)%5
@@ -92,7 +106,46 @@ func TestCleanerOnReplicas(t *testing.T) {
 	if n := batches(c.node(1).log); n > 12 {
 		t.Fatalf("leader has %d batches", n)
 	}
+	if n := markers(c.node(1).log); n != 1 {
+		t.Fatalf("leader has %d markers while node 3 is away, want 1", n)
+	}
 	c.setDown(3, false)
 	c.node(3).start()
 	check(3)
+	// More churn: the next pass passes the dirty ratio again, and now
+	// every replica is past the marker.
+	for i := 0; i < 200; i++ {
+		o := plog.CommittedOffset{Group: groups[0], Topic: "orders", Partition: 8, Offset: int64(i), LeaderEpoch: -1}
+		if _, _, err := leader.log.AppendInternal(context.Background(), name, 0, coordlog.OffsetBatch([]plog.CommittedOffset{o}, nil, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the leader drops the marker once node 3 is past it", func() string {
+		if n := markers(c.node(1).log); n != 0 {
+			return fmt.Sprintf("%d markers", n)
+		}
+		return ""
+	})
+	for id := int32(2); id <= 3; id++ { // followers keep markers
+		if n := markers(c.node(id).log); n != 1 {
+			t.Fatalf("node %d has %d markers, want 1", id, n)
+		}
+	}
+}
+
+// batchesOf counts the stored batches of partition 0 and the control ones.
+func batchesOf(l *plog.Log, topic string) (n, control int) {
+	for off := int64(0); ; {
+		rr, err := l.ReadReplica(topic, 0, off, 1<<20)
+		if err != nil || len(rr.Batches) == 0 {
+			return n, control
+		}
+		for _, b := range rr.Batches {
+			if h, err := batch.ReadHeader(b.Raw); err == nil && h.IsControl() {
+				control++
+			}
+		}
+		n += len(rr.Batches)
+		off = rr.Batches[len(rr.Batches)-1].LastOffset + 1
+	}
 }

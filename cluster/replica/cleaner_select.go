@@ -101,7 +101,9 @@ type keyEntry struct {
 // stored batches in [logStart, hwm), in offset order; cleanEnd (min of the
 // view's applied offset and the high watermark) bounds what may go; leo is
 // the log end (its last batch never goes); pending holds the producers with
-// transactional offsets awaiting their marker in the view (coord/pend).
+// transactional offsets awaiting their marker in the view (coord/pend);
+// markers go only below markerEnd (see Manager.Clean: every replica's log
+// end is past them).
 //
 // The key map holds, per key, the last offset of a record that is visible
 // below hwm: non-transactional, or transactional and committed. An aborted
@@ -112,8 +114,9 @@ type keyEntry struct {
 //   - data, aborted: its abort marker is below cleanEnd (nothing of it is
 //     ever visible; the marker stays until then);
 //   - data, open, or of a pending producer: never;
-//   - a marker: once no data batch of its producer before it is kept.
-func selectClean(batches []cleanBatch, cleanEnd, leo int64, pending map[int64]bool) cleanPlan {
+//   - a marker: below markerEnd, once no data batch of its producer before
+//     it is kept.
+func selectClean(batches []cleanBatch, cleanEnd, markerEnd, leo int64, pending map[int64]bool) cleanPlan {
 	var plan cleanPlan
 	// Backwards: each transactional data batch's outcome is its producer's
 	// next marker, and whether that marker is below cleanEnd.
@@ -185,7 +188,7 @@ func selectClean(batches []cleanBatch, cleanEnd, leo int64, pending map[int64]bo
 		switch {
 		case !inRange:
 		case b.control:
-			deleted[i] = b.pid < 0 || !keptTxn[b.pid]
+			deleted[i] = b.last < markerEnd && (b.pid < 0 || !keptTxn[b.pid])
 		case b.transactional && (pending[b.pid] || outcome[i] == txnOpen || !markerDone[i]):
 		case b.transactional && outcome[i] == txnAborted:
 			deleted[i] = true

@@ -63,17 +63,17 @@ func TestSelectCleanSupersededBatches(t *testing.T) {
 	s.data(-1, false, "b")
 	d := s.data(-1, false, "a")
 	s.data(-1, false, "a") // the last batch
-	plan := selectClean(s.bs, s.next, s.next, nil)
+	plan := selectClean(s.bs, s.next, s.next, s.next, nil)
 	wantBases(t, "all clean", plan, a, d)
 	if plan.ratio() <= 0.2 || plan.ratio() >= 0.6 {
 		t.Fatalf("ratio %v of %d bytes", plan.ratio(), plan.total)
 	}
 	// cleanEnd bounds what goes; the newer records beyond it still count.
-	wantBases(t, "clean end at 3", selectClean(s.bs, b+1, s.next, nil), a)
+	wantBases(t, "clean end at 3", selectClean(s.bs, b+1, s.next, s.next, nil), a)
 	// The last batch of the log never goes, even superseded below hwm.
 	s2 := &selLog{t: t}
 	s2.data(-1, false, "a")
-	wantBases(t, "one batch", selectClean(s2.bs, s2.next, s2.next, nil))
+	wantBases(t, "one batch", selectClean(s2.bs, s2.next, s2.next, s2.next, nil))
 }
 
 func TestSelectCleanTombstonesAndKeys(t *testing.T) {
@@ -87,11 +87,11 @@ func TestSelectCleanTombstonesAndKeys(t *testing.T) {
 	s.data(-1, false, "b")
 	s.data(-1, false, "b")
 	// The tombstone stays (no later "a"); a keyless record is never superseded.
-	plan := selectClean(s.bs, s.next, s.next, nil)
+	plan := selectClean(s.bs, s.next, s.next, s.next, nil)
 	wantBases(t, "tombstone alone", plan, noKey+1)
 	s.data(-1, false, "a")
 	s.data(-1, false, "z")
-	wantBases(t, "tombstone superseded", selectClean(s.bs, s.next, s.next, nil), tomb, noKey+1)
+	wantBases(t, "tombstone superseded", selectClean(s.bs, s.next, s.next, s.next, nil), tomb, noKey+1)
 
 	// A hash collision (forced): the batch is kept.
 	s3 := &selLog{t: t}
@@ -99,9 +99,9 @@ func TestSelectCleanTombstonesAndKeys(t *testing.T) {
 	s3.data(-1, false, "y")
 	s3.data(-1, false, "end")
 	s3.bs[1].records[0].key = s3.bs[0].records[0].key // same hash, other key
-	wantBases(t, "collision", selectClean(s3.bs, s3.next, s3.next, nil))
+	wantBases(t, "collision", selectClean(s3.bs, s3.next, s3.next, s3.next, nil))
 	s3.bs[1].records[0].check = s3.bs[0].records[0].check // truly the same key
-	wantBases(t, "same key", selectClean(s3.bs, s3.next, s3.next, nil), x)
+	wantBases(t, "same key", selectClean(s3.bs, s3.next, s3.next, s3.next, nil), x)
 }
 
 func TestSelectCleanTransactions(t *testing.T) {
@@ -116,19 +116,24 @@ func TestSelectCleanTransactions(t *testing.T) {
 	plainA := s.data(-1, false, "a")  // supersedes committed
 	s.data(-1, false, "b", "c")       // supersedes nothing of 8's (aborted anyway) and not 9's open batch
 	s.data(-1, false, "end")          // the last batch
-	plan := selectClean(s.bs, s.next, s.next, nil)
+	plan := selectClean(s.bs, s.next, s.next, s.next, nil)
 	// Markers 7 and 8 go in the same pass: their data batches go.
 	wantBases(t, "transactions", plan, committed, aborted, mc, ma, abortedA, abortedA+1)
 	_ = open
 	_ = plainA
 
 	// A pending producer's batches stay, and so does its marker.
-	plan = selectClean(s.bs, s.next, s.next, map[int64]bool{7: true})
+	plan = selectClean(s.bs, s.next, s.next, s.next, map[int64]bool{7: true})
 	wantBases(t, "pid 7 pending", plan, aborted, ma, abortedA, abortedA+1)
+
+	// Below markerEnd only do markers go (a replica may lack them): the
+	// data batches still go, their markers stay.
+	plan = selectClean(s.bs, s.next, mc, s.next, nil)
+	wantBases(t, "markers past markerEnd", plan, committed, aborted, abortedA)
 
 	// A committed batch whose marker is at or past cleanEnd stays (the view
 	// holds it as pending), and so does everything after cleanEnd.
-	plan = selectClean(s.bs, mc, s.next, nil)
+	plan = selectClean(s.bs, mc, s.next, s.next, nil)
 	wantBases(t, "clean end at the commit marker", plan)
 
 	// Before its commit marker, the newer "a" of pid 10 was aborted: the
@@ -139,7 +144,7 @@ func TestSelectCleanTransactions(t *testing.T) {
 	s2.data(10, true, "a")
 	s2.marker(10, false)
 	s2.data(-1, false, "end")
-	plan = selectClean(s2.bs, s2.next, s2.next, nil)
+	plan = selectClean(s2.bs, s2.next, s2.next, s2.next, nil)
 	if slices.Contains(plan.bases, c) {
 		t.Fatalf("a committed offset superseded by an aborted one: %v", plan.bases)
 	}

@@ -225,7 +225,7 @@ func cleanOf(t *testing.T, l *plog.Log, topic string) CleanResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := cleanLog(l, topic, cleanPart, applied, hwm, pending, cleanerDirtyRatio, nil)
+	res, err := cleanLog(l, topic, cleanPart, applied, hwm, hwm, pending, cleanerDirtyRatio, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
