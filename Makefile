@@ -106,11 +106,12 @@ bench-cluster: deps
 	@scripts/ensure-deps.sh test
 	ZOMBI_BENCH_CLUSTER=1 ZOMBI_SOAK=1 $(GO) test -count=1 -v -timeout 40m -run '^(TestClusterBench|TestClusterKillLeaderSoak)$$' ./cluster/e2e/
 
-# One etcd and three nodes on this machine, in the foreground (scripts/cluster.sh:
-# Kafka 127.0.0.1:9091-9093, HTTP :8081-8083, etcd :2379, data and logs in
+# One etcd, the S3 test server and three nodes on this machine, in the
+# foreground (scripts/cluster.sh: Kafka 127.0.0.1:9091-9093, HTTP :8081-8083,
+# etcd :2379, S3 :7070 with the shared bucket zombi-cluster, data and logs in
 # bin/cluster). Ctrl-C stops all and keeps the data; cluster-clean removes it.
-# No S3 yet: cluster mode refuses ZOMBI_S3_BUCKET until the shared cold tier lands.
-cluster: build
+cluster: export ZOMBI_VERSITYGW := $(VERSITYGW)
+cluster: build $(VERSITYGW)
 	@scripts/ensure-deps.sh cluster
 	@scripts/cluster.sh
 

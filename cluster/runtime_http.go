@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
+	"github.com/zombi-dev/zombi/cluster/coordlog"
 	"github.com/zombi-dev/zombi/cluster/meta"
 	"github.com/zombi-dev/zombi/httpapi"
 	"github.com/zombi-dev/zombi/kafka"
@@ -136,4 +138,74 @@ func (d httpDoor) Describe() httpapi.ClusterInfo {
 	}
 	slices.SortFunc(in.Nodes, func(a, b httpapi.ClusterNode) int { return int(a.ID - b.ID) })
 	return in
+}
+
+// GroupCoordinator is the leader of the group's __consumer_offsets
+// partition, as CoordinatorOf (the Kafka door's FindCoordinator) sees it.
+func (d httpDoor) GroupCoordinator(group string) (httpapi.GroupCoord, error) {
+	v, err := d.r.CoordinatorOf(int8(coordlog.Group), group)
+	if err != nil {
+		return httpapi.GroupCoord{}, fmt.Errorf("%v: %w", err, httpapi.ErrCoordinatorNotAvailable)
+	}
+	gc := httpapi.GroupCoord{Node: v.Leader, Partition: v.Partition, Epoch: v.Epoch, Local: v.Local, Loaded: v.Loaded}
+	if !v.Local {
+		if n, live := d.r.nodeRecord(v.Leader); live {
+			gc.URL = n.HTTP
+		}
+	}
+	return gc, nil
+}
+
+// CommitGroupOffsets appends one OffsetCommit batch at the coordinator
+// epoch, as the Kafka door's OffsetCommit.
+func (d httpDoor) CommitGroupOffsets(ctx context.Context, gc httpapi.GroupCoord, offs []plog.CommittedOffset) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	raw := coordlog.OffsetBatch(offs, nil, time.Now().UnixMilli())
+	_, err := d.r.AppendInternal(ctx, int8(coordlog.Group), gc.Partition, gc.Epoch, raw)
+	return coordHTTPError(err)
+}
+
+// DeleteGroupOffsets appends tombstones (and, whole, the group's
+// GroupMetadataKey tombstone, as Kafka's DeleteGroups).
+func (d httpDoor) DeleteGroupOffsets(ctx context.Context, gc httpapi.GroupCoord, group string, keys []plog.OffsetKey, whole bool) error {
+	now := time.Now().UnixMilli()
+	var raw []byte
+	switch {
+	case whole:
+		raw = coordlog.GroupTombstones([]string{group}, keys, now)
+	case len(keys) == 0:
+		return nil
+	default:
+		raw = coordlog.OffsetBatch(nil, keys, now)
+	}
+	_, err := d.r.AppendInternal(ctx, int8(coordlog.Group), gc.Partition, gc.Epoch, raw)
+	return coordHTTPError(err)
+}
+
+// coordHTTPError maps AppendInternal's errors onto the REST API's: the
+// partition moved is "not coordinator", too few in-sync replicas or no
+// leader "coordinator not available"; both retriable.
+func coordHTTPError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kafka.ErrNotLeader), errors.Is(err, plog.ErrNotLeader), errors.Is(err, kafka.ErrFencedLeaderEpoch),
+		errors.Is(err, kafka.ErrUnknownLeaderEpoch):
+		return fmt.Errorf("%v: %w", err, httpapi.ErrNotCoordinator)
+	case errors.Is(err, kafka.ErrNotEnoughReplicas), errors.Is(err, kafka.ErrNotEnoughReplicasAfterAppend),
+		errors.Is(err, kafka.ErrCoordinatorNotAvailable), errors.Is(err, meta.ErrUnavailable):
+		return fmt.Errorf("%v: %w", err, httpapi.ErrCoordinatorNotAvailable)
+	}
+	return err
+}
+
+// LiveNodes are the registered nodes' REST base URLs.
+func (d httpDoor) LiveNodes() map[int32]string {
+	out := map[int32]string{}
+	for _, n := range d.r.node.Nodes() {
+		out[n.ID] = n.HTTP
+	}
+	return out
 }

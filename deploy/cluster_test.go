@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/s3test"
 	"github.com/zombi-dev/zombi/internal/syncbuf"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
@@ -39,7 +40,7 @@ func TestMakeClusterScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zombi binary: %v", err)
 	}
-	ports := make([]int, 8)
+	ports := make([]int, 9)
 	for i := range ports {
 		if ports[i], err = zombitest.FreePort(); err != nil {
 			t.Fatalf("free port: %v", err)
@@ -59,7 +60,13 @@ func TestMakeClusterScript(t *testing.T) {
 		"ZOMBI_BIN="+bin, "ZOMBI_ETCD_BIN="+etcdBin, "CLUSTER_DIR="+dir,
 		"CLUSTER_ETCD_PORT="+strconv.Itoa(ports[0]), "CLUSTER_ETCD_PEER_PORT="+strconv.Itoa(ports[1]),
 		"CLUSTER_KAFKA_PORTS="+join(ports[2:5]), "CLUSTER_HTTP_PORTS="+join(ports[5:8]),
-		"CLUSTER_SESSION_TIMEOUT_MS=2000", "ZOMBI_LOG=warn")
+		"CLUSTER_SESSION_TIMEOUT_MS=2000", "ZOMBI_LOG=warn", "CLUSTER_S3_PORT="+strconv.Itoa(ports[8]))
+	if vgw := s3test.Binary(); vgw != "" {
+		cmd.Env = append(cmd.Env, "ZOMBI_VERSITYGW="+vgw) // the shared bucket
+	} else {
+		t.Log("no versitygw: the cluster runs without S3 (CLUSTER_S3=off)")
+		cmd.Env = append(cmd.Env, "CLUSTER_S3=off")
+	}
 	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, as a terminal's foreground job: Ctrl-C is a
@@ -80,7 +87,7 @@ func TestMakeClusterScript(t *testing.T) {
 	})
 	logs := func() string {
 		s := "script output:\n" + out.String()
-		for _, f := range []string{"etcd.log", "node-1.log", "node-2.log", "node-3.log"} {
+		for _, f := range []string{"etcd.log", "s3.log", "node-1.log", "node-2.log", "node-3.log"} {
 			b, _ := os.ReadFile(filepath.Join(dir, f))
 			if len(b) > 2000 {
 				b = b[len(b)-2000:]
@@ -102,6 +109,9 @@ func TestMakeClusterScript(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("cluster not up after 45 s\n%s", logs())
 		}
+	}
+	if want := "S3           http://127.0.0.1:" + strconv.Itoa(ports[8]) + " bucket zombi-cluster"; s3test.Binary() != "" && !strings.Contains(out.String(), want) {
+		t.Errorf("the script's banner does not say %q:\n%s", want, out.String())
 	}
 	if want := "cluster info --api http://localhost:" + strconv.Itoa(ports[5]); !strings.Contains(out.String(), want) {
 		t.Errorf("the script's banner does not say %q:\n%s", want, out.String())
@@ -173,7 +183,11 @@ func TestMakeClusterScript(t *testing.T) {
 			t.Errorf("port %d still listening after Ctrl-C", p)
 		}
 	}
-	for _, d := range []string{"etcd", "node-1", "node-2", "node-3"} {
+	dirs := []string{"etcd", "node-1", "node-2", "node-3"}
+	if s3test.Binary() != "" {
+		dirs = append(dirs, "s3")
+	}
+	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(dir, d)); err != nil {
 			t.Errorf("data dir %s not kept for the next run: %v", d, err)
 		}

@@ -12,8 +12,9 @@ import (
 // together without an engine: a pinned etcd v3.5 that advertises the
 // endpoint the nodes use, node ids 1..3, each node advertising a name and
 // port that resolve inside the network and are published as is on the host,
-// no S3 bucket (cluster mode refuses it for now), and no host port that
-// another service of any profile publishes too.
+// one shared bucket on the minio service (created by createbucket before
+// the nodes start), and no host port that another service of any profile
+// publishes too.
 func TestComposeClusterProfile(t *testing.T) {
 	c := loadCompose(t)
 	etcd, ok := c.Services["etcd"]
@@ -40,6 +41,10 @@ func TestComposeClusterProfile(t *testing.T) {
 		t.Errorf("etcd volumes %v, want one for its data", etcd.Volumes)
 	} else if src, dst, _ := strings.Cut(etcd.Volumes[0], ":"); !hasKey(c.Volumes, src) || flags["--data-dir"] != dst {
 		t.Errorf("etcd's data dir %q is not its declared volume (%v)", flags["--data-dir"], etcd.Volumes)
+	}
+
+	if cb, ok := c.Services["createbucket"]; !ok || !strings.Contains(fmt.Sprint(cb.Entrypoint), "local/zombi-cluster") {
+		t.Errorf("createbucket does not create the cluster's bucket zombi-cluster")
 	}
 
 	hostPorts := map[string]string{} // host port -> service
@@ -77,11 +82,14 @@ func TestComposeClusterProfile(t *testing.T) {
 		if env["ZOMBI_NODE_ID"] != fmt.Sprint(n) {
 			t.Errorf("%s ZOMBI_NODE_ID %q, want %d", name, env["ZOMBI_NODE_ID"], n)
 		}
-		if _, bad := env["ZOMBI_S3_BUCKET"]; bad {
-			t.Errorf("%s sets ZOMBI_S3_BUCKET: cluster mode refuses it until the shared cold tier is built", name)
+		if env["ZOMBI_S3_BUCKET"] != "zombi-cluster" || env["ZOMBI_S3_ENDPOINT"] != "http://minio:9000" {
+			t.Errorf("%s: bucket %q at %q, want the shared zombi-cluster at http://minio:9000", name, env["ZOMBI_S3_BUCKET"], env["ZOMBI_S3_ENDPOINT"])
 		}
-		if dep, _ := s.DependsOn.(map[string]any); dep == nil || dep["etcd"] == nil {
-			t.Errorf("%s does not depend on etcd (depends_on %v)", name, s.DependsOn)
+		if env["AWS_ACCESS_KEY_ID"] == "" || env["AWS_SECRET_ACCESS_KEY"] == "" {
+			t.Errorf("%s has no S3 credentials", name)
+		}
+		if dep, _ := s.DependsOn.(map[string]any); dep == nil || dep["etcd"] == nil || dep["createbucket"] == nil {
+			t.Errorf("%s does not depend on etcd and createbucket (depends_on %v)", name, s.DependsOn)
 		}
 		// Advertised as the service name on a port published unchanged:
 		// the same address works inside the network and, with the name in

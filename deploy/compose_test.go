@@ -32,6 +32,7 @@ type composeService struct {
 	Build       any               `yaml:"build"`
 	Profiles    []string          `yaml:"profiles"`
 	Command     any               `yaml:"command"`
+	Entrypoint  any               `yaml:"entrypoint"`
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
 	Volumes     []string          `yaml:"volumes"`

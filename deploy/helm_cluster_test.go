@@ -22,7 +22,8 @@ import (
 // TestHelmTemplateCluster: replicas 3 with etcd endpoints is a cluster: a
 // StatefulSet of 3 whose pods take node id ordinal + 1 (the command run by
 // a real sh), advertise their name under the headless Service, reach etcd
-// from values (auth from a Secret), set no S3 bucket, and a
+// from values (auth from a Secret), set no S3 bucket unless asked (then the
+// shared one), and a
 // PodDisruptionBudget of maxUnavailable 1 over exactly these pods.
 func TestHelmTemplateCluster(t *testing.T) {
 	r, _ := helmTemplate(t, "replicas=3", "cluster.etcdEndpoints={http://etcd-0.etcd:2379,http://etcd-1.etcd:2379}",
@@ -43,6 +44,11 @@ func TestHelmTemplateCluster(t *testing.T) {
 	}
 	if _, ok := env["ZOMBI_S3_BUCKET"]; ok {
 		t.Errorf("ZOMBI_S3_BUCKET set in cluster mode")
+	}
+	// With a bucket, every pod shares it (the cluster's cold tier).
+	r3, _ := helmTemplate(t, "replicas=3", "cluster.etcdEndpoints={http://etcd-0.etcd:2379}", "s3.bucket=events")
+	if _, _, c3 := statefulSet(t, r3); c3.env()["ZOMBI_S3_BUCKET"] != "events" {
+		t.Errorf("cluster mode with s3.bucket=events: ZOMBI_S3_BUCKET=%q", c3.env()["ZOMBI_S3_BUCKET"])
 	}
 	if s, k := c.secretRef("ZOMBI_ETCD_PASSWORD"); s != "etcd-auth" || k != "password" {
 		t.Errorf("ZOMBI_ETCD_PASSWORD from %s/%s, want etcd-auth/password", s, k)
@@ -131,7 +137,6 @@ func TestHelmTemplateRefusesBadClusterValues(t *testing.T) {
 		want string
 	}{
 		{[]string{"replicas=3"}, "replicas: 3 needs cluster.etcdEndpoints"},
-		{[]string{"replicas=3", "cluster.etcdEndpoints={http://etcd:2379}", "s3.bucket=events"}, "cluster mode refuses ZOMBI_S3_BUCKET"},
 		{[]string{"cluster.etcdEndpoints={http://etcd:2379}", "config.ZOMBI_NODE_ID=5"}, "node id is its ordinal + 1"},
 		{[]string{"cluster.etcdEndpoints={etcd:2379}"}, "etcdEndpoints"},
 		{[]string{"replicas=0"}, "replicas"},

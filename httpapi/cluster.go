@@ -40,7 +40,40 @@ type Cluster interface {
 	SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error
 	// Describe is GET /cluster's answer.
 	Describe() ClusterInfo
+	// GroupCoordinator is where a consumer group's coordinator is: the
+	// leader of its __consumer_offsets partition. Errors wrap
+	// ErrCoordinatorNotAvailable (no leader, the topic being created).
+	GroupCoordinator(group string) (GroupCoord, error)
+	// CommitGroupOffsets writes offsets of one group as one OffsetCommit
+	// batch to the coordinator's partition at its epoch (acks=all), and
+	// returns once this node's view has them. DeleteGroupOffsets writes
+	// tombstones for keys; whole also ends the group (Kafka's group
+	// metadata tombstone). Errors wrap ErrNotCoordinator (the partition
+	// moved) or ErrCoordinatorNotAvailable (too few in-sync replicas).
+	CommitGroupOffsets(ctx context.Context, gc GroupCoord, offs []plog.CommittedOffset) error
+	DeleteGroupOffsets(ctx context.Context, gc GroupCoord, group string, keys []plog.OffsetKey, whole bool) error
+	// LiveNodes are the registered nodes' REST base URLs, by id.
+	LiveNodes() map[int32]string
 }
+
+// GroupCoord is a consumer group's coordinator as a request sees it.
+type GroupCoord struct {
+	Node      int32
+	URL       string // its REST base URL; "" when not live (or this node)
+	Partition int32  // of __consumer_offsets
+	Epoch     int32  // the partition's leader epoch: the coordinator epoch
+	Local     bool   // this node leads the partition
+	Loaded    bool   // ... and has loaded its view
+}
+
+// ErrNotCoordinator: this node does not coordinate the group (a forwarded
+// request met a moved coordinator, or the partition moved during a
+// write): 503, retriable.
+var ErrNotCoordinator = errors.New("not coordinator")
+
+// ErrCoordinatorNotAvailable: the group has no coordinator now (no leader,
+// loading, too few in-sync replicas): 503, retriable.
+var ErrCoordinatorNotAvailable = errors.New("coordinator not available")
 
 // ErrNotEnoughReplicas: fewer in-sync replicas than min.insync.replicas
 // (before the append: nothing written), or the write was appended but the
@@ -115,7 +148,7 @@ func (s *server) getCluster(c *gin.Context) {
 	}
 	for _, name := range s.log.TopicNames() {
 		info, ok := s.log.Topic(name)
-		if !ok {
+		if !ok || plog.IsInternalTopic(name) {
 			continue
 		}
 		t := ClusterTopic{Name: name, Partitions: make([]ClusterPartition, 0, info.Partitions)}
@@ -138,7 +171,7 @@ var ErrClusterInvalid = errors.New("invalid for this cluster")
 
 // retryLater: a cluster-mode 503 a client should simply retry (Retry-After).
 func retryLater(err error) bool {
-	for _, e := range []error{errLeaderUnavailable, errLeaderMoved, plog.ErrNotLeader, ErrClusterUnavailable, ErrNotEnoughReplicas} {
+	for _, e := range []error{errLeaderUnavailable, errLeaderMoved, plog.ErrNotLeader, ErrClusterUnavailable, ErrNotEnoughReplicas, ErrNotCoordinator, ErrCoordinatorNotAvailable} {
 		if errors.Is(err, e) {
 			return true
 		}

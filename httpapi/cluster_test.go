@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,10 @@ type fakeCluster struct {
 	urls  map[int32]string
 	logs  []*plog.Log
 	waits *int // AwaitReplicated calls
+	// coord is each group's coordinator (node id; absent: none), loading
+	// the nodes whose view is not loaded.
+	coord   map[string]int32
+	loading map[int32]bool
 }
 
 func (f *fakeCluster) LocalID() int32 { return f.id }
@@ -59,6 +64,40 @@ func (f *fakeCluster) DeleteTopic(context.Context, string) error                
 func (f *fakeCluster) AddPartitions(context.Context, string, int32) error               { return nil }
 func (f *fakeCluster) SetTopicConfigs(context.Context, string, map[string]string) error { return nil }
 func (f *fakeCluster) Describe() ClusterInfo                                            { return ClusterInfo{} }
+func (f *fakeCluster) GroupCoordinator(group string) (GroupCoord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.coord[group]
+	if !ok {
+		return GroupCoord{}, fmt.Errorf("no leader: %w", ErrCoordinatorNotAvailable)
+	}
+	gc := GroupCoord{Node: n, Local: n == f.id, Epoch: 1}
+	gc.Loaded = gc.Local && !f.loading[n]
+	if !gc.Local {
+		gc.URL = f.urls[n]
+	}
+	return gc, nil
+}
+
+// The fake's internal partition is the coordinator's own log: it checks
+// the coordinator is still this node, as the epoch fence would.
+func (f *fakeCluster) CommitGroupOffsets(_ context.Context, gc GroupCoord, offs []plog.CommittedOffset) error {
+	if now, err := f.GroupCoordinator(offs[0].Group); err != nil || now.Node != gc.Node || !gc.Local {
+		return ErrNotCoordinator
+	}
+	return f.logs[f.id-1].CommitOffsets(offs)
+}
+func (f *fakeCluster) DeleteGroupOffsets(_ context.Context, gc GroupCoord, group string, _ []plog.OffsetKey, _ bool) error {
+	if now, err := f.GroupCoordinator(group); err != nil || now.Node != gc.Node || !gc.Local {
+		return ErrNotCoordinator
+	}
+	return f.logs[f.id-1].DeleteOffsets(group, "", nil)
+}
+func (f *fakeCluster) LiveNodes() map[int32]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.urls)
+}
 
 type fakeNode struct {
 	log *plog.Log
@@ -72,6 +111,7 @@ func newFakeCluster(t *testing.T, n int, lead map[int32]int32) []*fakeNode {
 	t.Helper()
 	mu, waits := &sync.Mutex{}, new(int)
 	urls := map[int32]string{}
+	coord, loading := map[string]int32{}, map[int32]bool{}
 	var logs []*plog.Log
 	nodes := make([]*fakeNode, n)
 	for i := range nodes {
@@ -84,7 +124,7 @@ func newFakeCluster(t *testing.T, n int, lead map[int32]int32) []*fakeNode {
 		nodes[i] = &fakeNode{log: l}
 	}
 	for i, nd := range nodes {
-		nd.fc = &fakeCluster{id: int32(i + 1), mu: mu, lead: lead, urls: urls, logs: logs, waits: waits}
+		nd.fc = &fakeCluster{id: int32(i + 1), mu: mu, lead: lead, urls: urls, logs: logs, waits: waits, coord: coord, loading: loading}
 		nd.srv = httptest.NewServer(New(nd.log, stats.New(), Config{Cluster: nd.fc, DefaultPartitions: 3}, slog.New(slog.NewTextHandler(io.Discard, nil))))
 		t.Cleanup(nd.srv.Close)
 		mu.Lock()

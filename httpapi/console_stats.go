@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/zombi-dev/zombi/history"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // History is the console's in-memory history (*history.Sampler): the last
@@ -82,6 +83,9 @@ func (s *server) getOverview(c *gin.Context) {
 		v.Ready = s.cfg.Ready == nil || s.cfg.Ready() == nil
 	}
 	for _, t := range s.log.Topics() {
+		if plog.IsInternalTopic(t.Name) {
+			continue // users' tables only, as GET /tables lists them
+		}
 		v.Topics++
 		v.Partitions += int64(t.Partitions)
 	}

@@ -77,7 +77,7 @@ func (s *server) postCommit(c *gin.Context) {
 		return
 	}
 	co := plog.CommittedOffset{Group: group, Topic: *cb.Topic, Partition: *cb.Partition, Offset: *cb.Offset, LeaderEpoch: -1}
-	if err := s.log.CommitOffsets([]plog.CommittedOffset{co}); err != nil {
+	if err := s.commitOffsets(c, []plog.CommittedOffset{co}); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -101,7 +101,7 @@ func (s *server) postReset(c *gin.Context) {
 		if len(offs) == 0 {
 			return nil
 		}
-		return s.log.CommitOffsets(offs)
+		return s.commitOffsets(c, offs)
 	})
 	if err != nil {
 		if !c.Writer.Written() {
@@ -208,7 +208,7 @@ func (s *server) deleteConsumerGroup(c *gin.Context) {
 	deleteOffsets := func() (bool, *kerr.Error) {
 		offs, err := s.log.GroupOffsets(group)
 		if err == nil && len(offs) > 0 {
-			err = s.log.DeleteOffsets(group, "", nil)
+			err = s.deleteGroupOffsets(c, group, offs)
 		}
 		if err != nil {
 			logErr = err

@@ -70,6 +70,8 @@ var errorStatus = []struct {
 	{errLeaderUnavailable, http.StatusServiceUnavailable},
 	{errLeaderMoved, http.StatusServiceUnavailable},
 	{ErrClusterUnavailable, http.StatusServiceUnavailable},
+	{ErrNotCoordinator, http.StatusServiceUnavailable},
+	{ErrCoordinatorNotAvailable, http.StatusServiceUnavailable},
 	{ErrClusterInvalid, http.StatusBadRequest},
 	{auth.ErrInvalid, http.StatusBadRequest},
 	{auth.ErrNotFound, http.StatusNotFound},
@@ -120,6 +122,10 @@ func (s *server) fail(c *gin.Context, err error) {
 	s.stats.Error()
 	if isIcebergPath(c.Request.URL.Path) {
 		writeIcebergError(c, status, err, msg) // the Iceberg REST spec's error model
+		return
+	}
+	if status == http.StatusServiceUnavailable && coordinatorRetry(err) {
+		writeRetriable(c, msg)
 		return
 	}
 	writeError(c, status, msg)

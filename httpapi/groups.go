@@ -94,11 +94,13 @@ func (s *server) getGroups(c *gin.Context) {
 			out = append(out, groupListJSON{groupJSON: emptyGroup(name)})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	if err := s.totalLags(c, out); err != nil {
 		s.fail(c, err)
 		return
 	}
+	// Cluster mode: every node knows the groups it coordinates.
+	out = s.mergeGroups(out, s.remoteGroups(c))
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	writeValue(c, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
 }
 

@@ -38,3 +38,34 @@ func TestInternalTopicsAreNotTables(t *testing.T) {
 		t.Fatalf("%d tables created", n)
 	}
 }
+
+// TestRealInternalTopicsStayOutOfListings: in cluster mode the log holds
+// the coordinators' partitions as real topics; GET /tables and the
+// console's overview still list and count only the users' tables.
+func TestRealInternalTopicsStayOutOfListings(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.log.SetClusterMode()
+	for _, name := range []string{"__consumer_offsets", "__transaction_state"} {
+		if err := e.log.MakeInternalReal(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.log.CreateTopic("orders", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.log.Topics()); n != 3 {
+		t.Fatalf("log has %d topics, want 3 (2 internal + orders)", n)
+	}
+	code, body := e.do("GET", "/tables", "", nil)
+	if code != 200 || strings.Contains(string(body), "__") || !strings.Contains(string(body), "orders") {
+		t.Fatalf("GET /tables: %d %s, want only orders", code, body)
+	}
+	code, body = e.do("GET", "/tables?prefix=__", "", nil)
+	if code != 200 || strings.Contains(string(body), "__consumer") {
+		t.Fatalf("GET /tables?prefix=__: %d %s", code, body)
+	}
+	code, body = e.do("GET", "/overview", "", nil)
+	if code != 200 || !strings.Contains(string(body), `"topics":1,`) || !strings.Contains(string(body), `"partitions":2,`) {
+		t.Fatalf("GET /overview: %d %s, want 1 topic of 2 partitions", code, body)
+	}
+}

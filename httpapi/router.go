@@ -164,12 +164,12 @@ func (s *server) engine() *gin.Engine {
 	s.route(e.GET, "/tables/:table/tail", s.need(read, topic, "table"), s.getTail)
 	e.PUT("/tables/:table", s.noInternalTable(s.putTable)) // CREATE on the cluster or the topic, checked inside
 	s.route(e.PATCH, "/tables/:table/configs", s.need(kmsg.ACLOperationAlterConfigs, topic, "table"), s.patchTableConfigs)
-	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.postCommit)
-	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.getOffset)
+	s.route(e.POST, "/consumers/:group/commit", s.need(read, group, "group"), s.onCoordinator(s.postCommit))
+	s.route(e.GET, "/consumers/:group/offset", s.need(read, group, "group"), s.onCoordinator(s.getOffset))
 	e.GET("/consumers", s.getGroups) // filtered per group
-	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.getGroup)
-	s.route(e.POST, "/consumers/:group/reset", s.need(read, group, "group"), s.postReset)
-	s.route(e.DELETE, "/consumers/:group", s.need(del, group, "group"), s.deleteConsumerGroup)
+	s.route(e.GET, "/consumers/:group", s.need(describe, group, "group"), s.onCoordinator(s.getGroup))
+	s.route(e.POST, "/consumers/:group/reset", s.need(read, group, "group"), s.onCoordinator(s.postReset))
+	s.route(e.DELETE, "/consumers/:group", s.need(del, group, "group"), s.onCoordinator(s.deleteConsumerGroup))
 	e.GET("/health", s.getHealth)
 	e.GET("/health/live", s.getLive)
 	e.GET("/health/ready", s.getReady)
@@ -188,7 +188,7 @@ func (s *server) engine() *gin.Engine {
 	s.route(e.GET, "/overview", s.need(describe, cluster, ""), s.getOverview)
 	s.route(e.GET, "/stats/history", s.need(describe, cluster, ""), s.getStatsHistory)
 	s.route(e.GET, "/stats/stream", s.need(describe, cluster, ""), s.getStatsStream)
-	s.route(e.GET, "/consumers/:group/lag-history", s.need(describe, group, "group"), s.getLagHistory)
+	s.route(e.GET, "/consumers/:group/lag-history", s.need(describe, group, "group"), s.onCoordinator(s.getLagHistory))
 	// The token routes read credentials even when nothing else does, so
 	// that a user can make tokens before authentication is switched on.
 	ag := e.Group("/auth")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 )
 
 // Table administration: GET /tables, GET /tables/{t}/info, DELETE
@@ -49,6 +50,9 @@ func (s *server) getTables(c *gin.Context) {
 	all := s.log.TopicNames() // sorted
 	match := all[:0]
 	for _, name := range all {
+		if plog.IsInternalTopic(name) {
+			continue // cluster mode's coordinator partitions are no table
+		}
 		if !strings.HasPrefix(name, prefix) || !containsFold(name, q, qASCII) {
 			continue
 		}

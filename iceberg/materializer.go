@@ -191,7 +191,7 @@ func (m *Materializer) step(ctx context.Context) time.Duration {
 	for _, ti := range m.src.Topics() {
 		// A topic another node owns is, here, as one not enabled: its
 		// table stays as that node commits it.
-		if ti.Effective().Iceberg.Enable && (m.cfg.Owns == nil || m.cfg.Owns(ti.Name)) {
+		if ti.Effective().Iceberg.Enable && !plog.IsInternalTopic(ti.Name) && (m.cfg.Owns == nil || m.cfg.Owns(ti.Name)) {
 			enabled[ti.Name] = ti
 		}
 	}
@@ -789,6 +789,9 @@ func dlqClash(topic string) error {
 func (m *Materializer) written() int64 {
 	var n int64
 	for _, ti := range m.src.Topics() {
+		if plog.IsInternalTopic(ti.Name) {
+			continue // never materialized: not the users' writes
+		}
 		for p := int32(0); p < ti.Partitions; p++ {
 			if _, hwm, err := m.src.Offsets(ti.Name, p); err == nil {
 				n += hwm

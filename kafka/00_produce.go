@@ -126,7 +126,7 @@ func (s *Server) handleProduce(ctx context.Context, kreq kmsg.Request) (kmsg.Res
 			case rp.Partition < 0 || rp.Partition >= info.Partitions:
 				code = errUnknownTopic
 			case plog.IsInternalTopic(info.Name):
-				err := refuseInternal("produce", info.Name)
+				err := s.refuseInternal("produce", info.Name)
 				code, sp.ErrorMessage = errorCode(err), errorMessage(err)
 			case s.inCluster(info.Name):
 				// Kafka's order: the leader and min.insync.replicas checks

@@ -46,7 +46,10 @@ import (
 //     every partition, as Kafka), reads up to the log end, and tells the
 //     cluster its fetch offset (the ISR and the high watermark move by
 //     it); its long poll wakes on the log end too (the log's watch fires on
-//     both). A consumer with a rack (v11+) whose partition has a preferred
+//     both). A follower's offset below the local log start that the cold
+//     tier holds gets OFFSET_MOVED_TO_TIERED_STORAGE (KIP-405): it starts
+//     at the earliest local offset (ListOffsets -4) instead of copying
+//     the shared cold tier. A consumer with a rack (v11+) whose partition has a preferred
 //     read replica elsewhere (KIP-392) gets no records, the offsets, and
 //     preferred_read_replica, and fetches from there. With
 //     NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (v16+), the partition's
@@ -256,7 +259,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest, denied []bool) (resp *kmsg.Fe
 			} else {
 				rr, err = s.log.ReadIsolated(name, rp.Partition, rp.FetchOffset, max(limit, 1), iso)
 			}
-			if err == nil || errors.Is(err, plog.ErrOffsetOutOfRange) {
+			if err == nil || errors.Is(err, plog.ErrOffsetOutOfRange) || errors.Is(err, errOffsetMovedToTiered) {
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
 			}
 			if err != nil {

@@ -10,7 +10,8 @@ import (
 // ListOffsets (key 2), v0-v11.
 //
 // Behavior:
-//   - Timestamp -2 (earliest) and -4 (earliest local): the log start offset.
+//   - Timestamp -2 (earliest): the log start offset (the cold tier's
+//     included); -4 (earliest local, KIP-405): the hot log start.
 //   - Timestamp -1 (latest): the high watermark; with isolation_level 1
 //     (read_committed, v2+) the last stable offset.
 //   - Timestamp -3 (max timestamp, v7+): the first record with the largest
@@ -108,8 +109,16 @@ func (s *Server) listOffset(topic string, part int32, ts int64, committed bool) 
 	switch ts {
 	case tsLatest:
 		return limit, -1, nil
-	case tsEarliest, tsEarliestLocal:
+	case tsEarliest:
 		return logStart, -1, nil
+	case tsEarliestLocal:
+		// KIP-405: the first offset this broker holds itself, above the
+		// cold tier (what a new follower starts fetching at).
+		hot, err := s.log.HotStart(topic, part)
+		if err != nil {
+			return -1, -1, err
+		}
+		return max(hot, logStart), -1, nil
 	case tsMaxTimestamp:
 		off, rts, err = s.maxTimestampOffset(topic, part, logStart, hwm)
 	default:

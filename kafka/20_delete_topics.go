@@ -72,7 +72,7 @@ func (s *Server) handleDeleteTopics(ctx context.Context, kreq kmsg.Request) (kms
 			}
 			st.Topic = &name
 		}
-		err := refuseInternal("delete", name)
+		err := s.refuseInternal("delete", name)
 		if err == nil {
 			if c := s.cfg.Cluster; c != nil {
 				cctx, cancel := context.WithTimeout(ctx, adminTimeout(req.TimeoutMillis))

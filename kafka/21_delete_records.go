@@ -35,7 +35,7 @@ func (s *Server) handleDeleteRecords(ctx context.Context, kreq kmsg.Request) (km
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			if err := refuseInternal("delete records", rt.Topic); err != nil {
+			if err := s.refuseInternal("delete records", rt.Topic); err != nil {
 				sp.ErrorCode = errorCode(err) // Kafka's answer
 				st.Partitions = append(st.Partitions, sp)
 				continue

@@ -104,7 +104,7 @@ func (s *Server) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 		if !s.allowed(ctx, kmsg.ACLOperationAlterConfigs, kmsg.ACLResourceTypeTopic, name) {
 			return errTopicAuthz, strp(msgTopicAuthz)
 		}
-		if err := refuseInternal("alter the configs of", name); err != nil {
+		if err := s.refuseInternal("alter the configs of", name); err != nil {
 			return errorCode(err), errorMessage(err)
 		}
 		info, ok := s.log.Topic(name)

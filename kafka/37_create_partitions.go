@@ -47,7 +47,7 @@ func (s *Server) handleCreatePartitions(ctx context.Context, kreq kmsg.Request) 
 		case !ok:
 			err = fmt.Errorf("%w: %s", plog.ErrUnknownTopic, rt.Topic)
 		case plog.IsInternalTopic(rt.Topic):
-			err = refuseInternal("add partitions to", rt.Topic)
+			err = s.refuseInternal("add partitions to", rt.Topic)
 		case rt.Count <= info.Partitions:
 			err = fmt.Errorf("%w: %s has %d partitions, asked for %d", plog.ErrPartitionsNotRaised, rt.Topic, info.Partitions, rt.Count)
 		case rt.Count > plog.MaxPartitions:

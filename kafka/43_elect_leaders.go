@@ -23,7 +23,10 @@ import (
 //     live leader gets its first live in-sync replica, else its first live
 //     replica alone in the ISR (records only the dead replicas had are
 //     lost); ELECTION_NOT_NEEDED when a live leader exists,
-//     ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is live.
+//     ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is live. Not on the
+//     internal topics (cluster mode): a leaderless one gets
+//     INVALID_TOPIC_EXCEPTION, as no commit acknowledged by its coordinator
+//     may be lost.
 //   - Null topics: every partition of every topic, and only the partitions
 //     whose election ran or failed are answered (ELECTION_NOT_NEEDED is
 //     left out, as Kafka's controller does); named partitions are all
@@ -103,6 +106,13 @@ func (s *Server) electLeader(ctx context.Context, topic string, p int32, unclean
 			return fmt.Errorf("%w: %s-%d", plog.ErrUnknownTopic, topic, p)
 		}
 		return fmt.Errorf("%w: node %d leads %s-%d (one node)", ErrElectionNotNeeded, NodeID, topic, p)
+	}
+	if unclean && plog.IsInternalTopic(topic) {
+		// The coordinators acknowledged what the ISR holds: an out-of-sync
+		// leader would lose commits and transaction states.
+		if v, ok := s.cfg.Cluster.Partition(topic, p); !ok || v.Leader < 0 {
+			return internalTopicRefusal{fmt.Sprintf("Cannot run an unclean election of internal topic %s: its acknowledged commits would be lost", topic)}
+		}
 	}
 	return s.cfg.Cluster.ElectLeader(ctx, topic, p, unclean)
 }

@@ -163,15 +163,7 @@ func decodeOffsetBatch(raw []byte) (batch.Header, []offsetRecord, error) {
 // fakeApply is the apply loop of the cluster (package replica) for one
 // batch: coordlog's decoding into the view, written by the log's ApplyView.
 func fakeApply(l *plog.Log, part int32, applied int64, raw []byte) error {
-	pending := func(pid int64) []plog.CommittedOffset {
-		v, err := l.Meta(coordlog.PendingKey(part, pid))
-		if err != nil || v == nil {
-			return nil
-		}
-		offs, _ := coordlog.DecodePending(v)
-		return offs
-	}
-	ch, err := coordlog.Decode(coordlog.Group, part, []plog.Batch{{BaseOffset: applied - 1, Raw: raw}}, pending)
+	ch, err := coordlog.DecodeFrom(coordlog.Group, part, []plog.Batch{{BaseOffset: applied - 1, Raw: raw}}, l)
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func kerrCode(c int16) *kerr.Error {
 // transactional offset commit of an open transaction for the group's
 // partition (Meta coord/pend/{p}/{pid}: what require_stable refuses).
 func (s *Server) pendingTxnOffsets(gc groupCoord, group string) (func(topic string, part int32) bool, error) {
-	kvs, err := s.log.MetaList(coordlog.PendingPrefix(gc.view.Partition))
+	byPID, err := coordlog.PendingIn(s.log, gc.view.Partition)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +171,7 @@ func (s *Server) pendingTxnOffsets(gc groupCoord, group string) (func(topic stri
 		part  int32
 	}
 	pend := map[key]bool{}
-	for _, kv := range kvs {
-		offs, err := coordlog.DecodePending(kv.Value)
-		if err != nil {
-			return nil, fmt.Errorf("pending offsets %s: %w", kv.Key, err)
-		}
+	for _, offs := range byPID {
 		for _, o := range offs {
 			if o.Group == group {
 				pend[key{o.Topic, o.Partition}] = true

@@ -36,6 +36,8 @@ func errorCode(err error) int16 {
 		errors.Is(err, plog.ErrPartitionsNotRaised),
 		errors.Is(err, plog.ErrTooManyPartitions):
 		return kerr.InvalidPartitions.Code
+	case errors.Is(err, errOffsetMovedToTiered):
+		return kerr.OffsetMovedToTieredStorage.Code
 	case errors.Is(err, plog.ErrOffsetOutOfRange), errors.Is(err, plog.ErrInvalidOffset):
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, plog.ErrCorruptBatch):

@@ -1,11 +1,17 @@
 package kafka
 
 import (
+	"errors"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 	plog "github.com/zombi-dev/zombi/log"
 )
 
 // Fetch in cluster mode: who may be served, and what a follower reads.
+
+// errOffsetMovedToTiered: a follower's fetch offset is in the cold tier
+// only (OFFSET_MOVED_TO_TIERED_STORAGE).
+var errOffsetMovedToTiered = errors.New("offset moved to tiered storage")
 
 // fetchReplica is the fetching replica's node id, -1 for a consumer
 // (ReplicaState.ID from v15, KIP-903; ReplicaID before).
@@ -66,7 +72,18 @@ type replicaLog interface {
 
 // readReplica reads a follower's fetch: every batch from offset up to the
 // log end (a follower copies what the leader has, committed or not).
+//
+// Below the local (hot) log start and inside the cold range the answer is
+// OFFSET_MOVED_TO_TIERED_STORAGE, as Kafka's (KIP-405): a follower does not
+// copy what the shared cold tier holds; it asks the leader's earliest local
+// offset (ListOffsets -4) and starts there.
 func (s *Server) readReplica(topic string, part int32, offset int64, maxBytes int) (plog.ReadResult, error) {
+	if hot, err := s.log.HotStart(topic, part); err == nil && offset < hot {
+		logStart, hwm, err := s.log.Offsets(topic, part)
+		if err == nil && offset >= logStart {
+			return plog.ReadResult{LogStartOffset: logStart, HighWatermark: hwm, LastStableOffset: -1}, errOffsetMovedToTiered
+		}
+	}
 	if rl, ok := any(s.log).(replicaLog); ok {
 		return rl.ReadReplica(topic, part, offset, maxBytes)
 	}

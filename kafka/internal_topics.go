@@ -144,7 +144,7 @@ func (e internalTopicRefusal) Unwrap() error { return plog.ErrInternalTopic }
 
 // refuseInternal returns the refusal of op on name when name is an internal
 // topic, else nil.
-func refuseInternal(op, name string) error {
+func (s *Server) refuseInternal(op, name string) error {
 	if !plog.IsInternalTopic(name) {
 		return nil
 	}
@@ -153,6 +153,9 @@ func refuseInternal(op, name string) error {
 		return internalTopicRefusal{fmt.Sprintf("Cannot append to internal topic %s", name)} // Kafka's words
 	case "delete records":
 		return internalTopicRefusal{fmt.Sprintf("Cannot delete records of internal topic %s", name)} // Kafka's words
+	}
+	if s.cfg.Cluster != nil {
+		return internalTopicRefusal{fmt.Sprintf("Cannot %s internal topic %s: its layout is fixed and only the coordinators write it", op, name)}
 	}
 	return internalTopicRefusal{fmt.Sprintf("Cannot %s internal topic %s: Zombi keeps group offsets and transaction state outside of it", op, name)}
 }

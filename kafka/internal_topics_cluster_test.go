@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -86,8 +87,9 @@ func TestClusterInternalTopicsMetadata(t *testing.T) {
 	del := kmsg.NewPtrDeleteTopicsRequest()
 	del.TopicNames = []string{"__consumer_offsets"}
 	del.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr("__consumer_offsets")}}
-	if c := r.do(del, 6).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; c != kerr.InvalidTopicException.Code {
-		t.Errorf("DeleteTopics: code %d, want INVALID_TOPIC_EXCEPTION", c)
+	if dt := r.do(del, 6).(*kmsg.DeleteTopicsResponse).Topics[0]; dt.ErrorCode != kerr.InvalidTopicException.Code ||
+		dt.ErrorMessage == nil || !strings.Contains(*dt.ErrorMessage, "only the coordinators write it") {
+		t.Errorf("DeleteTopics: code %d message %v, want INVALID_TOPIC_EXCEPTION saying why", dt.ErrorCode, dt.ErrorMessage)
 	}
 	cp := kmsg.NewPtrCreatePartitionsRequest()
 	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "__consumer_offsets", Count: 60}}
@@ -96,6 +98,18 @@ func TestClusterInternalTopicsMetadata(t *testing.T) {
 	}
 	if p := r.produce("__consumer_offsets", 0, 9, mkBatch("x")); p.ErrorCode != kerr.InvalidTopicException.Code {
 		t.Errorf("Produce: code %d, want INVALID_TOPIC_EXCEPTION", p.ErrorCode)
+	}
+	// An unclean election of a leaderless internal partition would lose
+	// acknowledged commits: refused, the cluster not asked.
+	fc.setPartition("__consumer_offsets", 3, PartitionView{Leader: -1, LeaderEpoch: 3, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Offline: []int32{1}})
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.ElectionType = 1
+	el.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "__consumer_offsets", Partitions: []int32{3}}}
+	if er := r.do(el, 2).(*kmsg.ElectLeadersResponse); len(er.Topics) != 1 || er.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTopicException.Code {
+		t.Errorf("unclean ElectLeaders of a leaderless internal partition: %+v, want INVALID_TOPIC_EXCEPTION", er.Topics)
+	}
+	if got := get(fc, func() []string { return fc.ops.elections }); len(got) != 0 {
+		t.Errorf("the cluster was asked for elections %v", got)
 	}
 	if got := get(fc, func() []string { return fc.deleted }); len(got) != 0 {
 		t.Errorf("the cluster was asked to delete %v", got)

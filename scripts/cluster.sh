@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# make cluster: one etcd and three Zombi nodes on this machine, in the
-# foreground. Ctrl-C (or SIGTERM) stops them all: the nodes first (a
-# controlled shutdown needs etcd), then etcd. The data stays for the next run
-# under $CLUSTER_DIR (make cluster-clean removes it).
-#
-# No S3: cluster mode refuses ZOMBI_S3_BUCKET until the shared cold tier is
-# built (issue 19 point 4), so the nodes keep everything in their hot tier.
+# make cluster: one etcd, the S3 test server (versitygw over a directory)
+# and three Zombi nodes on this machine, in the foreground. The nodes share
+# one bucket, the cluster's cold tier (each partition's leader flushes it,
+# every replica reads it). Ctrl-C (or SIGTERM) stops them all: the nodes
+# first (a controlled shutdown needs etcd), then etcd and S3. The data stays
+# for the next run under $CLUSTER_DIR (make cluster-clean removes it).
 #
 # Every port and path can be moved by the environment (deploy/cluster_test.go
 # runs this script on free ports):
@@ -18,6 +17,9 @@
 #   CLUSTER_KAFKA_PORTS  node 1..3 Kafka ports     (9091,9092,9093)
 #   CLUSTER_HTTP_PORTS   node 1..3 HTTP ports      (8081,8082,8083)
 #   CLUSTER_SESSION_TIMEOUT_MS                     (ZOMBI_SESSION_TIMEOUT_MS, the node default when empty)
+#   ZOMBI_VERSITYGW      the versitygw binary      (.bin/versitygw, versitygw on $PATH)
+#   CLUSTER_S3_PORT      the S3 server's port      (7070)
+#   CLUSTER_S3           off: no S3, every node keeps everything in its hot tier
 set -euo pipefail
 
 bin=${ZOMBI_BIN:-bin/zombi}
@@ -29,11 +31,20 @@ etcd_peer=${CLUSTER_ETCD_PEER_PORT:-2380}
 IFS=, read -r -a kafka_ports <<<"${CLUSTER_KAFKA_PORTS:-9091,9092,9093}"
 IFS=, read -r -a http_ports <<<"${CLUSTER_HTTP_PORTS:-8081,8082,8083}"
 session=${CLUSTER_SESSION_TIMEOUT_MS:-}
+s3=${CLUSTER_S3:-on}
+s3_port=${CLUSTER_S3_PORT:-7070}
+s3_bin=${ZOMBI_VERSITYGW:-}
+if [ -z "$s3_bin" ]; then
+	if [ -x .bin/versitygw ]; then s3_bin=.bin/versitygw; else s3_bin=$(command -v versitygw || true); fi
+fi
 
 die() { echo "cluster: $*" >&2; exit 1; }
 
 [ -x "$bin" ] || die "no zombi binary at $bin (make build, or set ZOMBI_BIN)"
 [ -x "$etcd_bin" ] || die "no etcd at $etcd_bin (scripts/ensure-deps.sh cluster installs Debian's etcd-server)"
+if [ "$s3" != off ] && { [ -z "$s3_bin" ] || [ ! -x "$s3_bin" ]; }; then
+	die "no versitygw for the cluster's bucket (make test-deps installs it in .bin/, or set ZOMBI_VERSITYGW; CLUSTER_S3=off runs without S3)"
+fi
 if [ ${#kafka_ports[@]} -ne 3 ] || [ ${#http_ports[@]} -ne 3 ]; then
 	die "CLUSTER_KAFKA_PORTS and CLUSTER_HTTP_PORTS need three comma-separated ports each"
 fi
@@ -41,12 +52,15 @@ fi
 # A port someone already listens on would make a node fail later with a less
 # clear line (or, for etcd, join someone else's etcd): refuse up front.
 busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$etcd_port" "$etcd_peer" "${kafka_ports[@]}" "${http_ports[@]}"; do
+s3_ports=()
+[ "$s3" = off ] || s3_ports=("$s3_port")
+for p in "$etcd_port" "$etcd_peer" "${kafka_ports[@]}" "${http_ports[@]}" "${s3_ports[@]}"; do
 	busy "$p" && die "port $p on 127.0.0.1 is in use (another make cluster? set the CLUSTER_*_PORT(S) variables)"
 done
 
 mkdir -p "$dir"
 pids=()
+s3_pid=
 stopping=0
 
 # stop: SIGTERM to the nodes (controlled shutdown, bounded at 10 s by the
@@ -61,12 +75,15 @@ stop() {
 	# Nodes are pids[1..]; etcd is pids[0].
 	for ((i = n - 1; i >= 0; i--)); do
 		if [ "$i" -eq 0 ]; then
-			# etcd goes last: the nodes need it to hand leadership over.
+			# etcd and S3 go last: the nodes need etcd to hand leadership
+			# over, and S3 for the flushes in flight.
 			for ((j = 1; j < n; j++)); do wait_gone "${pids[$j]}" 20; done
+			[ -z "$s3_pid" ] || kill -TERM "$s3_pid" 2>/dev/null || true
 		fi
 		kill -TERM "${pids[$i]}" 2>/dev/null || true
 	done
 	wait_gone "${pids[0]:-}" 10
+	wait_gone "$s3_pid" 10
 	wait 2>/dev/null || true
 	echo "cluster: stopped; data kept in $dir (make cluster-clean removes it)" >&2
 }
@@ -113,6 +130,24 @@ setsid "$etcd_bin" --name zombi-cluster --data-dir "$dir/etcd" \
 pids+=($!)
 wait_http "$etcd_url/health" 20 "${pids[0]}" "etcd (log $dir/etcd.log)"
 
+s3_env=()
+s3_line="S3           none (CLUSTER_S3=off): every node keeps its data in its hot tier"
+if [ "$s3" != off ]; then
+	s3_url=http://127.0.0.1:$s3_port
+	mkdir -p "$dir/s3"
+	# Its own session too (Ctrl-C must not stop it before the nodes).
+	ROOT_ACCESS_KEY_ID=zombi ROOT_SECRET_ACCESS_KEY=zombi-cluster-secret \
+		setsid "$s3_bin" --port "127.0.0.1:$s3_port" --quiet posix "$dir/s3" >>"$dir/s3.log" 2>&1 &
+	s3_pid=$!
+	until (: <"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null; do
+		kill -0 "$s3_pid" 2>/dev/null || die "versitygw exited at start: see $dir/s3.log"
+		sleep 0.1
+	done
+	s3_env=(ZOMBI_S3_BUCKET=zombi-cluster ZOMBI_S3_ENDPOINT="$s3_url" ZOMBI_S3_REGION=us-east-1
+		AWS_ACCESS_KEY_ID=zombi AWS_SECRET_ACCESS_KEY=zombi-cluster-secret)
+	s3_line="S3           $s3_url bucket zombi-cluster (versitygw, data $dir/s3, log $dir/s3.log)"
+fi
+
 seeds=()
 for i in 1 2 3; do
 	k=${kafka_ports[$((i - 1))]} h=${http_ports[$((i - 1))]}
@@ -120,7 +155,7 @@ for i in 1 2 3; do
 		${session:+ZOMBI_SESSION_TIMEOUT_MS="$session"} \
 		ZOMBI_DATA_DIR="$dir/node-$i" ZOMBI_HOST=127.0.0.1 ZOMBI_PORT="$h" \
 		ZOMBI_KAFKA_PORT="$k" ZOMBI_KAFKA_ADVERTISED_HOST=127.0.0.1 ZOMBI_LOG="${ZOMBI_LOG:-info}" \
-		"$bin" >>"$dir/node-$i.log" 2>&1 &
+		"${s3_env[@]}" "$bin" >>"$dir/node-$i.log" 2>&1 &
 	pids+=($!)
 	seeds+=("127.0.0.1:$k")
 done
@@ -129,8 +164,9 @@ for i in 1 2 3; do
 done
 
 cat <<EOF
-cluster: etcd and three Zombi nodes are up (no S3: cluster mode keeps data in the hot tier for now)
+cluster: etcd and three Zombi nodes are up
   etcd         $etcd_url (data $dir/etcd, log $dir/etcd.log)
+  $s3_line
   node 1       Kafka 127.0.0.1:${kafka_ports[0]}  HTTP http://127.0.0.1:${http_ports[0]}  log $dir/node-1.log
   node 2       Kafka 127.0.0.1:${kafka_ports[1]}  HTTP http://127.0.0.1:${http_ports[1]}  log $dir/node-2.log
   node 3       Kafka 127.0.0.1:${kafka_ports[2]}  HTTP http://127.0.0.1:${http_ports[2]}  log $dir/node-3.log

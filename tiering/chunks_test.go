@@ -367,7 +367,7 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 		t.Fatal("no head PUT failed")
 	}
 	orphan, _ := fs.state()
-	if orphan != chunkKey("ev", 0, 40, 80) {
+	if orphan != chunkKey("ev", 0, 40, 80, "") {
 		t.Fatalf("chunk written: %s", orphan)
 	}
 	// Consistent meanwhile: the old head loads, the orphan is stored but not
@@ -391,11 +391,11 @@ func TestS3HeadPutFailsAfterChunk(t *testing.T) {
 	tr2 := startMem(t, l, real, cfg)
 	waitFlushed(t, tr2, "ev", 0, 80)
 	h := checkChunksStored(t, real, "ev", 0)
-	if len(h.Chunks) != 2 || h.Chunks[1].Key != chunkKey("ev", 0, 40, 75) {
+	if len(h.Chunks) != 2 || h.Chunks[1].Key != chunkKey("ev", 0, 40, 75, "") {
 		t.Fatalf("chunks after the retry: %+v", h.Chunks)
 	}
 	for _, k := range listKeys(t, real, "") {
-		if k == orphan || k == segmentKey("ev", 0, 70, 80) {
+		if k == orphan || k == segmentKey("ev", 0, 70, 80, "") {
 			t.Fatalf("orphan %s not deleted", k)
 		}
 	}

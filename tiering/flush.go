@@ -50,6 +50,20 @@ func (t *Tier) schedule() {
 			if err != nil {
 				continue
 			}
+			if t.clustered() {
+				if _, leader := t.cfg.Leadership.LeaderEpoch(ps.topic, ps.part); !leader {
+					// A follower: its unflushed bytes are the leader's to
+					// flush; it re-reads the manifest once per interval.
+					t.mu.RLock()
+					t.dropPendingLocked(ps)
+					t.mu.RUnlock()
+					t.hotRetention(ps, now)
+					if !blocked && !ps.queued.Load() && now.Sub(ps.lastFlushTime()) >= t.cfg.FlushInterval {
+						t.queue(ps)
+					}
+					continue
+				}
+			}
 			if t.cfg.HotMaxBytes > 0 {
 				t.measure(ps, hwm)
 			}
@@ -65,14 +79,22 @@ func (t *Tier) schedule() {
 			due := waiting > 0 && (waiting >= int64(t.cfg.FlushBatchSize) || now.Sub(ps.lastFlushTime()) >= t.cfg.FlushInterval)
 			retain := t.retains(ps) && now.After(ps.retentionDue())
 			if due || retain {
-				ps.queued.Store(true)
-				select {
-				case t.jobs <- ps:
-				default:
-					ps.queued.Store(false)
-				}
+				t.queue(ps)
 			}
 		}
+	}
+}
+
+// queue hands a partition to the workers (unless the queue is full: the
+// next round tries again).
+func (t *Tier) queue(ps *partState) {
+	if !ps.queued.CompareAndSwap(false, true) {
+		return // queued already
+	}
+	select {
+	case t.jobs <- ps:
+	default:
+		ps.queued.Store(false)
 	}
 }
 
@@ -125,6 +147,15 @@ func (t *Tier) runJob(ps *partState) error {
 	if ps.dead.Load() || !t.current(ps) {
 		return nil // deleted or recreated; refreshTopics cleans up
 	}
+	if t.clustered() {
+		return t.runShared(ps)
+	}
+	return t.flushAndRetain(ps)
+}
+
+// flushAndRetain is a job's work on a partition it may write: orphans,
+// flush, cold retention. Under flushMu.
+func (t *Tier) flushAndRetain(ps *partState) error {
 	if !ps.cleaned {
 		if err := t.cleanOrphans(ps); err != nil {
 			return err
@@ -180,6 +211,9 @@ func (t *Tier) flush(ps *partState) (int, error) {
 		}
 		if !t.current(ps) {
 			return written, nil // recreated while reading: not this manifest's data
+		}
+		if t.clustered() && !t.leads(ps, ps.claimed) {
+			return written, nil // no longer the leader of the epoch claimed: commit nothing
 		}
 		start := max(next, bs[0].BaseOffset)
 		if err := t.writeSegment(ctx, ps, start, bs); err != nil {
@@ -244,7 +278,11 @@ func (t *Tier) collect(ps *partState, next, target int64) ([]plog.Batch, int64, 
 // never read, deleted by cleanOrphans, or overwritten by the retry. (The
 // manifest save may seal a chunk first: the same holds for it.)
 func (t *Tier) writeSegment(ctx context.Context, ps *partState, start int64, bs []plog.Batch) error {
-	seg := encodeSegment(ps.topic, ps.part, start, bs)
+	suffix := ""
+	if cur := ps.man.Load(); cur != nil {
+		suffix = cur.suffix()
+	}
+	seg := encodeSegment(ps.topic, ps.part, start, bs, suffix)
 	seg.meta.FlushedMs = time.Now().UnixMilli()
 	// The batches were read first, so every abort marker among them is in
 	// the log's index (a marker and its entry are one write).
@@ -432,7 +470,7 @@ func (t *Tier) cleanOrphans(ps *partState) error {
 	for _, prefix := range []string{segmentPrefix(ps.topic, ps.part), chunkPrefix(ps.topic, ps.part)} {
 		var orphans []string
 		err := t.st.List(t.ctx, prefix, "", func(k string, _ int64) bool {
-			if !listed[k] {
+			if !listed[k] && t.orphanable(ps, k) {
 				orphans = append(orphans, k)
 			}
 			return true
@@ -525,6 +563,14 @@ func (t *Tier) hotRetention(ps *partState, now time.Time) {
 // trimHot drops hot batches below offset, which the manifest already holds.
 func (t *Tier) trimHot(ps *partState, offset int64) {
 	if offset <= ps.trimmedTo.Load() || !t.current(ps) {
+		return
+	}
+	// A follower may be behind the leader that flushed: never past what
+	// it holds committed.
+	if _, hwm, err := t.l.Offsets(ps.topic, ps.part); err == nil && offset > hwm {
+		offset = hwm
+	}
+	if offset <= ps.trimmedTo.Load() {
 		return
 	}
 	if _, err := t.l.TrimBefore(t.ctx, ps.topic, ps.part, offset); err != nil {

@@ -20,7 +20,7 @@ import (
 // append gate counts everything appended since start-up as unflushed. A data
 // directory that does not know the cold tier yet (a new disk) must load it
 // first, or its offsets could restart below the cold data's: then the error
-// is returned.
+// is returned. In a cluster (cfg.Leadership) it always retries.
 func StartOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Logger) (Running, error) {
 	return startOrRetry(ctx, l, cfg, logger, func(ctx context.Context) (ObjectStore, error) { return OpenS3(ctx, cfg) })
 }
@@ -33,8 +33,10 @@ func startOrRetry(ctx context.Context, l *plog.Log, cfg Config, logger *slog.Log
 	if err == nil {
 		return t, nil
 	}
+	// In a cluster nothing is rebuilt from the bucket (the catalog holds
+	// the topics, a replica's offsets come from its leader): always retry.
 	known, merr := l.Meta(markerKey(cfg))
-	if merr != nil || known == nil {
+	if cfg.Leadership == nil && (merr != nil || known == nil) {
 		return nil, err
 	}
 	logger = logger.With("component", "tiering")
@@ -109,6 +111,9 @@ func (r *retrying) gate(string, int32) error {
 func (r *retrying) measure() {
 	var n int64
 	for _, info := range r.l.Topics() {
+		if plog.IsInternalTopic(info.Name) {
+			continue // never tiered: it never waits for the tier
+		}
 		for p := int32(0); p < info.Partitions; p++ {
 			if b, err := r.l.AppendedBytes(info.Name, p); err == nil {
 				n += b

@@ -32,11 +32,21 @@ type Manifest struct {
 	Partitions int32  `json:"partitions"` // the topic's partition count when written
 	// LogStart is the first cold offset; End the next offset after the cold
 	// range. LogStart == End when no segment is held (all expired).
-	LogStart   int64         `json:"log_start"`
-	End        int64         `json:"end"`
-	Generation int64         `json:"generation"`
-	UpdatedMs  int64         `json:"updated_ms"`
-	Segments   []SegmentMeta `json:"segments"`
+	LogStart   int64 `json:"log_start"`
+	End        int64 `json:"end"`
+	Generation int64 `json:"generation"`
+	UpdatedMs  int64 `json:"updated_ms"`
+	// LeaderEpoch is the leader epoch of the partition's leader that wrote
+	// the head (cluster mode; 0 alone).
+	LeaderEpoch int32         `json:"leader_epoch,omitempty"`
+	Segments    []SegmentMeta `json:"segments"`
+
+	// fenced (cluster mode): the head is saved only over the object whose
+	// ETag is etag ("": only when there is none), and keys written carry
+	// keySuffix(TopicUUID, LeaderEpoch), so that two writers never
+	// overwrite each other's objects.
+	fenced bool
+	etag   string
 
 	// chunks are the sealed chunk objects the head refers to, in offset
 	// order: they hold Segments up to chunks[len-1].End (the first one may
@@ -105,9 +115,25 @@ func chunkPrefix(topic string, part int32) string {
 	return "manifest-chunks/" + topic + "/" + strconv.Itoa(int(part)) + "/"
 }
 
-// chunkKey names the chunk holding the segments of [start, end).
-func chunkKey(topic string, part int32, start, end int64) string {
-	return fmt.Sprintf("%s%016x-%016x.json", chunkPrefix(topic, part), start, end)
+// chunkKey names the chunk holding the segments of [start, end); suffix is
+// keySuffix's (cluster mode) or "".
+func chunkKey(topic string, part int32, start, end int64, suffix string) string {
+	return fmt.Sprintf("%s%016x-%016x%s.json", chunkPrefix(topic, part), start, end, suffix)
+}
+
+// validChunkKey reports whether a head's chunk reference names the chunk of
+// its range, with or without a cluster-mode suffix.
+func validChunkKey(topic string, part int32, c chunkRef) bool {
+	plain := chunkKey(topic, part, c.Start, c.End, "")
+	if c.Key == plain {
+		return true
+	}
+	rest, ok := strings.CutPrefix(c.Key, strings.TrimSuffix(plain, ".json"))
+	if !ok {
+		return false
+	}
+	suffix, ok := strings.CutSuffix(rest, ".json")
+	return ok && validSuffix(suffix)
 }
 
 // chunkRef is the head's reference to a sealed chunk object.
@@ -125,17 +151,19 @@ type chunkRef struct {
 // manifestHead is the persisted head: the manifest's header fields, the
 // sealed chunks and the segments after them.
 type manifestHead struct {
-	Version    int           `json:"version"`
-	Topic      string        `json:"topic"`
-	TopicUUID  string        `json:"topic_uuid"`
-	Partition  int32         `json:"partition"`
-	Partitions int32         `json:"partitions"`
-	LogStart   int64         `json:"log_start"`
-	End        int64         `json:"end"`
-	Generation int64         `json:"generation"`
-	UpdatedMs  int64         `json:"updated_ms"`
-	Chunks     []chunkRef    `json:"chunks,omitempty"`
-	Segments   []SegmentMeta `json:"segments"`
+	Version    int    `json:"version"`
+	Topic      string `json:"topic"`
+	TopicUUID  string `json:"topic_uuid"`
+	Partition  int32  `json:"partition"`
+	Partitions int32  `json:"partitions"`
+	LogStart   int64  `json:"log_start"`
+	End        int64  `json:"end"`
+	Generation int64  `json:"generation"`
+	UpdatedMs  int64  `json:"updated_ms"`
+	// LeaderEpoch: cluster mode, omitted alone.
+	LeaderEpoch int32         `json:"leader_epoch,omitempty"`
+	Chunks      []chunkRef    `json:"chunks,omitempty"`
+	Segments    []SegmentMeta `json:"segments"`
 }
 
 // manifestChunk is a chunk object: an immutable run of consecutive segments.
@@ -230,14 +258,14 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 	}
 	rest := tail(m.Segments, chunks)
 	for n := manifestChunkSegments; n > 0 && len(rest) >= n; rest = rest[n:] {
-		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest[:n])
+		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest[:n], m.suffix())
 		if err != nil {
 			return nil, err
 		}
 		chunks = append(chunks, ref)
 	}
 	if len(rest) > 0 && countAborted(rest) >= sealAbortedEntries {
-		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest)
+		ref, err := putChunk(ctx, st, m.Topic, m.Partition, rest, m.suffix())
 		if err != nil {
 			return nil, err
 		}
@@ -251,13 +279,23 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 		Version: version, Topic: m.Topic, TopicUUID: m.TopicUUID,
 		Partition: m.Partition, Partitions: m.Partitions,
 		LogStart: m.LogStart, End: m.End, Generation: m.Generation, UpdatedMs: m.UpdatedMs,
-		Chunks: chunks, Segments: rest,
+		LeaderEpoch: m.LeaderEpoch, Chunks: chunks, Segments: rest,
 	}
 	body, err := json.Marshal(&h)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Put(ctx, manifestKey(m.Topic, m.Partition), body); err != nil {
+	if m.fenced {
+		cs, ok := st.(condStore)
+		if !ok {
+			return nil, errNoConditional
+		}
+		tag, err := cs.PutIf(ctx, manifestKey(m.Topic, m.Partition), body, m.etag)
+		if err != nil {
+			return nil, err
+		}
+		m.etag = tag
+	} else if err := st.Put(ctx, manifestKey(m.Topic, m.Partition), body); err != nil {
 		return nil, err
 	}
 	m.Version, m.chunks = version, chunks
@@ -265,7 +303,7 @@ func saveManifest(ctx context.Context, st ObjectStore, m *Manifest) ([]chunkRef,
 }
 
 // putChunk writes the chunk object holding segs and returns its reference.
-func putChunk(ctx context.Context, st ObjectStore, topic string, part int32, segs []SegmentMeta) (chunkRef, error) {
+func putChunk(ctx context.Context, st ObjectStore, topic string, part int32, segs []SegmentMeta, suffix string) (chunkRef, error) {
 	first, last := segs[0], segs[len(segs)-1]
 	version := chunkVersion
 	if hasAborted(segs) {
@@ -276,7 +314,7 @@ func putChunk(ctx context.Context, st ObjectStore, topic string, part int32, seg
 		return chunkRef{}, err
 	}
 	ref := chunkRef{
-		Key: chunkKey(topic, part, first.Start, last.End), Start: first.Start, End: last.End, Segments: len(segs),
+		Key: chunkKey(topic, part, first.Start, last.End, suffix), Start: first.Start, End: last.End, Segments: len(segs),
 		MinTimestamp: first.MinTimestamp, MaxTimestamp: first.MaxTimestamp,
 		Size: int64(len(body)), CRC: crc32.Checksum(body, castagnoli),
 	}
@@ -388,10 +426,10 @@ func decodeManifest(key string, body []byte, get func(string) ([]byte, error)) (
 		Version: h.Version, Topic: h.Topic, TopicUUID: h.TopicUUID,
 		Partition: h.Partition, Partitions: h.Partitions,
 		LogStart: h.LogStart, End: h.End, Generation: h.Generation, UpdatedMs: h.UpdatedMs,
-		chunks: h.Chunks,
+		LeaderEpoch: h.LeaderEpoch, chunks: h.Chunks,
 	}
 	for i, c := range h.Chunks {
-		if c.Key != chunkKey(h.Topic, h.Partition, c.Start, c.End) || c.Segments <= 0 || c.End <= c.Start {
+		if !validChunkKey(h.Topic, h.Partition, c) || c.Segments <= 0 || c.End <= c.Start {
 			return nil, fmt.Errorf("chunk reference %q [%d, %d) not understood", c.Key, c.Start, c.End)
 		}
 		if i > 0 && c.Start != h.Chunks[i-1].End {

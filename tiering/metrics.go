@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/metrics"
 )
 
@@ -198,6 +199,9 @@ func (t *Tier) pendingBytes(parts []*partState) int64 {
 func (r *retrying) appended() int64 {
 	var n int64
 	for _, info := range r.l.Topics() {
+		if plog.IsInternalTopic(info.Name) {
+			continue // never tiered: it never waits for the tier
+		}
 		for p := int32(0); p < info.Partitions; p++ {
 			if b, err := r.l.AppendedBytes(info.Name, p); err == nil {
 				n += b

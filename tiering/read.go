@@ -38,6 +38,11 @@ func (t *Tier) Read(ctx context.Context, topic string, part int32, offset int64,
 	m := ps.man.Load()
 	i := m.find(offset)
 	if i < 0 {
+		if t.clustered() {
+			// A follower's copy of the manifest may lag the leader's
+			// flushes: re-read it now rather than at the next interval.
+			t.queue(ps)
+		}
 		return nil, fmt.Errorf("offset %d not in the cold range of %s/%d", offset, topic, part)
 	}
 	seg := m.Segments[i]

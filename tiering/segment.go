@@ -80,7 +80,8 @@ type builtSegment struct {
 
 // encodeSegment builds a segment object for the cold range [start, end) of
 // a partition from whole batches (the first may begin before start).
-func encodeSegment(topic string, part int32, start int64, bs []plog.Batch) builtSegment {
+// suffix is keySuffix's in cluster mode, else "".
+func encodeSegment(topic string, part int32, start int64, bs []plog.Batch, suffix string) builtSegment {
 	n := segHeaderSize + segTrailerSize + len(bs)*segEntrySize
 	data := 0
 	for _, b := range bs {
@@ -119,7 +120,7 @@ func encodeSegment(topic string, part int32, start int64, bs []plog.Batch) built
 	body = append(body, segEndMagic...)
 
 	meta.End = bs[len(bs)-1].LastOffset + 1
-	meta.Key = segmentKey(topic, part, start, meta.End)
+	meta.Key = segmentKey(topic, part, start, meta.End, suffix)
 	meta.Size = int64(len(body))
 	meta.IndexPos = int64(indexPos)
 	meta.DataCRC = dataCRC.Sum32()
@@ -217,9 +218,10 @@ func segmentPrefix(topic string, part int32) string {
 	return "segments/" + topic + "/" + strconv.Itoa(int(part)) + "/"
 }
 
-// segmentKey names the segment covering [start, end) (end exclusive).
-func segmentKey(topic string, part int32, start, end int64) string {
-	return fmt.Sprintf("%s%016x-%016x.%s", segmentPrefix(topic, part), start, end, segExt)
+// segmentKey names the segment covering [start, end) (end exclusive);
+// suffix is keySuffix's (cluster mode) or "".
+func segmentKey(topic string, part int32, start, end int64, suffix string) string {
+	return fmt.Sprintf("%s%016x-%016x%s.%s", segmentPrefix(topic, part), start, end, suffix, segExt)
 }
 
 // ParseSegmentKey splits a segment key into table, partition and its
@@ -232,6 +234,9 @@ func ParseSegmentKey(key string) (topic string, part int32, start, end int64, er
 	}
 	p, err1 := strconv.ParseInt(fields[1], 10, 32)
 	name, ok := strings.CutSuffix(fields[2], "."+segExt)
+	if len(name) > 33 && validSuffix(name[33:]) {
+		name = name[:33] // a cluster-mode key: writer's topic id and epoch
+	}
 	s, e, ok2 := strings.Cut(name, "-")
 	st, err2 := strconv.ParseUint(s, 16, 63)
 	en, err3 := strconv.ParseUint(e, 16, 63)

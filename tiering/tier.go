@@ -30,6 +30,11 @@ type Config struct {
 	HotMaxBytes              int64         // ZOMBI_HOT_MAX_BYTES (0 = no limit): refuse writes past this much unflushed data
 	Retention                time.Duration // ZOMBI_RETENTION_SECS (0 = forever): cold segments deleted after this
 
+	// Leadership makes the tier a cluster's shared cold tier (cluster.go):
+	// only leaders flush, manifest commits are fenced, followers follow.
+	// Nil: one node.
+	Leadership Leadership
+
 	// Tuning, zero for defaults.
 	Uploaders      int   // partitions flushed concurrently (4)
 	ReadAheadBytes int64 // size of one cold read-ahead chunk (4 MiB)
@@ -122,6 +127,8 @@ type partState struct {
 	cleaned   bool
 	lastFlush time.Time
 	nextRet   time.Time
+	claimed   int32  // cluster: the leader epoch this node wrote the head at (-1: none)
+	headTag   string // cluster: the ETag of the head ps.man was read or written as
 
 	trimmedTo atomic.Int64 // hot retention: trimmed up to here
 	// eff is the topic's effective configs (retention.ms, retention.bytes,
@@ -153,6 +160,9 @@ func start(ctx context.Context, l *plog.Log, cfg Config, st ObjectStore, logger 
 	cfg.defaults()
 	if logger == nil {
 		logger = slog.Default()
+	}
+	if cfg.Leadership != nil && !conditional(st) {
+		return nil, errNoConditional
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Tier{
@@ -211,6 +221,10 @@ func (t *Tier) load(ctx context.Context) error {
 	ms, err := loadManifests(ctx, t.st)
 	if err != nil {
 		return fmt.Errorf("load cold-tier manifests: %w", err)
+	}
+	if t.clustered() {
+		t.loadShared(ms)
+		return nil
 	}
 	byTopic := map[string][]*Manifest{}
 	for _, m := range ms {
@@ -337,7 +351,7 @@ func (t *Tier) loadTopic(ctx context.Context, name string, ms []*Manifest, rebui
 }
 
 func (t *Tier) newPart(topic string, part int32, uuid [16]byte) *partState {
-	return &partState{topic: topic, part: part, uuid: uuid, lastFlush: time.Now(), nextRet: time.Now()}
+	return &partState{topic: topic, part: part, uuid: uuid, lastFlush: time.Now(), nextRet: time.Now(), claimed: -1}
 }
 
 // current reports whether the log's topic of that name is still the
@@ -372,6 +386,10 @@ func (t *Tier) PendingBytes() int64 { return t.pending.Load() }
 // refreshTopics tracks new topics and partitions and notices deleted or
 // recreated topics, whose cold data is then deleted.
 func (t *Tier) refreshTopics() {
+	if t.clustered() {
+		t.refreshShared()
+		return
+	}
 	infos := t.l.Topics()
 	live := make(map[string]string, len(infos))
 	t.mu.Lock()

@@ -21,7 +21,7 @@ func TestSegmentRoundTrip(t *testing.T) {
 		batch.SetBaseOffset(raw, 10+2*i)
 		bs = append(bs, plog.Batch{BaseOffset: 10 + 2*i, LastOffset: 11 + 2*i, MaxTimestamp: 1000 + i, Raw: raw})
 	}
-	seg := encodeSegment("t", 3, 11, bs)
+	seg := encodeSegment("t", 3, 11, bs, "")
 	if seg.meta.Key != "segments/t/3/000000000000000b-0000000000000014.zseg" || seg.meta.End != 20 || seg.meta.BaseOffset != 10 || seg.meta.MaxTimestamp != 1004 {
 		t.Fatalf("meta %+v", seg.meta)
 	}
@@ -257,7 +257,7 @@ func TestOrphansIgnoredAndCleaned(t *testing.T) {
 	waitFlushed(t, tr, "ev", 0, 100)
 	tr.Close()
 	// A crash after uploading [100, 150) but before the manifest said so.
-	orphan := segmentKey("ev", 0, 100, 150)
+	orphan := segmentKey("ev", 0, 100, 150, "")
 	if err := st.Put(context.Background(), orphan, []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,7 @@ func TestManifestAbortedChunks(t *testing.T) {
 	st := newMemStore()
 	m := &Manifest{Topic: "t", Partition: 0, Partitions: 1}
 	for i := int64(0); i < 5; i++ {
-		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10), Start: i * 10, End: i*10 + 10}
+		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10, ""), Start: i * 10, End: i*10 + 10}
 		if i < 2 { // the first chunk's
 			s.Aborted = AbortedList{{ProducerID: i, FirstOffset: i * 10, LastOffset: i*10 + 3, StableAt: i*10 + 4}}
 		}
@@ -356,7 +356,7 @@ func TestManifestAbortedSealsEarly(t *testing.T) {
 	st := newMemStore()
 	m := &Manifest{Topic: "t", Partition: 0, Partitions: 1}
 	for i := int64(0); i < 4; i++ {
-		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10), Start: i * 10, End: i*10 + 10}
+		s := SegmentMeta{Key: segmentKey("t", 0, i*10, i*10+10, ""), Start: i * 10, End: i*10 + 10}
 		if i != 1 {
 			s.Aborted = AbortedList{{ProducerID: 1, FirstOffset: i * 10, LastOffset: i*10 + 1, StableAt: i*10 + 2}}
 		}

@@ -78,9 +78,9 @@ func TestS3AbandonedUploadsAborted(t *testing.T) {
 		setUploadAge(t, 0)
 		cfg := v.config("sweep-old")
 		c := openStore(t, cfg).(*s3Store).c
-		startUpload(t, c, cfg.Bucket, segmentKey("ev", 0, 0, 5000))
-		startUpload(t, c, cfg.Bucket, segmentKey("ev", 0, 0, 5000)) // a second crash, same range
-		startUpload(t, c, cfg.Bucket, segmentKey("other", 3, 100, 200))
+		startUpload(t, c, cfg.Bucket, segmentKey("ev", 0, 0, 5000, ""))
+		startUpload(t, c, cfg.Bucket, segmentKey("ev", 0, 0, 5000, "")) // a second crash, same range
+		startUpload(t, c, cfg.Bucket, segmentKey("other", 3, 100, 200, ""))
 		startUpload(t, c, cfg.Bucket, "not-zombi/big.bin")
 		if got := uploadKeys(t, c, cfg.Bucket, ""); len(got) != 4 {
 			t.Fatalf("uploads before start: %q", got)
@@ -105,7 +105,7 @@ func TestS3AbandonedUploadsAborted(t *testing.T) {
 		setUploadAge(t, time.Hour)
 		cfg := v.config("sweep-fresh")
 		c := openStore(t, cfg).(*s3Store).c
-		key := segmentKey("ev", 0, 0, 5000)
+		key := segmentKey("ev", 0, 0, 5000, "")
 		id := startUpload(t, c, cfg.Bucket, key)
 		logBuf := startSwept(t, cfg)
 		if got := uploadKeys(t, c, cfg.Bucket, "segments/"); len(got) != 1 || got[0] != key {

@@ -67,6 +67,15 @@ func (c *Catalog) Adopt(ctx context.Context) (int, error) {
 		n++
 		c.logger.Info("local topic adopted into the catalog", "topic", info.Name, "partitions", info.Partitions, "node", c.cfg.NodeID)
 	}
+	// The coordinators' offsets and transactions, after the user topics
+	// their offsets name.
+	coord, err := c.adoptInternal(ctx)
+	if err != nil {
+		return n, fmt.Errorf("adopt local topics: %d adopted, then: %w", n, err)
+	}
+	if coord > 0 {
+		c.logger.Info("local committed offsets and transactions adopted into the internal topics", "entries", coord, "node", c.cfg.NodeID)
+	}
 	keys, err := c.adoptAuth(ctx)
 	if err != nil {
 		return n, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -19,16 +18,6 @@ import (
 	"github.com/zombi-dev/zombi/internal/clustertest"
 )
 
-// coordReady says whether the coordinators' runtime (issue 19 point 5:
-// replicated __consumer_offsets, T2's apply loop, T1's log view) is on
-// this branch; until then the tests of this file skip.
-func coordReady(t *testing.T) {
-	t.Helper()
-	if os.Getenv("ZOMBI_E2E_COORD") != "1" {
-		t.Skip("the coordinators' runtime (replicated internal partitions) is not on this branch yet: ZOMBI_E2E_COORD=1 runs it")
-	}
-}
-
 // TestClusterGroupCoordinatorFailover: a group of three franz-go consumers
 // reads an RF 3 topic, committing after each poll; the node leading the
 // group's __consumer_offsets partition (its coordinator) is killed with
@@ -37,7 +26,6 @@ func coordReady(t *testing.T) {
 // record is read, and none is delivered again below an offset whose commit
 // was acknowledged (acks=all: a failover loses no commit).
 func TestClusterGroupCoordinatorFailover(t *testing.T) {
-	coordReady(t)
 	const (
 		topic      = "coord-failover"
 		group      = "coord-failover-group"

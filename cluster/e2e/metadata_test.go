@@ -49,7 +49,6 @@ func TestClusterMetadataAgrees(t *testing.T) {
 // FindCoordinator of each kind has created them (RF 3, leaders spread);
 // and FindCoordinator through any node names the same coordinator.
 func TestClusterInternalTopicsAgree(t *testing.T) {
-	coordReady(t)
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -466,6 +466,10 @@ func (f *fetcher) fetch(b *kgo.Broker, fss []*fetchState) {
 				continue
 			}
 			delete(byKey, key)
+			if sp.ErrorCode == kerr.OffsetMovedToTieredStorage.Code {
+				f.movedToTiered(b, fs, offsets[key]) // tiered.go
+				continue
+			}
 			f.fetched(fs, offsets[key], sp)
 		}
 	}

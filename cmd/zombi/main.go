@@ -101,11 +101,6 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
-	if cfg.Cluster.Enabled() && cfg.S3Bucket != "" {
-		// Every node would flush its own copy under the same keys: the
-		// shared cold tier needs leader-only flushes (issue 19, not built yet).
-		return errors.New("ZOMBI_S3_BUCKET with ZOMBI_ETCD_ENDPOINTS: the cluster's shared cold tier is not built yet; run a cluster without a bucket, or one node with it")
-	}
 	topicDefaults := cfg.topicDefaults()
 	l, err := plog.Open(plog.Options{
 		Dir:               cfg.DataDir,
@@ -141,6 +136,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	var ready func() error // GET /health/ready beyond the log: the cold tier loaded
 	var tierStatus func() tiering.Status
+	// In a cluster the bucket is shared: only leaders flush (the runtime,
+	// started below, says who leads).
+	leadership := newTierLeadership(cfg.Cluster)
 	if cfg.S3Bucket != "" {
 		tier, err := tiering.StartOrRetry(ctx, l, tiering.Config{
 			Bucket:          cfg.S3Bucket,
@@ -153,6 +151,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			HotRetention:    cfg.HotRetention,
 			HotMaxBytes:     cfg.HotMaxBytes,
 			Retention:       cfg.Retention,
+			Leadership:      leadership.tiering(),
 		}, logger)
 		if err != nil {
 			return fmt.Errorf("cold tier (ZOMBI_S3_BUCKET=%s): %w", cfg.S3Bucket, err)
@@ -215,6 +214,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer rt.close()
+	leadership.set(rt)
 	if rt != nil {
 		if authSvc, err = openAuth(cfg, rt.rt.AuthStore(), logger); err != nil {
 			closeAll()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zombi-dev/zombi/internal/etcdtest"
+	"github.com/zombi-dev/zombi/internal/s3test"
 	"github.com/zombi-dev/zombi/internal/zombitest"
 )
 
@@ -33,8 +34,13 @@ type Options struct {
 	LagTimeMax time.Duration
 	Env        []string // extra environment for every node; it wins
 	Racks      []string // Racks[i] is node i+1's ZOMBI_NODE_RACK
-	// S3 will run the nodes on one internal/s3test bucket; not yet.
+	// S3 runs the nodes on one shared bucket (the cluster's cold tier) of
+	// an internal/s3test server (versitygw; the test skips without it),
+	// flushing every second (ZOMBI_FLUSH_INTERVAL_SECS=1; Env wins).
 	S3 bool
+	// S3Server, when set, is the server S3 runs the nodes on (one the test
+	// started before, e.g. for a single node to upgrade); it implies S3.
+	S3Server *s3test.Server
 	// Name is ZOMBI_CLUSTER_NAME; unique per test when empty.
 	Name string
 	// DataDirs gives a node a data directory of the caller's (e.g. that of
@@ -50,6 +56,7 @@ type Options struct {
 type Cluster struct {
 	t    testing.TB
 	etcd *etcdtest.Etcd
+	s3   *s3test.Server // nil without Options.S3
 	dir  string
 	name string
 	opts Options
@@ -89,9 +96,6 @@ func uniqueName(t testing.TB) string {
 // It fails the test when it cannot.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	if opts.S3 {
-		t.Fatal("clustertest: Options.S3 is not supported yet")
-	}
 	if opts.Nodes <= 0 {
 		opts.Nodes = 3
 	}
@@ -107,7 +111,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if _, err := zombitest.Binary(); err != nil {
 		t.Fatalf("clustertest: zombi binary: %v", err)
 	}
-	c := &Cluster{t: t, etcd: etcdtest.Start(t), dir: t.TempDir(), name: opts.Name, opts: opts, procs: map[int32]*zombitest.Proc{}, paused: map[int32]bool{}}
+	s3 := opts.S3Server
+	if s3 == nil && opts.S3 {
+		s3 = s3test.Start(t)
+	}
+	c := &Cluster{t: t, etcd: etcdtest.Start(t), s3: s3, dir: t.TempDir(), name: opts.Name, opts: opts, procs: map[int32]*zombitest.Proc{}, paused: map[int32]bool{}}
 	t.Cleanup(c.cleanup)
 	var wg sync.WaitGroup
 	errs := make([]error, opts.Nodes)
@@ -135,6 +143,9 @@ func (c *Cluster) NodeEnv(id int32) []string {
 		"ZOMBI_SESSION_TIMEOUT_MS="+strconv.FormatInt(c.opts.SessionTimeout.Milliseconds(), 10),
 		"ZOMBI_REPLICA_LAG_TIME_MAX_MS="+strconv.FormatInt(c.opts.LagTimeMax.Milliseconds(), 10),
 	)
+	if c.s3 != nil {
+		env = append(env, S3Env(c.s3, S3Bucket)...)
+	}
 	if i := int(id) - 1; i < len(c.opts.Racks) && c.opts.Racks[i] != "" {
 		env = append(env, "ZOMBI_NODE_RACK="+c.opts.Racks[i])
 	}
@@ -174,6 +185,26 @@ func (c *Cluster) AddNode(id int32) *zombitest.Proc {
 	c.WaitReady(id, 30*time.Second)
 	c.WaitBrokers(c.t)
 	return c.Node(id)
+}
+
+// S3 is the cluster's S3 server (nil without Options.S3): Stop and
+// Restart it for an S3 outage.
+func (c *Cluster) S3() *s3test.Server { return c.s3 }
+
+// S3Bucket is the cluster's bucket (each cluster has its own server).
+const S3Bucket = "zombi-cluster"
+
+// S3Env points a node (or `zombi segments`) at bucket on s, flushing every
+// second.
+func S3Env(s *s3test.Server, bucket string) []string {
+	return []string{
+		"ZOMBI_S3_BUCKET=" + bucket,
+		"ZOMBI_S3_ENDPOINT=" + s.Endpoint(),
+		"ZOMBI_S3_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + s3test.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey,
+		"ZOMBI_FLUSH_INTERVAL_SECS=1",
+	}
 }
 
 // Name is the cluster's name (its etcd prefix /{name}/).

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -45,6 +46,12 @@ func fileExists(p string) bool {
 type Server struct {
 	Addr string // 127.0.0.1:PORT
 	Dir  string // where its buckets are directories
+
+	t    testing.TB
+	bin  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // Endpoint is the server's URL.
@@ -62,23 +69,49 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), Dir: t.TempDir()}
+	s := &Server{Addr: ln.Addr().String(), Dir: t.TempDir(), t: t, bin: bin}
 	ln.Close()
-	cmd := exec.Command(bin, "--port", s.Addr, "--quiet", "posix", s.Dir)
+	t.Cleanup(s.Stop)
+	s.Restart()
+	return s
+}
+
+// Stop kills the server (S3 down); its buckets stay in Dir. Idempotent.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts the server again (after Stop) on the same address and
+// directory, and returns once it listens.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	cmd := exec.Command(s.bin, "--port", s.Addr, "--quiet", "posix", s.Dir)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	s.cmd, s.done = cmd, done
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", s.Addr); err == nil {
 			c.Close()
-			return s
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s", s.Addr)
+			s.t.Fatalf("versitygw did not listen on %s", s.Addr)
 		}
 	}
 }

@@ -87,8 +87,8 @@ pod's stable DNS name for host: Zombi matches them by protocol.
 "true" in cluster mode (cluster.etcdEndpoints set), "" alone. Fails on
 values Zombi would refuse at start, so that helm says it before a pod
 crash-loops: several replicas without etcd (each would be a separate node 1
-with its own data), and an S3 bucket in cluster mode (refused until the
-shared cold tier is built).
+with its own data). In cluster mode s3.bucket is the cluster's shared cold
+tier (every pod on the same bucket).
 */}}
 {{- define "zombi.clustered" -}}
 {{- $etcd := .Values.cluster.etcdEndpoints | default list }}
@@ -96,9 +96,6 @@ shared cold tier is built).
 {{- fail (printf "replicas: %d needs cluster.etcdEndpoints (an etcd of yours, e.g. the bitnami/etcd chart): several brokers are a cluster on etcd" (int .Values.replicas)) }}
 {{- end }}
 {{- if $etcd }}
-{{- if .Values.s3.bucket }}
-{{- fail "s3.bucket with cluster.etcdEndpoints: cluster mode refuses ZOMBI_S3_BUCKET until the shared cold tier is built (issue 19); leave s3.bucket empty" }}
-{{- end }}
 {{- if hasKey (.Values.config | default dict) "ZOMBI_NODE_ID" }}
 {{- fail "config.ZOMBI_NODE_ID with cluster.etcdEndpoints: each pod's node id is its ordinal + 1; leave it out" }}
 {{- end }}
