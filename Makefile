@@ -5,7 +5,7 @@ GO          ?= go
 BIN         ?= bin/zombi
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose state is shared between goroutines run under the race detector.
-RACE_PKGS   := ./log/... ./txn/... ./history/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/... ./cluster ./cluster/catalog/... ./cluster/meta/... ./cluster/replica/...
+RACE_PKGS   := ./log/... ./txn/... ./history/... ./auth/... ./tlsconf/... ./stats/... ./metrics/... ./httpapi/... ./kafka/... ./tiering/... ./bench/loadgen/... ./iceberg/... ./cluster ./cluster/catalog/... ./cluster/meta/... ./cluster/replica/... ./cluster/coordlog/...
 
 .PHONY: all deps test-deps build run test test-short test-kgo test-kgo-cluster test-cluster bench-cluster cluster cluster-clean lint bench bench-peers bench-security bench-iceberg bench-http fuzz clean ui-screenshots
 
@@ -160,6 +160,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProtobufEvent -fuzztime $(FUZZTIME) ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME) ./kafka/
 	$(GO) test -run '^$$' -fuzz FuzzMessagesQuery -fuzztime $(FUZZTIME) ./httpapi/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./cluster/coordlog/
 
 clean:
 	rm -rf bin

@@ -159,6 +159,11 @@ func (l *Log) readOnce(p *partition, topic string, part int32, offset int64, max
 		res.Batches = append(res.Batches, b)
 		return maxBytes > 0
 	})
+	if _, compacted := LookupInternalTopic(topic); compacted {
+		// Never trimmed under a reader, but compacted (compact.go): a
+		// missing batch is a gap, and the next stored one is the answer.
+		return res, false, err
+	}
 	if err == nil && (len(res.Batches) == 0 || res.Batches[0].BaseOffset > offset) {
 		// The batches went between the range check and the scan: a trim has
 		// committed. The writer publishes its new log start only after the

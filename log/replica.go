@@ -28,7 +28,10 @@ func (l *Log) AppendReplica(ctx context.Context, topic string, part int32, batch
 	if err != nil {
 		return 0, err
 	}
-	op := &replicaOp{p: p, done: make(chan struct{})}
+	// An internal partition is compacted (compact.go): the leader's
+	// batches may have gaps between them and after the log end.
+	_, gaps := LookupInternalTopic(topic)
+	op := &replicaOp{p: p, gaps: gaps, done: make(chan struct{})}
 	var prev batch.Header
 	for i, b := range batches {
 		h, err := batch.Validate(b)
@@ -38,7 +41,7 @@ func (l *Log) AppendReplica(ctx context.Context, topic string, part int32, batch
 		if h.LeaderEpoch < 0 {
 			return 0, fmt.Errorf("%w: %s/%d replica batch at %d has no leader epoch (%d)", ErrCorruptBatch, topic, part, h.BaseOffset, h.LeaderEpoch)
 		}
-		if i > 0 && h.BaseOffset != prev.LastOffset()+1 {
+		if i > 0 && (h.BaseOffset != prev.LastOffset()+1 && !gaps || h.BaseOffset <= prev.LastOffset()) {
 			return 0, fmt.Errorf("%w: %s/%d replica batch at %d does not follow the one ending at %d", ErrInvalidOffset, topic, part, h.BaseOffset, prev.LastOffset())
 		}
 		if i > 0 && h.LeaderEpoch < prev.LeaderEpoch {
@@ -84,6 +87,7 @@ type replicaBatch struct {
 
 type replicaOp struct {
 	p       *partition
+	gaps    bool // compacted: batches may start past the log end
 	batches []replicaBatch
 	bytes   int
 	leo     int64
@@ -107,7 +111,7 @@ func (op *replicaOp) stage(r *round) {
 	}
 	st := r.state(p)
 	first := op.batches[0].h
-	if first.BaseOffset != st.next {
+	if first.BaseOffset != st.next && !(op.gaps && first.BaseOffset > st.next) {
 		op.err = fmt.Errorf("%w: replica batches start at %d, the log ends at %d", ErrInvalidOffset, first.BaseOffset, st.next)
 		return
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	Internal func(topic string) (coordlog.Kind, bool)
 	View     ViewStore
 	Decode   DecodeFunc
+	// The internal partitions' cleaner (cleaner.go): checked every
+	// CleanerInterval (0: 5 minutes; negative: never), each partition at
+	// most once per CleanerMinInterval (0: a minute).
+	CleanerInterval    time.Duration
+	CleanerMinInterval time.Duration
 }
 
 // DefaultLagTimeMax is Kafka's replica.lag.time.max.ms default.
@@ -137,6 +142,15 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	m.mu.Lock()
+	if m.cfg.CleanerInterval >= 0 && !m.closed { // Close waits for it: before the log closes
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.runCleaner(ctx)
+		}()
+	}
+	m.mu.Unlock()
 	// Kafka's isr-expiration task runs every replica.lag.time.max.ms / 2.
 	tick := time.NewTicker(max(m.cfg.LagTimeMax/2, 10*time.Millisecond))
 	defer tick.Stop()
