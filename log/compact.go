@@ -39,12 +39,9 @@ func (l *Log) DeleteBatches(topic string, part int32, bases []int64) error {
 	slices.Sort(bases)
 	bases = slices.Compact(bases)
 	op := &deleteBatchesOp{l: l, p: p, bases: bases, done: make(chan struct{})}
-	l.w.barriers.Add(1)
-	if err := l.w.submit(op); err != nil {
-		l.w.barriers.Add(-1)
+	if err := l.w.runBarrier(op, op.done); err != nil {
 		return err
 	}
-	<-op.done
 	if op.err != nil {
 		return fmt.Errorf("delete batches of %s/%d: %w", topic, part, op.err)
 	}

@@ -191,12 +191,9 @@ func (l *Log) ResetView(topic string, part int32) error {
 		return err
 	}
 	op := &resetViewOp{l: l, topic: topic, part: part, done: make(chan struct{})}
-	l.w.barriers.Add(1)
-	if err := l.w.submit(op); err != nil {
-		l.w.barriers.Add(-1)
+	if err := l.w.runBarrier(op, op.done); err != nil {
 		return err
 	}
-	<-op.done
 	if op.err != nil {
 		return fmt.Errorf("reset view of %s/%d: %w", topic, part, op.err)
 	}

@@ -33,12 +33,9 @@ func (l *Log) TruncateTo(ctx context.Context, topic string, part int32, offset i
 		return 0, err
 	}
 	op := &truncateOp{p: p, offset: offset, done: make(chan struct{})}
-	l.w.barriers.Add(1)
-	if err := l.w.submit(op); err != nil {
-		l.w.barriers.Add(-1)
+	if err := l.w.runBarrier(op, op.done); err != nil {
 		return 0, err
 	}
-	<-op.done
 	if op.err != nil {
 		return 0, fmt.Errorf("truncate %s/%d to %d: %w", topic, part, offset, op.err)
 	}

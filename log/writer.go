@@ -119,6 +119,19 @@ func (w *writer) submit(op writeOp) error {
 	return nil
 }
 
+// runBarrier queues a barrier op (it commits alone) and waits until done
+// is closed; it fails only when the log is closed. The op's own error is
+// the caller's to read.
+func (w *writer) runBarrier(op writeOp, done <-chan struct{}) error {
+	w.barriers.Add(1)
+	if err := w.submit(op); err != nil {
+		w.barriers.Add(-1)
+		return err
+	}
+	<-done
+	return nil
+}
+
 func (w *writer) run() {
 	defer w.r.wb.Destroy()
 	ops := make([]writeOp, 0, 64)
