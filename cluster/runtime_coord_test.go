@@ -87,7 +87,9 @@ func coordinator(t *testing.T, nodes []*coordNode, kind int8, key string) kafka.
 	t.Helper()
 	var v kafka.CoordinatorView
 	var last string
-	deadline := time.Now().Add(20 * time.Second)
+	// 30 s: a stopped node's lease (and perhaps the controller's) must
+	// expire first; a loaded machine has taken more than 20 s.
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		ok := true
 		var leader *coordNode
@@ -113,7 +115,7 @@ func coordinator(t *testing.T, nodes []*coordNode, kind int8, key string) kafka.
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no loaded coordinator for %q within 20 s: %s", key, last)
+	t.Fatalf("no loaded coordinator for %q within 30 s: %s", key, last)
 	return v
 }
 
