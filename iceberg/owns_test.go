@@ -52,7 +52,18 @@ func TestMaterializerOwns(t *testing.T) {
 	}
 
 	owner.Store(2)
+	// A commit node 1 began before the switch may still finish (ownership
+	// is checked before each step; the table's own versions order the
+	// writers): count from once node 1 is quiet.
 	commits1 := statusOf(t, m1, "owned").Commits
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		c := statusOf(t, m1, "owned").Commits
+		if c == commits1 {
+			break
+		}
+		commits1 = c
+	}
 	produce(t, l, "owned", 0, 25, 5)
 	produce(t, l, "owned", 1, 5, 5)
 	st = waitCaughtUp(t, m2, "owned")
