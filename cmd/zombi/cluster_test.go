@@ -261,8 +261,16 @@ func TestClusterPausedNodeRejoins(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if log := p.Log(); !strings.Contains(log, "cluster: session lost") || !strings.Contains(log, "cluster: registered again") {
-		t.Fatalf("the loss and the return are not in the log:\n%s", log)
+	// The new registration is in etcd a moment before its log line is
+	// written: wait for the line.
+	for logDeadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		log := p.Log()
+		if strings.Contains(log, "cluster: session lost") && strings.Contains(log, "cluster: registered again") {
+			break
+		}
+		if time.Now().After(logDeadline) {
+			t.Fatalf("the loss and the return are not in the log:\n%s", log)
+		}
 	}
 	if code := healthReady(t, p); code != http.StatusOK {
 		t.Fatalf("/health/ready %d after rejoining, want 200", code)
