@@ -538,9 +538,12 @@ func TestClusterReassignCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.cliOK(t, "topic", "reassign", "--plan", plan, "--wait")
-	if pd := tr.partitions(t, topic)[1]; !slices.Equal(pd.Replicas, []int32{3, 2}) {
-		t.Fatalf("partition 1 after --plan: %+v, want [3 2]", pd)
-	}
+	// --wait ends when the catalog has the result; the node Metadata asks
+	// may learn it a moment later.
+	tr.waitFor(t, 10*time.Second, "partition 1 on [3 2] after --plan", func(context.Context) (bool, string) {
+		pd := tr.partitions(t, topic)[1]
+		return slices.Equal(pd.Replicas, []int32{3, 2}), fmt.Sprintf("%+v", pd)
+	})
 	if out, _ := tr.cliOK(t, "topic", "reassign", "--status"); !strings.Contains(out, "no reassignment in progress") {
 		t.Fatalf("--status: %s", out)
 	}
