@@ -102,7 +102,9 @@ func TestDriversEdges(t *testing.T) {
 	t.Logf("bad librdkafka setting: %v", err)
 
 	down = NewLedger()
-	run, stop = context.WithTimeout(ctx, 300*time.Millisecond)
+	// Long enough for Python and librdkafka to start and send a few
+	// records even on a loaded machine (300 ms once sent none in CI).
+	run, stop = context.WithTimeout(ctx, 2*time.Second)
 	defer stop()
 	err = RunLibrdkafkaProducer(run, LibrdkafkaConfig{Python: venv.Python(), Seeds: seeds, Topic: "fast", Name: "down", Rate: 20, Grace: 3 * time.Second,
 		Config: map[string]string{"message.timeout.ms": "500"}}, down)
