@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	plog "github.com/zombi-dev/zombi/log"
 	"github.com/zombi-dev/zombi/txn"
 )
 
@@ -111,7 +112,7 @@ func (s *Server) initTransactional(ctx context.Context, req *kmsg.InitProducerID
 }
 
 // pidCeilingKey is the log metadata key of the producer-id ceiling.
-const pidCeilingKey = "kafka.producer_id.ceiling"
+const pidCeilingKey = plog.ProducerIDCeilingKey
 
 // newProducerID hands out a unique producer id (see above).
 func (s *Server) newProducerID() (int64, error) {

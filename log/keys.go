@@ -150,3 +150,8 @@ func parseCommitKey(k []byte) (group, topic string, part int32, ok bool) {
 	}
 	return group, string(k[:tl]), int32(be.Uint32(k[tl:])), true
 }
+
+// ProducerIDCeilingKey is the Meta key of the Kafka door's producer-id
+// ceiling: every id this node handed out is below the stored value
+// (kafka/22_init_producer_id.go writes it; a cluster upgrade reads it).
+const ProducerIDCeilingKey = "kafka.producer_id.ceiling"

@@ -27,10 +27,8 @@ import (
 // markers (its pending offsets dropped, as an abort drops them). Every
 // step is idempotent: a crash half-way is finished at the next start.
 
-// pidCeilingKey is the Kafka door's producer-id ceiling in the log's Meta
-// (kafka/22_init_producer_id.go): every id a node alone handed out is
-// below it.
-const pidCeilingKey = "kafka.producer_id.ceiling"
+// pidCeilingKey: every producer id a node alone handed out is below it.
+const pidCeilingKey = plog.ProducerIDCeilingKey
 
 // txnStateOngoing and txnStatePrepareAbort are the txn package's state
 // names (coordlog.TxnState.State).

@@ -161,11 +161,7 @@ func (m *Manager) Clean(topic string, part int32) (CleanResult, error) {
 		}
 	}
 	p.mu.Unlock()
-	switch r {
-	case roleLeader:
-	case roleFollower:
-		hwm = min(hwm, p.leaderHWM.Load())
-	default:
+	if hwm = committedEnd(p, r, hwm); hwm < 0 {
 		return CleanResult{}, nil
 	}
 	applied, err := m.viewStore().ViewApplied(topic, part)

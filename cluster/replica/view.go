@@ -420,15 +420,7 @@ func (v *viewer) step() (more bool, err error) {
 	p.mu.Lock()
 	r := p.role
 	p.mu.Unlock()
-	switch r {
-	case roleLeader:
-	case roleFollower:
-		// What the leader says is committed: the log's own watermark may
-		// be its log end after a restart.
-		hwm = min(hwm, p.leaderHWM.Load())
-	default:
-		hwm = -1 // no leader to say what is committed: wait
-	}
+	hwm = committedEnd(p, r, hwm) // -1 with no role: wait
 	from := max(applied, logStart)
 	v.setApplied(applied)
 	if from >= hwm {
@@ -506,4 +498,19 @@ func (v *viewer) maybeLoad() {
 	}
 	p.loadedEpoch.Store(epoch)
 	m.logger.Info("coordinator partition loaded", "topic", p.topic, "partition", p.part, "epoch", epoch, "applied", v.applied.Load())
+}
+
+// committedEnd is how far a replica in role r may treat its log as
+// committed, given the log's own high watermark: a leader's own; a
+// follower's clamped to what its leader last sent (after a restart the
+// log's own watermark may be its log end); -1 with no role (no leader to
+// say).
+func committedEnd(p *partition, r role, hwm int64) int64 {
+	switch r {
+	case roleLeader:
+		return hwm
+	case roleFollower:
+		return min(hwm, p.leaderHWM.Load())
+	}
+	return -1
 }
