@@ -190,7 +190,46 @@ func (e *Etcd) kill() {
 
 // Pause stops the process with SIGSTOP (it keeps its ports: clients time
 // out instead of being refused); Resume continues it.
-func (e *Etcd) Pause() error { return e.signal(syscall.SIGSTOP) }
+// It returns once every thread of etcd is stopped: SIGSTOP is delivered
+// asynchronously, and a request sent before the stop takes effect would
+// still be answered.
+func (e *Etcd) Pause() error {
+	if err := e.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	pid := e.cmd.Process.Pid
+	e.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcdtest: etcd %d not stopped 10 s after SIGSTOP", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped),
+// from /proc/PID/task/*/stat.
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the parenthesised command name.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused etcd.
 func (e *Etcd) Resume() error { return e.signal(syscall.SIGCONT) }
