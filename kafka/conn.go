@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -45,6 +46,7 @@ var errCloseAfterResponse = errors.New("connection closed after the response")
 // server closes: the TLS handshake and SASL authentication when li asks for
 // them (sasl.go), then the request pipeline.
 func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
+	raw := nc // the key of s.conns and s.pipes
 	remote := nc.RemoteAddr().String()
 	defer func() {
 		if r := recover(); r != nil {
@@ -83,7 +85,12 @@ func (s *Server) serveConn(nc net.Conn, li *listenerInfo) {
 	} else {
 		br = bufio.NewReaderSize(nc, connReadBuffer)
 	}
-	s.pipeline(ctx, cancel, nc, br)
+	q := &queued{freed: make(chan struct{}, 1)}
+	q.last.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	s.pipes[raw] = q
+	s.mu.Unlock()
+	s.pipeline(ctx, cancel, nc, br, q)
 }
 
 // Read buffers: connReadBuffer for the request pipeline, preAuthReadBuffer
@@ -107,9 +114,8 @@ func afterAuthReader(pre *bufio.Reader, nc net.Conn) *bufio.Reader {
 }
 
 // pipeline reads, processes and answers requests until the connection ends.
-func (s *Server) pipeline(ctx context.Context, cancel context.CancelFunc, nc net.Conn, br *bufio.Reader) {
+func (s *Server) pipeline(ctx context.Context, cancel context.CancelFunc, nc net.Conn, br *bufio.Reader, q *queued) {
 	frames := make(chan []byte, maxInFlight)
-	q := &queued{freed: make(chan struct{}, 1)}
 	readerDone := make(chan struct{})
 	remote := nc.RemoteAddr().String()
 	go func() {
@@ -163,6 +169,7 @@ func (s *Server) answer(ctx context.Context, nc net.Conn, buf []byte, q *queued)
 // connection, so that read-ahead cannot pile up maxInFlight huge frames.
 type queued struct {
 	bytes atomic.Int64
+	last  atomic.Int64  // unix nanos of the last response written
 	freed chan struct{} // signalled when bytes drop
 	armMu sync.Mutex    // serialises armIdle
 }
@@ -186,7 +193,30 @@ func (q *queued) armIdle(nc net.Conn, idle time.Duration, reader bool) {
 // frame (up to MaxRequestBytes) is always let in when nothing is queued.
 const readAheadBytes = 32 << 20
 
+// drainedMark in bytes: the connection is closing (Server.Drain); no
+// request is admitted any more.
+const drainedMark = math.MinInt64 / 2
+
+// errDrained: a request begun after Drain closed the connection.
+var errDrained = errors.New("kafka: connection closed by a graceful stop")
+
+// closeIfIdle marks the queue closed when no request is queued or in
+// progress and none was for quiet; true when it did (the caller closes the
+// connection). The quiet time spares a request already sent but not yet
+// read, which a close would cut off: a client that sends one request
+// after another is told NOT_LEADER_OR_FOLLOWER and moves on first.
+func (q *queued) closeIfIdle(now time.Time, quiet time.Duration) bool {
+	if q.bytes.Load() < 0 {
+		return true
+	}
+	if now.UnixNano()-q.last.Load() < int64(quiet) {
+		return false
+	}
+	return q.bytes.CompareAndSwap(0, drainedMark)
+}
+
 func (q *queued) release(n int) {
+	q.last.Store(time.Now().UnixNano())
 	q.bytes.Add(-int64(n))
 	select {
 	case q.freed <- struct{}{}:
@@ -198,9 +228,14 @@ func (q *queued) release(n int) {
 func (q *queued) wait(ctx context.Context, n int) error {
 	for {
 		cur := q.bytes.Load()
+		if cur < 0 {
+			return errDrained
+		}
 		if cur == 0 || cur+int64(n) <= readAheadBytes {
-			q.bytes.Add(int64(n))
-			return nil
+			if q.bytes.CompareAndSwap(cur, cur+int64(n)) {
+				return nil
+			}
+			continue
 		}
 		select {
 		case <-q.freed:

@@ -134,8 +134,10 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]*listenerInfo
 	conns     map[net.Conn]*listenerInfo // open connections and their listener
+	pipes     map[net.Conn]*queued       // the request queue of each conn past its handshakes
 	perIP     map[netip.Addr]int         // open connections per client IP, when capped
 	closed    bool
+	draining  bool // Drain began: listeners closed on purpose
 	wg        sync.WaitGroup
 
 	// defaultListener is the first listener served: its advertised address
@@ -203,6 +205,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		cancel:    cancel,
 		listeners: map[net.Listener]*listenerInfo{},
 		conns:     map[net.Conn]*listenerInfo{},
+		pipes:     map[net.Conn]*queued{},
 		perIP:     map[netip.Addr]int{},
 		groups:    groups.New(groups.Config{Logger: logger, InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay}),
 	}
@@ -271,7 +274,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		nc, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
-			closed := s.closed
+			closed := s.closed || s.draining
 			s.mu.Unlock()
 			if closed {
 				return nil
@@ -291,7 +294,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		backoff = 0
 		ip := remoteIP(nc)
 		s.mu.Lock()
-		if s.closed {
+		if s.closed || s.draining {
 			s.mu.Unlock()
 			_ = nc.Close()
 			return nil
@@ -315,6 +318,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			s.serveConn(nc, li)
 			s.mu.Lock()
 			delete(s.conns, nc)
+			delete(s.pipes, nc)
 			s.releaseLocked(ip)
 			s.mu.Unlock()
 		}()
@@ -353,6 +357,56 @@ func (s *Server) releaseLocked(ip netip.Addr) {
 			s.perIP[ip] = n
 		} else {
 			delete(s.perIP, ip)
+		}
+	}
+}
+
+// drainQuiet is how long a connection must have been idle before Drain
+// closes it.
+const drainQuiet = 100 * time.Millisecond
+
+// Drain is a graceful stop before Close: it stops accepting and closes
+// each connection once no request of it is queued or in progress (for
+// drainQuiet), so that
+// a request already sent is answered (after a controlled shutdown: with
+// NOT_LEADER_OR_FOLLOWER and the new leader, KIP-951) instead of cut off
+// with the connection, which leaves a client to find the new leader by a
+// metadata refresh of its own pace. It returns when every connection is
+// closed or ctx ends; Close ends what is left.
+func (s *Server) Drain(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		s.mu.Lock()
+		open := 0
+		for nc := range s.conns {
+			q := s.pipes[nc]
+			if q == nil {
+				// Still in its TLS or SASL handshake: no request yet.
+				_ = nc.Close()
+				continue
+			}
+			if q.closeIfIdle(now, drainQuiet) {
+				_ = nc.Close()
+				continue
+			}
+			open++
+		}
+		s.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

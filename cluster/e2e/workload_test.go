@@ -39,6 +39,10 @@ type workloadOptions struct {
 	FranzOpts  []kgo.Opt // e.g. kgo.RecordDeliveryTimeout for refused writes
 	RdkConfig  map[string]string
 	NoLibrdkfa bool
+	// FastFranz adds a franz-go producer ("franz-fast-0") that refreshes
+	// metadata at most every 250 ms instead of kgo's 5 s MetadataMinAge,
+	// as docs/CLUSTER.md recommends for quick failover.
+	FastFranz bool
 }
 
 // startWorkload creates topic (partitions, RF 3, min.insync.replicas=2)
@@ -56,7 +60,7 @@ func startWorkload(t *testing.T, ctx context.Context, c *clustertest.Cluster, to
 	for p := range partitions {
 		c.WaitISR(t, topic, p, 3)
 	}
-	w := &workload{t: t, c: c, topic: topic, group: topic + "-group", l: chaos.NewLedger(), ctx: ctx, errs: make(chan error, 3)}
+	w := &workload{t: t, c: c, topic: topic, group: topic + "-group", l: chaos.NewLedger(), ctx: ctx, errs: make(chan error, 4)}
 	producing, stopP := context.WithCancel(ctx)
 	reading, stopR := context.WithCancel(ctx)
 	w.stopP, w.stopR = stopP, stopR
@@ -66,6 +70,13 @@ func startWorkload(t *testing.T, ctx context.Context, c *clustertest.Cluster, to
 		w.errs <- chaos.RunFranzProducers(producing, chaos.ProducerConfig{Seeds: seeds, Topic: topic, Producers: 2, Rate: o.Rate, Grace: 10 * time.Second, Opts: o.FranzOpts}, w.l)
 	})
 	w.names = []string{"franz-0", "franz-1"}
+	if o.FastFranz {
+		opts := append([]kgo.Opt{kgo.MetadataMinAge(250 * time.Millisecond)}, o.FranzOpts...)
+		w.prod.Go(func() {
+			w.errs <- chaos.RunFranzProducers(producing, chaos.ProducerConfig{Name: "franz-fast", Seeds: seeds, Topic: topic, Producers: 1, Rate: o.Rate, Grace: 10 * time.Second, Opts: opts}, w.l)
+		})
+		w.names = append(w.names, "franz-fast-0")
+	}
 	if !o.NoLibrdkfa {
 		if venv, err := pyvenv.Ensure("compat-tests/python/requirements.txt"); err != nil {
 			t.Logf("SKIPPING the librdkafka producer: its Python environment cannot be made: %v", err)
@@ -102,6 +113,28 @@ func (w *workload) waitFor(d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// everyProducerAcked waits until each producer has an acknowledgement on
+// partition p after the first `from` acks: all of them have found p's
+// leader (a failover measured per client starts from there).
+func (w *workload) everyProducerAcked(from int, p int32, d time.Duration, what string) {
+	w.t.Helper()
+	w.waitFor(d, what, func() bool {
+		h := w.l.History()
+		seen := map[string]bool{}
+		for _, a := range h.Acks[from:] {
+			if a.Partition == p {
+				seen[a.Producer] = true
+			}
+		}
+		for _, name := range w.names {
+			if !seen[name] {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // ackedOnAll waits until every partition has acknowledgements after the

@@ -359,14 +359,27 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	rt.controlledShutdown(logger)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutCtx); err != nil {
-		logger.Warn("HTTP shutdown", "err", err)
-	}
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := hs.Shutdown(shutCtx); err != nil {
+			logger.Warn("HTTP shutdown", "err", err)
+		}
+	}()
+	// Requests already sent are answered before their connections close.
+	drainCtx, drained := context.WithTimeout(shutCtx, kafkaDrainTimeout)
+	ks.Drain(drainCtx)
+	drained()
+	<-httpDone
 	if err := ks.Close(); err != nil {
 		logger.Warn("Kafka shutdown", "err", err)
 	}
 	return runErr
 }
+
+// kafkaDrainTimeout bounds the Kafka door's graceful stop: a request in
+// progress (an acks=all Produce, a Fetch long poll) is answered within it.
+const kafkaDrainTimeout = 2 * time.Second
 
 // openAuth opens the users, tokens and ACLs stored in st (the log alone,
 // etcd in a cluster), applies ZOMBI_BOOTSTRAP_USERS (created or updated,

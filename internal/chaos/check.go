@@ -54,6 +54,11 @@ type FaultGap struct {
 	From, To   time.Time // the gap's bounds
 	Recovered  bool      // every victim partition saw an ack at or after End
 	Partitions map[int32]time.Duration
+	// ByProducer is the same gap counted from one producer's acks alone
+	// (the largest over the victim partitions): how long each client
+	// went without an ack, since clients refresh metadata at their own
+	// pace. A producer with no ack after End has the gap up to Taken.
+	ByProducer map[string]time.Duration
 }
 
 // ReaderStats is what one reader read.

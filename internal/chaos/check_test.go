@@ -261,3 +261,22 @@ func TestLedgerConcurrent(t *testing.T) {
 		t.Fatalf("concurrent ledger: %v\n%s", r.Err(), r)
 	}
 }
+
+func TestFaultGapByProducer(t *testing.T) {
+	l := NewLedger()
+	for ms := 0; ms <= 6000; ms += 100 {
+		if ms <= 1000 || ms >= 2000 {
+			l.AddAck(Ack{Key: "k", Partition: 0, Offset: int64(ms), At: at(ms), Producer: "fast"})
+		}
+		if ms <= 1000 || ms >= 4000 {
+			l.AddAck(Ack{Key: "k", Partition: 0, Offset: int64(ms) + 1, At: at(ms), Producer: "slow"})
+		}
+	}
+	l.AddFault(Fault{Name: "kill", Start: at(1050), End: at(1050), Partitions: []int32{0}})
+	h := l.History()
+	h.Taken = at(9000)
+	f := Check(h).Faults[0]
+	if f.Gap != time.Second || f.ByProducer["fast"] != time.Second || f.ByProducer["slow"] != 3*time.Second {
+		t.Fatalf("gap %v, by producer %v; want 1s, fast 1s, slow 3s", f.Gap, f.ByProducer)
+	}
+}

@@ -12,8 +12,18 @@ func faultGaps(h History) []FaultGap {
 		return nil
 	}
 	times := map[int32][]time.Time{}
+	byProducer := map[string]map[int32][]time.Time{}
 	for _, a := range h.Acks {
 		times[a.Partition] = append(times[a.Partition], a.At)
+		if byProducer[a.Producer] == nil {
+			byProducer[a.Producer] = map[int32][]time.Time{}
+		}
+		byProducer[a.Producer][a.Partition] = append(byProducer[a.Producer][a.Partition], a.At)
+	}
+	for _, m := range byProducer {
+		for _, ts := range m {
+			sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+		}
 	}
 	all := make([]int32, 0, len(times))
 	for p, ts := range times {
@@ -36,7 +46,14 @@ func faultGaps(h History) []FaultGap {
 		if len(victims) == 0 {
 			victims = all
 		}
-		g := FaultGap{Fault: f, Recovered: true, Partition: -1, Partitions: map[int32]time.Duration{}}
+		g := FaultGap{Fault: f, Recovered: true, Partition: -1, Partitions: map[int32]time.Duration{}, ByProducer: map[string]time.Duration{}}
+		for name, m := range byProducer {
+			for _, p := range victims {
+				if gap, _, _, _ := partitionGap(m[p], f.Start, end, taken); gap > g.ByProducer[name] {
+					g.ByProducer[name] = gap
+				}
+			}
+		}
 		for _, p := range victims {
 			gap, from, to, ok := partitionGap(times[p], f.Start, end, taken)
 			g.Partitions[p] = gap

@@ -1,0 +1,123 @@
+package kafka
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestDrainAnswersRequestsInProgress: Drain lets a request already sent (a
+// Fetch long poll here) be answered before its connection closes, closes
+// idle connections at once, and stops accepting.
+func TestDrainAnswersRequestsInProgress(t *testing.T) {
+	e := startServer(t, testConfig())
+	info, err := e.l.CreateTopic("drain", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	idle, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if err := idle.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	const wait = 700 * time.Millisecond
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = int32(wait / time.Millisecond)
+	req.MinBytes = 1
+	req.MaxBytes = 1 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = "drain", info.UUID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rp.CurrentLeaderEpoch = -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+
+	type result struct {
+		resp kmsg.Response
+		err  error
+		took time.Duration
+	}
+	res := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		r, err := cl.Request(ctx, req)
+		res <- result{r, err, time.Since(start)}
+	}()
+	time.Sleep(150 * time.Millisecond) // the long poll is under way
+
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	drainStart := time.Now()
+	e.s.Drain(dctx)
+	drained := time.Since(drainStart)
+
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("the fetch in progress when Drain began: %v, want its answer", r.err)
+	}
+	fr := r.resp.(*kmsg.FetchResponse)
+	if fr.ErrorCode != 0 || len(fr.Topics) != 1 || fr.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("fetch answer %+v, want an empty answer without errors", fr)
+	}
+	if r.took < wait-50*time.Millisecond {
+		t.Fatalf("the fetch took %s, want its full long poll (%s)", r.took, wait)
+	}
+	if drained > 3*time.Second || drained < wait-150*time.Millisecond-50*time.Millisecond {
+		t.Fatalf("Drain took %s, want about the rest of the long poll", drained)
+	}
+	if _, err := net.DialTimeout("tcp", e.addr, time.Second); err == nil {
+		t.Fatal("a new connection was accepted after Drain")
+	}
+	e.s.mu.Lock()
+	open := len(e.s.conns)
+	e.s.mu.Unlock()
+	deadline := time.Now().Add(2 * time.Second)
+	for open > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		e.s.mu.Lock()
+		open = len(e.s.conns)
+		e.s.mu.Unlock()
+	}
+	if open != 0 {
+		t.Fatalf("%d connections still open after Drain", open)
+	}
+}
+
+// TestDrainIdleAtOnce: with only idle connections Drain returns at once.
+func TestDrainIdleAtOnce(t *testing.T) {
+	e := startServer(t, testConfig())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	e.s.Drain(ctx)
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("Drain with idle connections took %s", took)
+	}
+}
