@@ -88,6 +88,11 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		}
 	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	select {
+	case <-s.drainC: // the server is stopping: no long poll
+		wait = 0
+	default:
+	}
 	var timer *time.Timer
 	for {
 		waiting := req.MinBytes > 0 && wait > 0 && time.Since(start) < wait
@@ -119,10 +124,11 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		if timer == nil {
 			timer = time.NewTimer(wait - time.Since(start))
 		}
-		cases := make([]reflect.SelectCase, 0, len(watches)+2)
+		cases := make([]reflect.SelectCase, 0, len(watches)+3)
 		cases = append(cases,
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.drainC)})
 		for _, w := range watches {
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 		}
@@ -131,7 +137,7 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		case 0: // connection or server closing: no one to answer
 			timer.Stop()
 			return nil, ctx.Err()
-		case 1: // max wait passed: answer with what is there now
+		case 1, 2: // max wait passed, or the server drains: answer with what is there now
 			wait = 0
 		}
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // TestDrainAnswersRequestsInProgress: Drain lets a request already sent (a
-// Fetch long poll here) be answered before its connection closes, closes
-// idle connections at once, and stops accepting.
+// Fetch long poll here, which it ends at once) be answered before its
+// connection closes, closes idle connections, and stops accepting.
 func TestDrainAnswersRequestsInProgress(t *testing.T) {
 	e := startServer(t, testConfig())
 	info, err := e.l.CreateTopic("drain", 1, nil)
@@ -37,7 +37,7 @@ func TestDrainAnswersRequestsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const wait = 700 * time.Millisecond
+	const wait = 3 * time.Second
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = int32(wait / time.Millisecond)
@@ -78,11 +78,11 @@ func TestDrainAnswersRequestsInProgress(t *testing.T) {
 	if fr.ErrorCode != 0 || len(fr.Topics) != 1 || fr.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("fetch answer %+v, want an empty answer without errors", fr)
 	}
-	if r.took < wait-50*time.Millisecond {
-		t.Fatalf("the fetch took %s, want its full long poll (%s)", r.took, wait)
+	if r.took > wait/2 {
+		t.Fatalf("the fetch took %s: Drain should end its long poll (%s) at once", r.took, wait)
 	}
-	if drained > 3*time.Second || drained < wait-150*time.Millisecond-50*time.Millisecond {
-		t.Fatalf("Drain took %s, want about the rest of the long poll", drained)
+	if drained > time.Second {
+		t.Fatalf("Drain took %s, want the drain quiet time and a little", drained)
 	}
 	if _, err := net.DialTimeout("tcp", e.addr, time.Second); err == nil {
 		t.Fatal("a new connection was accepted after Drain")

@@ -137,7 +137,8 @@ type Server struct {
 	pipes     map[net.Conn]*queued       // the request queue of each conn past its handshakes
 	perIP     map[netip.Addr]int         // open connections per client IP, when capped
 	closed    bool
-	draining  bool // Drain began: listeners closed on purpose
+	draining  bool          // Drain began: listeners closed on purpose
+	drainC    chan struct{} // closed when Drain begins: long polls answer now
 	wg        sync.WaitGroup
 
 	// defaultListener is the first listener served: its advertised address
@@ -203,6 +204,7 @@ func NewServer(l *plog.Log, st *stats.Stats, cfg Config, logger *slog.Logger) *S
 		logger:    logger.With("component", "kafka"),
 		ctx:       ctx,
 		cancel:    cancel,
+		drainC:    make(chan struct{}),
 		listeners: map[net.Listener]*listenerInfo{},
 		conns:     map[net.Conn]*listenerInfo{},
 		pipes:     map[net.Conn]*queued{},
@@ -367,7 +369,7 @@ const drainQuiet = 100 * time.Millisecond
 
 // Drain is a graceful stop before Close: it stops accepting and closes
 // each connection once no request of it is queued or in progress (for
-// drainQuiet), so that
+// drainQuiet; a Fetch long poll answers at once with what there is), so that
 // a request already sent is answered (after a controlled shutdown: with
 // NOT_LEADER_OR_FOLLOWER and the new leader, KIP-951) instead of cut off
 // with the connection, which leaves a client to find the new leader by a
@@ -375,7 +377,10 @@ const drainQuiet = 100 * time.Millisecond
 // closed or ctx ends; Close ends what is left.
 func (s *Server) Drain(ctx context.Context) {
 	s.mu.Lock()
-	s.draining = true
+	if !s.draining {
+		s.draining = true
+		close(s.drainC)
+	}
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
