@@ -132,6 +132,24 @@ func TestCoordinatorsFailover(t *testing.T) {
 	for id := int32(1); id <= 3; id++ {
 		nodes = append(nodes, startCoordNode(t, e, id))
 	}
+	// Every node sees all three live before the topic is made: its RF is
+	// min(3, live nodes) as the creating node sees them (CI caught a node
+	// whose watch had not yet delivered the other two registrations).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		all := true
+		for _, cn := range nodes {
+			for id := int32(1); id <= 3; id++ {
+				all = all && cn.rt.live(id)
+			}
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the three nodes do not all see each other live within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	const group = "payments"
 	if _, err := nodes[0].rt.CoordinatorOf(0, group); !errors.Is(err, kafka.ErrCoordinatorNotAvailable) {
 		t.Fatalf("first lookup: %v, want ErrCoordinatorNotAvailable (topic being created)", err)
