@@ -88,10 +88,8 @@ func (s *Server) handleFetch(ctx context.Context, kreq kmsg.Request) (kmsg.Respo
 		}
 	}
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
-	select {
-	case <-s.drainC: // the server is stopping: no long poll
+	if s.drainingNow() { // the server is stopping: no long poll
 		wait = 0
-	default:
 	}
 	var timer *time.Timer
 	for {

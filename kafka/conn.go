@@ -161,6 +161,12 @@ func (s *Server) answer(ctx context.Context, nc net.Conn, buf []byte, q *queued)
 	if err != nil || resp == nil {
 		return err
 	}
+	if s.drainingNow() && binary.BigEndian.Uint16(buf) == uint16(kmsg.Fetch.Int16()) && q.closeIfIdle(time.Now(), 0) {
+		// A fetcher whose long poll Drain cut short would ask again at
+		// once: with nothing else of its connection pending, the
+		// connection closes and the fetcher looks for another node.
+		return errDrained
+	}
 	q.armIdle(nc, s.cfg.IdleTimeout, false)
 	return nil
 }

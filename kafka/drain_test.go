@@ -121,3 +121,37 @@ func TestDrainIdleAtOnce(t *testing.T) {
 		t.Fatalf("Drain with idle connections took %s", took)
 	}
 }
+
+// TestDrainConsumerGoesAway: a consumer polling an idle topic keeps a Fetch
+// long poll open all the time; Drain answers it at once and closes that
+// connection, so the stop does not wait for drainTimeout.
+func TestDrainConsumerGoesAway(t *testing.T) {
+	e := startServer(t, testConfig())
+	if _, err := e.l.CreateTopic("idle", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumeTopics("idle"), kgo.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // its fetch long poll is under way
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer dcancel()
+	start := time.Now()
+	e.s.Drain(dctx)
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("Drain with a polling consumer took %s, want well under a second", took)
+	}
+	cancel()
+	<-polled
+}

@@ -416,6 +416,16 @@ func (s *Server) Drain(ctx context.Context) {
 	}
 }
 
+// drainingNow reports whether Drain has begun.
+func (s *Server) drainingNow() bool {
+	select {
+	case <-s.drainC:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close stops accepting, closes all connections and waits for their
 // handlers to finish.
 func (s *Server) Close() error {
