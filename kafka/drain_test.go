@@ -20,22 +20,8 @@ func TestDrainAnswersRequestsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	idle, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	if err := idle.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pingedClient(t, e.addr) // stays idle
+	cl := pingedClient(t, e.addr)
 
 	const wait = 3 * time.Second
 	req := kmsg.NewPtrFetchRequest()
@@ -105,14 +91,7 @@ func TestDrainAnswersRequestsInProgress(t *testing.T) {
 // TestDrainIdleAtOnce: with only idle connections Drain returns at once.
 func TestDrainIdleAtOnce(t *testing.T) {
 	e := startServer(t, testConfig())
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	pingedClient(t, e.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -154,4 +133,19 @@ func TestDrainConsumerGoesAway(t *testing.T) {
 	}
 	cancel()
 	<-polled
+}
+
+// pingedClient is a franz-go client on addr with a connection open (closed
+// when the test ends).
+func pingedClient(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if err := cl.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

@@ -137,8 +137,7 @@ type Server struct {
 	pipes     map[net.Conn]*queued       // the request queue of each conn past its handshakes
 	perIP     map[netip.Addr]int         // open connections per client IP, when capped
 	closed    bool
-	draining  bool          // Drain began: listeners closed on purpose
-	drainC    chan struct{} // closed when Drain begins: long polls answer now
+	drainC    chan struct{} // closed (under mu) when Drain begins: long polls answer now
 	wg        sync.WaitGroup
 
 	// defaultListener is the first listener served: its advertised address
@@ -276,7 +275,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		nc, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
-			closed := s.closed || s.draining
+			closed := s.closed || s.drainingNow()
 			s.mu.Unlock()
 			if closed {
 				return nil
@@ -296,7 +295,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		backoff = 0
 		ip := remoteIP(nc)
 		s.mu.Lock()
-		if s.closed || s.draining {
+		if s.closed || s.drainingNow() {
 			s.mu.Unlock()
 			_ = nc.Close()
 			return nil
@@ -377,8 +376,7 @@ const drainQuiet = 100 * time.Millisecond
 // closed or ctx ends; Close ends what is left.
 func (s *Server) Drain(ctx context.Context) {
 	s.mu.Lock()
-	if !s.draining {
-		s.draining = true
+	if !s.drainingNow() {
 		close(s.drainC)
 	}
 	for ln := range s.listeners {

@@ -31,20 +31,16 @@ import (
 // batching producers (franz-go, 100 records awaited together), for
 // ZOMBI_BENCH_DURATION (5 s) each, ZOMBI_BENCH_ROUNDS (3) rounds
 // alternating the topics; the table gives medians over the rounds.
-// Then the controlled leader move: five SIGTERMs of the rf3 leader under an
-// acks=all producer, the longest time without an acknowledgement around
+// Then the controlled leader move: ZOMBI_BENCH_MOVES (5) SIGTERMs of the
+// rf3 leader under an acks=all producer, the longest time without an acknowledgement around
 // each.
 func TestClusterBench(t *testing.T) {
 	if os.Getenv("ZOMBI_BENCH_CLUSTER") != "1" {
 		t.Skip("a benchmark: ZOMBI_BENCH_CLUSTER=1 runs it (make bench-cluster)")
 	}
 	dur := envDuration(t, "ZOMBI_BENCH_DURATION", 5*time.Second)
-	rounds := 3
-	if v := os.Getenv("ZOMBI_BENCH_ROUNDS"); v != "" {
-		if _, err := fmt.Sscan(v, &rounds); err != nil || rounds < 1 {
-			t.Fatalf("ZOMBI_BENCH_ROUNDS=%s: want a positive number", v)
-		}
-	}
+	rounds := envCount(t, "ZOMBI_BENCH_ROUNDS", 3)
+	nMoves := envCount(t, "ZOMBI_BENCH_MOVES", 5)
 	c := clustertest.Start(t, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -121,7 +117,7 @@ func TestClusterBench(t *testing.T) {
 	}
 	t.Logf("medians of %d rounds of %s, records/s (p50 / p99 ms per operation):\n%s", rounds, dur, tab.String())
 
-	moves := controlledMoves(ctx, t, c, names[topics[0].name], 5)
+	moves := controlledMoves(ctx, t, c, names[topics[0].name], nMoves)
 	slices.Sort(moves)
 	t.Logf("controlled leader move (SIGTERM of the leader, acks=all producer): %d moves, median %s, max %s, all %v",
 		len(moves), moves[len(moves)/2].Round(time.Millisecond), moves[len(moves)-1].Round(time.Millisecond), moves)
@@ -220,6 +216,20 @@ func median(rs []loadgen.Result) loadgen.Result {
 
 func cell(r loadgen.Result) string {
 	return fmt.Sprintf("%.0f (%.2f / %.2f)", r.RecordsPerSec, float64(r.Latency.P50US)/1000, float64(r.Latency.P99US)/1000)
+}
+
+// envCount is the positive number in the environment variable name, else
+// def.
+func envCount(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n := 0
+	if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
+		t.Fatalf("%s=%s: want a positive number", name, v)
+	}
+	return n
 }
 
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {

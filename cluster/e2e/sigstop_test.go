@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/zombi-dev/zombi/internal/clustertest"
 )
 
@@ -90,9 +87,9 @@ func TestClusterSigstopLeader(t *testing.T) {
 	learned := false
 	var seen string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		leader, epoch, err := ownView(t, c.Node(victim).KafkaAddr, topic, 0)
-		seen = fmt.Sprintf("leader %d epoch %d err %v", leader, epoch, err)
-		if err == nil && (leader != victim || epoch > after.LeaderEpoch) {
+		pi, err := c.PartitionSeenBy(victim, topic, 0)
+		seen = fmt.Sprintf("leader %d epoch %d err %v", pi.Leader, pi.LeaderEpoch, err)
+		if err == nil && (pi.Leader != victim || pi.LeaderEpoch > after.LeaderEpoch) {
 			learned = true
 			break
 		}
@@ -126,33 +123,4 @@ func TestClusterSigstopLeader(t *testing.T) {
 	if f, ok := r.Fault("sigstop leader"); ok {
 		t.Logf("sigstop: longest gap %s (p%d), recovered %v", f.Gap.Round(time.Millisecond), f.Partition, f.Recovered)
 	}
-}
-
-// ownView is partition p's leader and epoch in the Metadata of the node at
-// addr itself.
-func ownView(t *testing.T, addr, topic string, p int32) (int32, int32, error) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		return -1, -1, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
-	if err != nil {
-		return -1, -1, err
-	}
-	for _, td := range resp.Topics {
-		for _, pd := range td.Partitions {
-			if pd.Partition == p {
-				return pd.Leader, pd.LeaderEpoch, nil
-			}
-		}
-	}
-	return -1, -1, fmt.Errorf("%s-%d not in the answer", topic, p)
 }

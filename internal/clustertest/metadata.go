@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -167,16 +168,7 @@ func (c *Cluster) WaitBrokers(t testing.TB) {
 
 // brokersSeenBy is the sorted broker ids of node id's own Metadata answer.
 func (c *Cluster) brokersSeenBy(id int32) ([]int32, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Node(id).KafkaAddr), kgo.DialTimeout(time.Second)}, c.opts.KgoOpts...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{} // none: brokers only
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	resp, err := c.metadataSeenBy(id) // no topic: brokers only
 	if err != nil {
 		return nil, err
 	}
@@ -186,4 +178,42 @@ func (c *Cluster) brokersSeenBy(id int32) ([]int32, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// PartitionSeenBy is partition p of topic as node id itself answers
+// Metadata (no other node asked, nothing cached): e.g. whether a node
+// resumed after SIGSTOP has learned it was replaced.
+func (c *Cluster) PartitionSeenBy(id int32, topic string, p int32) (PartitionInfo, error) {
+	resp, err := c.metadataSeenBy(id, topic)
+	if err != nil {
+		return PartitionInfo{}, err
+	}
+	for _, td := range resp.Topics {
+		for _, pd := range td.Partitions {
+			if pd.Partition == p {
+				return PartitionInfo{Leader: pd.Leader, LeaderEpoch: pd.LeaderEpoch, Replicas: pd.Replicas, ISR: pd.ISR, Offline: pd.OfflineReplicas, Err: kerr.ErrorForCode(pd.ErrorCode)}, nil
+			}
+		}
+	}
+	return PartitionInfo{}, fmt.Errorf("clustertest: %s-%d not in node %d's Metadata", topic, p, id)
+}
+
+// metadataSeenBy is node id's own answer to Metadata for topics (none:
+// brokers only).
+func (c *Cluster) metadataSeenBy(id int32, topics ...string) (*kmsg.MetadataResponse, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Node(id).KafkaAddr), kgo.DialTimeout(time.Second)}, c.opts.KgoOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	for _, topic := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+	}
+	return req.RequestWith(ctx, cl.SeedBrokers()[0])
 }
