@@ -12,9 +12,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// endsSettle bounds how long ReadAll lists the ends again while they are
+// below acknowledged offsets.
+const endsSettle = 10 * time.Second
+
 // ReadAll is the final pass: a plain read_committed consumer of every
-// partition of topic from its log start to its last stable offset as listed
-// now (the high watermark when no transaction is open), recording every
+// partition of topic from its log start to its last stable offset (the high
+// watermark when no transaction is open), listed once it covers every
+// acknowledged offset or after endsSettle, recording every
 // record as a Read by FinalReader and the ends read to, so that Check decides
 // "lost" by this pass. Call it after the producers stopped. It fails when a
 // partition cannot be listed or is not read to its end before ctx is done
@@ -35,23 +40,43 @@ func ReadAll(ctx context.Context, seeds []string, topic string, l *Ledger, opts 
 		admCl.Close()
 		return fmt.Errorf("chaos: final read: list start offsets of %s: %w", topic, err)
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	admCl.Close()
-	if err != nil {
-		return fmt.Errorf("chaos: final read: list end offsets of %s: %w", topic, err)
+	// A leader elected a moment ago may list a high watermark below what
+	// its predecessor acknowledged until its followers fetch again (as in
+	// Kafka): list again, for a while, until every acknowledged offset is
+	// below its partition's end; what never gets there is reported lost.
+	acked := map[int32]int64{}
+	for _, a := range l.History().Acks {
+		acked[a.Partition] = max(acked[a.Partition], a.Offset+1)
 	}
-	end := map[int32]int64{}
-	var listErrs []error
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			listErrs = append(listErrs, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
-			return
+	var end map[int32]int64
+	for settle := time.Now().Add(endsSettle); ; time.Sleep(200 * time.Millisecond) {
+		ends, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			admCl.Close()
+			return fmt.Errorf("chaos: final read: list end offsets of %s: %w", topic, err)
 		}
-		end[o.Partition] = o.Offset
-	})
-	if len(listErrs) > 0 {
-		return fmt.Errorf("chaos: final read: list end offsets of %s: %w", topic, errors.Join(listErrs...))
+		end = map[int32]int64{}
+		var listErrs []error
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil {
+				listErrs = append(listErrs, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
+				return
+			}
+			end[o.Partition] = o.Offset
+		})
+		if len(listErrs) > 0 {
+			admCl.Close()
+			return fmt.Errorf("chaos: final read: list end offsets of %s: %w", topic, errors.Join(listErrs...))
+		}
+		covered := true
+		for p, a := range acked {
+			covered = covered && end[p] >= a
+		}
+		if covered || time.Now().After(settle) || ctx.Err() != nil {
+			break
+		}
 	}
+	admCl.Close()
 	if len(end) == 0 {
 		return fmt.Errorf("chaos: final read: topic %s has no partitions: %w", topic, kerr.UnknownTopicOrPartition)
 	}
